@@ -1,1 +1,34 @@
-export {};
+// Public surface of @batchbridge/webhooks: who may receive webhooks, how they are signed, sent and retried.
+export {
+  type AddressPolicy,
+  type AddressPolicyOptions,
+  type AddressVerdict,
+  createAddressPolicy,
+  parseCidrList,
+} from './address-policy.js';
+export {
+  type CallbackUrlErrorCode,
+  type CallbackUrlValidation,
+  MAX_CALLBACK_URL_LENGTH,
+  type ValidateCallbackUrlOptions,
+  validateCallbackUrl,
+} from './callback-url.js';
+export { AddressRefusedError } from './errors.js';
+export {
+  createHostLimiter,
+  type HostLimiter,
+  type HostLimiterOptions,
+  hostKey,
+  type ReleaseSlot,
+} from './host-limiter.js';
+export { type ResolveHost, resolveHostWithDns } from './resolve-host.js';
+export { backoffWithJitter, MAX_RETRY_AFTER_MS, parseRetryAfter, parseRetrySchedule } from './retry.js';
+export {
+  createWebhookSender,
+  type DeliveryOutcome,
+  type DeliveryRequest,
+  type DeliveryResult,
+  type WebhookSender,
+  type WebhookSenderOptions,
+} from './sender.js';
+export { generateWebhookSecret, type SignWebhookInput, signWebhook, type WebhookHeaders } from './sign.js';

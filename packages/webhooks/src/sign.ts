@@ -1,0 +1,59 @@
+// Owns Standard Webhooks signing (SPEC §4): the three headers of one delivery attempt, signed with the tenant's
+// `whsec_` secret(s) by the `standardwebhooks` reference library, so receivers can verify with any implementation.
+import { randomBytes } from 'node:crypto';
+import { Webhook } from 'standardwebhooks';
+
+const SECRET_PREFIX = 'whsec_';
+
+/** The Standard Webhooks headers of one delivery attempt. */
+// A type alias, not an interface, so that it is assignable to `Record<string, string>` header bags.
+export type WebhookHeaders = {
+  'webhook-id': string;
+  'webhook-timestamp': string;
+  'webhook-signature': string;
+};
+
+/** What {@link signWebhook} signs. */
+export interface SignWebhookInput {
+  /** The tenant's `whsec_…` secret, or several during a rotation (each one adds a `v1,…` signature). */
+  secret: string | readonly string[];
+  /** The outcome's `webhook-id`, identical on every attempt. */
+  id: string;
+  /** The time of this attempt; sent as unix seconds. */
+  timestamp: Date;
+  /** The exact bytes that will be sent as the request body. */
+  body: string;
+}
+
+/** Signs one attempt: HMAC-SHA256 over `id.timestamp.body` with every secret, space-separated in `webhook-signature`. */
+export function signWebhook(input: SignWebhookInput): WebhookHeaders {
+  const secrets = typeof input.secret === 'string' ? [input.secret] : input.secret;
+  if (secrets.length === 0) throw new Error('signWebhook: at least one secret is required');
+  if (input.id === '') throw new Error('signWebhook: id must not be empty');
+  if (Number.isNaN(input.timestamp.getTime())) throw new Error('signWebhook: timestamp is not a valid date');
+  const signatures = secrets.map((secret, index) =>
+    webhookFor(secret, index).sign(input.id, input.timestamp, input.body),
+  );
+  return {
+    'webhook-id': input.id,
+    'webhook-timestamp': String(Math.floor(input.timestamp.getTime() / 1000)),
+    'webhook-signature': [...new Set(signatures)].join(' '),
+  };
+}
+
+/** A new secret: `whsec_` + base64 of 32 random bytes. */
+export function generateWebhookSecret(): string {
+  return SECRET_PREFIX + randomBytes(32).toString('base64');
+}
+
+// Error messages name the secret's position, never its value.
+function webhookFor(secret: string, index: number): Webhook {
+  if (!secret.startsWith(SECRET_PREFIX)) {
+    throw new Error(`signWebhook: secret #${index + 1} must start with "${SECRET_PREFIX}"`);
+  }
+  const key = secret.slice(SECRET_PREFIX.length);
+  if (key === '' || !/^[A-Za-z0-9+/]+={0,2}$/.test(key)) {
+    throw new Error(`signWebhook: secret #${index + 1} must be "${SECRET_PREFIX}" followed by base64`);
+  }
+  return new Webhook(secret);
+}

@@ -1,0 +1,258 @@
+/**
+ * The environment of SPEC §5, validated with zod. Every service reads the same names; `parseConfig` is called from a
+ * service's `main`, never at import, and reports every problem at once, one line each, naming the variable.
+ */
+import { z } from 'zod';
+import { parseDuration, parseDurationList } from './duration.js';
+import { PROVIDER_PROFILES, type ProviderProfile, type ProviderProfileName } from './provider-profiles.js';
+
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, `expected a whole number between ${min} and ${max}`)
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+
+const bool = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .pipe(z.enum(['1', '0', 'true', 'false', 'yes', 'no'], { error: 'expected true or false' }))
+  .transform((v) => v === '1' || v === 'true' || v === 'yes');
+
+const duration = z
+  .string()
+  .refine((v) => parseDuration(v) !== undefined, 'expected a duration such as 500ms, 5s, 30m, 2h or 7d')
+  .transform((v) => parseDuration(v) ?? 0);
+
+const durationList = z
+  .string()
+  .refine(
+    (v) => (parseDurationList(v)?.length ?? 0) > 0,
+    'expected comma-separated durations such as 5s,5m,30m,2h (units ms, s, m, h, d)',
+  )
+  .transform((v) => parseDurationList(v) ?? []);
+
+const httpUrl = z
+  .string()
+  .trim()
+  .refine((v) => {
+    try {
+      const u = new URL(v);
+      return u.protocol === 'http:' || u.protocol === 'https:';
+    } catch {
+      return false;
+    }
+  }, 'expected an absolute http(s) URL');
+
+const cidrList = z
+  .string()
+  .transform((v) =>
+    v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  )
+  .refine(
+    (list) => list.every((c) => /^[0-9a-fA-F:.]+\/\d{1,3}$/.test(c)),
+    'expected comma-separated CIDRs such as 127.0.0.0/8,::1/128',
+  );
+
+const EnvSchema = z.object({
+  REDIS_URL: z
+    .string()
+    .trim()
+    .refine(
+      (v) => v.split(',').every((s) => /^rediss?:\/\//.test(s.trim())),
+      'expected redis://host:port (several comma-separated seed nodes in cluster mode)',
+    )
+    .optional(),
+  REDIS_MODE: z.enum(['standalone', 'cluster'], { error: 'expected standalone or cluster' }).default('standalone'),
+  REDIS_PARTITIONS: int(1, 1024).optional(),
+  REDIS_KEY_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,32}$/, 'expected 1–32 letters, digits, _ or -')
+    .default('bb'),
+  REDIS_ALLOW_EVICTION: bool.default(false),
+  REDIS_DATA_DIR: z.string().default('.data/redis'),
+
+  UPSTREAM_BASE_URL: httpUrl.optional(),
+  UPSTREAM_API_KEY: z.string().min(1).optional(),
+  UPSTREAM_TIMEOUT_MS: int(100, 3_600_000).default(60_000),
+  PROVIDER_PROFILE: z
+    .enum(['openai', 'kluster', 'generic'], { error: 'expected openai, kluster or generic' })
+    .default('openai'),
+
+  HOST: z.string().default('127.0.0.1'),
+  PORT: int(0, 65_535).default(8080),
+  METRICS_PORT: int(0, 65_535).optional(),
+  TENANTS_FILE: z.string().min(1).optional(),
+  ADMIN_KEY: z.string().min(16, 'expected at least 16 characters').optional(),
+  MAX_BODY_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
+  GLOBAL_MAX_QUEUED: int(1).default(5_000_000),
+  RESULT_RETENTION: duration.default(7 * 86_400_000),
+  IDEMPOTENCY_TTL: duration.default(86_400_000),
+
+  BATCH_MAX_REQUESTS: int(1).optional(),
+  BATCH_MAX_BYTES: int(1024).optional(),
+  BATCH_MAX_TOKENS: int(1).optional(),
+  BATCH_MAX_WAIT_MS: int(0).default(60_000),
+  BATCH_MIX_MODELS: bool.default(false),
+  COMPLETION_WINDOW: z
+    .string()
+    .regex(/^\d+h$/, 'expected hours such as 24h')
+    .default('24h'),
+
+  POLL_INTERVAL_MS: int(10).default(5_000),
+  POLL_MAX_INTERVAL_MS: int(10).default(60_000),
+  MAX_ATTEMPTS: int(1, 100).default(3),
+  DELETE_PROVIDER_FILES: bool.default(true),
+
+  WEBHOOK_TIMEOUT_MS: int(100, 300_000).default(15_000),
+  WEBHOOK_RETRY_SCHEDULE: durationList.prefault(['5s', '5m', '30m', '2h', '5h', '10h', '14h', '20h', '24h'].join(',')),
+  WEBHOOK_ALLOW_CIDRS: cidrList.default([]),
+  WEBHOOK_CONCURRENCY: int(1, 10_000).default(64),
+  WEBHOOK_HOST_CONCURRENCY: int(1, 10_000).default(8),
+
+  METRICS_TOKEN: z.string().min(1).optional(),
+  METRICS_TENANT_LABEL: bool.default(false),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_PRETTY: bool.default(false),
+});
+
+export type Env = z.infer<typeof EnvSchema>;
+
+export interface Config {
+  redis: {
+    url: string | undefined;
+    mode: 'standalone' | 'cluster';
+    partitions: number;
+    keyPrefix: string;
+    allowEviction: boolean;
+    dataDir: string;
+  };
+  upstream: {
+    baseUrl: string | undefined;
+    apiKey: string | undefined;
+    timeoutMs: number;
+    profile: ProviderProfile;
+  };
+  http: { host: string; port: number; metricsPort: number | undefined; maxBodyBytes: number };
+  tenantsFile: string | undefined;
+  adminKey: string | undefined;
+  limits: { globalMaxQueued: number; resultRetentionMs: number; idempotencyTtlMs: number };
+  batch: {
+    maxRequests: number;
+    maxBytes: number;
+    maxTokens: number;
+    maxWaitMs: number;
+    mixModels: boolean;
+    completionWindow: string;
+  };
+  poll: { intervalMs: number; maxIntervalMs: number };
+  maxAttempts: number;
+  deleteProviderFiles: boolean;
+  webhook: {
+    timeoutMs: number;
+    retryScheduleMs: number[];
+    allowCidrs: string[];
+    concurrency: number;
+    hostConcurrency: number;
+  };
+  metrics: { token: string | undefined; tenantLabel: boolean };
+  log: { level: string; pretty: boolean };
+}
+
+export type ConfigResult = { ok: true; config: Config } | { ok: false; problems: string[]; message: string };
+
+/** Validates an environment (normally `process.env`); never throws, never exits. */
+export function parseConfig(env: Record<string, string | undefined>): ConfigResult {
+  // Empty strings mean "unset": docker-compose and shells often pass VAR= for optional settings.
+  const cleaned: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && v !== '') cleaned[k] = v;
+
+  const parsed = EnvSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => {
+      const name = String(i.path[0] ?? '(environment)');
+      const value = cleaned[name];
+      const shown = value === undefined ? 'missing' : `got ${JSON.stringify(redactValue(name, value))}`;
+      return `${name}: ${i.message} (${shown})`;
+    });
+    return { ok: false, problems, message: formatProblems(problems) };
+  }
+  const e = parsed.data;
+  const problems: string[] = [];
+  const profile = PROVIDER_PROFILES[e.PROVIDER_PROFILE as ProviderProfileName];
+  if (e.UPSTREAM_BASE_URL && !e.UPSTREAM_API_KEY) {
+    problems.push('UPSTREAM_API_KEY: required when UPSTREAM_BASE_URL is set (missing)');
+  }
+  if (!profile.completionWindows.includes(e.COMPLETION_WINDOW)) {
+    problems.push(
+      `COMPLETION_WINDOW: the ${profile.name} profile accepts ${profile.completionWindows.join(', ')} (got "${e.COMPLETION_WINDOW}")`,
+    );
+  }
+  if (e.BATCH_MIX_MODELS && !profile.mixedModels) {
+    problems.push(`BATCH_MIX_MODELS: the ${profile.name} profile allows one model per batch file (got true)`);
+  }
+  if (e.POLL_MAX_INTERVAL_MS < e.POLL_INTERVAL_MS) {
+    problems.push('POLL_MAX_INTERVAL_MS: must not be below POLL_INTERVAL_MS');
+  }
+  if (e.REDIS_MODE === 'cluster' && !e.REDIS_URL) {
+    problems.push('REDIS_URL: required in cluster mode (comma-separated seed nodes)');
+  }
+  if (problems.length > 0) return { ok: false, problems, message: formatProblems(problems) };
+
+  const clamp = (value: number | undefined, limit: number) => Math.min(value ?? limit, limit);
+  return {
+    ok: true,
+    config: {
+      redis: {
+        url: e.REDIS_URL,
+        mode: e.REDIS_MODE,
+        partitions: e.REDIS_PARTITIONS ?? (e.REDIS_MODE === 'cluster' ? 16 : 1),
+        keyPrefix: e.REDIS_KEY_PREFIX,
+        allowEviction: e.REDIS_ALLOW_EVICTION,
+        dataDir: e.REDIS_DATA_DIR,
+      },
+      upstream: { baseUrl: e.UPSTREAM_BASE_URL, apiKey: e.UPSTREAM_API_KEY, timeoutMs: e.UPSTREAM_TIMEOUT_MS, profile },
+      http: { host: e.HOST, port: e.PORT, metricsPort: e.METRICS_PORT, maxBodyBytes: e.MAX_BODY_BYTES },
+      tenantsFile: e.TENANTS_FILE,
+      adminKey: e.ADMIN_KEY,
+      limits: {
+        globalMaxQueued: e.GLOBAL_MAX_QUEUED,
+        resultRetentionMs: e.RESULT_RETENTION,
+        idempotencyTtlMs: e.IDEMPOTENCY_TTL,
+      },
+      batch: {
+        maxRequests: clamp(e.BATCH_MAX_REQUESTS, profile.maxRequests),
+        maxBytes: clamp(e.BATCH_MAX_BYTES, profile.maxBytes),
+        maxTokens: clamp(e.BATCH_MAX_TOKENS, profile.maxTokens),
+        maxWaitMs: e.BATCH_MAX_WAIT_MS,
+        mixModels: e.BATCH_MIX_MODELS,
+        completionWindow: e.COMPLETION_WINDOW,
+      },
+      poll: { intervalMs: e.POLL_INTERVAL_MS, maxIntervalMs: e.POLL_MAX_INTERVAL_MS },
+      maxAttempts: e.MAX_ATTEMPTS,
+      deleteProviderFiles: e.DELETE_PROVIDER_FILES,
+      webhook: {
+        timeoutMs: e.WEBHOOK_TIMEOUT_MS,
+        retryScheduleMs: e.WEBHOOK_RETRY_SCHEDULE,
+        allowCidrs: e.WEBHOOK_ALLOW_CIDRS,
+        concurrency: e.WEBHOOK_CONCURRENCY,
+        hostConcurrency: e.WEBHOOK_HOST_CONCURRENCY,
+      },
+      metrics: { token: e.METRICS_TOKEN, tenantLabel: e.METRICS_TENANT_LABEL },
+      log: { level: e.LOG_LEVEL, pretty: e.LOG_PRETTY },
+    },
+  };
+}
+
+function redactValue(name: string, value: string): string {
+  return /KEY|TOKEN|SECRET|PASSWORD/.test(name) ? '[redacted]' : value.length > 80 ? `${value.slice(0, 77)}...` : value;
+}
+
+function formatProblems(problems: string[]): string {
+  return `batchbridge: invalid configuration\n${problems.map((p) => `  - ${p}`).join('\n')}\n`;
+}

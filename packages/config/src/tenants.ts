@@ -1,0 +1,49 @@
+/** Tenants: who may call the API, with which keys, models, limits and webhook secret (`TENANTS_FILE`). */
+import { z } from 'zod';
+
+export const TenantSchema = z.object({
+  id: z
+    .string()
+    .min(1)
+    .max(64)
+    .regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, _ . - only'),
+  api_keys: z.array(z.string().min(16, 'API keys must be at least 16 characters')).min(1),
+  /** The signing secret, or several during a rotation (the first signs new deliveries, all are sent). */
+  webhook_secret: z.union([z.string().startsWith('whsec_'), z.array(z.string().startsWith('whsec_')).min(1)]),
+  allowed_models: z.array(z.string().min(1)).default(['*']),
+  default_callback_url: z.url().optional(),
+  rate_limit_per_s: z.number().int().positive().optional(),
+  max_queued: z.number().int().positive().optional(),
+});
+
+export const TenantsFileSchema = z.object({ tenants: z.array(TenantSchema).min(1) });
+
+export type Tenant = z.infer<typeof TenantSchema>;
+
+export function webhookSecrets(tenant: Tenant): string[] {
+  return Array.isArray(tenant.webhook_secret) ? tenant.webhook_secret : [tenant.webhook_secret];
+}
+
+/** Parses the tenants file content; throws an Error whose message lists every problem. */
+export function parseTenants(json: string, source = 'TENANTS_FILE'): Tenant[] {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(json);
+  } catch (err) {
+    throw new Error(`${source}: not valid JSON (${(err as Error).message})`);
+  }
+  const parsed = TenantsFileSchema.safeParse(raw);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `${source}: ${i.path.join('.') || '(root)'}: ${i.message}`);
+    throw new Error(lines.join('\n'));
+  }
+  const seen = new Map<string, string>();
+  for (const t of parsed.data.tenants) {
+    for (const key of t.api_keys) {
+      const owner = seen.get(key);
+      if (owner) throw new Error(`${source}: an API key is listed for both tenants ${owner} and ${t.id}`);
+      seen.set(key, t.id);
+    }
+  }
+  return parsed.data.tenants;
+}

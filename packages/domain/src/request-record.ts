@@ -1,0 +1,112 @@
+/**
+ * The request record as stored in Redis (hash `T:req:<id>`) and the public request object built from it (SPEC §3).
+ */
+import type { RequestStatus } from './lifecycle.js';
+
+/** Fields of the record hash. Numbers are stored as decimal strings, objects as JSON. */
+export interface RequestRecord {
+  id: string;
+  tenant: string;
+  status: RequestStatus;
+  model: string;
+  /** Packing group: requests of one group may share a batch file. */
+  group: string;
+  /** The client's own reference (X-Custom-ID / custom_id), echoed, never sent upstream. */
+  client_ref: string | undefined;
+  callback_url: string | undefined;
+  /** The chat-completion body sent upstream (batchbridge fields stripped), as JSON text. */
+  body: string;
+  /** Bytes of this request's JSONL line including the newline. */
+  bytes: number;
+  /** Estimated input tokens. */
+  tokens: number;
+  created_at: number;
+  updated_at: number;
+  completed_at: number | undefined;
+  batch_id: string | undefined;
+  flush_id: string | undefined;
+  attempts: number;
+  response: { status_code: number; body: unknown } | undefined;
+  error: { code: string; message: string } | undefined;
+  last_error: string | undefined;
+  delivered_at: number | undefined;
+  dead: boolean;
+}
+
+/** Parses a record hash (HGETALL reply); undefined for a missing key. */
+export function parseRecord(hash: Record<string, string>): RequestRecord | undefined {
+  if (!hash.id) return undefined;
+  const num = (v: string | undefined) => (v === undefined || v === '' ? undefined : Number(v));
+  const json = <T>(v: string | undefined): T | undefined => (v ? (JSON.parse(v) as T) : undefined);
+  return {
+    id: hash.id,
+    tenant: hash.tenant ?? '',
+    status: (hash.status ?? 'queued') as RequestStatus,
+    model: hash.model ?? '',
+    group: hash.group ?? '',
+    client_ref: hash.client_ref || undefined,
+    callback_url: hash.callback_url || undefined,
+    body: hash.body ?? '{}',
+    bytes: num(hash.bytes) ?? 0,
+    tokens: num(hash.tokens) ?? 0,
+    created_at: num(hash.created_at) ?? 0,
+    updated_at: num(hash.updated_at) ?? 0,
+    completed_at: num(hash.completed_at),
+    batch_id: hash.batch_id || undefined,
+    flush_id: hash.flush_id || undefined,
+    attempts: num(hash.attempts) ?? 0,
+    response: json(hash.response),
+    error: json(hash.error),
+    last_error: hash.last_error || undefined,
+    delivered_at: num(hash.delivered_at),
+    dead: hash.dead === '1',
+  };
+}
+
+/** The public request object of SPEC §3 (API answers and webhook `data`). */
+export interface RequestObject {
+  id: string;
+  object: 'batchbridge.request';
+  status: RequestStatus;
+  model: string;
+  custom_id: string | null;
+  created_at: number;
+  completed_at: number | null;
+  batch_id: string | null;
+  attempts: number;
+  response: { status_code: number; body: unknown } | null;
+  error: { code: string; message: string } | null;
+}
+
+export function toRequestObject(r: RequestRecord): RequestObject {
+  return {
+    id: r.id,
+    object: 'batchbridge.request',
+    status: r.status,
+    model: r.model,
+    custom_id: r.client_ref ?? null,
+    created_at: Math.floor(r.created_at / 1000),
+    completed_at: r.completed_at === undefined ? null : Math.floor(r.completed_at / 1000),
+    batch_id: r.batch_id ?? null,
+    attempts: r.attempts,
+    response: r.response ?? null,
+    error: r.error ?? null,
+  };
+}
+
+/** The webhook event type of a terminal status. */
+export function outcomeType(status: RequestStatus): 'request.completed' | 'request.failed' | 'request.cancelled' {
+  if (status === 'completed') return 'request.completed';
+  if (status === 'cancelled') return 'request.cancelled';
+  return 'request.failed';
+}
+
+/** The packing group of a request: one model per batch file unless the profile and configuration allow mixing. */
+export function groupFor(endpoint: string, model: string, mixModels: boolean): string {
+  const ep = endpoint.replace(/^\/v1\//, '').replace(/\//g, '.');
+  return mixModels ? `${ep}|*` : `${ep}|${model}`;
+}
+
+export function modelOfGroup(group: string): string {
+  return group.slice(group.indexOf('|') + 1);
+}

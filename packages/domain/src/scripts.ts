@@ -1,0 +1,250 @@
+/**
+ * Every Lua script that changes a request's status. Each runs atomically on one partition (all its keys share the
+ * partition's hash tag, built from ARGV[1]); the lifecycle table of lifecycle.ts is compiled in, so an illegal
+ * transition raises instead of writing. Checks come before writes: Redis does not roll a script back.
+ *
+ * A script that produces work for a queue writes an outbox entry (`T:outbox`) in the same step, so a crash between the
+ * state change and the BullMQ `add` loses nothing: the outbox relay (queues package) hands entries to BullMQ.
+ */
+import { transitionsLua } from './lifecycle.js';
+
+const PRELUDE = `
+local ALLOWED = ${transitionsLua()}
+local OPEN = {queued=true, batched=true, submitted=true}
+
+local function move(tag, key, from, to, tenant, now)
+  if not (ALLOWED[from] and ALLOWED[from][to]) then
+    error('batchbridge: illegal transition ' .. tostring(from) .. ' -> ' .. tostring(to))
+  end
+  redis.call('HSET', key, 'status', to, 'updated_at', now)
+  redis.call('HINCRBY', tag .. ':counts', from, -1)
+  if OPEN[to] then
+    redis.call('HINCRBY', tag .. ':counts', to, 1)
+  else
+    redis.call('DECR', tag .. ':open')
+    redis.call('DECR', tag .. ':open:' .. tenant)
+  end
+end
+
+local function group_add(tag, group, id, score, bytes, tokens)
+  redis.call('ZADD', tag .. ':pending:' .. group, score, id)
+  local gkey = tag .. ':group:' .. group
+  redis.call('HINCRBY', gkey, 'count', 1)
+  redis.call('HINCRBY', gkey, 'bytes', bytes)
+  redis.call('HINCRBY', gkey, 'tokens', tokens)
+  redis.call('SADD', tag .. ':groups', group)
+end
+
+local function group_remove(tag, group, bytes, tokens)
+  local gkey = tag .. ':group:' .. group
+  local left = redis.call('HINCRBY', gkey, 'count', -1)
+  if left <= 0 then
+    redis.call('DEL', gkey)
+    redis.call('SREM', tag .. ':groups', group)
+  else
+    redis.call('HINCRBY', gkey, 'bytes', -bytes)
+    redis.call('HINCRBY', gkey, 'tokens', -tokens)
+  end
+end
+
+-- Terminal bookkeeping: completion time, retention, and the delivery job through the outbox.
+local function finish(tag, key, id, now, retention, partition)
+  redis.call('HSET', key, 'completed_at', now)
+  redis.call('PEXPIRE', key, retention)
+  local member = cjson.encode({queue='deliver', jobId='dlv-' .. id, data={partition=partition, requestId=id}})
+  redis.call('ZADD', tag .. ':outbox', now, member)
+  return member
+end
+`;
+
+/** KEYS: req key. ARGV: tag, id, tenant, group, now, idemKey, bodyHash, idemTtlMs, tenantLimit, tenantOpenElsewhere,
+ * globalLimit, globalOpenElsewhere, bytes, tokens, then field/value pairs of the record. */
+export const ENQUEUE = `${PRELUDE}
+local tag, id, tenant, group = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local now = tonumber(ARGV[5])
+local idemKey = ARGV[6]
+if idemKey ~= '' then
+  local prior = redis.call('GET', tag .. ':idem:' .. tenant .. ':' .. idemKey)
+  if prior then
+    local sp = string.find(prior, ' ', 1, true)
+    local priorId = string.sub(prior, 1, sp - 1)
+    local priorHash = string.sub(prior, sp + 1)
+    return {'replayed', priorId, priorHash == ARGV[7] and 1 or 0}
+  end
+end
+local tenantLimit = tonumber(ARGV[9])
+if tenantLimit > 0 then
+  local open = tonumber(redis.call('GET', tag .. ':open:' .. tenant) or '0') + tonumber(ARGV[10])
+  if open >= tenantLimit then return {'quota_tenant'} end
+end
+local globalLimit = tonumber(ARGV[11])
+if globalLimit > 0 then
+  local open = tonumber(redis.call('GET', tag .. ':open') or '0') + tonumber(ARGV[12])
+  if open >= globalLimit then return {'quota_global'} end
+end
+local bytes, tokens = tonumber(ARGV[13]), tonumber(ARGV[14])
+local fields = {'id', id, 'tenant', tenant, 'group', group, 'status', 'queued', 'created_at', now, 'updated_at', now,
+  'attempts', 0, 'bytes', bytes, 'tokens', tokens}
+for i = 15, #ARGV do fields[#fields + 1] = ARGV[i] end
+redis.call('HSET', KEYS[1], unpack(fields))
+group_add(tag, group, id, now, bytes, tokens)
+redis.call('INCR', tag .. ':open')
+redis.call('INCR', tag .. ':open:' .. tenant)
+redis.call('HINCRBY', tag .. ':counts', 'queued', 1)
+if idemKey ~= '' then
+  redis.call('SET', tag .. ':idem:' .. tenant .. ':' .. idemKey, id .. ' ' .. ARGV[7], 'PX', ARGV[8])
+end
+return {'created', id}
+`;
+
+/** KEYS: req key. ARGV: tag, tenant, now, retentionMs, partition. */
+export const CANCEL = `${PRELUDE}
+local tag, tenant, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local f = redis.call('HMGET', KEYS[1], 'status', 'tenant', 'group', 'bytes', 'tokens', 'id')
+if not f[1] or f[2] ~= tenant then return {'not_found'} end
+if f[1] ~= 'queued' then return {'conflict', f[1]} end
+redis.call('ZREM', tag .. ':pending:' .. f[3], f[6])
+group_remove(tag, f[3], tonumber(f[4]), tonumber(f[5]))
+move(tag, KEYS[1], 'queued', 'cancelled', tenant, now)
+local member = finish(tag, KEYS[1], f[6], now, tonumber(ARGV[4]), tonumber(ARGV[5]))
+return {'cancelled', member}
+`;
+
+/** KEYS: pending zset of the group. ARGV: tag, group, flushId, now, maxCount, maxBytes, maxTokens, maxWaitMs, force,
+ * partition. Claims the oldest queued requests of the group into a new flush when a trigger fires. */
+export const CLAIM = `${PRELUDE}
+local tag, group, fid = ARGV[1], ARGV[2], ARGV[3]
+local now, maxCount, maxBytes, maxTokens = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local maxWait, force, partition = tonumber(ARGV[8]), ARGV[9] == '1', tonumber(ARGV[10])
+if redis.call('EXISTS', tag .. ':hold:' .. group) == 1 then return {0, 'held'} end
+local stats = redis.call('HMGET', tag .. ':group:' .. group, 'count', 'bytes', 'tokens')
+local count, bytes, tokens = tonumber(stats[1]) or 0, tonumber(stats[2]) or 0, tonumber(stats[3]) or 0
+if count <= 0 then return {0, 'empty'} end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+local age = oldest[2] and (now - tonumber(oldest[2])) or 0
+local reason
+if count >= maxCount then reason = 'count'
+elseif bytes >= maxBytes then reason = 'bytes'
+elseif tokens >= maxTokens then reason = 'tokens'
+elseif age >= maxWait then reason = 'age'
+elseif force then reason = 'forced'
+else return {0, 'not_due'} end
+local ids = redis.call('ZRANGE', KEYS[1], 0, maxCount - 1)
+local idsKey = tag .. ':flush:' .. fid .. ':ids'
+local taken, tb, tt = 0, 0, 0
+for _, id in ipairs(ids) do
+  local key = tag .. ':req:' .. id
+  local f = redis.call('HMGET', key, 'status', 'bytes', 'tokens', 'tenant')
+  local b, t = tonumber(f[2]) or 0, tonumber(f[3]) or 0
+  if f[1] ~= 'queued' then
+    -- Not queued any more (or expired): drop the stale member and its share of the group's totals.
+    redis.call('ZREM', KEYS[1], id)
+    group_remove(tag, group, b, t)
+  else
+    if taken > 0 and (tb + b > maxBytes or tt + t > maxTokens) then break end
+    move(tag, key, 'queued', 'batched', f[4], now)
+    redis.call('HSET', key, 'flush_id', fid)
+    redis.call('RPUSH', idsKey, id)
+    redis.call('ZREM', KEYS[1], id)
+    group_remove(tag, group, b, t)
+    taken, tb, tt = taken + 1, tb + b, tt + t
+  end
+end
+if taken == 0 then return {0, 'empty'} end
+redis.call('HSET', tag .. ':flush:' .. fid, 'id', fid, 'group', group, 'count', taken, 'bytes', tb, 'tokens', tt,
+  'reason', reason, 'state', 'claimed', 'created_at', now, 'partition', partition)
+redis.call('ZADD', tag .. ':flushes', now, fid)
+local member = cjson.encode({queue='flush', jobId='flush-' .. fid, data={partition=partition, flushId=fid}})
+redis.call('ZADD', tag .. ':outbox', now, member)
+return {taken, reason, member, tb, tt}
+`;
+
+/** KEYS: flush hash. ARGV: tag, flushId, batchId, now, start, stop. Marks a slice of the flush's requests submitted. */
+export const SUBMIT_CHUNK = `${PRELUDE}
+local tag, fid, batchId, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local ids = redis.call('LRANGE', tag .. ':flush:' .. fid .. ':ids', tonumber(ARGV[5]), tonumber(ARGV[6]))
+local n = 0
+for _, id in ipairs(ids) do
+  local key = tag .. ':req:' .. id
+  local f = redis.call('HMGET', key, 'status', 'flush_id', 'tenant')
+  if f[1] == 'batched' and f[2] == fid then
+    move(tag, key, 'batched', 'submitted', f[3], now)
+    redis.call('HSET', key, 'batch_id', batchId)
+    redis.call('HINCRBY', key, 'attempts', 1)
+    n = n + 1
+  end
+end
+return n
+`;
+
+/** KEYS: flush hash. ARGV: tag, flushId, batchId, now, partition, fileId. Records the batch as live and asks for its
+ * first poll through the outbox. Idempotent: a second call returns the same outbox entry and writes nothing. */
+export const FINISH_SUBMISSION = `
+local tag, fid, batchId, now, partition = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
+local member = cjson.encode({queue='poll', jobId='poll-' .. batchId, data={partition=partition, batchId=batchId}})
+local f = redis.call('HMGET', KEYS[1], 'state', 'group', 'count')
+if f[1] == 'submitted' then return {0, member} end
+redis.call('HSET', KEYS[1], 'state', 'submitted', 'batch_id', batchId, 'submitted_at', now)
+redis.call('ZREM', tag .. ':flushes', fid)
+redis.call('HSET', tag .. ':batch:' .. batchId, 'id', batchId, 'flush_id', fid, 'group', f[2], 'count', f[3],
+  'submitted_at', now, 'status', 'submitted', 'file_id', ARGV[6])
+redis.call('ZADD', tag .. ':batches', now, batchId)
+redis.call('ZADD', tag .. ':outbox', now, member)
+return {1, member}
+`;
+
+/** KEYS: flush hash. ARGV: tag, flushId, now, errorJson, retentionMs, partition. The provider refused the flush's file
+ * or batch for good: every request still batched in it fails with the provider's message. */
+export const FAIL_FLUSH = `${PRELUDE}
+local tag, fid, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local ids = redis.call('LRANGE', tag .. ':flush:' .. fid .. ':ids', 0, -1)
+local members = {}
+for _, id in ipairs(ids) do
+  local key = tag .. ':req:' .. id
+  local f = redis.call('HMGET', key, 'status', 'flush_id', 'tenant')
+  if f[1] == 'batched' and f[2] == fid then
+    redis.call('HSET', key, 'error', ARGV[4])
+    move(tag, key, 'batched', 'failed', f[3], now)
+    members[#members + 1] = finish(tag, key, id, now, tonumber(ARGV[5]), tonumber(ARGV[6]))
+  end
+end
+redis.call('HSET', KEYS[1], 'state', 'failed', 'failed_at', now)
+redis.call('ZREM', tag .. ':flushes', fid)
+return members
+`;
+
+/** KEYS: req key. ARGV: tag, batchId, kind (completed|rejected|retry), now, responseJson, errorMessage, maxAttempts,
+ * retentionMs, partition. Applies one routed result; a request not submitted in this batch is left alone ('stale'),
+ * which makes routing a file twice harmless. */
+export const SETTLE = `${PRELUDE}
+local tag, batchId, kind, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local f = redis.call('HMGET', KEYS[1], 'status', 'batch_id', 'tenant', 'attempts', 'group', 'created_at', 'bytes',
+  'tokens', 'id')
+if not f[1] then return {'unknown'} end
+if f[1] ~= 'submitted' or f[2] ~= batchId then return {'stale'} end
+local id, tenant = f[9], f[3]
+local retention, partition = tonumber(ARGV[8]), tonumber(ARGV[9])
+if kind == 'completed' then
+  redis.call('HSET', KEYS[1], 'response', ARGV[5])
+  move(tag, KEYS[1], 'submitted', 'completed', tenant, now)
+  return {'completed', finish(tag, KEYS[1], id, now, retention, partition)}
+end
+if kind == 'rejected' then
+  if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'response', ARGV[5]) end
+  redis.call('HSET', KEYS[1], 'error', cjson.encode({code='provider_rejected', message=ARGV[6]}))
+  move(tag, KEYS[1], 'submitted', 'failed', tenant, now)
+  return {'failed', finish(tag, KEYS[1], id, now, retention, partition)}
+end
+local attempts = tonumber(f[4]) or 0
+if attempts >= tonumber(ARGV[7]) then
+  redis.call('HSET', KEYS[1], 'error', cjson.encode({code='max_attempts_exceeded',
+    message='gave up after ' .. attempts .. ' attempts; last error: ' .. ARGV[6]}))
+  move(tag, KEYS[1], 'submitted', 'failed', tenant, now)
+  return {'failed', finish(tag, KEYS[1], id, now, retention, partition)}
+end
+redis.call('HSET', KEYS[1], 'last_error', ARGV[6])
+redis.call('HDEL', KEYS[1], 'batch_id', 'flush_id')
+move(tag, KEYS[1], 'submitted', 'queued', tenant, now)
+group_add(tag, f[5], id, tonumber(f[6]), tonumber(f[7]) or 0, tonumber(f[8]) or 0)
+return {'retried'}
+`;

@@ -1,0 +1,155 @@
+import { freshPrefix, sharedRedisUrl } from '@batchbridge/testkit';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newFlushId, newRequestId } from './ids.js';
+import { KeySpace } from './keys.js';
+import { RequestStore } from './store.js';
+
+let redis: Redis;
+let stopRedis: () => Promise<void>;
+
+beforeAll(async () => {
+  const shared = await sharedRedisUrl();
+  stopRedis = shared.stop;
+  redis = new Redis(shared.url);
+});
+afterAll(async () => {
+  await redis.quit();
+  await stopRedis();
+});
+
+function setup(maxAttempts = 2) {
+  const keys = new KeySpace(freshPrefix(), 2);
+  const store = new RequestStore(redis, keys, { retentionMs: 60_000, maxAttempts });
+  return { keys, store };
+}
+
+async function add(store: RequestStore, partition: number, extra: Partial<{ idem: string; body: string }> = {}) {
+  const id = newRequestId(partition);
+  const body = extra.body ?? '{"model":"m","messages":[]}';
+  const r = await store.enqueue(
+    {
+      id,
+      partition,
+      tenant: 'acme',
+      model: 'm',
+      group: 'chat.completions|m',
+      body,
+      bytes: 100,
+      tokens: 10,
+      idempotencyKey: extra.idem,
+      bodyHash: body,
+    },
+    {},
+  );
+  return { id, r };
+}
+
+const limits = { maxRequests: 3, maxBytes: 1_000_000, maxTokens: 1_000_000, maxWaitMs: 60_000 };
+
+describe('RequestStore lifecycle', () => {
+  it('enqueues, claims by count, submits and completes with one outbox entry per step', async () => {
+    const { store } = setup();
+    const ids = [];
+    for (let i = 0; i < 4; i++) ids.push((await add(store, 1)).id);
+    expect((await store.get(ids[0]!))?.status).toBe('queued');
+    expect(await store.stateCounts()).toEqual({ queued: 4, batched: 0, submitted: 0 });
+
+    const fid = newFlushId();
+    const claim = await store.claim(1, 'chat.completions|m', fid, limits);
+    expect(claim).toMatchObject({ claimed: true, count: 3, reason: 'count' });
+    // The fourth is not due yet (count 1 < 3, age < wait).
+    expect(await store.claim(1, 'chat.completions|m', newFlushId(), limits)).toEqual({
+      claimed: false,
+      why: 'not_due',
+    });
+    expect(await store.flushIds(1, fid, 0, -1)).toEqual(ids.slice(0, 3));
+
+    const flush = (await store.getFlush(1, fid))!;
+    const poll = await store.recordSubmission(1, flush, 'batch_1', 'file_1');
+    expect(JSON.parse(poll)).toEqual({
+      queue: 'poll',
+      jobId: 'poll-batch_1',
+      data: { partition: 1, batchId: 'batch_1' },
+    });
+    // A second recording (after a crash) changes nothing and gives the same entry.
+    expect(await store.recordSubmission(1, flush, 'batch_1', 'file_1')).toBe(poll);
+    const rec = (await store.get(ids[0]!))!;
+    expect(rec).toMatchObject({ status: 'submitted', batch_id: 'batch_1', attempts: 1 });
+
+    const settled = await store.settle(1, 'batch_1', [
+      { id: ids[0]!, kind: 'completed', response: { status_code: 200, body: { ok: 1 } } },
+      { id: ids[1]!, kind: 'rejected', response: { status_code: 400, body: {} }, message: 'bad' },
+      { id: ids[2]!, kind: 'retry', message: 'batch_expired' },
+      { id: 'breq_01nope', kind: 'completed' },
+    ]);
+    expect(settled.outcomes).toEqual(['completed', 'failed', 'retried', 'unknown']);
+    expect(settled.outbox.map((m) => JSON.parse(m).jobId)).toEqual([`dlv-${ids[0]}`, `dlv-${ids[1]}`]);
+    // Routing the same results again changes nothing.
+    const again = await store.settle(1, 'batch_1', [{ id: ids[0]!, kind: 'completed', response: {} }]);
+    expect(again.outcomes).toEqual(['stale']);
+    expect((await store.get(ids[1]!))?.error).toEqual({ code: 'provider_rejected', message: 'bad' });
+    const retried = (await store.get(ids[2]!))!;
+    expect(retried).toMatchObject({ status: 'queued', attempts: 1, batch_id: undefined });
+    expect(await store.stateCounts()).toEqual({ queued: 2, batched: 0, submitted: 0 });
+  });
+
+  it('fails a request after MAX_ATTEMPTS batches with the last error', async () => {
+    const { store } = setup(2);
+    const { id } = await add(store, 0);
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      const fid = newFlushId();
+      expect((await store.claim(0, 'chat.completions|m', fid, limits, true)).claimed).toBe(true);
+      await store.recordSubmission(0, (await store.getFlush(0, fid))!, `b${attempt}`, 'f');
+      await store.settle(0, `b${attempt}`, [{ id, kind: 'retry', message: `expired ${attempt}` }]);
+    }
+    const rec = (await store.get(id))!;
+    expect(rec.status).toBe('failed');
+    expect(rec.attempts).toBe(2);
+    expect(rec.error).toEqual({
+      code: 'max_attempts_exceeded',
+      message: 'gave up after 2 attempts; last error: expired 2',
+    });
+  });
+
+  it('cancels only queued requests of the same tenant', async () => {
+    const { store } = setup();
+    const a = await add(store, 0);
+    expect(await store.cancel(a.id, 'other')).toEqual({ kind: 'not_found' });
+    expect((await store.cancel(a.id, 'acme')).kind).toBe('cancelled');
+    expect((await store.get(a.id))?.status).toBe('cancelled');
+    const b = await add(store, 0);
+    await store.claim(0, 'chat.completions|m', newFlushId(), limits, true);
+    expect(await store.cancel(b.id, 'acme')).toEqual({ kind: 'conflict', status: 'batched' });
+    expect(await store.groups(0)).toEqual([]);
+  });
+
+  it('replays an Idempotency-Key and says whether the body matched', async () => {
+    const { store } = setup();
+    const first = await add(store, 1, { idem: 'k1' });
+    const same = await add(store, 1, { idem: 'k1' });
+    expect(same.r).toEqual({ kind: 'replayed', id: first.id, sameBody: true });
+    const other = await add(store, 1, { idem: 'k1', body: '{"x":1}' });
+    expect(other.r).toEqual({ kind: 'replayed', id: first.id, sameBody: false });
+  });
+
+  it('enforces quotas and never claims one request twice across concurrent claims', async () => {
+    const { store } = setup();
+    const id = newRequestId(0);
+    const quota = await store.enqueue(
+      { id, partition: 0, tenant: 'acme', model: 'm', group: 'g', body: '{}', bytes: 1, tokens: 1 },
+      { tenantMax: 1, tenantOpenElsewhere: 1 },
+    );
+    expect(quota).toEqual({ kind: 'quota_tenant' });
+    for (let i = 0; i < 50; i++) await add(store, 0);
+    const claims = await Promise.all(
+      Array.from({ length: 10 }, () =>
+        store.claim(0, 'chat.completions|m', newFlushId(), { ...limits, maxRequests: 7 }, true),
+      ),
+    );
+    const all: string[] = [];
+    for (const c of claims) if (c.claimed) all.push(...(await store.flushIds(0, c.flushId, 0, -1)));
+    expect(all).toHaveLength(50);
+    expect(new Set(all).size).toBe(50);
+  });
+});

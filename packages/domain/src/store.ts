@@ -1,0 +1,474 @@
+/**
+ * RequestStore: every read and write of request, flush and batch state goes through here (and so through the Lua
+ * scripts of scripts.ts for anything that changes a status). Services never build keys themselves.
+ */
+import type { Cluster, Redis } from 'ioredis';
+import { partitionOfRequestId, webhookIdFor } from './ids.js';
+import type { KeySpace, PartitionId } from './keys.js';
+import { type OPEN_STATUSES, REQUEST_STATUSES } from './lifecycle.js';
+import { parseRecord, type RequestRecord } from './request-record.js';
+import { CANCEL, CLAIM, ENQUEUE, FAIL_FLUSH, FINISH_SUBMISSION, SETTLE, SUBMIT_CHUNK } from './scripts.js';
+
+type Client = Redis | Cluster;
+
+interface ScriptCommands {
+  bbEnqueue(key: string, ...args: (string | number)[]): Promise<unknown[]>;
+  bbCancel(key: string, ...args: (string | number)[]): Promise<unknown[]>;
+  bbClaim(key: string, ...args: (string | number)[]): Promise<unknown[]>;
+  bbSubmitChunk(key: string, ...args: (string | number)[]): Promise<number>;
+  bbFinishSubmission(key: string, ...args: (string | number)[]): Promise<unknown[]>;
+  bbFailFlush(key: string, ...args: (string | number)[]): Promise<string[]>;
+  bbSettle(key: string, ...args: (string | number)[]): Promise<unknown[]>;
+}
+
+const SCRIPTS: Record<keyof ScriptCommands, string> = {
+  bbEnqueue: ENQUEUE,
+  bbCancel: CANCEL,
+  bbClaim: CLAIM,
+  bbSubmitChunk: SUBMIT_CHUNK,
+  bbFinishSubmission: FINISH_SUBMISSION,
+  bbFailFlush: FAIL_FLUSH,
+  bbSettle: SETTLE,
+};
+
+export interface NewRequest {
+  id: string;
+  partition: PartitionId;
+  tenant: string;
+  model: string;
+  group: string;
+  body: string;
+  bytes: number;
+  tokens: number;
+  clientRef?: string | undefined;
+  callbackUrl?: string | undefined;
+  idempotencyKey?: string | undefined;
+  bodyHash?: string | undefined;
+}
+
+export type EnqueueResult =
+  | { kind: 'created'; id: string }
+  | { kind: 'replayed'; id: string; sameBody: boolean }
+  | { kind: 'quota_tenant' }
+  | { kind: 'quota_global' };
+
+export interface GroupStats {
+  group: string;
+  count: number;
+  bytes: number;
+  tokens: number;
+  oldestAt: number | undefined;
+  held: boolean;
+}
+
+export interface FlushLimits {
+  maxRequests: number;
+  maxBytes: number;
+  maxTokens: number;
+  maxWaitMs: number;
+}
+
+export type ClaimResult =
+  | { claimed: true; flushId: string; count: number; reason: string; bytes: number; tokens: number; outbox: string }
+  | { claimed: false; why: string };
+
+export interface FlushRecord {
+  id: string;
+  partition: PartitionId;
+  group: string;
+  count: number;
+  bytes: number;
+  tokens: number;
+  reason: string;
+  state: 'claimed' | 'uploaded' | 'submitted' | 'failed';
+  created_at: number;
+  file_id: string | undefined;
+  batch_id: string | undefined;
+  create_started: boolean;
+}
+
+export interface BatchRecord {
+  id: string;
+  flush_id: string;
+  group: string;
+  count: number;
+  submitted_at: number;
+  status: string;
+  file_id: string | undefined;
+  routed_at: number | undefined;
+}
+
+export type SettleKind = 'completed' | 'rejected' | 'retry';
+export type SettleOutcome = 'completed' | 'failed' | 'retried' | 'stale' | 'unknown';
+
+export interface StoreOptions {
+  /** Retention of terminal records. */
+  retentionMs: number;
+  /** Idempotency-Key lifetime. @defaultValue 24 h */
+  idempotencyTtlMs?: number;
+  maxAttempts: number;
+}
+
+export class RequestStore {
+  readonly keys: KeySpace;
+  private readonly redis: Client & ScriptCommands;
+  private readonly options: Required<StoreOptions>;
+
+  constructor(redis: Client, keys: KeySpace, options: StoreOptions) {
+    this.keys = keys;
+    this.options = { idempotencyTtlMs: 86_400_000, ...options };
+    for (const [name, lua] of Object.entries(SCRIPTS)) {
+      if (!(name in redis)) redis.defineCommand(name, { numberOfKeys: 1, lua });
+    }
+    this.redis = redis as Client & ScriptCommands;
+  }
+
+  /** The partition a request id belongs to, if the id is well-formed and the partition exists here. */
+  partitionOf(id: string): PartitionId | undefined {
+    const p = partitionOfRequestId(id);
+    return p !== undefined && p < this.keys.partitions ? p : undefined;
+  }
+
+  async enqueue(
+    req: NewRequest,
+    limits: {
+      tenantMax?: number | undefined;
+      tenantOpenElsewhere?: number;
+      globalMax?: number;
+      globalOpenElsewhere?: number;
+    },
+  ): Promise<EnqueueResult> {
+    const k = this.keys.partitionKeys(req.partition);
+    const fields: string[] = ['model', req.model, 'body', req.body];
+    if (req.clientRef) fields.push('client_ref', req.clientRef);
+    if (req.callbackUrl) fields.push('callback_url', req.callbackUrl);
+    if (req.idempotencyKey) fields.push('idem_key', req.idempotencyKey);
+    const reply = await this.redis.bbEnqueue(
+      k.req(req.id),
+      k.tag,
+      req.id,
+      req.tenant,
+      req.group,
+      Date.now(),
+      req.idempotencyKey ?? '',
+      req.bodyHash ?? '',
+      this.options.idempotencyTtlMs,
+      limits.tenantMax ?? 0,
+      limits.tenantOpenElsewhere ?? 0,
+      limits.globalMax ?? 0,
+      limits.globalOpenElsewhere ?? 0,
+      req.bytes,
+      req.tokens,
+      ...fields,
+    );
+    const kind = String(reply[0]);
+    if (kind === 'created') return { kind, id: req.id };
+    if (kind === 'replayed') return { kind, id: String(reply[1]), sameBody: Number(reply[2]) === 1 };
+    if (kind === 'quota_tenant' || kind === 'quota_global') return { kind };
+    throw new Error(`unexpected enqueue reply ${kind}`);
+  }
+
+  async get(id: string): Promise<RequestRecord | undefined> {
+    const p = this.partitionOf(id);
+    if (p === undefined) return undefined;
+    const hash = (await this.redis.hgetall(this.keys.partitionKeys(p).req(id))) as Record<string, string>;
+    return parseRecord(hash);
+  }
+
+  /** Cancels a queued request of this tenant; `conflict` once it is batched or later. */
+  async cancel(
+    id: string,
+    tenant: string,
+  ): Promise<{ kind: 'cancelled'; outbox: string } | { kind: 'not_found' } | { kind: 'conflict'; status: string }> {
+    const p = this.partitionOf(id);
+    if (p === undefined) return { kind: 'not_found' };
+    const k = this.keys.partitionKeys(p);
+    const reply = await this.redis.bbCancel(k.req(id), k.tag, tenant, Date.now(), this.options.retentionMs, p);
+    const kind = String(reply[0]);
+    if (kind === 'cancelled') return { kind, outbox: String(reply[1]) };
+    if (kind === 'conflict') return { kind, status: String(reply[1]) };
+    return { kind: 'not_found' };
+  }
+
+  /** Non-terminal requests per partition (for capacity checks), and for one tenant. */
+  async openCounts(tenant: string): Promise<{ global: number[]; tenant: number[] }> {
+    const parts = this.keys.allPartitions();
+    const pipeline = this.redis.pipeline();
+    for (const p of parts) {
+      const k = this.keys.partitionKeys(p);
+      pipeline.get(k.open);
+      pipeline.get(k.openTenant(tenant));
+    }
+    const replies = (await pipeline.exec()) ?? [];
+    const global: number[] = [];
+    const perTenant: number[] = [];
+    parts.forEach((_, i) => {
+      global.push(Number(replies[2 * i]?.[1] ?? 0));
+      perTenant.push(Number(replies[2 * i + 1]?.[1] ?? 0));
+    });
+    return { global, tenant: perTenant };
+  }
+
+  /** Requests per non-terminal state, summed over partitions. */
+  async stateCounts(): Promise<Record<(typeof OPEN_STATUSES)[number], number>> {
+    const out = { queued: 0, batched: 0, submitted: 0 };
+    for (const p of this.keys.allPartitions()) {
+      const h = (await this.redis.hgetall(this.keys.partitionKeys(p).counts)) as Record<string, string>;
+      for (const s of ['queued', 'batched', 'submitted'] as const) out[s] += Number(h[s] ?? 0);
+    }
+    return out;
+  }
+
+  // --- packing ---------------------------------------------------------------------------------------------------
+
+  async groups(p: PartitionId): Promise<GroupStats[]> {
+    const k = this.keys.partitionKeys(p);
+    const names = (await this.redis.smembers(k.groups)) as string[];
+    const out: GroupStats[] = [];
+    for (const group of names) {
+      const [stats, oldest, held] = await Promise.all([
+        this.redis.hmget(k.group(group), 'count', 'bytes', 'tokens'),
+        this.redis.zrange(k.pending(group), '0', '0', 'WITHSCORES'),
+        this.redis.exists(k.hold(group)),
+      ]);
+      out.push({
+        group,
+        count: Number(stats[0] ?? 0),
+        bytes: Number(stats[1] ?? 0),
+        tokens: Number(stats[2] ?? 0),
+        oldestAt: oldest[1] === undefined ? undefined : Number(oldest[1]),
+        held: held === 1,
+      });
+    }
+    return out;
+  }
+
+  /** Atomically claims the oldest queued requests of a group into a new flush, if a trigger fires (or `force`). */
+  async claim(
+    p: PartitionId,
+    group: string,
+    flushId: string,
+    limits: FlushLimits,
+    force = false,
+  ): Promise<ClaimResult> {
+    const k = this.keys.partitionKeys(p);
+    const reply = await this.redis.bbClaim(
+      k.pending(group),
+      k.tag,
+      group,
+      flushId,
+      Date.now(),
+      limits.maxRequests,
+      limits.maxBytes,
+      limits.maxTokens,
+      limits.maxWaitMs,
+      force ? '1' : '0',
+      p,
+    );
+    const count = Number(reply[0]);
+    if (count === 0) return { claimed: false, why: String(reply[1]) };
+    return {
+      claimed: true,
+      flushId,
+      count,
+      reason: String(reply[1]),
+      outbox: String(reply[2]),
+      bytes: Number(reply[3]),
+      tokens: Number(reply[4]),
+    };
+  }
+
+  /** Holds a group back (e.g. after the provider's enqueued-token limit) for `ms`. */
+  async holdGroup(p: PartitionId, group: string, ms: number): Promise<void> {
+    await this.redis.set(this.keys.partitionKeys(p).hold(group), '1', 'PX', Math.max(1, Math.round(ms)));
+  }
+
+  async getFlush(p: PartitionId, flushId: string): Promise<FlushRecord | undefined> {
+    const h = (await this.redis.hgetall(this.keys.partitionKeys(p).flush(flushId))) as Record<string, string>;
+    if (!h.id) return undefined;
+    return {
+      id: h.id,
+      partition: p,
+      group: h.group ?? '',
+      count: Number(h.count ?? 0),
+      bytes: Number(h.bytes ?? 0),
+      tokens: Number(h.tokens ?? 0),
+      reason: h.reason ?? '',
+      state: (h.state ?? 'claimed') as FlushRecord['state'],
+      created_at: Number(h.created_at ?? 0),
+      file_id: h.file_id || undefined,
+      batch_id: h.batch_id || undefined,
+      create_started: h.create_started === '1',
+    };
+  }
+
+  async updateFlush(p: PartitionId, flushId: string, fields: Record<string, string | number>): Promise<void> {
+    await this.redis.hset(this.keys.partitionKeys(p).flush(flushId), fields);
+  }
+
+  /** Request ids of a flush in JSONL line order, a slice at a time. */
+  async flushIds(p: PartitionId, flushId: string, start: number, stop: number): Promise<string[]> {
+    return (await this.redis.lrange(this.keys.partitionKeys(p).flushIds(flushId), start, stop)) as string[];
+  }
+
+  /** The JSONL line bodies of some requests (same order; undefined where a record is gone). */
+  async bodies(p: PartitionId, ids: string[]): Promise<Array<string | undefined>> {
+    if (ids.length === 0) return [];
+    const k = this.keys.partitionKeys(p);
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) pipeline.hget(k.req(id), 'body');
+    const replies = (await pipeline.exec()) ?? [];
+    return replies.map((r) => (r[1] === null || r[1] === undefined ? undefined : String(r[1])));
+  }
+
+  /** Flushes claimed but not submitted, older than `olderThanMs` (recovery). */
+  async staleFlushes(p: PartitionId, olderThanMs: number): Promise<string[]> {
+    return (await this.redis.zrangebyscore(
+      this.keys.partitionKeys(p).flushes,
+      '-inf',
+      Date.now() - olderThanMs,
+      'LIMIT',
+      0,
+      100,
+    )) as string[];
+  }
+
+  /** Marks the flush's requests submitted in `batchId`, then records the batch as live; returns the poll outbox entry. */
+  async recordSubmission(p: PartitionId, flush: FlushRecord, batchId: string, fileId: string): Promise<string> {
+    const k = this.keys.partitionKeys(p);
+    const chunk = 5_000;
+    for (let start = 0; start < flush.count; start += chunk) {
+      await this.redis.bbSubmitChunk(k.flush(flush.id), k.tag, flush.id, batchId, Date.now(), start, start + chunk - 1);
+    }
+    const reply = await this.redis.bbFinishSubmission(
+      k.flush(flush.id),
+      k.tag,
+      flush.id,
+      batchId,
+      Date.now(),
+      p,
+      fileId,
+    );
+    return String(reply[1]);
+  }
+
+  /** Fails every request still batched in a flush (the provider refused it for good); returns outbox entries. */
+  async failFlush(p: PartitionId, flushId: string, message: string): Promise<string[]> {
+    const k = this.keys.partitionKeys(p);
+    const error = JSON.stringify({ code: 'provider_rejected', message });
+    return this.redis.bbFailFlush(k.flush(flushId), k.tag, flushId, Date.now(), error, this.options.retentionMs, p);
+  }
+
+  // --- batches and results -----------------------------------------------------------------------------------------
+
+  async getBatch(p: PartitionId, batchId: string): Promise<BatchRecord | undefined> {
+    const h = (await this.redis.hgetall(this.keys.partitionKeys(p).batch(batchId))) as Record<string, string>;
+    if (!h.id) return undefined;
+    return {
+      id: h.id,
+      flush_id: h.flush_id ?? '',
+      group: h.group ?? '',
+      count: Number(h.count ?? 0),
+      submitted_at: Number(h.submitted_at ?? 0),
+      status: h.status ?? 'submitted',
+      file_id: h.file_id || undefined,
+      routed_at: h.routed_at ? Number(h.routed_at) : undefined,
+    };
+  }
+
+  async liveBatches(p: PartitionId): Promise<string[]> {
+    return (await this.redis.zrange(this.keys.partitionKeys(p).batches, '0', '-1')) as string[];
+  }
+
+  async updateBatch(p: PartitionId, batchId: string, fields: Record<string, string | number>): Promise<void> {
+    await this.redis.hset(this.keys.partitionKeys(p).batch(batchId), fields);
+  }
+
+  /** The batch is fully routed: no longer live; its flush's id list is no longer needed after retention. */
+  async finishBatch(p: PartitionId, batch: BatchRecord, status: string): Promise<void> {
+    const k = this.keys.partitionKeys(p);
+    await this.redis
+      .multi()
+      .hset(k.batch(batch.id), 'status', status, 'routed_at', Date.now())
+      .zrem(k.batches, batch.id)
+      .pexpire(k.batch(batch.id), this.options.retentionMs)
+      .pexpire(k.flush(batch.flush_id), this.options.retentionMs)
+      .pexpire(k.flushIds(batch.flush_id), this.options.retentionMs)
+      .exec();
+  }
+
+  /**
+   * Applies routed results; each item is one request of `batchId`. Returns the outcome per item and the outbox entries
+   * written (delivery jobs). Items for requests not submitted in this batch are 'stale' and change nothing.
+   */
+  async settle(
+    p: PartitionId,
+    batchId: string,
+    items: Array<{ id: string; kind: SettleKind; response?: unknown; message?: string }>,
+  ): Promise<{ outcomes: SettleOutcome[]; outbox: string[] }> {
+    const k = this.keys.partitionKeys(p);
+    const now = Date.now();
+    const replies = await Promise.all(
+      items.map((item) =>
+        this.redis.bbSettle(
+          k.req(item.id),
+          k.tag,
+          batchId,
+          item.kind,
+          now,
+          item.response === undefined ? '' : JSON.stringify(item.response),
+          item.message ?? '',
+          this.options.maxAttempts,
+          this.options.retentionMs,
+          p,
+        ),
+      ),
+    );
+    const outbox: string[] = [];
+    const outcomes = replies.map((r) => {
+      if (r[1] !== undefined) outbox.push(String(r[1]));
+      return String(r[0]) as SettleOutcome;
+    });
+    return { outcomes, outbox };
+  }
+
+  // --- delivery ----------------------------------------------------------------------------------------------------
+
+  /** The webhook body of an outcome, fixed the first time it is built so that every attempt sends the same bytes. */
+  async webhookBody(p: PartitionId, id: string, build: () => string): Promise<string> {
+    const key = this.keys.partitionKeys(p).req(id);
+    const candidate = build();
+    await this.redis.hsetnx(key, 'webhook_body', candidate);
+    const stored = await this.redis.hget(key, 'webhook_body');
+    return stored ?? candidate;
+  }
+
+  webhookId(id: string): string {
+    return webhookIdFor(id);
+  }
+
+  async markDelivered(p: PartitionId, id: string): Promise<boolean> {
+    const k = this.keys.partitionKeys(p);
+    // HSETNX: only the first successful delivery counts (turnaround metric); redeliveries return false.
+    const first = await this.redis.hsetnx(k.req(id), 'delivered_at', Date.now());
+    await this.redis.multi().hset(k.req(id), 'dead', '0').zrem(k.dead, id).exec();
+    return first === 1;
+  }
+
+  async markDead(p: PartitionId, id: string): Promise<void> {
+    const k = this.keys.partitionKeys(p);
+    await this.redis.multi().hset(k.req(id), 'dead', '1').zadd(k.dead, Date.now(), id).exec();
+  }
+
+  async deadLetters(p: PartitionId, limit = 100): Promise<string[]> {
+    return (await this.redis.zrevrange(this.keys.partitionKeys(p).dead, 0, limit - 1)) as string[];
+  }
+
+  async deadLetterCount(): Promise<number> {
+    let n = 0;
+    for (const p of this.keys.allPartitions()) n += await this.redis.zcard(this.keys.partitionKeys(p).dead);
+    return n;
+  }
+}
+
+export { REQUEST_STATUSES };

@@ -1,0 +1,133 @@
+/**
+ * The metrics catalogue: every batchbridge metric, its type, labels and buckets, in one place. The README's metrics
+ * table mirrors this file. Label values are bounded: reasons, outcomes, states, provider and model names — never
+ * request ids; a tenant label only when METRICS_TENANT_LABEL is on.
+ */
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+const SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+const LONG_SECONDS = [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14_400, 43_200, 86_400];
+
+export function createMetricsCatalog(registry: Registry) {
+  const registers = [registry];
+  return {
+    requestsAccepted: new Counter({
+      name: 'batchbridge_requests_accepted_total',
+      help: 'Chat requests accepted (answered 202).',
+      labelNames: ['tenant'] as const,
+      registers,
+    }),
+    requestsRejected: new Counter({
+      name: 'batchbridge_requests_rejected_total',
+      help: 'Requests refused at intake, by reason (invalid, unauthorized, model, rate_limited, quota, capacity, callback_url, too_large, unavailable, ...).',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
+    requestsByState: new Gauge({
+      name: 'batchbridge_requests',
+      help: 'Requests currently in each non-terminal state (queued, batched, submitted), summed over partitions.',
+      labelNames: ['state'] as const,
+      registers,
+    }),
+    httpRequestDuration: new Histogram({
+      name: 'batchbridge_http_request_duration_seconds',
+      help: 'Ingest API request duration by route and status class.',
+      labelNames: ['route', 'status'] as const,
+      buckets: SECONDS,
+      registers,
+    }),
+    batchFlushes: new Counter({
+      name: 'batchbridge_batch_flushes_total',
+      help: 'Batches flushed by the packer, by trigger (count, bytes, tokens, age).',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
+    batchRequests: new Histogram({
+      name: 'batchbridge_batch_requests',
+      help: 'Requests per flushed batch.',
+      buckets: [1, 10, 100, 500, 1_000, 5_000, 10_000, 25_000, 50_000],
+      registers,
+    }),
+    batchBytes: new Histogram({
+      name: 'batchbridge_batch_bytes',
+      help: 'Bytes of the JSONL input file per flushed batch.',
+      buckets: [1e3, 1e4, 1e5, 1e6, 1e7, 5e7, 1e8, 2e8],
+      registers,
+    }),
+    batchesSubmitted: new Counter({
+      name: 'batchbridge_batches_submitted_total',
+      help: 'Provider batches created (or adopted after a crash).',
+      labelNames: ['provider', 'model'] as const,
+      registers,
+    }),
+    batchesFinished: new Counter({
+      name: 'batchbridge_batches_finished_total',
+      help: 'Provider batches that reached a terminal status and were routed.',
+      labelNames: ['provider', 'status'] as const,
+      registers,
+    }),
+    batchDuration: new Histogram({
+      name: 'batchbridge_batch_duration_seconds',
+      help: 'Time from batch submission to its terminal status.',
+      labelNames: ['provider'] as const,
+      buckets: LONG_SECONDS,
+      registers,
+    }),
+    results: new Counter({
+      name: 'batchbridge_results_total',
+      help: 'Result lines routed, by outcome (completed, failed, retried, unknown, stale).',
+      labelNames: ['outcome'] as const,
+      registers,
+    }),
+    webhookDeliveries: new Counter({
+      name: 'batchbridge_webhook_deliveries_total',
+      help: 'Webhook delivery attempts, by outcome (delivered, retry, gone, refused, dead_letter, skipped).',
+      labelNames: ['outcome'] as const,
+      registers,
+    }),
+    webhookDeliveryDuration: new Histogram({
+      name: 'batchbridge_webhook_delivery_duration_seconds',
+      help: 'Duration of one webhook delivery attempt.',
+      buckets: SECONDS,
+      registers,
+    }),
+    webhookDeadLetters: new Gauge({
+      name: 'batchbridge_webhook_dead_letters',
+      help: 'Outcomes whose delivery gave up after the last attempt and await a redeliver.',
+      registers,
+    }),
+    requestTurnaround: new Histogram({
+      name: 'batchbridge_request_turnaround_seconds',
+      help: 'Time from acceptance (202) to the first successful delivery of the outcome.',
+      buckets: LONG_SECONDS,
+      registers,
+    }),
+    upstreamRequests: new Counter({
+      name: 'batchbridge_upstream_requests_total',
+      help: 'Calls to the provider API, by operation and HTTP status (or "error" when no status came back).',
+      labelNames: ['operation', 'status'] as const,
+      registers,
+    }),
+    upstreamRequestDuration: new Histogram({
+      name: 'batchbridge_upstream_request_duration_seconds',
+      help: 'Duration of calls to the provider API, by operation.',
+      labelNames: ['operation'] as const,
+      buckets: SECONDS,
+      registers,
+    }),
+    queueJobs: new Gauge({
+      name: 'batchbridge_queue_jobs',
+      help: 'BullMQ jobs per queue and state, summed over partitions.',
+      labelNames: ['queue', 'state'] as const,
+      registers,
+    }),
+    estimatedSavings: new Counter({
+      name: 'batchbridge_estimated_savings_usd_total',
+      help: 'Estimated money saved against realtime prices (tokens x price difference from the price table).',
+      labelNames: ['model'] as const,
+      registers,
+    }),
+  };
+}
+
+export type MetricsCatalog = ReturnType<typeof createMetricsCatalog>;

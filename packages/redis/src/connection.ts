@@ -1,0 +1,82 @@
+/**
+ * Redis connections with the settings BullMQ needs. Workers (blocking commands) get `maxRetriesPerRequest: null` and
+ * keep reconnecting; producers (the ingest path) fail fast: no offline queue, one retry, so a Redis outage answers 503
+ * within a second instead of hanging a request.
+ */
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+
+export type RedisClient = Redis | Cluster;
+
+export interface RedisSettings {
+  /** `redis://host:port`, or several comma-separated seed nodes in cluster mode. */
+  url: string;
+  /** @defaultValue `'standalone'` */
+  mode?: 'standalone' | 'cluster';
+}
+
+export type ConnectionRole = 'worker' | 'producer';
+
+const COMMON: Omit<RedisOptions, 'replyMapping'> = {
+  // ioredis reconnects forever by default; cap the delay so a restarted Redis is picked up quickly.
+  retryStrategy: (times) => Math.min(50 * 2 ** times, 2_000),
+  connectTimeout: 2_000,
+  enableAutoPipelining: true,
+};
+
+function roleOptions(role: ConnectionRole): Omit<RedisOptions, 'replyMapping'> {
+  return role === 'worker'
+    ? { ...COMMON, maxRetriesPerRequest: null, enableOfflineQueue: true }
+    : { ...COMMON, maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: 1_000 };
+}
+
+export function createRedis(settings: RedisSettings, role: ConnectionRole, name?: string): RedisClient {
+  const options: Omit<RedisOptions, 'replyMapping'> = {
+    ...roleOptions(role),
+    ...(name ? { connectionName: name } : {}),
+  };
+  if (settings.mode === 'cluster') {
+    const { retryStrategy: _r, enableOfflineQueue, ...nodeOptions } = options;
+    const seeds = settings.url.split(',').map((s) => {
+      const u = new URL(s.trim());
+      return { host: u.hostname, port: Number(u.port || 6379) };
+    });
+    // MOVED/ASK redirections are followed by ioredis; BullMQ needs maxRetriesPerRequest null on the node clients.
+    return new Cluster(seeds, {
+      redisOptions: nodeOptions,
+      enableOfflineQueue: enableOfflineQueue ?? true,
+      enableAutoPipelining: true,
+      clusterRetryStrategy: (times) => Math.min(100 * times, 2_000),
+    });
+  }
+  return new Redis(settings.url, options);
+}
+
+/** Resolves once the client is ready, or rejects after `timeoutMs`. */
+export async function waitReady(client: RedisClient, timeoutMs = 10_000): Promise<void> {
+  if (client.status === 'ready') return;
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new Error(`Redis not ready after ${timeoutMs} ms (status ${client.status})`));
+    }, timeoutMs);
+    const onReady = () => {
+      cleanup();
+      resolve();
+    };
+    const cleanup = () => {
+      clearTimeout(timer);
+      client.off('ready', onReady);
+    };
+    client.on('ready', onReady);
+  });
+}
+
+/** Closes a client, idempotently and without throwing. */
+export async function closeRedis(client: RedisClient): Promise<void> {
+  if (client.status === 'end') return;
+  try {
+    await client.quit();
+  } catch {
+    client.disconnect();
+  }
+}

@@ -1,0 +1,41 @@
+/**
+ * BullMQ and batchbridge's records must never be evicted: an evicted request record is a lost request. Refuse to start
+ * on a Redis whose `maxmemory-policy` is not `noeviction`, unless explicitly overridden.
+ */
+import type { Logger } from '@batchbridge/logger';
+import type { RedisClient } from './connection.js';
+import { RedisSetupError } from './errors.js';
+
+export async function checkEvictionPolicy(
+  client: RedisClient,
+  options: { allowEviction: boolean; logger?: Logger },
+): Promise<string | undefined> {
+  let policy: string | undefined;
+  try {
+    const nodes = 'nodes' in client ? client.nodes('master') : [client];
+    for (const node of nodes) {
+      const reply = (await node.config('GET', 'maxmemory-policy')) as string[];
+      policy = reply[1];
+      if (policy !== undefined && policy !== 'noeviction') break;
+    }
+  } catch (err) {
+    // Managed Redis services often disable CONFIG; we cannot check, so say so and go on.
+    options.logger?.warn({ err: (err as Error).message }, 'could not read maxmemory-policy (CONFIG disabled?)');
+    return undefined;
+  }
+  if (policy !== undefined && policy !== 'noeviction') {
+    if (options.allowEviction) {
+      options.logger?.warn(
+        { policy },
+        'Redis maxmemory-policy is not noeviction; continuing (REDIS_ALLOW_EVICTION=true)',
+      );
+      return policy;
+    }
+    throw new RedisSetupError(
+      'redis_eviction_policy',
+      `Redis maxmemory-policy is "${policy}"; batchbridge needs "noeviction" so that queued requests are never evicted. ` +
+        'Run `CONFIG SET maxmemory-policy noeviction` (and persist it in redis.conf), or set REDIS_ALLOW_EVICTION=true to accept the risk.',
+    );
+  }
+  return policy;
+}

@@ -1,1 +1,27 @@
-export {};
+/**
+ * @batchbridge/provider-sim — an OpenAI/kluster-compatible Batch API simulator ("LocalStack for batch APIs"): the
+ * embedded default upstream of batchbridge and the ground truth of its tests and benchmarks.
+ */
+
+export {
+  estimateTokens,
+  messagesHash,
+  type SimChatCompletion,
+  type SimChatRequest,
+  type SimMarkers,
+  simMarkers,
+  simulatedCompletion,
+} from './completion.js';
+export type { SimCountersSnapshot } from './counters.js';
+export { createProviderSim, type ProviderSim } from './create-provider-sim.js';
+export { optionsFromEnv } from './env.js';
+export {
+  noFaults,
+  SIM_OPERATIONS,
+  type SimFaults,
+  type SimFaultsInput,
+  type SimOperation,
+  simFaultsSchema,
+} from './faults.js';
+export { DEFAULT_TIMINGS, FAST_TIMINGS, type ProviderSimOptions, type SimTimings } from './options.js';
+export { PROFILES, type ProfileName, type SimProfile } from './profiles.js';

@@ -1,0 +1,71 @@
+/**
+ * Provider profiles: the limits and quirks of each real Batch API that the simulator reproduces.
+ *
+ * A profile decides what validation refuses (one model per file, line and byte caps, completion windows) and how
+ * objects are rendered (kluster answers batch retrieve/list with string timestamps and adds page fields to lists).
+ */
+
+export type ProfileName = 'openai' | 'kluster';
+
+export interface SimProfile {
+  readonly name: ProfileName;
+  /** Models accepted in batch lines and realtime calls. */
+  readonly models: readonly string[];
+  /** Owner shown in `GET /v1/models`. */
+  readonly modelOwner: string;
+  /** Whether one input file may mix models (openai: no). */
+  readonly mixedModels: boolean;
+  /** Most lines in one batch input file. */
+  readonly maxLines: number;
+  /** Most bytes in one batch input file. */
+  readonly maxBytes: number;
+  /** Accepted `completion_window` values. */
+  readonly completionWindows: readonly string[];
+  /** kluster renders timestamps of retrieved and listed objects as strings (`"1733832777"`). */
+  readonly stringTimestamps: boolean;
+  /** kluster adds `count`, `page`, `page_count`, `items_per_page` to batch lists. */
+  readonly pageFields: boolean;
+  /** Shape of generated ids. */
+  readonly idStyle: 'openai' | 'objectid';
+}
+
+const MB = 1024 * 1024;
+
+export const PROFILES: Readonly<Record<ProfileName, SimProfile>> = {
+  openai: {
+    name: 'openai',
+    models: ['gpt-4o-mini', 'gpt-4o', 'gpt-4.1-mini', 'gpt-4.1-nano', 'gpt-4.1', 'gpt-5-mini'],
+    modelOwner: 'system',
+    mixedModels: false,
+    maxLines: 50_000,
+    maxBytes: 200 * MB,
+    completionWindows: ['24h'],
+    stringTimestamps: false,
+    pageFields: false,
+    idStyle: 'openai',
+  },
+  kluster: {
+    name: 'kluster',
+    models: [
+      'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo',
+      'klusterai/Meta-Llama-3.1-405B-Instruct-Turbo',
+      'klusterai/Meta-Llama-3.3-70B-Instruct-Turbo',
+      'deepseek-ai/DeepSeek-R1',
+      'deepseek-ai/DeepSeek-V3',
+    ],
+    modelOwner: 'klusterai',
+    mixedModels: true,
+    maxLines: 50_000,
+    maxBytes: 100 * MB,
+    completionWindows: ['24h', '48h', '72h'],
+    stringTimestamps: true,
+    pageFields: true,
+    idStyle: 'objectid',
+  },
+};
+
+/** Seconds in a completion window such as `24h`. */
+export function completionWindowSeconds(window: string): number {
+  const match = /^(\d+)h$/.exec(window);
+  return match ? Number(match[1]) * 3600 : 24 * 3600;
+}

@@ -1,0 +1,30 @@
+/**
+ * The mutable state one simulator instance shares between its HTTP handlers and its batch runner.
+ */
+import type { Logger } from '@batchbridge/logger';
+import type { SimCounters } from './counters.js';
+import type { SimFaults } from './faults.js';
+import type { SimTimings } from './options.js';
+import type { SimProfile } from './profiles.js';
+import type { Rng } from './rng.js';
+import type { SimStore } from './store.js';
+
+export interface SimState {
+  readonly profile: SimProfile;
+  readonly models: readonly string[];
+  readonly maxLines: number;
+  readonly maxBytes: number;
+  readonly uploadMaxBytes: number;
+  readonly timings: SimTimings;
+  readonly shuffleWindow: number;
+  /** null: any non-empty key is accepted. */
+  readonly apiKeys: ReadonlySet<string> | null;
+  readonly adminKey: string | null;
+  readonly logger: Logger;
+  readonly store: SimStore;
+  readonly initialFaults: SimFaults;
+  readonly seed: number;
+  faults: SimFaults;
+  counters: SimCounters;
+  rng: Rng;
+}

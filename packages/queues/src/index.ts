@@ -1,1 +1,22 @@
-export {};
+export {
+  backoffStrategy,
+  type ProviderBackoffOptions,
+  providerBackoff,
+  type RetryAfterCarrier,
+  webhookBackoff,
+} from './backoff.js';
+export {
+  DeliverJob,
+  type DeliverJobData,
+  FlushJob,
+  type FlushJobData,
+  PollJob,
+  type PollJobData,
+  QUEUE_KINDS,
+  QUEUES,
+  type QueueCatalog,
+  type QueueDefinition,
+  type QueueKind,
+} from './catalog.js';
+export { OutboxRelay } from './outbox.js';
+export { PartitionedQueues, startWorkers } from './queues.js';

@@ -1,0 +1,71 @@
+/**
+ * THE queue catalog: every BullMQ queue, job name, payload schema and retry policy of batchbridge, in one file.
+ *
+ * Each queue exists once per partition, with the partition's hash tag as its BullMQ prefix (`{bb:p3}:deliver:…`), so a
+ * queue's keys share a Redis Cluster slot with the request records of that partition (see domain/keys.ts).
+ *
+ * Jobs are never added directly by the code that changes a request's state: the Lua scripts write an outbox entry in
+ * the same atomic step, and the outbox relay (outbox.ts) adds the job with a deterministic `jobId`, so a crash between
+ * the two neither loses the job nor adds it twice.
+ *
+ * Retries: provider calls are retried by the queue only (the openai SDK runs with `maxRetries: 0`), with exponential
+ * backoff honouring `Retry-After`, so that retries do not multiply.
+ */
+import type { JobsOptions } from 'bullmq';
+import { z } from 'zod';
+
+const partition = z.number().int().min(0).max(1023);
+
+/** packer: upload a claimed flush as a JSONL file and create its provider batch (or adopt one after a crash). */
+export const FlushJob = z.object({ partition, flushId: z.string().min(1) });
+/** poller: poll one provider batch until terminal, then route its output and error files. Rescheduled, not retried. */
+export const PollJob = z.object({ partition, batchId: z.string().min(1), polls: z.number().int().min(0).optional() });
+/** dispatcher: deliver one request's outcome to its callback URL, signed; `redeliver` bypasses the delivered check. */
+export const DeliverJob = z.object({ partition, requestId: z.string().min(1), redeliver: z.boolean().optional() });
+
+export type FlushJobData = z.infer<typeof FlushJob>;
+export type PollJobData = z.infer<typeof PollJob>;
+export type DeliverJobData = z.infer<typeof DeliverJob>;
+
+export interface QueueDefinition<S extends z.ZodType> {
+  /** BullMQ queue name (no `:` allowed). */
+  name: string;
+  /** The one job name used on this queue. */
+  jobName: string;
+  schema: S;
+  /** Default job options; `attempts` of deliver comes from WEBHOOK_RETRY_SCHEDULE at run time. */
+  jobOptions: JobsOptions;
+  /** Which custom backoff strategy (backoff.ts) the workers use. */
+  backoff: 'provider' | 'webhook';
+}
+
+export type QueueCatalog = Record<string, QueueDefinition<z.ZodType>>;
+
+const keep = { removeOnComplete: { age: 3_600, count: 10_000 }, removeOnFail: { age: 7 * 86_400 } } as const;
+
+export const QUEUES = {
+  flush: {
+    name: 'flush',
+    jobName: 'submit-flush',
+    schema: FlushJob,
+    jobOptions: { attempts: 30, backoff: { type: 'provider' }, ...keep },
+    backoff: 'provider',
+  },
+  poll: {
+    name: 'poll',
+    jobName: 'poll-batch',
+    schema: PollJob,
+    jobOptions: { attempts: 100, backoff: { type: 'provider' }, ...keep },
+    backoff: 'provider',
+  },
+  deliver: {
+    name: 'deliver',
+    jobName: 'deliver-outcome',
+    schema: DeliverJob,
+    jobOptions: { attempts: 10, backoff: { type: 'webhook' }, ...keep },
+    backoff: 'webhook',
+  },
+} satisfies QueueCatalog;
+
+export type QueueKind = keyof typeof QUEUES;
+export const QUEUE_KINDS = Object.keys(QUEUES) as QueueKind[];

@@ -1,0 +1,5 @@
+export { type HealthServer, type HealthServerOptions, startHealthServer } from './health-server.js';
+export { type RunMainOptions, runMain } from './run-main.js';
+export { type CreateRuntimeOptions, createRuntime, type Runtime } from './runtime.js';
+export type { Service } from './service.js';
+export { createShutdown, type ShutdownStep } from './shutdown.js';

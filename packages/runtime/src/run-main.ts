@@ -1,0 +1,85 @@
+/**
+ * The body of every single-service `main.ts`: parse the environment (a bad one exits 2 with one line per problem),
+ * resolve Redis (the embedded default of SPEC §5), build the runtime, start the service and its health server, and
+ * shut down in order on SIGINT/SIGTERM (a second signal forces exit). The caller passes `process` in, so that `main.ts`
+ * stays the only file that touches it.
+ */
+import { parseConfig } from '@batchbridge/config';
+import { createLogger } from '@batchbridge/logger';
+import { RedisSetupError, resolveRedis } from '@batchbridge/redis';
+import { startHealthServer } from './health-server.js';
+import { createRuntime, type Runtime } from './runtime.js';
+import type { Service } from './service.js';
+import { createShutdown } from './shutdown.js';
+
+export interface RunMainOptions {
+  service: string;
+  /** Port of the /metrics, /healthz, /readyz server when METRICS_PORT is unset; `null` for none (ingest serves its own). */
+  defaultMetricsPort: number | null;
+  /** Whether this service calls the provider (then UPSTREAM_BASE_URL and UPSTREAM_API_KEY are required). */
+  needsProvider: boolean;
+  start: (runtime: Runtime) => Promise<Service>;
+}
+
+export async function runMain(proc: NodeJS.Process, options: RunMainOptions): Promise<void> {
+  const parsed = parseConfig(proc.env);
+  if (!parsed.ok) {
+    proc.stderr.write(parsed.message);
+    proc.exit(2);
+  }
+  const config = parsed.config;
+  if (options.needsProvider && !config.upstream.baseUrl) {
+    proc.stderr.write(
+      `batchbridge ${options.service}: UPSTREAM_BASE_URL and UPSTREAM_API_KEY are required when this service runs alone ` +
+        '(`pnpm start` runs everything with the bundled provider simulator instead)\n',
+    );
+    proc.exit(2);
+  }
+  const logger = createLogger({ service: options.service, level: config.log.level, pretty: config.log.pretty });
+  let runtime: Runtime;
+  let stopEmbedded: () => Promise<void> = async () => undefined;
+  try {
+    const redis = await resolveRedis({ url: config.redis.url, dataDir: config.redis.dataDir, logger });
+    stopEmbedded = redis.stop;
+    runtime = await createRuntime({ config, redisUrl: redis.url, logger, service: options.service });
+  } catch (err) {
+    const message = err instanceof RedisSetupError ? err.message : `cannot connect to Redis: ${(err as Error).message}`;
+    proc.stderr.write(`batchbridge ${options.service}: ${message}\n`);
+    await stopEmbedded();
+    proc.exit(1);
+  }
+  const service = await options.start(runtime);
+  const port = config.http.metricsPort ?? options.defaultMetricsPort;
+  const health =
+    port === null
+      ? undefined
+      : await startHealthServer({
+          port,
+          host: config.http.host,
+          metrics: runtime.metrics,
+          metricsToken: config.metrics.token,
+          ready: () => service.ready(),
+        });
+  logger.info({ health: health?.url }, `${options.service} started`);
+
+  const shutdown = createShutdown(
+    () => [
+      { name: options.service, run: () => service.close() },
+      { name: 'runtime', run: () => runtime.close() },
+      { name: 'embedded-redis', run: () => stopEmbedded() },
+      { name: 'health', run: async () => health?.close() },
+    ],
+    logger,
+  );
+  let signals = 0;
+  const onSignal = (signal: string) => {
+    signals += 1;
+    if (signals > 1) {
+      logger.warn('second signal: exiting now');
+      proc.exit(130);
+    }
+    void shutdown(signal).then((code) => proc.exit(code));
+  };
+  proc.on('SIGINT', onSignal);
+  proc.on('SIGTERM', onSignal);
+}

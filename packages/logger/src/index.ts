@@ -4,7 +4,7 @@
  * Secrets never reach a log line: authorization headers, API keys and webhook secrets are redacted by path, and
  * callers must not put prompt text into bindings (request ids, tenant ids and batch ids are what identify a request).
  */
-import { pino, type Logger, type LoggerOptions } from 'pino';
+import { type Logger, type LoggerOptions, pino } from 'pino';
 
 export type { Logger } from 'pino';
 

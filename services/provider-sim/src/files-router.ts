@@ -2,9 +2,9 @@
  * `/v1/files`: multipart upload streamed to disk with busboy (never buffered whole), list, retrieve, delete, and
  * content streamed from disk — slowed down or cut short when the download faults say so.
  */
+import { once } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import busboy from 'busboy';
@@ -90,27 +90,36 @@ async function sendContent(state: SimState, file: FileRecord, res: Response): Pr
   res.setHeader('content-type', 'application/octet-stream');
   res.setHeader('content-length', String(file.bytes));
   res.setHeader('content-disposition', `attachment; filename="${file.filename}"`);
+  res.flushHeaders();
   const source = createReadStream(file.path, { highWaterMark: 64 * 1024 });
   let sent = 0;
-  async function* faulty(input: Readable): AsyncGenerator<Buffer> {
-    for await (const chunk of input as AsyncIterable<Buffer>) {
-      let piece = chunk;
-      if (cutAt !== null && sent + piece.length > cutAt) piece = piece.subarray(0, Math.max(0, cutAt - sent));
-      if (piece.length > 0) yield piece;
-      sent += piece.length;
-      if (cutAt !== null && sent >= cutAt) {
-        state.logger.debug({ fileId: file.id, sent }, 'truncating download (fault)');
-        throw new Error('simulated truncated download');
+  try {
+    for await (const chunk of source as AsyncIterable<Buffer>) {
+      const piece = cutAt !== null && sent + chunk.length > cutAt ? chunk.subarray(0, cutAt - sent) : chunk;
+      if (cutAt !== null && sent + piece.length >= cutAt) {
+        // Let the partial body reach the socket, then kill the connection: the client sees fewer bytes than
+        // Content-Length announced, as with a real connection reset mid-download.
+        if (piece.length > 0) await writeFlushed(res, piece);
+        state.logger.debug({ fileId: file.id, sent: sent + piece.length }, 'truncating download (fault)');
+        res.destroy();
+        return;
       }
+      sent += piece.length;
+      if (!res.write(piece)) await once(res, 'drain');
+      if (res.destroyed) return;
       if (rate !== null) await sleep((piece.length / rate) * 1000);
     }
-  }
-  try {
-    await pipeline(source, faulty, res);
+    res.end();
   } catch {
-    // Truncation fault or client gone: the connection must die so that the client sees a short body.
+    // Client gone mid-download.
     res.destroy();
+  } finally {
+    source.destroy();
   }
+}
+
+function writeFlushed(res: Response, chunk: Buffer): Promise<void> {
+  return new Promise((resolve) => res.write(chunk, () => resolve()));
 }
 
 export function filesRouter(state: SimState, gate: FaultGate): Router {

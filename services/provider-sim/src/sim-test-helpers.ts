@@ -103,7 +103,10 @@ export type Batch = Record<string, unknown> & {
   output_file_id: string | null;
   error_file_id: string | null;
   request_counts: { total: number; completed: number; failed: number };
-  errors: { object: string; data: { code: string; line: number | null; message: string; param: string | null }[] } | null;
+  errors: {
+    object: string;
+    data: { code: string; line: number | null; message: string; param: string | null }[];
+  } | null;
 };
 
 /** Uploads the lines and creates a batch; answers the create response. */
@@ -127,7 +130,11 @@ export async function submitBatch(
 const TERMINAL = ['completed', 'failed', 'expired', 'cancelled'];
 
 /** Polls until the batch reaches one of `statuses` (default: any terminal one). */
-export async function waitForBatch(sim: ProviderSim, id: string, statuses: readonly string[] = TERMINAL): Promise<Batch> {
+export async function waitForBatch(
+  sim: ProviderSim,
+  id: string,
+  statuses: readonly string[] = TERMINAL,
+): Promise<Batch> {
   const deadline = Date.now() + 30_000;
   for (;;) {
     const { body } = await api<Batch>(sim, 'GET', `/batches/${id}`);

@@ -19,6 +19,8 @@ export {
   TRANSITIONS,
 } from './lifecycle.js';
 export {
+  batchLine,
+  estimateInputTokens,
   groupFor,
   modelOfGroup,
   outcomeType,

@@ -110,3 +110,23 @@ export function groupFor(endpoint: string, model: string, mixModels: boolean): s
 export function modelOfGroup(group: string): string {
   return group.slice(group.indexOf('|') + 1);
 }
+
+/** The JSONL line of a request in a batch input file (with its newline); `body` is JSON text. */
+export function batchLine(id: string, body: string, url = '/v1/chat/completions'): string {
+  return `{"custom_id":${JSON.stringify(id)},"method":"POST","url":${JSON.stringify(url)},"body":${body}}\n`;
+}
+
+/**
+ * Estimated input tokens of a chat body, for providers' enqueued-token limits: about 4 characters per token over the
+ * message text, plus a few tokens per message. Deliberately simple and a little pessimistic.
+ */
+export function estimateInputTokens(messages: ReadonlyArray<{ content?: unknown }>): number {
+  let chars = 0;
+  for (const m of messages) {
+    const c = m.content;
+    if (typeof c === 'string') chars += c.length;
+    else if (Array.isArray(c)) for (const part of c) chars += JSON.stringify(part).length;
+    chars += 16;
+  }
+  return Math.ceil(chars / 4);
+}

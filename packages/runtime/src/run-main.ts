@@ -11,6 +11,7 @@ import { startHealthServer } from './health-server.js';
 import { createRuntime, type Runtime } from './runtime.js';
 import type { Service } from './service.js';
 import { createShutdown } from './shutdown.js';
+import { loadTenants } from './tenants.js';
 
 export interface RunMainOptions {
   service: string;
@@ -36,12 +37,25 @@ export async function runMain(proc: NodeJS.Process, options: RunMainOptions): Pr
     proc.exit(2);
   }
   const logger = createLogger({ service: options.service, level: config.log.level, pretty: config.log.pretty });
+  let tenants: ReturnType<typeof loadTenants>;
+  try {
+    tenants = loadTenants(config.tenantsFile, `${config.redis.dataDir}/../dev-tenant.json`);
+  } catch (err) {
+    proc.stderr.write(`batchbridge ${options.service}: ${(err as Error).message}\n`);
+    proc.exit(2);
+  }
   let runtime: Runtime;
   let stopEmbedded: () => Promise<void> = async () => undefined;
   try {
     const redis = await resolveRedis({ url: config.redis.url, dataDir: config.redis.dataDir, logger });
     stopEmbedded = redis.stop;
-    runtime = await createRuntime({ config, redisUrl: redis.url, logger, service: options.service });
+    runtime = await createRuntime({
+      config,
+      redisUrl: redis.url,
+      logger,
+      service: options.service,
+      tenants: tenants.directory,
+    });
   } catch (err) {
     const message = err instanceof RedisSetupError ? err.message : `cannot connect to Redis: ${(err as Error).message}`;
     proc.stderr.write(`batchbridge ${options.service}: ${message}\n`);

@@ -11,6 +11,7 @@ import { createProviderClient } from '@batchbridge/provider';
 import { OutboxRelay, PartitionedQueues } from '@batchbridge/queues';
 import { checkEvictionPolicy, closeRedis, createRedis, type RedisClient, waitReady } from '@batchbridge/redis';
 import type OpenAI from 'openai';
+import type { TenantDirectory } from './tenants.js';
 
 export interface Runtime {
   config: Config;
@@ -27,6 +28,7 @@ export interface Runtime {
   /** The provider; undefined when no upstream is configured (ingest-only processes). */
   provider: OpenAI | undefined;
   providerName: string;
+  tenants: TenantDirectory;
   close(): Promise<void>;
 }
 
@@ -38,6 +40,7 @@ export interface CreateRuntimeOptions {
   metrics?: Metrics;
   /** Connection name prefix shown in CLIENT LIST. */
   service: string;
+  tenants: TenantDirectory;
 }
 
 export async function createRuntime(options: CreateRuntimeOptions): Promise<Runtime> {
@@ -95,6 +98,7 @@ export async function createRuntime(options: CreateRuntimeOptions): Promise<Runt
     relay,
     provider,
     providerName: config.upstream.profile.name,
+    tenants: options.tenants,
     close: () => {
       closing ??= (async () => {
         await queues.close().catch(() => undefined);

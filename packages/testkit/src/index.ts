@@ -1,4 +1,5 @@
 export { freshPrefix, type StartRedisOptions, sharedRedisUrl, startRedis, type TestRedis } from './redis-server.js';
+export { createTestRuntime, TEST_TENANTS, type TestRuntime, type TestRuntimeOptions } from './test-runtime.js';
 export {
   type ReceivedWebhook,
   startWebhookReceiver,

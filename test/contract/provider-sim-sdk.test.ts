@@ -22,7 +22,10 @@ function batchLines(prefix: string, models: [string, string], n: number) {
     custom_id: `${prefix}-${i}`,
     method: 'POST',
     url: '/v1/chat/completions',
-    body: { model: i % 2 === 0 ? models[0] : models[1], messages: [{ role: 'user', content: `${prefix} question ${i}` }] },
+    body: {
+      model: i % 2 === 0 ? models[0] : models[1],
+      messages: [{ role: 'user', content: `${prefix} question ${i}` }],
+    },
   }));
 }
 

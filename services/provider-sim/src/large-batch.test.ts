@@ -2,9 +2,10 @@
  * The I4 check for the simulator: a 50 000-line, ~200 MB batch is uploaded, validated, processed and downloaded with
  * memory staying flat. Slow (tens of seconds), so opt-in: `SIM_LARGE_TEST=1 pnpm vitest run services/provider-sim`.
  */
+
+import { once } from 'node:events';
 import { createWriteStream, openAsBlob } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -72,7 +73,9 @@ describe.runIf(process.env.SIM_LARGE_TEST === '1')('large batch', () => {
       clearInterval(sampler);
       expect(count).toBe(LINES);
       const growthMb = (peak - baseline) / 1024 / 1024;
-      console.log(`large batch: heap growth peak ${growthMb.toFixed(1)} MB for a ${(file.bytes / 1e6).toFixed(0)} MB file`);
+      console.log(
+        `large batch: heap growth peak ${growthMb.toFixed(1)} MB for a ${(file.bytes / 1e6).toFixed(0)} MB file`,
+      );
       // The file is ~200 MB; flat means a small fraction of it.
       expect(growthMb).toBeLessThan(100);
     } finally {

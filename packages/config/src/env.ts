@@ -123,6 +123,9 @@ const EnvSchema = z.object({
 
 export type Env = z.infer<typeof EnvSchema>;
 
+/** Every environment variable batchbridge reads (SPEC §5 and the extras documented in the README). */
+export const CONFIG_ENV_NAMES: readonly string[] = Object.keys(EnvSchema.shape);
+
 export interface Config {
   redis: {
     url: string | undefined;

@@ -1,4 +1,4 @@
 export { parseDuration, parseDurationList } from './duration.js';
-export { type Config, type ConfigResult, type Env, parseConfig } from './env.js';
+export { CONFIG_ENV_NAMES, type Config, type ConfigResult, type Env, parseConfig } from './env.js';
 export { PROVIDER_PROFILES, type ProviderProfile, type ProviderProfileName } from './provider-profiles.js';
 export { parseTenants, type Tenant, TenantSchema, TenantsFileSchema, webhookSecrets } from './tenants.js';

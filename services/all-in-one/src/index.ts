@@ -1,1 +1,2 @@
-export {};
+export { banner } from './banner.js';
+export { type Embedded, EmbeddedConfigError, type EmbeddedOptions, startEmbedded } from './embedded.js';

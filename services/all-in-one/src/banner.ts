@@ -1,0 +1,30 @@
+/** What `pnpm start` prints: where the API is, the dev tenant's key and secret, and a curl line to paste. */
+import { webhookSecrets } from '@batchbridge/config';
+import type { Embedded } from './embedded.js';
+
+export function banner(e: Embedded): string {
+  const lines = [
+    '',
+    'batchbridge is running (all services in one process)',
+    `  API            ${e.url}/v1   (docs: ${e.url}/docs, metrics: ${e.url}/metrics)`,
+    `  Redis          ${e.redis.url} (${e.redis.source})`,
+    `  Provider       ${e.sim ? `${e.sim.url} (bundled simulator, profile ${e.sim.profile})` : e.config.upstream.baseUrl}`,
+  ];
+  if (e.devTenant) {
+    const key = e.devTenant.api_keys[0] ?? '';
+    lines.push(
+      `  Dev API key    ${key}`,
+      `  Webhook secret ${webhookSecrets(e.devTenant)[0]}`,
+      '',
+      'Try it (replace the callback with a URL that can receive POSTs):',
+      `  curl -s ${e.url}/v1/chat/completions \\`,
+      `    -H 'Authorization: Bearer ${key}' -H 'Content-Type: application/json' \\`,
+      `    -H 'X-Callback-URL: http://127.0.0.1:9999/hook' \\`,
+      `    -d '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Say hello"}]}'`,
+    );
+  } else {
+    lines.push('  Tenants        from TENANTS_FILE');
+  }
+  lines.push('', 'Ctrl-C stops everything.', '');
+  return lines.join('\n');
+}

@@ -1,0 +1,119 @@
+/**
+ * Everything in one process — the embedded default behind `pnpm start` and `pnpm demo`: Redis (configured, the local
+ * one on 6379, or an embedded redis-server), the provider simulator when no UPSTREAM_BASE_URL is given, and the ingest
+ * API, packer, poller and dispatcher sharing one runtime (so one merged `/metrics`).
+ */
+import { type Config, parseConfig, type Tenant } from '@batchbridge/config';
+import { startDispatcher } from '@batchbridge/dispatcher';
+import { startIngestApi } from '@batchbridge/ingest-api';
+import { createLogger, type Logger } from '@batchbridge/logger';
+import { startPacker } from '@batchbridge/packer';
+import { startPoller } from '@batchbridge/poller';
+import { createProviderSim, optionsFromEnv, type ProviderSim } from '@batchbridge/provider-sim';
+import { type ResolvedRedis, resolveRedis } from '@batchbridge/redis';
+import { createRuntime, loadTenants, type Runtime, type Service } from '@batchbridge/runtime';
+
+export interface EmbeddedOptions {
+  /** Environment (normally `process.env`), SPEC §5 names plus the simulator's `SIM_*`. */
+  env: Record<string, string | undefined>;
+  logger?: Logger;
+}
+
+export interface Embedded {
+  /** Base URL of the ingest API (no trailing slash). */
+  url: string;
+  config: Config;
+  runtime: Runtime;
+  redis: ResolvedRedis;
+  /** The simulator, when it was started because no upstream was configured. */
+  sim: ProviderSim | undefined;
+  /** The dev tenant, when TENANTS_FILE is unset. */
+  devTenant: Tenant | undefined;
+  services: Service[];
+  close(): Promise<void>;
+}
+
+export class EmbeddedConfigError extends Error {
+  readonly code = 'embedded_config';
+}
+
+/** Defaults of the embedded mode that differ from a production deployment. */
+function embeddedEnv(env: Record<string, string | undefined>): Record<string, string | undefined> {
+  const out = { ...env };
+  // A laptop demo delivers to a receiver on localhost; production refuses loopback unless allow-listed.
+  out.WEBHOOK_ALLOW_CIDRS ??= '127.0.0.0/8,::1/128';
+  if (!out.UPSTREAM_BASE_URL) {
+    // Filled in once the simulator listens; the key only has to be non-empty.
+    out.UPSTREAM_API_KEY ??= 'sk-batchbridge-simulator';
+  }
+  return out;
+}
+
+export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded> {
+  const env = embeddedEnv(options.env);
+  let sim: ProviderSim | undefined;
+  const closers: Array<() => Promise<unknown>> = [];
+  const closeAll = async () => {
+    for (const fn of closers.reverse()) await fn().catch(() => undefined);
+  };
+  try {
+    const first = parseConfig({ ...env, UPSTREAM_BASE_URL: env.UPSTREAM_BASE_URL ?? 'http://127.0.0.1:1/v1' });
+    if (!first.ok) throw new EmbeddedConfigError(first.message);
+    const logger =
+      options.logger ??
+      createLogger({ service: 'batchbridge', level: first.config.log.level, pretty: first.config.log.pretty });
+
+    if (!env.UPSTREAM_BASE_URL) {
+      const simProfile = first.config.upstream.profile.name === 'kluster' ? 'kluster' : 'openai';
+      sim = await createProviderSim({
+        ...optionsFromEnv({ ...env, SIM_PORT: env.SIM_PORT ?? '0', PROVIDER_PROFILE: simProfile }),
+        logger: logger.child({ service: 'provider-sim' }),
+      });
+      closers.push(() => sim!.close());
+    }
+    const parsed = parseConfig({ ...env, UPSTREAM_BASE_URL: sim ? sim.url : env.UPSTREAM_BASE_URL });
+    if (!parsed.ok) throw new EmbeddedConfigError(parsed.message);
+    const config = parsed.config;
+
+    const tenants = loadTenants(config.tenantsFile, `${config.redis.dataDir}/../dev-tenant.json`);
+    const redis = await resolveRedis({ url: config.redis.url, dataDir: config.redis.dataDir, logger });
+    closers.push(() => redis.stop());
+    const runtime = await createRuntime({
+      config,
+      redisUrl: redis.url,
+      logger,
+      service: 'batchbridge',
+      tenants: tenants.directory,
+    });
+    closers.push(() => runtime.close());
+
+    const services: Service[] = [];
+    // Workers first, intake last: by the time a 202 goes out, everything downstream runs.
+    for (const start of [startDispatcher, startPoller, startPacker]) {
+      const service = await start(runtime);
+      services.push(service);
+      closers.push(() => service.close());
+    }
+    const ingest = await startIngestApi(runtime, { host: config.http.host, port: config.http.port });
+    services.push(ingest);
+    closers.push(() => ingest.close());
+
+    let closing: Promise<void> | undefined;
+    return {
+      url: ingest.url,
+      config,
+      runtime,
+      redis,
+      sim,
+      devTenant: tenants.dev,
+      services,
+      close: () => {
+        closing ??= closeAll();
+        return closing;
+      },
+    };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}

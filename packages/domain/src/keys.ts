@@ -32,6 +32,7 @@
  * Global keys (not per partition), with G = `{<prefix>:g}`:
  *
  * | G:rate:<tenant>:<unixSecond> | string | tenant's accepted requests in that second (rate limit), PX 2 s         |
+ * | G:creates:<unixMinute>       | string | provider batches created in that minute, all packers (profile limit), PX 2 m |
  */
 
 export type PartitionId = number;
@@ -60,6 +61,11 @@ export class KeySpace {
 
   rate(tenant: string, unixSecond: number): string {
     return `${this.globalTag()}:rate:${tenant}:${unixSecond}`;
+  }
+
+  /** Provider `batches.create` calls in one minute, counted across packer replicas (`batchCreatesPerMinute`). */
+  batchCreates(unixMinute: number): string {
+    return `${this.globalTag()}:creates:${unixMinute}`;
   }
 
   allPartitions(): PartitionId[] {

@@ -152,4 +152,18 @@ describe('RequestStore lifecycle', () => {
     expect(all).toHaveLength(50);
     expect(new Set(all).size).toBe(50);
   });
+
+  it('drops ids whose record is gone from a flush, keeping line order and count', async () => {
+    const { store, keys } = setup();
+    const ids = [];
+    for (let i = 0; i < 3; i++) ids.push((await add(store, 0)).id);
+    const fid = newFlushId();
+    await store.claim(0, 'chat.completions|m', fid, limits);
+    await redis.del(keys.partitionKeys(0).req(ids[1]!));
+    expect(await store.bodies(0, ids)).toEqual([expect.any(String), undefined, expect.any(String)]);
+    expect(await store.dropFromFlush(0, fid, [ids[1]!])).toBe(2);
+    expect(await store.dropFromFlush(0, fid, [ids[1]!])).toBe(2);
+    expect(await store.flushIds(0, fid, 0, -1)).toEqual([ids[0], ids[2]]);
+    expect((await store.getFlush(0, fid))?.count).toBe(2);
+  });
 });

@@ -321,6 +321,21 @@ export class RequestStore {
     return replies.map((r) => (r[1] === null || r[1] === undefined ? undefined : String(r[1])));
   }
 
+  /**
+   * Removes ids whose record is gone from a flush's id list, so that the list stays the exact line order of the file
+   * built from it (line n = index n-1); `count` follows. Idempotent. Returns the ids left.
+   */
+  async dropFromFlush(p: PartitionId, flushId: string, ids: readonly string[]): Promise<number> {
+    const k = this.keys.partitionKeys(p);
+    const multi = this.redis.multi();
+    for (const id of ids) multi.lrem(k.flushIds(flushId), 0, id);
+    multi.llen(k.flushIds(flushId));
+    const replies = (await multi.exec()) ?? [];
+    const left = Number(replies.at(-1)?.[1] ?? 0);
+    await this.redis.hset(k.flush(flushId), 'count', left);
+    return left;
+  }
+
   /** Flushes claimed but not submitted, older than `olderThanMs` (recovery). */
   async staleFlushes(p: PartitionId, olderThanMs: number): Promise<string[]> {
     return (await this.redis.zrangebyscore(

@@ -1,1 +1,3 @@
-export {};
+/** @batchbridge/packer — packs queued requests into provider batches, crash-safe. */
+export { CRASH_POINTS, type CrashPoint, crashAt, isCrashPoint } from './crash-points.js';
+export { type PackerOptions, startPacker } from './packer.js';

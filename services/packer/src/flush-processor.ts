@@ -1,0 +1,193 @@
+/**
+ * The flush worker: turns one claimed flush into one provider batch. It is a state machine over the flush hash and
+ * idempotent on every re-run, so BullMQ retries, stalled-job recovery and the recovery sweep may run it any number
+ * of times:
+ *
+ * 1. `submitted` → only make sure the poll job exists; `failed` → nothing to do.
+ * 2. `create_started` set → a previous run may have created the batch: look for it by its metadata flush id and adopt
+ *    it (invariant I2: never a second batch for the same requests).
+ * 3. no `file_id` → stream the JSONL to a temporary file and upload it from disk (I4); record the file id.
+ * 4. take a create slot (profile limit, all replicas), set `create_started`, then `batches.create` with metadata.
+ * 5. record the submission (Lua, guarded on `batched` in this flush) and relay the poll job.
+ *
+ * Provider errors: retryable ones (429, 5xx, timeouts, connection) are rethrown carrying `retryAfterMs` so that the
+ * queue — the only retrier, the SDK has `maxRetries: 0` — backs off; a non-retryable refusal of the file or the batch
+ * fails the flush's requests with `provider_rejected` and the provider's message. Two refusals are not the requests'
+ * fault and are retried instead: 404 at `batches.create` (the input file is gone: upload again) and 401/403 (our
+ * credentials: an operator can fix them without every queued request failing meanwhile).
+ *
+ * Known limit of step 2: a `batches.create` that the provider is still processing when the client gave up (timeout)
+ * and that is not yet listed when the retry looks could still yield a second batch. The SDK aborts the request on
+ * timeout and the retry comes after a backoff, which makes this unlikely; the simulator's create-timeout fault creates
+ * the batch before it stalls, as real providers do.
+ */
+
+import { File } from 'node:buffer';
+import { randomBytes } from 'node:crypto';
+import { openAsBlob } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type FlushRecord, modelOfGroup, type PartitionId } from '@batchbridge/domain';
+import type { Logger } from '@batchbridge/logger';
+import {
+  classifyProviderError,
+  FLUSH_METADATA_KEY,
+  findBatchByFlushId,
+  normalizeBatch,
+  type ProviderBatch,
+  ProviderError,
+} from '@batchbridge/provider';
+import { FlushJob } from '@batchbridge/queues';
+import type { Runtime } from '@batchbridge/runtime';
+import { DelayedError, type Job } from 'bullmq';
+import type OpenAI from 'openai';
+import type { CrashPoint } from './crash-points.js';
+import type { BatchCreateLimiter } from './create-limiter.js';
+import { writeFlushFile } from './jsonl-file.js';
+import { deleteOrphanFiles, flushFileName } from './orphan-files.js';
+
+export interface FlushProcessorOptions {
+  provider: OpenAI;
+  limiter: BatchCreateLimiter;
+  crashPoint: (point: CrashPoint) => void;
+  /** Directory of the temporary JSONL files. */
+  tmpDir: string;
+}
+
+export type FlushOutcome = 'submitted' | 'failed' | 'missing';
+
+/** Which provider call a failure came from: only refusals of the file or the batch fail the requests. */
+type Stage = 'lookup' | 'upload' | 'create';
+
+/** Credentials refused: retry slowly (an operator fixes the key) rather than fail every queued request. */
+const AUTH_RETRY_MS = 60_000;
+
+export function createFlushProcessor(runtime: Runtime, options: FlushProcessorOptions) {
+  const { store, relay } = runtime;
+  const { provider, limiter, crashPoint } = options;
+  const m = runtime.metrics.m;
+
+  /** Step 3: JSONL to a temporary file, uploaded from disk. Undefined when no request of the flush is left. */
+  async function upload(job: Job, p: PartitionId, flush: FlushRecord, log: Logger): Promise<string | undefined> {
+    if (job.attemptsStarted > 1) {
+      // An earlier run may have uploaded a file and died before recording it.
+      const deleted = await deleteOrphanFiles(provider, flush.id, Math.floor(flush.created_at / 1000) - 60).catch(
+        (err: unknown) => {
+          log.warn({ err: classifyProviderError(err).message }, 'could not look for orphan input files');
+          return 0;
+        },
+      );
+      if (deleted > 0) log.info({ deleted }, 'deleted orphan input files of an earlier run');
+    }
+    const path = join(options.tmpDir, `batchbridge-${flush.id}-${randomBytes(4).toString('hex')}.jsonl`);
+    try {
+      const file = await writeFlushFile(store, p, flush, path, () => crashPoint('mid-upload'));
+      if (file.missing.length > 0) {
+        log.error({ missing: file.missing.length }, 'request records of a batched flush are gone; leaving them out');
+        await store.dropFromFlush(p, flush.id, file.missing);
+      }
+      if (file.lines === 0) {
+        const members = await store.failFlush(p, flush.id, 'none of the requests of this flush is left');
+        await relay.relay(p, members);
+        return undefined;
+      }
+      const created = await provider.files.create({
+        file: new File([await openAsBlob(path)], flushFileName(flush.id), { type: 'application/jsonl' }),
+        purpose: 'batch',
+      });
+      crashPoint('after-upload');
+      await store.updateFlush(p, flush.id, { file_id: created.id, state: 'uploaded' });
+      log.info({ fileId: created.id, lines: file.lines, bytes: file.bytes }, 'input file uploaded');
+      return created.id;
+    } finally {
+      await rm(path, { force: true });
+    }
+  }
+
+  return async function processFlush(job: Job, token: string | undefined, p: PartitionId): Promise<FlushOutcome> {
+    const { flushId } = FlushJob.parse(job.data);
+    const log = runtime.logger.child({ flushId, partition: p, jobId: job.id });
+    const flush = await store.getFlush(p, flushId);
+    if (!flush) {
+      log.warn('flush not found (expired after retention?); nothing to do');
+      return 'missing';
+    }
+    if (flush.state === 'failed') return 'failed';
+    if (flush.state === 'submitted' && flush.batch_id) {
+      // A run died after recording the submission: FINISH_SUBMISSION is idempotent and hands back the poll entry.
+      const entry = await store.recordSubmission(p, flush, flush.batch_id, flush.file_id ?? '');
+      await relay.relay(p, [entry]);
+      return 'submitted';
+    }
+
+    let stage: Stage = 'lookup';
+    try {
+      let batch: ProviderBatch | undefined;
+      if (flush.create_started) {
+        batch = await findBatchByFlushId(provider, flushId, Math.floor(flush.created_at / 1000) - 60);
+        if (batch) log.warn({ batchId: batch.id }, 'adopting the batch created for this flush by an earlier run');
+      }
+      let fileId = batch?.input_file_id ?? flush.file_id;
+      if (!batch) {
+        if (!fileId) {
+          stage = 'upload';
+          fileId = await upload(job, p, flush, log);
+          if (fileId === undefined) return 'failed';
+        }
+        const slot = await limiter.take();
+        if (!slot.ok) {
+          log.info({ retryAt: new Date(slot.retryAt).toISOString() }, 'batch creates per minute used up; delaying');
+          await job.moveToDelayed(slot.retryAt, token);
+          throw new DelayedError();
+        }
+        await store.updateFlush(p, flushId, { create_started: 1 });
+        crashPoint('before-create');
+        stage = 'create';
+        batch = normalizeBatch(
+          await provider.batches.create({
+            input_file_id: fileId,
+            endpoint: '/v1/chat/completions',
+            completion_window: runtime.config.batch.completionWindow as '24h',
+            metadata: { [FLUSH_METADATA_KEY]: flushId, batchbridge_partition: String(p) },
+          }),
+        );
+        crashPoint('after-create');
+      }
+      // Re-read: dropFromFlush may have lowered the count since the flush was loaded.
+      const current = (await store.getFlush(p, flushId)) ?? flush;
+      const entry = await store.recordSubmission(p, current, batch.id, fileId ?? '');
+      crashPoint('after-record');
+      await relay.relay(p, [entry]);
+      m.batchesSubmitted.inc({ provider: runtime.providerName, model: modelOfGroup(flush.group) });
+      log.info({ batchId: batch.id, fileId, count: current.count }, 'batch submitted');
+      return 'submitted';
+    } catch (err) {
+      if (err instanceof DelayedError) throw err;
+      const info = classifyProviderError(err);
+      if (info.retryable) {
+        log.warn({ stage, status: info.status, err: info.message, retryAfterMs: info.retryAfterMs }, 'will retry');
+        throw new ProviderError(info, { cause: err });
+      }
+      if (stage === 'create' && info.status === 404) {
+        log.warn({ fileId: flush.file_id, err: info.message }, 'input file unknown to the provider; uploading again');
+        await store.updateFlush(p, flushId, { file_id: '', state: 'claimed' });
+        throw new ProviderError({ ...info, retryable: true }, { cause: err });
+      }
+      if (info.status === 401 || info.status === 403) {
+        log.error({ stage, status: info.status, err: info.message }, 'provider refused our credentials; will retry');
+        const retryAfterMs = Math.max(info.retryAfterMs ?? 0, AUTH_RETRY_MS);
+        throw new ProviderError({ ...info, retryable: true, retryAfterMs }, { cause: err });
+      }
+      if (stage === 'lookup') {
+        // A refused `batches.list` says nothing about the requests; keep trying.
+        throw new ProviderError({ ...info, retryable: true }, { cause: err });
+      }
+      const op = stage === 'upload' ? 'files.create' : 'batches.create';
+      const message = `${op} refused (${info.status ?? 'no status'}): ${info.message}`;
+      const members = await store.failFlush(p, flushId, message);
+      await relay.relay(p, members);
+      log.error({ stage, status: info.status, err: info.message, requests: members.length }, 'provider refused flush');
+      return 'failed';
+    }
+  };
+}

@@ -1,0 +1,133 @@
+/**
+ * The packer service: a tick that claims due groups into flushes, a flush worker per partition that uploads each
+ * flush and creates its provider batch, and a recovery sweep for work a dead process left behind. This is where money
+ * is spent, so every step is crash-safe (see flush-processor.ts for the state machine).
+ */
+import { tmpdir } from 'node:os';
+import { backoffStrategy, type ProviderBackoffOptions, providerBackoff, startWorkers } from '@batchbridge/queues';
+import type { Runtime, Service } from '@batchbridge/runtime';
+import type { Worker } from 'bullmq';
+import type { CrashPoint } from './crash-points.js';
+import { BatchCreateLimiter } from './create-limiter.js';
+import { createFlushProcessor } from './flush-processor.js';
+import { packPartition } from './pack-partition.js';
+import { recoverFlushes } from './recover-flushes.js';
+
+export interface PackerOptions {
+  /** Time between packing passes. @defaultValue 250 ms, less when `BATCH_MAX_WAIT_MS` is small (min 20 ms) */
+  tickIntervalMs?: number;
+  /** Time between recovery sweeps (outbox relay, stale flushes). @defaultValue 10 000 ms */
+  sweepIntervalMs?: number;
+  /** Outbox entries older than this are relayed by the sweep. @defaultValue 5 000 ms */
+  outboxAgeMs?: number;
+  /** A flush claimed longer ago than this without a live job gets one again. @defaultValue 30 000 ms */
+  staleFlushMs?: number;
+  /** Flush jobs in flight per partition. @defaultValue 2 */
+  concurrency?: number;
+  /** BullMQ lock of an active flush job; a dead worker's job is retried after about this long. @defaultValue 30 000 ms */
+  lockDurationMs?: number;
+  /** How often workers look for stalled jobs. @defaultValue 30 000 ms */
+  stalledIntervalMs?: number;
+  /** Retry backoff of provider errors (never shorter than the provider's Retry-After). @defaultValue 1 s doubling to 60 s */
+  backoff?: ProviderBackoffOptions;
+  /** Provider batch creations per minute across all packers. @defaultValue the provider profile's */
+  batchCreatesPerMinute?: number;
+  /** Directory of temporary JSONL files. @defaultValue `os.tmpdir()` */
+  tmpDir?: string;
+  /** Fault-injection hook called at each crash-sensitive step (tests only; see crash-points.ts). @defaultValue none */
+  crashPoint?: (point: CrashPoint) => void;
+}
+
+export async function startPacker(runtime: Runtime, options: PackerOptions = {}): Promise<Service> {
+  const provider = runtime.provider;
+  if (!provider) throw new Error('packer: no provider configured (UPSTREAM_BASE_URL and UPSTREAM_API_KEY)');
+  const log = runtime.logger;
+  const crashPoint = options.crashPoint ?? (() => undefined);
+  const tickMs = options.tickIntervalMs ?? Math.max(20, Math.min(250, Math.floor(runtime.config.batch.maxWaitMs / 4)));
+  const sweepMs = options.sweepIntervalMs ?? 10_000;
+  const recover = { outboxAgeMs: options.outboxAgeMs ?? 5_000, staleFlushMs: options.staleFlushMs ?? 30_000 };
+  const limiter = new BatchCreateLimiter(
+    runtime.redis,
+    runtime.keys,
+    options.batchCreatesPerMinute ?? runtime.config.upstream.profile.batchCreatesPerMinute,
+  );
+
+  const processor = createFlushProcessor(runtime, {
+    provider,
+    limiter,
+    crashPoint,
+    tmpDir: options.tmpDir ?? tmpdir(),
+  });
+  const workers: Worker[] = startWorkers('flush', runtime.keys, runtime.workerRedis, processor, {
+    concurrency: options.concurrency ?? 2,
+    lockDuration: options.lockDurationMs ?? 30_000,
+    stalledInterval: options.stalledIntervalMs ?? 30_000,
+    // A flush whose worker died is worth running again, however often: its steps are idempotent.
+    maxStalledCount: 100,
+    settings: { backoffStrategy: backoffStrategy({ provider: providerBackoff(options.backoff) }) },
+  });
+  for (const w of workers) {
+    w.on('error', (err) => log.warn({ err: err.message }, 'flush worker error'));
+    w.on('failed', (job, err) => {
+      if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) {
+        log.error({ jobId: job.id, err: err.message }, 'flush job gave up; the recovery sweep will retry it');
+      }
+    });
+  }
+
+  let stopped = false;
+  const timers = new Set<NodeJS.Timeout>();
+  const running = new Set<Promise<unknown>>();
+
+  /** Runs `fn` every `everyMs`, never overlapping itself; errors are logged, the loop goes on. */
+  const loop = (name: string, everyMs: number, fn: () => Promise<unknown>) => {
+    const run = () => {
+      timers.delete(timer);
+      if (stopped) return;
+      const done = fn()
+        .catch((err: unknown) => log.warn({ err: (err as Error).message }, `${name} failed`))
+        .finally(() => {
+          running.delete(done);
+          if (!stopped) {
+            timer = setTimeout(run, everyMs);
+            timers.add(timer);
+          }
+        });
+      running.add(done);
+    };
+    let timer = setTimeout(run, 0);
+    timers.add(timer);
+  };
+
+  loop('packing pass', tickMs, async () => {
+    for (const p of runtime.keys.allPartitions()) {
+      if (stopped) return;
+      await packPartition(runtime, p, crashPoint);
+    }
+  });
+  loop('recovery sweep', sweepMs, () => recoverFlushes(runtime, recover));
+
+  let closing: Promise<void> | undefined;
+  return {
+    name: 'packer',
+    ready: async () => {
+      if (stopped) return false;
+      const pong = await runtime.redis.ping().catch(() => undefined);
+      return pong === 'PONG' && workers.every((w) => w.isRunning());
+    },
+    close: () => {
+      closing ??= (async () => {
+        stopped = true;
+        for (const t of timers) clearTimeout(t);
+        timers.clear();
+        await Promise.allSettled([...running]);
+        // Worker.close() lets the active job finish.
+        const results = await Promise.allSettled(workers.map((w) => w.close()));
+        for (const r of results) {
+          if (r.status === 'rejected') log.warn({ err: (r.reason as Error).message }, 'closing a flush worker failed');
+        }
+      })();
+      return closing;
+    },
+  };
+}

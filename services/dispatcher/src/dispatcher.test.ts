@@ -1,0 +1,338 @@
+import type { Tenant } from '@batchbridge/config';
+import { toRequestObject, webhookIdFor } from '@batchbridge/domain';
+import type { Service } from '@batchbridge/runtime';
+import {
+  createTestRuntime,
+  type ReceivedWebhook,
+  startWebhookReceiver,
+  TEST_TENANTS,
+  type TestRuntime,
+  type WebhookReceiver,
+} from '@batchbridge/testkit';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type DispatcherOptions, startDispatcher } from './index.js';
+import { jobOutcome, makeOutcomes, redeliver } from './testing/outcomes.js';
+
+const ACME = TEST_TENANTS[0] as Tenant;
+const GLOBEX = TEST_TENANTS[1] as Tenant;
+const ACME_SECRET = ACME.webhook_secret as string;
+const GLOBEX_SECRET = GLOBEX.webhook_secret as string;
+
+const BASE_ENV = {
+  WEBHOOK_RETRY_SCHEDULE: '50ms,50ms,50ms',
+  WEBHOOK_TIMEOUT_MS: '500',
+  WEBHOOK_ALLOW_CIDRS: '127.0.0.0/8',
+};
+
+const cleanups: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
+});
+
+async function setup(
+  options: { env?: Record<string, string>; tenants?: Tenant[]; dispatcher?: DispatcherOptions; start?: boolean } = {},
+): Promise<{ rt: TestRuntime; dispatcher: Service | undefined }> {
+  const rt = await createTestRuntime({
+    env: { ...BASE_ENV, ...options.env },
+    ...(options.tenants ? { tenants: options.tenants } : {}),
+  });
+  cleanups.push(() => rt.dispose());
+  let dispatcher: Service | undefined;
+  if (options.start !== false) {
+    dispatcher = await startDispatcher(rt, options.dispatcher);
+    cleanups.push(() => dispatcher?.close() ?? Promise.resolve());
+  }
+  return { rt, dispatcher };
+}
+
+async function receiver(options: Parameters<typeof startWebhookReceiver>[0] = { secrets: [ACME_SECRET] }) {
+  const r = await startWebhookReceiver(options);
+  cleanups.push(() => r.close());
+  return r;
+}
+
+const forId = (id: string) => (d: readonly ReceivedWebhook[]) => d.filter((x) => x.webhookId === webhookIdFor(id));
+
+async function metricLine(rt: TestRuntime, prefix: string): Promise<string | undefined> {
+  return (await rt.metrics.render()).split('\n').find((line) => line.startsWith(prefix));
+}
+
+describe('dispatcher', () => {
+  it('delivers each outcome once, signed, with the exact request object and event type', async () => {
+    const { rt } = await setup();
+    const hooks = await receiver();
+    const ids = await makeOutcomes(rt, [
+      { callbackUrl: hooks.url('/done'), clientRef: 'my-ref-1' },
+      { callbackUrl: hooks.url('/done'), kind: 'rejected' },
+      { callbackUrl: hooks.url('/done'), kind: 'cancelled' },
+    ]);
+    await hooks.waitFor((d) => d.length >= 3);
+    for (const id of ids) expect(await jobOutcome(rt, `dlv-${id}`)).toBe('delivered');
+
+    const got = hooks.deliveries();
+    expect(got).toHaveLength(3);
+    const types: string[] = [];
+    for (const id of ids) {
+      const [delivery] = forId(id)(got);
+      expect(delivery?.verified).toBe(true);
+      expect(delivery?.path).toBe('/done');
+      const record = await rt.store.get(id);
+      expect(record?.delivered_at).toBeTypeOf('number');
+      const event = delivery?.json as { type: string; timestamp: string; data: unknown };
+      expect(event.data).toEqual(toRequestObject(record!));
+      expect(event.timestamp).toBe(new Date(record!.completed_at!).toISOString());
+      types.push(event.type);
+    }
+    expect(types).toEqual(['request.completed', 'request.failed', 'request.cancelled']);
+    expect((forId(ids[0]!)(got)[0]!.json as { data: { custom_id: string } }).data.custom_id).toBe('my-ref-1');
+
+    // The same outcome relayed again (a second deliver job without `redeliver`) is skipped: still one delivery each.
+    await rt.queues.addBulk('deliver', 0, [
+      { jobId: `dlv-${ids[0]}-again`, data: { partition: 0, requestId: ids[0] } },
+    ]);
+    expect(await jobOutcome(rt, `dlv-${ids[0]}-again`)).toBe('skipped');
+    expect(hooks.deliveries()).toHaveLength(3);
+    expect(await metricLine(rt, 'batchbridge_webhook_deliveries_total{outcome="delivered"}')).toMatch(/ 3$/);
+    expect(await metricLine(rt, 'batchbridge_webhook_deliveries_total{outcome="skipped"}')).toMatch(/ 1$/);
+    expect(await metricLine(rt, 'batchbridge_request_turnaround_seconds_count')).toMatch(/ 3$/);
+  });
+
+  it('retries a 500 with the same webhook-id and byte-identical body, signed anew', async () => {
+    const { rt } = await setup();
+    let calls = 0;
+    const hooks = await receiver({ secrets: [ACME_SECRET], respond: () => ({ status: ++calls === 1 ? 500 : 200 }) });
+    const [id] = await makeOutcomes(rt, [{ callbackUrl: hooks.url('/h') }]);
+    expect(await jobOutcome(rt, `dlv-${id}`)).toBe('delivered');
+    const [first, second, ...rest] = hooks.deliveries();
+    expect(rest).toHaveLength(0);
+    expect(first?.webhookId).toBe(webhookIdFor(id!));
+    expect(second?.webhookId).toBe(first?.webhookId);
+    expect(second?.body).toBe(first?.body);
+    expect(first?.verified && second?.verified).toBe(true);
+    expect(await metricLine(rt, 'batchbridge_webhook_deliveries_total{outcome="retry"}')).toMatch(/ 1$/);
+  });
+
+  it('retries after a timeout', async () => {
+    const { rt } = await setup();
+    let calls = 0;
+    const hooks = await receiver({
+      secrets: [ACME_SECRET],
+      respond: () => (++calls === 1 ? { status: 200, delayMs: 2_000 } : { status: 200 }),
+    });
+    const [id] = await makeOutcomes(rt, [{ callbackUrl: hooks.url('/h') }]);
+    expect(await jobOutcome(rt, `dlv-${id}`)).toBe('delivered');
+    expect(hooks.deliveries().map((d) => d.webhookId)).toEqual([webhookIdFor(id!), webhookIdFor(id!)]);
+  });
+
+  it("honours the receiver's Retry-After over the shorter schedule", async () => {
+    const { rt } = await setup();
+    let calls = 0;
+    const hooks = await receiver({
+      secrets: [ACME_SECRET],
+      respond: () => (++calls === 1 ? { status: 503, headers: { 'retry-after': '1' } } : { status: 200 }),
+    });
+    const [id] = await makeOutcomes(rt, [{ callbackUrl: hooks.url('/h') }]);
+    expect(await jobOutcome(rt, `dlv-${id}`)).toBe('delivered');
+    const [first, second] = hooks.deliveries();
+    // The schedule says 50 ms; the receiver asked for 1 s. Both bounds below follow from the delay, not from speed.
+    expect(second!.receivedAt.getTime() - first!.receivedAt.getTime()).toBeGreaterThanOrEqual(950);
+    expect(Number(second!.headers['webhook-timestamp'])).toBeGreaterThan(Number(first!.headers['webhook-timestamp']));
+    expect(second?.body).toBe(first?.body);
+  });
+
+  it('stops after 410 Gone: one attempt, not dead-lettered', async () => {
+    const { rt } = await setup();
+    const hooks = await receiver({ secrets: [ACME_SECRET], respond: () => ({ status: 410 }) });
+    const [id] = await makeOutcomes(rt, [{ callbackUrl: hooks.url('/h') }]);
+    expect(await jobOutcome(rt, `dlv-${id}`)).toBe('gone');
+    expect(hooks.deliveries()).toHaveLength(1);
+    expect(await rt.store.deadLetterCount()).toBe(0);
+    expect((await rt.store.get(id!))?.delivered_at).toBeUndefined();
+    expect(await metricLine(rt, 'batchbridge_webhook_deliveries_total{outcome="gone"}')).toMatch(/ 1$/);
+  });
+
+  it('dead-letters after the last attempt, then a redeliver delivers the same webhook and clears the dead flag', async () => {
+    const { rt } = await setup();
+    const hooks = await receiver({ secrets: [ACME_SECRET], respond: () => ({ status: 503 }) });
+    const [id] = await makeOutcomes(rt, [{ callbackUrl: hooks.url('/h') }]);
+    expect(await jobOutcome(rt, `dlv-${id}`)).toBe('dead_letter');
+    // 1 + 3 schedule entries.
+    expect(hooks.deliveries()).toHaveLength(4);
+    expect(await rt.store.deadLetters(0)).toEqual([id]);
+    expect((await rt.store.get(id!))?.dead).toBe(true);
+    expect(await metricLine(rt, 'batchbridge_webhook_dead_letters ')).toBe('batchbridge_webhook_dead_letters 1');
+    expect(await metricLine(rt, 'batchbridge_webhook_deliveries_total{outcome="dead_letter"}')).toMatch(/ 1$/);
+
+    hooks.setResponder(() => ({ status: 200 }));
+    const replay = await redeliver(rt, id!);
+    expect(await jobOutcome(rt, replay)).toBe('delivered');
+    const all = hooks.deliveries();
+    expect(all).toHaveLength(5);
+    expect(new Set(all.map((d) => d.webhookId))).toEqual(new Set([webhookIdFor(id!)]));
+    expect(new Set(all.map((d) => d.body)).size).toBe(1);
+    expect(all.every((d) => d.verified)).toBe(true);
+    expect(await rt.store.deadLetters(0)).toEqual([]);
+    expect((await rt.store.get(id!))?.dead).toBe(false);
+    expect(await metricLine(rt, 'batchbridge_webhook_dead_letters ')).toBe('batchbridge_webhook_dead_letters 0');
+
+    // A redeliver of an outcome already delivered sends it again (that is what the caller asked for).
+    const again = await redeliver(rt, id!);
+    expect(await jobOutcome(rt, again)).toBe('delivered');
+    expect(hooks.deliveries()).toHaveLength(6);
+  });
+
+  it('dead-letters when the receiver is unreachable', async () => {
+    const { rt } = await setup();
+    const hooks = await receiver();
+    const url = hooks.url('/h');
+    await hooks.close();
+    const [id] = await makeOutcomes(rt, [{ callbackUrl: url }]);
+    expect(await jobOutcome(rt, `dlv-${id}`)).toBe('dead_letter');
+    expect(await rt.store.deadLetters(0)).toEqual([id]);
+  });
+
+  it('does not follow a redirect to another loopback URL', async () => {
+    const { rt } = await setup();
+    const target = await receiver();
+    const redirector = await receiver({
+      secrets: [ACME_SECRET],
+      respond: () => ({ status: 307, headers: { location: target.url('/stolen') } }),
+    });
+    const [id] = await makeOutcomes(rt, [{ callbackUrl: redirector.url('/h') }]);
+    expect(await jobOutcome(rt, `dlv-${id}`)).toBe('dead_letter');
+    expect(redirector.deliveries()).toHaveLength(4);
+    expect(target.deliveries()).toHaveLength(0);
+  });
+
+  it('refuses a callback the address policy does not allow at delivery: dead letter, nothing sent', async () => {
+    // Intake allowed loopback; this deployment's allow-list does not (a TEST-NET range, never connected to).
+    const { rt } = await setup({ env: { WEBHOOK_ALLOW_CIDRS: '192.0.2.0/24' } });
+    const hooks = await receiver();
+    const [id] = await makeOutcomes(rt, [{ callbackUrl: hooks.url('/h') }]);
+    expect(await jobOutcome(rt, `dlv-${id}`)).toBe('dead_letter');
+    expect(hooks.deliveries()).toHaveLength(0);
+    expect(await rt.store.deadLetters(0)).toEqual([id]);
+    expect(await metricLine(rt, 'batchbridge_webhook_deliveries_total{outcome="refused"}')).toMatch(/ 1$/);
+  });
+
+  it('keeps delivering to other hosts while one slow host holds its only slot', async () => {
+    const { rt } = await setup({
+      env: { WEBHOOK_HOST_CONCURRENCY: '1', WEBHOOK_CONCURRENCY: '8', WEBHOOK_TIMEOUT_MS: '20000' },
+      dispatcher: { parkMs: 20 },
+    });
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const slow = await receiver({
+      secrets: [ACME_SECRET],
+      respond: async () => {
+        inFlight += 1;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        await gate;
+        inFlight -= 1;
+        return { status: 200 };
+      },
+    });
+    const fast = await receiver();
+    const slowIds = await makeOutcomes(
+      rt,
+      [1, 2, 3].map(() => ({ callbackUrl: slow.url('/slow') })),
+    );
+    const fastIds = await makeOutcomes(
+      rt,
+      [1, 2, 3].map(() => ({ callbackUrl: fast.url('/fast') })),
+    );
+
+    // All of the fast host's outcomes arrive while the slow host still holds its first delivery.
+    await fast.waitFor((d) => d.length >= 3);
+    expect(slow.deliveries()).toHaveLength(1);
+    for (const id of fastIds) expect(await jobOutcome(rt, `dlv-${id}`)).toBe('delivered');
+
+    open();
+    await slow.waitFor((d) => d.length >= 3);
+    for (const id of slowIds) expect(await jobOutcome(rt, `dlv-${id}`)).toBe('delivered');
+    expect(maxInFlight).toBe(1);
+    // Parking does not spend attempts: each slow outcome was sent exactly once.
+    expect(slow.uniqueByWebhookId()).toHaveLength(3);
+    expect(slow.deliveries()).toHaveLength(3);
+  });
+
+  it("signs with each tenant's own secret and sends only to that tenant's URL (or its default)", async () => {
+    const hooks = await receiver({
+      secrets: (path) =>
+        path.startsWith('/acme') ? ACME_SECRET : path.startsWith('/globex') ? GLOBEX_SECRET : undefined,
+    });
+    const tenants: Tenant[] = [
+      { ...ACME, default_callback_url: hooks.url('/acme-default') },
+      { ...GLOBEX, default_callback_url: hooks.url('/globex-default') },
+    ];
+    const { rt } = await setup({ tenants });
+    const [acmeExplicit, acmeDefault, globexExplicit, globexDefault] = await makeOutcomes(rt, [
+      { tenant: 'acme', callbackUrl: hooks.url('/acme') },
+      { tenant: 'acme' },
+      { tenant: 'globex', callbackUrl: hooks.url('/globex') },
+      { tenant: 'globex' },
+    ]);
+    const got = await hooks.waitFor((d) => d.length >= 4);
+    const pathOf = (id: string | undefined) => forId(id!)(got).map((d) => d.path);
+    expect(pathOf(acmeExplicit)).toEqual(['/acme']);
+    expect(pathOf(acmeDefault)).toEqual(['/acme-default']);
+    expect(pathOf(globexExplicit)).toEqual(['/globex']);
+    expect(pathOf(globexDefault)).toEqual(['/globex-default']);
+    expect(got.every((d) => d.verified)).toBe(true);
+    // One signature each, and it verified with the path's own tenant secret: never the other tenant's.
+    for (const d of got) expect(d.headers['webhook-signature']?.split(' ')).toHaveLength(1);
+  });
+
+  it('finishes without sending when neither the request nor its tenant has a callback URL', async () => {
+    const { rt } = await setup();
+    const [id] = await makeOutcomes(rt, [{}]);
+    expect(await jobOutcome(rt, `dlv-${id}`)).toBe('no_callback_url');
+    expect(await rt.store.deadLetterCount()).toBe(0);
+  });
+
+  it('delivers every outcome once after a restart, including jobs a dead process never relayed', async () => {
+    let slowFirst = true;
+    const hooks: WebhookReceiver = await receiver({
+      secrets: [ACME_SECRET],
+      respond: () => {
+        // The first delivery is slow, so that closing the dispatcher finds it in flight.
+        if (slowFirst) {
+          slowFirst = false;
+          return { status: 200, delayMs: 300 };
+        }
+        return { status: 200 };
+      },
+    });
+    const { rt, dispatcher } = await setup({
+      env: { WEBHOOK_CONCURRENCY: '1', WEBHOOK_TIMEOUT_MS: '5000' },
+      dispatcher: { sweepIntervalMs: 100, sweepGraceMs: 200 },
+    });
+    const relayed = await makeOutcomes(
+      rt,
+      [1, 2, 3, 4, 5, 6].map(() => ({ callbackUrl: hooks.url('/h') })),
+    );
+    await hooks.waitFor((d) => d.length >= 1);
+    await dispatcher?.close();
+    // Outcomes settled by a process that died before relaying its outbox entries.
+    const orphaned = await makeOutcomes(
+      rt,
+      [1, 2, 3].map(() => ({ callbackUrl: hooks.url('/h') })),
+      { relay: false },
+    );
+    // Closing let the delivery in flight finish and started no other.
+    expect(hooks.deliveries()).toHaveLength(1);
+    expect((await rt.store.get(relayed[0]!))?.delivered_at).toBeTypeOf('number');
+
+    const restarted = await startDispatcher(rt, { sweepIntervalMs: 100, sweepGraceMs: 200 });
+    cleanups.push(() => restarted.close());
+    const all = [...relayed, ...orphaned];
+    // The orphans are relayed by the sweep once their entries are older than its grace period.
+    await hooks.waitFor((d) => all.every((id) => d.some((x) => x.webhookId === webhookIdFor(id))));
+    expect(hooks.uniqueByWebhookId()).toHaveLength(all.length);
+    for (const id of all) expect((await rt.store.get(id))?.delivered_at).toBeTypeOf('number');
+  });
+});

@@ -1,0 +1,18 @@
+// Error classes of the dispatcher, each with a stable string code.
+import type { RetryAfterCarrier } from '@batchbridge/queues';
+
+/**
+ * Thrown by the deliver processor when an attempt failed and another one is due. BullMQ stores its message as the
+ * job's failure reason, so the message says only what the receiver did (status or connection error): never the URL,
+ * the body or a secret. `retryAfterMs` (the receiver's Retry-After) is honoured by the `webhook` backoff strategy.
+ */
+export class DeliveryRetryError extends Error implements RetryAfterCarrier {
+  readonly code = 'dispatcher:delivery_retry';
+  override readonly name = 'DeliveryRetryError';
+  readonly retryAfterMs: number | undefined;
+
+  constructor(message: string, retryAfterMs?: number) {
+    super(message);
+    this.retryAfterMs = retryAfterMs;
+  }
+}

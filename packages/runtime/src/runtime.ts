@@ -8,7 +8,7 @@ import { KeySpace, RequestStore } from '@batchbridge/domain';
 import type { Logger } from '@batchbridge/logger';
 import { createMetrics, type Metrics } from '@batchbridge/metrics';
 import { createProviderClient } from '@batchbridge/provider';
-import { OutboxRelay, PartitionedQueues } from '@batchbridge/queues';
+import { OutboxRelay, PartitionedQueues, QUEUE_KINDS } from '@batchbridge/queues';
 import { checkEvictionPolicy, closeRedis, createRedis, type RedisClient, waitReady } from '@batchbridge/redis';
 import type OpenAI from 'openai';
 import type { TenantDirectory } from './tenants.js';
@@ -84,6 +84,14 @@ export async function createRuntime(options: CreateRuntimeOptions): Promise<Runt
           metrics: metrics.m,
         })
       : undefined;
+
+  // Queue depth for operators (batchbridge_queue_jobs), refreshed at each scrape.
+  metrics.onCollect(async () => {
+    for (const kind of QUEUE_KINDS) {
+      const counts = await queues.counts(kind);
+      for (const [state, n] of Object.entries(counts)) metrics.m.queueJobs.set({ queue: kind, state }, n);
+    }
+  });
 
   let closing: Promise<void> | undefined;
   return {

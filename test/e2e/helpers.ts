@@ -1,0 +1,55 @@
+/** Shared set-up of the end-to-end tests: everything in one process against the shared test Redis. */
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Embedded, startEmbedded } from '@batchbridge/all-in-one';
+import { freshPrefix, sharedRedisUrl, TEST_TENANTS } from '@batchbridge/testkit';
+
+export const ACME_KEY = TEST_TENANTS[0]!.api_keys[0]!;
+export const GLOBEX_KEY = TEST_TENANTS[1]!.api_keys[0]!;
+
+export async function startPipeline(
+  env: Record<string, string> = {},
+): Promise<Embedded & { dispose(): Promise<void> }> {
+  const redis = await sharedRedisUrl();
+  const tenantsFile = join(tmpdir(), `bb-tenants-${freshPrefix()}.json`);
+  writeFileSync(tenantsFile, JSON.stringify({ tenants: TEST_TENANTS }));
+  const prefix = freshPrefix('e2e');
+  const embedded = await startEmbedded({
+    env: {
+      REDIS_URL: redis.url,
+      REDIS_KEY_PREFIX: prefix,
+      TENANTS_FILE: tenantsFile,
+      PORT: '0',
+      LOG_LEVEL: 'silent',
+      BATCH_MAX_WAIT_MS: '200',
+      POLL_INTERVAL_MS: '50',
+      POLL_MAX_INTERVAL_MS: '200',
+      SIM_VALIDATING_MS: '0',
+      SIM_FINALIZING_MS: '0',
+      SIM_LINES_PER_SECOND: '0',
+      WEBHOOK_RETRY_SCHEDULE: '100ms,200ms,400ms',
+      ...env,
+    },
+  });
+  return Object.assign(embedded, {
+    dispose: async () => {
+      await embedded.close();
+      await redis.stop();
+    },
+  });
+}
+
+export async function submit(
+  url: string,
+  apiKey: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; json: Record<string, unknown> }> {
+  const res = await fetch(`${url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+}

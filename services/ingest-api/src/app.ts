@@ -1,0 +1,181 @@
+/**
+ * The express application of the ingest API: routes of SPEC §3, OpenAI-shaped errors for everything (including
+ * express's own body-parser failures, unknown routes and wrong methods), and the intake metrics.
+ */
+import { OPEN_STATUSES } from '@batchbridge/domain';
+import { metricsHandler } from '@batchbridge/metrics';
+import type { Runtime } from '@batchbridge/runtime';
+import type { ResolveHost } from '@batchbridge/webhooks';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { requireTenant, tenantOf } from './auth.js';
+import { CallbackPolicy } from './callback-policy.js';
+import { CapacityView } from './capacity.js';
+import { CHAT_ENDPOINT, chatCompletionsHandler } from './chat-completions-route.js';
+import { renderDocsPage } from './docs-page.js';
+import { ApiError, toApiError } from './errors.js';
+import { listedModels } from './model-policy.js';
+import { openApiDocument } from './openapi.js';
+import { RateLimiter } from './rate-limiter.js';
+import { requestsHandlers } from './requests-routes.js';
+
+export interface IngestAppOptions {
+  /** How callback host names are resolved (tests map names to addresses). @defaultValue the system resolver */
+  resolveHost?: ResolveHost;
+}
+
+export interface IngestApp {
+  app: express.Express;
+  /** Redis answers and the global capacity is not reached. */
+  ready(): Promise<boolean>;
+}
+
+type Handler = (req: Request, res: Response, next: NextFunction) => unknown;
+
+export function createIngestApp(runtime: Runtime, options: IngestAppOptions = {}): IngestApp {
+  const { config, metrics, store, logger } = runtime;
+  const m = metrics.m;
+  const capacity = new CapacityView(store, config.redis.partitions);
+  const callbacks = new CallbackPolicy({
+    allowCidrs: config.webhook.allowCidrs,
+    ...(options.resolveHost ? { resolve: options.resolveHost } : {}),
+  });
+  const auth = requireTenant(runtime.tenants);
+  const requests = requestsHandlers(runtime);
+  const document = openApiDocument();
+  const documentJson = JSON.stringify(document);
+  const docsHtml = renderDocsPage(document);
+
+  metrics.onCollect(async () => {
+    const counts = await store.stateCounts();
+    for (const state of OPEN_STATUSES) m.requestsByState.set({ state }, counts[state]);
+  });
+
+  const ready = async (): Promise<boolean> => {
+    try {
+      await runtime.redis.ping();
+      return (await capacity.totalOpen()) < config.limits.globalMaxQueued;
+    } catch {
+      return false;
+    }
+  };
+
+  const app = express();
+  app.disable('x-powered-by');
+  // Request objects change with every status: an ETag would cost CPU on the hot path and only invite stale 304s.
+  app.set('etag', false);
+  app.set('query parser', 'simple');
+
+  // Duration of every request, labelled by route pattern (bounded) and status class.
+  app.use((_req, res, next) => {
+    const start = process.hrtime.bigint();
+    res.once('finish', () => {
+      const route = (res.locals.route as string | undefined) ?? 'unmatched';
+      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+      m.httpRequestDuration.observe({ route, status: `${Math.floor(res.statusCode / 100)}xx` }, seconds);
+    });
+    next();
+  });
+
+  const json = express.json({ limit: config.http.maxBodyBytes, type: ['application/json', 'application/*+json'] });
+  const routes: Array<{ path: string; methods: string[] }> = [];
+  const route = (method: 'get' | 'post', path: string, ...handlers: Handler[]) => {
+    const tag: Handler = (_req, res, next) => {
+      res.locals.route = path;
+      next();
+    };
+    app[method](path, tag, ...handlers);
+    const known = routes.find((r) => r.path === path);
+    if (known) known.methods.push(method.toUpperCase());
+    else routes.push({ path, methods: [method.toUpperCase()] });
+  };
+
+  const intake: Handler = (_req, res, next) => {
+    res.locals.intake = true;
+    next();
+  };
+  route(
+    'post',
+    CHAT_ENDPOINT,
+    intake,
+    auth,
+    json,
+    chatCompletionsHandler({
+      runtime,
+      callbacks,
+      rateLimiter: new RateLimiter(runtime.redis, runtime.keys),
+      capacity,
+    }),
+  );
+  route('get', '/v1/requests/:id', auth, requests.get);
+  route('post', '/v1/requests/:id/cancel', auth, requests.cancel);
+  route('post', '/v1/requests/:id/redeliver', auth, requests.redeliver);
+  route('get', '/v1/models', auth, (_req, res) => {
+    const tenant = tenantOf(res);
+    const owner = config.upstream.profile.name;
+    res.json({
+      object: 'list',
+      data: listedModels(tenant, owner).map((id) => ({ id, object: 'model', created: 0, owned_by: owner })),
+    });
+  });
+  route('get', '/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  route('get', '/readyz', async (_req, res) => {
+    const ok = await ready();
+    res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'not_ready' });
+  });
+  const serveMetrics = metricsHandler(metrics, config.metrics.token);
+  route('get', '/metrics', (req, res) => serveMetrics(req, res));
+  route('get', '/openapi.json', (_req, res) => {
+    res.type('application/json').send(documentJson);
+  });
+  route('get', '/docs', (_req, res) => {
+    res
+      .type('text/html')
+      .set('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'")
+      .send(docsHtml);
+  });
+
+  // A known path with another method: 405 with Allow (HEAD is served for GET routes by express itself).
+  for (const r of routes) {
+    app.all(r.path, (req, res) => {
+      res.locals.route = r.path;
+      res.set('Allow', r.methods.join(', '));
+      throw new ApiError({
+        status: 405,
+        type: 'invalid_request_error',
+        code: 'method_not_allowed',
+        message: `${req.method} is not allowed on ${r.path} (allowed: ${r.methods.join(', ')})`,
+      });
+    });
+  }
+
+  app.use((req) => {
+    throw new ApiError({
+      status: 404,
+      type: 'not_found_error',
+      code: 'unknown_url',
+      message: `Unknown request URL: ${req.method} ${req.path}`,
+    });
+  });
+
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const e = toApiError(err);
+    if (e.status >= 500) {
+      const cause = err instanceof ApiError ? err.cause : err;
+      const tenant = res.locals.tenant ? tenantOf(res).id : undefined;
+      const log = e.status === 503 && e.code !== 'capacity_exceeded' ? logger.warn : logger.error;
+      log.call(logger, { route: res.locals.route, tenant, err: (cause as Error | undefined)?.message }, e.message);
+    }
+    if (res.locals.intake) m.requestsRejected.inc({ reason: e.reason });
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
+    // The body may not have been read (401 before parsing, 413 on Content-Length): close rather than drain it.
+    if (!req.complete) res.set('Connection', 'close');
+    res.status(e.status).set(e.headers).json(e.toJSON());
+  });
+
+  return { app, ready };
+}

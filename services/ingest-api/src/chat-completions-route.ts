@@ -1,0 +1,266 @@
+/**
+ * `POST /v1/chat/completions`: validate at the door, then one Lua ENQUEUE that writes the record and its pending entry
+ * atomically — the 202 is sent only after that script returned, which is what makes it durable (SPEC §3, I1, I5).
+ * Order of checks: auth (middleware) → media type → params → model → callback URL → client ref → Idempotency-Key →
+ * batch limits → rate limit (Redis) → enqueue with quotas (Redis). Only the last two touch Redis.
+ */
+import { createHash } from 'node:crypto';
+import {
+  batchLine,
+  choosePartition,
+  estimateInputTokens,
+  groupFor,
+  newRequestId,
+  type RequestObject,
+  toRequestObject,
+} from '@batchbridge/domain';
+import type { Runtime } from '@batchbridge/runtime';
+import type { Request, Response } from 'express';
+import { tenantOf } from './auth.js';
+import type { CallbackPolicy } from './callback-policy.js';
+import type { CapacityView } from './capacity.js';
+import { MAX_CLIENT_REF_LENGTH, parseChatRequest } from './chat-request.js';
+import { ApiError, conflict, invalidParam } from './errors.js';
+import { modelAllowed } from './model-policy.js';
+import type { RateLimiter } from './rate-limiter.js';
+
+export const CHAT_ENDPOINT = '/v1/chat/completions';
+
+/** Longest Idempotency-Key accepted. */
+export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
+
+/** Seconds a client over its queue quota or the global capacity is asked to wait. */
+const QUOTA_RETRY_AFTER_S = '5';
+
+export interface ChatRouteDeps {
+  runtime: Runtime;
+  callbacks: CallbackPolicy;
+  rateLimiter: RateLimiter;
+  capacity: CapacityView;
+}
+
+export function chatCompletionsHandler(deps: ChatRouteDeps) {
+  const { runtime, callbacks, rateLimiter, capacity } = deps;
+  const { config, store, metrics, logger } = runtime;
+  const partitions = config.redis.partitions;
+
+  return async (req: Request, res: Response): Promise<void> => {
+    const tenant = tenantOf(res);
+    // express.json only parses JSON media types; anything else leaves the body unread.
+    if (req.body === undefined) {
+      throw new ApiError({
+        status: 415,
+        type: 'invalid_request_error',
+        code: 'unsupported_media_type',
+        param: 'Content-Type',
+        message: 'request body must be JSON: send Content-Type: application/json',
+        reason: 'unsupported_media_type',
+      });
+    }
+    const chat = parseChatRequest(req.body);
+
+    if (!modelAllowed(tenant, chat.model)) {
+      throw new ApiError({
+        status: 403,
+        type: 'permission_error',
+        code: 'model_not_allowed',
+        param: 'model',
+        message: `The model '${chat.model}' is not allowed for this API key (see GET /v1/models)`,
+        reason: 'model',
+      });
+    }
+
+    // The header wins over the body field, and both over the tenant's default (SPEC §3).
+    const callbackUrl = header(req, 'x-callback-url') ?? chat.bodyCallbackUrl ?? tenant.default_callback_url;
+    if (callbackUrl === undefined) {
+      throw invalidParam(
+        'callback_url',
+        'a callback URL is required: send the X-Callback-URL header or a callback_url field',
+        'missing_callback_url',
+      );
+    }
+    const verdict = await callbacks.validate(callbackUrl);
+    if (!verdict.ok) {
+      throw new ApiError({
+        status: verdict.code === 'invalid_callback_url' ? 400 : 422,
+        type: 'invalid_request_error',
+        code: verdict.code,
+        param: 'callback_url',
+        message: verdict.message,
+        reason: 'callback_url',
+      });
+    }
+
+    const headerRef = header(req, 'x-custom-id');
+    if (headerRef !== undefined && (headerRef.length === 0 || headerRef.length > MAX_CLIENT_REF_LENGTH)) {
+      throw invalidParam('custom_id', `X-Custom-ID must be 1–${MAX_CLIENT_REF_LENGTH} characters`);
+    }
+    const clientRef = headerRef ?? chat.bodyClientRef;
+
+    const idempotencyKey = header(req, 'idempotency-key');
+    if (
+      idempotencyKey !== undefined &&
+      (idempotencyKey.trim() === '' || idempotencyKey.length > MAX_IDEMPOTENCY_KEY_LENGTH)
+    ) {
+      throw invalidParam(
+        'Idempotency-Key',
+        `Idempotency-Key must be 1–${MAX_IDEMPOTENCY_KEY_LENGTH} characters`,
+        'invalid_idempotency_key',
+      );
+    }
+
+    const partition = choosePartition(partitions, tenant.id, idempotencyKey);
+    const id = newRequestId(partition);
+    const bytes = Buffer.byteLength(batchLine(id, chat.upstreamBody));
+    const tokens = estimateInputTokens(chat.messages);
+    if (bytes > config.batch.maxBytes) {
+      throw new ApiError({
+        status: 413,
+        type: 'invalid_request_error',
+        code: 'request_too_large',
+        param: 'messages',
+        message: `this request needs ${bytes} bytes in a batch file, more than the ${config.batch.maxBytes} a batch may hold`,
+        reason: 'too_large',
+      });
+    }
+    if (tokens > config.batch.maxTokens) {
+      throw new ApiError({
+        status: 400,
+        type: 'invalid_request_error',
+        code: 'too_many_tokens',
+        param: 'messages',
+        message: `this request has about ${tokens} input tokens, more than the ${config.batch.maxTokens} a batch may hold`,
+        reason: 'too_large',
+      });
+    }
+
+    if (tenant.rate_limit_per_s !== undefined && !(await rateLimiter.take(tenant.id, tenant.rate_limit_per_s))) {
+      throw new ApiError({
+        status: 429,
+        type: 'rate_limit_error',
+        code: 'rate_limit_exceeded',
+        message: `Rate limit reached: at most ${tenant.rate_limit_per_s} requests per second for this tenant`,
+        reason: 'rate_limited',
+        headers: { 'Retry-After': '1' },
+      });
+    }
+
+    const elsewhere = await capacity.elsewhere(tenant.id, partition);
+    const bodyHash =
+      idempotencyKey === undefined
+        ? undefined
+        : createHash('sha256')
+            .update(chat.upstreamBody)
+            .update('\n')
+            .update(callbackUrl)
+            .update('\n')
+            .update(clientRef ?? '')
+            .digest('base64url');
+    // created_at is taken in the same synchronous step as the script's own Date.now() (store.enqueue reads it before
+    // its first await), so the object we answer with matches the stored record without reading it back.
+    const createdAt = Date.now();
+    const result = await store.enqueue(
+      {
+        id,
+        partition,
+        tenant: tenant.id,
+        model: chat.model,
+        group: groupFor(CHAT_ENDPOINT, chat.model, config.batch.mixModels),
+        body: chat.upstreamBody,
+        bytes,
+        tokens,
+        clientRef,
+        callbackUrl,
+        idempotencyKey,
+        bodyHash,
+      },
+      {
+        tenantMax: tenant.max_queued,
+        tenantOpenElsewhere: elsewhere.tenant,
+        globalMax: config.limits.globalMaxQueued,
+        globalOpenElsewhere: elsewhere.global,
+      },
+    );
+
+    switch (result.kind) {
+      case 'created': {
+        metrics.m.requestsAccepted.inc({ tenant: config.metrics.tenantLabel ? tenant.id : '' });
+        logger.debug({ requestId: id, tenant: tenant.id }, 'request accepted');
+        res
+          .status(202)
+          .location(`/v1/requests/${id}`)
+          .json(createdObject(id, chat.model, clientRef, createdAt));
+        return;
+      }
+      case 'replayed': {
+        if (!result.sameBody) {
+          throw conflict(
+            'idempotency_key_reused',
+            'this Idempotency-Key was already used with a different request body, callback URL or custom_id',
+            'Idempotency-Key',
+          );
+        }
+        const record = await store.get(result.id);
+        if (!record || record.tenant !== tenant.id) {
+          throw conflict(
+            'idempotency_key_expired',
+            'this Idempotency-Key belongs to a request whose record has expired; use a new key',
+            'Idempotency-Key',
+          );
+        }
+        res.status(200).set('Idempotent-Replayed', 'true').location(`/v1/requests/${record.id}`);
+        res.json(toRequestObject(record));
+        return;
+      }
+      case 'quota_tenant':
+        throw new ApiError({
+          status: 429,
+          type: 'rate_limit_error',
+          code: 'queue_quota_exceeded',
+          message: `this tenant already has ${tenant.max_queued} requests in flight (max_queued); retry when some have finished`,
+          reason: 'quota',
+          headers: { 'Retry-After': QUOTA_RETRY_AFTER_S },
+        });
+      case 'quota_global':
+        throw new ApiError({
+          status: 503,
+          type: 'service_unavailable',
+          code: 'capacity_exceeded',
+          message: 'batchbridge is at its global capacity (GLOBAL_MAX_QUEUED); retry later',
+          reason: 'capacity',
+          headers: { 'Retry-After': QUOTA_RETRY_AFTER_S },
+        });
+    }
+  };
+}
+
+function header(req: Request, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function createdObject(id: string, model: string, clientRef: string | undefined, createdAt: number): RequestObject {
+  return toRequestObject({
+    id,
+    tenant: '',
+    status: 'queued',
+    model,
+    group: '',
+    client_ref: clientRef,
+    callback_url: undefined,
+    body: '',
+    bytes: 0,
+    tokens: 0,
+    created_at: createdAt,
+    updated_at: createdAt,
+    completed_at: undefined,
+    batch_id: undefined,
+    flush_id: undefined,
+    attempts: 0,
+    response: undefined,
+    error: undefined,
+    last_error: undefined,
+    delivered_at: undefined,
+    dead: false,
+  });
+}

@@ -1,0 +1,132 @@
+/**
+ * The boundary check of `POST /v1/chat/completions` (SPEC §3): the OpenAI chat-completion create params that a batch
+ * line may carry, validated with zod, plus batchbridge's own fields, which are taken out of the body before it goes
+ * upstream. Parameters this schema does not know are passed through untouched (providers add their own); the ones it
+ * knows are held to OpenAI's ranges so that a bad request is refused here rather than failing inside a batch hours later.
+ */
+import { z } from 'zod';
+import { invalidParam } from './errors.js';
+
+/** Body fields that belong to batchbridge, never to the provider: stripped from the upstream body. */
+export const BATCHBRIDGE_FIELDS = ['callback_url', 'custom_id'] as const;
+
+/** Longest client reference (`X-Custom-ID` / `custom_id`). */
+export const MAX_CLIENT_REF_LENGTH = 64;
+
+const textPart = z.looseObject({ type: z.literal('text'), text: z.string() });
+const contentPart = z.union(
+  [
+    textPart,
+    z.looseObject({ type: z.literal('image_url'), image_url: z.looseObject({ url: z.string().min(1) }) }),
+    z.looseObject({
+      type: z.literal('input_audio'),
+      input_audio: z.looseObject({ data: z.string(), format: z.string() }),
+    }),
+    z.looseObject({ type: z.literal('file'), file: z.looseObject({}) }),
+    z.looseObject({ type: z.literal('refusal'), refusal: z.string() }),
+  ],
+  { error: 'expected a content part of type text, image_url, input_audio, file or refusal' },
+);
+
+const contentError = { error: 'expected a string or a non-empty array of content parts' };
+const textContent = z.union([z.string(), z.array(textPart).min(1)], contentError);
+const anyContent = z.union([z.string(), z.array(contentPart).min(1)], contentError);
+
+const message = z.discriminatedUnion(
+  'role',
+  [
+    z.looseObject({ role: z.literal('system'), content: textContent }),
+    z.looseObject({ role: z.literal('developer'), content: textContent }),
+    z.looseObject({ role: z.literal('user'), content: anyContent }),
+    z.looseObject({
+      role: z.literal('assistant'),
+      content: anyContent.nullable().optional(),
+      tool_calls: z.array(z.looseObject({})).optional(),
+    }),
+    z.looseObject({ role: z.literal('tool'), content: textContent, tool_call_id: z.string().min(1) }),
+    z.looseObject({ role: z.literal('function'), content: z.string().nullable(), name: z.string().min(1) }),
+  ],
+  { error: 'role must be one of system, developer, user, assistant, tool, function' },
+);
+
+const num = (min: number, max: number) => z.number().min(min).max(max).nullable().optional();
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.number().int().min(min).max(max).nullable().optional();
+
+const ChatRequestSchema = z.looseObject({
+  model: z
+    .string({ error: 'model is required and must be a string' })
+    .regex(/^[\x21-\x7e]{1,256}$/, 'expected a model name of 1–256 visible ASCII characters'),
+  messages: z.array(message, { error: 'messages is required and must be an array' }).min(1, 'messages is empty'),
+  temperature: num(0, 2),
+  top_p: num(0, 1),
+  max_tokens: int(1),
+  max_completion_tokens: int(1),
+  n: int(1, 128),
+  presence_penalty: num(-2, 2),
+  frequency_penalty: num(-2, 2),
+  logprobs: z.boolean().nullable().optional(),
+  top_logprobs: int(0, 20),
+  seed: int(Number.MIN_SAFE_INTEGER),
+  stream: z.boolean().nullable().optional(),
+  stop: z
+    .union([z.string(), z.array(z.string()).max(4)])
+    .nullable()
+    .optional(),
+  logit_bias: z.record(z.string(), z.number().min(-100).max(100)).nullable().optional(),
+  user: z.string().optional(),
+  tools: z.array(z.looseObject({ type: z.string() })).optional(),
+  response_format: z.looseObject({ type: z.string() }).optional(),
+  parallel_tool_calls: z.boolean().optional(),
+  callback_url: z.string().optional(),
+  custom_id: z.string().min(1).max(MAX_CLIENT_REF_LENGTH).optional(),
+});
+
+export interface ChatRequest {
+  model: string;
+  messages: ReadonlyArray<{ content?: unknown }>;
+  /** The body sent upstream (batchbridge fields stripped), as JSON text, serialised once. */
+  upstreamBody: string;
+  /** From the body; the header takes precedence (see ingest route). */
+  bodyCallbackUrl: string | undefined;
+  bodyClientRef: string | undefined;
+}
+
+/** Validates a parsed JSON body; throws an ApiError (400) naming the first bad parameter. */
+export function parseChatRequest(raw: unknown): ChatRequest {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw invalidParam('body', 'request body must be a JSON object with chat-completion parameters', 'invalid_body');
+  }
+  const parsed = ChatRequestSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const param = issue ? paramName(issue.path) : 'body';
+    throw invalidParam(param, `Invalid '${param}': ${issue?.message ?? 'invalid value'}`);
+  }
+  const data = parsed.data;
+  if (data.stream === true) {
+    throw invalidParam(
+      'stream',
+      'stream: true is not supported: batchbridge answers through the callback webhook, not a stream',
+      'unsupported_parameter',
+    );
+  }
+  // Strip from the client's own object (not zod's copy), so unknown parameters keep their exact shape and order.
+  const { callback_url: _c, custom_id: _i, ...upstream } = raw as Record<string, unknown>;
+  return {
+    model: data.model,
+    messages: data.messages as ReadonlyArray<{ content?: unknown }>,
+    upstreamBody: JSON.stringify(upstream),
+    bodyCallbackUrl: data.callback_url,
+    bodyClientRef: data.custom_id,
+  };
+}
+
+/** `['messages', 0, 'content']` → `messages[0].content` (OpenAI's style of naming nested params). */
+export function paramName(path: ReadonlyArray<PropertyKey>): string {
+  let out = '';
+  for (const seg of path) {
+    if (typeof seg === 'number') out += `[${seg}]`;
+    else out += out === '' ? String(seg) : `.${String(seg)}`;
+  }
+  return out === '' ? 'body' : out;
+}

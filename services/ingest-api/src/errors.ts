@@ -1,0 +1,156 @@
+/**
+ * The one error type of the ingest API and its OpenAI-shaped rendering (`{"error":{"message","type","param","code"}}`).
+ * Every refusal is an ApiError with a stable `code`, the `param` it is about and a bounded `reason` for the
+ * `batchbridge_requests_rejected_total` metric; anything else that escapes a handler is mapped here too (express's own
+ * body-parser errors, Redis outages), so a client never sees an HTML page or a stack trace.
+ */
+
+export type ApiErrorType =
+  | 'invalid_request_error'
+  | 'authentication_error'
+  | 'permission_error'
+  | 'not_found_error'
+  | 'conflict_error'
+  | 'rate_limit_error'
+  | 'service_unavailable'
+  | 'server_error';
+
+/** Bounded values of the `reason` label of `batchbridge_requests_rejected_total`. */
+export type RejectReason =
+  | 'invalid'
+  | 'unauthorized'
+  | 'model'
+  | 'rate_limited'
+  | 'quota'
+  | 'capacity'
+  | 'callback_url'
+  | 'too_large'
+  | 'unsupported_media_type'
+  | 'idempotency_conflict'
+  | 'unavailable'
+  | 'internal';
+
+export interface ApiErrorInit {
+  status: number;
+  type: ApiErrorType;
+  code: string;
+  message: string;
+  param?: string | null;
+  reason?: RejectReason;
+  headers?: Record<string, string>;
+  cause?: unknown;
+}
+
+export class ApiError extends Error {
+  readonly status: number;
+  readonly type: ApiErrorType;
+  readonly code: string;
+  readonly param: string | null;
+  readonly reason: RejectReason;
+  readonly headers: Record<string, string>;
+
+  constructor(init: ApiErrorInit) {
+    super(init.message, init.cause === undefined ? undefined : { cause: init.cause });
+    this.name = 'ApiError';
+    this.status = init.status;
+    this.type = init.type;
+    this.code = init.code;
+    this.param = init.param ?? null;
+    this.reason = init.reason ?? (init.status >= 500 ? 'unavailable' : 'invalid');
+    this.headers = init.headers ?? {};
+  }
+
+  toJSON(): { error: { message: string; type: string; param: string | null; code: string } } {
+    return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
+  }
+}
+
+export function invalidParam(param: string, message: string, code = 'invalid_value'): ApiError {
+  return new ApiError({ status: 400, type: 'invalid_request_error', code, param, message });
+}
+
+export function notFound(message: string, param: string | null = null): ApiError {
+  return new ApiError({ status: 404, type: 'not_found_error', code: 'not_found', param, message });
+}
+
+export function conflict(code: string, message: string, param: string | null = null): ApiError {
+  return new ApiError({ status: 409, type: 'conflict_error', code, param, message, reason: 'idempotency_conflict' });
+}
+
+/** Redis could not be reached (or answered too slowly): the client should come back shortly. */
+export function unavailable(cause?: unknown): ApiError {
+  return new ApiError({
+    status: 503,
+    type: 'service_unavailable',
+    code: 'redis_unavailable',
+    message: 'batchbridge cannot reach its queue store right now; nothing was stored, please retry shortly',
+    reason: 'unavailable',
+    headers: { 'Retry-After': '2' },
+    cause,
+  });
+}
+
+/** Replies from Redis that mean "not now" rather than "this command is wrong". */
+const TRANSIENT_REPLY = /^(LOADING|BUSY|OOM|MISCONF|READONLY|CLUSTERDOWN|TRYAGAIN|MASTERDOWN|NOREPLICAS)\b/;
+
+/**
+ * Maps whatever escaped a handler to an ApiError. Errors that are not Redis error replies (connection closed, stream
+ * not writeable with the offline queue off, command timeout, max retries) mean Redis is unreachable: 503.
+ */
+export function toApiError(err: unknown): ApiError {
+  if (err instanceof ApiError) return err;
+  const e = err as { type?: unknown; status?: unknown; name?: unknown; message?: unknown } | null;
+  // body-parser (express.json) errors carry a `type` and an HTTP status.
+  if (e && typeof e.type === 'string' && typeof e.status === 'number') return fromBodyParser(e.type, e.status, err);
+  if (e && e.name === 'ReplyError' && !TRANSIENT_REPLY.test(String(e.message))) {
+    return new ApiError({
+      status: 500,
+      type: 'server_error',
+      code: 'internal_error',
+      message: 'internal error',
+      reason: 'internal',
+      cause: err,
+    });
+  }
+  return unavailable(err);
+}
+
+function fromBodyParser(type: string, status: number, cause: unknown): ApiError {
+  switch (type) {
+    case 'entity.too.large':
+      return new ApiError({
+        status: 413,
+        type: 'invalid_request_error',
+        code: 'request_too_large',
+        message: 'request body is larger than MAX_BODY_BYTES allows',
+        reason: 'too_large',
+        cause,
+      });
+    case 'entity.parse.failed':
+      return new ApiError({
+        status: 400,
+        type: 'invalid_request_error',
+        code: 'invalid_json',
+        message: 'request body is not valid JSON (a JSON object is expected)',
+        cause,
+      });
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return new ApiError({
+        status: 415,
+        type: 'invalid_request_error',
+        code: 'unsupported_media_type',
+        message: 'request body must be UTF-8 encoded JSON (identity, gzip, deflate or br content-encoding)',
+        reason: 'unsupported_media_type',
+        cause,
+      });
+    default:
+      return new ApiError({
+        status: status >= 400 && status < 500 ? status : 400,
+        type: 'invalid_request_error',
+        code: 'invalid_body',
+        message: 'the request body could not be read',
+        cause,
+      });
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * Which models a tenant may use (`allowed_models`: exact names, `*` for any, or `prefix*`), and the list `GET /v1/models`
+ * shows. The check is compiled once per tenant object and cached, so the hot path does a Set lookup.
+ */
+import type { ProviderProfileName, Tenant } from '@batchbridge/config';
+
+/** What `GET /v1/models` lists for a tenant allowed `*`: the usual batch models of the provider profile. */
+export const PROFILE_DEFAULT_MODELS: Readonly<Record<ProviderProfileName, readonly string[]>> = {
+  openai: ['gpt-4o-mini', 'gpt-4o', 'gpt-4.1-mini', 'gpt-4.1-nano', 'gpt-4.1', 'gpt-5-mini'],
+  kluster: [
+    'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo',
+    'klusterai/Meta-Llama-3.1-405B-Instruct-Turbo',
+    'klusterai/Meta-Llama-3.3-70B-Instruct-Turbo',
+    'deepseek-ai/DeepSeek-R1',
+    'deepseek-ai/DeepSeek-V3',
+  ],
+  generic: [],
+};
+
+interface CompiledPolicy {
+  any: boolean;
+  exact: ReadonlySet<string>;
+  prefixes: readonly string[];
+}
+
+const compiled = new WeakMap<Tenant, CompiledPolicy>();
+
+function compile(tenant: Tenant): CompiledPolicy {
+  let policy = compiled.get(tenant);
+  if (!policy) {
+    const exact = new Set<string>();
+    const prefixes: string[] = [];
+    let any = false;
+    for (const m of tenant.allowed_models) {
+      if (m === '*') any = true;
+      else if (m.endsWith('*')) prefixes.push(m.slice(0, -1));
+      else exact.add(m);
+    }
+    policy = { any, exact, prefixes };
+    compiled.set(tenant, policy);
+  }
+  return policy;
+}
+
+export function modelAllowed(tenant: Tenant, model: string): boolean {
+  const p = compile(tenant);
+  return p.any || p.exact.has(model) || p.prefixes.some((prefix) => model.startsWith(prefix));
+}
+
+/** The model ids to list for a tenant: its exact allowed models, plus the profile's defaults when it may use any. */
+export function listedModels(tenant: Tenant, profile: ProviderProfileName): string[] {
+  const p = compile(tenant);
+  const out = new Set<string>(p.exact);
+  for (const m of PROFILE_DEFAULT_MODELS[profile]) {
+    if (p.any || p.prefixes.some((prefix) => m.startsWith(prefix))) out.add(m);
+  }
+  return [...out];
+}

@@ -1,0 +1,332 @@
+/**
+ * The OpenAPI 3.1 document of the ingest API, served at `/openapi.json` and rendered by `/docs`. It is written by hand
+ * from SPEC §3 and kept honest by openapi.test.ts, which calls every documented operation and validates the real
+ * answers against the schemas below.
+ */
+
+const errorRef = { $ref: '#/components/schemas/Error' };
+const requestRef = { $ref: '#/components/schemas/Request' };
+
+const json = (schema: object) => ({ 'application/json': { schema } });
+const error = (description: string, headers?: Record<string, object>) => ({
+  description,
+  ...(headers ? { headers } : {}),
+  content: json(errorRef),
+});
+const retryAfter = {
+  'Retry-After': { description: 'Seconds to wait before retrying.', schema: { type: 'string', pattern: '^\\d+$' } },
+};
+const idParam = {
+  name: 'id',
+  in: 'path',
+  required: true,
+  description: 'The request id (`breq_…`) answered by POST /v1/chat/completions.',
+  schema: { type: 'string' },
+};
+
+export function openApiDocument(options: { version?: string } = {}): Record<string, unknown> {
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'batchbridge ingest API',
+      version: options.version ?? '0.1.0',
+      description:
+        'POST single chat-completion requests and pay batch prices: batchbridge queues them, packs them into ' +
+        'OpenAI-compatible Batch API jobs and delivers each outcome to your callback URL as a signed webhook ' +
+        '(Standard Webhooks). Errors are OpenAI-shaped.',
+    },
+    servers: [{ url: '/' }],
+    security: [{ bearerAuth: [] }],
+    paths: {
+      '/v1/chat/completions': {
+        post: {
+          operationId: 'createChatCompletionRequest',
+          summary: 'Queue a chat-completion request for batch processing',
+          description:
+            'The body is the OpenAI chat-completion create body. The callback URL comes from the `X-Callback-URL` ' +
+            'header, else the `callback_url` field, else the tenant default; the client reference from ' +
+            '`X-Custom-ID`, else `custom_id` (headers win). batchbridge fields are stripped before the body goes ' +
+            'into a batch line. 202 is answered only once the request is durably stored.',
+          parameters: [
+            {
+              name: 'X-Callback-URL',
+              in: 'header',
+              description: 'Where the outcome webhook is sent (wins over `callback_url`).',
+              schema: { type: 'string', format: 'uri' },
+            },
+            {
+              name: 'X-Custom-ID',
+              in: 'header',
+              description: 'Your own reference, echoed as `custom_id` (wins over the body field).',
+              schema: { type: 'string', minLength: 1, maxLength: 64 },
+            },
+            {
+              name: 'Idempotency-Key',
+              in: 'header',
+              description: 'Scoped to the tenant: a retry with the same key and body answers 200 with the request.',
+              schema: { type: 'string', minLength: 1, maxLength: 255 },
+            },
+          ],
+          requestBody: {
+            required: true,
+            content: json({ $ref: '#/components/schemas/ChatCompletionRequest' }),
+          },
+          responses: {
+            '202': {
+              description: 'Accepted and durably queued.',
+              headers: { Location: { description: 'The request resource.', schema: { type: 'string' } } },
+              content: json(requestRef),
+            },
+            '200': {
+              description: 'Idempotent replay: the current state of the request first created with this key.',
+              headers: { 'Idempotent-Replayed': { schema: { type: 'string', const: 'true' } } },
+              content: json(requestRef),
+            },
+            '400': error('Invalid JSON, invalid parameter (named in `param`), `stream: true`, no callback URL.'),
+            '401': error('Missing or unknown API key.'),
+            '403': error('The model is not allowed for this tenant.'),
+            '409': error('The Idempotency-Key was used with a different body.'),
+            '413': error('The body is larger than MAX_BODY_BYTES, or the request cannot fit any batch.'),
+            '415': error('The body is not JSON.'),
+            '422': error('The callback URL is refused (non-public address) or does not resolve.'),
+            '429': error('Tenant over its rate limit or queue quota.', retryAfter),
+            '503': error('Redis unreachable or global capacity reached.', retryAfter),
+          },
+        },
+      },
+      '/v1/requests/{id}': {
+        get: {
+          operationId: 'getRequest',
+          summary: 'The current state of a request',
+          parameters: [idParam],
+          responses: {
+            '200': { description: 'The request object.', content: json(requestRef) },
+            '401': error('Missing or unknown API key.'),
+            '404': error("Unknown id, another tenant's id, or a result past RESULT_RETENTION."),
+            '503': error('Redis unreachable.', retryAfter),
+          },
+        },
+      },
+      '/v1/requests/{id}/cancel': {
+        post: {
+          operationId: 'cancelRequest',
+          summary: 'Cancel a request that is still queued',
+          parameters: [idParam],
+          responses: {
+            '200': { description: 'Cancelled; a `request.cancelled` webhook follows.', content: json(requestRef) },
+            '401': error('Missing or unknown API key.'),
+            '404': error('No such request for this API key.'),
+            '409': error('The request is already batched, submitted or finished.'),
+            '503': error('Redis unreachable.', retryAfter),
+          },
+        },
+      },
+      '/v1/requests/{id}/redeliver': {
+        post: {
+          operationId: 'redeliverRequest',
+          summary: 'Send the outcome webhook of a finished request again (same webhook-id)',
+          parameters: [idParam],
+          responses: {
+            '202': { description: 'A delivery is queued.', content: json(requestRef) },
+            '401': error('Missing or unknown API key.'),
+            '404': error('No such request for this API key.'),
+            '409': error('The request has not finished yet.'),
+            '503': error('Redis unreachable.', retryAfter),
+          },
+        },
+      },
+      '/v1/models': {
+        get: {
+          operationId: 'listModels',
+          summary: 'Models this deployment accepts for the API key',
+          responses: {
+            '200': { description: 'OpenAI list of models.', content: json({ $ref: '#/components/schemas/ModelList' }) },
+            '401': error('Missing or unknown API key.'),
+          },
+        },
+      },
+      '/healthz': {
+        get: {
+          operationId: 'health',
+          summary: 'Liveness',
+          security: [],
+          responses: { '200': { description: 'The process runs.', content: json(statusSchema) } },
+        },
+      },
+      '/readyz': {
+        get: {
+          operationId: 'ready',
+          summary: 'Readiness: Redis answers and the global capacity is not reached',
+          security: [],
+          responses: {
+            '200': { description: 'Ready.', content: json(statusSchema) },
+            '503': { description: 'Not ready.', content: json(statusSchema) },
+          },
+        },
+      },
+      '/metrics': {
+        get: {
+          operationId: 'metrics',
+          summary: 'Prometheus metrics (bearer METRICS_TOKEN when configured)',
+          security: [],
+          responses: {
+            '200': {
+              description: 'Prometheus text format.',
+              content: { 'text/plain': { schema: { type: 'string' } } },
+            },
+            '401': { description: 'METRICS_TOKEN is configured and was not presented.' },
+          },
+        },
+      },
+      '/openapi.json': {
+        get: {
+          operationId: 'openapi',
+          summary: 'This document',
+          security: [],
+          responses: { '200': { description: 'OpenAPI 3.1 document.', content: json({ type: 'object' }) } },
+        },
+      },
+      '/docs': {
+        get: {
+          operationId: 'docs',
+          summary: 'A readable rendering of this document',
+          security: [],
+          responses: { '200': { description: 'HTML page.', content: { 'text/html': { schema: { type: 'string' } } } } },
+        },
+      },
+    },
+    components: {
+      securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: 'A tenant API key.' } },
+      schemas: {
+        Error: {
+          type: 'object',
+          required: ['error'],
+          additionalProperties: false,
+          properties: {
+            error: {
+              type: 'object',
+              required: ['message', 'type', 'param', 'code'],
+              additionalProperties: false,
+              properties: {
+                message: { type: 'string' },
+                type: { type: 'string' },
+                param: { type: ['string', 'null'] },
+                code: { type: ['string', 'null'] },
+              },
+            },
+          },
+        },
+        Request: {
+          type: 'object',
+          required: [
+            'id',
+            'object',
+            'status',
+            'model',
+            'custom_id',
+            'created_at',
+            'completed_at',
+            'batch_id',
+            'attempts',
+            'response',
+            'error',
+          ],
+          additionalProperties: false,
+          properties: {
+            id: { type: 'string', pattern: '^breq_[0-9a-z]{25}$' },
+            object: { const: 'batchbridge.request' },
+            status: { enum: ['queued', 'batched', 'submitted', 'completed', 'failed', 'cancelled'] },
+            model: { type: 'string' },
+            custom_id: { type: ['string', 'null'], maxLength: 64 },
+            created_at: { type: 'integer', description: 'Unix seconds.' },
+            completed_at: { type: ['integer', 'null'], description: 'Unix seconds.' },
+            batch_id: { type: ['string', 'null'], description: 'The provider batch of the latest attempt.' },
+            attempts: { type: 'integer', minimum: 0 },
+            response: {
+              oneOf: [
+                { type: 'null' },
+                {
+                  type: 'object',
+                  required: ['status_code', 'body'],
+                  properties: { status_code: { type: 'integer' }, body: {} },
+                },
+              ],
+            },
+            error: {
+              oneOf: [
+                { type: 'null' },
+                {
+                  type: 'object',
+                  required: ['code', 'message'],
+                  properties: { code: { type: 'string' }, message: { type: 'string' } },
+                },
+              ],
+            },
+          },
+        },
+        ChatCompletionRequest: {
+          type: 'object',
+          required: ['model', 'messages'],
+          additionalProperties: true,
+          description: 'OpenAI CreateChatCompletionRequest; unknown parameters are passed through to the provider.',
+          properties: {
+            model: { type: 'string' },
+            messages: {
+              type: 'array',
+              minItems: 1,
+              items: {
+                type: 'object',
+                required: ['role'],
+                properties: {
+                  role: { enum: ['system', 'developer', 'user', 'assistant', 'tool', 'function'] },
+                  content: {
+                    oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'object' } }, { type: 'null' }],
+                  },
+                },
+              },
+            },
+            temperature: { type: ['number', 'null'], minimum: 0, maximum: 2 },
+            top_p: { type: ['number', 'null'], minimum: 0, maximum: 1 },
+            max_tokens: { type: ['integer', 'null'], minimum: 1 },
+            max_completion_tokens: { type: ['integer', 'null'], minimum: 1 },
+            n: { type: ['integer', 'null'], minimum: 1, maximum: 128 },
+            presence_penalty: { type: ['number', 'null'], minimum: -2, maximum: 2 },
+            frequency_penalty: { type: ['number', 'null'], minimum: -2, maximum: 2 },
+            logprobs: { type: ['boolean', 'null'] },
+            top_logprobs: { type: ['integer', 'null'], minimum: 0, maximum: 20 },
+            seed: { type: ['integer', 'null'] },
+            stream: { description: 'Must not be true.', type: ['boolean', 'null'] },
+            callback_url: { type: 'string', format: 'uri', description: 'batchbridge: where the webhook goes.' },
+            custom_id: { type: 'string', minLength: 1, maxLength: 64, description: 'batchbridge: your reference.' },
+          },
+        },
+        ModelList: {
+          type: 'object',
+          required: ['object', 'data'],
+          properties: {
+            object: { const: 'list' },
+            data: {
+              type: 'array',
+              items: {
+                type: 'object',
+                required: ['id', 'object', 'created', 'owned_by'],
+                properties: {
+                  id: { type: 'string' },
+                  object: { const: 'model' },
+                  created: { type: 'integer' },
+                  owned_by: { type: 'string' },
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+  };
+}
+
+const statusSchema = {
+  type: 'object',
+  required: ['status'],
+  properties: { status: { type: 'string' } },
+};

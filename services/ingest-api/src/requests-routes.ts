@@ -1,0 +1,96 @@
+/**
+ * `GET /v1/requests/{id}`, `POST /v1/requests/{id}/cancel`, `POST /v1/requests/{id}/redeliver` (SPEC §3). A request of
+ * another tenant is indistinguishable from one that never existed (404), so ids cannot be probed across tenants.
+ */
+import { isTerminal, type RequestRecord, toRequestObject } from '@batchbridge/domain';
+import type { Runtime } from '@batchbridge/runtime';
+import type { Request, Response } from 'express';
+import { tenantOf } from './auth.js';
+import { ApiError, notFound } from './errors.js';
+
+export function requestsHandlers(runtime: Runtime) {
+  const { store, relay, queues, config, logger } = runtime;
+  const retention = describeMs(config.limits.resultRetentionMs);
+
+  const missing = (id: string) =>
+    notFound(
+      `No request found with id '${id}' for this API key (results are kept for ${retention} after they finish, RESULT_RETENTION)`,
+      'id',
+    );
+
+  /** The tenant's record, or a 404. */
+  const load = async (req: Request, res: Response): Promise<{ id: string; record: RequestRecord }> => {
+    const id = String(req.params.id);
+    const record = store.partitionOf(id) === undefined ? undefined : await store.get(id);
+    if (!record || record.tenant !== tenantOf(res).id) throw missing(id);
+    return { id, record };
+  };
+
+  return {
+    get: async (req: Request, res: Response): Promise<void> => {
+      const { record } = await load(req, res);
+      res.json(toRequestObject(record));
+    },
+
+    cancel: async (req: Request, res: Response): Promise<void> => {
+      const id = String(req.params.id);
+      const tenant = tenantOf(res).id;
+      const p = store.partitionOf(id);
+      if (p === undefined) throw missing(id);
+      const result = await store.cancel(id, tenant);
+      if (result.kind === 'not_found') throw missing(id);
+      if (result.kind === 'conflict') {
+        throw new ApiError({
+          status: 409,
+          type: 'conflict_error',
+          code: 'request_not_cancellable',
+          param: 'id',
+          message: `request ${id} is ${result.status}: only queued requests can be cancelled`,
+          reason: 'invalid',
+        });
+      }
+      // The cancel script wrote the delivery job to the outbox atomically; relaying here only makes the
+      // request.cancelled webhook prompt. If it fails, the outbox sweep of any service relays it later.
+      await relay.relay(p, [result.outbox]).catch((err: Error) => {
+        logger.warn({ requestId: id, tenant, err: err.message }, 'cancel: relay failed, left to the outbox sweep');
+      });
+      const record = await store.get(id);
+      if (!record) throw missing(id);
+      res.json(toRequestObject(record));
+    },
+
+    redeliver: async (req: Request, res: Response): Promise<void> => {
+      const { id, record } = await load(req, res);
+      if (!isTerminal(record.status)) {
+        throw new ApiError({
+          status: 409,
+          type: 'conflict_error',
+          code: 'request_not_finished',
+          param: 'id',
+          message: `request ${id} is ${record.status}: only a finished request has an outcome to redeliver`,
+          reason: 'invalid',
+        });
+      }
+      const p = store.partitionOf(id) ?? 0;
+      // A fresh job id per redeliver: the original `dlv-<id>` job may still be kept as completed, and BullMQ would
+      // ignore a duplicate. The webhook-id stays the same (it is derived from the request id).
+      await queues.addBulk('deliver', p, [
+        { jobId: `dlv-${id}-r${Date.now()}`, data: { partition: p, requestId: id, redeliver: true } },
+      ]);
+      logger.info({ requestId: id, tenant: record.tenant }, 'redelivery requested');
+      res.status(202).json(toRequestObject(record));
+    },
+  };
+}
+
+/** 604800000 → "7d", 90000 → "90s": how RESULT_RETENTION reads in a message. */
+export function describeMs(ms: number): string {
+  const units: Array<[string, number]> = [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1_000],
+  ];
+  for (const [unit, size] of units) if (ms % size === 0) return `${ms / size}${unit}`;
+  return `${ms}ms`;
+}

@@ -1,0 +1,63 @@
+/**
+ * `startIngestApi`: the ingest HTTP server around the express app, with a shutdown that stops accepting, lets in-flight
+ * requests finish (each one ends with its Redis reply or a 1 s command timeout), then drops idle keep-alive sockets.
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Runtime, Service } from '@batchbridge/runtime';
+import { createIngestApp, type IngestAppOptions } from './app.js';
+
+export interface IngestApiOptions extends IngestAppOptions {
+  /** Interface to listen on. @defaultValue `runtime.config.http.host` (HOST, default 127.0.0.1) */
+  host?: string;
+  /** Port; 0 for any free one. @defaultValue `runtime.config.http.port` (PORT, default 8080) */
+  port?: number;
+  /** How long `close()` waits for in-flight requests before cutting connections. @defaultValue 10 000 ms */
+  drainTimeoutMs?: number;
+}
+
+export interface IngestApi extends Service {
+  /** Base URL, e.g. `http://127.0.0.1:8080` (no trailing slash). */
+  url: string;
+}
+
+export async function startIngestApi(runtime: Runtime, options: IngestApiOptions = {}): Promise<IngestApi> {
+  const host = options.host ?? runtime.config.http.host;
+  const port = options.port ?? runtime.config.http.port;
+  const drainTimeoutMs = options.drainTimeoutMs ?? 10_000;
+  const { app, ready } = createIngestApp(runtime, options);
+  const server = createServer(app);
+  // Load balancers commonly keep idle connections for 60 s; outlive them so they never reuse a socket we just closed.
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `http://${shownHost}:${address.port}`;
+  runtime.logger.info({ url }, 'ingest-api listening');
+
+  let closing: Promise<void> | undefined;
+  return {
+    name: 'ingest-api',
+    url,
+    ready,
+    close: () => {
+      closing ??= new Promise<void>((resolve) => {
+        const timer = setTimeout(() => server.closeAllConnections(), drainTimeoutMs);
+        timer.unref();
+        server.close(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+        // Idle keep-alive sockets would hold close() open until their timeout; busy ones finish their response first.
+        server.closeIdleConnections();
+      });
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,80 @@
+/** Shared helpers of the packer tests: enqueue a chat request the way ingest does, and wait for a condition. */
+import { batchLine, estimateInputTokens, groupFor, newRequestId, type RequestRecord } from '@batchbridge/domain';
+import type { Runtime } from '@batchbridge/runtime';
+
+export interface ChatOptions {
+  model?: string;
+  /** The user message. */
+  content?: string;
+  tenant?: string;
+}
+
+/** Enqueues one chat request directly in the store (as ingest-api does after validation); returns its id. */
+export async function enqueueChat(runtime: Runtime, options: ChatOptions = {}): Promise<string> {
+  const model = options.model ?? 'gpt-4o-mini';
+  const messages = [{ role: 'user', content: options.content ?? 'Say hello.' }];
+  const body = JSON.stringify({ model, messages });
+  const id = newRequestId(0);
+  const result = await runtime.store.enqueue(
+    {
+      id,
+      partition: 0,
+      tenant: options.tenant ?? 'acme',
+      model,
+      group: groupFor('/v1/chat/completions', model, runtime.config.batch.mixModels),
+      body,
+      bytes: Buffer.byteLength(batchLine(id, body)),
+      tokens: estimateInputTokens(messages),
+    },
+    {},
+  );
+  if (result.kind !== 'created') throw new Error(`enqueue: ${result.kind}`);
+  return id;
+}
+
+/** Polls `fn` until it returns a truthy value; fails with `what` after `timeoutMs`. */
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined | null | false> | T | undefined | null | false,
+  timeoutMs = 30_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await fn();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** Waits until every request has left `queued`/`batched`, and returns their records. */
+export async function waitSubmitted(runtime: Runtime, ids: readonly string[], timeoutMs?: number) {
+  return waitFor(
+    `${ids.length} request(s) submitted`,
+    async () => {
+      const records = await Promise.all(ids.map((id) => runtime.store.get(id)));
+      return records.every((r) => r && r.status !== 'queued' && r.status !== 'batched')
+        ? (records as RequestRecord[])
+        : undefined;
+    },
+    timeoutMs,
+  );
+}
+
+/** The flush trigger that took a request into its batch. */
+export async function flushReason(runtime: Runtime, id: string): Promise<string | undefined> {
+  const record = await runtime.store.get(id);
+  if (!record?.flush_id) return undefined;
+  return (await runtime.store.getFlush(0, record.flush_id))?.reason;
+}
+
+/** Options that make a packer react quickly in tests. */
+export const FAST_PACKER = {
+  tickIntervalMs: 20,
+  sweepIntervalMs: 100,
+  outboxAgeMs: 200,
+  staleFlushMs: 300,
+  lockDurationMs: 2_000,
+  stalledIntervalMs: 500,
+  backoff: { baseMs: 50, capMs: 500 },
+} as const;

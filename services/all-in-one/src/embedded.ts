@@ -67,7 +67,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded>
       const simProfile = first.config.upstream.profile.name === 'kluster' ? 'kluster' : 'openai';
       sim = await createProviderSim({
         ...optionsFromEnv({ ...env, SIM_PORT: env.SIM_PORT ?? '0', PROVIDER_PROFILE: simProfile }),
-        logger: logger.child({ service: 'provider-sim' }),
+        logger: logger.child({ component: 'provider-sim' }),
       });
       closers.push(() => sim!.close());
     }

@@ -1,8 +1,9 @@
 /**
  * Open-request counts of the *other* partitions, for the quota checks of the enqueue script (which counts its own
  * partition exactly). With one partition there is nothing elsewhere and no Redis call; with several, the per-tenant
- * counts are cached briefly so that intake does not read every partition on every request. The cache makes the
- * limits approximate by at most a few hundred milliseconds of traffic, which is what a soft capacity bound needs.
+ * counts are cached briefly so that intake does not read every partition on every request. This replica's own accepted
+ * requests are added to the cached view as they happen; only other replicas' last few hundred milliseconds of traffic
+ * are approximated, which is what a soft capacity bound needs.
  */
 import type { RequestStore } from '@batchbridge/domain';
 
@@ -43,6 +44,22 @@ export class CapacityView {
       t += counts.tenant[p] ?? 0;
     }
     return { tenant: t, global: g };
+  }
+
+  /**
+   * Counts a request this replica just created into the cached views, so that its own burst is never admitted past a
+   * limit by a stale cache; only other replicas' most recent requests are approximated.
+   */
+  noteCreated(tenant: string, partition: number): void {
+    if (this.partitions <= 1) return;
+    for (const [name, entry] of this.cache) {
+      void entry.value
+        .then((counts) => {
+          counts.global[partition] = (counts.global[partition] ?? 0) + 1;
+          if (name === tenant) counts.tenant[partition] = (counts.tenant[partition] ?? 0) + 1;
+        })
+        .catch(() => undefined);
+    }
   }
 
   /** Open requests over all partitions (readiness). */

@@ -92,7 +92,7 @@ export function chatCompletionsHandler(deps: ChatRouteDeps) {
     }
 
     const headerRef = header(req, 'x-custom-id');
-    if (headerRef !== undefined && (headerRef.length === 0 || headerRef.length > MAX_CLIENT_REF_LENGTH)) {
+    if (headerRef !== undefined && headerRef.length > MAX_CLIENT_REF_LENGTH) {
       throw invalidParam('custom_id', `X-Custom-ID must be 1–${MAX_CLIENT_REF_LENGTH} characters`);
     }
     const clientRef = headerRef ?? chat.bodyClientRef;
@@ -184,6 +184,7 @@ export function chatCompletionsHandler(deps: ChatRouteDeps) {
 
     switch (result.kind) {
       case 'created': {
+        capacity.noteCreated(tenant.id, partition);
         metrics.m.requestsAccepted.inc({ tenant: config.metrics.tenantLabel ? tenant.id : '' });
         logger.debug({ requestId: id, tenant: tenant.id }, 'request accepted');
         res
@@ -234,9 +235,11 @@ export function chatCompletionsHandler(deps: ChatRouteDeps) {
   };
 }
 
+/** A request header; an empty one counts as absent (clients often send `X-Callback-URL: $UNSET_VARIABLE`). */
 function header(req: Request, name: string): string | undefined {
-  const v = req.headers[name];
-  return Array.isArray(v) ? v[0] : v;
+  const raw = req.headers[name];
+  const v = Array.isArray(raw) ? raw[0] : raw;
+  return v === '' ? undefined : v;
 }
 
 function createdObject(id: string, model: string, clientRef: string | undefined, createdAt: number): RequestObject {

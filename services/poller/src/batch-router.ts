@@ -1,0 +1,259 @@
+/**
+ * Routes a batch that reached a terminal status: every line of its output and error files goes to the request named
+ * by its `custom_id` (SETTLE, which only applies to a request still `submitted` in this batch, so routing twice changes
+ * nothing); then every request of the batch that got no line is settled as a retry (missing lines, the unfinished
+ * lines of an expired or cancelled batch, a batch that failed whole), except the lines a failed batch's validation
+ * named, which fail that request only (invariant I5). Finally the batch is marked routed and its files deleted.
+ */
+import type { BatchRecord, PartitionId } from '@batchbridge/domain';
+import type { Logger } from '@batchbridge/logger';
+import { classifyProviderError, judgeLine, type ProviderBatch } from '@batchbridge/provider';
+import type { Runtime } from '@batchbridge/runtime';
+import type OpenAI from 'openai';
+import { ChunkedSettler, emptyCounts, type OutcomeCounts, type SettleItem } from './chunked-settler.js';
+import { PollerError } from './errors.js';
+import { type PollerOptions, type ResolvedPollerOptions, resolvePollerOptions } from './options.js';
+import { readResultFile } from './result-file.js';
+
+/** Line-level validation codes that are not the request's fault: the request is retried, not rejected. */
+const NOT_THE_REQUEST: ReadonlySet<string> = new Set([
+  'duplicate_custom_id',
+  'mismatched_model',
+  'token_limit_exceeded',
+  'too_many_lines',
+  'file_too_large',
+]);
+
+/** The provider's enqueued-token limit (OpenAI `token_limit_exceeded`; other providers word it differently). */
+export function isTokenLimitError(e: { code?: string | null | undefined; message?: string | null | undefined }) {
+  return /token_limit|enqueued.?token/i.test(e.code ?? '') || /enqueued token limit/i.test(e.message ?? '');
+}
+
+const ID_SLICE = 1_000;
+const SAMPLE_LOGS = 5;
+
+export interface RouteSummary {
+  status: string;
+  /** Outcomes of the lines found in the result files. */
+  lines: OutcomeCounts;
+  /** Outcomes of the requests that had no line (retried, or rejected by a failed batch's validation). */
+  leftovers: OutcomeCounts;
+  unknown: number;
+  malformed: number;
+}
+
+export interface RouteContext {
+  logger: Logger;
+  /** Attempts the job has already failed (bounds how long a 404 for a result file is retried). */
+  attemptsMade: number;
+}
+
+export class BatchRouter {
+  private readonly provider: OpenAI;
+  private readonly options: ResolvedPollerOptions;
+
+  constructor(
+    private readonly runtime: Runtime,
+    options: PollerOptions = {},
+  ) {
+    if (!runtime.provider) throw new Error('the poller needs a provider (UPSTREAM_BASE_URL)');
+    this.provider = runtime.provider;
+    this.options = resolvePollerOptions(options, runtime.config.upstream.timeoutMs);
+  }
+
+  async route(p: PartitionId, batch: BatchRecord, remote: ProviderBatch, ctx: RouteContext): Promise<RouteSummary> {
+    const summary: RouteSummary = {
+      status: remote.status,
+      lines: emptyCounts(),
+      leftovers: emptyCounts(),
+      unknown: 0,
+      malformed: 0,
+    };
+    const settler = this.settler(p, batch.id, true);
+    for (const fileId of [remote.output_file_id, remote.error_file_id]) {
+      if (fileId) await this.routeFile(p, fileId, settler, summary, ctx);
+    }
+    await settler.drain();
+    summary.lines = settler.counts;
+
+    const { rejected, message } = await this.leftoverPlan(p, batch, remote, ctx.logger);
+    summary.leftovers = await this.settleLeftovers(p, batch, rejected, message);
+    await this.finish(
+      p,
+      batch,
+      remote.status,
+      [batch.file_id ?? remote.input_file_id, remote.output_file_id, remote.error_file_id],
+      ctx.logger,
+    );
+    return summary;
+  }
+
+  /** The provider does not know the batch any more: its requests go back to the queue (attempt counted). */
+  async abandon(p: PartitionId, batch: BatchRecord, reason: string, logger: Logger): Promise<OutcomeCounts> {
+    const counts = await this.settleLeftovers(p, batch, new Map(), reason);
+    await this.finish(p, batch, 'not_found', [batch.file_id], logger);
+    return counts;
+  }
+
+  private settler(p: PartitionId, batchId: string, countStale: boolean): ChunkedSettler {
+    return new ChunkedSettler({
+      store: this.runtime.store,
+      relay: this.runtime.relay,
+      metrics: this.runtime.metrics.m,
+      partition: p,
+      batchId,
+      chunk: this.options.settleChunk,
+      countStale,
+    });
+  }
+
+  private async routeFile(
+    p: PartitionId,
+    fileId: string,
+    settler: ChunkedSettler,
+    summary: RouteSummary,
+    ctx: RouteContext,
+  ): Promise<void> {
+    const { store, metrics } = this.runtime;
+    const log = ctx.logger;
+    const unknownSamples: string[] = [];
+    let unknown = 0;
+    let malformed = 0;
+    try {
+      for await (const item of readResultFile(this.provider, fileId, {
+        idleTimeoutMs: this.options.downloadIdleTimeoutMs,
+      })) {
+        if (item.kind === 'malformed') {
+          malformed++;
+          if (malformed <= SAMPLE_LOGS)
+            log.warn({ fileId, line: item.lineNumber, reason: item.reason }, 'malformed result line');
+          continue;
+        }
+        const { line } = item;
+        if (store.partitionOf(line.custom_id) !== p) {
+          unknown++;
+          if (unknownSamples.length < SAMPLE_LOGS) unknownSamples.push(line.custom_id.slice(0, 64));
+          continue;
+        }
+        const verdict = judgeLine(line);
+        const settle: SettleItem = { id: line.custom_id, kind: verdict.kind };
+        if (verdict.kind !== 'retry' && verdict.response !== undefined) settle.response = verdict.response;
+        if (verdict.kind !== 'completed') settle.message = verdict.message;
+        await settler.add(settle);
+      }
+    } catch (err) {
+      const info = classifyProviderError(err);
+      if (info.status !== 404) throw err;
+      // The file is gone (deleted or expired at the provider): after a few tries its requests count as missing.
+      if (ctx.attemptsMade + 1 < this.options.notFoundAttempts) {
+        log.error({ fileId, attemptsMade: ctx.attemptsMade }, 'result file not found at the provider; retrying');
+        throw new PollerError('poller:file_not_found', `result file ${fileId} not found`, { cause: err });
+      }
+      log.error({ fileId }, 'result file still not found; its requests are retried as missing lines');
+    } finally {
+      // Counted even when the download breaks: the metric is about what the provider sent.
+      if (unknown > 0) {
+        metrics.m.results.inc({ outcome: 'unknown' }, unknown);
+        log.warn({ fileId, count: unknown, samples: unknownSamples }, 'result lines for unknown custom_ids');
+      }
+      if (malformed > 0) metrics.m.results.inc({ outcome: 'malformed' }, malformed);
+      summary.unknown += unknown;
+      summary.malformed += malformed;
+    }
+  }
+
+  /** What becomes of the requests that got no result line. */
+  private async leftoverPlan(
+    p: PartitionId,
+    batch: BatchRecord,
+    remote: ProviderBatch,
+    log: Logger,
+  ): Promise<{ rejected: Map<number, string>; message: string }> {
+    const rejected = new Map<number, string>();
+    if (remote.status === 'completed')
+      return { rejected, message: 'missing_from_output: no result line for this request' };
+    if (remote.status === 'expired')
+      return { rejected, message: 'batch_expired: the batch expired before this request ran' };
+    if (remote.status === 'cancelled')
+      return { rejected, message: 'batch_cancelled: the batch was cancelled before this request ran' };
+
+    const errors = remote.errors?.data ?? [];
+    for (const e of errors) {
+      const code = e.code ?? 'invalid_request';
+      if (typeof e.line === 'number' && e.line > 0 && !NOT_THE_REQUEST.has(code)) {
+        rejected.set(e.line, `${code}: ${e.message ?? 'rejected by the provider'}`.slice(0, 1_000));
+      }
+    }
+    const first = errors.find((e) => !(typeof e.line === 'number' && rejected.has(e.line))) ?? errors[0];
+    const where = first?.line ? ` (line ${first.line})` : '';
+    const message = first
+      ? `batch_failed: ${first.code ?? 'unknown'}${where}: ${first.message ?? 'no message'}`.slice(0, 1_000)
+      : 'batch_failed: the provider failed the batch without saying why';
+    const tokenLimit = errors.some(isTokenLimitError);
+    if (tokenLimit && batch.group) {
+      // Stop the packer from submitting this group again at once: the provider would fail it the same way.
+      await this.runtime.store.holdGroup(p, batch.group, this.options.groupHoldMs);
+    }
+    log.warn(
+      {
+        errors: errors.length,
+        rejectedLines: rejected.size,
+        tokenLimit,
+        holdMs: tokenLimit ? this.options.groupHoldMs : undefined,
+      },
+      `batch failed: ${message}`,
+    );
+    return { rejected, message };
+  }
+
+  /** Walks the batch's request ids in line order and settles them; those already settled are no-ops ('stale'). */
+  private async settleLeftovers(
+    p: PartitionId,
+    batch: BatchRecord,
+    rejected: Map<number, string>,
+    message: string,
+  ): Promise<OutcomeCounts> {
+    const settler = this.settler(p, batch.id, false);
+    for (let start = 0; ; start += ID_SLICE) {
+      const ids = await this.runtime.store.flushIds(p, batch.flush_id, start, start + ID_SLICE - 1);
+      for (let i = 0; i < ids.length; i++) {
+        const id = ids[i] as string;
+        const reject = rejected.get(start + i + 1);
+        await settler.add(reject ? { id, kind: 'rejected', message: reject } : { id, kind: 'retry', message });
+      }
+      if (ids.length < ID_SLICE) break;
+    }
+    await settler.drain();
+    return settler.counts;
+  }
+
+  private async finish(
+    p: PartitionId,
+    batch: BatchRecord,
+    status: string,
+    files: Array<string | null | undefined>,
+    log: Logger,
+  ): Promise<void> {
+    const { store, metrics, providerName, config } = this.runtime;
+    await store.finishBatch(p, batch, status);
+    metrics.m.batchesFinished.inc({ provider: providerName, status });
+    if (batch.submitted_at > 0) {
+      metrics.m.batchDuration.observe(
+        { provider: providerName },
+        Math.max(0, (Date.now() - batch.submitted_at) / 1000),
+      );
+    }
+    if (!config.deleteProviderFiles) return;
+    // After finishBatch: a crash before it must still find the result files to route them again.
+    for (const fileId of new Set(files)) {
+      if (!fileId) continue;
+      try {
+        await this.provider.files.delete(fileId);
+      } catch (err) {
+        const info = classifyProviderError(err);
+        if (info.status !== 404)
+          log.warn({ fileId, status: info.status, err: info.message }, 'could not delete provider file');
+      }
+    }
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * Applies routed results to the store in chunks (one `SETTLE` script per request, sent concurrently so that ioredis
+ * pipelines them), relays each chunk's delivery jobs at once, and keeps one chunk in flight while the caller reads the
+ * next lines: per-line work stays small and memory stays bounded by the chunk size.
+ */
+import type { PartitionId, RequestStore, SettleKind, SettleOutcome } from '@batchbridge/domain';
+import type { MetricsCatalog } from '@batchbridge/metrics';
+import type { OutboxRelay } from '@batchbridge/queues';
+
+export interface SettleItem {
+  id: string;
+  kind: SettleKind;
+  response?: unknown;
+  message?: string;
+}
+
+export type OutcomeCounts = Record<SettleOutcome, number>;
+
+export function emptyCounts(): OutcomeCounts {
+  return { completed: 0, failed: 0, retried: 0, stale: 0, unknown: 0 };
+}
+
+export interface ChunkedSettlerOptions {
+  store: RequestStore;
+  relay: OutboxRelay;
+  metrics: MetricsCatalog;
+  partition: PartitionId;
+  batchId: string;
+  chunk: number;
+  /** Count `stale` outcomes in the results metric (not when sweeping requests that are expected to be settled). */
+  countStale: boolean;
+}
+
+export class ChunkedSettler {
+  readonly counts: OutcomeCounts = emptyCounts();
+  private items: SettleItem[] = [];
+  private inFlight: Promise<void> = Promise.resolve();
+  private failure: { error: unknown } | undefined;
+
+  constructor(private readonly o: ChunkedSettlerOptions) {}
+
+  async add(item: SettleItem): Promise<void> {
+    this.items.push(item);
+    if (this.items.length >= this.o.chunk) await this.flush();
+  }
+
+  /** Waits for every added item to be settled and relayed; throws the first failure. */
+  async drain(): Promise<void> {
+    await this.flush();
+    await this.inFlight;
+    this.throwIfFailed();
+  }
+
+  private async flush(): Promise<void> {
+    if (this.items.length === 0) return;
+    const items = this.items;
+    this.items = [];
+    await this.inFlight;
+    this.throwIfFailed();
+    // Not awaited here: the caller reads the next chunk meanwhile. The failure is kept and rethrown on the next call,
+    // so a rejected chunk is never an unhandled rejection.
+    this.inFlight = this.settle(items).catch((error: unknown) => {
+      this.failure ??= { error };
+    });
+  }
+
+  private throwIfFailed(): void {
+    if (this.failure) throw this.failure.error;
+  }
+
+  private async settle(items: SettleItem[]): Promise<void> {
+    const { store, relay, metrics, partition, batchId } = this.o;
+    const { outcomes, outbox } = await store.settle(partition, batchId, items);
+    // A crash between settle and relay leaves the entries in the outbox; the sweep relays them.
+    await relay.relay(partition, outbox);
+    const chunkCounts = emptyCounts();
+    for (const outcome of outcomes) chunkCounts[outcome] = (chunkCounts[outcome] ?? 0) + 1;
+    for (const [outcome, n] of Object.entries(chunkCounts) as Array<[SettleOutcome, number]>) {
+      if (n === 0) continue;
+      this.counts[outcome] += n;
+      if (outcome !== 'stale' || this.o.countStale) metrics.results.inc({ outcome }, n);
+    }
+  }
+}

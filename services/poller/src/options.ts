@@ -1,0 +1,36 @@
+/** Options of `startPoller`, with their defaults. */
+import type { ProviderBackoffOptions } from '@batchbridge/queues';
+
+export interface PollerOptions {
+  /** Poll jobs processed at once per partition. @defaultValue 8 */
+  concurrency?: number;
+  /** How often the sweep relays stale outbox entries and re-creates missing poll jobs. @defaultValue 30 000 ms */
+  sweepIntervalMs?: number;
+  /** Result lines settled per store round (one Lua call each, sent concurrently). @defaultValue 500 */
+  settleChunk?: number;
+  /** How long a group is held back after the provider's enqueued-token limit failed its batch. @defaultValue 300 000 ms */
+  groupHoldMs?: number;
+  /** Attempts of a job that keeps getting 404 for its batch (or a result file) before the poller gives up on it. @defaultValue 10 */
+  notFoundAttempts?: number;
+  /** Retry backoff of failed polls and downloads (provider errors, truncated files). @defaultValue base 1 s, cap 60 s */
+  backoff?: ProviderBackoffOptions;
+  /** A result download that delivers no bytes for this long is aborted and retried. @defaultValue UPSTREAM_TIMEOUT_MS */
+  downloadIdleTimeoutMs?: number;
+}
+
+export type ResolvedPollerOptions = Required<Omit<PollerOptions, 'backoff' | 'downloadIdleTimeoutMs'>> & {
+  backoff: ProviderBackoffOptions;
+  downloadIdleTimeoutMs: number;
+};
+
+export function resolvePollerOptions(options: PollerOptions, upstreamTimeoutMs: number): ResolvedPollerOptions {
+  return {
+    concurrency: options.concurrency ?? 8,
+    sweepIntervalMs: options.sweepIntervalMs ?? 30_000,
+    settleChunk: options.settleChunk ?? 500,
+    groupHoldMs: options.groupHoldMs ?? 300_000,
+    notFoundAttempts: options.notFoundAttempts ?? 10,
+    backoff: options.backoff ?? {},
+    downloadIdleTimeoutMs: options.downloadIdleTimeoutMs ?? upstreamTimeoutMs,
+  };
+}

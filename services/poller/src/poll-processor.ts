@@ -1,0 +1,124 @@
+/**
+ * The poll job: look at one provider batch; while it runs, move the same job back to delayed with a growing interval
+ * (BullMQ's DelayedError pattern: no attempt is consumed and the schedule lives in Redis, so it survives restarts);
+ * once it is terminal, route its results. Provider failures are thrown so that the queue retries with the provider
+ * backoff (honouring Retry-After); those that no retry can fix fail the job, and the sweep retries it later.
+ */
+import type { PartitionId } from '@batchbridge/domain';
+import {
+  classifyProviderError,
+  isTerminalBatch,
+  normalizeBatch,
+  type ProviderBatch,
+  ProviderError,
+} from '@batchbridge/provider';
+import { PollJob, type PollJobData } from '@batchbridge/queues';
+import type { Runtime } from '@batchbridge/runtime';
+import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
+import type OpenAI from 'openai';
+import type { BatchRouter, RouteSummary } from './batch-router.js';
+import { PollerError } from './errors.js';
+import type { ResolvedPollerOptions } from './options.js';
+import { nextPollDelay } from './poll-schedule.js';
+
+export type PollResult =
+  | { state: 'unknown_batch' }
+  | { state: 'already_routed' }
+  | { state: 'routed'; summary: RouteSummary }
+  | { state: 'abandoned'; retried: number };
+
+export function createPollProcessor(runtime: Runtime, options: ResolvedPollerOptions, router: BatchRouter) {
+  const provider = runtime.provider as OpenAI;
+  const { store } = runtime;
+
+  return async (job: Job<PollJobData>, token: string | undefined, p: PartitionId): Promise<PollResult> => {
+    const data = PollJob.parse(job.data);
+    const polls = data.polls ?? 0;
+    const base = runtime.logger.child({ queue: 'poll', jobId: job.id, partition: p, batchId: data.batchId });
+    const batch = await store.getBatch(p, data.batchId);
+    if (!batch) {
+      // Written atomically with the job's outbox entry, so only a record past its retention gets here.
+      base.warn('poll job for a batch with no record; nothing to do');
+      return { state: 'unknown_batch' };
+    }
+    if (batch.routed_at !== undefined) return { state: 'already_routed' };
+    const log = base.child({ flushId: batch.flush_id });
+
+    let remote: ProviderBatch;
+    try {
+      remote = normalizeBatch(await provider.batches.retrieve(data.batchId));
+    } catch (err) {
+      const info = classifyProviderError(err);
+      if (info.status === 404) {
+        if (job.attemptsMade + 1 < options.notFoundAttempts) {
+          log.error({ attemptsMade: job.attemptsMade }, 'provider answers 404 for a live batch; retrying');
+          throw new PollerError('poller:batch_not_found', `batch ${data.batchId} not found`, { cause: err });
+        }
+        log.error(
+          { attempts: job.attemptsMade + 1 },
+          'provider still does not know this batch; its requests go back to the queue',
+        );
+        const counts = await router.abandon(p, batch, 'batch_not_found: the provider no longer knows the batch', log);
+        return { state: 'abandoned', retried: counts.retried };
+      }
+      throw failure(err, info, log, 'batches.retrieve');
+    }
+
+    await store.updateBatch(p, data.batchId, {
+      status: remote.status,
+      provider_total: remote.request_counts?.total ?? 0,
+      provider_completed: remote.request_counts?.completed ?? 0,
+      provider_failed: remote.request_counts?.failed ?? 0,
+      polls: polls + 1,
+      polled_at: Date.now(),
+    });
+
+    if (!isTerminalBatch(remote.status)) {
+      const delay = nextPollDelay(polls, runtime.config.poll.intervalMs, runtime.config.poll.maxIntervalMs);
+      await job.updateData({ ...job.data, polls: polls + 1 });
+      await job.moveToDelayed(Date.now() + delay, token);
+      throw new DelayedError();
+    }
+
+    log.info({ status: remote.status, counts: remote.request_counts }, 'batch finished at the provider; routing');
+    let summary: RouteSummary;
+    try {
+      summary = await router.route(p, batch, remote, { logger: log, attemptsMade: job.attemptsMade });
+    } catch (err) {
+      if (err instanceof PollerError) {
+        log.warn({ code: err.code, err: err.message }, 'routing interrupted; the job will retry');
+        throw err;
+      }
+      throw failure(err, classifyProviderError(err), log, 'route');
+    }
+    log.info(
+      {
+        status: summary.status,
+        lines: summary.lines,
+        leftovers: summary.leftovers,
+        unknown: summary.unknown,
+        malformed: summary.malformed,
+      },
+      'batch routed',
+    );
+    return { state: 'routed', summary };
+  };
+}
+
+/** Retryable provider trouble goes back to the queue with its Retry-After; the rest fails the job (the sweep retries). */
+function failure(
+  err: unknown,
+  info: ReturnType<typeof classifyProviderError>,
+  log: { warn: (o: object, m: string) => void; error: (o: object, m: string) => void },
+  step: string,
+): Error {
+  if (info.retryable) {
+    log.warn(
+      { step, status: info.status, retryAfterMs: info.retryAfterMs, err: info.message },
+      'provider call failed; retrying',
+    );
+    return err instanceof ProviderError ? err : new ProviderError(info, { cause: err });
+  }
+  log.error({ step, status: info.status, code: info.code, err: info.message }, 'provider refused a call; job failed');
+  return new UnrecoverableError(`${step}: ${info.status ?? ''} ${info.message}`.trim());
+}

@@ -1,0 +1,203 @@
+import { createProviderSim, type ProviderSim, simulatedCompletion } from '@batchbridge/provider-sim';
+import type { Service } from '@batchbridge/runtime';
+import { createTestRuntime, type TestRuntime } from '@batchbridge/testkit';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { BatchRouter } from './batch-router.js';
+import type { PollerOptions } from './options.js';
+import { startPoller } from './poller.js';
+import { chatBody, counterValue, records, type SubmittedBatch, submitRequests, waitRouted } from './test-support.js';
+
+const MODEL = 'gpt-4o-mini';
+
+let sim: ProviderSim;
+let rt: TestRuntime | undefined;
+let poller: Service | undefined;
+
+beforeAll(async () => {
+  sim = await createProviderSim({ timings: { validatingMs: 0, linesPerSecond: 0, finalizingMs: 0, cancellingMs: 0 } });
+});
+afterAll(async () => {
+  await sim.close();
+});
+afterEach(async () => {
+  await poller?.close();
+  await rt?.dispose();
+  poller = undefined;
+  rt = undefined;
+  sim.clearFaults();
+});
+
+async function start(env: Record<string, string> = {}, options: PollerOptions = {}) {
+  rt = await createTestRuntime({
+    env: { UPSTREAM_BASE_URL: sim.url, POLL_INTERVAL_MS: '20', POLL_MAX_INTERVAL_MS: '50', ...env },
+  });
+  poller = await startPoller(rt, { backoff: { baseMs: 20, capMs: 100 }, ...options });
+  return rt;
+}
+
+function expectedContent(content: string, model = MODEL): string {
+  return simulatedCompletion({ model, messages: [{ role: 'user', content }] }).choices[0].message.content;
+}
+
+async function deliverJobIds(r: TestRuntime, b: SubmittedBatch): Promise<string[]> {
+  const jobs = await r.queues
+    .queue('deliver', b.partition)
+    .getJobs(['waiting', 'delayed', 'active', 'completed', 'failed']);
+  return jobs.map((j) => String(j.id)).sort();
+}
+
+describe('poller', () => {
+  it('routes every line of a completed batch to its own request and asks for one delivery each', async () => {
+    const r = await start();
+    const contents = ['alpha', 'bravo', 'charlie', 'delta', 'echo', 'foxtrot'];
+    const b = await submitRequests(
+      r,
+      contents.map((content) => ({ content })),
+    );
+    await waitRouted(r, b);
+
+    const recs = await records(r, b.ids);
+    recs.forEach((rec, i) => {
+      expect(rec.status).toBe('completed');
+      expect(rec.attempts).toBe(1);
+      expect(rec.batch_id).toBe(b.batchId);
+      expect(rec.response?.status_code).toBe(200);
+      const body = rec.response?.body as { choices: Array<{ message: { content: string } }> };
+      expect(body.choices[0]?.message.content).toBe(expectedContent(contents[i] as string));
+    });
+    expect(await deliverJobIds(r, b)).toEqual(b.ids.map((id) => `dlv-${id}`).sort());
+    expect(await r.store.liveBatches(0)).toEqual([]);
+    expect((await r.store.getBatch(0, b.batchId))?.status).toBe('completed');
+    expect(await counterValue(r.metrics.m.results, { outcome: 'completed' })).toBe(6);
+    expect(await counterValue(r.metrics.m.batchesFinished, { status: 'completed' })).toBe(1);
+    // DELETE_PROVIDER_FILES defaults to true: the input file is gone from the provider.
+    await expect(r.provider?.files.retrieve(b.inputFileId)).rejects.toMatchObject({ status: 404 });
+  });
+
+  it('fails a line the provider answered 400, retries a 500 and a dropped line, and counts unknown custom_ids', async () => {
+    const r = await start();
+    const b = await submitRequests(
+      r,
+      [
+        { content: 'fine' },
+        { content: 'bad [sim:error=400]' },
+        { content: 'flaky [sim:error=500]' },
+        { content: 'gone [sim:drop]' },
+      ],
+      {
+        extraLines: [
+          `{"custom_id":"stranger","method":"POST","url":"/v1/chat/completions","body":${chatBody(MODEL, 'who')}}\n`,
+        ],
+      },
+    );
+    await waitRouted(r, b);
+    const [fine, bad, flaky, gone] = await records(r, b.ids);
+    expect(fine?.status).toBe('completed');
+    expect(bad?.status).toBe('failed');
+    expect(bad?.error?.code).toBe('provider_rejected');
+    expect(bad?.response?.status_code).toBe(400);
+    expect(flaky).toMatchObject({ status: 'queued', attempts: 1 });
+    expect(flaky?.last_error).toMatch(/500|server/i);
+    expect(gone).toMatchObject({ status: 'queued', attempts: 1 });
+    expect(gone?.last_error).toMatch(/missing_from_output/);
+    // Retried requests are back in their group for the packer.
+    expect((await r.store.groups(0)).find((g) => g.group === b.group)?.count).toBe(2);
+    expect(await deliverJobIds(r, b)).toEqual([`dlv-${b.ids[0]}`, `dlv-${b.ids[1]}`].sort());
+    expect(await counterValue(r.metrics.m.results, { outcome: 'unknown' })).toBe(1);
+    expect(await counterValue(r.metrics.m.results, { outcome: 'retried' })).toBe(2);
+  });
+
+  it('fails a retried request for good once MAX_ATTEMPTS batches are used up', async () => {
+    const r = await start({ MAX_ATTEMPTS: '1' });
+    const b = await submitRequests(r, [{ content: 'gone [sim:drop]' }]);
+    await waitRouted(r, b);
+    const [rec] = await records(r, b.ids);
+    expect(rec?.status).toBe('failed');
+    expect(rec?.error?.code).toBe('max_attempts_exceeded');
+    expect(rec?.error?.message).toMatch(/missing_from_output/);
+    expect(await deliverJobIds(r, b)).toEqual([`dlv-${b.ids[0]}`]);
+  });
+
+  it('delivers the finished lines of an expired batch and puts the rest back in the queue', async () => {
+    const r = await start();
+    sim.setFaults({ expireAfterFraction: 0.5 });
+    const b = await submitRequests(
+      r,
+      ['one', 'two', 'three', 'four'].map((content) => ({ content })),
+    );
+    await waitRouted(r, b);
+    const recs = await records(r, b.ids);
+    expect(recs.map((x) => x.status)).toEqual(['completed', 'completed', 'queued', 'queued']);
+    expect(recs[2]).toMatchObject({ attempts: 1, last_error: expect.stringMatching(/batch_expired/) });
+    expect((await r.store.getBatch(0, b.batchId))?.status).toBe('expired');
+    expect(await counterValue(r.metrics.m.batchesFinished, { status: 'expired' })).toBe(1);
+  });
+
+  it('rejects only the line a failed batch names (I5) and retries the others', async () => {
+    const r = await start();
+    const b = await submitRequests(r, [
+      { content: 'good one' },
+      { content: 'no model', body: JSON.stringify({ messages: [{ role: 'user', content: 'no model' }] }) },
+      { content: 'good two' },
+    ]);
+    await waitRouted(r, b);
+    const [one, bad, two] = await records(r, b.ids);
+    expect(bad?.status).toBe('failed');
+    expect(bad?.error?.code).toBe('provider_rejected');
+    expect(bad?.error?.message).toMatch(/missing_required_parameter/);
+    for (const rec of [one, two]) {
+      expect(rec).toMatchObject({ status: 'queued', attempts: 1 });
+      expect(rec?.last_error).toMatch(/batch_failed/);
+    }
+    expect(await deliverJobIds(r, b)).toEqual([`dlv-${b.ids[1]}`]);
+    expect((await r.store.getBatch(0, b.batchId))?.status).toBe('failed');
+  });
+
+  it('holds the group after token_limit_exceeded and retries its requests', async () => {
+    const r = await start({}, { groupHoldMs: 60_000 });
+    sim.setFaults({ enqueuedTokenLimit: 1 });
+    const b = await submitRequests(r, [{ content: 'a long enough prompt' }, { content: 'another prompt' }]);
+    await waitRouted(r, b);
+    const recs = await records(r, b.ids);
+    for (const rec of recs) {
+      expect(rec).toMatchObject({ status: 'queued', attempts: 1 });
+      expect(rec.last_error).toMatch(/token_limit_exceeded/);
+    }
+    const group = (await r.store.groups(0)).find((g) => g.group === b.group);
+    expect(group).toMatchObject({ count: 2, held: true });
+    const claim = await r.store.claim(
+      0,
+      b.group,
+      'fl_test',
+      { maxRequests: 10, maxBytes: 1e9, maxTokens: 1e9, maxWaitMs: 0 },
+      true,
+    );
+    expect(claim).toEqual({ claimed: false, why: 'held' });
+  });
+
+  it('routing the same batch twice changes nothing', async () => {
+    const r = await start({ DELETE_PROVIDER_FILES: 'false' });
+    const b = await submitRequests(r, [
+      { content: 'x' },
+      { content: 'y [sim:error=400]' },
+      { content: 'z [sim:drop]' },
+    ]);
+    await waitRouted(r, b);
+    const before = await records(r, b.ids);
+    const deliveries = await deliverJobIds(r, b);
+    const groups = await r.store.groups(0);
+
+    const remote = await r.provider!.batches.retrieve(b.batchId);
+    const { normalizeBatch } = await import('@batchbridge/provider');
+    const batch = (await r.store.getBatch(0, b.batchId))!;
+    const summary = await new BatchRouter(r).route(0, batch, normalizeBatch(remote), {
+      logger: r.logger,
+      attemptsMade: 0,
+    });
+    expect(summary.lines).toMatchObject({ completed: 0, failed: 0, retried: 0, stale: 2 });
+    expect(summary.leftovers).toMatchObject({ completed: 0, failed: 0, retried: 0 });
+    expect(await records(r, b.ids)).toEqual(before);
+    expect(await deliverJobIds(r, b)).toEqual(deliveries);
+    expect(await r.store.groups(0)).toEqual(groups);
+  });
+});

@@ -192,21 +192,18 @@ export class RequestStore {
 
   /** Non-terminal requests per partition (for capacity checks), and for one tenant. */
   async openCounts(tenant: string): Promise<{ global: number[]; tenant: number[] }> {
-    const parts = this.keys.allPartitions();
-    const pipeline = this.redis.pipeline();
-    for (const p of parts) {
-      const k = this.keys.partitionKeys(p);
-      pipeline.get(k.open);
-      pipeline.get(k.openTenant(tenant));
-    }
-    const replies = (await pipeline.exec()) ?? [];
-    const global: number[] = [];
-    const perTenant: number[] = [];
-    parts.forEach((_, i) => {
-      global.push(Number(replies[2 * i]?.[1] ?? 0));
-      perTenant.push(Number(replies[2 * i + 1]?.[1] ?? 0));
-    });
-    return { global, tenant: perTenant };
+    // One MGET per partition (both keys share its hash tag), not one pipeline over all partitions: on a Redis Cluster
+    // a pipeline must stay on one node. Auto-pipelining still batches these per node.
+    const replies = await Promise.all(
+      this.keys.allPartitions().map((p) => {
+        const k = this.keys.partitionKeys(p);
+        return this.redis.mget(k.open, k.openTenant(tenant));
+      }),
+    );
+    return {
+      global: replies.map((r) => Number(r[0] ?? 0)),
+      tenant: replies.map((r) => Number(r[1] ?? 0)),
+    };
   }
 
   /** Requests per non-terminal state, summed over partitions. */

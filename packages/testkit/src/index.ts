@@ -1,3 +1,4 @@
+export { type StartRedisClusterOptions, startRedisCluster, type TestRedisCluster } from './redis-cluster.js';
 export { freshPrefix, type StartRedisOptions, sharedRedisUrl, startRedis, type TestRedis } from './redis-server.js';
 export { createTestRuntime, TEST_TENANTS, type TestRuntime, type TestRuntimeOptions } from './test-runtime.js';
 export {

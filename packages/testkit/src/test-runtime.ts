@@ -63,9 +63,18 @@ export async function createTestRuntime(options: TestRuntimeOptions = {}): Promi
     dispose: () => {
       disposing ??= (async () => {
         const r = runtime.redis;
-        if (r.status === 'ready' && 'scanStream' in r) {
-          const stream = r.scanStream({ match: `{${prefix}:*`, count: 1000 });
-          for await (const keys of stream as AsyncIterable<string[]>) if (keys.length) await r.unlink(...keys);
+        if (r.status === 'ready') {
+          // SCAN sees one node only: on a Redis Cluster, scan every master and unlink key by key (a multi-key UNLINK
+          // would span slots).
+          const cluster = 'nodes' in r;
+          for (const node of cluster ? r.nodes('master') : [r]) {
+            const stream = node.scanStream({ match: `{${prefix}:*`, count: 1000 });
+            for await (const keys of stream as AsyncIterable<string[]>) {
+              if (keys.length === 0) continue;
+              if (cluster) await Promise.all(keys.map((k) => node.unlink(k)));
+              else await node.unlink(...keys);
+            }
+          }
         }
         await runtime.close();
         await shared.stop();

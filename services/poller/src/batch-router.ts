@@ -70,8 +70,14 @@ export class BatchRouter {
       malformed: 0,
     };
     const settler = this.settler(p, batch.id, true);
-    for (const fileId of [remote.output_file_id, remote.error_file_id]) {
-      if (fileId) await this.routeFile(p, fileId, settler, summary, ctx);
+    try {
+      for (const fileId of [remote.output_file_id, remote.error_file_id]) {
+        if (fileId) await this.routeFile(p, fileId, settler, summary, ctx);
+      }
+    } catch (err) {
+      // Let the chunk in flight land before the job fails, so that a retry starts from a quiet store.
+      await settler.drain().catch(() => undefined);
+      throw err;
     }
     await settler.drain();
     summary.lines = settler.counts;

@@ -1,0 +1,70 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createProviderClient } from '@batchbridge/provider';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TruncatedDownloadError } from './errors.js';
+import { type FileItem, readResultFile } from './result-file.js';
+
+const line = (id: string) =>
+  `${JSON.stringify({ id: 'r', custom_id: id, response: { status_code: 200, body: {} } })}\n`;
+
+// A real HTTP server standing in for a provider's `GET /v1/files/{id}/content`, with file bodies chosen per test.
+const FILES: Record<string, string> = {
+  clean: line('a') + line('b'),
+  'no-final-newline': line('a') + line('b').trimEnd(),
+  'malformed-middle': `${line('a')}{not json\n${JSON.stringify({ nope: 1 })}\n\n${line('b')}`,
+  'cut-last-line': line('a') + line('b').slice(0, 20),
+};
+let server: Server;
+let url: string;
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    const id = /^\/v1\/files\/([^/]+)\/content$/.exec(req.url ?? '')?.[1] ?? '';
+    const body = FILES[id];
+    if (body === undefined) {
+      res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":{"message":"No such file"}}');
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+});
+afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+async function read(fileId: string): Promise<FileItem[]> {
+  const client = createProviderClient({ baseUrl: url, apiKey: 'sk-test' });
+  const out: FileItem[] = [];
+  for await (const item of readResultFile(client, fileId, { idleTimeoutMs: 5_000 })) out.push(item);
+  return out;
+}
+
+const ids = (items: FileItem[]) => items.flatMap((i) => (i.kind === 'line' ? [i.line.custom_id] : []));
+
+describe('readResultFile', () => {
+  it('yields every line of a file', async () => {
+    expect(ids(await read('clean'))).toEqual(['a', 'b']);
+  });
+
+  it('accepts a complete last line without a newline', async () => {
+    expect(ids(await read('no-final-newline'))).toEqual(['a', 'b']);
+  });
+
+  it('reports malformed lines in the middle and goes on', async () => {
+    const items = await read('malformed-middle');
+    expect(ids(items)).toEqual(['a', 'b']);
+    expect(items.filter((i) => i.kind === 'malformed').map((i) => (i.kind === 'malformed' ? i.reason : ''))).toEqual([
+      'json',
+      'schema',
+    ]);
+  });
+
+  it('treats a cut-off last line as a truncated download', async () => {
+    await expect(read('cut-last-line')).rejects.toBeInstanceOf(TruncatedDownloadError);
+  });
+
+  it('passes a 404 through as the provider error', async () => {
+    await expect(read('gone')).rejects.toMatchObject({ status: 404 });
+  });
+});

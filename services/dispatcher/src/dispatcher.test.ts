@@ -1,5 +1,7 @@
+import { PassThrough } from 'node:stream';
 import type { Tenant } from '@batchbridge/config';
 import { toRequestObject, webhookIdFor } from '@batchbridge/domain';
+import { createLogger } from '@batchbridge/logger';
 import type { Service } from '@batchbridge/runtime';
 import {
   createTestRuntime,
@@ -30,11 +32,18 @@ afterEach(async () => {
 });
 
 async function setup(
-  options: { env?: Record<string, string>; tenants?: Tenant[]; dispatcher?: DispatcherOptions; start?: boolean } = {},
+  options: {
+    env?: Record<string, string>;
+    tenants?: Tenant[];
+    dispatcher?: DispatcherOptions;
+    start?: boolean;
+    logger?: ReturnType<typeof createLogger>;
+  } = {},
 ): Promise<{ rt: TestRuntime; dispatcher: Service | undefined }> {
   const rt = await createTestRuntime({
     env: { ...BASE_ENV, ...options.env },
     ...(options.tenants ? { tenants: options.tenants } : {}),
+    ...(options.logger ? { logger: options.logger } : {}),
   });
   cleanups.push(() => rt.dispose());
   let dispatcher: Service | undefined;
@@ -110,6 +119,46 @@ describe('dispatcher', () => {
     expect(second?.body).toBe(first?.body);
     expect(first?.verified && second?.verified).toBe(true);
     expect(await metricLine(rt, 'batchbridge_webhook_deliveries_total{outcome="retry"}')).toMatch(/ 1$/);
+  });
+
+  it('logs who and which attempt, never the body, the secret or the query string of the URL', async () => {
+    const sink = new PassThrough();
+    const lines: string[] = [];
+    sink.on('data', (chunk: Buffer) => lines.push(...chunk.toString().split('\n').filter(Boolean)));
+    const { rt } = await setup({ logger: createLogger({ service: 'test', level: 'debug', destination: sink }) });
+    let calls = 0;
+    const hooks = await receiver({ secrets: [ACME_SECRET], respond: () => ({ status: ++calls === 1 ? 500 : 200 }) });
+    const [id] = await makeOutcomes(rt, [{ callbackUrl: hooks.url('/h?token=query-secret-123') }]);
+    expect(await jobOutcome(rt, `dlv-${id}`)).toBe('delivered');
+    await new Promise((resolve) => setImmediate(resolve));
+
+    const text = lines.join('\n');
+    for (const secret of [
+      'query-secret-123',
+      ACME_SECRET,
+      `chatcmpl_${id}`,
+      'question 0',
+      hooks.deliveries()[0]!.body,
+    ]) {
+      expect(text).not.toContain(secret);
+    }
+    const entries = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    const retried = entries.find((e) => e.msg === 'delivery attempt failed; will retry');
+    expect(retried).toMatchObject({
+      requestId: id,
+      tenant: 'acme',
+      webhookId: webhookIdFor(id!),
+      attempt: 1,
+      status: 500,
+    });
+    const delivered = entries.find((e) => e.msg === 'webhook delivered');
+    expect(delivered).toMatchObject({
+      requestId: id,
+      tenant: 'acme',
+      webhookId: webhookIdFor(id!),
+      attempt: 2,
+      status: 200,
+    });
   });
 
   it('retries after a timeout', async () => {
@@ -316,7 +365,11 @@ describe('dispatcher', () => {
       [1, 2, 3, 4, 5, 6].map(() => ({ callbackUrl: hooks.url('/h') })),
     );
     await hooks.waitFor((d) => d.length >= 1);
-    await dispatcher?.close();
+    expect(await dispatcher?.ready()).toBe(true);
+    const closing = dispatcher?.close();
+    expect(dispatcher?.close()).toBe(closing);
+    await closing;
+    expect(await dispatcher?.ready()).toBe(false);
     // Outcomes settled by a process that died before relaying its outbox entries.
     const orphaned = await makeOutcomes(
       rt,

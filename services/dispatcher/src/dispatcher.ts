@@ -77,7 +77,7 @@ export async function startDispatcher(runtime: Runtime, options: DispatcherOptio
       hostConcurrency: config.webhook.hostConcurrency,
       attempts: config.webhook.retryScheduleMs.length + 1,
     },
-    'dispatcher started',
+    'deliver workers started',
   );
 
   let closing: Promise<void> | undefined;

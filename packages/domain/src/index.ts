@@ -30,12 +30,14 @@ export {
   toRequestObject,
 } from './request-record.js';
 export {
+  type BatchOutcomes,
   type BatchRecord,
   type ClaimResult,
   type EnqueueResult,
   type FlushLimits,
   type FlushRecord,
   type GroupStats,
+  type ModelSavings,
   type NewRequest,
   RequestStore,
   type SettleKind,

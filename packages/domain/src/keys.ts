@@ -20,7 +20,9 @@
  * | T:flush:<flushId>            | hash   | flush state: group, count, bytes, tokens, reason, file_id, batch_id, ... |
  * | T:flush:<flushId>:ids        | list   | request ids of the flush, in JSONL line order (line n = index n-1)       |
  * | T:batches                    | zset   | live provider batches (submitted, not yet routed), score = submit time   |
- * | T:batch:<batchId>            | hash   | batch record: flush_id, group, count, submitted_at, status, routed_at   |
+ * | T:batch:<batchId>            | hash   | batch record: flush_id, group, count, submitted_at, status, routed_at,   |
+ * |                              |        | and on routing n_completed, n_failed, n_retried (outcome counts)         |
+ * | T:recent                     | zset   | routed batches, newest 200, score = routing time (operator page)         |
  * | T:idem:<tenant>:<key>        | string | `<requestId> <bodyHash>` for Idempotency-Key, PX = idempotency TTL       |
  * | T:open                       | string | non-terminal requests in the partition (global capacity)                 |
  * | T:open:<tenant>              | string | non-terminal requests of a tenant in the partition (max_queued)          |
@@ -33,6 +35,8 @@
  *
  * | G:rate:<tenant>:<unixSecond> | string | tenant's accepted requests in that second (rate limit), PX 2 s         |
  * | G:creates:<unixMinute>       | string | provider batches created in that minute, all packers (profile limit), PX 2 m |
+ * | G:savings                    | hash   | estimated savings per model: `usd_micro:<model>`, `in:<model>`, `out:<model>` |
+ * |                              |        | (micro-dollars and tokens of completed results; operator page)         |
  */
 
 export type PartitionId = number;
@@ -66,6 +70,11 @@ export class KeySpace {
   /** Provider `batches.create` calls in one minute, counted across packer replicas (`batchCreatesPerMinute`). */
   batchCreates(unixMinute: number): string {
     return `${this.globalTag()}:creates:${unixMinute}`;
+  }
+
+  /** Estimated savings of completed results per model, across all pollers (price table; operator page). */
+  savings(): string {
+    return `${this.globalTag()}:savings`;
   }
 
   allPartitions(): PartitionId[] {
@@ -117,6 +126,10 @@ export class PartitionKeys {
   }
   batch(batchId: string): string {
     return `${this.tag}:batch:${batchId}`;
+  }
+  /** Routed batches, newest first by routing time, trimmed to the last few hundred (operator page). */
+  get recentBatches(): string {
+    return `${this.tag}:recent`;
   }
   idem(tenant: string, key: string): string {
     return `${this.tag}:idem:${tenant}:${key}`;

@@ -96,7 +96,27 @@ export interface BatchRecord {
   status: string;
   file_id: string | undefined;
   routed_at: number | undefined;
+  /** How its requests came out when it was routed (absent while live, and for batches routed before this existed). */
+  outcomes?: BatchOutcomes | undefined;
 }
+
+/** Requests of a routed batch by outcome: completed, failed for good, sent back to the queue for another batch. */
+export interface BatchOutcomes {
+  completed: number;
+  failed: number;
+  retried: number;
+}
+
+/** Estimated savings of one model (price table × tokens of completed results). */
+export interface ModelSavings {
+  model: string;
+  usd: number;
+  inputTokens: number;
+  outputTokens: number;
+}
+
+/** How many routed batches per partition `T:recent` keeps for the operator page. */
+const RECENT_BATCHES = 200;
 
 export type SettleKind = 'completed' | 'rejected' | 'retry';
 export type SettleOutcome = 'completed' | 'failed' | 'retried' | 'stale' | 'unknown';
@@ -308,6 +328,16 @@ export class RequestStore {
     return (await this.redis.lrange(this.keys.partitionKeys(p).flushIds(flushId), start, stop)) as string[];
   }
 
+  /** The tenants of some requests (same order; undefined where a record is gone), e.g. for per-request log lines. */
+  async tenantsOf(p: PartitionId, ids: readonly string[]): Promise<Array<string | undefined>> {
+    if (ids.length === 0) return [];
+    const k = this.keys.partitionKeys(p);
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) pipeline.hget(k.req(id), 'tenant');
+    const replies = (await pipeline.exec()) ?? [];
+    return replies.map((r) => (r[1] === null || r[1] === undefined ? undefined : String(r[1])));
+  }
+
   /** The JSONL line bodies of some requests (same order; undefined where a record is gone). */
   async bodies(p: PartitionId, ids: string[]): Promise<Array<string | undefined>> {
     if (ids.length === 0) return [];
@@ -385,7 +415,18 @@ export class RequestStore {
       status: h.status ?? 'submitted',
       file_id: h.file_id || undefined,
       routed_at: h.routed_at ? Number(h.routed_at) : undefined,
+      outcomes:
+        h.n_completed === undefined
+          ? undefined
+          : { completed: Number(h.n_completed), failed: Number(h.n_failed ?? 0), retried: Number(h.n_retried ?? 0) },
     };
+  }
+
+  /** Routed batches of a partition, most recently routed first (records gone after retention are left out). */
+  async recentBatches(p: PartitionId, limit = 50): Promise<BatchRecord[]> {
+    const ids = (await this.redis.zrevrange(this.keys.partitionKeys(p).recentBatches, 0, limit - 1)) as string[];
+    const records = await Promise.all(ids.map((id) => this.getBatch(p, id)));
+    return records.filter((b): b is BatchRecord => b !== undefined);
   }
 
   async liveBatches(p: PartitionId): Promise<string[]> {
@@ -396,13 +437,23 @@ export class RequestStore {
     await this.redis.hset(this.keys.partitionKeys(p).batch(batchId), fields);
   }
 
-  /** The batch is fully routed: no longer live; its flush's id list is no longer needed after retention. */
-  async finishBatch(p: PartitionId, batch: BatchRecord, status: string): Promise<void> {
+  /**
+   * The batch is fully routed: no longer live; its flush's id list is no longer needed after retention. It joins the
+   * partition's recent batches (operator page), with its requests' outcomes when the caller counted them.
+   */
+  async finishBatch(p: PartitionId, batch: BatchRecord, status: string, outcomes?: BatchOutcomes): Promise<void> {
     const k = this.keys.partitionKeys(p);
+    const now = Date.now();
+    const fields: Array<string | number> = ['status', status, 'routed_at', now];
+    if (outcomes) {
+      fields.push('n_completed', outcomes.completed, 'n_failed', outcomes.failed, 'n_retried', outcomes.retried);
+    }
     await this.redis
       .multi()
-      .hset(k.batch(batch.id), 'status', status, 'routed_at', Date.now())
+      .hset(k.batch(batch.id), ...fields)
       .zrem(k.batches, batch.id)
+      .zadd(k.recentBatches, now, batch.id)
+      .zremrangebyrank(k.recentBatches, 0, -RECENT_BATCHES - 1)
       .pexpire(k.batch(batch.id), this.options.retentionMs)
       .pexpire(k.flush(batch.flush_id), this.options.retentionMs)
       .pexpire(k.flushIds(batch.flush_id), this.options.retentionMs)
@@ -474,6 +525,44 @@ export class RequestStore {
 
   async deadLetters(p: PartitionId, limit = 100): Promise<string[]> {
     return (await this.redis.zrevrange(this.keys.partitionKeys(p).dead, 0, limit - 1)) as string[];
+  }
+
+  // --- savings (estimate) -------------------------------------------------------------------------------------------
+
+  /** Adds estimated savings; money is kept in integer micro-dollars so that many small additions do not drift. */
+  async addSavings(entries: readonly ModelSavings[]): Promise<void> {
+    if (entries.length === 0) return;
+    const multi = this.redis.multi();
+    const key = this.keys.savings();
+    for (const e of entries) {
+      multi.hincrby(key, `usd_micro:${e.model}`, Math.round(e.usd * 1e6));
+      multi.hincrby(key, `in:${e.model}`, e.inputTokens);
+      multi.hincrby(key, `out:${e.model}`, e.outputTokens);
+    }
+    await multi.exec();
+  }
+
+  /** Estimated savings per model so far, largest first. */
+  async savings(): Promise<ModelSavings[]> {
+    const h = (await this.redis.hgetall(this.keys.savings())) as Record<string, string>;
+    const byModel = new Map<string, ModelSavings>();
+    const entry = (model: string) => {
+      let e = byModel.get(model);
+      if (!e) {
+        e = { model, usd: 0, inputTokens: 0, outputTokens: 0 };
+        byModel.set(model, e);
+      }
+      return e;
+    };
+    for (const [field, value] of Object.entries(h)) {
+      const colon = field.indexOf(':');
+      const kind = field.slice(0, colon);
+      const model = field.slice(colon + 1);
+      if (kind === 'usd_micro') entry(model).usd = Number(value) / 1e6;
+      else if (kind === 'in') entry(model).inputTokens = Number(value);
+      else if (kind === 'out') entry(model).outputTokens = Number(value);
+    }
+    return [...byModel.values()].sort((a, b) => b.usd - a.usd);
   }
 
   async deadLetterCount(): Promise<number> {

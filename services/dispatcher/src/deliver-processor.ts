@@ -115,7 +115,8 @@ export function createDeliverProcessor(deps: DeliverProcessorDeps): DeliverProce
     if (release === null) {
       // The host already has its share of deliveries in flight: wait a little without spending an attempt, so a slow
       // receiver holds at most `hostConcurrency` worker slots and other hosts keep flowing.
-      await job.moveToDelayed(Date.now() + deps.parkMs, token);
+      // Jittered, so that many jobs parked for one host do not all come back at the same instant.
+      await job.moveToDelayed(Date.now() + Math.round(deps.parkMs * (0.5 + Math.random())), token);
       throw new DelayedError();
     }
 

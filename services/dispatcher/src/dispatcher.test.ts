@@ -336,6 +336,15 @@ describe('dispatcher', () => {
     for (const d of got) expect(d.headers['webhook-signature']?.split(' ')).toHaveLength(1);
   });
 
+  it('dead-letters an outcome whose tenant is no longer configured, sending nothing', async () => {
+    const hooks = await receiver();
+    const { rt } = await setup({ tenants: [ACME] });
+    const [id] = await makeOutcomes(rt, [{ tenant: 'globex', callbackUrl: hooks.url('/globex') }]);
+    expect(await jobOutcome(rt, `dlv-${id}`)).toBe('dead_letter');
+    expect(hooks.deliveries()).toHaveLength(0);
+    expect(await rt.store.deadLetters(0)).toEqual([id]);
+  });
+
   it('finishes without sending when neither the request nor its tenant has a callback URL', async () => {
     const { rt } = await setup();
     const [id] = await makeOutcomes(rt, [{}]);

@@ -9,6 +9,7 @@ import type { Runtime, Service } from '@batchbridge/runtime';
 import { createAddressPolicy, createHostLimiter, createWebhookSender } from '@batchbridge/webhooks';
 import type { Worker } from 'bullmq';
 import { createDeliverProcessor } from './deliver-processor.js';
+import { DeliveryRetryError } from './errors.js';
 
 export interface DispatcherOptions {
   /** How often outbox entries left behind by dead processes are relayed. @defaultValue 5000 ms */
@@ -49,6 +50,16 @@ export async function startDispatcher(runtime: Runtime, options: DispatcherOptio
   for (const worker of workers) {
     // Connection trouble is reported here (and through readiness); an 'error' without a listener would crash.
     worker.on('error', (err) => logger.warn({ err: err.message }, 'deliver worker error'));
+    // Delivery failures are logged by the processor; this catches a job that ran out of attempts on something else
+    // (Redis unreachable, a bug), which would otherwise leave an outcome neither delivered nor dead-lettered silently.
+    worker.on('failed', (job, err) => {
+      if (job && job.attemptsMade >= (job.opts.attempts ?? 1) && !(err instanceof DeliveryRetryError)) {
+        logger.error(
+          { jobId: job.id, requestId: (job.data as Partial<DeliverJobData>).requestId, err: err.message },
+          'deliver job failed for good',
+        );
+      }
+    });
   }
 
   let closed = false;

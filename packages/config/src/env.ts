@@ -89,6 +89,7 @@ const EnvSchema = z.object({
   METRICS_PORT: int(0, 65_535).optional(),
   TENANTS_FILE: z.string().min(1).optional(),
   ADMIN_KEY: z.string().min(16, 'expected at least 16 characters').optional(),
+  PRICE_TABLE_FILE: z.string().min(1).optional(),
   MAX_BODY_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
   GLOBAL_MAX_QUEUED: int(1).default(5_000_000),
   RESULT_RETENTION: duration.default(7 * 86_400_000),
@@ -144,6 +145,8 @@ export interface Config {
   http: { host: string; port: number; metricsPort: number | undefined; maxBodyBytes: number };
   tenantsFile: string | undefined;
   adminKey: string | undefined;
+  /** JSON price table for the savings estimate (price-table.ts); unset: the built-in defaults. */
+  priceTableFile: string | undefined;
   limits: { globalMaxQueued: number; resultRetentionMs: number; idempotencyTtlMs: number };
   batch: {
     maxRequests: number;
@@ -223,6 +226,7 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
       http: { host: e.HOST, port: e.PORT, metricsPort: e.METRICS_PORT, maxBodyBytes: e.MAX_BODY_BYTES },
       tenantsFile: e.TENANTS_FILE,
       adminKey: e.ADMIN_KEY,
+      priceTableFile: e.PRICE_TABLE_FILE,
       limits: {
         globalMaxQueued: e.GLOBAL_MAX_QUEUED,
         resultRetentionMs: e.RESULT_RETENTION,

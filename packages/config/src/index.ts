@@ -1,4 +1,17 @@
 export { parseDuration, parseDurationList } from './duration.js';
 export { CONFIG_ENV_NAMES, type Config, type ConfigResult, type Env, parseConfig } from './env.js';
+export {
+  DEFAULT_PRICE_TABLE,
+  estimateSavingsUsd,
+  loadPriceTable,
+  type ModelPrice,
+  ModelPriceSchema,
+  type PriceTable,
+  PriceTableSchema,
+  parsePriceTable,
+  priceFor,
+  type TokenUsage,
+  usageOf,
+} from './price-table.js';
 export { PROVIDER_PROFILES, type ProviderProfile, type ProviderProfileName } from './provider-profiles.js';
 export { parseTenants, type Tenant, TenantSchema, TenantsFileSchema, webhookSecrets } from './tenants.js';

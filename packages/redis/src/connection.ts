@@ -36,13 +36,20 @@ export function createRedis(settings: RedisSettings, role: ConnectionRole, name?
   };
   if (settings.mode === 'cluster') {
     const { retryStrategy: _r, enableOfflineQueue, ...nodeOptions } = options;
-    const seeds = settings.url.split(',').map((s) => {
-      const u = new URL(s.trim());
-      return { host: u.hostname, port: Number(u.port || 6379) };
-    });
+    const urls = settings.url.split(',').map((s) => new URL(s.trim()));
+    const seeds = urls.map((u) => ({ host: u.hostname, port: Number(u.port || 6379) }));
+    // Nodes discovered from CLUSTER SLOTS are reached with redisOptions, not with the seed URLs: credentials and TLS
+    // must be carried over explicitly, or every node but the seeds answers NOAUTH.
+    const auth = urls.find((u) => u.password || u.username);
+    const secure = urls.some((u) => u.protocol === 'rediss:');
     // MOVED/ASK redirections are followed by ioredis; BullMQ needs maxRetriesPerRequest null on the node clients.
     return new Cluster(seeds, {
-      redisOptions: nodeOptions,
+      redisOptions: {
+        ...nodeOptions,
+        ...(auth?.username ? { username: decodeURIComponent(auth.username) } : {}),
+        ...(auth?.password ? { password: decodeURIComponent(auth.password) } : {}),
+        ...(secure ? { tls: {} } : {}),
+      },
       enableOfflineQueue: enableOfflineQueue ?? true,
       enableAutoPipelining: true,
       clusterRetryStrategy: (times) => Math.min(100 * times, 2_000),

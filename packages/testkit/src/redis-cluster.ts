@@ -20,6 +20,8 @@ const BUS_OFFSET = 10_000;
 export interface StartRedisClusterOptions {
   /** How many masters (16 384 slots split evenly). Redis needs at least 3. @defaultValue `3` */
   masters?: number;
+  /** `requirepass` (and `masterauth`) of every node; the URL then carries it. @defaultValue none */
+  password?: string;
   /** How long to wait for `cluster_state:ok` on every node. @defaultValue `30_000` */
   readyTimeoutMs?: number;
 }
@@ -66,8 +68,14 @@ function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
-async function clusterStateOk(port: number): Promise<boolean> {
-  const client = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0 });
+async function clusterStateOk(port: number, password: string | undefined): Promise<boolean> {
+  const client = new Redis({
+    port,
+    host: '127.0.0.1',
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    ...(password ? { password } : {}),
+  });
   client.on('error', () => undefined);
   try {
     await client.connect();
@@ -113,6 +121,7 @@ export async function startRedisCluster(options: StartRedisClusterOptions = {}):
             // Short enough that a test which kills a node sees the failure soon; long enough for a busy 2-core box.
             '--cluster-node-timeout',
             '5000',
+            ...(options.password ? ['--requirepass', options.password, '--masterauth', options.password] : []),
           ]),
         );
         ports.push(port);
@@ -123,12 +132,20 @@ export async function startRedisCluster(options: StartRedisClusterOptions = {}):
     }
     await run(
       'redis-cli',
-      ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'],
+      [
+        ...(options.password ? ['-a', options.password, '--no-auth-warning'] : []),
+        '--cluster',
+        'create',
+        ...ports.map((p) => `127.0.0.1:${p}`),
+        '--cluster-replicas',
+        '0',
+        '--cluster-yes',
+      ],
       { timeout: 30_000 },
     );
     const deadline = Date.now() + (options.readyTimeoutMs ?? 30_000);
     for (;;) {
-      const states = await Promise.all(ports.map(clusterStateOk));
+      const states = await Promise.all(ports.map((p) => clusterStateOk(p, options.password)));
       if (states.every(Boolean)) break;
       if (Date.now() > deadline) throw new Error(`Redis Cluster on ports ${ports.join(',')} did not reach state ok`);
       await new Promise((r) => setTimeout(r, 100));
@@ -138,8 +155,9 @@ export async function startRedisCluster(options: StartRedisClusterOptions = {}):
     throw err;
   }
 
+  const auth = options.password ? `:${encodeURIComponent(options.password)}@` : '';
   return {
-    url: ports.map((p) => `redis://127.0.0.1:${p}`).join(','),
+    url: ports.map((p) => `redis://${auth}127.0.0.1:${p}`).join(','),
     ports,
     stop,
   };

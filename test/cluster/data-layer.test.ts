@@ -270,3 +270,24 @@ describe('createTestRuntime against the cluster', () => {
     expect([...(await keysPerMaster(rt.prefix)).values()].flat()).toEqual([]);
   });
 });
+
+describe('a password-protected cluster', () => {
+  it('reaches every master with the credentials of the seed URL, and is refused without them', async () => {
+    const secured = await startRedisCluster({ masters: 3, password: 's3cret/pw' });
+    cleanups.push(() => secured.stop());
+    const client = createRedis({ url: secured.url, mode: 'cluster' }, 'producer');
+    cleanups.push(() => closeRedis(client));
+    await waitReady(client);
+    const keys = new KeySpace(freshPrefix('pw'), PARTITIONS);
+    const store = new RequestStore(client, keys, { retentionMs: 60_000, maxAttempts: 2 });
+    // 16 partitions span all three masters (see above), so each node client had to authenticate.
+    const ids = [];
+    for (let p = 0; p < PARTITIONS; p++) ids.push((await add(store, p)).id);
+    for (const id of ids) expect((await store.get(id))?.status).toBe('queued');
+
+    const anonymous = createRedis({ url: secured.url.replaceAll(/:[^/@]*@/g, ''), mode: 'cluster' }, 'producer');
+    cleanups.push(async () => anonymous.disconnect());
+    anonymous.on('error', () => undefined);
+    await expect(waitReady(anonymous, 1_500)).rejects.toThrow();
+  });
+});

@@ -44,6 +44,7 @@ import type OpenAI from 'openai';
 import type { CrashPoint } from './crash-points.js';
 import type { BatchCreateLimiter } from './create-limiter.js';
 import { writeFlushFile } from './jsonl-file.js';
+import { logSubmittedRequests } from './log-submitted.js';
 import { deleteOrphanFiles, flushFileName } from './orphan-files.js';
 
 export interface FlushProcessorOptions {
@@ -160,6 +161,7 @@ export function createFlushProcessor(runtime: Runtime, options: FlushProcessorOp
       await relay.relay(p, [entry]);
       m.batchesSubmitted.inc({ provider: runtime.providerName, model: modelOfGroup(flush.group) });
       log.info({ batchId: batch.id, fileId, count: current.count }, 'batch submitted');
+      await logSubmittedRequests(runtime, log, p, flushId, batch.id);
       return 'submitted';
     } catch (err) {
       if (err instanceof DelayedError) throw err;

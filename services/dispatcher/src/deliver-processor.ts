@@ -74,7 +74,8 @@ export function createDeliverProcessor(deps: DeliverProcessorDeps): DeliverProce
       log.warn('request record is gone (expired or never existed); nothing to deliver');
       return 'not_found';
     }
-    log = log.child({ tenant: record.tenant });
+    // The batch the outcome came from (absent for cancelled requests), so a grep of the batch id finds deliveries too.
+    log = log.child({ tenant: record.tenant, batchId: record.batch_id });
     if (!isTerminal(record.status)) {
       log.warn({ status: record.status }, 'request is not terminal; nothing to deliver yet');
       return 'not_terminal';

@@ -1,0 +1,234 @@
+// The operator page over real HTTP and a real Redis: who gets in, what the page shows (and never shows), the
+// redeliver button's job, and the queues board served from this origin only. The browser test is in test/observability.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { newFlushId, newRequestId } from '@batchbridge/domain';
+import { createTestRuntime, type TestRuntime } from '@batchbridge/testkit';
+import express from 'express';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ADMIN_OFF_MESSAGE, createAdminRouter } from './index.js';
+
+const ADMIN_KEY = 'admin-key-for-tests-0123456789';
+const PROMPT = 'secret prompt text about the quarterly numbers';
+
+async function serve(runtime: TestRuntime): Promise<{ url: string; server: Server }> {
+  const app = express();
+  app.use('/admin', createAdminRouter(runtime));
+  const server = createServer(app);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
+}
+
+/** One request through a batch to `completed`, dead-lettered, and one routed batch with its outcome counts. */
+async function seed(runtime: TestRuntime) {
+  const { store } = runtime;
+  const id = newRequestId(1);
+  const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: PROMPT }] });
+  await store.enqueue(
+    {
+      id,
+      partition: 1,
+      tenant: 'acme',
+      model: 'gpt-4o-mini',
+      group: 'chat.completions|gpt-4o-mini',
+      body,
+      bytes: body.length,
+      tokens: 12,
+      callbackUrl: 'https://hooks.example.com/path/with-token-abc123',
+    },
+    {},
+  );
+  const flushId = newFlushId();
+  await store.claim(
+    1,
+    'chat.completions|gpt-4o-mini',
+    flushId,
+    { maxRequests: 10, maxBytes: 1e9, maxTokens: 1e9, maxWaitMs: 60_000 },
+    true,
+  );
+  await store.recordSubmission(1, (await store.getFlush(1, flushId))!, 'batch_seeded01', 'file-input01');
+  await store.settle(1, 'batch_seeded01', [{ id, kind: 'completed', response: { status_code: 200, body: {} } }]);
+  await store.finishBatch(1, (await store.getBatch(1, 'batch_seeded01'))!, 'completed', {
+    completed: 1,
+    failed: 0,
+    retried: 0,
+  });
+  await store.markDead(1, id);
+  await store.addSavings([{ model: 'gpt-4o-mini', usd: 1.25, inputTokens: 4_000_000, outputTokens: 1_000_000 }]);
+  return { id, flushId };
+}
+
+describe('operator page without ADMIN_KEY', () => {
+  it('is off, and says how to turn it on', async () => {
+    const runtime = await createTestRuntime();
+    const { url, server } = await serve(runtime);
+    try {
+      for (const path of ['/admin/', '/admin/login', '/admin/queues/', '/admin/overview.json']) {
+        const res = await fetch(url + path, { headers: { authorization: 'Bearer anything-at-all-123456' } });
+        expect(res.status, path).toBe(404);
+        expect(await res.text()).toBe(ADMIN_OFF_MESSAGE);
+      }
+    } finally {
+      server.close();
+      await runtime.dispose();
+    }
+  });
+});
+
+describe('operator page', () => {
+  let runtime: TestRuntime;
+  let url: string;
+  let server: Server;
+  let seeded: { id: string; flushId: string };
+
+  beforeAll(async () => {
+    runtime = await createTestRuntime({ env: { ADMIN_KEY, REDIS_PARTITIONS: '2' } });
+    ({ url, server } = await serve(runtime));
+    seeded = await seed(runtime);
+  });
+  afterAll(async () => {
+    server?.close();
+    await runtime?.dispose();
+  });
+  afterEach(async () => {
+    await runtime.queues.queue('deliver', 1).obliterate({ force: true });
+  });
+
+  const bearer = { authorization: `Bearer ${ADMIN_KEY}` };
+
+  it('sends browsers without a session to the login form and API clients away with 401', async () => {
+    const page = await fetch(`${url}/admin/`, { headers: { accept: 'text/html' }, redirect: 'manual' });
+    expect(page.status).toBe(303);
+    expect(page.headers.get('location')).toBe('/admin/login');
+    const json = await fetch(`${url}/admin/overview.json`, { headers: { accept: 'application/json' } });
+    expect(json.status).toBe(401);
+    const wrong = await fetch(`${url}/admin/overview.json`, {
+      headers: { authorization: 'Bearer not-the-key-0123456789' },
+    });
+    expect(wrong.status).toBe(401);
+    const login = await fetch(`${url}/admin/login`);
+    expect(login.status).toBe(200);
+    expect(await login.text()).toContain('name="key"');
+  });
+
+  it('logs in with the key into an HttpOnly, SameSite=Strict cookie that does not contain the key', async () => {
+    const refused = await fetch(`${url}/admin/login`, {
+      method: 'POST',
+      body: new URLSearchParams({ key: 'wrong-key-wrong-key-0000' }),
+      redirect: 'manual',
+    });
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get('set-cookie')).toBeNull();
+
+    const ok = await fetch(`${url}/admin/login`, {
+      method: 'POST',
+      body: new URLSearchParams({ key: ADMIN_KEY }),
+      redirect: 'manual',
+    });
+    expect(ok.status).toBe(303);
+    const cookie = ok.headers.get('set-cookie')!;
+    expect(cookie).toMatch(/^bb_admin=[^;]+;/);
+    expect(cookie).toMatch(/HttpOnly/);
+    expect(cookie).toMatch(/SameSite=Strict/);
+    expect(cookie).not.toContain(ADMIN_KEY);
+    const session = cookie.split(';')[0]!;
+    const page = await fetch(`${url}/admin/`, { headers: { cookie: session } });
+    expect(page.status).toBe(200);
+
+    const forged = await fetch(`${url}/admin/`, {
+      headers: { cookie: 'bb_admin=forged', accept: 'text/html' },
+      redirect: 'manual',
+    });
+    expect(forged.status).toBe(303);
+  });
+
+  it('shows the routed batch, the dead letter and the savings, but no prompt text and no callback path', async () => {
+    const res = await fetch(`${url}/admin/`, { headers: bearer });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-security-policy')).toContain("default-src 'none'");
+    const html = await res.text();
+    expect(html).toContain('batch_seeded01');
+    expect(html).toContain(seeded.flushId);
+    expect(html).toContain('forced'); // the flush reason
+    expect(html).toContain('file-input01');
+    expect(html).toContain(seeded.id);
+    expect(html).toContain('hooks.example.com');
+    expect(html).toContain('$1.25');
+    expect(html).not.toContain(PROMPT);
+    expect(html).not.toContain('with-token-abc123');
+    expect(html).not.toMatch(/<script|https?:\/\/(?!hooks)/);
+
+    const json = (await (await fetch(`${url}/admin/overview.json`, { headers: bearer })).json()) as {
+      batches: Array<{ id: string; outcomes: unknown; reason: string }>;
+      deadLetters: Array<{ id: string }>;
+      savings: { totalUsd: number };
+    };
+    expect(json.batches).toEqual([
+      expect.objectContaining({
+        id: 'batch_seeded01',
+        reason: 'forced',
+        outcomes: { completed: 1, failed: 0, retried: 0 },
+      }),
+    ]);
+    expect(json.deadLetters.map((d) => d.id)).toEqual([seeded.id]);
+    expect(json.savings.totalUsd).toBe(1.25);
+  });
+
+  it('redeliver adds a redeliver job for the request, like the public route', async () => {
+    const res = await fetch(`${url}/admin/requests/${seeded.id}/redeliver`, {
+      method: 'POST',
+      headers: { ...bearer, accept: 'text/html' },
+      redirect: 'manual',
+    });
+    expect(res.status).toBe(303);
+    expect(res.headers.get('location')).toBe(`/admin/?redelivered=${seeded.id}`);
+    const jobs = await runtime.queues.queue('deliver', 1).getJobs(['waiting', 'delayed', 'prioritized']);
+    expect(jobs.map((j) => j.data)).toEqual([{ partition: 1, requestId: seeded.id, redeliver: true }]);
+
+    const unknown = await fetch(`${url}/admin/requests/${newRequestId(0)}/redeliver`, {
+      method: 'POST',
+      headers: bearer,
+    });
+    expect(unknown.status).toBe(404);
+  });
+
+  it('refuses a cookie-authenticated POST from another origin', async () => {
+    const login = await fetch(`${url}/admin/login`, {
+      method: 'POST',
+      body: new URLSearchParams({ key: ADMIN_KEY }),
+      redirect: 'manual',
+    });
+    const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+    const res = await fetch(`${url}/admin/requests/${seeded.id}/redeliver`, {
+      method: 'POST',
+      headers: { cookie, origin: 'https://evil.example' },
+    });
+    expect(res.status).toBe(403);
+    expect(await runtime.queues.queue('deliver', 1).getJobs(['waiting', 'delayed', 'prioritized'])).toEqual([]);
+  });
+
+  it('serves bull-board from this origin over every partition of every queue', async () => {
+    const page = await fetch(`${url}/admin/queues/`, { headers: bearer });
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toContain('<base href="/admin/queues/"');
+    expect(html).not.toMatch(/https?:\/\//);
+    expect(page.headers.get('content-security-policy')).toContain("default-src 'self'");
+    const script = /src="(static\/js\/main[^"]+)"/.exec(html)?.[1];
+    expect(script).toBeDefined();
+    expect((await fetch(`${url}/admin/queues/${script}`, { headers: bearer })).status).toBe(200);
+
+    const api = await fetch(`${url}/admin/queues/api/queues`, { headers: bearer });
+    expect(api.status).toBe(200);
+    const { queues } = (await api.json()) as { queues: Array<{ name: string }> };
+    expect(queues.map((q) => q.name).sort()).toEqual([
+      'p0/deliver',
+      'p0/flush',
+      'p0/poll',
+      'p1/deliver',
+      'p1/flush',
+      'p1/poll',
+    ]);
+    expect((await fetch(`${url}/admin/queues/api/queues`)).status).toBe(401);
+  });
+});

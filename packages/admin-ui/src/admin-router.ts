@@ -1,0 +1,175 @@
+/**
+ * `createAdminRouter(runtime)`: the operator web page, mounted by the ingest API under `/admin`.
+ *
+ * - `GET  /`                          overview: recent batches, dead letters with a redeliver button, savings
+ * - `GET  /overview.json`             the same data as JSON
+ * - `POST /requests/:id/redeliver`    re-sends a finished request's outcome webhook (same `webhook-id`)
+ * - `GET|POST /login`, `POST /logout` the login form (HttpOnly, SameSite=Strict session cookie)
+ * - `/queues/…`                       bull-board over every partition's queues
+ *
+ * Without ADMIN_KEY every path answers 404 saying how to turn the page on: no key, no page.
+ */
+import { isRequestId, isTerminal } from '@batchbridge/domain';
+import type { Runtime } from '@batchbridge/runtime';
+import express, { type NextFunction, type Request, type Response, Router } from 'express';
+import { AdminAuth, SESSION_COOKIE, SESSION_MAX_AGE_S } from './admin-auth.js';
+import { escapeHtml } from './html.js';
+import { readOverview } from './overview.js';
+import { BOARD_CSP, createQueuesBoard } from './queues-board.js';
+import { PAGE_CSP, renderLoginPage, renderOverviewPage } from './render-page.js';
+
+export interface AdminRouterOptions {
+  /** The absolute path the router is mounted at (bull-board needs it for its asset URLs). @defaultValue `/admin` */
+  basePath?: string;
+}
+
+export const ADMIN_OFF_MESSAGE =
+  'The batchbridge operator page is off: set ADMIN_KEY (at least 16 characters) in the environment to turn it on.\n';
+
+export function createAdminRouter(runtime: Runtime, options: AdminRouterOptions = {}): Router {
+  const base = (options.basePath ?? '/admin').replace(/\/+$/, '');
+  const router = Router();
+  // A bounded route label for the ingest API's duration histogram.
+  router.use((_req, res, next) => {
+    res.locals.route = base;
+    next();
+  });
+
+  const adminKey = runtime.config.adminKey;
+  if (!adminKey) {
+    router.use((_req, res) => {
+      res.status(404).type('text/plain').send(ADMIN_OFF_MESSAGE);
+    });
+    return router;
+  }
+
+  const auth = new AdminAuth(adminKey);
+  const log = runtime.logger.child({ component: 'admin-ui' });
+  const form = express.urlencoded({ extended: false, limit: '4kb' });
+
+  router.use((_req, res, next) => {
+    res.set('Cache-Control', 'no-store');
+    res.set('X-Content-Type-Options', 'nosniff');
+    res.set('Referrer-Policy', 'no-referrer');
+    next();
+  });
+
+  const page = (res: Response, status: number, body: string) => {
+    res.status(status).type('text/html').set('Content-Security-Policy', PAGE_CSP).send(body);
+  };
+
+  router.get('/login', (_req, res) => page(res, 200, renderLoginPage(base)));
+  router.post('/login', form, (req, res) => {
+    const key = typeof req.body?.key === 'string' ? req.body.key : '';
+    if (!auth.keyMatches(key)) {
+      log.warn({ ip: req.ip }, 'admin login refused');
+      page(res, 401, renderLoginPage(base, 'That is not the admin key.'));
+      return;
+    }
+    res.cookie(SESSION_COOKIE, auth.session(), {
+      httpOnly: true,
+      sameSite: 'strict',
+      secure: req.secure,
+      path: base,
+      maxAge: SESSION_MAX_AGE_S * 1000,
+    });
+    res.redirect(303, `${base}/`);
+  });
+  router.post('/logout', (_req, res) => {
+    res.clearCookie(SESSION_COOKIE, { path: base });
+    res.redirect(303, `${base}/login`);
+  });
+
+  // Everything below needs the operator.
+  router.use((req: Request, res: Response, next: NextFunction) => {
+    const how = auth.authenticate(req);
+    if (how === undefined) {
+      // Browsers navigating ask for text/html by name; API clients (and `*/*`) get a 401 they can act on.
+      if (req.method === 'GET' && req.headers.accept?.includes('text/html')) {
+        res.redirect(303, `${base}/login`);
+      } else {
+        res
+          .status(401)
+          .set('WWW-Authenticate', 'Bearer realm="batchbridge-admin"')
+          .json({
+            error: { message: 'admin key required (Authorization: Bearer <ADMIN_KEY>)', type: 'authentication_error' },
+          });
+      }
+      return;
+    }
+    // SameSite=Strict already keeps other sites' forms from carrying the cookie; an Origin check is a second lock.
+    if (how === 'cookie' && req.method !== 'GET' && req.method !== 'HEAD' && !sameOrigin(req)) {
+      res.status(403).type('text/plain').send('cross-origin request refused\n');
+      return;
+    }
+    next();
+  });
+
+  router.get('/', async (req, res) => {
+    const overview = await readOverview(runtime);
+    const redelivered = typeof req.query.redelivered === 'string' ? req.query.redelivered : undefined;
+    const flash =
+      redelivered && isRequestId(redelivered)
+        ? { kind: 'ok' as const, text: `Redelivery of ${redelivered} queued (same webhook-id).` }
+        : undefined;
+    page(res, 200, renderOverviewPage(overview, { base, flash }));
+  });
+  router.get('/overview.json', async (_req, res) => {
+    res.json(await readOverview(runtime));
+  });
+
+  router.post('/requests/:id/redeliver', async (req, res) => {
+    const id = String(req.params.id);
+    const p = runtime.store.partitionOf(id);
+    const record = p === undefined ? undefined : await runtime.store.get(id);
+    const wantsHtml = req.headers.accept?.includes('text/html') === true;
+    if (p === undefined || !record || !isTerminal(record.status)) {
+      const message = record ? `request ${id} is ${record.status}: nothing to redeliver yet` : `no request ${id}`;
+      if (wantsHtml) page(res, record ? 409 : 404, renderErrorPage(base, message));
+      else
+        res
+          .status(record ? 409 : 404)
+          .json({ error: { message, type: record ? 'conflict_error' : 'not_found_error' } });
+      return;
+    }
+    // The same job the public redeliver route adds: a fresh job id (the first `dlv-<id>` job may still be kept), the
+    // same webhook-id (derived from the request id), and `redeliver` so that the delivered check does not skip it.
+    await runtime.queues.addBulk('deliver', p, [
+      { jobId: `dlv-${id}-r${Date.now()}`, data: { partition: p, requestId: id, redeliver: true } },
+    ]);
+    log.info({ requestId: id, tenant: record.tenant, batchId: record.batch_id }, 'redelivery requested by an operator');
+    if (wantsHtml) res.redirect(303, `${base}/?redelivered=${encodeURIComponent(id)}`);
+    else res.status(202).json({ id, redelivery: 'queued' });
+  });
+
+  const board = createQueuesBoard(runtime, `${base}/queues`);
+  router.use(
+    '/queues',
+    (_req, res, next) => {
+      res.set('Content-Security-Policy', BOARD_CSP);
+      next();
+    },
+    board,
+  );
+
+  // Errors of this router are answered here (the ingest API's handler speaks the OpenAI error shape to API clients).
+  router.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    log.error({ err: (err as Error).message }, 'operator page failed');
+    if (!res.headersSent) res.status(500).type('text/plain').send('operator page error; see the logs\n');
+  });
+  return router;
+}
+
+function renderErrorPage(base: string, message: string): string {
+  return `<!doctype html><meta charset="utf-8"><title>batchbridge · operator</title><p>${escapeHtml(message)}</p><p><a href="${escapeHtml(base)}/">Back</a></p>`;
+}
+
+function sameOrigin(req: Request): boolean {
+  const origin = req.headers.origin;
+  if (!origin) return true; // non-browser clients and older browsers send none
+  try {
+    return new URL(origin).host === req.headers.host;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,129 @@
+/**
+ * What the operator page shows, read from the request store: recent provider batches (live and routed, with the
+ * flush that made them), dead-lettered outcomes, the savings estimate and the request and queue counts. Read-only; no
+ * prompt text or callback URL path ever leaves here (a URL's path or query may carry a receiver's token).
+ */
+import { type BatchOutcomes, type ModelSavings, modelOfGroup, type PartitionId } from '@batchbridge/domain';
+import { QUEUE_KINDS, type QueueKind } from '@batchbridge/queues';
+import type { Runtime } from '@batchbridge/runtime';
+
+export interface BatchRow {
+  partition: PartitionId;
+  /** The provider's batch id. */
+  id: string;
+  status: string;
+  live: boolean;
+  model: string;
+  requests: number;
+  outcomes: BatchOutcomes | undefined;
+  submittedAt: number;
+  routedAt: number | undefined;
+  flushId: string;
+  /** Why the packer flushed: count, bytes, tokens, age, forced. */
+  reason: string | undefined;
+  bytes: number | undefined;
+  /** The provider's input file id. */
+  fileId: string | undefined;
+}
+
+export interface DeadLetterRow {
+  id: string;
+  tenant: string;
+  status: string;
+  model: string;
+  batchId: string | undefined;
+  completedAt: number | undefined;
+  /** Host of the callback URL only. */
+  callbackHost: string | undefined;
+  errorCode: string | undefined;
+}
+
+export interface Overview {
+  generatedAt: number;
+  batches: BatchRow[];
+  deadLetters: DeadLetterRow[];
+  deadLetterTotal: number;
+  savings: { totalUsd: number; models: ModelSavings[] };
+  requests: Record<'queued' | 'batched' | 'submitted', number>;
+  queues: Record<QueueKind, Record<string, number>>;
+}
+
+export interface OverviewLimits {
+  /** Batches shown. @defaultValue 50 */
+  batches?: number;
+  /** Dead letters shown. @defaultValue 50 */
+  deadLetters?: number;
+}
+
+export async function readOverview(runtime: Runtime, limits: OverviewLimits = {}): Promise<Overview> {
+  const maxBatches = limits.batches ?? 50;
+  const maxDead = limits.deadLetters ?? 50;
+  const { store, keys } = runtime;
+
+  const batches: BatchRow[] = [];
+  const deadIds: Array<{ p: PartitionId; id: string }> = [];
+  for (const p of keys.allPartitions()) {
+    const live = (await store.liveBatches(p)).slice(-maxBatches);
+    const liveRecords = await Promise.all(live.map((id) => store.getBatch(p, id)));
+    const routed = await store.recentBatches(p, maxBatches);
+    for (const b of [...liveRecords, ...routed]) {
+      if (!b) continue;
+      const flush = await store.getFlush(p, b.flush_id);
+      batches.push({
+        partition: p,
+        id: b.id,
+        status: b.status,
+        live: b.routed_at === undefined,
+        model: modelOfGroup(b.group),
+        requests: b.count,
+        outcomes: b.outcomes,
+        submittedAt: b.submitted_at,
+        routedAt: b.routed_at,
+        flushId: b.flush_id,
+        reason: flush?.reason || undefined,
+        bytes: flush?.bytes,
+        fileId: b.file_id,
+      });
+    }
+    for (const id of await store.deadLetters(p, maxDead)) deadIds.push({ p, id });
+  }
+  batches.sort((a, b) => b.submittedAt - a.submittedAt);
+
+  const deadLetters: DeadLetterRow[] = [];
+  for (const { id } of deadIds.slice(0, maxDead)) {
+    const r = await store.get(id);
+    if (!r) continue;
+    deadLetters.push({
+      id,
+      tenant: r.tenant,
+      status: r.status,
+      model: r.model,
+      batchId: r.batch_id,
+      completedAt: r.completed_at,
+      callbackHost: hostOf(r.callback_url ?? runtime.tenants.get(r.tenant)?.default_callback_url),
+      errorCode: r.error?.code,
+    });
+  }
+
+  const models = await store.savings();
+  const queues = {} as Record<QueueKind, Record<string, number>>;
+  for (const kind of QUEUE_KINDS) queues[kind] = await runtime.queues.counts(kind);
+  return {
+    generatedAt: Date.now(),
+    batches: batches.slice(0, maxBatches),
+    deadLetters,
+    deadLetterTotal: await store.deadLetterCount(),
+    savings: { totalUsd: models.reduce((sum, m) => sum + m.usd, 0), models },
+    requests: await store.stateCounts(),
+    queues,
+  };
+}
+
+function hostOf(url: string | undefined): string | undefined {
+  if (!url) return undefined;
+  try {
+    return new URL(url).host;
+  } catch {
+    return undefined;
+  }
+}

@@ -2,6 +2,7 @@
  * The express application of the ingest API: routes of SPEC §3, OpenAI-shaped errors for everything (including
  * express's own body-parser failures, unknown routes and wrong methods), and the intake metrics.
  */
+import { createAdminRouter } from '@batchbridge/admin-ui';
 import { OPEN_STATUSES } from '@batchbridge/domain';
 import { metricsHandler } from '@batchbridge/metrics';
 import type { Runtime } from '@batchbridge/runtime';
@@ -135,6 +136,9 @@ export function createIngestApp(runtime: Runtime, options: IngestAppOptions = {}
       .set('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'")
       .send(docsHtml);
   });
+
+  // The operator page (issue 7): its own auth (ADMIN_KEY), HTML and error handling; off (404) without ADMIN_KEY.
+  app.use('/admin', createAdminRouter(runtime, { basePath: '/admin' }));
 
   // A known path with another method: 405 with Allow (HEAD is served for GET routes by express itself).
   for (const r of routes) {

@@ -5,7 +5,8 @@
  * lines of an expired or cancelled batch, a batch that failed whole), except the lines a failed batch's validation
  * named, which fail that request only (invariant I5). Finally the batch is marked routed and its files deleted.
  */
-import type { BatchRecord, PartitionId } from '@batchbridge/domain';
+import { estimateSavingsUsd, loadPriceTable, type PriceTable, priceFor, type TokenUsage } from '@batchbridge/config';
+import type { BatchOutcomes, BatchRecord, ModelSavings, PartitionId } from '@batchbridge/domain';
 import type { Logger } from '@batchbridge/logger';
 import { classifyProviderError, judgeLine, type ProviderBatch } from '@batchbridge/provider';
 import type { Runtime } from '@batchbridge/runtime';
@@ -40,6 +41,9 @@ export interface RouteSummary {
   leftovers: OutcomeCounts;
   unknown: number;
   malformed: number;
+  /** Time spent streaming and settling the result files, and settling the requests without a line. */
+  filesMs: number;
+  leftoversMs: number;
 }
 
 export interface RouteContext {
@@ -51,6 +55,7 @@ export interface RouteContext {
 export class BatchRouter {
   private readonly provider: OpenAI;
   private readonly options: ResolvedPollerOptions;
+  private readonly prices: PriceTable;
 
   constructor(
     private readonly runtime: Runtime,
@@ -59,6 +64,7 @@ export class BatchRouter {
     if (!runtime.provider) throw new Error('the poller needs a provider (UPSTREAM_BASE_URL)');
     this.provider = runtime.provider;
     this.options = resolvePollerOptions(options, runtime.config.upstream.timeoutMs);
+    this.prices = loadPriceTable(runtime.config.priceTableFile);
   }
 
   async route(p: PartitionId, batch: BatchRecord, remote: ProviderBatch, ctx: RouteContext): Promise<RouteSummary> {
@@ -68,7 +74,10 @@ export class BatchRouter {
       leftovers: emptyCounts(),
       unknown: 0,
       malformed: 0,
+      filesMs: 0,
+      leftoversMs: 0,
     };
+    const started = Date.now();
     const settler = this.settler(p, batch.id, true);
     try {
       for (const fileId of [remote.output_file_id, remote.error_file_id]) {
@@ -81,13 +90,27 @@ export class BatchRouter {
     }
     await settler.drain();
     summary.lines = settler.counts;
+    summary.filesMs = Date.now() - started;
+    await this.recordSavings(settler.usage, ctx.logger);
 
     const { rejected, message } = await this.leftoverPlan(p, batch, remote, ctx.logger);
-    summary.leftovers = await this.settleLeftovers(p, batch, rejected, message);
+    // Each non-stale outcome is a distinct request of this batch leaving `submitted`, and the batch has `count` of them:
+    // when the files accounted for all, nothing is left and the walk (one script per request) can be skipped.
+    const settledByLines = settler.counts.completed + settler.counts.failed + settler.counts.retried;
+    if (batch.count === 0 || settledByLines < batch.count) {
+      summary.leftovers = await this.settleLeftovers(p, batch, rejected, message);
+    }
+    summary.leftoversMs = Date.now() - started - summary.filesMs;
+    const outcomes: BatchOutcomes = {
+      completed: summary.lines.completed + summary.leftovers.completed,
+      failed: summary.lines.failed + summary.leftovers.failed,
+      retried: summary.lines.retried + summary.leftovers.retried,
+    };
     await this.finish(
       p,
       batch,
       remote.status,
+      outcomes,
       [batch.file_id ?? remote.input_file_id, remote.output_file_id, remote.error_file_id],
       ctx.logger,
     );
@@ -97,7 +120,14 @@ export class BatchRouter {
   /** The provider does not know the batch any more: its requests go back to the queue (attempt counted). */
   async abandon(p: PartitionId, batch: BatchRecord, reason: string, logger: Logger): Promise<OutcomeCounts> {
     const counts = await this.settleLeftovers(p, batch, new Map(), reason);
-    await this.finish(p, batch, 'not_found', [batch.file_id], logger);
+    await this.finish(
+      p,
+      batch,
+      'not_found',
+      { completed: 0, failed: counts.failed, retried: counts.retried },
+      [batch.file_id],
+      logger,
+    );
     return counts;
   }
 
@@ -109,6 +139,7 @@ export class BatchRouter {
       partition: p,
       batchId,
       chunk: this.options.settleChunk,
+      maxInFlight: this.options.settleInFlight,
       countStale,
     });
   }
@@ -165,6 +196,27 @@ export class BatchRouter {
       if (malformed > 0) metrics.m.results.inc({ outcome: 'malformed' }, malformed);
       summary.unknown += unknown;
       summary.malformed += malformed;
+    }
+  }
+
+  /**
+   * Adds the estimated savings of the results just completed (stale lines are not counted again). A model missing from
+   * the price table counts its tokens but no money; the metric is labelled with table names only (bounded).
+   */
+  private async recordSavings(usage: Map<string, TokenUsage>, log: Logger): Promise<void> {
+    if (usage.size === 0) return;
+    const entries: ModelSavings[] = [];
+    for (const [model, tokens] of usage) {
+      const priced = priceFor(this.prices, model);
+      const usd = priced ? estimateSavingsUsd(priced.price, tokens) : 0;
+      entries.push({ model: priced?.name ?? model, usd, ...tokens });
+      if (priced && usd > 0) this.runtime.metrics.m.estimatedSavings.inc({ model: priced.name }, usd);
+    }
+    try {
+      await this.runtime.store.addSavings(entries);
+    } catch (err) {
+      // An estimate for the operator page: never a reason to route the batch again.
+      log.warn({ err: (err as Error).message }, 'could not record estimated savings');
     }
   }
 
@@ -237,11 +289,12 @@ export class BatchRouter {
     p: PartitionId,
     batch: BatchRecord,
     status: string,
+    outcomes: BatchOutcomes,
     files: Array<string | null | undefined>,
     log: Logger,
   ): Promise<void> {
     const { store, metrics, providerName, config } = this.runtime;
-    await store.finishBatch(p, batch, status);
+    await store.finishBatch(p, batch, status, outcomes);
     metrics.m.batchesFinished.inc({ provider: providerName, status });
     if (batch.submitted_at > 0) {
       metrics.m.batchDuration.observe(

@@ -1,8 +1,9 @@
 /**
  * Applies routed results to the store in chunks (one `SETTLE` script per request, sent concurrently so that ioredis
- * pipelines them), relays each chunk's delivery jobs at once, and keeps one chunk in flight while the caller reads the
- * next lines: per-line work stays small and memory stays bounded by the chunk size.
+ * pipelines them), relays each chunk's delivery jobs at once, and keeps a few chunks in flight while the caller reads
+ * the next lines: per-line work stays small and memory stays bounded by chunk size × chunks in flight.
  */
+import { type TokenUsage, usageOf } from '@batchbridge/config';
 import type { PartitionId, RequestStore, SettleKind, SettleOutcome } from '@batchbridge/domain';
 import type { MetricsCatalog } from '@batchbridge/metrics';
 import type { OutboxRelay } from '@batchbridge/queues';
@@ -27,14 +28,18 @@ export interface ChunkedSettlerOptions {
   partition: PartitionId;
   batchId: string;
   chunk: number;
+  /** Chunks being settled at once while the next one is read (a deeper pipeline to Redis). */
+  maxInFlight: number;
   /** Count `stale` outcomes in the results metric (not when sweeping requests that are expected to be settled). */
   countStale: boolean;
 }
 
 export class ChunkedSettler {
   readonly counts: OutcomeCounts = emptyCounts();
+  /** Token usage of the results this settler completed (not of stale lines), per model the provider answered with. */
+  readonly usage = new Map<string, TokenUsage>();
   private items: SettleItem[] = [];
-  private inFlight: Promise<void> = Promise.resolve();
+  private readonly inFlight = new Set<Promise<void>>();
   private failure: { error: unknown } | undefined;
 
   constructor(private readonly o: ChunkedSettlerOptions) {}
@@ -47,7 +52,7 @@ export class ChunkedSettler {
   /** Waits for every added item to be settled and relayed; throws the first failure. */
   async drain(): Promise<void> {
     await this.flush();
-    await this.inFlight;
+    await Promise.all(this.inFlight);
     this.throwIfFailed();
   }
 
@@ -55,13 +60,25 @@ export class ChunkedSettler {
     if (this.items.length === 0) return;
     const items = this.items;
     this.items = [];
-    await this.inFlight;
+    while (this.inFlight.size >= this.o.maxInFlight) await Promise.race(this.inFlight);
     this.throwIfFailed();
-    // Not awaited here: the caller reads the next chunk meanwhile. The failure is kept and rethrown on the next call,
+    // Not awaited here: the caller reads the next chunk meanwhile. A failure is kept and rethrown on the next call,
     // so a rejected chunk is never an unhandled rejection.
-    this.inFlight = this.settle(items).catch((error: unknown) => {
-      this.failure ??= { error };
-    });
+    const done: Promise<void> = this.settle(items)
+      .catch((error: unknown) => {
+        this.failure ??= { error };
+      })
+      .finally(() => this.inFlight.delete(done));
+    this.inFlight.add(done);
+  }
+
+  private addUsage(response: unknown): void {
+    const u = usageOf((response as { body?: unknown } | undefined)?.body);
+    if (!u) return;
+    const sum = this.usage.get(u.model) ?? { inputTokens: 0, outputTokens: 0 };
+    sum.inputTokens += u.inputTokens;
+    sum.outputTokens += u.outputTokens;
+    this.usage.set(u.model, sum);
   }
 
   private throwIfFailed(): void {
@@ -74,7 +91,10 @@ export class ChunkedSettler {
     // A crash between settle and relay leaves the entries in the outbox; the sweep relays them.
     await relay.relay(partition, outbox);
     const chunkCounts = emptyCounts();
-    for (const outcome of outcomes) chunkCounts[outcome] = (chunkCounts[outcome] ?? 0) + 1;
+    outcomes.forEach((outcome, i) => {
+      chunkCounts[outcome] += 1;
+      if (outcome === 'completed') this.addUsage(items[i]?.response);
+    });
     for (const [outcome, n] of Object.entries(chunkCounts) as Array<[SettleOutcome, number]>) {
       if (n === 0) continue;
       this.counts[outcome] += n;

@@ -8,6 +8,8 @@ export interface PollerOptions {
   sweepIntervalMs?: number;
   /** Result lines settled per store round (one Lua call each, sent concurrently). @defaultValue 500 */
   settleChunk?: number;
+  /** Chunks settled at once while the next lines are read. @defaultValue 2 */
+  settleInFlight?: number;
   /** How long a group is held back after the provider's enqueued-token limit failed its batch. @defaultValue 300 000 ms */
   groupHoldMs?: number;
   /** Attempts of a job that keeps getting 404 for its batch (or a result file) before the poller gives up on it. @defaultValue 10 */
@@ -28,6 +30,7 @@ export function resolvePollerOptions(options: PollerOptions, upstreamTimeoutMs: 
     concurrency: options.concurrency ?? 8,
     sweepIntervalMs: options.sweepIntervalMs ?? 30_000,
     settleChunk: options.settleChunk ?? 500,
+    settleInFlight: options.settleInFlight ?? 2,
     groupHoldMs: options.groupHoldMs ?? 300_000,
     notFoundAttempts: options.notFoundAttempts ?? 10,
     backoff: options.backoff ?? {},

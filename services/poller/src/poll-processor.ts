@@ -98,6 +98,8 @@ export function createPollProcessor(runtime: Runtime, options: ResolvedPollerOpt
         leftovers: summary.leftovers,
         unknown: summary.unknown,
         malformed: summary.malformed,
+        filesMs: summary.filesMs,
+        leftoversMs: summary.leftoversMs,
       },
       'batch routed',
     );

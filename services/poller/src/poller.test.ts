@@ -67,8 +67,23 @@ describe('poller', () => {
     });
     expect(await deliverJobIds(r, b)).toEqual(b.ids.map((id) => `dlv-${id}`).sort());
     expect(await r.store.liveBatches(0)).toEqual([]);
-    expect((await r.store.getBatch(0, b.batchId))?.status).toBe('completed');
+    expect(await r.store.getBatch(0, b.batchId)).toMatchObject({
+      status: 'completed',
+      outcomes: { completed: 6, failed: 0, retried: 0 },
+    });
     expect(await counterValue(r.metrics.m.results, { outcome: 'completed' })).toBe(6);
+    // The savings estimate counts the tokens the provider reported for these six results (stored in micro-dollars).
+    const usage = recs.map(
+      (rec) => (rec.response?.body as { usage: { prompt_tokens: number; completion_tokens: number } }).usage,
+    );
+    const [savings] = await r.store.savings();
+    expect(savings).toMatchObject({
+      model: MODEL,
+      inputTokens: usage.reduce((n, u) => n + u.prompt_tokens, 0),
+      outputTokens: usage.reduce((n, u) => n + u.completion_tokens, 0),
+    });
+    expect(savings?.usd).toBeGreaterThan(0);
+    expect(await counterValue(r.metrics.m.estimatedSavings, { model: MODEL })).toBeCloseTo(savings?.usd ?? 0, 5);
     expect(await counterValue(r.metrics.m.batchesFinished, { status: 'completed' })).toBe(1);
     // DELETE_PROVIDER_FILES defaults to true: the input file is gone from the provider.
     await expect(r.provider?.files.retrieve(b.inputFileId)).rejects.toMatchObject({ status: 404 });
@@ -105,6 +120,7 @@ describe('poller', () => {
     expect(await deliverJobIds(r, b)).toEqual([`dlv-${b.ids[0]}`, `dlv-${b.ids[1]}`].sort());
     expect(await counterValue(r.metrics.m.results, { outcome: 'unknown' })).toBe(1);
     expect(await counterValue(r.metrics.m.results, { outcome: 'retried' })).toBe(2);
+    expect((await r.store.getBatch(0, b.batchId))?.outcomes).toEqual({ completed: 1, failed: 1, retried: 2 });
   });
 
   it('fails a retried request for good once MAX_ATTEMPTS batches are used up', async () => {
@@ -186,6 +202,7 @@ describe('poller', () => {
     const before = await records(r, b.ids);
     const deliveries = await deliverJobIds(r, b);
     const groups = await r.store.groups(0);
+    const savings = await r.store.savings();
 
     const remote = await r.provider!.batches.retrieve(b.batchId);
     const { normalizeBatch } = await import('@batchbridge/provider');
@@ -199,5 +216,6 @@ describe('poller', () => {
     expect(await records(r, b.ids)).toEqual(before);
     expect(await deliverJobIds(r, b)).toEqual(deliveries);
     expect(await r.store.groups(0)).toEqual(groups);
+    expect(await r.store.savings()).toEqual(savings);
   });
 });

@@ -74,7 +74,7 @@ describe('poller', () => {
     expect(await counterValue(r.metrics.m.results, { outcome: 'completed' })).toBe(6);
     // The savings estimate counts the tokens the provider reported for these six results (stored in micro-dollars).
     const usage = recs.map(
-      (rec) => (rec.response?.body as { usage: { prompt_tokens: number; completion_tokens: number } }).usage,
+      (rec) => (rec.response!.body as { usage: { prompt_tokens: number; completion_tokens: number } }).usage,
     );
     const [savings] = await r.store.savings();
     expect(savings).toMatchObject({

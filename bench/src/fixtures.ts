@@ -1,0 +1,104 @@
+/**
+ * What the benchmark sends and seeds: chat bodies of a given size (varied text, not one repeated character, so that
+ * nothing downstream gets an unrealistically easy time), the bench tenant, and bulk seeding of queued requests straight
+ * through `RequestStore.enqueue` — the same Lua script the ingest API runs — for the stages after ingest.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Tenant } from '@batchbridge/config';
+import {
+  batchLine,
+  estimateInputTokens,
+  groupFor,
+  newRequestId,
+  type PartitionId,
+  type RequestStore,
+} from '@batchbridge/domain';
+
+export const MODEL = 'gpt-4o-mini';
+export const GROUP = groupFor('/v1/chat/completions', MODEL, false);
+
+export const BENCH_TENANT: Tenant = {
+  id: 'bench',
+  api_keys: ['bb_bench_key_0123456789abcdef'],
+  webhook_secret: `whsec_${randomBytes(24).toString('base64')}`,
+  allowed_models: ['*'],
+};
+export const BENCH_API_KEY = BENCH_TENANT.api_keys[0] as string;
+
+const WORDS =
+  'the a report quarterly customer ticket summarise classify sentiment invoice shipment delayed refund product review ' +
+  'battery screen excellent poor support answered quickly never again recommend friends value price quality order ' +
+  'arrived damaged replacement sent within two days happy overall experience website checkout slow'.split(' ');
+
+function filler(seed: number, chars: number): string {
+  let out = '';
+  let x = seed * 2654435761 + 1;
+  while (out.length < chars) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    out += `${WORDS[x % WORDS.length]} `;
+  }
+  return out.slice(0, chars);
+}
+
+/** A chat-completion body of about `bytes` bytes (JSON, UTF-8), different for every `i`. */
+export function chatBody(
+  i: number,
+  bytes: number,
+): { json: string; messages: Array<{ role: string; content: string }> } {
+  const make = (n: number) => {
+    const messages = [
+      { role: 'system', content: 'You are a careful analyst. Answer in one short paragraph.' },
+      { role: 'user', content: `Item ${i}: ${filler(i, n)}` },
+    ];
+    return { json: JSON.stringify({ model: MODEL, messages, max_tokens: 256, temperature: 0 }), messages };
+  };
+  const probe = make(0);
+  return make(Math.max(0, bytes - Buffer.byteLength(probe.json)));
+}
+
+export interface SeedOptions {
+  count: number;
+  bodyBytes: number;
+  callbackUrl?: string | undefined;
+  partition?: PartitionId;
+  /** Progress callback, every chunk. */
+  onProgress?: (done: number) => void;
+}
+
+/** Enqueues `count` requests of the bench tenant into one group; returns their ids in order. */
+export async function seedRequests(store: RequestStore, options: SeedOptions): Promise<string[]> {
+  const partition = options.partition ?? 0;
+  const ids: string[] = [];
+  const chunk = 1_000;
+  for (let start = 0; start < options.count; start += chunk) {
+    const jobs: Array<Promise<unknown>> = [];
+    for (let i = start; i < Math.min(options.count, start + chunk); i++) {
+      const id = newRequestId(partition);
+      const body = chatBody(i, options.bodyBytes);
+      ids.push(id);
+      jobs.push(
+        store
+          .enqueue(
+            {
+              id,
+              partition,
+              tenant: BENCH_TENANT.id,
+              model: MODEL,
+              group: GROUP,
+              body: body.json,
+              bytes: Buffer.byteLength(batchLine(id, body.json)),
+              tokens: estimateInputTokens(body.messages),
+              callbackUrl: options.callbackUrl,
+            },
+            {},
+          )
+          .then((r) => {
+            if (r.kind !== 'created') throw new Error(`seed: enqueue answered ${r.kind}`);
+          }),
+      );
+    }
+    await Promise.all(jobs);
+    options.onProgress?.(Math.min(options.count, start + chunk));
+  }
+  return ids;
+}

@@ -1,0 +1,74 @@
+/** The shape every scenario hands back to the report, and the run plan (full or quick). */
+
+export type ScenarioId = 'S1' | 'S2' | 'S3' | 'S4' | 'S5' | 'S6';
+
+/** One line of the stdout table and of the report's summary table. */
+export interface Row {
+  metric: string;
+  value: string;
+  baseline?: string;
+  ratio?: string;
+  target?: string;
+  /** undefined when the figure has no target. */
+  met?: boolean | undefined;
+}
+
+export interface Chart {
+  /** File name under the output directory, e.g. `bench-s1-latency.svg`. */
+  file: string;
+  svg: string;
+  alt: string;
+}
+
+export interface ScenarioResult {
+  id: ScenarioId;
+  title: string;
+  rows: Row[];
+  /** Figures for benchmarks.json; units in the key names. */
+  json: Record<string, unknown>;
+  /** Set-up and reading notes for benchmarks.md (markdown). */
+  notes: string[];
+  charts: Chart[];
+}
+
+export interface Plan {
+  mode: 'full' | 'quick';
+  reps: number;
+  s1: { warmupS: number; closedS: number; openS: number; rates: number[]; connections: number; bodyBytes: number };
+  s2: { count: number; bodyBytes: number; bigBodyBytes: number | undefined };
+  s3: { lines: number; bigLines: number | undefined };
+  s4: { concurrency: number };
+  s5: { count: number; clientConcurrency: number };
+  s6: { directS: number; prompts: number; reps: number };
+  /** Write CPU profiles of the services under test (for targets not met). */
+  profile: boolean;
+}
+
+export const FULL: Plan = {
+  mode: 'full',
+  reps: 3,
+  s1: { warmupS: 3, closedS: 10, openS: 8, rates: [500, 1000, 1500, 2000, 3000], connections: 64, bodyBytes: 2048 },
+  s2: { count: 50_000, bodyBytes: 1024, bigBodyBytes: 3_800 },
+  s3: { lines: 50_000, bigLines: 230_000 },
+  s4: { concurrency: 64 },
+  s5: { count: 10_000, clientConcurrency: 32 },
+  s6: { directS: 120, prompts: 10_000, reps: 3 },
+  profile: false,
+};
+
+export const QUICK: Plan = {
+  mode: 'quick',
+  reps: 1,
+  s1: { warmupS: 1, closedS: 3, openS: 3, rates: [1500], connections: 64, bodyBytes: 2048 },
+  s2: { count: 5_000, bodyBytes: 1024, bigBodyBytes: undefined },
+  s3: { lines: 5_000, bigLines: undefined },
+  s4: { concurrency: 64 },
+  s5: { count: 1_000, clientConcurrency: 32 },
+  s6: { directS: 30, prompts: 2_000, reps: 1 },
+  profile: false,
+};
+
+/** Progress lines go to stderr so that stdout holds only the table. */
+export function progress(id: string, message: string): void {
+  process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${id} ${message}\n`);
+}

@@ -1,0 +1,53 @@
+/**
+ * Samples the resident set size of processes from `/proc/<pid>/status` (VmRSS) every 100 ms — from outside, so the
+ * measured process does no extra work. Linux only, which is where the benchmark runs.
+ */
+import { readFileSync } from 'node:fs';
+
+export interface RssSample {
+  t: number;
+  mb: number;
+}
+
+export class RssSampler {
+  readonly samples: RssSample[] = [];
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly pid: number,
+    intervalMs = 100,
+  ) {
+    this.sample();
+    this.timer = setInterval(() => this.sample(), intervalMs);
+    this.timer.unref();
+  }
+
+  /** Current RSS in MB (undefined once the process is gone). */
+  sample(): number | undefined {
+    const mb = readRssMb(this.pid);
+    if (mb !== undefined) this.samples.push({ t: Date.now(), mb });
+    return mb;
+  }
+
+  /** Highest sample at or after `since` (ms epoch). */
+  peak(since = 0): number {
+    let peak = 0;
+    for (const s of this.samples) if (s.t >= since && s.mb > peak) peak = s.mb;
+    return peak;
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+}
+
+export function readRssMb(pid: number): number | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const m = /VmRSS:\s+(\d+) kB/.exec(status);
+    return m ? Number(m[1]) / 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}

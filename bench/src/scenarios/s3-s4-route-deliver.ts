@@ -1,0 +1,391 @@
+/**
+ * S3 route and S4 deliver, chained on the same data in every run.
+ *
+ * Set-up (not measured): `lines` requests are queued, claimed into one flush, written to JSONL, uploaded and created
+ * as one batch at the simulator (its own process, zero timings), and the benchmark waits until the simulator has
+ * written the output file. S3: the poller starts alone in its own process; the clock runs from recording the
+ * submission and relaying its poll job to the batch being marked routed — retrieve, output file streamed and split,
+ * one SETTLE per line, one delivery job per outcome (no dispatcher runs). S4: the dispatcher then starts alone in its
+ * own process and delivers every outcome, signed, to a bare `node:http` receiver in another process; webhooks/s is
+ * counted at the receiver, first to last arrival. Baselines: S3, downloading the same output file and splitting its
+ * lines in the benchmark process (no routing); S4, unsigned undici POSTs of the same size at the same concurrency
+ * from a separate process to the same receiver.
+ */
+import { once } from 'node:events';
+import { createWriteStream, openAsBlob } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { batchLine, newFlushId } from '@batchbridge/domain';
+import { FLUSH_METADATA_KEY } from '@batchbridge/provider';
+import type { Runtime } from '@batchbridge/runtime';
+import { GROUP, seedRequests } from '../fixtures.js';
+import type { Harness, Receiver, Sim } from '../harness.js';
+import { type Plan, progress, type Row, type ScenarioResult } from '../model.js';
+import { sleep, spawnTs, waitUntil } from '../procs.js';
+import { fmt, round, summarize } from '../stats.js';
+
+const BODY_BYTES = 400;
+
+interface Prepared {
+  rt: Runtime;
+  prefix: string;
+  batchId: string;
+  fileId: string;
+  outputFileId: string;
+  outputMb: number;
+  entry: () => Promise<string>;
+}
+
+/** Queues, claims and submits `lines` requests as one batch; resolves once the simulator's output file is written. */
+async function prepare(h: Harness, sim: Sim, lines: number, callbackUrl: string, label: string): Promise<Prepared> {
+  await h.flush();
+  const prefix = h.prefix('s3');
+  const rt = await h.runtime(prefix, { UPSTREAM_BASE_URL: sim.url, POLL_INTERVAL_MS: '10' });
+  let shown = 0;
+  await seedRequests(rt.store, {
+    count: lines,
+    bodyBytes: BODY_BYTES,
+    callbackUrl,
+    onProgress: (n) => {
+      if (n - shown >= 50_000 || n === lines) {
+        shown = n;
+        progress('S3', `${label}: set-up, queued ${n}/${lines}`);
+      }
+    },
+  });
+  const flushId = newFlushId();
+  const claim = await rt.store.claim(
+    0,
+    GROUP,
+    flushId,
+    { maxRequests: lines, maxBytes: 1e12, maxTokens: 1e12, maxWaitMs: 0 },
+    true,
+  );
+  if (!claim.claimed) throw new Error('S3 set-up: claim failed');
+  // No packer runs: drop the flush job's outbox entry so that no sweep relays it.
+  await rt.redis.zrem(rt.keys.partitionKeys(0).outbox, claim.outbox);
+  const flush = await rt.store.getFlush(0, flushId);
+  if (!flush) throw new Error('S3 set-up: flush missing');
+  const path = join(h.dir, `s3-${flushId}.jsonl`);
+  const out = createWriteStream(path);
+  for (let start = 0; start < lines; start += 5_000) {
+    const ids = await rt.store.flushIds(0, flushId, start, start + 4_999);
+    const bodies = await rt.store.bodies(0, ids);
+    if (!out.write(ids.map((id, i) => batchLine(id, bodies[i] ?? '{}')).join(''))) await once(out, 'drain');
+  }
+  out.end();
+  await once(out, 'finish');
+  const provider = rt.provider!;
+  const file = await provider.files.create({
+    file: new File([await openAsBlob(path)], 'input.jsonl'),
+    purpose: 'batch',
+  });
+  await rm(path, { force: true });
+  const batch = await provider.batches.create({
+    input_file_id: file.id,
+    endpoint: '/v1/chat/completions',
+    completion_window: '24h',
+    metadata: { [FLUSH_METADATA_KEY]: flushId },
+  });
+  const done = await waitUntil(
+    'the simulator to finish the batch',
+    async () => {
+      const b = await provider.batches.retrieve(batch.id);
+      if (b.status === 'failed') throw new Error(`S3 set-up: batch failed ${JSON.stringify(b.errors)}`);
+      return b.status === 'completed' ? b : undefined;
+    },
+    { timeoutMs: 600_000, everyMs: 500, children: [sim.child] },
+  );
+  const meta = await provider.files.retrieve(done.output_file_id!);
+  return {
+    rt,
+    prefix,
+    batchId: batch.id,
+    fileId: file.id,
+    outputFileId: done.output_file_id!,
+    outputMb: meta.bytes / 1e6,
+    entry: () => rt.store.recordSubmission(0, flush, batch.id, file.id),
+  };
+}
+
+/** S3 baseline: stream the output file and split it into lines, nothing else. */
+async function downloadAndSplit(sim: Sim, fileId: string): Promise<{ seconds: number; lines: number }> {
+  const t0 = Date.now();
+  const res = await fetch(`${sim.url}/files/${fileId}/content`, { headers: { authorization: 'Bearer sk-bench' } });
+  let lines = 0;
+  let rest = '';
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    const parts = (rest + Buffer.from(chunk).toString('utf8')).split('\n');
+    rest = parts.pop() ?? '';
+    for (const l of parts) if (l) lines += 1;
+  }
+  return { seconds: (Date.now() - t0) / 1000, lines };
+}
+
+interface RouteShot {
+  linesPerS: number;
+  seconds: number;
+  rssPeakMb: number;
+  rssIdleMb: number;
+  simRssPeakMb: number;
+  outputMb: number;
+  baselineLinesPerS: number;
+  deliverJobs: number;
+}
+
+async function route(h: Harness, plan: Plan, sim: Sim, prep: Prepared, lines: number): Promise<RouteShot> {
+  const base = await downloadAndSplit(sim, prep.outputFileId);
+  if (base.lines !== lines) throw new Error(`S3: output file has ${base.lines} lines, expected ${lines}`);
+  const poller = await h.startService(
+    'poller',
+    prep.prefix,
+    { UPSTREAM_BASE_URL: sim.url, POLL_INTERVAL_MS: '10', POLL_MAX_INTERVAL_MS: '100' },
+    { profile: plan.profile },
+  );
+  try {
+    const idle = poller.child.rss.sample() ?? 0;
+    const t0 = Date.now();
+    await prep.rt.relay.relay(0, [await prep.entry()]);
+    await waitUntil(
+      'the batch to be routed',
+      async () => ((await prep.rt.store.getBatch(0, prep.batchId))?.routed_at !== undefined ? true : undefined),
+      { timeoutMs: 900_000, everyMs: 25, children: [poller.child] },
+    );
+    const seconds = (Date.now() - t0) / 1000;
+    const counts = await prep.rt.queues.counts('deliver');
+    return {
+      linesPerS: lines / seconds,
+      seconds,
+      rssPeakMb: poller.child.rss.peak(t0 - 1),
+      rssIdleMb: idle,
+      simRssPeakMb: sim.child.rss.peak(),
+      outputMb: prep.outputMb,
+      baselineLinesPerS: base.lines / base.seconds,
+      deliverJobs: (counts.waiting ?? 0) + (counts.prioritized ?? 0) + (counts.delayed ?? 0) + (counts.active ?? 0),
+    };
+  } finally {
+    await poller.child.stop();
+  }
+}
+
+interface DeliverShot {
+  perS: number;
+  baselinePerS: number;
+  rssPeakMb: number;
+  bodyBytes: number;
+}
+
+async function deliver(
+  h: Harness,
+  plan: Plan,
+  prep: Prepared,
+  receiver: Receiver,
+  lines: number,
+): Promise<DeliverShot> {
+  const concurrency = plan.s4.concurrency;
+  await receiver.reset();
+  const dispatcher = await h.startService(
+    'dispatcher',
+    prep.prefix,
+    { WEBHOOK_CONCURRENCY: String(concurrency), WEBHOOK_HOST_CONCURRENCY: String(concurrency) },
+    { profile: plan.profile },
+  );
+  let stats: Awaited<ReturnType<Receiver['stats']>>;
+  try {
+    stats = await waitUntil(
+      'every webhook at the receiver',
+      async () => {
+        const s = await receiver.stats();
+        return s.count >= lines ? s : undefined;
+      },
+      { timeoutMs: 900_000, everyMs: 100, children: [dispatcher.child, receiver.child] },
+    );
+  } finally {
+    await dispatcher.child.stop();
+  }
+  const perS = (stats.count - 1) / Math.max(0.001, (stats.lastAt - stats.firstAt) / 1000);
+  const bodyBytes = Math.round(stats.bytes / stats.count);
+
+  await receiver.reset();
+  const blaster = spawnTs('post-blaster', 'bench/src/children/post-blaster.ts', {
+    env: {
+      BLAST_URL: receiver.url,
+      BLAST_COUNT: String(lines),
+      BLAST_BYTES: String(bodyBytes),
+      BLAST_CONCURRENCY: String(concurrency),
+    },
+  });
+  const code = await blaster.exited;
+  if (code !== 0) throw new Error(`S4 baseline exited ${code}:\n${blaster.tail()}`);
+  const b = await receiver.stats();
+  return {
+    perS,
+    baselinePerS: (b.count - 1) / Math.max(0.001, (b.lastAt - b.firstAt) / 1000),
+    rssPeakMb: dispatcher.child.rss.peak(),
+    bodyBytes,
+  };
+}
+
+export async function runS3S4(h: Harness, plan: Plan): Promise<ScenarioResult[]> {
+  const p = plan.s3;
+  const maxLines = Math.max(p.lines, p.bigLines ?? 0) + 1;
+  const sim = await h.startSim({
+    SIM_VALIDATING_MS: '0',
+    SIM_LINES_PER_SECOND: '0',
+    SIM_FINALIZING_MS: '0',
+    SIM_MAX_LINES: String(maxLines),
+    SIM_MAX_BYTES: String(2 * 1024 ** 3),
+  });
+  const receiver = await h.startReceiver(false);
+  const routes: RouteShot[] = [];
+  const deliveries: DeliverShot[] = [];
+  let big: RouteShot | undefined;
+  try {
+    for (let rep = 1; rep <= plan.reps; rep++) {
+      const label = `rep ${rep}/${plan.reps}`;
+      const prep = await prepare(h, sim, p.lines, receiver.url, label);
+      const r = await route(h, plan, sim, prep, p.lines);
+      routes.push(r);
+      progress(
+        'S3',
+        `${label}: routed ${p.lines} lines in ${r.seconds.toFixed(2)} s = ${Math.round(r.linesPerS)} lines/s, poller RSS peak ${r.rssPeakMb.toFixed(0)} MB`,
+      );
+      const d = await deliver(h, plan, prep, receiver, p.lines);
+      deliveries.push(d);
+      progress(
+        'S4',
+        `${label}: ${Math.round(d.perS)} signed webhooks/s (baseline unsigned ${Math.round(d.baselinePerS)}/s)`,
+      );
+    }
+    if (p.bigLines) {
+      const prep = await prepare(h, sim, p.bigLines, 'http://127.0.0.1:9/unused', 'large output file');
+      big = await route(h, plan, sim, prep, p.bigLines);
+      progress(
+        'S3',
+        `large: ${big.outputMb.toFixed(0)} MB, ${p.bigLines} lines in ${big.seconds.toFixed(1)} s, poller RSS peak ${big.rssPeakMb.toFixed(0)} MB`,
+      );
+    }
+  } finally {
+    await receiver.child.stop();
+    await sim.child.stop();
+  }
+  await sleep(0);
+
+  const lps = summarize(routes.map((r) => r.linesPerS));
+  const baseLps = summarize(routes.map((r) => r.baselineLinesPerS));
+  const peak = summarize(routes.map((r) => r.rssPeakMb));
+  const s3Rows: Row[] = [
+    {
+      metric: `route ${p.lines.toLocaleString('en-US')}-line output, lines/s`,
+      value: fmt(lps),
+      baseline: fmt(baseLps),
+      ratio: `${Math.round((lps.median / baseLps.median) * 100)} %`,
+      target: '≥ 10 000',
+      met: lps.median >= 10_000,
+    },
+    { metric: 'poller RSS peak MB', value: fmt(peak) },
+  ];
+  if (big) {
+    s3Rows.push({
+      metric: `poller RSS peak MB, ${big.outputMb.toFixed(0)} MB output`,
+      value: big.rssPeakMb.toFixed(0),
+      target: '≤ 256 MB',
+      met: big.rssPeakMb <= 256,
+    });
+  }
+  const dps = summarize(deliveries.map((d) => d.perS));
+  const baseDps = summarize(deliveries.map((d) => d.baselinePerS));
+  const s4Rows: Row[] = [
+    {
+      metric: `signed webhooks/s (concurrency ${plan.s4.concurrency})`,
+      value: fmt(dps),
+      baseline: fmt(baseDps),
+      ratio: `${Math.round((dps.median / baseDps.median) * 100)} %`,
+      target: '≥ 2 000/s',
+      met: dps.median >= 2000,
+    },
+    { metric: 'dispatcher RSS peak MB', value: fmt(summarize(deliveries.map((d) => d.rssPeakMb))) },
+  ];
+  const s3: ScenarioResult = {
+    id: 'S3',
+    title: 'S3 route',
+    rows: s3Rows,
+    json: {
+      lines: p.lines,
+      runs: plan.reps,
+      lines_per_s: round(lps.median, 0),
+      lines_per_s_min: round(lps.min, 0),
+      lines_per_s_max: round(lps.max, 0),
+      seconds: round(summarize(routes.map((r) => r.seconds)).median, 2),
+      rss_peak_mb: round(peak.median),
+      rss_idle_mb: round(summarize(routes.map((r) => r.rssIdleMb)).median),
+      output_file_mb: round(routes[0]?.outputMb ?? 0),
+      deliver_jobs_created: routes[0]?.deliverJobs,
+      baseline_download_split_lines_per_s: round(baseLps.median, 0),
+      ...(big
+        ? {
+            large_output: {
+              lines: p.bigLines,
+              output_file_mb: round(big.outputMb),
+              lines_per_s: round(big.linesPerS, 0),
+              seconds: round(big.seconds, 1),
+              rss_peak_mb: round(big.rssPeakMb),
+              rss_idle_mb: round(big.rssIdleMb),
+              simulator_rss_peak_mb: round(big.simRssPeakMb),
+            },
+          }
+        : {}),
+      targets: { lines_per_s_min: 10_000, rss_peak_mb_max: 256 },
+    },
+    notes: [
+      `One batch of ${p.lines.toLocaleString('en-US')} requests is queued, claimed, uploaded and completed at the simulator ` +
+        `(zero timings) before the clock starts; its output file is ${(routes[0]?.outputMb ?? 0).toFixed(1)} MB. The poller runs alone ` +
+        'in its own process (`POLL_INTERVAL_MS=10`); the clock runs from relaying the poll job to the batch being marked ' +
+        'routed: retrieve, output file streamed, one SETTLE per line (chunks of 500, 4 in flight), one delivery job per ' +
+        'outcome, missing-line check. No dispatcher runs.',
+      'Baseline: the same output file downloaded with `fetch` and split into lines in the benchmark process — the ' +
+        'transport alone, no routing.',
+      ...(big
+        ? [
+            `Large output file: ${p.bigLines!.toLocaleString('en-US')} lines, ${big.outputMb.toFixed(0)} MB (the simulator's answers ` +
+              `are about ${Math.round((big.outputMb * 1e6) / p.bigLines!)} bytes a line, so 200 MB takes this many lines), one run: ` +
+              `${Math.round(big.linesPerS).toLocaleString('en-US')} lines/s, poller RSS ${big.rssIdleMb.toFixed(0)} MB idle → ` +
+              `${big.rssPeakMb.toFixed(0)} MB peak. The simulator's own RSS peaked at ${big.simRssPeakMb.toFixed(0)} MB while ` +
+              'running and serving this batch (its large-batch figure: flat memory on a 200 MB batch).',
+          ]
+        : []),
+    ],
+    charts: [],
+  };
+  const s4: ScenarioResult = {
+    id: 'S4',
+    title: 'S4 deliver',
+    rows: s4Rows,
+    json: {
+      webhooks: p.lines,
+      runs: plan.reps,
+      concurrency: plan.s4.concurrency,
+      body_bytes: deliveries[0]?.bodyBytes,
+      webhooks_per_s: round(dps.median, 0),
+      webhooks_per_s_min: round(dps.min, 0),
+      webhooks_per_s_max: round(dps.max, 0),
+      rss_peak_mb: round(summarize(deliveries.map((d) => d.rssPeakMb)).median),
+      baseline_posts_per_s: round(baseDps.median, 0),
+      baseline_posts_per_s_min: round(baseDps.min, 0),
+      baseline_posts_per_s_max: round(baseDps.max, 0),
+      ratio_to_baseline: round(dps.median / baseDps.median, 2),
+      targets: { webhooks_per_s_min: 2000 },
+    },
+    notes: [
+      `The ${p.lines.toLocaleString('en-US')} delivery jobs left by S3 are delivered by the dispatcher alone in its own process ` +
+        `(\`WEBHOOK_CONCURRENCY\` = \`WEBHOOK_HOST_CONCURRENCY\` = ${plan.s4.concurrency}: one receiver host, so the per-host ` +
+        'limit, default 8, is raised to the worker concurrency) to a bare `node:http` 200 responder in another process. ' +
+        'Each delivery: BullMQ job, webhook body built once and stored, Standard Webhooks HMAC signature, address ' +
+        'policy at connect time, POST, mark delivered. Rate = webhooks counted at the receiver from first to last arrival.',
+      `Baseline: unsigned undici POSTs of the same size (${deliveries[0]?.bodyBytes ?? '?'} bytes) at the same concurrency from a ` +
+        'separate process to the same receiver — no queue, no Redis, no signing.',
+    ],
+    charts: [],
+  };
+  return [s3, s4];
+}

@@ -50,7 +50,8 @@ export function createAdminRouter(runtime: Runtime, options: AdminRouterOptions 
   router.use((_req, res, next) => {
     res.set('Cache-Control', 'no-store');
     res.set('X-Content-Type-Options', 'nosniff');
-    res.set('Referrer-Policy', 'no-referrer');
+    // Not `no-referrer`: with it, browsers send `Origin: null` on form posts and the origin check below refuses them.
+    res.set('Referrer-Policy', 'same-origin');
     next();
   });
 

@@ -176,8 +176,8 @@ export function createIngestApp(runtime: Runtime, options: IngestAppOptions = {}
       res.end();
       return;
     }
-    // The body may not have been read (401 before parsing, 413 on Content-Length): close rather than drain it.
-    if (!req.complete) res.set('Connection', 'close');
+    // A body refused as too large was not read: close the connection rather than let Node drain megabytes of it.
+    if (e.status === 413 && !req.complete) res.set('Connection', 'close');
     res.status(e.status).set(e.headers).json(e.toJSON());
   });
 

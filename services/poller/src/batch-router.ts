@@ -78,7 +78,7 @@ export class BatchRouter {
       leftoversMs: 0,
     };
     const started = Date.now();
-    const settler = this.settler(p, batch.id, true);
+    const settler = this.settler(p, batch.id, true, ctx.logger);
     try {
       for (const fileId of [remote.output_file_id, remote.error_file_id]) {
         if (fileId) await this.routeFile(p, fileId, settler, summary, ctx);
@@ -98,7 +98,7 @@ export class BatchRouter {
     // when the files accounted for all, nothing is left and the walk (one script per request) can be skipped.
     const settledByLines = settler.counts.completed + settler.counts.failed + settler.counts.retried;
     if (batch.count === 0 || settledByLines < batch.count) {
-      summary.leftovers = await this.settleLeftovers(p, batch, rejected, message);
+      summary.leftovers = await this.settleLeftovers(p, batch, rejected, message, ctx.logger);
     }
     summary.leftoversMs = Date.now() - started - summary.filesMs;
     const outcomes: BatchOutcomes = {
@@ -119,7 +119,7 @@ export class BatchRouter {
 
   /** The provider does not know the batch any more: its requests go back to the queue (attempt counted). */
   async abandon(p: PartitionId, batch: BatchRecord, reason: string, logger: Logger): Promise<OutcomeCounts> {
-    const counts = await this.settleLeftovers(p, batch, new Map(), reason);
+    const counts = await this.settleLeftovers(p, batch, new Map(), reason, logger);
     await this.finish(
       p,
       batch,
@@ -131,8 +131,9 @@ export class BatchRouter {
     return counts;
   }
 
-  private settler(p: PartitionId, batchId: string, countStale: boolean): ChunkedSettler {
+  private settler(p: PartitionId, batchId: string, countStale: boolean, logger?: Logger): ChunkedSettler {
     return new ChunkedSettler({
+      logger,
       store: this.runtime.store,
       relay: this.runtime.relay,
       metrics: this.runtime.metrics.m,
@@ -270,8 +271,9 @@ export class BatchRouter {
     batch: BatchRecord,
     rejected: Map<number, string>,
     message: string,
+    logger?: Logger,
   ): Promise<OutcomeCounts> {
-    const settler = this.settler(p, batch.id, false);
+    const settler = this.settler(p, batch.id, false, logger);
     for (let start = 0; ; start += ID_SLICE) {
       const ids = await this.runtime.store.flushIds(p, batch.flush_id, start, start + ID_SLICE - 1);
       for (let i = 0; i < ids.length; i++) {

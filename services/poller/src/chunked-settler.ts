@@ -5,8 +5,10 @@
  */
 import { type TokenUsage, usageOf } from '@batchbridge/config';
 import type { PartitionId, RequestStore, SettleKind, SettleOutcome } from '@batchbridge/domain';
+import type { Logger } from '@batchbridge/logger';
 import type { MetricsCatalog } from '@batchbridge/metrics';
 import type { OutboxRelay } from '@batchbridge/queues';
+import { logSettled } from './log-settled.js';
 
 export interface SettleItem {
   id: string;
@@ -32,6 +34,8 @@ export interface ChunkedSettlerOptions {
   maxInFlight: number;
   /** Count `stale` outcomes in the results metric (not when sweeping requests that are expected to be settled). */
   countStale: boolean;
+  /** The poll job's logger: at debug level, one line per settled request (log-settled.ts). */
+  logger?: Logger | undefined;
 }
 
 export class ChunkedSettler {
@@ -90,6 +94,7 @@ export class ChunkedSettler {
     const { outcomes, outbox } = await store.settle(partition, batchId, items);
     // A crash between settle and relay leaves the entries in the outbox; the sweep relays them.
     await relay.relay(partition, outbox);
+    if (this.o.logger) await logSettled(store, this.o.logger, partition, items, outcomes);
     const chunkCounts = emptyCounts();
     outcomes.forEach((outcome, i) => {
       chunkCounts[outcome] += 1;

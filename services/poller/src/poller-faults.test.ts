@@ -112,6 +112,25 @@ describe('poller under faults', () => {
     await expectRoutedCorrectly(rt, b, ['forgotten']);
   });
 
+  it('fails the job on a refusal no retry can fix (401), and the sweep retries it once the cause is gone', async () => {
+    const s = await sim();
+    const proxy = await providerProxy(s.url);
+    cleanups.push(() => proxy.close());
+    proxy.refuseRetrieve(401);
+    const rt = await runtime(proxy.url);
+    await poller(rt, { sweepIntervalMs: 100 });
+    const b = await submitRequests(rt, [{ content: 'patience' }]);
+    await waitFor(async () => (await (await pollJob(rt, b))?.getState()) === 'failed', 'the poll job to fail');
+    // Not retried by the queue (a 401 is not worth it): one call per run of the job.
+    expect(
+      await counterValue(rt.metrics.m.upstreamRequests, { operation: 'batches.retrieve', status: '401' }),
+    ).toBeGreaterThanOrEqual(1);
+    expect(await rt.store.liveBatches(0)).toEqual([b.batchId]);
+    proxy.refuseRetrieve(null);
+    await waitRouted(rt, b);
+    await expectRoutedCorrectly(rt, b, ['patience']);
+  });
+
   it('gives up on a batch the provider keeps answering 404 for, and requeues its requests', async () => {
     const s = await sim();
     const rt = await runtime(s.url);
@@ -148,7 +167,7 @@ describe('poller under faults', () => {
 
   it('tolerates uppercase batch statuses', async () => {
     const s = await sim();
-    const proxy = await uppercaseStatusProxy(s.url);
+    const proxy = await providerProxy(s.url, { uppercaseStatus: true });
     cleanups.push(() => proxy.close());
     const rt = await runtime(proxy.url);
     await poller(rt);
@@ -164,16 +183,27 @@ describe('poller under faults', () => {
   });
 });
 
-/** A real HTTP proxy in front of the simulator that answers batch retrieves with the status in capitals. */
-async function uppercaseStatusProxy(simUrl: string) {
+/**
+ * A real HTTP proxy in front of the simulator that can answer batch retrieves with the status in capitals, or refuse
+ * them with a status of its choice (switchable while a test runs).
+ */
+async function providerProxy(simUrl: string, options: { uppercaseStatus?: boolean } = {}) {
   const target = new URL(simUrl);
   const seen: string[] = [];
+  let refuseRetrieve: number | null = null;
   const server: Server = createServer((req, res) => {
     const path = req.url ?? '/';
+    const isRetrieve = req.method === 'GET' && /^\/v1\/batches\/[^/?]+$/.test(path.split('?')[0] ?? '');
+    if (isRetrieve && refuseRetrieve !== null) {
+      res
+        .writeHead(refuseRetrieve, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ error: { message: 'refused by the test proxy', type: 'invalid_request_error' } }));
+      return;
+    }
     const upstream = httpRequest(
       { host: target.hostname, port: target.port, method: req.method, path, headers: req.headers },
       (up) => {
-        if (req.method === 'GET' && /^\/v1\/batches\/[^/?]+$/.test(path.split('?')[0] ?? '')) {
+        if (isRetrieve && options.uppercaseStatus) {
           const chunks: Buffer[] = [];
           up.on('data', (c: Buffer) => chunks.push(c));
           up.on('end', () => {
@@ -198,6 +228,9 @@ async function uppercaseStatusProxy(simUrl: string) {
   return {
     url: `http://127.0.0.1:${port}/v1`,
     rewritten: () => [...seen],
+    refuseRetrieve: (status: number | null) => {
+      refuseRetrieve = status;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -21,7 +21,10 @@ export async function logSettled(
       items.map((i) => i.id),
     );
     items.forEach((item, i) => {
-      log.debug({ requestId: item.id, tenant: tenants[i], outcome: outcomes[i], line: item.kind }, 'request settled');
+      log.debug(
+        { requestId: item.id, tenant: tenants[i], outcome: outcomes[i], verdict: item.kind },
+        'request settled',
+      );
     });
   } catch (err) {
     // The results are applied already; a log line is never a reason to fail routing.

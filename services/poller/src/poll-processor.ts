@@ -107,7 +107,10 @@ export function createPollProcessor(runtime: Runtime, options: ResolvedPollerOpt
   };
 }
 
-/** Retryable provider trouble goes back to the queue with its Retry-After; the rest fails the job (the sweep retries). */
+/**
+ * Retryable trouble (provider 408/409/429/5xx, connection and stream errors, Redis hiccups) goes back to the queue with
+ * the provider's Retry-After; a refusal no retry can fix fails the job, and the sweep retries it later.
+ */
 function failure(
   err: unknown,
   info: ReturnType<typeof classifyProviderError>,
@@ -117,7 +120,7 @@ function failure(
   if (info.retryable) {
     log.warn(
       { step, status: info.status, retryAfterMs: info.retryAfterMs, err: info.message },
-      'provider call failed; retrying',
+      'poll step failed; the queue retries it',
     );
     return err instanceof ProviderError ? err : new ProviderError(info, { cause: err });
   }

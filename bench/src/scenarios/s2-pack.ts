@@ -139,8 +139,8 @@ export async function runS2(h: Harness, plan: Plan): Promise<ScenarioResult> {
       value: fmt(secs, 2),
       baseline: fmt(baseSecs, 2),
       ratio: `${(secs.median / baseSecs.median).toFixed(1)}× baseline time`,
-      target: p.count >= 50_000 ? '≤ 10 s' : '≤ 10 s (at 50 000)',
-      met: secs.median <= 10,
+      target: p.count >= 50_000 ? '≤ 10 s' : '≤ 10 s at 50 000 (full run only)',
+      met: p.count >= 50_000 ? secs.median <= 10 : undefined,
     },
     { metric: 'packer RSS growth MB', value: fmt(growth) },
   ];

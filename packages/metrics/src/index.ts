@@ -26,7 +26,9 @@ export interface CreateMetricsOptions {
 
 export function createMetrics(options: CreateMetricsOptions = {}): Metrics {
   const registry = new Registry();
-  if (options.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'batchbridge_process_' });
+  // prom-client's names already start with `process_` / `nodejs_`: prefix `batchbridge_` gives
+  // `batchbridge_process_cpu_user_seconds_total`, not `batchbridge_process_process_…`.
+  if (options.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'batchbridge_' });
   const m = createMetricsCatalog(registry);
   const collectors: Array<() => Promise<void>> = [];
   return {

@@ -43,6 +43,11 @@ const SCENARIOS: Array<{
 
 const startedAt = new Date();
 const loadAtStart = loadavg()[0] ?? 0;
+// Other sessions may be running test suites on this 2-core box; the report says how busy it was.
+let peakLoad = loadAtStart;
+setInterval(() => {
+  peakLoad = Math.max(peakLoad, loadavg()[0] ?? 0);
+}, 5_000).unref();
 const harness = new Harness();
 const results: ScenarioResult[] = [];
 let failed = false;
@@ -126,7 +131,16 @@ async function profileUnmet(h: Harness, base: Plan, all: ScenarioResult[]): Prom
 
 const durationS = (Date.now() - startedAt.getTime()) / 1000;
 const machine = describeMachine(harness.redisVersion, loadAtStart);
+const busy = machine.load_avg_1m_at_start > machine.cores || peakLoad > machine.cores;
 const preface = [
+  ...(busy
+    ? [
+        `**Shared box.** Other work was running on this machine during the run (1-minute load average ` +
+          `${machine.load_avg_1m_at_start} at start, up to ${Math.round(peakLoad * 10) / 10} during, ` +
+          `${machine.load_avg_1m_at_end} at end, on ${machine.cores} cores), so every figure — batchbridge's and the ` +
+          "baselines' alike — is lower and noisier than on a quiet machine. Compare each figure with its baseline.",
+      ]
+    : []),
   `**Shared CPU.** Every server under test runs in its own process, so the load generator and the server do not share ` +
     `an event loop — but this machine has ${machine.cores} cores, which the load generator, the services, the ` +
     'simulator, the receiver and Redis all share. Absolute figures are therefore lower than on a machine where the ' +

@@ -2,7 +2,7 @@
  * `startIngestApi`: the ingest HTTP server around the express app, with a shutdown that stops accepting, lets in-flight
  * requests finish (each one ends with its Redis reply or a 1 s command timeout), then drops idle keep-alive sockets.
  */
-import { createServer } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Runtime, Service } from '@batchbridge/runtime';
 import { createIngestApp, type IngestAppOptions } from './app.js';
@@ -27,6 +27,18 @@ export async function startIngestApi(runtime: Runtime, options: IngestApiOptions
   const drainTimeoutMs = options.drainTimeoutMs ?? 10_000;
   const { app, ready } = createIngestApp(runtime, options);
   const server = createServer(app);
+  // Responses in flight, so that a shutdown can tell their clients not to reuse the connection.
+  const inFlight = new Set<ServerResponse>();
+  let stopping = false;
+  server.on('request', (_req, res: ServerResponse) => {
+    if (stopping) res.shouldKeepAlive = false;
+    inFlight.add(res);
+    res.once('close', () => {
+      inFlight.delete(res);
+      // Its socket is idle now: let close() complete instead of waiting for the client's keep-alive timeout.
+      if (stopping) setImmediate(() => server.closeIdleConnections());
+    });
+  });
   // Load balancers commonly keep idle connections for 60 s; outlive them so they never reuse a socket we just closed.
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
@@ -48,6 +60,8 @@ export async function startIngestApi(runtime: Runtime, options: IngestApiOptions
     ready,
     close: () => {
       closing ??= new Promise<void>((resolve) => {
+        stopping = true;
+        for (const res of inFlight) if (!res.headersSent) res.shouldKeepAlive = false;
         const timer = setTimeout(() => server.closeAllConnections(), drainTimeoutMs);
         timer.unref();
         server.close(() => {

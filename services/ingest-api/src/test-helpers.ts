@@ -91,7 +91,7 @@ export async function pendingIds(rt: TestRuntime): Promise<string[]> {
   const out: string[] = [];
   for (const p of rt.keys.allPartitions()) {
     for (const group of await rt.redis.smembers(rt.keys.partitionKeys(p).groups)) {
-      out.push(...(await rt.redis.zrange(rt.keys.partitionKeys(p).pending(group), 0, -1)));
+      out.push(...(await rt.redis.zrange(rt.keys.partitionKeys(p).pending(group), '0', '-1')));
     }
   }
   return out;

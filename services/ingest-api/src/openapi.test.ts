@@ -1,0 +1,113 @@
+/**
+ * Keeps /openapi.json and real behaviour in step: every documented operation answers (never an unknown-route 404 or
+ * a 405), every status the API really answers is documented for its operation, and every JSON answer validates
+ * against the documented schema (ajv, JSON Schema 2020-12 as OpenAPI 3.1 uses).
+ */
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Answer, chatBody, GLOBEX_KEY, startTestIngest, type TestIngest } from './test-helpers.js';
+
+type Doc = {
+  paths: Record<
+    string,
+    Record<string, { responses: Record<string, { content?: Record<string, { schema: object }> }> }>
+  >;
+  components: object;
+};
+
+describe('OpenAPI document', () => {
+  let t: TestIngest;
+  let doc: Doc;
+  const ajv = new Ajv2020({ strict: false, allErrors: true });
+  addFormats.default(ajv);
+  const exercised = new Set<string>();
+  let validated = 0;
+
+  beforeAll(async () => {
+    t = await startTestIngest();
+    const res = await t.call('GET', '/openapi.json', { key: null });
+    expect(res.status).toBe(200);
+    doc = res.json as Doc;
+    // Make `#/components/...` refs resolvable from any response schema.
+    ajv.addSchema({ $id: 'bb-openapi', components: doc.components });
+  });
+  afterAll(async () => {
+    await t.dispose();
+  });
+
+  /** Asserts that `res` is a documented answer of `method path` and validates its JSON body. */
+  function conforms(method: string, path: string, res: Answer): void {
+    const op = doc.paths[path]?.[method.toLowerCase()];
+    expect(op, `${method} ${path} is not documented`).toBeDefined();
+    exercised.add(`${method} ${path}`);
+    const documented = op!.responses[String(res.status)];
+    expect(documented, `${method} ${path} answered ${res.status}, which is not documented: ${res.text}`).toBeDefined();
+    const schema = documented!.content?.['application/json']?.schema;
+    if (!schema) return;
+    const rewritten = JSON.parse(JSON.stringify(schema).replaceAll('"#/components/', '"bb-openapi#/components/'));
+    const validate = ajv.compile(rewritten);
+    const ok = validate(res.json);
+    expect(ok, `${method} ${path} ${res.status}: ${ajv.errorsText(validate.errors)} in ${res.text}`).toBe(true);
+    validated += 1;
+  }
+
+  it('documents what the API really answers, and every documented operation exists', async () => {
+    const chat = (body: unknown, headers: Record<string, string> = {}, key?: string) => t.chat(body, headers, key);
+    const C = '/v1/chat/completions';
+
+    const created = await chat(chatBody(), { 'idempotency-key': 'doc-1', 'x-custom-id': 'doc' });
+    conforms('POST', C, created);
+    conforms('POST', C, await chat(chatBody(), { 'idempotency-key': 'doc-1', 'x-custom-id': 'doc' }));
+    conforms('POST', C, await chat(chatBody({ temperature: 3 }), { 'idempotency-key': 'doc-2' }));
+    conforms('POST', C, await chat(chatBody({ top_p: 0.5 }), { 'idempotency-key': 'doc-1', 'x-custom-id': 'doc' }));
+    conforms('POST', C, await chat(chatBody(), {}, 'bb_unknown_key_0123456789'));
+    conforms('POST', C, await chat(chatBody({ model: 'gpt-4o' }), {}, GLOBEX_KEY));
+    conforms('POST', C, await chat(chatBody({ messages: [{ role: 'user', content: 'z'.repeat(1_100_000) }] })));
+    conforms(
+      'POST',
+      C,
+      await t.call('POST', C, {
+        raw: 'hello',
+        headers: { 'content-type': 'text/plain', 'x-callback-url': 'http://127.0.0.1:9/' },
+      }),
+    );
+    conforms('POST', C, await chat(chatBody(), { 'x-callback-url': 'http://10.0.0.1/hook' }));
+    for (let i = 0; i < 6; i++) {
+      const res = await chat(chatBody(), {}, GLOBEX_KEY);
+      conforms('POST', C, res);
+      if (i === 5) expect(res.status).toBe(429);
+    }
+
+    const id = created.json.id as string;
+    const R = '/v1/requests/{id}';
+    conforms('GET', R, await t.call('GET', `/v1/requests/${id}`));
+    conforms('GET', R, await t.call('GET', `/v1/requests/${id}`, { key: GLOBEX_KEY }));
+    conforms('GET', R, await t.call('GET', `/v1/requests/${id}`, { key: null }));
+    conforms('POST', `${R}/redeliver`, await t.call('POST', `/v1/requests/${id}/redeliver`));
+    conforms('POST', `${R}/cancel`, await t.call('POST', `/v1/requests/${id}/cancel`));
+    conforms('POST', `${R}/cancel`, await t.call('POST', `/v1/requests/${id}/cancel`));
+    conforms('POST', `${R}/cancel`, await t.call('POST', '/v1/requests/breq_nope/cancel'));
+    conforms('POST', `${R}/redeliver`, await t.call('POST', `/v1/requests/${id}/redeliver`));
+    conforms('POST', `${R}/redeliver`, await t.call('POST', `/v1/requests/${id}/redeliver`, { key: GLOBEX_KEY }));
+
+    conforms('GET', '/v1/models', await t.call('GET', '/v1/models'));
+    conforms('GET', '/v1/models', await t.call('GET', '/v1/models', { key: null }));
+    for (const path of ['/healthz', '/readyz', '/metrics', '/openapi.json', '/docs']) {
+      conforms('GET', path, await t.call('GET', path, { key: null }));
+    }
+
+    const documented = Object.entries(doc.paths).flatMap(([path, methods]) =>
+      Object.keys(methods).map((m) => `${m.toUpperCase()} ${path}`),
+    );
+    expect([...exercised].sort()).toEqual(documented.sort());
+    expect(validated).toBeGreaterThan(25);
+  });
+
+  it('serves a self-contained docs page listing every operation', async () => {
+    const res = await t.call('GET', '/docs', { key: null });
+    expect(res.headers.get('content-type')).toContain('text/html');
+    expect(res.text).not.toMatch(/<script|https?:\/\/(?!127)/);
+    for (const path of Object.keys(doc.paths)) expect(res.text).toContain(`<code>${path}</code>`);
+  });
+});

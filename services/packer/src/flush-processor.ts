@@ -44,7 +44,7 @@ import type OpenAI from 'openai';
 import type { CrashPoint } from './crash-points.js';
 import type { BatchCreateLimiter } from './create-limiter.js';
 import { writeFlushFile } from './jsonl-file.js';
-import { logSubmittedRequests } from './log-submitted.js';
+import { logFlushRequests, logSubmittedRequests } from './log-submitted.js';
 import { deleteOrphanFiles, flushFileName } from './orphan-files.js';
 
 export interface FlushProcessorOptions {
@@ -189,6 +189,7 @@ export function createFlushProcessor(runtime: Runtime, options: FlushProcessorOp
       const members = await store.failFlush(p, flushId, message);
       await relay.relay(p, members);
       log.error({ stage, status: info.status, err: info.message, requests: members.length }, 'provider refused flush');
+      await logFlushRequests(runtime, log, p, flushId, 'request failed with its flush (provider refused it)');
       return 'failed';
     }
   };

@@ -77,7 +77,7 @@ export function requestsHandlers(runtime: Runtime) {
       await queues.addBulk('deliver', p, [
         { jobId: `dlv-${id}-r${Date.now()}`, data: { partition: p, requestId: id, redeliver: true } },
       ]);
-      logger.info({ requestId: id, tenant: record.tenant }, 'redelivery requested');
+      logger.info({ requestId: id, tenant: record.tenant, batchId: record.batch_id }, 'redelivery requested');
       res.status(202).json(toRequestObject(record));
     },
   };

@@ -46,7 +46,10 @@ export function chatCompletionsHandler(deps: ChatRouteDeps) {
 
   return async (req: Request, res: Response): Promise<void> => {
     const tenant = tenantOf(res);
-    // express.json only parses JSON media types; anything else leaves the body unread.
+    // express.json only parses JSON media types; anything else (or no body at all) leaves req.body undefined.
+    if (req.body === undefined && !hasBody(req)) {
+      throw invalidParam('body', 'request body is required: a JSON chat-completion body', 'missing_body');
+    }
     if (req.body === undefined) {
       throw new ApiError({
         status: 415,
@@ -233,6 +236,12 @@ export function chatCompletionsHandler(deps: ChatRouteDeps) {
         });
     }
   };
+}
+
+/** Whether the request carries a body at all (the test body-parser itself uses). */
+function hasBody(req: Request): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
 /** A request header; an empty one counts as absent (clients often send `X-Callback-URL: $UNSET_VARIABLE`). */

@@ -183,6 +183,12 @@ describe('ingest API (default configuration)', () => {
       expect(isOpenAiError(arr.json)).toBe(true);
     });
 
+    it('answers 400 for a POST without a body', async () => {
+      const res = await t.call('POST', '/v1/chat/completions', { headers: { 'x-callback-url': CALLBACK } });
+      expect(res.status).toBe(400);
+      expect(res.json.error.param).toBe('body');
+    });
+
     it('answers 415 for a body that is not JSON', async () => {
       const res = await t.call('POST', '/v1/chat/completions', {
         raw: 'model=gpt-4o-mini',

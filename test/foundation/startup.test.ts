@@ -84,10 +84,10 @@ describe('start-up checks', () => {
       const run = await runService(
         'services/dispatcher/src/main.ts',
         { REDIS_URL: redis.url, METRICS_PORT: '0', REDIS_ALLOW_EVICTION: 'true', REDIS_KEY_PREFIX: 'evictiontest' },
-        /dispatcher started/,
+        /dispatcher running/,
       );
       expect(run.stdout).toMatch(/not noeviction; continuing/);
-      expect(run.stdout).toMatch(/dispatcher started/);
+      expect(run.stdout).toMatch(/dispatcher running/);
       expect(run.code).toBe(0);
     });
   });

@@ -7,7 +7,7 @@
 import { parseConfig } from '@batchbridge/config';
 import { createLogger } from '@batchbridge/logger';
 import { RedisSetupError, resolveRedis } from '@batchbridge/redis';
-import { startHealthServer } from './health-server.js';
+import { type HealthServer, startHealthServer } from './health-server.js';
 import { createRuntime, type Runtime } from './runtime.js';
 import type { Service } from './service.js';
 import { createShutdown } from './shutdown.js';
@@ -37,49 +37,15 @@ export async function runMain(proc: NodeJS.Process, options: RunMainOptions): Pr
     proc.exit(2);
   }
   const logger = createLogger({ service: options.service, level: config.log.level, pretty: config.log.pretty });
-  let tenants: ReturnType<typeof loadTenants>;
-  try {
-    tenants = loadTenants(config.tenantsFile, `${config.redis.dataDir}/../dev-tenant.json`);
-  } catch (err) {
-    proc.stderr.write(`batchbridge ${options.service}: ${(err as Error).message}\n`);
-    proc.exit(2);
-  }
-  let runtime: Runtime;
+  // Signal handlers go in before anything starts, so that a SIGTERM during start-up still shuts down in order.
+  let service: Service | undefined;
+  let runtime: Runtime | undefined;
+  let health: HealthServer | undefined;
   let stopEmbedded: () => Promise<void> = async () => undefined;
-  try {
-    const redis = await resolveRedis({ url: config.redis.url, dataDir: config.redis.dataDir, logger });
-    stopEmbedded = redis.stop;
-    runtime = await createRuntime({
-      config,
-      redisUrl: redis.url,
-      logger,
-      service: options.service,
-      tenants: tenants.directory,
-    });
-  } catch (err) {
-    const message = err instanceof RedisSetupError ? err.message : `cannot connect to Redis: ${(err as Error).message}`;
-    proc.stderr.write(`batchbridge ${options.service}: ${message}\n`);
-    await stopEmbedded();
-    proc.exit(1);
-  }
-  const service = await options.start(runtime);
-  const port = config.http.metricsPort ?? options.defaultMetricsPort;
-  const health =
-    port === null
-      ? undefined
-      : await startHealthServer({
-          port,
-          host: config.http.host,
-          metrics: runtime.metrics,
-          metricsToken: config.metrics.token,
-          ready: () => service.ready(),
-        });
-  logger.info({ health: health?.url }, `${options.service} started`);
-
   const shutdown = createShutdown(
     () => [
-      { name: options.service, run: () => service.close() },
-      { name: 'runtime', run: () => runtime.close() },
+      { name: options.service, run: async () => service?.close() },
+      { name: 'runtime', run: async () => runtime?.close() },
       { name: 'embedded-redis', run: () => stopEmbedded() },
       { name: 'health', run: async () => health?.close() },
     ],
@@ -96,4 +62,41 @@ export async function runMain(proc: NodeJS.Process, options: RunMainOptions): Pr
   };
   proc.on('SIGINT', onSignal);
   proc.on('SIGTERM', onSignal);
+
+  let tenants: ReturnType<typeof loadTenants>;
+  try {
+    tenants = loadTenants(config.tenantsFile, `${config.redis.dataDir}/../dev-tenant.json`);
+  } catch (err) {
+    proc.stderr.write(`batchbridge ${options.service}: ${(err as Error).message}\n`);
+    proc.exit(2);
+  }
+  try {
+    const redis = await resolveRedis({ url: config.redis.url, dataDir: config.redis.dataDir, logger });
+    stopEmbedded = redis.stop;
+    runtime = await createRuntime({
+      config,
+      redisUrl: redis.url,
+      logger,
+      service: options.service,
+      tenants: tenants.directory,
+    });
+  } catch (err) {
+    const message = err instanceof RedisSetupError ? err.message : `cannot connect to Redis: ${(err as Error).message}`;
+    proc.stderr.write(`batchbridge ${options.service}: ${message}\n`);
+    await stopEmbedded();
+    proc.exit(1);
+  }
+  const started = await options.start(runtime);
+  service = started;
+  const port = config.http.metricsPort ?? options.defaultMetricsPort;
+  if (port !== null) {
+    health = await startHealthServer({
+      port,
+      host: config.http.host,
+      metrics: runtime.metrics,
+      metricsToken: config.metrics.token,
+      ready: () => started.ready(),
+    });
+  }
+  logger.info({ health: health?.url }, `${options.service} running`);
 }

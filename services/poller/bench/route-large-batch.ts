@@ -91,12 +91,12 @@ async function parent(): Promise<void> {
   const prefix = `bench${Date.now().toString(36)}`;
   const rt = await runtimeFor(redis.url, prefix, sim.url, 'bench-setup');
   try {
+    // The producer connection has a 1 s command timeout; bulk setup on a busy machine needs the worker connection.
+    const slowStore = new RequestStore(rt.workerRedis, rt.keys, { retentionMs: 86_400_000, maxAttempts: 3 });
     let t = Date.now();
-    const group = await enqueueAll(rt.store, lines);
+    const group = await enqueueAll(slowStore, lines);
     out(`enqueued ${lines} requests in ${Date.now() - t} ms`);
     const flushId = newFlushId();
-    // One CLAIM of this size runs longer than the producer connection's command timeout: use the worker connection.
-    const slowStore = new RequestStore(rt.workerRedis, rt.keys, { retentionMs: 86_400_000, maxAttempts: 3 });
     const claim = await slowStore.claim(
       0,
       group,
@@ -106,13 +106,13 @@ async function parent(): Promise<void> {
     );
     if (!claim.claimed) throw new Error(`claim: ${claim.why}`);
     await rt.redis.zrem(rt.keys.partitionKeys(0).outbox, claim.outbox);
-    const flush = await rt.store.getFlush(0, flushId);
+    const flush = await slowStore.getFlush(0, flushId);
     if (!flush) throw new Error('no flush');
     const inputPath = join(dir, 'input.jsonl');
     const input = createWriteStream(inputPath);
     for (let start = 0; start < lines; start += 5_000) {
-      const ids = await rt.store.flushIds(0, flushId, start, start + 4_999);
-      const bodies = await rt.store.bodies(0, ids);
+      const ids = await slowStore.flushIds(0, flushId, start, start + 4_999);
+      const bodies = await slowStore.bodies(0, ids);
       if (!input.write(ids.map((id, i) => batchLine(id, bodies[i] ?? '{}')).join(''))) {
         await new Promise((resolve) => input.once('drain', resolve));
       }
@@ -130,7 +130,7 @@ async function parent(): Promise<void> {
       completion_window: '24h',
       metadata: { [FLUSH_METADATA_KEY]: flushId },
     });
-    const entry = await rt.store.recordSubmission(0, flush, batch.id, file.id);
+    const entry = await slowStore.recordSubmission(0, flush, batch.id, file.id);
     await rt.redis.config('RESETSTAT');
     t = Date.now();
     for (;;) {

@@ -1,0 +1,15 @@
+import { defineConfig } from 'vitest/config';
+
+// `pnpm test:faults`: the fault-injection run of test/faults (issue 8), kept out of `pnpm test` because it runs the
+// services as processes for minutes. One file, one fork: the run itself needs both cores.
+export default defineConfig({
+  test: {
+    include: ['test/faults/**/*.test.ts'],
+    exclude: ['**/node_modules/**'],
+    testTimeout: 900_000,
+    hookTimeout: 120_000,
+    pool: 'forks',
+    maxWorkers: 1,
+    reporters: ['default'],
+  },
+});

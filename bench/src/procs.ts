@@ -123,7 +123,10 @@ export async function waitUntil<T>(
     for (const c of options.children ?? []) {
       if (c.rss.sample() === undefined) throw new Error(`${c.name} died while waiting for ${what}:\n${c.tail()}`);
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${options.timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline) {
+      const tails = (options.children ?? []).map((c) => `--- ${c.name}:\n${c.tail()}`).join('\n');
+      throw new Error(`timed out after ${options.timeoutMs} ms waiting for ${what}\n${tails}`);
+    }
     await sleep(options.everyMs ?? 50);
   }
 }

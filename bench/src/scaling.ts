@@ -75,10 +75,17 @@ interface RedisSetup {
   pids: number[];
   /** Empties every master. */
   flush(): Promise<void>;
+  /** `used_memory` summed over the masters (bytes). */
+  usedMemory(): Promise<number>;
   stop(): Promise<void>;
 }
 
 const REDIS_ARGS = ['--appendonly', 'no', '--save', ''];
+
+async function usedMemory(nodes: Redis[]): Promise<number> {
+  const infos = await Promise.all(nodes.map((n) => n.info('memory')));
+  return infos.reduce((sum, info) => sum + Number(/used_memory:(\d+)/.exec(info)?.[1] ?? 0), 0);
+}
 
 async function startStandalone(dir: string): Promise<RedisSetup> {
   const port = await freePort();
@@ -91,6 +98,7 @@ async function startStandalone(dir: string): Promise<RedisSetup> {
     url: `redis://127.0.0.1:${port}`,
     pids: [proc.pid!],
     flush: async () => void (await admin.flushall()),
+    usedMemory: () => usedMemory([admin]),
     stop: async () => {
       admin.disconnect();
       proc.kill('SIGKILL');
@@ -143,6 +151,7 @@ async function startCluster(dir: string): Promise<RedisSetup> {
     flush: async () => {
       await Promise.all(admins.map((a) => a.flushall()));
     },
+    usedMemory: () => usedMemory(admins),
     stop: async () => {
       for (const a of admins) a.disconnect();
       for (const p of procs) p.kill('SIGKILL');
@@ -161,6 +170,8 @@ interface Shot {
   /** CPU used during the measured window, in cores (1.0 = one core busy all the time). */
   cpu: { ingest: number; redis: number; loadGenerator: number };
   loadAvg1: number;
+  /** Growth of Redis `used_memory` over the run divided by the requests it accepted (all queued: no packer runs). */
+  redisBytesPerQueuedRequest: number;
 }
 
 async function measure(urls: string[], ingest: Child[], redis: RedisSetup): Promise<Shot> {
@@ -181,6 +192,7 @@ async function measure(urls: string[], ingest: Child[], redis: RedisSetup): Prom
     });
   await cannon(WARMUP); // JIT and connection warm-up, not recorded
   await redis.flush();
+  const memoryBefore = await redis.usedMemory();
   const before = {
     ingest: ingest.map((c) => cpuSeconds(c.pid)),
     redis: redis.pids.map(cpuSeconds),
@@ -189,6 +201,7 @@ async function measure(urls: string[], ingest: Child[], redis: RedisSetup): Prom
   };
   const r = await cannon(SECONDS);
   const wall = (performance.now() - before.at) / 1000;
+  const memoryAfter = await redis.usedMemory();
   const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
   return {
     acceptedPerS: r['2xx'] / r.duration,
@@ -202,6 +215,7 @@ async function measure(urls: string[], ingest: Child[], redis: RedisSetup): Prom
       loadGenerator: (selfCpuSeconds() - before.self) / wall,
     },
     loadAvg1: loadavg()[0]!,
+    redisBytesPerQueuedRequest: r['2xx'] > 0 ? (memoryAfter - memoryBefore) / r['2xx'] : 0,
   };
 }
 
@@ -290,7 +304,8 @@ try {
         `${setup.name.padEnd(28)} run ${rep}/${REPS}: ${Math.round(shot.acceptedPerS)}/s accepted, ` +
           `p50 ${shot.p50} ms, p99 ${shot.p99} ms, non-2xx ${shot.non2xx}, errors ${shot.errors}, ` +
           `CPU ingest ${shot.cpu.ingest.toFixed(2)} / redis ${shot.cpu.redis.toFixed(2)} / ` +
-          `load generator ${shot.cpu.loadGenerator.toFixed(2)} cores, load average ${shot.loadAvg1.toFixed(1)}`,
+          `load generator ${shot.cpu.loadGenerator.toFixed(2)} cores, ${Math.round(shot.redisBytesPerQueuedRequest)} Redis bytes per ` +
+          `queued request, load average ${shot.loadAvg1.toFixed(1)}`,
       );
       for (const c of ingest) {
         await c.stop();
@@ -303,9 +318,9 @@ try {
 }
 
 say(
-  '\n| setup | ingest replicas | Redis | P | accepted requests/s (median, min–max) | p50 / p99 latency (ms) | accepted/s per ingest CPU core | Redis CPU µs per accepted request | CPU cores: ingest / Redis / load generator | box load average |',
+  '\n| setup | ingest replicas | Redis | P | accepted requests/s (median, min–max) | p50 / p99 latency (ms) | accepted/s per ingest CPU core | Redis CPU µs per accepted request | CPU cores: ingest / Redis / load generator | Redis bytes per queued request | box load average |',
 );
-say('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+say('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
 for (const r of results) {
   const acc = r.runs.map((x) => x.acceptedPerS);
   const pick = (f: (s: Shot) => number) => median(r.runs.map(f));
@@ -315,7 +330,7 @@ for (const r of results) {
       `${pick((s) => s.p50)} / ${pick((s) => s.p99)} | ${Math.round(pick((s) => s.acceptedPerS / s.cpu.ingest))} | ` +
       `${Math.round(pick((s) => (s.cpu.redis / s.acceptedPerS) * 1e6))} | ` +
       `${pick((s) => s.cpu.ingest).toFixed(2)} / ${pick((s) => s.cpu.redis).toFixed(2)} / ${pick((s) => s.cpu.loadGenerator).toFixed(2)} | ` +
-      `${pick((s) => s.loadAvg1).toFixed(1)} |`,
+      `${Math.round(pick((s) => s.redisBytesPerQueuedRequest))} | ${pick((s) => s.loadAvg1).toFixed(1)} |`,
   );
 }
 mkdirSync(join(args.out, '..'), { recursive: true });

@@ -31,7 +31,8 @@ async function packOnce(
   count: number,
   bodyBytes: number,
   label: string,
-): Promise<PackShot> {
+  stuck: string[],
+): Promise<PackShot | undefined> {
   await h.flush();
   const prefix = h.prefix('s2');
   const before = (await sim.counters()).batchesCreated;
@@ -56,11 +57,21 @@ async function packOnce(
       },
     });
     const t0 = Date.now();
-    await waitUntil(
-      'the batch at the simulator',
-      async () => ((await sim.counters()).batchesCreated > before ? true : undefined),
-      { timeoutMs: 300_000, everyMs: 20, children: [packer.child] },
-    );
+    try {
+      await waitUntil(
+        'the batch at the simulator',
+        async () => ((await sim.counters()).batchesCreated > before ? true : undefined),
+        { timeoutMs: 120_000, everyMs: 20, children: [packer.child] },
+      );
+    } catch (err) {
+      const tail = packer.child.tail().split('\n').filter(Boolean).slice(-3).join(' | ');
+      progress('S2', `${label}: no batch within 120 s; packer log tail: ${tail}`);
+      stuck.push(
+        `${label}: no batch within 120 s after the last enqueue (packer log: ${tail.slice(0, 600) || 'empty'})`,
+      );
+      if (!(err as Error).message.startsWith('timed out')) throw err;
+      return undefined;
+    }
     const seconds = (Date.now() - t0) / 1000;
     const peak = packer.child.rss.peak(t0 - 1);
     const files = (await (
@@ -106,26 +117,29 @@ export async function runS2(h: Harness, plan: Plan): Promise<ScenarioResult> {
   const p = plan.s2;
   const sim = await h.startSim({ SIM_VALIDATING_MS: '3600000' });
   const shots: PackShot[] = [];
+  const stuck: string[] = [];
   const base: number[] = [];
   let big: PackShot | undefined;
   try {
     for (let rep = 1; rep <= plan.reps; rep++) {
-      const shot = await packOnce(h, plan, sim, p.count, p.bodyBytes, `rep ${rep}/${plan.reps}`);
-      shots.push(shot);
-      progress(
-        'S2',
-        `rep ${rep}/${plan.reps}: ${p.count} requests packed and uploaded in ${shot.seconds.toFixed(2)} s, packer RSS +${shot.rssGrowthMb.toFixed(0)} MB`,
-      );
+      const shot = await packOnce(h, plan, sim, p.count, p.bodyBytes, `rep ${rep}/${plan.reps}`, stuck);
+      if (shot) shots.push(shot);
+      if (shot)
+        progress(
+          'S2',
+          `rep ${rep}/${plan.reps}: ${p.count} requests packed and uploaded in ${shot.seconds.toFixed(2)} s, packer RSS +${shot.rssGrowthMb.toFixed(0)} MB`,
+        );
       const b = await baselineOnce(h, sim, p.count, p.bodyBytes);
       base.push(b);
       progress('S2', `rep ${rep}/${plan.reps} baseline (fs + raw upload): ${b.toFixed(2)} s`);
     }
     if (p.bigBodyBytes) {
-      big = await packOnce(h, plan, sim, p.count, p.bigBodyBytes, '200 MB case');
-      progress(
-        'S2',
-        `200 MB case: ${big.fileMb.toFixed(0)} MB in ${big.seconds.toFixed(1)} s, packer RSS +${big.rssGrowthMb.toFixed(0)} MB`,
-      );
+      big = await packOnce(h, plan, sim, p.count, p.bigBodyBytes, '200 MB case', stuck);
+      if (big)
+        progress(
+          'S2',
+          `200 MB case: ${big.fileMb.toFixed(0)} MB in ${big.seconds.toFixed(1)} s, packer RSS +${big.rssGrowthMb.toFixed(0)} MB`,
+        );
     }
   } finally {
     await sim.child.stop();
@@ -186,6 +200,7 @@ export async function runS2(h: Harness, plan: Plan): Promise<ScenarioResult> {
         "validation paused. RSS growth = the packer's peak RSS during the flush minus its idle RSS just before.",
       'Baseline: the same lines generated in memory, written with a plain `fs` write stream, uploaded raw with ' +
         '`fetch` + `FormData` and created with one `POST /batches`, to the same simulator.',
+      ...stuck.map((s) => `**A run that did not finish:** ${s}`),
       ...(big
         ? [
             `200 MB case: ${p.count.toLocaleString('en-US')} requests of ${p.bigBodyBytes} bytes, a ${big.fileMb.toFixed(0)} MB input ` +

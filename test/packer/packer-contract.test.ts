@@ -48,26 +48,35 @@ it('sends files.create and batches.create that match the OpenAPI request schemas
   const sent: Sent[] = [];
   const recording: typeof fetch = async (input, init) => {
     const url = new URL(typeof input === 'string' ? input : input instanceof URL ? input.href : input.url);
+    let body = init?.body;
+    if (body instanceof ReadableStream) {
+      // The upload is streamed (multipart, chunked): read it whole here, these files are small.
+      body = new Uint8Array(await new Response(body).arrayBuffer());
+    }
     if (init?.method === 'POST' && url.pathname.endsWith('/files')) {
-      const form = init.body instanceof FormData ? init.body : await new Request(url, init).formData();
-      const body: Record<string, unknown> = {};
+      const contentType = new Headers(init.headers).get('content-type') ?? '';
+      const form =
+        body instanceof FormData
+          ? body
+          : await new Response(body, { headers: { 'content-type': contentType } }).formData();
+      const fields: Record<string, unknown> = {};
       let file: Sent['file'];
       for (const [key, value] of form.entries()) {
-        if (typeof value === 'string') body[key] = value;
+        if (typeof value === 'string') fields[key] = value;
         else {
           // `format: binary`: the part is a file; the schema sees its presence as a string.
-          body[key] = value.name;
+          fields[key] = value.name;
           file = { name: value.name, text: await value.text() };
         }
       }
-      sent.push({ op: 'files.create', body, ...(file ? { file } : {}) });
+      sent.push({ op: 'files.create', body: fields, ...(file ? { file } : {}) });
     } else if (init?.method === 'POST' && url.pathname.endsWith('/batches')) {
-      sent.push({ op: 'batches.create', body: JSON.parse(String(init.body)) as Record<string, unknown> });
+      sent.push({ op: 'batches.create', body: JSON.parse(String(body)) as Record<string, unknown> });
     }
-    return fetch(input, init);
+    return fetch(input, { ...init, body: body ?? null });
   };
   runtime.provider = new OpenAI({ baseURL: sim.url, apiKey: 'sk-test', maxRetries: 0, fetch: recording });
-  const packer = await startPacker(runtime, FAST_PACKER);
+  const packer = await startPacker(runtime, { ...FAST_PACKER, uploadFetch: recording });
   cleanups.push(() => packer.close());
 
   const mini = [await enqueueChat(runtime), await enqueueChat(runtime)];

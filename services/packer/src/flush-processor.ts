@@ -22,12 +22,11 @@
  * the batch before it stalls, as real providers do.
  */
 
-import { File } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
-import { openAsBlob } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type FlushRecord, modelOfGroup, type PartitionId } from '@batchbridge/domain';
+import { type FlushRecord, modelOfGroup, type PartitionId, type RequestStore } from '@batchbridge/domain';
 import type { Logger } from '@batchbridge/logger';
 import {
   classifyProviderError,
@@ -40,7 +39,7 @@ import {
 import { FlushJob } from '@batchbridge/queues';
 import type { Runtime } from '@batchbridge/runtime';
 import { DelayedError, type Job } from 'bullmq';
-import type OpenAI from 'openai';
+import { type default as OpenAI, toStreamingFile } from 'openai';
 import type { CrashPoint } from './crash-points.js';
 import type { BatchCreateLimiter } from './create-limiter.js';
 import { writeFlushFile } from './jsonl-file.js';
@@ -48,7 +47,11 @@ import { logFlushRequests, logSubmittedRequests } from './log-submitted.js';
 import { deleteOrphanFiles, flushFileName } from './orphan-files.js';
 
 export interface FlushProcessorOptions {
+  /** The packer's store (on a connection without the request path's 1 s command timeout). */
+  store: RequestStore;
   provider: OpenAI;
+  /** The provider client for uploads (a fetch that streams the request body from disk). */
+  uploadProvider: OpenAI;
   limiter: BatchCreateLimiter;
   crashPoint: (point: CrashPoint) => void;
   /** Directory of the temporary JSONL files. */
@@ -62,10 +65,12 @@ type Stage = 'lookup' | 'upload' | 'create';
 
 /** Credentials refused: retry slowly (an operator fixes the key) rather than fail every queued request. */
 const AUTH_RETRY_MS = 60_000;
+/** Slowest upload rate we wait for: a 200 MB file gets about 7 minutes rather than the usual call timeout. */
+const MIN_UPLOAD_BYTES_PER_SECOND = 512 * 1024;
 
 export function createFlushProcessor(runtime: Runtime, options: FlushProcessorOptions) {
-  const { store, relay } = runtime;
-  const { provider, limiter, crashPoint } = options;
+  const { relay } = runtime;
+  const { store, provider, uploadProvider, limiter, crashPoint } = options;
   const m = runtime.metrics.m;
 
   /** Step 3: JSONL to a temporary file, uploaded from disk. Undefined when no request of the flush is left. */
@@ -92,10 +97,18 @@ export function createFlushProcessor(runtime: Runtime, options: FlushProcessorOp
         await relay.relay(p, members);
         return undefined;
       }
-      const created = await provider.files.create({
-        file: new File([await openAsBlob(path)], flushFileName(flush.id), { type: 'application/jsonl' }),
-        purpose: 'batch',
-      });
+      // Streamed from disk: memory does not grow with the file (I4); see streaming-fetch.ts for why not a Blob.
+      const timeout = Math.max(
+        runtime.config.upstream.timeoutMs,
+        Math.ceil((file.bytes / MIN_UPLOAD_BYTES_PER_SECOND) * 1000),
+      );
+      const created = await uploadProvider.files.create(
+        {
+          file: toStreamingFile(createReadStream(path), flushFileName(flush.id), { type: 'application/jsonl' }),
+          purpose: 'batch',
+        },
+        { timeout },
+      );
       crashPoint('after-upload');
       await store.updateFlush(p, flush.id, { file_id: created.id, state: 'uploaded' });
       log.info({ fileId: created.id, lines: file.lines, bytes: file.bytes }, 'input file uploaded');

@@ -4,7 +4,7 @@
  * trigger atomically and takes at most the limits — so each request lands in exactly one flush even with several
  * packer replicas ticking at once. A group keeps being claimed while a full batch is still waiting.
  */
-import { type FlushLimits, newFlushId, type PartitionId } from '@batchbridge/domain';
+import { type FlushLimits, newFlushId, type PartitionId, type RequestStore } from '@batchbridge/domain';
 import type { Runtime } from '@batchbridge/runtime';
 import type { CrashPoint } from './crash-points.js';
 
@@ -27,10 +27,11 @@ function due(
 /** Returns the number of flushes claimed. */
 export async function packPartition(
   runtime: Runtime,
+  store: RequestStore,
   p: PartitionId,
   crashPoint: (point: CrashPoint) => void,
 ): Promise<number> {
-  const { store, relay, config } = runtime;
+  const { relay, config } = runtime;
   const m = runtime.metrics.m;
   const limits: FlushLimits = {
     maxRequests: config.batch.maxRequests,

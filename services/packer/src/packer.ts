@@ -4,6 +4,8 @@
  * is spent, so every step is crash-safe (see flush-processor.ts for the state machine).
  */
 import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { RequestStore } from '@batchbridge/domain';
 import { backoffStrategy, type ProviderBackoffOptions, providerBackoff, startWorkers } from '@batchbridge/queues';
 import type { Runtime, Service } from '@batchbridge/runtime';
 import type { Worker } from 'bullmq';
@@ -12,6 +14,8 @@ import { BatchCreateLimiter } from './create-limiter.js';
 import { createFlushProcessor } from './flush-processor.js';
 import { packPartition } from './pack-partition.js';
 import { recoverFlushes } from './recover-flushes.js';
+import { instrumentedFetch, streamingFetch } from './streaming-fetch.js';
+import { ensureTempDir, removeStaleTempFiles } from './temp-files.js';
 
 export interface PackerOptions {
   /** Time between packing passes. @defaultValue 250 ms, less when `BATCH_MAX_WAIT_MS` is small (min 20 ms) */
@@ -32,8 +36,10 @@ export interface PackerOptions {
   backoff?: ProviderBackoffOptions;
   /** Provider batch creations per minute across all packers. @defaultValue the provider profile's */
   batchCreatesPerMinute?: number;
-  /** Directory of temporary JSONL files. @defaultValue `os.tmpdir()` */
+  /** Directory of temporary JSONL files. @defaultValue `<os.tmpdir()>/batchbridge-packer` */
   tmpDir?: string;
+  /** The fetch that uploads input files; it must stream the body (see streaming-fetch.ts). @defaultValue `streamingFetch` */
+  uploadFetch?: typeof fetch;
   /** Fault-injection hook called at each crash-sensitive step (tests only; see crash-points.ts). @defaultValue none */
   crashPoint?: (point: CrashPoint) => void;
 }
@@ -52,11 +58,27 @@ export async function startPacker(runtime: Runtime, options: PackerOptions = {})
     options.batchCreatesPerMinute ?? runtime.config.upstream.profile.batchCreatesPerMinute,
   );
 
+  const { config } = runtime;
+  // The runtime's store sits on the fail-fast producer connection (1 s command timeout, right for the request path).
+  // Claiming or failing a 50 000-request flush runs longer than that inside Redis, and a reply lost to the timeout
+  // would leave the work to the recovery sweep; the packer is background work, so it uses the worker connection.
+  const store = new RequestStore(runtime.workerRedis, runtime.keys, {
+    retentionMs: config.limits.resultRetentionMs,
+    idempotencyTtlMs: config.limits.idempotencyTtlMs,
+    maxAttempts: config.maxAttempts,
+  });
+  const uploadProvider = provider.withOptions({
+    fetch: instrumentedFetch(options.uploadFetch ?? streamingFetch, runtime.metrics.m),
+  });
+  const tmpDir = options.tmpDir ?? join(tmpdir(), 'batchbridge-packer');
+  await ensureTempDir(tmpDir);
   const processor = createFlushProcessor(runtime, {
+    store,
     provider,
+    uploadProvider,
     limiter,
     crashPoint,
-    tmpDir: options.tmpDir ?? tmpdir(),
+    tmpDir,
   });
   const workers: Worker[] = startWorkers('flush', runtime.keys, runtime.workerRedis, processor, {
     concurrency: options.concurrency ?? 2,
@@ -102,10 +124,14 @@ export async function startPacker(runtime: Runtime, options: PackerOptions = {})
   loop('packing pass', tickMs, async () => {
     for (const p of runtime.keys.allPartitions()) {
       if (stopped) return;
-      await packPartition(runtime, p, crashPoint);
+      await packPartition(runtime, store, p, crashPoint);
     }
   });
-  loop('recovery sweep', sweepMs, () => recoverFlushes(runtime, recover));
+  loop('recovery sweep', sweepMs, async () => {
+    await recoverFlushes(runtime, store, recover);
+    const removed = await removeStaleTempFiles(tmpDir);
+    if (removed > 0) log.info({ removed, tmpDir }, 'removed temporary files left by a dead packer');
+  });
 
   let closing: Promise<void> | undefined;
   return {

@@ -3,6 +3,7 @@
  * sharing the work without sharing a request, and the provider's faults at batch creation (a create that times out
  * after the batch exists, 429 with Retry-After, a 400, the create-per-minute limit).
  */
+import { newFlushId } from '@batchbridge/domain';
 import { startPacker } from '@batchbridge/packer';
 import { createProviderSim, FAST_TIMINGS, type ProviderSim, type ProviderSimOptions } from '@batchbridge/provider-sim';
 import type { Service } from '@batchbridge/runtime';
@@ -122,6 +123,40 @@ describe('flush triggers', () => {
       expect(done.request_counts?.completed).toBe(2);
     }
     expect(sim.counters().batchesCreated).toBe(2);
+  });
+});
+
+describe('a flush whose request record vanished', () => {
+  it('leaves the line out and keeps the id list equal to the file, line for line', async () => {
+    const sim = await createProviderSim({ timings: FAST_TIMINGS });
+    cleanups.push(() => sim.close());
+    const runtime = await createTestRuntime({ redisUrl, env: { UPSTREAM_BASE_URL: sim.url } });
+    cleanups.push(() => runtime.dispose());
+    const ids = [await enqueueChat(runtime), await enqueueChat(runtime), await enqueueChat(runtime)];
+    const claim = await runtime.store.claim(
+      0,
+      'chat.completions|gpt-4o-mini',
+      newFlushId(),
+      runtime.config.batch,
+      true,
+    );
+    if (!claim.claimed) throw new Error('not claimed');
+    // Cannot happen in production (batched records never expire, eviction is refused): a hand-deleted key.
+    await runtime.redis.del(runtime.keys.partitionKeys(0).req(ids[1]!));
+    await runtime.relay.relay(0, [claim.outbox]);
+    const packer = await startPacker(runtime, FAST_PACKER);
+    cleanups.push(() => packer.close());
+
+    const records = await waitSubmitted(runtime, [ids[0]!, ids[2]!]);
+    expect(records[0]?.batch_id).toBe(records[1]?.batch_id);
+    expect(await runtime.store.flushIds(0, claim.flushId, 0, -1)).toEqual([ids[0], ids[2]]);
+    expect((await runtime.store.getFlush(0, claim.flushId))?.count).toBe(2);
+    const counters = await waitFor('lines answered', () => {
+      const c = sim.counters();
+      return c.outputLines >= 2 ? c : undefined;
+    });
+    expect(counters.linesReceived).toBe(2);
+    expect(Object.keys(counters.outputBatchesByCustomId).sort()).toEqual([ids[0], ids[2]].sort());
   });
 });
 

@@ -160,6 +160,31 @@ describe('a flush whose request record vanished', () => {
   });
 });
 
+describe('recovery sweep', () => {
+  it('gives a claimed flush whose job never reached BullMQ a job again', async () => {
+    const sim = await createProviderSim({ timings: FAST_TIMINGS });
+    cleanups.push(() => sim.close());
+    const runtime = await createTestRuntime({ redisUrl, env: { UPSTREAM_BASE_URL: sim.url } });
+    cleanups.push(() => runtime.dispose());
+    const id = await enqueueChat(runtime);
+    const claim = await runtime.store.claim(
+      0,
+      'chat.completions|gpt-4o-mini',
+      newFlushId(),
+      runtime.config.batch,
+      true,
+    );
+    if (!claim.claimed) throw new Error('not claimed');
+    // The outbox entry is lost too (say, a hand cleanup): only the stale-flush check can find the flush now.
+    await runtime.redis.zrem(runtime.keys.partitionKeys(0).outbox, claim.outbox);
+    const packer = await startPacker(runtime, FAST_PACKER);
+    cleanups.push(() => packer.close());
+    const [record] = await waitSubmitted(runtime, [id]);
+    expect(record?.flush_id).toBe(claim.flushId);
+    expect(sim.counters().batchesCreated).toBe(1);
+  });
+});
+
 describe('two packers on one Redis', () => {
   it('never put one request in two batches', async () => {
     const first = await setup({ BATCH_MAX_REQUESTS: '5', BATCH_MAX_WAIT_MS: '30' });

@@ -40,17 +40,31 @@ function filler(seed: number, chars: number): string {
   return out.slice(0, chars);
 }
 
-/** A chat-completion body of about `bytes` bytes (JSON, UTF-8), different for every `i`. */
+/**
+ * A chat-completion body of about `bytes` bytes (JSON, UTF-8), different for every `i`. With `padTools`, the size beyond
+ * a short prompt goes into a tool definition instead of the message text: the openai profile caps a batch at 20 M
+ * estimated input tokens (message text ÷ 4), which text-only requests reach at about 80 MB, so a 200 MB batch needs
+ * requests whose bytes are mostly not prompt text — as function-calling requests with large tool schemas are.
+ */
 export function chatBody(
   i: number,
   bytes: number,
+  padTools = false,
 ): { json: string; messages: Array<{ role: string; content: string }> } {
   const make = (n: number) => {
     const messages = [
       { role: 'system', content: 'You are a careful analyst. Answer in one short paragraph.' },
-      { role: 'user', content: `Item ${i}: ${filler(i, n)}` },
+      { role: 'user', content: `Item ${i}: ${filler(i, padTools ? 200 : n)}` },
     ];
-    return { json: JSON.stringify({ model: MODEL, messages, max_tokens: 256, temperature: 0 }), messages };
+    const tools = padTools
+      ? [
+          {
+            type: 'function',
+            function: { name: 'lookup', description: filler(i + 1, n), parameters: { type: 'object' } },
+          },
+        ]
+      : undefined;
+    return { json: JSON.stringify({ model: MODEL, messages, tools, max_tokens: 256, temperature: 0 }), messages };
   };
   const probe = make(0);
   return make(Math.max(0, bytes - Buffer.byteLength(probe.json)));
@@ -60,6 +74,8 @@ export interface SeedOptions {
   count: number;
   bodyBytes: number;
   callbackUrl?: string | undefined;
+  /** Put the size into a tool definition rather than the prompt (see `chatBody`). */
+  padTools?: boolean;
   partition?: PartitionId;
   /** Progress callback, every chunk. */
   onProgress?: (done: number) => void;
@@ -74,7 +90,7 @@ export async function seedRequests(store: RequestStore, options: SeedOptions): P
     const jobs: Array<Promise<unknown>> = [];
     for (let i = start; i < Math.min(options.count, start + chunk); i++) {
       const id = newRequestId(partition);
-      const body = chatBody(i, options.bodyBytes);
+      const body = chatBody(i, options.bodyBytes, options.padTools);
       ids.push(id);
       jobs.push(
         store

@@ -6,7 +6,7 @@
  *   pnpm bench:quick
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { Harness } from './harness.js';
@@ -146,6 +146,16 @@ const preface = [
     'simulator, the receiver and Redis all share. Absolute figures are therefore lower than on a machine where the ' +
     'client runs elsewhere; the baselines suffer the same handicap.',
 ];
+// With --only, the scenarios not re-run keep their figures from the last run of this mode (bench/results/).
+const sidecar = join(REPO_ROOT, `bench/results/${plan.mode}-scenarios.json`);
+if (argv.includes('--only') && existsSync(sidecar)) {
+  const earlier = JSON.parse(readFileSync(sidecar, 'utf8')) as ScenarioResult[];
+  const rerun = new Set(results.map((r) => r.id));
+  results.push(...earlier.filter((r) => !rerun.has(r.id)));
+  results.sort((a, b) => a.id.localeCompare(b.id));
+}
+mkdirSync(join(REPO_ROOT, 'bench/results'), { recursive: true });
+writeFileSync(sidecar, JSON.stringify(results));
 const input = { plan, machine, startedAt, durationS, results, preface };
 mkdirSync(outDir, { recursive: true });
 writeFileSync(join(outDir, 'benchmarks.md'), markdown(input));

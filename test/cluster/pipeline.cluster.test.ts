@@ -2,7 +2,7 @@
 // Cluster with 16 partitions. What a user observes is the same as on one Redis: one signed webhook per request, with
 // that request's own completion, to its own tenant's URL, and no request answered by two provider batches — while the
 // requests live in partitions owned by different masters.
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Embedded, startEmbedded } from '@batchbridge/all-in-one';
@@ -30,10 +30,10 @@ const GLOBEX_SECRET = String(TEST_TENANTS[1]!.webhook_secret);
 let cluster: TestRedisCluster;
 let pipeline: Embedded;
 let receiver: WebhookReceiver;
+const tenantsFile = join(tmpdir(), `bb-tenants-${freshPrefix()}.json`);
 
 beforeAll(async () => {
   cluster = await startRedisCluster({ masters: 3 });
-  const tenantsFile = join(tmpdir(), `bb-tenants-${freshPrefix()}.json`);
   // Both tenants get both models and room for the whole run (the test globex is limited to one model and 5 queued).
   const tenants = TEST_TENANTS.map((t) => ({ ...t, allowed_models: ['*'], max_queued: 10_000 }));
   writeFileSync(tenantsFile, JSON.stringify({ tenants }));
@@ -65,6 +65,7 @@ afterAll(async () => {
   await receiver?.close();
   await pipeline?.close();
   await cluster?.stop();
+  rmSync(tenantsFile, { force: true });
 });
 
 /** The master (host:port) that owns the slot of each partition's hash tag. */

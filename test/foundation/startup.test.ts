@@ -6,7 +6,6 @@ import { startRedis, type TestRedis } from '@batchbridge/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const root = join(import.meta.dirname, '..', '..');
-const tsx = join(root, 'node_modules', '.bin', 'tsx');
 
 interface Run {
   code: number | null;
@@ -17,14 +16,20 @@ interface Run {
 /** Runs a service's main until it exits, or until `until` matches its output (then SIGTERM). */
 function runService(entry: string, env: Record<string, string>, until?: RegExp): Promise<Run> {
   return new Promise((resolve) => {
-    const child = spawn(tsx, [join(root, entry)], {
+    // `node --import tsx` rather than the tsx CLI: signals and exit codes are the service's own, not a wrapper's.
+    const child = spawn(process.execPath, ['--import', 'tsx', join(root, entry)], {
       cwd: root,
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
     });
     let stdout = '';
     let stderr = '';
+    let stopping = false;
     const check = () => {
-      if (until && until.test(stdout + stderr)) child.kill('SIGTERM');
+      // One SIGTERM only: a second signal means "force exit" (code 130) to a batchbridge service.
+      if (!stopping && until?.test(stdout + stderr)) {
+        stopping = true;
+        child.kill('SIGTERM');
+      }
     };
     child.stdout.on('data', (d) => {
       stdout += d;

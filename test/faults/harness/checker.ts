@@ -4,6 +4,7 @@
  */
 import type { ReceivedWebhook } from '@batchbridge/testkit';
 import type { LedgerEntry } from './client.js';
+import type { GoneAttempts } from './log-scan.js';
 import { parsePath } from './receiver.js';
 
 const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
@@ -18,8 +19,8 @@ export interface CheckInput {
   deliveries: readonly ReceivedWebhook[];
   /** Deliveries the receiver answered 2xx. */
   accepted: ReadonlySet<ReceivedWebhook>;
-  /** When the dispatcher first saw a 410, by request id (from its log). */
-  goneSeenAt: ReadonlyMap<string, number>;
+  /** What the dispatcher saw and did after a 410, by request id (from its log). */
+  goneSeen: ReadonlyMap<string, GoneAttempts>;
   /** The final request object of each accepted entry, by request id (undefined: 404). */
   finals: ReadonlyMap<string, { status: number; body: Record<string, unknown> | undefined }>;
   /** Simulator: custom_ids answered by more than one batch. */
@@ -48,6 +49,8 @@ export interface CheckResult {
   secondBatchForFlush: number;
   redirectsFollowed: number;
   goneRetried: number;
+  /** Outcomes sent again after a 410 because their job's completion was lost (not a retry; allowed, reported). */
+  goneResent: number;
   deliveries: number;
   outcomesDelivered: number;
   byStatus: Record<string, number>;
@@ -99,6 +102,7 @@ export function check(input: CheckInput): CheckResult {
   let stuck = 0;
   let wrongOutcome = 0;
   let goneRetried = 0;
+  let goneResent = 0;
   let outcomesDelivered = 0;
   const byStatus: Record<string, number> = {};
   for (const entry of input.entries) {
@@ -143,13 +147,16 @@ export function check(input: CheckInput): CheckResult {
       wrongOutcome += 1;
       note('wrongOutcome', `${entry.id} is ${status}, webhooks: ${[...types].join(',')}`);
     }
-    const goneAt = input.goneSeenAt.get(entry.id);
-    if (goneAt !== undefined) {
-      // 410 stops: once the dispatcher has seen a 410 for this outcome, no attempt may follow.
-      const after = got.filter((d) => d.receivedAt.getTime() > goneAt).length;
-      if (after > 0) {
+    const gone = input.goneSeen.get(entry.id);
+    if (gone !== undefined) {
+      // 410 stops: once the dispatcher has seen a 410 for this outcome, its retries stop. The same attempt may run
+      // again when its job's completion was lost (at-least-once; the receiver dedupes on webhook-id): counted apart.
+      const after = got.filter((d) => d.receivedAt.getTime() > gone.at).length;
+      if (gone.retriedAfter) {
         goneRetried += 1;
-        note('goneRetried', `${entry.id}: ${after} attempt(s) after the dispatcher saw a 410`);
+        note('goneRetried', `${entry.id}: retried after the dispatcher saw a 410 at attempt ${gone.attempt}`);
+      } else if (after > 0) {
+        goneResent += 1;
       }
     }
   }
@@ -185,6 +192,7 @@ export function check(input: CheckInput): CheckResult {
     secondBatchForFlush,
     redirectsFollowed: input.internalHits,
     goneRetried,
+    goneResent,
     deliveries: input.deliveries.length,
     outcomesDelivered,
     byStatus,

@@ -33,7 +33,7 @@ export function faultProfile(env: Record<string, string | undefined>): FaultProf
       : {
           name: 'ci' as const,
           requests: 5_000,
-          chaosMs: 75_000,
+          chaosMs: 90_000,
           serviceKills: 24,
           redisKills: 2,
           concurrency: 24,

@@ -15,7 +15,7 @@ export function failures(report: RunReport): Record<string, number> {
     'webhook type not matching the final status': r.wrongOutcome,
     'second provider batch for one flush': r.secondBatchForFlush,
     'redirects followed': r.redirectsFollowed,
-    'attempts after a 410': r.goneRetried,
+    'retries after a 410': r.goneRetried,
     'requests the client could not get accepted': r.abandoned,
     'secrets or prompt text in log lines': Object.values(report.logs.hits).reduce((a, b) => a + b, 0),
     'SIGTERM drains with work left active or a non-zero exit': report.drills.filter(
@@ -56,6 +56,7 @@ export function renderReport(report: RunReport): string {
     `| **unexpected** (delivery for an id never accepted) | **${r.unexpected}** |`,
     `| **stuck** (not terminal after settling) | **${r.stuck}** |`,
     `| **wrong-tenant deliveries** | **${r.wrongTenant}** |`,
+    `| sent again after a 410 because the job's completion was lost (same attempt; receivers dedupe) | ${r.goneResent} |`,
   );
   for (const [label, n] of Object.entries(failures(report))) {
     if (['lost', 'duplicated', 'unexpected', 'stuck', 'wrong-tenant deliveries'].includes(label)) continue;

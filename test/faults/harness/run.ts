@@ -70,6 +70,8 @@ interface ProviderPhase {
   ms: number;
   faults?: Record<string, unknown>;
   receiverDown?: boolean;
+  /** Hold the phase (up to 4 × `ms`) until a provider batch ends in this status, so that the fault surely bit. */
+  untilBatch?: 'expired' | 'failed';
 }
 
 const PHASES: ProviderPhase[] = [
@@ -85,8 +87,13 @@ const PHASES: ProviderPhase[] = [
     ms: 7_000,
     faults: { createBatchTimeout: { mode: 'delay', delayMs: UPSTREAM_TIMEOUT_MS + 2_000, times: 2 } },
   },
-  { label: 'expired batches', ms: 8_000, faults: { expireAfterFraction: 0.5 } },
-  { label: 'failed batches (enqueued token limit)', ms: 8_000, faults: { enqueuedTokenLimit: 2_000 } },
+  { label: 'expired batches', ms: 6_000, faults: { expireAfterFraction: 0.5 }, untilBatch: 'expired' },
+  {
+    label: 'failed batches (enqueued token limit)',
+    ms: 6_000,
+    faults: { enqueuedTokenLimit: 500 },
+    untilBatch: 'failed',
+  },
   {
     label: 'truncated result downloads',
     ms: 5_000,
@@ -200,6 +207,9 @@ export async function runFaults(profile: FaultProfile, log: (line: string) => vo
       WEBHOOK_TIMEOUT_MS: String(WEBHOOK_TIMEOUT_MS),
       WEBHOOK_RETRY_SCHEDULE: '250ms,500ms,1s,2s,3s,4s',
       WEBHOOK_ALLOW_CIDRS: '127.0.0.0/8',
+      // Every callback of the run is on one receiver host; the default 8 in flight per host would make it the
+      // bottleneck of the soak run (a slow path holds a slot for the whole sender timeout).
+      WEBHOOK_HOST_CONCURRENCY: '48',
       METRICS_PORT: '0',
       LOG_LEVEL: 'info',
     };
@@ -287,6 +297,29 @@ export async function runFaults(profile: FaultProfile, log: (line: string) => vo
       const text = await res.text();
       if (!res.ok) throw new Error(`simulator ${method} ${path}: ${res.status} ${text}`);
       return text ? JSON.parse(text) : undefined;
+    };
+
+    /** Every provider batch, as the provider lists them (newest first, 100 a page). */
+    const providerBatches = async (): Promise<
+      Array<{ id: string; status: string; metadata?: Record<string, string> | null }>
+    > => {
+      const all: Array<{ id: string; status: string; metadata?: Record<string, string> | null }> = [];
+      let after: string | undefined;
+      for (;;) {
+        const res = await fetch(`${simUrl}/batches?limit=100${after ? `&after=${after}` : ''}`, {
+          headers: { authorization: `Bearer ${upstreamKey}` },
+        });
+        if (!res.ok) throw new Error(`GET /batches: ${res.status}`);
+        const page = (await res.json()) as { data: typeof all; has_more: boolean };
+        all.push(...page.data);
+        if (!page.has_more || page.data.length === 0) return all;
+        after = page.data[page.data.length - 1]?.id;
+      }
+    };
+    const providerBatchStatuses = async (): Promise<Record<string, number>> => {
+      const statuses: Record<string, number> = {};
+      for (const b of await providerBatches()) statuses[b.status] = (statuses[b.status] ?? 0) + 1;
+      return statuses;
     };
 
     // --- the schedule ---
@@ -455,6 +488,7 @@ export async function runFaults(profile: FaultProfile, log: (line: string) => vo
     })();
 
     // Provider and receiver faults, one phase at a time, in seeded order, repeated to fill the window.
+    let seenBatches: Record<string, number> = {};
     const phasing = (async () => {
       const window = profile.chaosMs - 9_000;
       const cycleMs = PHASES.reduce((sum, p) => sum + p.ms, 0);
@@ -470,6 +504,12 @@ export async function runFaults(profile: FaultProfile, log: (line: string) => vo
         if (phase.receiverDown) receiver.setDown(true);
         countFault(phase.label);
         await sleep(phase.ms);
+        for (let held = phase.ms; phase.untilBatch && held < phase.ms * 4; held += 1_000) {
+          const statuses = await providerBatchStatuses().catch(() => ({}) as Record<string, number>);
+          if ((statuses[phase.untilBatch] ?? 0) > (seenBatches[phase.untilBatch] ?? 0)) break;
+          await sleep(1_000);
+        }
+        if (phase.untilBatch) seenBatches = await providerBatchStatuses().catch(() => seenBatches);
         if (phase.faults) await simAdmin('DELETE', '/faults');
         if (phase.receiverDown) receiver.setDown(false);
         phaseNow = '-';
@@ -547,22 +587,10 @@ export async function runFaults(profile: FaultProfile, log: (line: string) => vo
     };
     const batchesPerFlush = new Map<string, number>();
     const batchStatuses: Record<string, number> = {};
-    let after: string | undefined;
-    for (;;) {
-      const res = await fetch(`${simUrl}/batches?limit=100${after ? `&after=${after}` : ''}`, {
-        headers: { authorization: `Bearer ${upstreamKey}` },
-      });
-      const page = (await res.json()) as {
-        data: Array<{ id: string; status: string; metadata?: Record<string, string> | null }>;
-        has_more: boolean;
-      };
-      for (const b of page.data) {
-        const flush = b.metadata?.[FLUSH_METADATA_KEY] ?? `(no flush id: ${b.id})`;
-        batchesPerFlush.set(flush, (batchesPerFlush.get(flush) ?? 0) + 1);
-        batchStatuses[b.status] = (batchStatuses[b.status] ?? 0) + 1;
-      }
-      if (!page.has_more || page.data.length === 0) break;
-      after = page.data[page.data.length - 1]?.id;
+    for (const b of await providerBatches()) {
+      const flush = b.metadata?.[FLUSH_METADATA_KEY] ?? `(no flush id: ${b.id})`;
+      batchesPerFlush.set(flush, (batchesPerFlush.get(flush) ?? 0) + 1);
+      batchStatuses[b.status] = (batchStatuses[b.status] ?? 0) + 1;
     }
     const crashPointsFired = services.flatMap((s) => s.crashesFired);
 
@@ -583,13 +611,13 @@ export async function runFaults(profile: FaultProfile, log: (line: string) => vo
       { label: 'prompt text', value: PROMPT_MARK },
     ];
     const logs = await scanLogs(logDir, needles);
-    const goneSeenAt = await goneSeenByDispatcher(logDir);
+    const goneSeen = await goneSeenByDispatcher(logDir);
 
     const result = check({
       entries,
       deliveries: receiver.receiver.deliveries(),
       accepted: receiver.accepted(),
-      goneSeenAt,
+      goneSeen,
       finals,
       answeredTwice: counters.customIdsAnsweredTwice,
       batchesPerFlush,
@@ -618,7 +646,7 @@ export async function runFaults(profile: FaultProfile, log: (line: string) => vo
         batchStatuses,
       },
       settled,
-      goneSeen: goneSeenAt.size,
+      goneSeen: goneSeen.size,
     };
   } finally {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);

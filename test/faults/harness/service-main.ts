@@ -2,7 +2,7 @@
  * A batchbridge service as a child process of the fault run: the same `runMain` and `start*` functions as
  * `services/<name>/src/main.ts` (environment, runtime, health server, SIGTERM shutdown, `BB_FAULT_CRASH_AT` for the
  * packer), with the recovery timers shortened so that work a SIGKILLed process held comes back within seconds rather
- * than the production 30 s: the run can then afford dozens of kills. The poller has no such option (BullMQ's 30 s
+ * than the production 30 s (the run can then afford dozens of kills), and the packer's batch-creation budget raised. The poller has no such option (BullMQ's 30 s
  * lock), so a killed poller's in-flight poll comes back after up to a minute, as in production.
  */
 import { startDispatcher } from '@batchbridge/dispatcher';
@@ -36,6 +36,9 @@ switch (service) {
           lockDurationMs: 4_000,
           stalledIntervalMs: 2_000,
           backoff: { baseMs: 200, capMs: 2_000 },
+          // The profile's 60 creations a minute would hold flushes back for up to a minute after every restart, and
+          // with them the crash points after batches.create; the simulator has no such limit.
+          batchCreatesPerMinute: 600,
           ...(crashPoint ? { crashPoint } : {}),
         }),
     });

@@ -30,6 +30,8 @@ export interface RequestRecord {
   error: { code: string; message: string } | undefined;
   last_error: string | undefined;
   delivered_at: number | undefined;
+  /** When the receiver answered 410 Gone (delivery stopped for good). */
+  gone_at: number | undefined;
   dead: boolean;
 }
 
@@ -59,6 +61,7 @@ export function parseRecord(hash: Record<string, string>): RequestRecord | undef
     error: json(hash.error),
     last_error: hash.last_error || undefined,
     delivered_at: num(hash.delivered_at),
+    gone_at: num(hash.gone_at),
     dead: hash.dead === '1',
   };
 }

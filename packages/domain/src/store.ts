@@ -518,6 +518,14 @@ export class RequestStore {
     return first === 1;
   }
 
+  /**
+   * The receiver answered 410 Gone: no further attempts. Recorded on the request (like `delivered_at` for a 2xx) so that
+   * a delivery job re-run after its completion was lost does not send again; a redeliver still can.
+   */
+  async markGone(p: PartitionId, id: string): Promise<void> {
+    await this.redis.hsetnx(this.keys.partitionKeys(p).req(id), 'gone_at', String(Date.now()));
+  }
+
   async markDead(p: PartitionId, id: string): Promise<void> {
     const k = this.keys.partitionKeys(p);
     await this.redis.multi().hset(k.req(id), 'dead', '1').zadd(k.dead, Date.now(), id).exec();

@@ -80,9 +80,10 @@ export function createDeliverProcessor(deps: DeliverProcessorDeps): DeliverProce
       log.warn({ status: record.status }, 'request is not terminal; nothing to deliver yet');
       return 'not_terminal';
     }
-    if (!redeliver && record.delivered_at !== undefined) {
+    if (!redeliver && (record.delivered_at !== undefined || record.gone_at !== undefined)) {
+      // Delivered, or refused for good with 410, by an earlier run of this job whose completion was lost.
       m.webhookDeliveries.inc({ outcome: 'skipped' });
-      log.debug('outcome already delivered; skipped');
+      log.debug({ gone: record.gone_at !== undefined }, 'outcome already delivered or gone; skipped');
       return 'skipped';
     }
 
@@ -141,6 +142,7 @@ export function createDeliverProcessor(deps: DeliverProcessorDeps): DeliverProce
         return 'delivered';
       }
       case 'gone':
+        await store.markGone(p, requestId);
         m.webhookDeliveries.inc({ outcome: 'gone' });
         log.warn({ status }, 'receiver answered 410 Gone; no further attempts');
         return 'gone';

@@ -197,7 +197,12 @@ describe('dispatcher', () => {
     expect(hooks.deliveries()).toHaveLength(1);
     expect(await rt.store.deadLetterCount()).toBe(0);
     expect((await rt.store.get(id!))?.delivered_at).toBeUndefined();
+    expect((await rt.store.get(id!))?.gone_at).toBeDefined();
     expect(await metricLine(rt, 'batchbridge_webhook_deliveries_total{outcome="gone"}')).toMatch(/ 1$/);
+    // The same delivery run again (its job's completion lost in a crash, the outbox relaying it anew): nothing is sent.
+    await rt.queues.addBulk('deliver', 0, [{ jobId: `dlv-${id}-again`, data: { partition: 0, requestId: id! } }]);
+    expect(await jobOutcome(rt, `dlv-${id}-again`)).toBe('skipped');
+    expect(hooks.deliveries()).toHaveLength(1);
   });
 
   it('dead-letters after the last attempt, then a redeliver delivers the same webhook and clears the dead flag', async () => {

@@ -9,6 +9,7 @@ import { webhookSecrets } from '@batchbridge/config';
 import { createLogger } from '@batchbridge/logger';
 import { simulatedCompletion } from '@batchbridge/provider-sim';
 import { startWebhookReceiver } from '@batchbridge/testkit';
+import type { Redis } from 'ioredis';
 import { startEmbedded } from './embedded.js';
 import { createProgress } from './progress.js';
 
@@ -165,14 +166,17 @@ await removeDemoKeys();
 await embedded.close();
 async function removeDemoKeys(): Promise<void> {
   const r = embedded.runtime.redis;
-  if (!('scanStream' in r)) return;
   // Let in-flight jobs settle before their keys disappear.
   for (const s of embedded.services) await s.close();
-  for await (const keys of r.scanStream({
-    match: `{${embedded.config.redis.keyPrefix}:*`,
-    count: 1000,
-  }) as AsyncIterable<string[]>) {
-    if (keys.length) await r.unlink(...keys);
+  // A Cluster has no scanStream of its own: scan every master (each unlink stays within one partition's slot).
+  const nodes = 'nodes' in r && typeof r.nodes === 'function' ? r.nodes('master') : [r as Redis];
+  for (const node of nodes) {
+    for await (const keys of node.scanStream({
+      match: `{${embedded.config.redis.keyPrefix}:*`,
+      count: 1000,
+    }) as AsyncIterable<string[]>) {
+      await Promise.all(keys.map((key) => node.unlink(key)));
+    }
   }
 }
 

@@ -273,6 +273,7 @@ function createdObject(id: string, model: string, clientRef: string | undefined,
     error: undefined,
     last_error: undefined,
     delivered_at: undefined,
+    gone_at: undefined,
     dead: false,
   });
 }

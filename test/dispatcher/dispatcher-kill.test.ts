@@ -1,7 +1,5 @@
 // SIGKILL a dispatcher process while its deliveries are in flight: another dispatcher takes the jobs over once their
 // locks expire, and a receiver that dedupes by `webhook-id` sees every outcome exactly once (SPEC §6 I1, I3).
-import { type ChildProcess, spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import type { Tenant } from '@batchbridge/config';
 import { startDispatcher } from '@batchbridge/dispatcher';
 import { webhookIdFor } from '@batchbridge/domain';
@@ -9,37 +7,14 @@ import { createTestRuntime, startWebhookReceiver, TEST_TENANTS } from '@batchbri
 import type { Redis } from 'ioredis';
 import { afterEach, expect, it } from 'vitest';
 import { makeOutcomes } from '../../services/dispatcher/src/testing/outcomes.js';
+import { startDispatcherChild } from './fixtures/child-process.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const CHILD = fileURLToPath(new URL('./fixtures/dispatcher-child.ts', import.meta.url));
 const SECRET = (TEST_TENANTS[0] as Tenant).webhook_secret as string;
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
 });
-
-function startChild(env: Record<string, string>): Promise<ChildProcess> {
-  // node itself with tsx's loader (not the tsx CLI, which runs node as a grandchild that SIGKILL would not reach).
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD], {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  cleanups.push(async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  return new Promise((resolve, reject) => {
-    child.stdout?.on('data', (chunk: Buffer) => {
-      if (chunk.toString().includes('ready')) resolve(child);
-    });
-    child.once('exit', (code) => reject(new Error(`dispatcher child exited (${code}): ${stderr.slice(-2000)}`)));
-  });
-}
 
 it('a killed dispatcher loses no delivery: the survivor resends what was in flight, under the same webhook-id', async () => {
   const rt = await createTestRuntime({
@@ -55,7 +30,10 @@ it('a killed dispatcher loses no delivery: the survivor resends what was in flig
   cleanups.push(() => hooks.close());
 
   const { host, port } = (rt.redis as Redis).options;
-  const child = await startChild({ BB_TEST_REDIS_URL: `redis://${host}:${port}`, BB_TEST_PREFIX: rt.prefix });
+  const child = await startDispatcherChild(
+    { BB_TEST_REDIS_URL: `redis://${host}:${port}`, BB_TEST_PREFIX: rt.prefix },
+    (c) => cleanups.push(c),
+  );
   const ids = await makeOutcomes(
     rt,
     [1, 2, 3, 4, 5, 6].map(() => ({ callbackUrl: hooks.url('/h') })),

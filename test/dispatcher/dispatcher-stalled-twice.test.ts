@@ -1,46 +1,20 @@
 // Found by the fault suite (test/faults): an outcome whose dispatcher was SIGKILLed mid-delivery twice was moved to
 // BullMQ's failed set ("job stalled more than allowable limit") without the processor running, so it was neither
 // delivered nor dead-lettered, and its job id then blocked the outbox relay. It must still be delivered (SPEC §6 I1).
-import { type ChildProcess, spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import type { Tenant } from '@batchbridge/config';
 import { startDispatcher } from '@batchbridge/dispatcher';
 import { createTestRuntime, startWebhookReceiver, TEST_TENANTS } from '@batchbridge/testkit';
 import type { Redis } from 'ioredis';
 import { afterEach, expect, it } from 'vitest';
 import { makeOutcomes } from '../../services/dispatcher/src/testing/outcomes.js';
+import { killChild, startDispatcherChild } from './fixtures/child-process.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const CHILD = fileURLToPath(new URL('./fixtures/dispatcher-child.ts', import.meta.url));
 const SECRET = (TEST_TENANTS[0] as Tenant).webhook_secret as string;
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
 });
-
-function startChild(env: Record<string, string>): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD], {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  cleanups.push(async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  return new Promise((resolve, reject) => {
-    child.stdout?.on('data', (chunk: Buffer) => {
-      if (chunk.toString().includes('ready')) resolve(child);
-    });
-    child.once('exit', (code) => reject(new Error(`dispatcher child exited (${code})`)));
-  });
-}
-
-async function killChild(child: ChildProcess): Promise<void> {
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGKILL');
-  await exited;
-}
 
 it('delivers an outcome whose dispatcher was killed mid-delivery twice', async () => {
   const rt = await createTestRuntime({
@@ -58,11 +32,11 @@ it('delivers an outcome whose dispatcher was killed mid-delivery twice', async (
   const childEnv = { BB_TEST_REDIS_URL: `redis://${host}:${port}`, BB_TEST_PREFIX: rt.prefix };
 
   const [id] = await makeOutcomes(rt, [{ callbackUrl: hooks.url('/h') }]);
-  const first = await startChild(childEnv);
+  const first = await startDispatcherChild(childEnv, (c) => cleanups.push(c));
   await hooks.waitFor((d) => d.length >= 1);
   await killChild(first);
   // The second child takes the stalled job over once the first one's 1 s lock has expired, and dies with it too.
-  const second = await startChild(childEnv);
+  const second = await startDispatcherChild(childEnv, (c) => cleanups.push(c));
   await hooks.waitFor((d) => d.length >= 2, { timeoutMs: 30_000 });
   await killChild(second);
   hang = false;

@@ -2,10 +2,6 @@
 // Cluster with 16 partitions. What a user observes is the same as on one Redis: one signed webhook per request, with
 // that request's own completion, to its own tenant's URL, and no request answered by two provider batches — while the
 // requests live in partitions owned by different masters.
-import { rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { type Embedded, startEmbedded } from '@batchbridge/all-in-one';
 import { partitionOfRequestId } from '@batchbridge/domain';
 import { simulatedCompletion } from '@batchbridge/provider-sim';
 import {
@@ -19,7 +15,7 @@ import {
 } from '@batchbridge/testkit';
 import type { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ACME_KEY, GLOBEX_KEY, submit } from '../e2e/helpers.js';
+import { ACME_KEY, GLOBEX_KEY, startPipeline, submit } from '../e2e/helpers.js';
 
 const PARTITIONS = 16;
 const REQUESTS = 300;
@@ -28,34 +24,23 @@ const ACME_SECRET = String(TEST_TENANTS[0]!.webhook_secret);
 const GLOBEX_SECRET = String(TEST_TENANTS[1]!.webhook_secret);
 
 let cluster: TestRedisCluster;
-let pipeline: Embedded;
+let pipeline: Awaited<ReturnType<typeof startPipeline>>;
 let receiver: WebhookReceiver;
-const tenantsFile = join(tmpdir(), `bb-tenants-${freshPrefix()}.json`);
 
 beforeAll(async () => {
   cluster = await startRedisCluster({ masters: 3 });
   // Both tenants get both models and room for the whole run (the test globex is limited to one model and 5 queued).
   const tenants = TEST_TENANTS.map((t) => ({ ...t, allowed_models: ['*'], max_queued: 10_000 }));
-  writeFileSync(tenantsFile, JSON.stringify({ tenants }));
-  pipeline = await startEmbedded({
-    env: {
+  pipeline = await startPipeline(
+    {
       REDIS_MODE: 'cluster',
       REDIS_URL: cluster.url,
       REDIS_PARTITIONS: String(PARTITIONS),
       REDIS_KEY_PREFIX: freshPrefix('e2ecl'),
-      TENANTS_FILE: tenantsFile,
-      PORT: '0',
-      LOG_LEVEL: 'silent',
       BATCH_MAX_REQUESTS: '40',
-      BATCH_MAX_WAIT_MS: '200',
-      POLL_INTERVAL_MS: '50',
-      POLL_MAX_INTERVAL_MS: '200',
-      SIM_VALIDATING_MS: '0',
-      SIM_FINALIZING_MS: '0',
-      SIM_LINES_PER_SECOND: '0',
-      WEBHOOK_RETRY_SCHEDULE: '100ms,200ms,400ms',
     },
-  });
+    tenants,
+  );
   receiver = await startWebhookReceiver({
     secrets: (path) => (path.startsWith('/acme') ? [ACME_SECRET] : [GLOBEX_SECRET]),
   });
@@ -63,9 +48,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await receiver?.close();
-  await pipeline?.close();
+  await pipeline?.dispose();
   await cluster?.stop();
-  rmSync(tenantsFile, { force: true });
 });
 
 /** The master (host:port) that owns the slot of each partition's hash tag. */

@@ -1,19 +1,22 @@
 /** Shared set-up of the end-to-end tests: everything in one process against the shared test Redis. */
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Embedded, startEmbedded } from '@batchbridge/all-in-one';
+import type { Tenant } from '@batchbridge/config';
 import { freshPrefix, sharedRedisUrl, TEST_TENANTS } from '@batchbridge/testkit';
 
 export const ACME_KEY = TEST_TENANTS[0]!.api_keys[0]!;
 export const GLOBEX_KEY = TEST_TENANTS[1]!.api_keys[0]!;
 
+/** The pipeline with fast test timings; `env` overrides them (and may name another Redis, e.g. a cluster). */
 export async function startPipeline(
   env: Record<string, string> = {},
+  tenants: Tenant[] = TEST_TENANTS,
 ): Promise<Embedded & { dispose(): Promise<void> }> {
-  const redis = await sharedRedisUrl();
+  const redis = env.REDIS_URL ? { url: env.REDIS_URL, stop: async () => undefined } : await sharedRedisUrl();
   const tenantsFile = join(tmpdir(), `bb-tenants-${freshPrefix()}.json`);
-  writeFileSync(tenantsFile, JSON.stringify({ tenants: TEST_TENANTS }));
+  writeFileSync(tenantsFile, JSON.stringify({ tenants }));
   const prefix = freshPrefix('e2e');
   const embedded = await startEmbedded({
     env: {
@@ -36,6 +39,7 @@ export async function startPipeline(
     dispose: async () => {
       await embedded.close();
       await redis.stop();
+      rmSync(tenantsFile, { force: true });
     },
   });
 }

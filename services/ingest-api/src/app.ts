@@ -2,6 +2,7 @@
  * The express application of the ingest API: routes of SPEC §3, OpenAI-shaped errors for everything (including
  * express's own body-parser failures, unknown routes and wrong methods), and the intake metrics.
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createAdminRouter } from '@batchbridge/admin-ui';
 import { OPEN_STATUSES } from '@batchbridge/domain';
 import { metricsHandler } from '@batchbridge/metrics';
@@ -11,7 +12,8 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { requireTenant, tenantOf } from './auth.js';
 import { CallbackPolicy } from './callback-policy.js';
 import { CapacityView } from './capacity.js';
-import { CHAT_ENDPOINT, chatCompletionsHandler } from './chat-completions-route.js';
+import { CHAT_ENDPOINT, chatCompletionsCore, chatCompletionsHandler } from './chat-completions-route.js';
+import { chatFastPath, type ErrorReporter } from './chat-fast-path.js';
 import { renderDocsPage } from './docs-page.js';
 import { ApiError, toApiError } from './errors.js';
 import { listedModels } from './model-policy.js';
@@ -26,6 +28,8 @@ export interface IngestAppOptions {
 
 export interface IngestApp {
   app: express.Express;
+  /** Serves a plain chat-completion request without express and answers true, or answers false (see `chat-fast-path.ts`). */
+  fastPath: (req: IncomingMessage, res: ServerResponse) => boolean;
   /** Redis answers and the global capacity is not reached. */
   ready(): Promise<boolean>;
 }
@@ -90,23 +94,33 @@ export function createIngestApp(runtime: Runtime, options: IngestAppOptions = {}
     else routes.push({ path, methods: [method.toUpperCase()] });
   };
 
+  const accept = chatCompletionsCore({
+    runtime,
+    callbacks,
+    rateLimiter: new RateLimiter(runtime.redis, runtime.keys),
+    capacity,
+  });
+  // Logging and the rejection metric of every error answer, shared by express and the fast path.
+  const reportError: ErrorReporter = (err, context) => {
+    const e = toApiError(err);
+    if (e.status >= 500) {
+      const cause = err instanceof ApiError ? err.cause : err;
+      const log = e.status === 503 && e.code !== 'capacity_exceeded' ? logger.warn : logger.error;
+      log.call(
+        logger,
+        { route: context.route, tenant: context.tenant?.id, err: (cause as Error | undefined)?.message },
+        e.message,
+      );
+    }
+    if (context.intake) m.requestsRejected.inc({ reason: e.reason });
+    return e;
+  };
+
   const intake: Handler = (_req, res, next) => {
     res.locals.intake = true;
     next();
   };
-  route(
-    'post',
-    CHAT_ENDPOINT,
-    intake,
-    auth,
-    json,
-    chatCompletionsHandler({
-      runtime,
-      callbacks,
-      rateLimiter: new RateLimiter(runtime.redis, runtime.keys),
-      capacity,
-    }),
-  );
+  route('post', CHAT_ENDPOINT, intake, auth, json, chatCompletionsHandler(accept));
   route('get', '/v1/requests/:id', auth, requests.get);
   route('post', '/v1/requests/:id/cancel', auth, requests.cancel);
   route('post', '/v1/requests/:id/redeliver', auth, requests.redeliver);
@@ -164,14 +178,11 @@ export function createIngestApp(runtime: Runtime, options: IngestAppOptions = {}
   });
 
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
-    const e = toApiError(err);
-    if (e.status >= 500) {
-      const cause = err instanceof ApiError ? err.cause : err;
-      const tenant = res.locals.tenant ? tenantOf(res).id : undefined;
-      const log = e.status === 503 && e.code !== 'capacity_exceeded' ? logger.warn : logger.error;
-      log.call(logger, { route: res.locals.route, tenant, err: (cause as Error | undefined)?.message }, e.message);
-    }
-    if (res.locals.intake) m.requestsRejected.inc({ reason: e.reason });
+    const e = reportError(err, {
+      route: res.locals.route as string | undefined,
+      tenant: res.locals.tenant ? tenantOf(res) : undefined,
+      intake: res.locals.intake === true,
+    });
     if (res.headersSent) {
       res.end();
       return;
@@ -181,5 +192,5 @@ export function createIngestApp(runtime: Runtime, options: IngestAppOptions = {}
     res.status(e.status).set(e.headers).json(e.toJSON());
   });
 
-  return { app, ready };
+  return { app, fastPath: chatFastPath({ runtime, accept, reportError }), ready };
 }

@@ -7,11 +7,18 @@ import type { TenantDirectory } from '@batchbridge/runtime';
 import type { NextFunction, Request, Response } from 'express';
 import { ApiError } from './errors.js';
 
+const BEARER = /^Bearer[ ]+(\S+)\s*$/i;
+
+/** The tenant of an `Authorization` header value, or undefined when it names none. */
+export function tenantForAuthorization(tenants: TenantDirectory, header: string | undefined): Tenant | undefined {
+  const match = header ? BEARER.exec(header) : null;
+  return match?.[1] ? tenants.byApiKey(match[1]) : undefined;
+}
+
 export function requireTenant(tenants: TenantDirectory) {
   return (req: Request, res: Response, next: NextFunction): void => {
     const header = req.headers.authorization;
-    const match = header ? /^Bearer[ ]+(\S+)\s*$/i.exec(header) : null;
-    const tenant = match?.[1] ? tenants.byApiKey(match[1]) : undefined;
+    const tenant = tenantForAuthorization(tenants, header);
     if (!tenant) {
       throw new ApiError({
         status: 401,

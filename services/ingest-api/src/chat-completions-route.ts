@@ -5,6 +5,8 @@
  * batch limits → rate limit (Redis) → enqueue with quotas (Redis). Only the last two touch Redis.
  */
 import { createHash } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Tenant } from '@batchbridge/config';
 import {
   batchLine,
   choosePartition,
@@ -39,15 +41,41 @@ export interface ChatRouteDeps {
   capacity: CapacityView;
 }
 
-export function chatCompletionsHandler(deps: ChatRouteDeps) {
+/** What the route answers when it accepts (or replays) a request; refusals are thrown as ApiError. */
+export interface ChatReply {
+  status: number;
+  headers: Record<string, string>;
+  body: RequestObject;
+}
+
+/** The request as the route needs it, independent of how it was read (express or the fast path of `server.ts`). */
+export interface ChatInput {
+  tenant: Tenant;
+  headers: IncomingHttpHeaders;
+  /** The parsed JSON body; undefined when the request carried none or not as JSON. */
+  body: unknown;
+  /** Whether the request carried a body at all. */
+  hasBody: boolean;
+}
+
+/** The express handler around the route core. */
+export function chatCompletionsHandler(accept: (input: ChatInput) => Promise<ChatReply>) {
+  return async (req: Request, res: Response): Promise<void> => {
+    const reply = await accept({ tenant: tenantOf(res), headers: req.headers, body: req.body, hasBody: hasBody(req) });
+    res.status(reply.status).set(reply.headers).json(reply.body);
+  };
+}
+
+/** The route itself: validation, limits and the enqueue, with no HTTP framework around it. */
+export function chatCompletionsCore(deps: ChatRouteDeps): (input: ChatInput) => Promise<ChatReply> {
   const { runtime, callbacks, rateLimiter, capacity } = deps;
   const { config, store, metrics, logger } = runtime;
   const partitions = config.redis.partitions;
 
-  return async (req: Request, res: Response): Promise<void> => {
-    const tenant = tenantOf(res);
+  return async (req: ChatInput): Promise<ChatReply> => {
+    const tenant = req.tenant;
     // express.json only parses JSON media types; anything else (or no body at all) leaves req.body undefined.
-    if (req.body === undefined && !hasBody(req)) {
+    if (req.body === undefined && !req.hasBody) {
       throw invalidParam('body', 'request body is required: a JSON chat-completion body', 'missing_body');
     }
     if (req.body === undefined) {
@@ -190,11 +218,11 @@ export function chatCompletionsHandler(deps: ChatRouteDeps) {
         capacity.noteCreated(tenant.id, partition);
         metrics.m.requestsAccepted.inc({ tenant: config.metrics.tenantLabel ? tenant.id : '' });
         logger.debug({ requestId: id, tenant: tenant.id }, 'request accepted');
-        res
-          .status(202)
-          .location(`/v1/requests/${id}`)
-          .json(createdObject(id, chat.model, clientRef, createdAt));
-        return;
+        return {
+          status: 202,
+          headers: { Location: `/v1/requests/${id}` },
+          body: createdObject(id, chat.model, clientRef, createdAt),
+        };
       }
       case 'replayed': {
         if (!result.sameBody) {
@@ -212,9 +240,11 @@ export function chatCompletionsHandler(deps: ChatRouteDeps) {
             'Idempotency-Key',
           );
         }
-        res.status(200).set('Idempotent-Replayed', 'true').location(`/v1/requests/${record.id}`);
-        res.json(toRequestObject(record));
-        return;
+        return {
+          status: 200,
+          headers: { 'Idempotent-Replayed': 'true', Location: `/v1/requests/${record.id}` },
+          body: toRequestObject(record),
+        };
       }
       case 'quota_tenant':
         throw new ApiError({
@@ -239,13 +269,13 @@ export function chatCompletionsHandler(deps: ChatRouteDeps) {
 }
 
 /** Whether the request carries a body at all (the test body-parser itself uses). */
-function hasBody(req: Request): boolean {
+export function hasBody(req: { headers: IncomingHttpHeaders }): boolean {
   const length = req.headers['content-length'];
   return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
 /** A request header; an empty one counts as absent (clients often send `X-Callback-URL: $UNSET_VARIABLE`). */
-function header(req: Request, name: string): string | undefined {
+function header(req: { headers: IncomingHttpHeaders }, name: string): string | undefined {
   const raw = req.headers[name];
   const v = Array.isArray(raw) ? raw[0] : raw;
   return v === '' ? undefined : v;

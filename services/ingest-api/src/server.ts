@@ -25,8 +25,10 @@ export async function startIngestApi(runtime: Runtime, options: IngestApiOptions
   const host = options.host ?? runtime.config.http.host;
   const port = options.port ?? runtime.config.http.port;
   const drainTimeoutMs = options.drainTimeoutMs ?? 10_000;
-  const { app, ready } = createIngestApp(runtime, options);
-  const server = createServer(app);
+  const { app, fastPath, ready } = createIngestApp(runtime, options);
+  const server = createServer((req, res) => {
+    if (!fastPath(req, res)) app(req, res);
+  });
   // Responses in flight, so that a shutdown can tell their clients not to reuse the connection.
   const inFlight = new Set<ServerResponse>();
   let stopping = false;

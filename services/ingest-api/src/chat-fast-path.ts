@@ -1,0 +1,129 @@
+/**
+ * The fast path of `POST /v1/chat/completions` (issue 4): the plain, well-formed case — a known API key, a JSON body of
+ * a declared length within MAX_BODY_BYTES, no content coding — is served straight from `node:http`, without express's
+ * router and body-parser, which took a large share of intake CPU. It calls the same route core as the express route
+ * and renders errors the same way (`ErrorReporter`), so a client cannot tell which path answered. Every other request
+ * (no or bad key, other media types, chunked or compressed bodies, empty or oversized ones, other paths) is left to
+ * express, which owns those answers.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Tenant } from '@batchbridge/config';
+import type { Runtime } from '@batchbridge/runtime';
+import { tenantForAuthorization } from './auth.js';
+import { CHAT_ENDPOINT, type ChatInput, type ChatReply } from './chat-completions-route.js';
+import { ApiError } from './errors.js';
+
+/** Logs and counts an error the way the express error handler does; returns what to answer. */
+export type ErrorReporter = (
+  err: unknown,
+  context: { route: string | undefined; tenant: Tenant | undefined; intake: boolean },
+) => ApiError;
+
+export interface ChatFastPathDeps {
+  runtime: Runtime;
+  accept: (input: ChatInput) => Promise<ChatReply>;
+  reportError: ErrorReporter;
+}
+
+/** JSON whitespace (RFC 8259), which body-parser's strict mode skips before the first character. */
+const JSON_WS = new Set([0x20, 0x09, 0x0a, 0x0d]);
+
+/** Returns a handler that serves the request and answers true, or answers false and leaves it untouched. */
+export function chatFastPath(deps: ChatFastPathDeps): (req: IncomingMessage, res: ServerResponse) => boolean {
+  const { runtime, accept, reportError } = deps;
+  const maxBodyBytes = runtime.config.http.maxBodyBytes;
+  const m = runtime.metrics.m;
+
+  return (req, res) => {
+    if (req.method !== 'POST' || req.url !== CHAT_ENDPOINT) return false;
+    const h = req.headers;
+    if (h['transfer-encoding'] !== undefined || h['content-encoding'] !== undefined) return false;
+    const type = h['content-type'];
+    if (type !== 'application/json' && type?.toLowerCase() !== 'application/json; charset=utf-8') return false;
+    const length = Number(h['content-length']);
+    if (!(length > 0 && length <= maxBodyBytes)) return false;
+    const tenant = tenantForAuthorization(runtime.tenants, h.authorization);
+    if (!tenant) return false;
+
+    const start = process.hrtime.bigint();
+    res.once('finish', () => {
+      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+      m.httpRequestDuration.observe({ route: CHAT_ENDPOINT, status: `${Math.floor(res.statusCode / 100)}xx` }, seconds);
+    });
+
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.once('error', (err) => fail(res, reportError, tenant, bodyReadError(err)));
+    req.once('end', () => {
+      let body: unknown;
+      try {
+        body = parseJson(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks));
+      } catch (err) {
+        fail(res, reportError, tenant, err);
+        return;
+      }
+      accept({ tenant, headers: h, body, hasBody: true }).then(
+        (reply) => send(res, reply.status, reply.headers, reply.body),
+        (err: unknown) => fail(res, reportError, tenant, err),
+      );
+    });
+    return true;
+  };
+}
+
+/**
+ * body-parser's strict JSON (what `express.json()` does): UTF-8 with a BOM dropped, an empty body is `{}`, and the first
+ * non-whitespace character must open an object or an array.
+ */
+function parseJson(buf: Buffer): unknown {
+  const hasBom = buf.length >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf;
+  const text = buf.toString('utf8', hasBom ? 3 : 0);
+  if (text.length === 0) return {};
+  let i = 0;
+  while (i < text.length && JSON_WS.has(text.charCodeAt(i))) i++;
+  const first = text[i];
+  if (first !== '{' && first !== '[') throw jsonError();
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw jsonError();
+  }
+}
+
+function jsonError(): ApiError {
+  return new ApiError({
+    status: 400,
+    type: 'invalid_request_error',
+    code: 'invalid_json',
+    message: 'request body is not valid JSON (a JSON object is expected)',
+  });
+}
+
+function bodyReadError(cause: unknown): ApiError {
+  return new ApiError({
+    status: 400,
+    type: 'invalid_request_error',
+    code: 'invalid_body',
+    message: 'the request body could not be read',
+    cause,
+  });
+}
+
+function fail(res: ServerResponse, reportError: ErrorReporter, tenant: Tenant, err: unknown): void {
+  const e = reportError(err, { route: CHAT_ENDPOINT, tenant, intake: true });
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  send(res, e.status, e.headers, e.toJSON());
+}
+
+/** What express's `res.status(s).set(headers).json(body)` writes. */
+function send(res: ServerResponse, status: number, headers: Record<string, string>, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.statusCode = status;
+  for (const name in headers) res.setHeader(name, headers[name] as string);
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(text));
+  res.end(text);
+}

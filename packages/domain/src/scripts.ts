@@ -213,38 +213,65 @@ redis.call('ZREM', tag .. ':flushes', fid)
 return members
 `;
 
-/** KEYS: req key. ARGV: tag, batchId, kind (completed|rejected|retry), now, responseJson, errorMessage, maxAttempts,
- * retentionMs, partition. Applies one routed result; a request not submitted in this batch is left alone ('stale'),
+/** Applies one routed result to the request at `key` (shared by SETTLE and SETTLE_MANY). Returns the outcome and, for
+ * a terminal outcome, the delivery job's outbox entry. A request not submitted in this batch is left alone ('stale'),
  * which makes routing a file twice harmless. */
-export const SETTLE = `${PRELUDE}
-local tag, batchId, kind, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
-local f = redis.call('HMGET', KEYS[1], 'status', 'batch_id', 'tenant', 'attempts', 'group', 'created_at', 'bytes',
-  'tokens', 'id')
-if not f[1] then return {'unknown'} end
-if f[1] ~= 'submitted' or f[2] ~= batchId then return {'stale'} end
-local id, tenant = f[9], f[3]
-local retention, partition = tonumber(ARGV[8]), tonumber(ARGV[9])
-if kind == 'completed' then
-  redis.call('HSET', KEYS[1], 'response', ARGV[5])
-  move(tag, KEYS[1], 'submitted', 'completed', tenant, now)
-  return {'completed', finish(tag, KEYS[1], id, now, retention, partition)}
+const SETTLE_ONE = `
+local function settle_one(tag, key, batchId, kind, now, response, message, maxAttempts, retention, partition)
+  local f = redis.call('HMGET', key, 'status', 'batch_id', 'tenant', 'attempts', 'group', 'created_at', 'bytes',
+    'tokens', 'id')
+  if not f[1] then return 'unknown' end
+  if f[1] ~= 'submitted' or f[2] ~= batchId then return 'stale' end
+  local id, tenant = f[9], f[3]
+  if kind == 'completed' then
+    redis.call('HSET', key, 'response', response)
+    move(tag, key, 'submitted', 'completed', tenant, now)
+    return 'completed', finish(tag, key, id, now, retention, partition)
+  end
+  if kind == 'rejected' then
+    if response ~= '' then redis.call('HSET', key, 'response', response) end
+    redis.call('HSET', key, 'error', cjson.encode({code='provider_rejected', message=message}))
+    move(tag, key, 'submitted', 'failed', tenant, now)
+    return 'failed', finish(tag, key, id, now, retention, partition)
+  end
+  local attempts = tonumber(f[4]) or 0
+  if attempts >= maxAttempts then
+    redis.call('HSET', key, 'error', cjson.encode({code='max_attempts_exceeded',
+      message='gave up after ' .. attempts .. ' attempts; last error: ' .. message}))
+    move(tag, key, 'submitted', 'failed', tenant, now)
+    return 'failed', finish(tag, key, id, now, retention, partition)
+  end
+  redis.call('HSET', key, 'last_error', message)
+  redis.call('HDEL', key, 'batch_id', 'flush_id')
+  move(tag, key, 'submitted', 'queued', tenant, now)
+  group_add(tag, f[5], id, tonumber(f[6]), tonumber(f[7]) or 0, tonumber(f[8]) or 0)
+  return 'retried'
 end
-if kind == 'rejected' then
-  if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'response', ARGV[5]) end
-  redis.call('HSET', KEYS[1], 'error', cjson.encode({code='provider_rejected', message=ARGV[6]}))
-  move(tag, KEYS[1], 'submitted', 'failed', tenant, now)
-  return {'failed', finish(tag, KEYS[1], id, now, retention, partition)}
+`;
+
+/** KEYS: req key. ARGV: tag, batchId, kind (completed|rejected|retry), now, responseJson, errorMessage, maxAttempts,
+ * retentionMs, partition. Applies one routed result (see settle_one). */
+export const SETTLE = `${PRELUDE}${SETTLE_ONE}
+local outcome, member = settle_one(ARGV[1], KEYS[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6],
+  tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9]))
+if member then return {outcome, member} end
+return {outcome}
+`;
+
+/** KEYS: the req key of each item. ARGV: tag, batchId, now, maxAttempts, retentionMs, partition, then per item (in
+ * KEYS order) kind, responseJson, errorMessage. Applies a chunk of routed results of one batch in one call, item by
+ * item with exactly SETTLE's semantics (a later item for the same request sees the earlier one's write, so it is
+ * 'stale'). Returns outcome, outbox entry ('' when none) per item: one script call instead of one per result line. */
+export const SETTLE_MANY = `${PRELUDE}${SETTLE_ONE}
+local tag, batchId, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local maxAttempts, retention, partition = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local out = {}
+for i = 1, #KEYS do
+  local a = 6 + (i - 1) * 3
+  local outcome, member = settle_one(tag, KEYS[i], batchId, ARGV[a + 1], now, ARGV[a + 2], ARGV[a + 3], maxAttempts,
+    retention, partition)
+  out[#out + 1] = outcome
+  out[#out + 1] = member or ''
 end
-local attempts = tonumber(f[4]) or 0
-if attempts >= tonumber(ARGV[7]) then
-  redis.call('HSET', KEYS[1], 'error', cjson.encode({code='max_attempts_exceeded',
-    message='gave up after ' .. attempts .. ' attempts; last error: ' .. ARGV[6]}))
-  move(tag, KEYS[1], 'submitted', 'failed', tenant, now)
-  return {'failed', finish(tag, KEYS[1], id, now, retention, partition)}
-end
-redis.call('HSET', KEYS[1], 'last_error', ARGV[6])
-redis.call('HDEL', KEYS[1], 'batch_id', 'flush_id')
-move(tag, KEYS[1], 'submitted', 'queued', tenant, now)
-group_add(tag, f[5], id, tonumber(f[6]), tonumber(f[7]) or 0, tonumber(f[8]) or 0)
-return {'retried'}
+return out
 `;

@@ -99,6 +99,45 @@ describe('RequestStore lifecycle', () => {
     expect(await store.stateCounts()).toEqual({ queued: 2, batched: 0, submitted: 0 });
   });
 
+  it('settles a large chunk in order with per-request guards; a replay changes nothing', async () => {
+    const { store } = setup();
+    const n = 250; // more than one SETTLE_MANY slice
+    for (let i = 0; i < n; i++) await add(store, 0);
+    const fid = newFlushId();
+    const big = { ...limits, maxRequests: n };
+    expect(await store.claim(0, 'chat.completions|m', fid, big, true)).toMatchObject({ claimed: true, count: n });
+    await store.recordSubmission(0, (await store.getFlush(0, fid))!, 'batch_big', 'f');
+    const ids = await store.flushIds(0, fid, 0, -1);
+    const items: Array<{ id: string; kind: 'completed' | 'retry'; response?: unknown; message?: string }> = ids.map(
+      (id, i) =>
+        i % 5 === 4
+          ? { id, kind: 'retry' as const, message: 'batch_expired: late' }
+          : { id, kind: 'completed' as const, response: { status_code: 200, body: { n: i, text: 'é "q" \\' } } },
+    );
+    // The same request twice in one chunk: the second line finds it settled.
+    items.push({ id: ids[0]!, kind: 'completed', response: { status_code: 200, body: { n: -1 } } });
+    const first = await store.settle(0, 'batch_big', items);
+    expect(first.outcomes.slice(0, n)).toEqual(ids.map((_, i) => (i % 5 === 4 ? 'retried' : 'completed')));
+    expect(first.outcomes[n]).toBe('stale');
+    expect(first.outbox.map((m) => JSON.parse(m).jobId)).toEqual(
+      ids.filter((_, i) => i % 5 !== 4).map((id) => `dlv-${id}`),
+    );
+    expect((await store.get(ids[7]!))?.response).toEqual({ status_code: 200, body: { n: 7, text: 'é "q" \\' } });
+    expect((await store.get(ids[0]!))?.response).toEqual({ status_code: 200, body: { n: 0, text: 'é "q" \\' } });
+    const counts = await store.stateCounts();
+    expect(counts).toEqual({ queued: n / 5, batched: 0, submitted: 0 });
+
+    const again = await store.settle(0, 'batch_big', items);
+    expect(again.outcomes.every((o) => o === 'stale')).toBe(true);
+    expect(again.outbox).toEqual([]);
+    // Not submitted in this batch: stale, even for a request of the right partition.
+    expect((await store.settle(0, 'other_batch', [{ id: ids[1]!, kind: 'retry', message: 'x' }])).outcomes).toEqual([
+      'stale',
+    ]);
+    expect(await store.stateCounts()).toEqual(counts);
+    expect((await store.settle(0, 'batch_big', [])).outcomes).toEqual([]);
+  });
+
   it('fails a request after MAX_ATTEMPTS batches with the last error', async () => {
     const { store } = setup(2);
     const { id } = await add(store, 0);

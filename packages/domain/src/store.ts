@@ -7,7 +7,7 @@ import { partitionOfRequestId, webhookIdFor } from './ids.js';
 import type { KeySpace, PartitionId } from './keys.js';
 import { type OPEN_STATUSES, REQUEST_STATUSES } from './lifecycle.js';
 import { parseRecord, type RequestRecord } from './request-record.js';
-import { CANCEL, CLAIM, ENQUEUE, FAIL_FLUSH, FINISH_SUBMISSION, SETTLE, SUBMIT_CHUNK } from './scripts.js';
+import { CANCEL, CLAIM, ENQUEUE, FAIL_FLUSH, FINISH_SUBMISSION, SETTLE, SETTLE_MANY, SUBMIT_CHUNK } from './scripts.js';
 
 type Client = Redis | Cluster;
 
@@ -19,9 +19,15 @@ interface ScriptCommands {
   bbFinishSubmission(key: string, ...args: (string | number)[]): Promise<unknown[]>;
   bbFailFlush(key: string, ...args: (string | number)[]): Promise<string[]>;
   bbSettle(key: string, ...args: (string | number)[]): Promise<unknown[]>;
+  /** Variadic keys: the first argument is the number of keys. */
+  bbSettleMany(numKeys: number, ...keysAndArgs: (string | number)[]): Promise<string[]>;
 }
 
-const SCRIPTS: Record<keyof ScriptCommands, string> = {
+/** Results settled per SETTLE_MANY call: big enough to save most per-call overhead, small enough that one call does
+ * not hold Redis for long (calls of one chunk are sent together and pipelined). */
+const SETTLE_SLICE = 100;
+
+const SCRIPTS: Record<Exclude<keyof ScriptCommands, 'bbSettleMany'>, string> = {
   bbEnqueue: ENQUEUE,
   bbCancel: CANCEL,
   bbClaim: CLAIM,
@@ -140,6 +146,7 @@ export class RequestStore {
     for (const [name, lua] of Object.entries(SCRIPTS)) {
       if (!(name in redis)) redis.defineCommand(name, { numberOfKeys: 1, lua });
     }
+    if (!('bbSettleMany' in redis)) redis.defineCommand('bbSettleMany', { lua: SETTLE_MANY });
     this.redis = redis as Client & ScriptCommands;
   }
 
@@ -471,27 +478,26 @@ export class RequestStore {
   ): Promise<{ outcomes: SettleOutcome[]; outbox: string[] }> {
     const k = this.keys.partitionKeys(p);
     const now = Date.now();
-    const replies = await Promise.all(
-      items.map((item) =>
-        this.redis.bbSettle(
-          k.req(item.id),
-          k.tag,
-          batchId,
-          item.kind,
-          now,
-          item.response === undefined ? '' : JSON.stringify(item.response),
-          item.message ?? '',
-          this.options.maxAttempts,
-          this.options.retentionMs,
-          p,
-        ),
-      ),
-    );
+    const { maxAttempts, retentionMs } = this.options;
+    const slices: Array<Promise<string[]>> = [];
+    for (let start = 0; start < items.length; start += SETTLE_SLICE) {
+      const slice = items.slice(start, start + SETTLE_SLICE);
+      const keys = slice.map((item) => k.req(item.id));
+      const args: Array<string | number> = [k.tag, batchId, now, maxAttempts, retentionMs, p];
+      for (const item of slice) {
+        args.push(item.kind, item.response === undefined ? '' : JSON.stringify(item.response), item.message ?? '');
+      }
+      slices.push(this.redis.bbSettleMany(keys.length, ...keys, ...args));
+    }
     const outbox: string[] = [];
-    const outcomes = replies.map((r) => {
-      if (r[1] !== undefined) outbox.push(String(r[1]));
-      return String(r[0]) as SettleOutcome;
-    });
+    const outcomes: SettleOutcome[] = [];
+    for (const reply of await Promise.all(slices)) {
+      for (let i = 0; i < reply.length; i += 2) {
+        outcomes.push(String(reply[i]) as SettleOutcome);
+        const member = reply[i + 1];
+        if (member) outbox.push(String(member));
+      }
+    }
     return { outcomes, outbox };
   }
 

@@ -13,6 +13,9 @@ import {
   validateCallbackUrl,
 } from '@batchbridge/webhooks';
 
+/** Accepted URLs remembered at most (URLs with per-request query strings would otherwise fill the map). */
+const MAX_ACCEPTED_URLS = 1_000;
+
 export interface CallbackPolicyOptions {
   allowCidrs: readonly string[];
   /** @defaultValue {@link resolveHostWithDns} */
@@ -27,6 +30,8 @@ export class CallbackPolicy {
   private readonly policy: AddressPolicy;
   private readonly resolve: ResolveHost;
   private readonly cache = new Map<string, { at: number; addresses: Promise<readonly string[]> }>();
+  /** Accepted URLs, verbatim: a tenant sends the same callback URL again and again, and parsing it is not free. */
+  private readonly accepted = new Map<string, number>();
   private readonly ttlMs: number;
   private readonly maxHosts: number;
 
@@ -37,8 +42,18 @@ export class CallbackPolicy {
     this.maxHosts = options.maxHosts ?? 10_000;
   }
 
-  validate(raw: string): Promise<CallbackUrlValidation> {
-    return validateCallbackUrl(raw, this.policy, { resolve: (host) => this.cachedResolve(host) });
+  async validate(raw: string): Promise<CallbackUrlValidation | { ok: true }> {
+    // The verdict is a function of the URL and its host's addresses, which are reused for as long (see the class doc).
+    const now = Date.now();
+    const at = this.accepted.get(raw);
+    if (at !== undefined && now - at <= this.ttlMs) return { ok: true };
+    const verdict = await validateCallbackUrl(raw, this.policy, { resolve: (host) => this.cachedResolve(host) });
+    // Refusals are not cached: they are rare, and a host whose resolution failed must be asked again.
+    if (verdict.ok) {
+      if (this.accepted.size >= MAX_ACCEPTED_URLS) this.accepted.clear();
+      this.accepted.set(raw, now);
+    }
+    return verdict;
   }
 
   private cachedResolve(host: string): Promise<readonly string[]> {

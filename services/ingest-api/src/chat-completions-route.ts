@@ -142,7 +142,8 @@ export function chatCompletionsCore(deps: ChatRouteDeps): (input: ChatInput) => 
 
     const partition = choosePartition(partitions, tenant.id, idempotencyKey);
     const id = newRequestId(partition);
-    const bytes = Buffer.byteLength(batchLine(id, chat.upstreamBody));
+    // The body goes into the line verbatim: measure the envelope and the body apart rather than build the line twice.
+    const bytes = Buffer.byteLength(batchLine(id, '')) + Buffer.byteLength(chat.upstreamBody);
     const tokens = estimateInputTokens(chat.messages);
     if (bytes > config.batch.maxBytes) {
       throw new ApiError({

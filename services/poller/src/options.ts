@@ -6,9 +6,9 @@ export interface PollerOptions {
   concurrency?: number;
   /** How often the sweep relays stale outbox entries and re-creates missing poll jobs. @defaultValue 30 000 ms */
   sweepIntervalMs?: number;
-  /** Result lines settled per store round (one Lua call each, sent concurrently). @defaultValue 500 */
+  /** Result lines settled per store round (one SETTLE_MANY call per 100, sent concurrently). @defaultValue 500 */
   settleChunk?: number;
-  /** Chunks settled at once while the next lines are read. @defaultValue 2 */
+  /** Chunks settled at once while the next lines are read (4 keeps Redis busy while the poller parses). @defaultValue 4 */
   settleInFlight?: number;
   /** How long a group is held back after the provider's enqueued-token limit failed its batch. @defaultValue 300 000 ms */
   groupHoldMs?: number;
@@ -30,7 +30,7 @@ export function resolvePollerOptions(options: PollerOptions, upstreamTimeoutMs: 
     concurrency: options.concurrency ?? 8,
     sweepIntervalMs: options.sweepIntervalMs ?? 30_000,
     settleChunk: options.settleChunk ?? 500,
-    settleInFlight: options.settleInFlight ?? 2,
+    settleInFlight: options.settleInFlight ?? 4,
     groupHoldMs: options.groupHoldMs ?? 300_000,
     notFoundAttempts: options.notFoundAttempts ?? 10,
     backoff: options.backoff ?? {},

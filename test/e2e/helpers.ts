@@ -1,4 +1,5 @@
 /** Shared set-up of the end-to-end tests: everything in one process against the shared test Redis. */
+import { randomUUID } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,16 +45,32 @@ export async function startPipeline(
   });
 }
 
+/**
+ * Submits one chat request as a well-behaved client does: with an Idempotency-Key (its own unless the caller gives
+ * one), and a 429 or 503 (quota, capacity, a Redis hiccup on a busy test box) retried after its Retry-After (capped at
+ * 1 s), a few times. A 200 replay answering such a retry means the first attempt was accepted after all: it is reported
+ * as that attempt's 202. Any other answer is returned as it is.
+ */
 export async function submit(
   url: string,
   apiKey: string,
   body: unknown,
   headers: Record<string, string> = {},
 ): Promise<{ status: number; json: Record<string, unknown> }> {
-  const res = await fetch(`${url}/v1/chat/completions`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json', ...headers },
-    body: JSON.stringify(body),
-  });
-  return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+  const idempotency = Object.keys(headers).some((h) => h.toLowerCase() === 'idempotency-key')
+    ? {}
+    : { 'idempotency-key': randomUUID() };
+  for (let attempt = 1; ; attempt++) {
+    const res = await fetch(`${url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json', ...idempotency, ...headers },
+      body: JSON.stringify(body),
+    });
+    const json = (await res.json()) as Record<string, unknown>;
+    if (attempt > 1 && res.status === 200 && res.headers.get('idempotent-replayed') === 'true')
+      return { status: 202, json };
+    if ((res.status !== 429 && res.status !== 503) || attempt >= 5) return { status: res.status, json };
+    const retryAfterS = Number(res.headers.get('retry-after') ?? '1');
+    await new Promise((r) => setTimeout(r, Math.min(1_000, Math.max(50, retryAfterS * 1_000))));
+  }
 }

@@ -341,7 +341,7 @@ export async function runS3S4(h: Harness, plan: Plan): Promise<ScenarioResult[]>
       `One batch of ${p.lines.toLocaleString('en-US')} requests is queued, claimed, uploaded and completed at the simulator ` +
         `(zero timings) before the clock starts; its output file is ${(routes[0]?.outputMb ?? 0).toFixed(1)} MB. The poller runs alone ` +
         'in its own process (`POLL_INTERVAL_MS=10`); the clock runs from relaying the poll job to the batch being marked ' +
-        'routed: retrieve, output file streamed, one SETTLE per line (chunks of 500, 4 in flight), one delivery job per ' +
+        'routed: retrieve, output file streamed, one SETTLE_MANY call per 100 lines (chunks of 500, 4 in flight), one delivery job per ' +
         'outcome, missing-line check. No dispatcher runs.',
       'Baseline: the same output file downloaded with `fetch` and split into lines in the benchmark process — the ' +
         'transport alone, no routing.',

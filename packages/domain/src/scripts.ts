@@ -57,44 +57,58 @@ local function finish(tag, key, id, now, retention, partition)
 end
 `;
 
-/** KEYS: req key. ARGV: tag, id, tenant, group, now, idemKey, bodyHash, idemTtlMs, tenantLimit, tenantOpenElsewhere,
- * globalLimit, globalOpenElsewhere, bytes, tokens, then field/value pairs of the record. */
-export const ENQUEUE = `${PRELUDE}
-local tag, id, tenant, group = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local now = tonumber(ARGV[5])
-local idemKey = ARGV[6]
-if idemKey ~= '' then
-  local prior = redis.call('GET', tag .. ':idem:' .. tenant .. ':' .. idemKey)
+/** Arguments per request of ENQUEUE_MANY before its record fields (keep in step with `RequestStore.enqueue`). */
+export const ENQUEUE_FIXED_ARGS = 13;
+
+/**
+ * Creates the requests that arrived at one partition in the same moment (ingest coalesces them: one script call
+ * instead of one per request). Each request is checked and written exactly as if it were alone, in arrival order, so an
+ * earlier request of the call counts against the quotas of a later one and an Idempotency-Key repeated within the call
+ * replays the first. KEYS: the req key of each request, in order. ARGV: tag, idemTtlMs, then per request
+ * ENQUEUE_FIXED_ARGS values — id, tenant, group, now, idemKey, bodyHash, tenantLimit, tenantOpenElsewhere, globalLimit,
+ * globalOpenElsewhere, bytes, tokens, n — followed by n field/value strings of its record. Answers three values per
+ * request: kind ('created', 'replayed', 'quota_tenant', 'quota_global'), id, and for a replay 1 when the body matches.
+ */
+export const ENQUEUE_MANY = `${PRELUDE}
+local tag, idemTtl = ARGV[1], ARGV[2]
+local out = {}
+local a = 3
+for k = 1, #KEYS do
+  local id, tenant, group, now = ARGV[a], ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 3])
+  local idemKey, bodyHash = ARGV[a + 4], ARGV[a + 5]
+  local tenantLimit, tenantElsewhere = tonumber(ARGV[a + 6]), tonumber(ARGV[a + 7])
+  local globalLimit, globalElsewhere = tonumber(ARGV[a + 8]), tonumber(ARGV[a + 9])
+  local bytes, tokens, nFields = tonumber(ARGV[a + 10]), tonumber(ARGV[a + 11]), tonumber(ARGV[a + 12])
+  local first = a + ${ENQUEUE_FIXED_ARGS}
+  a = first + nFields
+  local kind, answerId, same = 'created', id, 0
+  local prior = idemKey ~= '' and redis.call('GET', tag .. ':idem:' .. tenant .. ':' .. idemKey)
   if prior then
     local sp = string.find(prior, ' ', 1, true)
-    local priorId = string.sub(prior, 1, sp - 1)
-    local priorHash = string.sub(prior, sp + 1)
-    return {'replayed', priorId, priorHash == ARGV[7] and 1 or 0}
+    kind, answerId = 'replayed', string.sub(prior, 1, sp - 1)
+    same = string.sub(prior, sp + 1) == bodyHash and 1 or 0
+  elseif tenantLimit > 0 and tonumber(redis.call('GET', tag .. ':open:' .. tenant) or '0') + tenantElsewhere >= tenantLimit then
+    kind = 'quota_tenant'
+  elseif globalLimit > 0 and tonumber(redis.call('GET', tag .. ':open') or '0') + globalElsewhere >= globalLimit then
+    kind = 'quota_global'
+  else
+    local fields = {'id', id, 'tenant', tenant, 'group', group, 'status', 'queued', 'created_at', now,
+      'updated_at', now, 'attempts', 0, 'bytes', bytes, 'tokens', tokens}
+    for i = first, a - 1 do fields[#fields + 1] = ARGV[i] end
+    redis.call('HSET', KEYS[k], unpack(fields))
+    group_add(tag, group, id, now, bytes, tokens)
+    redis.call('INCR', tag .. ':open')
+    redis.call('INCR', tag .. ':open:' .. tenant)
+    redis.call('HINCRBY', tag .. ':counts', 'queued', 1)
+    if idemKey ~= '' then
+      redis.call('SET', tag .. ':idem:' .. tenant .. ':' .. idemKey, id .. ' ' .. bodyHash, 'PX', idemTtl)
+    end
   end
+  out[#out + 1] = kind
+  out[#out + 1] = answerId
+  out[#out + 1] = same
 end
-local tenantLimit = tonumber(ARGV[9])
-if tenantLimit > 0 then
-  local open = tonumber(redis.call('GET', tag .. ':open:' .. tenant) or '0') + tonumber(ARGV[10])
-  if open >= tenantLimit then return {'quota_tenant'} end
-end
-local globalLimit = tonumber(ARGV[11])
-if globalLimit > 0 then
-  local open = tonumber(redis.call('GET', tag .. ':open') or '0') + tonumber(ARGV[12])
-  if open >= globalLimit then return {'quota_global'} end
-end
-local bytes, tokens = tonumber(ARGV[13]), tonumber(ARGV[14])
-local fields = {'id', id, 'tenant', tenant, 'group', group, 'status', 'queued', 'created_at', now, 'updated_at', now,
-  'attempts', 0, 'bytes', bytes, 'tokens', tokens}
-for i = 15, #ARGV do fields[#fields + 1] = ARGV[i] end
-redis.call('HSET', KEYS[1], unpack(fields))
-group_add(tag, group, id, now, bytes, tokens)
-redis.call('INCR', tag .. ':open')
-redis.call('INCR', tag .. ':open:' .. tenant)
-redis.call('HINCRBY', tag .. ':counts', 'queued', 1)
-if idemKey ~= '' then
-  redis.call('SET', tag .. ':idem:' .. tenant .. ':' .. idemKey, id .. ' ' .. ARGV[7], 'PX', ARGV[8])
-end
-return {'created', id}
+return out
 `;
 
 /** KEYS: req key. ARGV: tag, tenant, now, retentionMs, partition. */

@@ -197,6 +197,94 @@ describe('RequestStore lifecycle', () => {
     expect(new Set(all).size).toBe(50);
   });
 
+  it('creates requests enqueued together one by one: quotas, repeated keys and both partitions as if sent apart', async () => {
+    const { store, keys } = setup();
+    const request = (partition: number, n: number, idem?: string) => ({
+      id: newRequestId(partition),
+      partition,
+      tenant: 'acme',
+      model: 'm',
+      group: 'g',
+      body: `{"n":${n}}`,
+      bytes: 1,
+      tokens: 1,
+      clientRef: `ref-${n}`,
+      callbackUrl: 'https://example.com/hook',
+      idempotencyKey: idem,
+      bodyHash: idem === undefined ? undefined : `h${n}`,
+    });
+    // All in one turn of the event loop: one ENQUEUE_MANY call per partition.
+    const reqs = [
+      request(0, 1, 'same'),
+      request(0, 2, 'same'),
+      request(0, 3),
+      request(0, 4),
+      request(1, 5),
+      request(1, 6, 'other'),
+    ];
+    const results = await Promise.all(reqs.map((r) => store.enqueue(r, { tenantMax: 3 })));
+    expect(results).toEqual([
+      { kind: 'created', id: reqs[0]!.id },
+      { kind: 'replayed', id: reqs[0]!.id, sameBody: false },
+      { kind: 'created', id: reqs[2]!.id },
+      { kind: 'created', id: reqs[3]!.id },
+      { kind: 'created', id: reqs[4]!.id },
+      { kind: 'created', id: reqs[5]!.id },
+    ]);
+    // A fourth open request of the tenant on partition 0 is over its quota of 3 there.
+    expect(await store.enqueue(request(0, 7), { tenantMax: 3 })).toEqual({ kind: 'quota_tenant' });
+    const third = await store.get(reqs[2]!.id);
+    expect(third).toMatchObject({ status: 'queued', client_ref: 'ref-3', callback_url: 'https://example.com/hook' });
+    expect(third?.body).toBe('{"n":3}');
+    expect((await store.get(reqs[5]!.id))?.body).toBe('{"n":6}');
+    expect(await store.get(reqs[1]!.id)).toBeUndefined();
+    expect(await store.stateCounts()).toEqual({ queued: 5, batched: 0, submitted: 0 });
+    expect(await redis.zcard(keys.partitionKeys(0).pending('g'))).toBe(3);
+  });
+
+  it('splits a large burst into several calls and answers every request', async () => {
+    const { store } = setup();
+    const big = 'x'.repeat(64 * 1024);
+    const results = await Promise.all(
+      Array.from({ length: 300 }, (_, i) =>
+        store.enqueue(
+          {
+            id: newRequestId(0),
+            partition: 0,
+            tenant: 'acme',
+            model: 'm',
+            group: 'g',
+            body: i % 10 === 0 ? big : '{}',
+            bytes: 1,
+            tokens: 1,
+          },
+          {},
+        ),
+      ),
+    );
+    expect(results.filter((r) => r.kind === 'created')).toHaveLength(300);
+    expect((await store.stateCounts()).queued).toBe(300);
+  });
+
+  it('rejects every request of a call when Redis cannot be reached, and none is written', async () => {
+    const { store } = setup();
+    // A producer connection that is not connected and has no offline queue: what intake holds while Redis is down.
+    const client = new Redis((await sharedRedisUrl()).url, { lazyConnect: true, enableOfflineQueue: false });
+    const refusing = new RequestStore(client, store.keys, { retentionMs: 60_000, maxAttempts: 2 });
+    const ids = [newRequestId(0), newRequestId(0)];
+    const results = await Promise.allSettled(
+      ids.map((id) =>
+        refusing.enqueue(
+          { id, partition: 0, tenant: 'acme', model: 'm', group: 'g', body: '{}', bytes: 1, tokens: 1 },
+          {},
+        ),
+      ),
+    );
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    for (const id of ids) expect(await store.get(id)).toBeUndefined();
+    client.disconnect();
+  });
+
   it('drops ids whose record is gone from a flush, keeping line order and count', async () => {
     const { store, keys } = setup();
     const ids = [];

@@ -7,12 +7,22 @@ import { partitionOfRequestId, webhookIdFor } from './ids.js';
 import type { KeySpace, PartitionId } from './keys.js';
 import { type OPEN_STATUSES, REQUEST_STATUSES } from './lifecycle.js';
 import { parseRecord, type RequestRecord } from './request-record.js';
-import { CANCEL, CLAIM, ENQUEUE, FAIL_FLUSH, FINISH_SUBMISSION, SETTLE, SETTLE_MANY, SUBMIT_CHUNK } from './scripts.js';
+import {
+  CANCEL,
+  CLAIM,
+  ENQUEUE_MANY,
+  FAIL_FLUSH,
+  FINISH_SUBMISSION,
+  SETTLE,
+  SETTLE_MANY,
+  SUBMIT_CHUNK,
+} from './scripts.js';
 
 type Client = Redis | Cluster;
 
 interface ScriptCommands {
-  bbEnqueue(key: string, ...args: (string | number)[]): Promise<unknown[]>;
+  /** Variadic keys: the first argument is the number of keys. */
+  bbEnqueueMany(numKeys: number, ...keysAndArgs: (string | number)[]): Promise<unknown[]>;
   bbCancel(key: string, ...args: (string | number)[]): Promise<unknown[]>;
   bbClaim(key: string, ...args: (string | number)[]): Promise<unknown[]>;
   bbSubmitChunk(key: string, ...args: (string | number)[]): Promise<number>;
@@ -27,8 +37,19 @@ interface ScriptCommands {
  * not hold Redis for long (calls of one chunk are sent together and pipelined). */
 const SETTLE_SLICE = 100;
 
-const SCRIPTS: Record<Exclude<keyof ScriptCommands, 'bbSettleMany'>, string> = {
-  bbEnqueue: ENQUEUE,
+/** Requests created per ENQUEUE_MANY call at most, and the body bytes after which a call is sent at once. */
+const ENQUEUE_SLICE = 128;
+const ENQUEUE_SLICE_BYTES = 2 * 1024 * 1024;
+
+/** Requests of one partition waiting for the next ENQUEUE_MANY call. */
+interface EnqueueBatch {
+  keys: string[];
+  args: (string | number)[];
+  waiters: Array<{ resolve: (r: EnqueueResult) => void; reject: (err: unknown) => void }>;
+  bytes: number;
+}
+
+const SCRIPTS: Record<Exclude<keyof ScriptCommands, 'bbSettleMany' | 'bbEnqueueMany'>, string> = {
   bbCancel: CANCEL,
   bbClaim: CLAIM,
   bbSubmitChunk: SUBMIT_CHUNK,
@@ -139,6 +160,9 @@ export class RequestStore {
   readonly keys: KeySpace;
   private readonly redis: Client & ScriptCommands;
   private readonly options: Required<StoreOptions>;
+  /** Requests waiting for this turn's ENQUEUE_MANY call, per partition. */
+  private readonly enqueueBatches = new Map<PartitionId, EnqueueBatch>();
+  private enqueueScheduled = false;
 
   constructor(redis: Client, keys: KeySpace, options: StoreOptions) {
     this.keys = keys;
@@ -147,6 +171,7 @@ export class RequestStore {
       if (!(name in redis)) redis.defineCommand(name, { numberOfKeys: 1, lua });
     }
     if (!('bbSettleMany' in redis)) redis.defineCommand('bbSettleMany', { lua: SETTLE_MANY });
+    if (!('bbEnqueueMany' in redis)) redis.defineCommand('bbEnqueueMany', { lua: ENQUEUE_MANY });
     this.redis = redis as Client & ScriptCommands;
   }
 
@@ -156,7 +181,14 @@ export class RequestStore {
     return p !== undefined && p < this.keys.partitions ? p : undefined;
   }
 
-  async enqueue(
+  /**
+   * Creates a request (record + pending entry + counters + Idempotency-Key, atomically), or answers why not. Requests
+   * enqueued in the same turn of the event loop are written by one ENQUEUE_MANY call per partition — one script call and
+   * one reply instead of one per request, which is most of intake's Redis cost — and each promise settles only once
+   * that call has answered, so a caller that answers 202 after it still answers only for a durable request.
+   * `created_at` is the moment of this call (read synchronously, before any await).
+   */
+  enqueue(
     req: NewRequest,
     limits: {
       tenantMax?: number | undefined;
@@ -165,34 +197,75 @@ export class RequestStore {
       globalOpenElsewhere?: number;
     },
   ): Promise<EnqueueResult> {
+    const now = Date.now();
     const k = this.keys.partitionKeys(req.partition);
-    const fields: string[] = ['model', req.model, 'body', req.body];
-    if (req.clientRef) fields.push('client_ref', req.clientRef);
-    if (req.callbackUrl) fields.push('callback_url', req.callbackUrl);
-    if (req.idempotencyKey) fields.push('idem_key', req.idempotencyKey);
-    const reply = await this.redis.bbEnqueue(
-      k.req(req.id),
-      k.tag,
-      req.id,
-      req.tenant,
-      req.group,
-      Date.now(),
-      req.idempotencyKey ?? '',
-      req.bodyHash ?? '',
-      this.options.idempotencyTtlMs,
-      limits.tenantMax ?? 0,
-      limits.tenantOpenElsewhere ?? 0,
-      limits.globalMax ?? 0,
-      limits.globalOpenElsewhere ?? 0,
-      req.bytes,
-      req.tokens,
-      ...fields,
+    return new Promise<EnqueueResult>((resolve, reject) => {
+      let batch = this.enqueueBatches.get(req.partition);
+      if (!batch) {
+        batch = { keys: [], args: [k.tag, this.options.idempotencyTtlMs], waiters: [], bytes: 0 };
+        this.enqueueBatches.set(req.partition, batch);
+      }
+      const nFields = 4 + (req.clientRef ? 2 : 0) + (req.callbackUrl ? 2 : 0) + (req.idempotencyKey ? 2 : 0);
+      batch.keys.push(k.req(req.id));
+      // ENQUEUE_FIXED_ARGS values, in the script's order, then the record's field/value pairs.
+      batch.args.push(
+        req.id,
+        req.tenant,
+        req.group,
+        now,
+        req.idempotencyKey ?? '',
+        req.bodyHash ?? '',
+        limits.tenantMax ?? 0,
+        limits.tenantOpenElsewhere ?? 0,
+        limits.globalMax ?? 0,
+        limits.globalOpenElsewhere ?? 0,
+        req.bytes,
+        req.tokens,
+        nFields,
+        'model',
+        req.model,
+        'body',
+        req.body,
+      );
+      if (req.clientRef) batch.args.push('client_ref', req.clientRef);
+      if (req.callbackUrl) batch.args.push('callback_url', req.callbackUrl);
+      if (req.idempotencyKey) batch.args.push('idem_key', req.idempotencyKey);
+      batch.waiters.push({ resolve, reject });
+      batch.bytes += req.body.length;
+      if (batch.keys.length >= ENQUEUE_SLICE || batch.bytes >= ENQUEUE_SLICE_BYTES) {
+        this.enqueueBatches.delete(req.partition);
+        this.sendEnqueues(batch);
+      } else if (!this.enqueueScheduled) {
+        this.enqueueScheduled = true;
+        // setImmediate runs after the poll phase: every request whose body arrived in this turn is in the call.
+        setImmediate(() => {
+          this.enqueueScheduled = false;
+          const batches = [...this.enqueueBatches.values()];
+          this.enqueueBatches.clear();
+          for (const b of batches) this.sendEnqueues(b);
+        });
+      }
+    });
+  }
+
+  private sendEnqueues(batch: EnqueueBatch): void {
+    const { keys, args, waiters } = batch;
+    this.redis.bbEnqueueMany(keys.length, ...keys, ...args).then(
+      (reply) => {
+        for (let i = 0; i < waiters.length; i++) {
+          const kind = String(reply[3 * i]);
+          const waiter = waiters[i] as EnqueueBatch['waiters'][number];
+          if (kind === 'created') waiter.resolve({ kind, id: String(reply[3 * i + 1]) });
+          else if (kind === 'replayed') {
+            waiter.resolve({ kind, id: String(reply[3 * i + 1]), sameBody: Number(reply[3 * i + 2]) === 1 });
+          } else if (kind === 'quota_tenant' || kind === 'quota_global') waiter.resolve({ kind });
+          else waiter.reject(new Error(`unexpected enqueue reply ${kind}`));
+        }
+      },
+      (err: unknown) => {
+        for (const w of waiters) w.reject(err);
+      },
     );
-    const kind = String(reply[0]);
-    if (kind === 'created') return { kind, id: req.id };
-    if (kind === 'replayed') return { kind, id: String(reply[1]), sameBody: Number(reply[2]) === 1 };
-    if (kind === 'quota_tenant' || kind === 'quota_global') return { kind };
-    throw new Error(`unexpected enqueue reply ${kind}`);
   }
 
   async get(id: string): Promise<RequestRecord | undefined> {

@@ -1,6 +1,7 @@
 /**
- * `POST /v1/chat/completions`: validate at the door, then one Lua ENQUEUE that writes the record and its pending entry
- * atomically — the 202 is sent only after that script returned, which is what makes it durable (SPEC §3, I1, I5).
+ * `POST /v1/chat/completions`: validate at the door, then the Lua ENQUEUE_MANY script writes the record and its pending
+ * entry atomically (requests of one event-loop turn share one script call) — the 202 is sent only after that call
+ * returned, which is what makes it durable (SPEC §3, I1, I5).
  * Order of checks: auth (middleware) → media type → params → model → callback URL → client ref → Idempotency-Key →
  * batch limits → rate limit (Redis) → enqueue with quotas (Redis). Only the last two touch Redis.
  */

@@ -1,14 +1,17 @@
 // docker-compose.yml and the Dockerfile cannot be run here (no Docker engine), so this test keeps them honest: every
-// command points at a real entry point, every environment name is one batchbridge reads, ports line up with the
-// Prometheus scrape config, and Redis runs with AOF and noeviction.
+// command points at the bundle `pnpm build` makes of a real entry point (bundles.test.ts starts each one), every
+// environment name is one batchbridge reads, ports line up with the Prometheus scrape config, and Redis runs with AOF
+// and noeviction.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CONFIG_ENV_NAMES, parseConfig, parseTenants } from '@batchbridge/config';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { bundlePath, ENTRIES } from '../../infra/build/bundle.mjs';
 
 const root = join(import.meta.dirname, '..', '..');
 const read = (p: string) => readFileSync(join(root, p), 'utf8');
+const bundles = ENTRIES.map((e) => bundlePath(e.service, e.entry));
 
 interface ComposeService {
   build?: string;
@@ -23,13 +26,14 @@ const simEnvNames = [...read('services/provider-sim/src/env.ts').matchAll(/\b(SI
 describe('docker-compose.yml', () => {
   const ours = Object.entries(compose.services).filter(([, s]) => s.build === '.');
 
-  it('runs each batchbridge service from its real entry point', () => {
+  it('runs each batchbridge service from the bundle `pnpm build` makes of its real entry point', () => {
     const names = ours.map(([name]) => name).sort();
     expect(names).toEqual(['dispatcher', 'ingest-api', 'packer', 'poller', 'provider-sim']);
     for (const [name, s] of ours) {
       const entry = s.command?.[0] ?? '';
-      expect(entry, name).toBe(`services/${name}/src/main.ts`);
-      expect(existsSync(join(root, entry)), entry).toBe(true);
+      expect(entry, name).toBe(`services/${name}/dist/main.mjs`);
+      expect(bundles, entry).toContain(entry);
+      expect(existsSync(join(root, `services/${name}/src/main.ts`)), name).toBe(true);
     }
   });
 
@@ -79,8 +83,17 @@ describe('Dockerfile', () => {
     expect(dockerfile).toContain(`pnpm@${pnpm}`);
     expect(dockerfile).toMatch(/pnpm install --frozen-lockfile/);
   });
-  it('defaults to an entry point that exists', () => {
+  it('builds the bundles and runs them with plain node, by default the all-in-one', () => {
+    expect(dockerfile).toMatch(/^RUN pnpm build$/m);
+    expect(dockerfile).toMatch(/^ENTRYPOINT \["node"\]$/m);
     const cmd = /^CMD \["([^"]+)"\]/m.exec(dockerfile)?.[1] ?? '';
-    expect(existsSync(join(root, cmd)), cmd).toBe(true);
+    expect(cmd).toBe(bundlePath('all-in-one'));
+    expect(bundles).toContain(cmd);
+    // `pnpm build` runs after the install, with the build script copied in.
+    const install = dockerfile.indexOf('RUN pnpm install --frozen-lockfile');
+    const build = dockerfile.indexOf('RUN pnpm build');
+    expect(install).toBeGreaterThan(0);
+    expect(build).toBeGreaterThan(install);
+    expect(dockerfile.slice(0, build)).toMatch(/^COPY infra\/build \.\/infra\/build$/m);
   });
 });

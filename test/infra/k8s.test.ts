@@ -11,6 +11,7 @@ import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { ConfigMap, Namespace, Secret, Service } from 'kubernetes-models/v1';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
+import { bundlePath, ENTRIES } from '../../infra/build/bundle.mjs';
 
 const root = resolve(import.meta.dirname, '..', '..');
 const k8sDir = join(root, 'infra', 'k8s');
@@ -132,17 +133,20 @@ describe('infra/k8s manifests: Kubernetes schemas', () => {
 });
 
 describe('infra/k8s manifests: batchbridge policies', () => {
-  it('has one Deployment per service, each running an existing services/<name>/src/main.ts', () => {
+  it('has one Deployment per service, each running the bundle `pnpm build` makes of its services/<name>/src/main.ts', () => {
     expect(deployments.map((d) => d.metadata.name).sort()).toEqual(Object.keys(SERVICES).sort());
     const all = resources.filter((d) => ['Deployment', 'StatefulSet'].includes(d.manifest.kind));
+    const bundles = ENTRIES.map((e) => bundlePath(e.service, e.entry));
     for (const { manifest: d } of all) {
       for (const c of d.spec.template.spec.containers as Manifest[]) {
         if (c.image !== 'batchbridge') continue;
-        // args, not command: the image's ENTRYPOINT (`node --import tsx`) stays.
+        // args, not command: the image's ENTRYPOINT (`node`) stays.
         expect(c.command).toBeUndefined();
         expect(c.args).toHaveLength(1);
-        expect(c.args[0]).toBe(`services/${d.metadata.name}/src/main.ts`);
-        expect(existsSync(join(root, c.args[0])), c.args[0]).toBe(true);
+        expect(c.args[0]).toBe(`services/${d.metadata.name}/dist/main.mjs`);
+        expect(bundles, c.args[0]).toContain(c.args[0]);
+        const source = `services/${d.metadata.name}/src/main.ts`;
+        expect(existsSync(join(root, source)), source).toBe(true);
       }
     }
   });

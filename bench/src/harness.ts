@@ -1,8 +1,9 @@
 /**
  * The stage every scenario runs on: a private `redis-server` (persistence off, for the system and its baselines
- * alike), a scratch directory, the tenants file, and starters for the services, the simulator and the receiver as
- * child processes. The benchmark also keeps an in-process runtime per key prefix for set-up and inspection (seeding
- * queued requests, submitting a batch, reading counters) — never for the part being measured.
+ * alike), a scratch directory, the tenants file, and starters for the services and the simulator (their bundles, with
+ * plain node) and the receiver as child processes. The benchmark also keeps an in-process runtime per key prefix for
+ * set-up and inspection (seeding queued requests, submitting a batch, reading counters) — never for the part being
+ * measured.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,17 +14,10 @@ import { freePort, spawnRedisServer } from '@batchbridge/redis';
 import { createRuntime, type Runtime, TenantDirectory } from '@batchbridge/runtime';
 import { Redis } from 'ioredis';
 import { BENCH_TENANT } from './fixtures.js';
-import { type Child, spawnTs, waitHttpOk } from './procs.js';
+import { type Child, spawnService, spawnTs, waitHttpOk } from './procs.js';
 import { RssSampler } from './rss.js';
 
 export type ServiceKind = 'ingest-api' | 'packer' | 'poller' | 'dispatcher';
-
-const SERVICE_MAIN: Record<ServiceKind, string> = {
-  'ingest-api': 'services/ingest-api/src/main.ts',
-  packer: 'services/packer/src/main.ts',
-  poller: 'services/poller/src/main.ts',
-  dispatcher: 'services/dispatcher/src/main.ts',
-};
 
 export interface RunningService {
   child: Child;
@@ -155,7 +149,8 @@ export class Harness {
       prefix,
       kind === 'ingest-api' ? { PORT: String(port), ...extra } : { METRICS_PORT: String(port), ...extra },
     );
-    const child = spawnTs(kind, SERVICE_MAIN[kind], {
+    // The service's bundle with plain node, as deployed (procs.ts).
+    const child = spawnService(kind, kind, {
       env,
       cpuProfDir: options.profile && this.cpuProfDir ? join(this.cpuProfDir, kind) : undefined,
     });
@@ -167,7 +162,7 @@ export class Harness {
   async startSim(env: Record<string, string>): Promise<Sim> {
     const port = await freePort();
     const dataDir = mkdtempSync(join(this.dir, 'sim-'));
-    const child = spawnTs('provider-sim', 'services/provider-sim/src/main.ts', {
+    const child = spawnService('provider-sim', 'provider-sim', {
       env: { SIM_PORT: String(port), SIM_DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...env },
     });
     const adminUrl = `http://127.0.0.1:${port}/_sim`;

@@ -1,10 +1,17 @@
 /**
- * Child processes under test. Every server the benchmark measures runs in its own process (`node --import tsx`, no
- * tsx CLI wrapper, so the pid is the server's own and its RSS is sampled directly), so the load generator and the
- * server do not share one event loop. On this 2-core machine they still share the CPU, and the report says so.
+ * Child processes under test. Every server the benchmark measures runs in its own process, so the load generator and
+ * the server do not share one event loop. On this 2-core machine they still share the CPU, and the report says so.
+ *
+ * A batchbridge service runs as production runs it: its esbuild bundle (`pnpm build`, which `pnpm bench` runs first)
+ * with plain `node` — so its RSS and start-up are those of the deployed process, not of the sources under tsx. The
+ * benchmark's own children (load generators, receivers, baselines) run their TypeScript with `node --import tsx`. Either
+ * way there is no wrapper process: the pid is the server's own and its RSS is sampled directly.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { bundlePath } from '../../infra/build/bundle.mjs';
 import { RssSampler } from './rss.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -29,14 +36,27 @@ export interface SpawnOptions {
 
 const live = new Set<Child>();
 
-/** Runs a TypeScript file of the repo (path relative to the repo root) as a child process. */
+/** Runs a TypeScript file of the repo (path relative to the repo root) with `node --import tsx`. */
 export function spawnTs(name: string, file: string, options: SpawnOptions): Child {
-  const args = [
-    ...(options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`] : []),
-    '--import',
-    'tsx',
-    file,
-  ];
+  return spawnNode(name, ['--import', 'tsx', file], options);
+}
+
+/**
+ * Runs a batchbridge service (`services/<service>`) as production does: `node services/<service>/dist/main.mjs`.
+ *
+ * Except under a CPU profile: V8 names the bundle as the file of every function, so the profile summary could no longer
+ * tell packages apart. A profiling run (separate from the measured runs, see run.ts) starts the service's sources
+ * under tsx instead — the same code, compiled by the same esbuild, in files of their own.
+ */
+export function spawnService(name: string, service: string, options: SpawnOptions): Child {
+  if (options.cpuProfDir) return spawnTs(name, `services/${service}/src/main.ts`, options);
+  const bundle = bundlePath(service);
+  if (!existsSync(join(REPO_ROOT, bundle))) throw new Error(`${bundle} is missing: run \`pnpm build\` first`);
+  return spawnNode(name, [bundle], options);
+}
+
+function spawnNode(name: string, script: string[], options: SpawnOptions): Child {
+  const args = [...(options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`] : []), ...script];
   // A clean environment: only what the service needs, never the caller's REDIS_URL or provider keys.
   const env = {
     PATH: process.env.PATH ?? '',

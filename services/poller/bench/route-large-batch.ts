@@ -14,6 +14,7 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
 import { parseConfig } from '@batchbridge/config';
 import { batchLine, estimateInputTokens, groupFor, newFlushId, newRequestId, RequestStore } from '@batchbridge/domain';
 import { createLogger, silentLogger } from '@batchbridge/logger';
@@ -21,7 +22,7 @@ import { FLUSH_METADATA_KEY } from '@batchbridge/provider';
 import { createProviderSim } from '@batchbridge/provider-sim';
 import { createRuntime, type Runtime, TenantDirectory } from '@batchbridge/runtime';
 import { startRedis, TEST_TENANTS } from '@batchbridge/testkit';
-import { startPoller } from '../src/index.js';
+import { POLLER_HEAP_GROWING_PERCENT, startPoller } from '../src/index.js';
 
 const MODEL = 'gpt-4o-mini';
 const out = (line: string) => process.stdout.write(`${line}\n`);
@@ -180,6 +181,8 @@ async function parent(): Promise<void> {
 }
 
 async function router(): Promise<void> {
+  // As the poller's main does (runMain's heapGrowingPercent), so that this child's RSS is what production sees.
+  setFlagsFromString(`--heap-growing-percent=${POLLER_HEAP_GROWING_PERCENT}`);
   const env = process.env;
   const rt = await runtimeFor(env.BENCH_REDIS!, env.BENCH_PREFIX!, env.BENCH_UPSTREAM!, 'bench-router');
   const batchId = env.BENCH_BATCH!;

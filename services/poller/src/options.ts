@@ -1,6 +1,12 @@
 /** Options of `startPoller`, with their defaults. */
 import type { ProviderBackoffOptions } from '@batchbridge/queues';
 
+/**
+ * V8 heap growing percent the poller process runs with (RunMainOptions.heapGrowingPercent): issue 6 asks for flat RSS
+ * while routing 200 MB result files.
+ */
+export const POLLER_HEAP_GROWING_PERCENT = 50;
+
 export interface PollerOptions {
   /** Poll jobs processed at once per partition. @defaultValue 8 */
   concurrency?: number;

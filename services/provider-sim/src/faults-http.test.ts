@@ -4,6 +4,7 @@ import {
   api,
   type Batch,
   chatLine,
+  jsonl,
   readLines,
   startSim,
   submitBatch,
@@ -99,6 +100,46 @@ describe('download faults', () => {
     sim.clearFaults();
     const again = await fetch(`${sim.url}/files/${file.body.id}/content`, { headers: { authorization: 'Bearer k' } });
     expect(Buffer.byteLength(await again.text())).toBe(file.body.bytes);
+  });
+});
+
+/** A multipart upload sent chunked (a stream body: no Content-Length), as the openai SDK's streaming form does. */
+async function chunkedUpload(sim: Awaited<ReturnType<typeof startSim>>, text: string) {
+  const form = new FormData();
+  form.set('purpose', 'batch');
+  form.set('file', new Blob([text], { type: 'application/jsonl' }), 'input.jsonl');
+  const encoded = new Response(form);
+  const res = await fetch(`${sim.url}/files`, {
+    method: 'POST',
+    headers: { authorization: 'Bearer sk-test', 'content-type': encoded.headers.get('content-type') ?? '' },
+    body: encoded.body,
+    duplex: 'half',
+  } as RequestInit);
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+describe('upload faults', () => {
+  it('takes chunked uploads by default', async () => {
+    const sim = await startSim();
+    const text = jsonl(lines(3));
+    const res = await chunkedUpload(sim, text);
+    expect(res.status).toBe(200);
+    expect(res.body.bytes).toBe(Buffer.byteLength(text));
+    expect(sim.counters().filesCreated).toBe(1);
+  });
+
+  it('answers a chunked upload 411 Length Required with requireContentLength, and takes one with a length', async () => {
+    const sim = await startSim({ faults: { requireContentLength: true } });
+    const refused = await chunkedUpload(sim, jsonl(lines(3)));
+    expect(refused.status).toBe(411);
+    expect(refused.body.error).toMatchObject({ type: 'invalid_request_error', code: 'length_required' });
+    expect(sim.counters().filesCreated).toBe(0);
+    // Node's fetch sends a FormData of Blobs with a Content-Length.
+    const accepted = await upload(sim, lines(3));
+    expect(accepted.status).toBe(200);
+    expect(sim.counters().filesCreated).toBe(1);
+    sim.setFaults({ requireContentLength: false });
+    expect((await chunkedUpload(sim, 'x')).status).toBe(200);
   });
 });
 

@@ -42,6 +42,11 @@ export const simFaultsSchema = z.strictObject({
   requestsPerMinute: perOperation(z.number().int().positive()).default({}),
   /** Most calls in flight per operation; calls over it get 429. */
   maxConcurrent: perOperation(z.number().int().positive()).default({}),
+  /**
+   * `POST /files` without a `Content-Length` (a chunked upload) → 411 Length Required, as load balancers that refuse
+   * chunked request bodies answer. Off by default: the simulator then takes chunked uploads too.
+   */
+  requireContentLength: z.boolean().default(false),
   /** Throttle file content downloads to this rate. */
   downloadBytesPerSecond: z.number().positive().nullable().default(null),
   /** Destroy the connection of a content download after this many bytes (Content-Length still announces all). */

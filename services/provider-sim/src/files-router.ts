@@ -131,6 +131,12 @@ export function filesRouter(state: SimState, gate: FaultGate): Router {
   };
 
   router.post('/files', gate.for('files.create'), async (req, res) => {
+    if (state.faults.requireContentLength && req.headers['content-length'] === undefined) {
+      // Answered before the body is read; Node's server discards the rest of it.
+      throw new SimHttpError(411, 'A Content-Length header is required; chunked uploads are not accepted.', {
+        code: 'length_required',
+      });
+    }
     const id = newId('file', state.profile.idStyle);
     const path = state.store.pathFor(id);
     try {

@@ -23,7 +23,6 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type FlushRecord, modelOfGroup, type PartitionId, type RequestStore } from '@batchbridge/domain';
@@ -39,12 +38,13 @@ import {
 import { FlushJob } from '@batchbridge/queues';
 import type { Runtime } from '@batchbridge/runtime';
 import { DelayedError, type Job } from 'bullmq';
-import { type default as OpenAI, toStreamingFile } from 'openai';
+import type OpenAI from 'openai';
 import type { CrashPoint } from './crash-points.js';
 import type { BatchCreateLimiter } from './create-limiter.js';
 import { writeFlushFile } from './jsonl-file.js';
 import { logFlushRequests, logSubmittedRequests } from './log-submitted.js';
 import { deleteOrphanFiles, flushFileName } from './orphan-files.js';
+import { uploadBatchFile } from './upload-file.js';
 
 export interface FlushProcessorOptions {
   /** The packer's store (on a connection without the request path's 1 s command timeout). */
@@ -97,18 +97,12 @@ export function createFlushProcessor(runtime: Runtime, options: FlushProcessorOp
         await relay.relay(p, members);
         return undefined;
       }
-      // Streamed from disk: memory does not grow with the file (I4); see streaming-fetch.ts for why not a Blob.
+      // Streamed from disk with a Content-Length: memory does not grow with the file (I4); see upload-file.ts.
       const timeout = Math.max(
         runtime.config.upstream.timeoutMs,
         Math.ceil((file.bytes / MIN_UPLOAD_BYTES_PER_SECOND) * 1000),
       );
-      const created = await uploadProvider.files.create(
-        {
-          file: toStreamingFile(createReadStream(path), flushFileName(flush.id), { type: 'application/jsonl' }),
-          purpose: 'batch',
-        },
-        { timeout },
-      );
+      const created = await uploadBatchFile(uploadProvider, path, flushFileName(flush.id), { timeout });
       crashPoint('after-upload');
       await store.updateFlush(p, flush.id, { file_id: created.id, state: 'uploaded' });
       log.info({ fileId: created.id, lines: file.lines, bytes: file.bytes }, 'input file uploaded');

@@ -63,4 +63,20 @@ describe('streamingFetch', () => {
     await expect(pending).rejects.toThrow('timed out');
     await expect(streamingFetch('http://127.0.0.1:1/')).rejects.toThrow();
   });
+
+  it('rejects with the error of a body that fails before a byte is sent', async () => {
+    const url = await echoServer();
+    const failing = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.error(new Error('disk gone'));
+      },
+    });
+    await expect(streamingFetch(url, { method: 'POST', body: failing, duplex: 'half' } as RequestInit)).rejects.toThrow(
+      'disk gone',
+    );
+  });
+
+  it("answers data: URLs (the openai SDK's FormData probe) without a network call", async () => {
+    expect(await (await streamingFetch('data:,hello')).text()).toBe('hello');
+  });
 });

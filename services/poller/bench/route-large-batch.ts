@@ -3,6 +3,7 @@
  * the router's peak RSS and lines per second. Invariant I4 asks for flat memory (peak RSS ≤ 256 MB) at ≥ 10 000 lines/s.
  *
  *   pnpm exec tsx services/poller/bench/route-large-batch.ts            # BENCH_LINES=230000 by default
+ *   BENCH_NO_HEAP=1 …   # without the poller's heap growing percent (V8's default), for comparison
  *
  * The parent process starts a private redis-server and the provider simulator, enqueues the requests, submits them as
  * one batch and waits until the simulator has written the output file; a child process then runs only the poller, so
@@ -182,7 +183,7 @@ async function parent(): Promise<void> {
 
 async function router(): Promise<void> {
   // As the poller's main does (runMain's heapGrowingPercent), so that this child's RSS is what production sees.
-  setFlagsFromString(`--heap-growing-percent=${POLLER_HEAP_GROWING_PERCENT}`);
+  if (!process.env.BENCH_NO_HEAP) setFlagsFromString(`--heap-growing-percent=${POLLER_HEAP_GROWING_PERCENT}`);
   const env = process.env;
   const rt = await runtimeFor(env.BENCH_REDIS!, env.BENCH_PREFIX!, env.BENCH_UPSTREAM!, 'bench-router');
   const batchId = env.BENCH_BATCH!;

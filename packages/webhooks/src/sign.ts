@@ -46,8 +46,15 @@ export function generateWebhookSecret(): string {
   return SECRET_PREFIX + randomBytes(32).toString('base64');
 }
 
+/** Signers by secret, so that a busy dispatcher does not decode the same tenant secret on every attempt. */
+const signers = new Map<string, Webhook>();
+/** Secrets remembered at most (one or two per tenant); the map is cleared when full. */
+const MAX_SIGNERS = 10_000;
+
 // Error messages name the secret's position, never its value.
 function webhookFor(secret: string, index: number): Webhook {
+  const known = signers.get(secret);
+  if (known) return known;
   if (!secret.startsWith(SECRET_PREFIX)) {
     throw new Error(`signWebhook: secret #${index + 1} must start with "${SECRET_PREFIX}"`);
   }
@@ -55,5 +62,8 @@ function webhookFor(secret: string, index: number): Webhook {
   if (key === '' || !/^[A-Za-z0-9+/]+={0,2}$/.test(key)) {
     throw new Error(`signWebhook: secret #${index + 1} must be "${SECRET_PREFIX}" followed by base64`);
   }
-  return new Webhook(secret);
+  const signer = new Webhook(secret);
+  if (signers.size >= MAX_SIGNERS) signers.clear();
+  signers.set(secret, signer);
+  return signer;
 }

@@ -285,6 +285,13 @@ describe('RequestStore lifecycle', () => {
     client.disconnect();
   });
 
+  it('fixes a webhook body the first time it is built and answers it on every later call', async () => {
+    const { store } = setup();
+    const { id } = await add(store, 1);
+    expect(await store.webhookBody(1, id, () => '{"first":1}')).toBe('{"first":1}');
+    expect(await store.webhookBody(1, id, () => '{"second":2}')).toBe('{"first":1}');
+  });
+
   it('drops ids whose record is gone from a flush, keeping line order and count', async () => {
     const { store, keys } = setup();
     const ids = [];

@@ -586,7 +586,8 @@ export class RequestStore {
   async webhookBody(p: PartitionId, id: string, build: () => string): Promise<string> {
     const key = this.keys.partitionKeys(p).req(id);
     const candidate = build();
-    await this.redis.hsetnx(key, 'webhook_body', candidate);
+    // 1: ours is now the stored body (the common case: first attempt), no need to read it back.
+    if ((await this.redis.hsetnx(key, 'webhook_body', candidate)) === 1) return candidate;
     const stored = await this.redis.hget(key, 'webhook_body');
     return stored ?? candidate;
   }

@@ -47,6 +47,33 @@ local function group_remove(tag, group, bytes, tokens)
   end
 end
 
+-- Moves the queued ones of \`ids\` (a window of the group's pending set) into flush \`fid\`, within the byte and token
+-- limits (a flush's first request is taken whatever its size); drops stale members. \`count\`, \`tb\`, \`tt\`: what
+-- the flush holds already. Returns taken, bytes, tokens, and whether a limit stopped it.
+local function take_ids(tag, group, pending, fid, ids, now, maxBytes, maxTokens, count, tb, tt)
+  local idsKey = tag .. ':flush:' .. fid .. ':ids'
+  local taken = 0
+  for _, id in ipairs(ids) do
+    local key = tag .. ':req:' .. id
+    local f = redis.call('HMGET', key, 'status', 'bytes', 'tokens', 'tenant')
+    local b, t = tonumber(f[2]) or 0, tonumber(f[3]) or 0
+    if f[1] ~= 'queued' then
+      -- Not queued any more (or expired): drop the stale member and its share of the group's totals.
+      redis.call('ZREM', pending, id)
+      group_remove(tag, group, b, t)
+    else
+      if count + taken > 0 and (tb + b > maxBytes or tt + t > maxTokens) then return taken, tb, tt, true end
+      move(tag, key, 'queued', 'batched', f[4], now)
+      redis.call('HSET', key, 'flush_id', fid)
+      redis.call('RPUSH', idsKey, id)
+      redis.call('ZREM', pending, id)
+      group_remove(tag, group, b, t)
+      taken, tb, tt = taken + 1, tb + b, tt + t
+    end
+  end
+  return taken, tb, tt, false
+end
+
 -- Terminal bookkeeping: completion time, retention, and the delivery job through the outbox.
 local function finish(tag, key, id, now, retention, partition)
   redis.call('HSET', key, 'completed_at', now)
@@ -124,12 +151,18 @@ local member = finish(tag, KEYS[1], f[6], now, tonumber(ARGV[4]), tonumber(ARGV[
 return {'cancelled', member}
 `;
 
-/** KEYS: pending zset of the group. ARGV: tag, group, flushId, now, maxCount, maxBytes, maxTokens, maxWaitMs, force,
- * partition. Claims the oldest queued requests of the group into a new flush when a trigger fires. */
+/**
+ * KEYS: pending zset of the group. ARGV: tag, group, flushId, now, maxCount, maxBytes, maxTokens, maxWaitMs, force,
+ * partition, slice. Claims the oldest queued requests of the group into a new flush when a trigger fires — at most
+ * `slice` of them in this call, so that a 50 000-request flush does not hold Redis for a second (intake would time out
+ * meanwhile). When more may follow, the flush is left `claiming` and CLAIM_MORE continues it; the last call makes it
+ * `claimed` and writes its flush job to the outbox. Answers {taken, reason, outbox member or '', bytes, tokens, more}.
+ */
 export const CLAIM = `${PRELUDE}
 local tag, group, fid = ARGV[1], ARGV[2], ARGV[3]
 local now, maxCount, maxBytes, maxTokens = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local maxWait, force, partition = tonumber(ARGV[8]), ARGV[9] == '1', tonumber(ARGV[10])
+local window = math.min(maxCount, tonumber(ARGV[11]))
 if redis.call('EXISTS', tag .. ':hold:' .. group) == 1 then return {0, 'held'} end
 local stats = redis.call('HMGET', tag .. ':group:' .. group, 'count', 'bytes', 'tokens')
 local count, bytes, tokens = tonumber(stats[1]) or 0, tonumber(stats[2]) or 0, tonumber(stats[3]) or 0
@@ -143,34 +176,59 @@ elseif tokens >= maxTokens then reason = 'tokens'
 elseif age >= maxWait then reason = 'age'
 elseif force then reason = 'forced'
 else return {0, 'not_due'} end
-local ids = redis.call('ZRANGE', KEYS[1], 0, maxCount - 1)
-local idsKey = tag .. ':flush:' .. fid .. ':ids'
-local taken, tb, tt = 0, 0, 0
-for _, id in ipairs(ids) do
-  local key = tag .. ':req:' .. id
-  local f = redis.call('HMGET', key, 'status', 'bytes', 'tokens', 'tenant')
-  local b, t = tonumber(f[2]) or 0, tonumber(f[3]) or 0
-  if f[1] ~= 'queued' then
-    -- Not queued any more (or expired): drop the stale member and its share of the group's totals.
-    redis.call('ZREM', KEYS[1], id)
-    group_remove(tag, group, b, t)
-  else
-    if taken > 0 and (tb + b > maxBytes or tt + t > maxTokens) then break end
-    move(tag, key, 'queued', 'batched', f[4], now)
-    redis.call('HSET', key, 'flush_id', fid)
-    redis.call('RPUSH', idsKey, id)
-    redis.call('ZREM', KEYS[1], id)
-    group_remove(tag, group, b, t)
-    taken, tb, tt = taken + 1, tb + b, tt + t
-  end
-end
+local ids = redis.call('ZRANGE', KEYS[1], 0, window - 1)
+local taken, tb, tt, limited = take_ids(tag, group, KEYS[1], fid, ids, now, maxBytes, maxTokens, 0, 0, 0)
 if taken == 0 then return {0, 'empty'} end
+local more = not limited and #ids == window and taken < maxCount
 redis.call('HSET', tag .. ':flush:' .. fid, 'id', fid, 'group', group, 'count', taken, 'bytes', tb, 'tokens', tt,
-  'reason', reason, 'state', 'claimed', 'created_at', now, 'partition', partition)
+  'reason', reason, 'state', more and 'claiming' or 'claimed', 'created_at', now, 'partition', partition)
 redis.call('ZADD', tag .. ':flushes', now, fid)
+if more then return {taken, reason, '', tb, tt, 1} end
 local member = cjson.encode({queue='flush', jobId='flush-' .. fid, data={partition=partition, flushId=fid}})
 redis.call('ZADD', tag .. ':outbox', now, member)
-return {taken, reason, member, tb, tt}
+return {taken, reason, member, tb, tt, 0}
+`;
+
+/**
+ * KEYS: pending zset of the group. ARGV: tag, group, flushId, now, maxCount, maxBytes, maxTokens, partition, slice.
+ * Continues a `claiming` flush with at most `slice` more requests; the call that ends it (limits reached, group
+ * drained) makes it `claimed` and writes its flush job to the outbox. A flush no longer `claiming` (sealed by recovery
+ * after this packer died, see SEAL_FLUSH) is left alone. Answers {taken, state, outbox member or '', count, bytes,
+ * tokens}.
+ */
+export const CLAIM_MORE = `${PRELUDE}
+local tag, group, fid = ARGV[1], ARGV[2], ARGV[3]
+local now, maxCount, maxBytes, maxTokens = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local partition, slice = tonumber(ARGV[8]), tonumber(ARGV[9])
+local fkey = tag .. ':flush:' .. fid
+local f = redis.call('HMGET', fkey, 'state', 'count', 'bytes', 'tokens')
+local count, tb, tt = tonumber(f[2]) or 0, tonumber(f[3]) or 0, tonumber(f[4]) or 0
+if f[1] ~= 'claiming' then return {0, f[1] or 'missing', '', count, tb, tt} end
+local window = math.min(maxCount - count, slice)
+local taken, more = 0, false
+if window > 0 and redis.call('EXISTS', tag .. ':hold:' .. group) == 0 then
+  local ids = redis.call('ZRANGE', KEYS[1], 0, window - 1)
+  local limited
+  taken, tb, tt, limited = take_ids(tag, group, KEYS[1], fid, ids, now, maxBytes, maxTokens, count, tb, tt)
+  more = not limited and #ids == window and count + taken < maxCount
+end
+count = count + taken
+redis.call('HSET', fkey, 'count', count, 'bytes', tb, 'tokens', tt)
+if more then return {taken, 'claiming', '', count, tb, tt} end
+redis.call('HSET', fkey, 'state', 'claimed')
+local member = cjson.encode({queue='flush', jobId='flush-' .. fid, data={partition=partition, flushId=fid}})
+redis.call('ZADD', tag .. ':outbox', now, member)
+return {taken, 'claimed', member, count, tb, tt}
+`;
+
+/**
+ * KEYS: flush key. Ends a flush left `claiming` by a packer that died between CLAIM calls: it keeps what it has and
+ * becomes `claimed` (its job was re-added by recovery, which is why no outbox entry is written). Answers 1 if sealed.
+ */
+export const SEAL_FLUSH = `
+if redis.call('HGET', KEYS[1], 'state') ~= 'claiming' then return 0 end
+redis.call('HSET', KEYS[1], 'state', 'claimed')
+return 1
 `;
 
 /** KEYS: flush hash. ARGV: tag, flushId, batchId, now, start, stop. Marks a slice of the flush's requests submitted. */

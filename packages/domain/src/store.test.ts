@@ -292,6 +292,81 @@ describe('RequestStore lifecycle', () => {
     expect(await store.webhookBody(1, id, () => '{"second":2}')).toBe('{"first":1}');
   });
 
+  it('claims a large flush in slices: within the limits, each request in one flush, its outbox entry at the end', async () => {
+    const { store, keys } = setup();
+    const ids: string[] = [];
+    for (let i = 0; i < 50; i++) ids.push((await add(store, 0)).id);
+    let slices = 0;
+    const first = await store.claim(0, 'chat.completions|m', newFlushId(), { ...limits, maxRequests: 20 }, true, {
+      slice: 7,
+      afterSlice: async () => {
+        slices += 1;
+        // Between two calls the flush is visibly unfinished, and its job is not in the outbox yet.
+        expect(await redis.zcard(keys.partitionKeys(0).outbox)).toBe(0);
+      },
+    });
+    expect(slices).toBe(2);
+    expect(first).toMatchObject({ claimed: true, count: 20, bytes: 2_000, tokens: 200 });
+    if (!first.claimed) throw new Error('not claimed');
+    const taken = await store.flushIds(0, first.flushId, 0, -1);
+    expect(taken).toHaveLength(20);
+    expect(await store.getFlush(0, first.flushId)).toMatchObject({ state: 'claimed', count: 20 });
+    expect(await redis.zrange(keys.partitionKeys(0).outbox, '0', '-1')).toEqual([first.outbox]);
+    // A byte limit reached in a later slice ends the flush there.
+    const second = await store.claim(
+      0,
+      'chat.completions|m',
+      newFlushId(),
+      { ...limits, maxRequests: 50, maxBytes: 1_250 },
+      true,
+      {
+        slice: 4,
+      },
+    );
+    expect(second).toMatchObject({ claimed: true, count: 12 });
+    const rest = await store.claim(0, 'chat.completions|m', newFlushId(), { ...limits, maxRequests: 50 }, true, {
+      slice: 4,
+    });
+    expect(rest).toMatchObject({ claimed: true, count: 18 });
+    if (!second.claimed || !rest.claimed) throw new Error('not claimed');
+    taken.push(...(await store.flushIds(0, second.flushId, 0, -1)), ...(await store.flushIds(0, rest.flushId, 0, -1)));
+    // Every request in exactly one flush.
+    expect([...taken].sort()).toEqual([...ids].sort());
+    expect(await store.stateCounts()).toEqual({ queued: 0, batched: 50, submitted: 0 });
+  });
+
+  it('a flush left claiming is sealed with what it holds, and a late slice adds nothing to it', async () => {
+    const { store, keys } = setup();
+    for (let i = 0; i < 12; i++) await add(store, 0);
+    const fid = newFlushId();
+    // The packer "dies" after its first slice: the flush holds 5 requests, is still claiming, has no flush job.
+    await expect(
+      store.claim(0, 'chat.completions|m', fid, { ...limits, maxRequests: 12 }, true, {
+        slice: 5,
+        afterSlice: () => {
+          throw new Error('killed');
+        },
+      }),
+    ).rejects.toThrow('killed');
+    expect(await store.getFlush(0, fid)).toMatchObject({ state: 'claiming', count: 5 });
+    expect(await redis.zcard(keys.partitionKeys(0).outbox)).toBe(0);
+    expect(await store.sealFlush(0, fid)).toBe(true);
+    expect(await store.sealFlush(0, fid)).toBe(false);
+    expect(await store.getFlush(0, fid)).toMatchObject({ state: 'claimed', count: 5 });
+
+    // A slow packer that seals nothing but goes on claiming: its next slice finds the flush sealed.
+    const slow = newFlushId();
+    const claim = await store.claim(0, 'chat.completions|m', slow, { ...limits, maxRequests: 7 }, true, {
+      slice: 3,
+      afterSlice: async () => {
+        await store.sealFlush(0, slow);
+      },
+    });
+    expect(claim).toMatchObject({ claimed: true, count: 3, outbox: '' });
+    expect(await store.flushIds(0, slow, 0, -1)).toHaveLength(3);
+    expect(await store.stateCounts()).toEqual({ queued: 4, batched: 8, submitted: 0 });
+  });
+
   it('drops ids whose record is gone from a flush, keeping line order and count', async () => {
     const { store, keys } = setup();
     const ids = [];

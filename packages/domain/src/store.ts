@@ -10,9 +10,11 @@ import { parseRecord, type RequestRecord } from './request-record.js';
 import {
   CANCEL,
   CLAIM,
+  CLAIM_MORE,
   ENQUEUE_MANY,
   FAIL_FLUSH,
   FINISH_SUBMISSION,
+  SEAL_FLUSH,
   SETTLE,
   SETTLE_MANY,
   SUBMIT_CHUNK,
@@ -25,6 +27,8 @@ interface ScriptCommands {
   bbEnqueueMany(numKeys: number, ...keysAndArgs: (string | number)[]): Promise<unknown[]>;
   bbCancel(key: string, ...args: (string | number)[]): Promise<unknown[]>;
   bbClaim(key: string, ...args: (string | number)[]): Promise<unknown[]>;
+  bbClaimMore(key: string, ...args: (string | number)[]): Promise<unknown[]>;
+  bbSealFlush(key: string): Promise<number>;
   bbSubmitChunk(key: string, ...args: (string | number)[]): Promise<number>;
   bbFinishSubmission(key: string, ...args: (string | number)[]): Promise<unknown[]>;
   bbFailFlush(key: string, ...args: (string | number)[]): Promise<string[]>;
@@ -52,6 +56,8 @@ interface EnqueueBatch {
 const SCRIPTS: Record<Exclude<keyof ScriptCommands, 'bbSettleMany' | 'bbEnqueueMany'>, string> = {
   bbCancel: CANCEL,
   bbClaim: CLAIM,
+  bbClaimMore: CLAIM_MORE,
+  bbSealFlush: SEAL_FLUSH,
   bbSubmitChunk: SUBMIT_CHUNK,
   bbFinishSubmission: FINISH_SUBMISSION,
   bbFailFlush: FAIL_FLUSH,
@@ -95,9 +101,17 @@ export interface FlushLimits {
   maxWaitMs: number;
 }
 
+/**
+ * `outbox` is the flush job's outbox entry to relay; empty when there is none to relay (the flush was sealed by
+ * recovery while this claim was still adding to it: recovery re-added its job).
+ */
 export type ClaimResult =
   | { claimed: true; flushId: string; count: number; reason: string; bytes: number; tokens: number; outbox: string }
   | { claimed: false; why: string };
+
+/** Requests moved into a flush per CLAIM / CLAIM_MORE call: about 40 ms of Redis time each, instead of about 0.9 s for
+ * a 50 000-request flush in one call (measured on the 2-core box), during which intake's 1 s command timeout runs. */
+export const CLAIM_SLICE = 2_000;
 
 export interface FlushRecord {
   id: string;
@@ -107,7 +121,7 @@ export interface FlushRecord {
   bytes: number;
   tokens: number;
   reason: string;
-  state: 'claimed' | 'uploaded' | 'submitted' | 'failed';
+  state: 'claiming' | 'claimed' | 'uploaded' | 'submitted' | 'failed';
   created_at: number;
   file_id: string | undefined;
   batch_id: string | undefined;
@@ -346,15 +360,21 @@ export class RequestStore {
     return out;
   }
 
-  /** Atomically claims the oldest queued requests of a group into a new flush, if a trigger fires (or `force`). */
+  /**
+   * Claims the oldest queued requests of a group into a new flush, if a trigger fires (or `force`): each request is
+   * moved atomically, in calls of at most `slice` requests (CLAIM, then CLAIM_MORE until the flush is full or the group
+   * drained), so that Redis is never held for long. `afterSlice` runs between calls (a crash point of the tests).
+   */
   async claim(
     p: PartitionId,
     group: string,
     flushId: string,
     limits: FlushLimits,
     force = false,
+    options: { slice?: number; afterSlice?: () => void | Promise<void> } = {},
   ): Promise<ClaimResult> {
     const k = this.keys.partitionKeys(p);
+    const slice = options.slice ?? CLAIM_SLICE;
     const reply = await this.redis.bbClaim(
       k.pending(group),
       k.tag,
@@ -367,18 +387,41 @@ export class RequestStore {
       limits.maxWaitMs,
       force ? '1' : '0',
       p,
+      slice,
     );
-    const count = Number(reply[0]);
+    let count = Number(reply[0]);
     if (count === 0) return { claimed: false, why: String(reply[1]) };
-    return {
-      claimed: true,
-      flushId,
-      count,
-      reason: String(reply[1]),
-      outbox: String(reply[2]),
-      bytes: Number(reply[3]),
-      tokens: Number(reply[4]),
-    };
+    const reason = String(reply[1]);
+    let outbox = String(reply[2]);
+    let bytes = Number(reply[3]);
+    let tokens = Number(reply[4]);
+    let more = Number(reply[5]) === 1;
+    while (more) {
+      await options.afterSlice?.();
+      const next = await this.redis.bbClaimMore(
+        k.pending(group),
+        k.tag,
+        group,
+        flushId,
+        Date.now(),
+        limits.maxRequests,
+        limits.maxBytes,
+        limits.maxTokens,
+        p,
+        slice,
+      );
+      more = String(next[1]) === 'claiming';
+      outbox = String(next[2]);
+      count = Number(next[3]);
+      bytes = Number(next[4]);
+      tokens = Number(next[5]);
+    }
+    return { claimed: true, flushId, count, reason, outbox, bytes, tokens };
+  }
+
+  /** Ends a flush left `claiming` by a dead packer with what it holds; true if it was still claiming. */
+  async sealFlush(p: PartitionId, flushId: string): Promise<boolean> {
+    return (await this.redis.bbSealFlush(this.keys.partitionKeys(p).flush(flushId))) === 1;
   }
 
   /** Holds a group back (e.g. after the provider's enqueued-token limit) for `ms`. */

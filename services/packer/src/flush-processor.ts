@@ -115,7 +115,14 @@ export function createFlushProcessor(runtime: Runtime, options: FlushProcessorOp
   return async function processFlush(job: Job, token: string | undefined, p: PartitionId): Promise<FlushOutcome> {
     const { flushId } = FlushJob.parse(job.data);
     const log = runtime.logger.child({ flushId, partition: p, jobId: job.id });
-    const flush = await store.getFlush(p, flushId);
+    let flush = await store.getFlush(p, flushId);
+    if (flush?.state === 'claiming') {
+      // Only recovery hands out the job of a flush still `claiming`: its packer died between CLAIM calls. The flush
+      // keeps what it holds; sealing it also stops a packer that is merely slow from adding more.
+      await store.sealFlush(p, flushId);
+      log.warn({ count: flush.count }, 'sealed a flush left claiming by a packer that stopped between claim calls');
+      flush = await store.getFlush(p, flushId);
+    }
     if (!flush) {
       log.warn('flush not found (expired after retention?); nothing to do');
       return 'missing';

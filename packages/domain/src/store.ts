@@ -186,12 +186,6 @@ export class RequestStore {
     }
     if (!('bbSettleMany' in redis)) redis.defineCommand('bbSettleMany', { lua: SETTLE_MANY });
     if (!('bbEnqueueMany' in redis)) redis.defineCommand('bbEnqueueMany', { lua: ENQUEUE_MANY });
-    // ENQUEUE_MANY calls are already one per partition per event-loop turn: ioredis's auto-pipelining would only wrap
-    // each in a pipeline of its own (an object, a promise and a tick per call).
-    const client = redis.options as { autoPipeliningIgnoredCommands?: string[] };
-    if (!client.autoPipeliningIgnoredCommands?.includes('bbEnqueueMany')) {
-      client.autoPipeliningIgnoredCommands = [...(client.autoPipeliningIgnoredCommands ?? []), 'bbEnqueueMany'];
-    }
     this.redis = redis as Client & ScriptCommands;
   }
 

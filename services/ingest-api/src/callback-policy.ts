@@ -42,19 +42,11 @@ export class CallbackPolicy {
     this.maxHosts = options.maxHosts ?? 10_000;
   }
 
-  /**
-   * Whether this exact URL was accepted within the TTL: a synchronous answer for the common case (a tenant sends the
-   * same callback URL again and again), so intake does not pay for a promise per request. False means "ask validate".
-   */
-  recentlyAccepted(raw: string): boolean {
-    const at = this.accepted.get(raw);
-    return at !== undefined && Date.now() - at <= this.ttlMs;
-  }
-
   async validate(raw: string): Promise<CallbackUrlValidation | { ok: true }> {
     // The verdict is a function of the URL and its host's addresses, which are reused for as long (see the class doc).
     const now = Date.now();
-    if (this.recentlyAccepted(raw)) return { ok: true };
+    const at = this.accepted.get(raw);
+    if (at !== undefined && now - at <= this.ttlMs) return { ok: true };
     const verdict = await validateCallbackUrl(raw, this.policy, { resolve: (host) => this.cachedResolve(host) });
     // Refusals are not cached: they are rare, and a host whose resolution failed must be asked again.
     if (verdict.ok) {

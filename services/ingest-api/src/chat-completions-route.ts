@@ -32,9 +32,6 @@ export const CHAT_ENDPOINT = '/v1/chat/completions';
 /** Longest Idempotency-Key accepted. */
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
 
-const ACCEPTED = { ok: true } as const;
-const NOWHERE = { tenant: 0, global: 0 } as const;
-
 /** Seconds a client over its queue quota or the global capacity is asked to wait. */
 const QUOTA_RETRY_AFTER_S = '5';
 
@@ -114,7 +111,7 @@ export function chatCompletionsCore(deps: ChatRouteDeps): (input: ChatInput) => 
         'missing_callback_url',
       );
     }
-    const verdict = callbacks.recentlyAccepted(callbackUrl) ? ACCEPTED : await callbacks.validate(callbackUrl);
+    const verdict = await callbacks.validate(callbackUrl);
     if (!verdict.ok) {
       throw new ApiError({
         status: verdict.code === 'invalid_callback_url' ? 400 : 422,
@@ -181,8 +178,7 @@ export function chatCompletionsCore(deps: ChatRouteDeps): (input: ChatInput) => 
       });
     }
 
-    // With one partition there is nothing elsewhere: no promise to wait for on the hot path.
-    const elsewhere = partitions <= 1 ? NOWHERE : await capacity.elsewhere(tenant.id, partition);
+    const elsewhere = await capacity.elsewhere(tenant.id, partition);
     const bodyHash =
       idempotencyKey === undefined
         ? undefined

@@ -74,6 +74,13 @@ local function take_ids(tag, group, pending, fid, ids, now, maxBytes, maxTokens,
   return taken, tb, tt, false
 end
 
+-- The flush job of a claimed flush, through the outbox; answers the outbox member.
+local function flush_job(tag, fid, partition, now)
+  local member = cjson.encode({queue='flush', jobId='flush-' .. fid, data={partition=partition, flushId=fid}})
+  redis.call('ZADD', tag .. ':outbox', now, member)
+  return member
+end
+
 -- Terminal bookkeeping: completion time, retention, and the delivery job through the outbox.
 local function finish(tag, key, id, now, retention, partition)
   redis.call('HSET', key, 'completed_at', now)
@@ -184,8 +191,7 @@ redis.call('HSET', tag .. ':flush:' .. fid, 'id', fid, 'group', group, 'count', 
   'reason', reason, 'state', more and 'claiming' or 'claimed', 'created_at', now, 'partition', partition)
 redis.call('ZADD', tag .. ':flushes', now, fid)
 if more then return {taken, reason, '', tb, tt, 1} end
-local member = cjson.encode({queue='flush', jobId='flush-' .. fid, data={partition=partition, flushId=fid}})
-redis.call('ZADD', tag .. ':outbox', now, member)
+local member = flush_job(tag, fid, partition, now)
 return {taken, reason, member, tb, tt, 0}
 `;
 
@@ -216,8 +222,7 @@ count = count + taken
 redis.call('HSET', fkey, 'count', count, 'bytes', tb, 'tokens', tt)
 if more then return {taken, 'claiming', '', count, tb, tt} end
 redis.call('HSET', fkey, 'state', 'claimed')
-local member = cjson.encode({queue='flush', jobId='flush-' .. fid, data={partition=partition, flushId=fid}})
-redis.call('ZADD', tag .. ':outbox', now, member)
+local member = flush_job(tag, fid, partition, now)
 return {taken, 'claimed', member, count, tb, tt}
 `;
 

@@ -186,6 +186,13 @@ export class RequestStore {
     }
     if (!('bbSettleMany' in redis)) redis.defineCommand('bbSettleMany', { lua: SETTLE_MANY });
     if (!('bbEnqueueMany' in redis)) redis.defineCommand('bbEnqueueMany', { lua: ENQUEUE_MANY });
+    // On a Cluster, ioredis's auto-pipelining picks the node by the first argument of a command it does not know — for
+    // these variadic-keys scripts that is the key count, not a key — so the call lands on a wrong master (the cluster
+    // test's intake answered 503 without this). Sent on their own, they are routed by their keys.
+    const client = redis.options as { autoPipeliningIgnoredCommands?: string[] };
+    const ignored = client.autoPipeliningIgnoredCommands ?? [];
+    const variadic = ['bbEnqueueMany', 'bbSettleMany'].filter((name) => !ignored.includes(name));
+    if (variadic.length > 0) client.autoPipeliningIgnoredCommands = [...ignored, ...variadic];
     this.redis = redis as Client & ScriptCommands;
   }
 

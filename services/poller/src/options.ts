@@ -12,6 +12,13 @@ export interface PollerOptions {
   concurrency?: number;
   /** How often the sweep relays stale outbox entries and re-creates missing poll jobs. @defaultValue 30 000 ms */
   sweepIntervalMs?: number;
+  /**
+   * How long a poll job's lock lives without renewal; a job held by a process that died comes back after about this
+   * plus `stalledIntervalMs` (BullMQ renews the lock of a running job every half of it). @defaultValue 30 000 ms
+   */
+  lockDurationMs?: number;
+  /** How often a worker looks for jobs whose lock expired (their process died). @defaultValue 30 000 ms */
+  stalledIntervalMs?: number;
   /** Result lines settled per store round (one SETTLE_MANY call per 100, sent concurrently). @defaultValue 500 */
   settleChunk?: number;
   /** Chunks settled at once while the next lines are read (4 keeps Redis busy while the poller parses). @defaultValue 4 */
@@ -35,6 +42,8 @@ export function resolvePollerOptions(options: PollerOptions, upstreamTimeoutMs: 
   return {
     concurrency: options.concurrency ?? 8,
     sweepIntervalMs: options.sweepIntervalMs ?? 30_000,
+    lockDurationMs: options.lockDurationMs ?? 30_000,
+    stalledIntervalMs: options.stalledIntervalMs ?? 30_000,
     settleChunk: options.settleChunk ?? 500,
     settleInFlight: options.settleInFlight ?? 4,
     groupHoldMs: options.groupHoldMs ?? 300_000,

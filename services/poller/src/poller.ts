@@ -25,6 +25,11 @@ export async function startPoller(runtime: Runtime, options: PollerOptions = {})
     (job: Job<PollJobData>, token: string | undefined, p: PartitionId) => processPoll(job, token, p),
     {
       concurrency: resolved.concurrency,
+      lockDuration: resolved.lockDurationMs,
+      stalledInterval: resolved.stalledIntervalMs,
+      // A poll is idempotent (routing a file twice changes nothing): a job whose process died is always run again
+      // rather than failed after BullMQ's default single stall.
+      maxStalledCount: 100,
       settings: { backoffStrategy: backoffStrategy({ provider: providerBackoff(resolved.backoff) }) },
     },
   );

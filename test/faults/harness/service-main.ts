@@ -2,8 +2,7 @@
  * A batchbridge service as a child process of the fault run: the same `runMain` and `start*` functions as
  * `services/<name>/src/main.ts` (environment, runtime, health server, SIGTERM shutdown, `BB_FAULT_CRASH_AT` for the
  * packer), with the recovery timers shortened so that work a SIGKILLed process held comes back within seconds rather
- * than the production 30 s (the run can then afford dozens of kills), and the packer's batch-creation budget raised. The poller has no such option (BullMQ's 30 s
- * lock), so a killed poller's in-flight poll comes back after up to a minute, as in production.
+ * than the production 30 s (the run can then afford dozens of kills), and the packer's batch-creation budget raised.
  */
 import { startDispatcher } from '@batchbridge/dispatcher';
 import { startIngestApi } from '@batchbridge/ingest-api';
@@ -50,7 +49,13 @@ switch (service) {
       defaultMetricsPort: 0,
       needsProvider: true,
       start: (runtime) =>
-        startPoller(runtime, { sweepIntervalMs: 2_000, groupHoldMs: 2_000, backoff: { baseMs: 200, capMs: 2_000 } }),
+        startPoller(runtime, {
+          sweepIntervalMs: 2_000,
+          groupHoldMs: 2_000,
+          lockDurationMs: 4_000,
+          stalledIntervalMs: 2_000,
+          backoff: { baseMs: 200, capMs: 2_000 },
+        }),
     });
     break;
   case 'dispatcher':

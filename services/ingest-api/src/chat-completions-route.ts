@@ -57,6 +57,8 @@ export interface ChatInput {
   body: unknown;
   /** Whether the request carried a body at all. */
   hasBody: boolean;
+  /** The JSON text `body` was parsed from, when the reader kept it (the fast path does; express.json does not). */
+  rawText?: string;
 }
 
 /** The express handler around the route core. */
@@ -89,7 +91,7 @@ export function chatCompletionsCore(deps: ChatRouteDeps): (input: ChatInput) => 
         reason: 'unsupported_media_type',
       });
     }
-    const chat = parseChatRequest(req.body);
+    const chat = parseChatRequest(req.body, req.rawText);
 
     if (!modelAllowed(tenant, chat.model)) {
       throw new ApiError({
@@ -183,7 +185,7 @@ export function chatCompletionsCore(deps: ChatRouteDeps): (input: ChatInput) => 
       idempotencyKey === undefined
         ? undefined
         : createHash('sha256')
-            .update(chat.upstreamBody)
+            .update(chat.canonicalBody())
             .update('\n')
             .update(callbackUrl)
             .update('\n')

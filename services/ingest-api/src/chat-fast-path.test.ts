@@ -4,7 +4,7 @@
  * get the same status, headers that matter and JSON answer.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CALLBACK, chatBody, pendingIds, startTestIngest, type TestIngest } from './test-helpers.js';
+import { CALLBACK, chatBody, GLOBEX_KEY, pendingIds, startTestIngest, type TestIngest } from './test-helpers.js';
 
 const BODIES: Record<string, string> = {
   valid: JSON.stringify(chatBody({ temperature: 0.5 })),
@@ -80,6 +80,47 @@ describe('chat-completions fast path', () => {
     expect(third.json.id).toBe(first.json.id);
     expect(third.headers.get('idempotent-replayed')).toBe('true');
     expect(third.headers.get('location')).toBe(`/v1/requests/${first.json.id}`);
+  });
+
+  const json = (raw: string, key?: string, headers: Record<string, string> = {}) =>
+    t.call('POST', '/v1/chat/completions', {
+      raw,
+      headers: { 'content-type': 'application/json', 'x-callback-url': CALLBACK, ...headers },
+      ...(key ? { key } : {}),
+    });
+
+  it('stores a one-line body as the client wrote it', async () => {
+    const raw = '{ "model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}], "temperature": 1.0, "x_trace": 12345678901234567890 }';
+    const res = await json(`${raw}\n`);
+    expect(res.status).toBe(202);
+    expect((await t.rt.store.get(res.json.id))?.body).toBe(raw);
+  });
+
+  it('stores a multi-line body as one line', async () => {
+    const res = await json(JSON.stringify(chatBody(), null, 2));
+    expect(res.status).toBe(202);
+    expect((await t.rt.store.get(res.json.id))?.body).toBe(JSON.stringify(chatBody()));
+  });
+
+  it('sends upstream only the model it checked when a body repeats "model"', async () => {
+    // globex may use gpt-4o-mini only; JSON.parse keeps the last "model", a provider's parser might keep the first.
+    const raw = '{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"model":"gpt-4o-mini"}';
+    const res = await json(raw, GLOBEX_KEY);
+    expect(res.status).toBe(202);
+    const stored = (await t.rt.store.get(res.json.id))?.body ?? '';
+    expect(stored).not.toContain('gpt-4o"');
+    expect(JSON.parse(stored)).toEqual({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
+  });
+
+  it('replays an Idempotency-Key for the same body written with other spacing, and refuses another body', async () => {
+    const headers = { 'idempotency-key': 'fast-path-spacing' };
+    const first = await json('{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}', undefined, headers);
+    const spaced = await json('{ "model": "gpt-4o-mini", "messages": [ { "role": "user", "content": "hi" } ] }', undefined, headers);
+    const other = await json('{"model":"gpt-4o-mini","messages":[{"role":"user","content":"bye"}]}', undefined, headers);
+    expect(first.status).toBe(202);
+    expect(spaced.status).toBe(200);
+    expect(spaced.json.id).toBe(first.json.id);
+    expect(other.status).toBe(409);
   });
 
   it('counts fast-path requests in the intake metrics', async () => {

@@ -55,14 +55,14 @@ export function chatFastPath(deps: ChatFastPathDeps): (req: IncomingMessage, res
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.once('error', (err) => fail(res, reportError, tenant, bodyReadError(err)));
     req.once('end', () => {
-      let body: unknown;
+      let parsed: { body: unknown; text: string };
       try {
-        body = parseJson(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks));
+        parsed = parseJson(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks));
       } catch (err) {
         fail(res, reportError, tenant, err);
         return;
       }
-      accept({ tenant, headers: h, body, hasBody: true }).then(
+      accept({ tenant, headers: h, body: parsed.body, rawText: parsed.text, hasBody: true }).then(
         (reply) => send(res, reply.status, reply.headers, reply.body),
         (err: unknown) => fail(res, reportError, tenant, err),
       );
@@ -73,18 +73,18 @@ export function chatFastPath(deps: ChatFastPathDeps): (req: IncomingMessage, res
 
 /**
  * body-parser's strict JSON (what `express.json()` does): UTF-8 with a BOM dropped, an empty body is `{}`, and the first
- * non-whitespace character must open an object or an array.
+ * non-whitespace character must open an object or an array. Answers the value and the text it was parsed from.
  */
-function parseJson(buf: Buffer): unknown {
+function parseJson(buf: Buffer): { body: unknown; text: string } {
   const hasBom = buf.length >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf;
   const text = buf.toString('utf8', hasBom ? 3 : 0);
-  if (text.length === 0) return {};
+  if (text.length === 0) return { body: {}, text: '{}' };
   let i = 0;
   while (i < text.length && JSON_WS.has(text.charCodeAt(i))) i++;
   const first = text[i];
   if (first !== '{' && first !== '[') throw jsonError();
   try {
-    return JSON.parse(text);
+    return { body: JSON.parse(text), text };
   } catch {
     throw jsonError();
   }

@@ -84,15 +84,24 @@ const ChatRequestSchema = z.looseObject({
 export interface ChatRequest {
   model: string;
   messages: ReadonlyArray<{ content?: unknown }>;
-  /** The body sent upstream (batchbridge fields stripped), as JSON text, serialised once. */
+  /** The body sent upstream (batchbridge fields stripped), as JSON text: the client's own text when safe, else serialised. */
   upstreamBody: string;
+  /**
+   * The upstream body serialised from the parsed object: equal for bodies that mean the same whatever their spacing or
+   * number spelling (what an Idempotency-Key compares).
+   */
+  canonicalBody: () => string;
   /** From the body; the header takes precedence (see ingest route). */
   bodyCallbackUrl: string | undefined;
   bodyClientRef: string | undefined;
 }
 
-/** Validates a parsed JSON body; throws an ApiError (400) naming the first bad parameter. */
-export function parseChatRequest(raw: unknown): ChatRequest {
+/**
+ * Validates a parsed JSON body; throws an ApiError (400) naming the first bad parameter. `rawText`, when given, is the
+ * JSON text `raw` was parsed from: it becomes the upstream body as it is when that is safe (see {@link verbatimBody}),
+ * which spares re-serialising every body (the largest single CPU cost of intake after HTTP itself).
+ */
+export function parseChatRequest(raw: unknown, rawText?: string): ChatRequest {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw invalidParam('body', 'request body must be a JSON object with chat-completion parameters', 'invalid_body');
   }
@@ -110,12 +119,25 @@ export function parseChatRequest(raw: unknown): ChatRequest {
       'unsupported_parameter',
     );
   }
-  // Strip from the client's own object (not zod's copy), so unknown parameters keep their exact shape and order.
-  const { callback_url: _c, custom_id: _i, ...upstream } = raw as Record<string, unknown>;
+  const body = raw as Record<string, unknown>;
+  let canonical: string | undefined;
+  const canonicalBody = () => {
+    if (canonical === undefined) {
+      // Strip from the client's own object (not zod's copy), so unknown parameters keep their exact shape and order.
+      const { callback_url: _c, custom_id: _i, ...upstream } = body;
+      canonical = JSON.stringify(upstream);
+    }
+    return canonical;
+  };
+  const verbatim =
+    rawText !== undefined && body.callback_url === undefined && body.custom_id === undefined
+      ? verbatimBody(rawText, Object.keys(body).length)
+      : undefined;
   return {
     model: data.model,
     messages: data.messages as ReadonlyArray<{ content?: unknown }>,
-    upstreamBody: JSON.stringify(upstream),
+    upstreamBody: verbatim ?? canonicalBody(),
+    canonicalBody,
     bodyCallbackUrl: data.callback_url,
     bodyClientRef: data.custom_id,
   };
@@ -129,4 +151,42 @@ export function paramName(path: ReadonlyArray<PropertyKey>): string {
     else out += out === '' ? String(seg) : `.${String(seg)}`;
   }
   return out === '' ? 'body' : out;
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COLON = 0x3a;
+
+/**
+ * The client's JSON text, trimmed, when it can go upstream as it is: it already parsed as a JSON object (the caller's
+ * JSON.parse), it holds no line break (a batch input file is one request per line) and its top-level object has exactly
+ * `keyCount` members, i.e. no key appears twice. A repeated top-level key is the one way the text could say something
+ * other than what was validated: JSON.parse keeps the last `model`, a provider's parser might keep the first. Such a
+ * body (and one with line breaks) is re-serialised from the parsed object instead; undefined then.
+ *
+ * The scan counts the colons outside strings at depth 1 (one per member), jumping from quote to quote inside strings.
+ */
+export function verbatimBody(rawText: string, keyCount: number): string | undefined {
+  const text = rawText.trim();
+  if (text.includes('\n') || text.includes('\r')) return undefined;
+  let depth = 0;
+  let members = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === QUOTE) {
+      // To the closing quote: the next quote not preceded by an odd run of backslashes.
+      let j = i;
+      for (;;) {
+        j = text.indexOf('"', j + 1);
+        if (j < 0) return undefined;
+        let k = j - 1;
+        while (text.charCodeAt(k) === BACKSLASH) k--;
+        if ((j - 1 - k) % 2 === 0) break;
+      }
+      i = j;
+    } else if (c === 0x7b || c === 0x5b) depth++;
+    else if (c === 0x7d || c === 0x5d) depth--;
+    else if (c === COLON && depth === 1) members++;
+  }
+  return members === keyCount ? text : undefined;
 }

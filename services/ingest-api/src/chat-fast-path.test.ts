@@ -90,7 +90,8 @@ describe('chat-completions fast path', () => {
     });
 
   it('stores a one-line body as the client wrote it', async () => {
-    const raw = '{ "model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}], "temperature": 1.0, "x_trace": 12345678901234567890 }';
+    const raw =
+      '{ "model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}], "temperature": 1.0, "x_trace": 12345678901234567890 }';
     const res = await json(`${raw}\n`);
     expect(res.status).toBe(202);
     expect((await t.rt.store.get(res.json.id))?.body).toBe(raw);
@@ -115,8 +116,16 @@ describe('chat-completions fast path', () => {
   it('replays an Idempotency-Key for the same body written with other spacing, and refuses another body', async () => {
     const headers = { 'idempotency-key': 'fast-path-spacing' };
     const first = await json('{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}', undefined, headers);
-    const spaced = await json('{ "model": "gpt-4o-mini", "messages": [ { "role": "user", "content": "hi" } ] }', undefined, headers);
-    const other = await json('{"model":"gpt-4o-mini","messages":[{"role":"user","content":"bye"}]}', undefined, headers);
+    const spaced = await json(
+      '{ "model": "gpt-4o-mini", "messages": [ { "role": "user", "content": "hi" } ] }',
+      undefined,
+      headers,
+    );
+    const other = await json(
+      '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"bye"}]}',
+      undefined,
+      headers,
+    );
     expect(first.status).toBe(202);
     expect(spaced.status).toBe(200);
     expect(spaced.json.id).toBe(first.json.id);

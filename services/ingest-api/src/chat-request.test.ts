@@ -10,7 +10,8 @@ const verbatim = (text: string) => verbatimBody(text, keys(text));
 
 describe('verbatimBody', () => {
   it('keeps a one-line body as the client wrote it, spacing and number spelling included', () => {
-    const text = '{ "model": "m",  "messages": [{"role":"user","content":"hi"}], "temperature": 1.0, "seed": 12345678901234567890 }';
+    const text =
+      '{ "model": "m",  "messages": [{"role":"user","content":"hi"}], "temperature": 1.0, "seed": 12345678901234567890 }';
     expect(verbatim(text)).toBe(text);
     expect(verbatim(`  ${text}\t`)).toBe(text);
   });

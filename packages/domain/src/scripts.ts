@@ -100,8 +100,9 @@ export const ENQUEUE_FIXED_ARGS = 13;
  * earlier request of the call counts against the quotas of a later one and an Idempotency-Key repeated within the call
  * replays the first. KEYS: the req key of each request, in order. ARGV: tag, idemTtlMs, then per request
  * ENQUEUE_FIXED_ARGS values — id, tenant, group, now, idemKey, bodyHash, tenantLimit, tenantOpenElsewhere, globalLimit,
- * globalOpenElsewhere, bytes, tokens, n — followed by n field/value strings of its record. Answers three values per
- * request: kind ('created', 'replayed', 'quota_tenant', 'quota_global'), id, and for a replay 1 when the body matches.
+ * globalOpenElsewhere, bytes, tokens, n — followed by n field/value strings of its record. Answers one value per
+ * request: the integer 1 when it was created (the common case, and the cheapest reply to decode), else
+ * 'quota_tenant', 'quota_global', or 'replayed <1 when the body matches, else 0> <id of the first request>'.
  */
 export const ENQUEUE_MANY = `${PRELUDE}
 local tag, idemTtl = ARGV[1], ARGV[2]
@@ -115,16 +116,16 @@ for k = 1, #KEYS do
   local bytes, tokens, nFields = tonumber(ARGV[a + 10]), tonumber(ARGV[a + 11]), tonumber(ARGV[a + 12])
   local first = a + ${ENQUEUE_FIXED_ARGS}
   a = first + nFields
-  local kind, answerId, same = 'created', id, 0
+  local answer = 1
   local prior = idemKey ~= '' and redis.call('GET', tag .. ':idem:' .. tenant .. ':' .. idemKey)
   if prior then
     local sp = string.find(prior, ' ', 1, true)
-    kind, answerId = 'replayed', string.sub(prior, 1, sp - 1)
-    same = string.sub(prior, sp + 1) == bodyHash and 1 or 0
+    local same = string.sub(prior, sp + 1) == bodyHash and '1' or '0'
+    answer = 'replayed ' .. same .. ' ' .. string.sub(prior, 1, sp - 1)
   elseif tenantLimit > 0 and tonumber(redis.call('GET', tag .. ':open:' .. tenant) or '0') + tenantElsewhere >= tenantLimit then
-    kind = 'quota_tenant'
+    answer = 'quota_tenant'
   elseif globalLimit > 0 and tonumber(redis.call('GET', tag .. ':open') or '0') + globalElsewhere >= globalLimit then
-    kind = 'quota_global'
+    answer = 'quota_global'
   else
     local fields = {'id', id, 'tenant', tenant, 'group', group, 'status', 'queued', 'created_at', now,
       'updated_at', now, 'attempts', 0, 'bytes', bytes, 'tokens', tokens}
@@ -138,9 +139,7 @@ for k = 1, #KEYS do
       redis.call('SET', tag .. ':idem:' .. tenant .. ':' .. idemKey, id .. ' ' .. bodyHash, 'PX', idemTtl)
     end
   end
-  out[#out + 1] = kind
-  out[#out + 1] = answerId
-  out[#out + 1] = same
+  out[k] = answer
 end
 return out
 `;

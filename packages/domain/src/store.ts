@@ -48,6 +48,7 @@ const ENQUEUE_SLICE_BYTES = 2 * 1024 * 1024;
 /** Requests of one partition waiting for the next ENQUEUE_MANY call. */
 interface EnqueueBatch {
   keys: string[];
+  ids: string[];
   args: (string | number)[];
   waiters: Array<{ resolve: (r: EnqueueResult) => void; reject: (err: unknown) => void }>;
   bytes: number;
@@ -223,11 +224,12 @@ export class RequestStore {
     return new Promise<EnqueueResult>((resolve, reject) => {
       let batch = this.enqueueBatches.get(req.partition);
       if (!batch) {
-        batch = { keys: [], args: [k.tag, this.options.idempotencyTtlMs], waiters: [], bytes: 0 };
+        batch = { keys: [], ids: [], args: [k.tag, this.options.idempotencyTtlMs], waiters: [], bytes: 0 };
         this.enqueueBatches.set(req.partition, batch);
       }
       const nFields = 4 + (req.clientRef ? 2 : 0) + (req.callbackUrl ? 2 : 0) + (req.idempotencyKey ? 2 : 0);
       batch.keys.push(k.req(req.id));
+      batch.ids.push(req.id);
       // ENQUEUE_FIXED_ARGS values, in the script's order, then the record's field/value pairs.
       batch.args.push(
         req.id,
@@ -270,17 +272,17 @@ export class RequestStore {
   }
 
   private sendEnqueues(batch: EnqueueBatch): void {
-    const { keys, args, waiters } = batch;
+    const { keys, ids, args, waiters } = batch;
     this.redis.bbEnqueueMany(keys.length, ...keys, ...args).then(
       (reply) => {
         for (let i = 0; i < waiters.length; i++) {
-          const kind = String(reply[3 * i]);
+          const answer = reply[i];
           const waiter = waiters[i] as EnqueueBatch['waiters'][number];
-          if (kind === 'created') waiter.resolve({ kind, id: String(reply[3 * i + 1]) });
-          else if (kind === 'replayed') {
-            waiter.resolve({ kind, id: String(reply[3 * i + 1]), sameBody: Number(reply[3 * i + 2]) === 1 });
-          } else if (kind === 'quota_tenant' || kind === 'quota_global') waiter.resolve({ kind });
-          else waiter.reject(new Error(`unexpected enqueue reply ${kind}`));
+          if (answer === 1) waiter.resolve({ kind: 'created', id: ids[i] as string });
+          else if (answer === 'quota_tenant' || answer === 'quota_global') waiter.resolve({ kind: answer });
+          else if (typeof answer === 'string' && answer.startsWith('replayed ')) {
+            waiter.resolve({ kind: 'replayed', id: answer.slice(11), sameBody: answer[9] === '1' });
+          } else waiter.reject(new Error(`unexpected enqueue reply ${String(answer)}`));
         }
       },
       (err: unknown) => {

@@ -118,12 +118,19 @@ function fail(res: ServerResponse, reportError: ErrorReporter, tenant: Tenant, e
   send(res, e.status, e.headers, e.toJSON());
 }
 
-/** What express's `res.status(s).set(headers).json(body)` writes. */
+/**
+ * What express's `res.status(s).set(headers).json(body)` writes. The headers go to `writeHead` as one flat list, which
+ * node writes as they are, without `setHeader`'s per-call bookkeeping.
+ */
 function send(res: ServerResponse, status: number, headers: Record<string, string>, body: unknown): void {
   const text = JSON.stringify(body);
-  res.statusCode = status;
-  for (const name in headers) res.setHeader(name, headers[name] as string);
-  res.setHeader('Content-Type', 'application/json; charset=utf-8');
-  res.setHeader('Content-Length', Buffer.byteLength(text));
+  const list: string[] = [
+    'Content-Type',
+    'application/json; charset=utf-8',
+    'Content-Length',
+    `${Buffer.byteLength(text)}`,
+  ];
+  for (const name in headers) list.push(name, headers[name] as string);
+  res.writeHead(status, list);
   res.end(text);
 }

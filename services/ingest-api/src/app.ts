@@ -30,6 +30,8 @@ export interface IngestApp {
   app: express.Express;
   /** Serves a plain chat-completion request without express and answers true, or answers false (see `chat-fast-path.ts`). */
   fastPath: (req: IncomingMessage, res: ServerResponse) => boolean;
+  /** From now on the fast path answers with `Connection: close` (the server is shutting down). */
+  markClosing(): void;
   /** Redis answers and the global capacity is not reached. */
   ready(): Promise<boolean>;
 }
@@ -192,5 +194,14 @@ export function createIngestApp(runtime: Runtime, options: IngestAppOptions = {}
     res.status(e.status).set(e.headers).json(e.toJSON());
   });
 
-  return { app, fastPath: chatFastPath({ runtime, accept, reportError }), ready };
+  let closing = false;
+  const fastPath = chatFastPath({ runtime, accept, reportError, closing: () => closing });
+  return {
+    app,
+    fastPath,
+    markClosing: () => {
+      closing = true;
+    },
+    ready,
+  };
 }

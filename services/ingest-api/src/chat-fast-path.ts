@@ -23,6 +23,8 @@ export interface ChatFastPathDeps {
   runtime: Runtime;
   accept: (input: ChatInput) => Promise<ChatReply>;
   reportError: ErrorReporter;
+  /** True once the server is shutting down: answers then close their connection. */
+  closing: () => boolean;
 }
 
 /** JSON whitespace (RFC 8259), which body-parser's strict mode skips before the first character. */
@@ -30,9 +32,35 @@ const JSON_WS = new Set([0x20, 0x09, 0x0a, 0x0d]);
 
 /** Returns a handler that serves the request and answers true, or answers false and leaves it untouched. */
 export function chatFastPath(deps: ChatFastPathDeps): (req: IncomingMessage, res: ServerResponse) => boolean {
-  const { runtime, accept, reportError } = deps;
+  const { runtime, accept, reportError, closing } = deps;
   const maxBodyBytes = runtime.config.http.maxBodyBytes;
   const m = runtime.metrics.m;
+
+  /**
+   * Writes the answer and records its duration. Measured here rather than on the response's 'finish' event, and the
+   * shutdown's `Connection: close` decided here rather than by a per-request 'close' listener in server.ts: such
+   * listeners cost about a tenth of intake CPU.
+   */
+  const answer = (
+    res: ServerResponse,
+    start: bigint,
+    status: number,
+    headers: Record<string, string>,
+    body: unknown,
+  ) => {
+    if (closing()) res.shouldKeepAlive = false;
+    send(res, status, headers, body);
+    const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+    m.httpRequestDuration.observe({ route: CHAT_ENDPOINT, status: `${Math.floor(status / 100)}xx` }, seconds);
+  };
+  const fail = (res: ServerResponse, start: bigint, tenant: Tenant, err: unknown) => {
+    const e = reportError(err, { route: CHAT_ENDPOINT, tenant, intake: true });
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
+    answer(res, start, e.status, e.headers, e.toJSON());
+  };
 
   return (req, res) => {
     if (req.method !== 'POST' || req.url !== CHAT_ENDPOINT) return false;
@@ -46,25 +74,20 @@ export function chatFastPath(deps: ChatFastPathDeps): (req: IncomingMessage, res
     if (!tenant) return false;
 
     const start = process.hrtime.bigint();
-    res.once('finish', () => {
-      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-      m.httpRequestDuration.observe({ route: CHAT_ENDPOINT, status: `${Math.floor(res.statusCode / 100)}xx` }, seconds);
-    });
-
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.once('error', (err) => fail(res, reportError, tenant, bodyReadError(err)));
+    req.once('error', (err) => fail(res, start, tenant, bodyReadError(err)));
     req.once('end', () => {
       let parsed: { body: unknown; text: string };
       try {
         parsed = parseJson(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks));
       } catch (err) {
-        fail(res, reportError, tenant, err);
+        fail(res, start, tenant, err);
         return;
       }
       accept({ tenant, headers: h, body: parsed.body, rawText: parsed.text, hasBody: true }).then(
-        (reply) => send(res, reply.status, reply.headers, reply.body),
-        (err: unknown) => fail(res, reportError, tenant, err),
+        (reply) => answer(res, start, reply.status, reply.headers, reply.body),
+        (err: unknown) => fail(res, start, tenant, err),
       );
     });
     return true;
@@ -107,15 +130,6 @@ function bodyReadError(cause: unknown): ApiError {
     message: 'the request body could not be read',
     cause,
   });
-}
-
-function fail(res: ServerResponse, reportError: ErrorReporter, tenant: Tenant, err: unknown): void {
-  const e = reportError(err, { route: CHAT_ENDPOINT, tenant, intake: true });
-  if (res.headersSent) {
-    res.end();
-    return;
-  }
-  send(res, e.status, e.headers, e.toJSON());
 }
 
 /**

@@ -25,21 +25,17 @@ export async function startIngestApi(runtime: Runtime, options: IngestApiOptions
   const host = options.host ?? runtime.config.http.host;
   const port = options.port ?? runtime.config.http.port;
   const drainTimeoutMs = options.drainTimeoutMs ?? 10_000;
-  const { app, fastPath, ready } = createIngestApp(runtime, options);
-  const server = createServer((req, res) => {
-    if (!fastPath(req, res)) app(req, res);
-  });
-  // Responses in flight, so that a shutdown can tell their clients not to reuse the connection.
+  const { app, fastPath, markClosing, ready } = createIngestApp(runtime, options);
+  // Express responses in flight, so that a shutdown can tell their clients not to reuse the connection. The fast path
+  // (chat-fast-path.ts) decides that itself when it answers: a listener per request costs too much on the hot path.
   const inFlight = new Set<ServerResponse>();
   let stopping = false;
-  server.on('request', (_req, res: ServerResponse) => {
+  const server = createServer((req, res) => {
+    if (fastPath(req, res)) return;
     if (stopping) res.shouldKeepAlive = false;
     inFlight.add(res);
-    res.once('close', () => {
-      inFlight.delete(res);
-      // Its socket is idle now: let close() complete instead of waiting for the client's keep-alive timeout.
-      if (stopping) setImmediate(() => server.closeIdleConnections());
-    });
+    res.once('close', () => inFlight.delete(res));
+    app(req, res);
   });
   // Load balancers commonly keep idle connections for 60 s; outlive them so they never reuse a socket we just closed.
   server.keepAliveTimeout = 65_000;
@@ -63,14 +59,20 @@ export async function startIngestApi(runtime: Runtime, options: IngestApiOptions
     close: () => {
       closing ??= new Promise<void>((resolve) => {
         stopping = true;
+        markClosing();
         for (const res of inFlight) if (!res.headersSent) res.shouldKeepAlive = false;
         const timer = setTimeout(() => server.closeAllConnections(), drainTimeoutMs);
         timer.unref();
+        // Idle keep-alive sockets would hold close() open until their timeout; busy ones finish their response first,
+        // and a response that had already promised keep-alive leaves its socket idle when it ends: close those as
+        // they turn up.
+        const sweep = setInterval(() => server.closeIdleConnections(), 50);
+        sweep.unref();
         server.close(() => {
           clearTimeout(timer);
+          clearInterval(sweep);
           resolve();
         });
-        // Idle keep-alive sockets would hold close() open until their timeout; busy ones finish their response first.
         server.closeIdleConnections();
       });
       return closing;

@@ -107,6 +107,11 @@ export const ENQUEUE_FIXED_ARGS = 13;
 export const ENQUEUE_MANY = `${PRELUDE}
 local tag, idemTtl = ARGV[1], ARGV[2]
 local out = {}
+-- Counters change once per call, not once per request (most of the script's Redis work was these writes); the
+-- quota checks read the stored counts once and add what this call has created so far, so each request is still
+-- checked as if it were alone.
+local globalOpen, tenantOpen, tenantAdd, created = nil, {}, {}, 0
+local groups, groupOrder = {}, {}
 local a = 3
 for k = 1, #KEYS do
   local id, tenant, group, now = ARGV[a], ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 3])
@@ -118,28 +123,54 @@ for k = 1, #KEYS do
   a = first + nFields
   local answer = 1
   local prior = idemKey ~= '' and redis.call('GET', tag .. ':idem:' .. tenant .. ':' .. idemKey)
+  if tenantLimit > 0 and tenantOpen[tenant] == nil then
+    tenantOpen[tenant] = tonumber(redis.call('GET', tag .. ':open:' .. tenant) or '0')
+  end
+  if globalLimit > 0 and globalOpen == nil then globalOpen = tonumber(redis.call('GET', tag .. ':open') or '0') end
   if prior then
     local sp = string.find(prior, ' ', 1, true)
     local same = string.sub(prior, sp + 1) == bodyHash and '1' or '0'
     answer = 'replayed ' .. same .. ' ' .. string.sub(prior, 1, sp - 1)
-  elseif tenantLimit > 0 and tonumber(redis.call('GET', tag .. ':open:' .. tenant) or '0') + tenantElsewhere >= tenantLimit then
+  elseif tenantLimit > 0 and tenantOpen[tenant] + (tenantAdd[tenant] or 0) + tenantElsewhere >= tenantLimit then
     answer = 'quota_tenant'
-  elseif globalLimit > 0 and tonumber(redis.call('GET', tag .. ':open') or '0') + globalElsewhere >= globalLimit then
+  elseif globalLimit > 0 and globalOpen + created + globalElsewhere >= globalLimit then
     answer = 'quota_global'
   else
     local fields = {'id', id, 'tenant', tenant, 'group', group, 'status', 'queued', 'created_at', now,
       'updated_at', now, 'attempts', 0, 'bytes', bytes, 'tokens', tokens}
     for i = first, a - 1 do fields[#fields + 1] = ARGV[i] end
     redis.call('HSET', KEYS[k], unpack(fields))
-    group_add(tag, group, id, now, bytes, tokens)
-    redis.call('INCR', tag .. ':open')
-    redis.call('INCR', tag .. ':open:' .. tenant)
-    redis.call('HINCRBY', tag .. ':counts', 'queued', 1)
+    local g = groups[group]
+    if not g then
+      g = {count = 0, bytes = 0, tokens = 0, pending = {}}
+      groups[group] = g
+      groupOrder[#groupOrder + 1] = group
+    end
+    g.count, g.bytes, g.tokens = g.count + 1, g.bytes + bytes, g.tokens + tokens
+    g.pending[#g.pending + 1] = now
+    g.pending[#g.pending + 1] = id
+    created = created + 1
+    tenantAdd[tenant] = (tenantAdd[tenant] or 0) + 1
     if idemKey ~= '' then
       redis.call('SET', tag .. ':idem:' .. tenant .. ':' .. idemKey, id .. ' ' .. bodyHash, 'PX', idemTtl)
     end
   end
   out[k] = answer
+end
+-- What group_add, INCR open, INCR open:<tenant> and HINCRBY counts do for one request, for all of them at once.
+for _, group in ipairs(groupOrder) do
+  local g = groups[group]
+  redis.call('ZADD', tag .. ':pending:' .. group, unpack(g.pending))
+  local gkey = tag .. ':group:' .. group
+  redis.call('HINCRBY', gkey, 'count', g.count)
+  redis.call('HINCRBY', gkey, 'bytes', g.bytes)
+  redis.call('HINCRBY', gkey, 'tokens', g.tokens)
+  redis.call('SADD', tag .. ':groups', group)
+end
+if created > 0 then
+  redis.call('INCRBY', tag .. ':open', created)
+  redis.call('HINCRBY', tag .. ':counts', 'queued', created)
+  for tenant, n in pairs(tenantAdd) do redis.call('INCRBY', tag .. ':open:' .. tenant, n) end
 end
 return out
 `;

@@ -242,6 +242,49 @@ describe('RequestStore lifecycle', () => {
     expect(await redis.zcard(keys.partitionKeys(0).pending('g'))).toBe(3);
   });
 
+  it('counts the requests created earlier in one call against the quotas of later ones, and keeps every counter', async () => {
+    const { store, keys } = setup();
+    const request = (tenant: string, group: string) => ({
+      id: newRequestId(0),
+      partition: 0,
+      tenant,
+      model: 'm',
+      group,
+      body: '{}',
+      bytes: 10,
+      tokens: 2,
+    });
+    // One call: acme may hold 2 open requests, everyone together 4.
+    const reqs = [
+      request('acme', 'g1'),
+      request('acme', 'g2'),
+      request('acme', 'g1'),
+      request('globex', 'g1'),
+      request('globex', 'g2'),
+      request('globex', 'g1'),
+    ];
+    const results = await Promise.all(
+      reqs.map((r) => store.enqueue(r, { tenantMax: r.tenant === 'acme' ? 2 : 0, globalMax: 4 })),
+    );
+    expect(results.map((r) => r.kind)).toEqual([
+      'created',
+      'created',
+      'quota_tenant',
+      'created',
+      'created',
+      'quota_global',
+    ]);
+    const k = keys.partitionKeys(0);
+    expect(await redis.get(k.open)).toBe('4');
+    expect(await redis.get(k.openTenant('acme'))).toBe('2');
+    expect(await redis.get(k.openTenant('globex'))).toBe('2');
+    expect(await redis.hgetall(k.group('g1'))).toMatchObject({ count: '2', bytes: '20', tokens: '4' });
+    expect(await redis.zrange(k.pending('g1'), 0, -1)).toEqual([reqs[0]!.id, reqs[3]!.id].sort());
+    expect(await store.stateCounts()).toEqual({ queued: 4, batched: 0, submitted: 0 });
+    // The next call starts from the stored counts.
+    expect(await store.enqueue(request('globex', 'g2'), { globalMax: 4 })).toEqual({ kind: 'quota_global' });
+  });
+
   it('splits a large burst into several calls and answers every request', async () => {
     const { store } = setup();
     const big = 'x'.repeat(64 * 1024);

@@ -279,7 +279,7 @@ describe('RequestStore lifecycle', () => {
     expect(await redis.get(k.openTenant('acme'))).toBe('2');
     expect(await redis.get(k.openTenant('globex'))).toBe('2');
     expect(await redis.hgetall(k.group('g1'))).toMatchObject({ count: '2', bytes: '20', tokens: '4' });
-    expect(await redis.zrange(k.pending('g1'), 0, -1)).toEqual([reqs[0]!.id, reqs[3]!.id].sort());
+    expect(await redis.zrange(k.pending('g1'), '0', '-1')).toEqual([reqs[0]!.id, reqs[3]!.id].sort());
     expect(await store.stateCounts()).toEqual({ queued: 4, batched: 0, submitted: 0 });
     // The next call starts from the stored counts.
     expect(await store.enqueue(request('globex', 'g2'), { globalMax: 4 })).toEqual({ kind: 'quota_global' });

@@ -49,6 +49,39 @@ describe('verbatimBody', () => {
   });
 });
 
+describe('verbatimBody and integer parameters', () => {
+  it('refuses an integer parameter written as a decimal, which JSON.parse reads as an integer', () => {
+    for (const text of [
+      '{"model":"m","max_tokens":1.0}',
+      '{"model":"m","n":1e0}',
+      '{"model":"m","seed":2E3}',
+      '{"model":"m","max_completion_tokens": 5.00,"temperature":1}',
+      '{"model":"m","top_logprobs":2.0}',
+    ]) {
+      expect(verbatim(text), text).toBeUndefined();
+    }
+  });
+
+  it('keeps decimals of other parameters, nested ones, and the e of true and false', () => {
+    for (const text of [
+      '{"model":"m","temperature":0.5,"max_tokens":10,"stream":false,"logprobs":true}',
+      '{"model":"m","max_tokens":10,"top_p":1e-1}',
+      '{"model":"m","metadata":{"max_tokens":1.5},"n":2}',
+      '{"model":"m","n":2,"note":"max_tokens: 1.0"}',
+    ]) {
+      expect(verbatim(text), text).toBe(text);
+    }
+  });
+
+  it('sends such a parameter upstream as the integer that was validated', () => {
+    const text = '{"model":"m","messages":[{"role":"user","content":"hi"}],"max_tokens":100.0,"seed":1e3}';
+    const chat = parseChatRequest(JSON.parse(text), text);
+    expect(chat.upstreamBody).toBe(
+      '{"model":"m","messages":[{"role":"user","content":"hi"}],"max_tokens":100,"seed":1000}',
+    );
+  });
+});
+
 describe('parseChatRequest upstream body', () => {
   const messages = [{ role: 'user', content: 'hi' }];
 

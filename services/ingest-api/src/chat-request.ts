@@ -158,11 +158,19 @@ const BACKSLASH = 0x5c;
 const COLON = 0x3a;
 
 /**
+ * The integer parameters of the schema above (`int(…)`). JSON.parse reads `1.0` and `1e2` as the integers 1 and 100,
+ * which pass the schema; providers that type-check refuse them as decimals. A body spelling one of these that way is
+ * re-serialised (as `1`, `100`) rather than sent as written.
+ */
+const INTEGER_PARAMS = new Set(['max_tokens', 'max_completion_tokens', 'n', 'top_logprobs', 'seed']);
+
+/**
  * The client's JSON text, trimmed, when it can go upstream as it is: it already parsed as a JSON object (the caller's
  * JSON.parse), it holds no line break (a batch input file is one request per line) and its top-level object has exactly
  * `keyCount` members, i.e. no key appears twice. A repeated top-level key is the one way the text could say something
  * other than what was validated: JSON.parse keeps the last `model`, a provider's parser might keep the first. Such a
- * body (and one with line breaks) is re-serialised from the parsed object instead; undefined then.
+ * body (and one with line breaks, or an integer parameter written as a decimal, see INTEGER_PARAMS) is re-serialised
+ * from the parsed object instead; undefined then.
  *
  * The scan counts the colons outside strings at depth 1 (one per member), jumping from quote to quote inside strings.
  */
@@ -171,6 +179,9 @@ export function verbatimBody(rawText: string, keyCount: number): string | undefi
   if (text.includes('\n') || text.includes('\r')) return undefined;
   let depth = 0;
   let members = 0;
+  // The last string seen at depth 1: the key of the member whose value is being read when that value is not a string.
+  let keyStart = 0;
+  let keyEnd = 0;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === QUOTE) {
@@ -183,10 +194,26 @@ export function verbatimBody(rawText: string, keyCount: number): string | undefi
         while (text.charCodeAt(k) === BACKSLASH) k--;
         if ((j - 1 - k) % 2 === 0) break;
       }
+      if (depth === 1) {
+        keyStart = i + 1;
+        keyEnd = j;
+      }
       i = j;
     } else if (c === 0x7b || c === 0x5b) depth++;
     else if (c === 0x7d || c === 0x5d) depth--;
     else if (c === COLON && depth === 1) members++;
+    else if (depth === 1 && isDecimalMark(text, i, c)) {
+      const key = text.slice(keyStart, keyEnd);
+      if (key.includes('\\') || INTEGER_PARAMS.has(key)) return undefined;
+    }
   }
   return members === keyCount ? text : undefined;
+}
+
+/** A `.` of a number, or an exponent `e`/`E` right after a digit (the `e` of `true`/`false` follows a letter). */
+function isDecimalMark(text: string, i: number, c: number): boolean {
+  if (c === 0x2e) return true;
+  if (c !== 0x65 && c !== 0x45) return false;
+  const before = text.charCodeAt(i - 1);
+  return before >= 0x30 && before <= 0x39;
 }

@@ -26,10 +26,12 @@ local function move(tag, key, from, to, tenant, now)
   end
 end
 
-local function group_add(tag, group, id, score, bytes, tokens)
-  redis.call('ZADD', tag .. ':pending:' .. group, score, id)
+-- Queues requests in a group: \`pending\` is {score, id, score, id, ...} for its pending set, and \`count\`, \`bytes\`,
+-- \`tokens\` their totals for the group's stats.
+local function group_add(tag, group, pending, count, bytes, tokens)
+  redis.call('ZADD', tag .. ':pending:' .. group, unpack(pending))
   local gkey = tag .. ':group:' .. group
-  redis.call('HINCRBY', gkey, 'count', 1)
+  redis.call('HINCRBY', gkey, 'count', count)
   redis.call('HINCRBY', gkey, 'bytes', bytes)
   redis.call('HINCRBY', gkey, 'tokens', tokens)
   redis.call('SADD', tag .. ':groups', group)
@@ -157,15 +159,9 @@ for k = 1, #KEYS do
   end
   out[k] = answer
 end
--- What group_add, INCR open, INCR open:<tenant> and HINCRBY counts do for one request, for all of them at once.
 for _, group in ipairs(groupOrder) do
   local g = groups[group]
-  redis.call('ZADD', tag .. ':pending:' .. group, unpack(g.pending))
-  local gkey = tag .. ':group:' .. group
-  redis.call('HINCRBY', gkey, 'count', g.count)
-  redis.call('HINCRBY', gkey, 'bytes', g.bytes)
-  redis.call('HINCRBY', gkey, 'tokens', g.tokens)
-  redis.call('SADD', tag .. ':groups', group)
+  group_add(tag, group, g.pending, g.count, g.bytes, g.tokens)
 end
 if created > 0 then
   redis.call('INCRBY', tag .. ':open', created)
@@ -351,7 +347,7 @@ local function settle_one(tag, key, batchId, kind, now, response, message, maxAt
   redis.call('HSET', key, 'last_error', message)
   redis.call('HDEL', key, 'batch_id', 'flush_id')
   move(tag, key, 'submitted', 'queued', tenant, now)
-  group_add(tag, f[5], id, tonumber(f[6]), tonumber(f[7]) or 0, tonumber(f[8]) or 0)
+  group_add(tag, f[5], {tonumber(f[6]), id}, 1, tonumber(f[7]) or 0, tonumber(f[8]) or 0)
   return 'retried'
 end
 `;

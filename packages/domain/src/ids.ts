@@ -38,9 +38,43 @@ function time36(): string {
   return lastTime36;
 }
 
-/** `breq_` + partition (2 base-36 chars) + time (9) + random (14): time-sortable within a partition. */
+let seqTime = '';
+let seqRandom = '';
+
+/**
+ * 14 random base-36 characters — or, for another request id of this process in the same millisecond, the previous
+ * ones plus one (as ULID's monotonic mode), so that a process's requests sort in the order they were created even
+ * within a millisecond: pending sets order equal scores by id, and packing is meant to be first in, first out.
+ */
+function nextRandom36(time: string): string {
+  if (time === seqTime) {
+    const next = increment36(seqRandom);
+    if (next !== undefined) {
+      seqRandom = next;
+      return next;
+    }
+  }
+  seqTime = time;
+  seqRandom = random36(14);
+  return seqRandom;
+}
+
+/** A base-36 string plus one, same length; undefined when it is all `z`. */
+function increment36(s: string): string | undefined {
+  for (let i = s.length - 1; i >= 0; i--) {
+    const digit = ALPHABET.indexOf(s[i] as string);
+    if (digit < 35) return s.slice(0, i) + ALPHABET[digit + 1] + '0'.repeat(s.length - 1 - i);
+  }
+  return undefined;
+}
+
+/**
+ * `breq_` + partition (2 base-36 chars) + time (9) + random (14): time-sortable within a partition, and in creation
+ * order within one process (see nextRandom36).
+ */
 export function newRequestId(partition: number): string {
-  return `breq_${partition.toString(36).padStart(2, '0')}${time36()}${random36(14)}`;
+  const time = time36();
+  return `breq_${partition.toString(36).padStart(2, '0')}${time}${nextRandom36(time)}`;
 }
 
 const REQUEST_ID = /^breq_([0-9a-z]{2})[0-9a-z]{23}$/;

@@ -142,8 +142,7 @@ describe('poller', () => {
       ['one', 'two', 'three', 'four'].map((content) => ({ content })),
     );
     await waitRouted(r, b);
-    // The simulator finishes the first half of the file's lines: the claim's order (requests created within one
-    // millisecond sort by their ids' random part), not the order they were enqueued in.
+    // The simulator finishes the first half of the file's lines, in the claim's order.
     const recs = await records(r, b.lineIds);
     expect(recs.map((x) => x.status)).toEqual(['completed', 'completed', 'queued', 'queued']);
     expect(recs[2]).toMatchObject({ attempts: 1, last_error: expect.stringMatching(/batch_expired/) });

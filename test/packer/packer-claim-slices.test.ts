@@ -7,31 +7,21 @@
 import { newFlushId } from '@batchbridge/domain';
 import { startPacker } from '@batchbridge/packer';
 import { createProviderSim, FAST_TIMINGS } from '@batchbridge/provider-sim';
-import { createTestRuntime, sharedRedisUrl } from '@batchbridge/testkit';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { enqueueChat, FAST_PACKER, waitFor, waitSubmitted } from './packer-helpers.js';
+import { createTestRuntime } from '@batchbridge/testkit';
+import { describe, expect, it } from 'vitest';
+import { enqueueChat, FAST_PACKER, useSuiteRedis, waitFor, waitSubmitted } from './packer-helpers.js';
 
-let redisUrl: string;
-let stopRedis: () => Promise<void>;
-const cleanups: Array<() => Promise<unknown> | unknown> = [];
-
-beforeAll(async () => {
-  const shared = await sharedRedisUrl();
-  redisUrl = shared.url;
-  stopRedis = shared.stop;
-});
-afterEach(async () => {
-  while (cleanups.length > 0) await Promise.resolve(cleanups.pop()?.()).catch(() => undefined);
-});
-afterAll(async () => {
-  await stopRedis();
-});
+const suite = useSuiteRedis();
+const { cleanups } = suite;
 
 describe('claiming in slices', () => {
   it('a flush left claiming by a dead packer is sealed and submitted once; the rest go into another batch', async () => {
     const sim = await createProviderSim({ timings: FAST_TIMINGS });
     cleanups.push(() => sim.close());
-    const runtime = await createTestRuntime({ redisUrl, env: { UPSTREAM_BASE_URL: sim.url, BATCH_MAX_WAIT_MS: '0' } });
+    const runtime = await createTestRuntime({
+      redisUrl: suite.redisUrl,
+      env: { UPSTREAM_BASE_URL: sim.url, BATCH_MAX_WAIT_MS: '0' },
+    });
     cleanups.push(() => runtime.dispose());
     const ids: string[] = [];
     for (let i = 0; i < 12; i++) ids.push(await enqueueChat(runtime, { content: `slice ${i}` }));

@@ -9,26 +9,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CRASH_POINTS, type CrashPoint, startPacker } from '@batchbridge/packer';
 import { createProviderSim, FAST_TIMINGS } from '@batchbridge/provider-sim';
-import { createTestRuntime, sharedRedisUrl } from '@batchbridge/testkit';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { enqueueChat, FAST_PACKER, waitFor, waitSubmitted } from './packer-helpers.js';
+import { createTestRuntime } from '@batchbridge/testkit';
+import { describe, expect, it } from 'vitest';
+import { enqueueChat, FAST_PACKER, useSuiteRedis, waitFor, waitSubmitted } from './packer-helpers.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
-let redisUrl: string;
-let stopRedis: () => Promise<void>;
-const cleanups: Array<() => Promise<unknown> | unknown> = [];
-
-beforeAll(async () => {
-  const shared = await sharedRedisUrl();
-  redisUrl = shared.url;
-  stopRedis = shared.stop;
-});
-afterEach(async () => {
-  while (cleanups.length > 0) await Promise.resolve(cleanups.pop()?.()).catch(() => undefined);
-});
-afterAll(async () => {
-  await stopRedis();
-});
+const suite = useSuiteRedis();
+const { cleanups } = suite;
 
 /** Runs the packer service as its own process until it kills itself at `point`. */
 async function runUntilCrash(point: CrashPoint, env: Record<string, string>): Promise<NodeJS.Signals | number | null> {
@@ -54,7 +41,10 @@ describe('packer recovery after a SIGKILL', () => {
   it.each(CRASH_POINTS.map((p) => [p]))('at %s: one batch per flush, every request submitted once', async (point) => {
     const sim = await createProviderSim({ timings: FAST_TIMINGS });
     cleanups.push(() => sim.close());
-    const runtime = await createTestRuntime({ redisUrl, env: { UPSTREAM_BASE_URL: sim.url, BATCH_MAX_WAIT_MS: '0' } });
+    const runtime = await createTestRuntime({
+      redisUrl: suite.redisUrl,
+      env: { UPSTREAM_BASE_URL: sim.url, BATCH_MAX_WAIT_MS: '0' },
+    });
     cleanups.push(() => runtime.dispose());
     const scratch = mkdtempSync(join(tmpdir(), 'bb-packer-crash-'));
     cleanups.push(() => rmSync(scratch, { recursive: true, force: true }));
@@ -62,7 +52,7 @@ describe('packer recovery after a SIGKILL', () => {
     const ids = [];
     for (let i = 0; i < 3; i++) ids.push(await enqueueChat(runtime, { content: `crash ${point} ${i}` }));
     await runUntilCrash(point, {
-      REDIS_URL: redisUrl,
+      REDIS_URL: suite.redisUrl,
       REDIS_KEY_PREFIX: runtime.prefix,
       REDIS_DATA_DIR: join(scratch, 'redis'),
       TMPDIR: scratch,

@@ -1,6 +1,35 @@
 /** Shared helpers of the packer tests: enqueue a chat request the way ingest does, and wait for a condition. */
 import { batchLine, estimateInputTokens, groupFor, newRequestId, type RequestRecord } from '@batchbridge/domain';
 import type { Runtime } from '@batchbridge/runtime';
+import { sharedRedisUrl } from '@batchbridge/testkit';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+
+/**
+ * The suite's Redis (the shared test Redis, or a private one) and its clean-ups, which run last in, first out after each
+ * test. Call once at the top of a test file; read `redisUrl` inside tests.
+ */
+export function useSuiteRedis(): { readonly redisUrl: string; cleanups: Array<() => unknown> } {
+  let url = '';
+  let stop: () => Promise<void> = async () => undefined;
+  const cleanups: Array<() => unknown> = [];
+  beforeAll(async () => {
+    const shared = await sharedRedisUrl();
+    url = shared.url;
+    stop = shared.stop;
+  });
+  afterEach(async () => {
+    while (cleanups.length > 0) await Promise.resolve(cleanups.pop()?.()).catch(() => undefined);
+  });
+  afterAll(async () => {
+    await stop();
+  });
+  return {
+    get redisUrl() {
+      return url;
+    },
+    cleanups,
+  };
+}
 
 export interface ChatOptions {
   model?: string;

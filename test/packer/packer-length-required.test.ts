@@ -6,29 +6,13 @@
 import { Readable } from 'node:stream';
 import { startPacker } from '@batchbridge/packer';
 import { createProviderSim, FAST_TIMINGS } from '@batchbridge/provider-sim';
-import { createTestRuntime, sharedRedisUrl } from '@batchbridge/testkit';
+import { createTestRuntime } from '@batchbridge/testkit';
 import OpenAI, { toStreamingFile } from 'openai';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { enqueueChat, FAST_PACKER, waitFor, waitSubmitted } from './packer-helpers.js';
+import { expect, it } from 'vitest';
+import { enqueueChat, FAST_PACKER, useSuiteRedis, waitFor, waitSubmitted } from './packer-helpers.js';
 
-let redisUrl: string;
-let stopRedis: () => Promise<void>;
-const cleanups: Array<() => Promise<unknown>> = [];
-
-beforeAll(async () => {
-  const shared = await sharedRedisUrl();
-  redisUrl = shared.url;
-  stopRedis = shared.stop;
-});
-afterEach(async () => {
-  while (cleanups.length > 0)
-    await cleanups
-      .pop()?.()
-      .catch(() => undefined);
-});
-afterAll(async () => {
-  await stopRedis();
-});
+const suite = useSuiteRedis();
+const { cleanups } = suite;
 
 it('uploads batch files with a Content-Length to a provider that answers chunked uploads 411', async () => {
   const sim = await createProviderSim({ timings: FAST_TIMINGS, faults: { requireContentLength: true } });
@@ -44,7 +28,7 @@ it('uploads batch files with a Content-Length to a provider that answers chunked
   expect(sim.counters().filesCreated).toBe(0);
 
   const runtime = await createTestRuntime({
-    redisUrl,
+    redisUrl: suite.redisUrl,
     env: { UPSTREAM_BASE_URL: sim.url, BATCH_MAX_WAIT_MS: '3600000', BATCH_MAX_REQUESTS: '3' },
   });
   cleanups.push(() => runtime.dispose());

@@ -7,28 +7,12 @@ import { newFlushId } from '@batchbridge/domain';
 import { startPacker } from '@batchbridge/packer';
 import { createProviderSim, FAST_TIMINGS, type ProviderSim, type ProviderSimOptions } from '@batchbridge/provider-sim';
 import type { Service } from '@batchbridge/runtime';
-import { createTestRuntime, sharedRedisUrl, type TestRuntime } from '@batchbridge/testkit';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { enqueueChat, FAST_PACKER, flushReason, waitFor, waitSubmitted } from './packer-helpers.js';
+import { createTestRuntime, type TestRuntime } from '@batchbridge/testkit';
+import { describe, expect, it } from 'vitest';
+import { enqueueChat, FAST_PACKER, flushReason, useSuiteRedis, waitFor, waitSubmitted } from './packer-helpers.js';
 
-let redisUrl: string;
-let stopRedis: () => Promise<void>;
-const cleanups: Array<() => Promise<unknown>> = [];
-
-beforeAll(async () => {
-  const shared = await sharedRedisUrl();
-  redisUrl = shared.url;
-  stopRedis = shared.stop;
-});
-afterEach(async () => {
-  while (cleanups.length > 0)
-    await cleanups
-      .pop()?.()
-      .catch(() => undefined);
-});
-afterAll(async () => {
-  await stopRedis();
-});
+const suite = useSuiteRedis();
+const { cleanups } = suite;
 
 interface Setup {
   sim: ProviderSim;
@@ -44,7 +28,7 @@ async function setup(
   const sim = await createProviderSim({ timings: FAST_TIMINGS, ...simOptions });
   cleanups.push(() => sim.close());
   const runtime = await createTestRuntime({
-    redisUrl,
+    redisUrl: suite.redisUrl,
     env: { UPSTREAM_BASE_URL: sim.url, BATCH_MAX_WAIT_MS: '3600000', ...env },
   });
   cleanups.push(() => runtime.dispose());
@@ -130,7 +114,7 @@ describe('a flush whose request record vanished', () => {
   it('leaves the line out and keeps the id list equal to the file, line for line', async () => {
     const sim = await createProviderSim({ timings: FAST_TIMINGS });
     cleanups.push(() => sim.close());
-    const runtime = await createTestRuntime({ redisUrl, env: { UPSTREAM_BASE_URL: sim.url } });
+    const runtime = await createTestRuntime({ redisUrl: suite.redisUrl, env: { UPSTREAM_BASE_URL: sim.url } });
     cleanups.push(() => runtime.dispose());
     const ids = [await enqueueChat(runtime), await enqueueChat(runtime), await enqueueChat(runtime)];
     const claim = await runtime.store.claim(
@@ -164,7 +148,7 @@ describe('recovery sweep', () => {
   it('gives a claimed flush whose job never reached BullMQ a job again', async () => {
     const sim = await createProviderSim({ timings: FAST_TIMINGS });
     cleanups.push(() => sim.close());
-    const runtime = await createTestRuntime({ redisUrl, env: { UPSTREAM_BASE_URL: sim.url } });
+    const runtime = await createTestRuntime({ redisUrl: suite.redisUrl, env: { UPSTREAM_BASE_URL: sim.url } });
     cleanups.push(() => runtime.dispose());
     const id = await enqueueChat(runtime);
     const claim = await runtime.store.claim(
@@ -189,7 +173,7 @@ describe('two packers on one Redis', () => {
   it('never put one request in two batches', async () => {
     const first = await setup({ BATCH_MAX_REQUESTS: '5', BATCH_MAX_WAIT_MS: '30' });
     const second = await createTestRuntime({
-      redisUrl,
+      redisUrl: suite.redisUrl,
       env: {
         UPSTREAM_BASE_URL: first.sim.url,
         REDIS_KEY_PREFIX: first.runtime.prefix,

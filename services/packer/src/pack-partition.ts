@@ -2,7 +2,8 @@
  * One packing pass over a partition: every group that is not held and whose queued requests reach a flush trigger
  * (count, bytes, estimated tokens, age of the oldest) is claimed into flushes by the CLAIM script, which re-checks the
  * trigger atomically and takes at most the limits — so each request lands in exactly one flush even with several
- * packer replicas ticking at once. Large flushes are claimed in slices (CLAIM_MORE) so that Redis is never held long. A group keeps being claimed while a full batch is still waiting.
+ * packer replicas ticking at once. Large flushes are claimed in slices (CLAIM_MORE) so that Redis is never held long.
+ * A group keeps being claimed while a full batch is still waiting.
  */
 import { type FlushLimits, newFlushId, type PartitionId, type RequestStore } from '@batchbridge/domain';
 import type { Runtime } from '@batchbridge/runtime';

@@ -43,7 +43,9 @@ describe('packer recovery after a SIGKILL', () => {
     cleanups.push(() => sim.close());
     const runtime = await createTestRuntime({
       redisUrl: suite.redisUrl,
-      env: { UPSTREAM_BASE_URL: sim.url, BATCH_MAX_WAIT_MS: '0' },
+      // A packer killed inside batches.create leaves the call open: the survivor waits out the call timeout (plus a
+      // margin) before it looks for the batch, so keep the timeout short here.
+      env: { UPSTREAM_BASE_URL: sim.url, BATCH_MAX_WAIT_MS: '0', UPSTREAM_TIMEOUT_MS: '1000' },
     });
     cleanups.push(() => runtime.dispose());
     const scratch = mkdtempSync(join(tmpdir(), 'bb-packer-crash-'));

@@ -32,8 +32,40 @@ export function isTerminal(status: RequestStatus): boolean {
 
 /** The transition table as a Lua table literal, for the scripts. */
 export function transitionsLua(): string {
-  const rows = Object.entries(TRANSITIONS).map(([from, tos]) => `${from}={${tos.map((to) => `${to}=true`).join(',')}}`);
+  return tableLua(TRANSITIONS);
+}
+
+/**
+ * The flush lifecycle (hash `T:flush:<id>`), compiled into the flush scripts the same way:
+ *
+ *   claiming ──▶ claimed ──upload──▶ uploaded ──create──▶ submitting ──all requests marked──▶ submitted
+ *                   │  ▲               │                     (batch id recorded: a re-run resumes, never creates)
+ *                   │  └──re-upload────┘   (the provider lost the input file)
+ *                   └──────────────────┴──▶ failed            (the provider refused the file or the batch)
+ *
+ * `claimed → submitting` is the adoption of a batch an earlier run created (its file id comes from the batch).
+ */
+export const FLUSH_STATES = ['claiming', 'claimed', 'uploaded', 'submitting', 'submitted', 'failed'] as const;
+export type FlushState = (typeof FLUSH_STATES)[number];
+
+export const FLUSH_TRANSITIONS: Readonly<Record<FlushState, readonly FlushState[]>> = {
+  claiming: ['claimed'],
+  claimed: ['uploaded', 'submitting', 'failed'],
+  uploaded: ['claimed', 'submitting', 'failed'],
+  submitting: ['submitted'],
+  submitted: [],
+  failed: [],
+};
+
+/** A transition table as a Lua table literal, for the scripts. */
+function tableLua(table: Readonly<Record<string, readonly string[]>>): string {
+  const rows = Object.entries(table).map(([from, tos]) => `${from}={${tos.map((to) => `${to}=true`).join(',')}}`);
   return `{${rows.join(',')}}`;
+}
+
+/** The flush transition table as a Lua table literal. */
+export function flushTransitionsLua(): string {
+  return tableLua(FLUSH_TRANSITIONS);
 }
 
 /** Error codes a request can fail with (`error.code` of the request object). */

@@ -111,7 +111,21 @@ export function groupFor(endpoint: string, model: string, mixModels: boolean): s
 }
 
 export function modelOfGroup(group: string): string {
-  return group.slice(group.indexOf('|') + 1);
+  const start = group.indexOf('|') + 1;
+  const end = group.indexOf('|', start);
+  return end < 0 ? group.slice(start) : group.slice(start, end);
+}
+
+/**
+ * The group a request of a batch that failed as a whole (naming no line) is moved to, so that the batch's requests go
+ * on in two halves and a poison request ends up alone (issue 16): `<endpoint>|<model>|iso:<flushId><half>`. A request
+ * split again leaves its earlier isolation group, so the name does not grow.
+ */
+export function isolationGroup(group: string, flushId: string, half: 'a' | 'b'): string {
+  const first = group.indexOf('|');
+  const second = first < 0 ? -1 : group.indexOf('|', first + 1);
+  const base = second < 0 ? group : group.slice(0, second);
+  return `${base}|iso:${flushId}${half}`;
 }
 
 /** The JSONL line of a request in a batch input file (with its newline); `body` is JSON text. */

@@ -6,11 +6,31 @@
  * A script that produces work for a queue writes an outbox entry (`T:outbox`) in the same step, so a crash between the
  * state change and the BullMQ `add` loses nothing: the outbox relay (queues package) hands entries to BullMQ.
  */
-import { transitionsLua } from './lifecycle.js';
+import { flushTransitionsLua, transitionsLua } from './lifecycle.js';
 
 const PRELUDE = `
 local ALLOWED = ${transitionsLua()}
 local OPEN = {queued=true, batched=true, submitted=true}
+local FLUSH_ALLOWED = ${flushTransitionsLua()}
+
+-- A flush job run holds a fencing token (LEASE_FLUSH); a write carrying another run's token is refused, so a worker
+-- that lost its BullMQ lock (stalled event loop, Redis away) cannot record anything after a newer run took over.
+-- An empty token is not checked (tests and tools that drive a flush by hand).
+local function fence_check(fkey, fence)
+  if fence ~= '' and redis.call('HGET', fkey, 'fence') ~= fence then
+    return redis.error_reply('STALE_FENCE a newer run holds this flush')
+  end
+  return nil
+end
+
+local function flush_move(fkey, to)
+  local from = redis.call('HGET', fkey, 'state')
+  if not (from and FLUSH_ALLOWED[from] and FLUSH_ALLOWED[from][to]) then
+    return redis.error_reply('ILLEGAL_FLUSH_TRANSITION ' .. tostring(from) .. ' -> ' .. to)
+  end
+  redis.call('HSET', fkey, 'state', to)
+  return nil
+end
 
 local function move(tag, key, from, to, tenant, now)
   if not (ALLOWED[from] and ALLOWED[from][to]) then
@@ -262,9 +282,17 @@ redis.call('HSET', KEYS[1], 'state', 'claimed')
 return 1
 `;
 
-/** KEYS: flush hash. ARGV: tag, flushId, batchId, now, start, stop. Marks a slice of the flush's requests submitted. */
+/** KEYS: flush hash. ARGV: tag, flushId, batchId, now, start, stop, fence. Marks a slice of the flush's requests
+ * submitted; only once RECORD_CREATED put the flush in this batch (a replay after FINISH_SUBMISSION finds none left
+ * `batched` and changes nothing). */
 export const SUBMIT_CHUNK = `${PRELUDE}
 local tag, fid, batchId, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local refused = fence_check(KEYS[1], ARGV[7])
+if refused then return refused end
+local fs = redis.call('HMGET', KEYS[1], 'state', 'batch_id')
+if (fs[1] ~= 'submitting' and fs[1] ~= 'submitted') or fs[2] ~= batchId then
+  return redis.error_reply('NOT_SUBMITTING flush ' .. fid .. ' is ' .. tostring(fs[1]) .. ' in ' .. tostring(fs[2]))
+end
 local ids = redis.call('LRANGE', tag .. ':flush:' .. fid .. ':ids', tonumber(ARGV[5]), tonumber(ARGV[6]))
 local n = 0
 for _, id in ipairs(ids) do
@@ -280,14 +308,39 @@ end
 return n
 `;
 
-/** KEYS: flush hash. ARGV: tag, flushId, batchId, now, partition, fileId. Records the batch as live and asks for its
- * first poll through the outbox. Idempotent: a second call returns the same outbox entry and writes nothing. */
-export const FINISH_SUBMISSION = `
+/**
+ * KEYS: flush hash. ARGV: batchId, fileId, now, fence. The provider created (or an earlier run created, and this one
+ * adopted) batch `batchId` for the flush: the batch id is recorded before any request is marked, so that a run that
+ * dies while marking is resumed with this batch by the next run, never looked up or created again. Idempotent for the
+ * same batch; answers 1 when recorded now, 0 when it already was.
+ */
+export const RECORD_CREATED = `${PRELUDE}
+local refused = fence_check(KEYS[1], ARGV[4])
+if refused then return refused end
+local f = redis.call('HMGET', KEYS[1], 'state', 'batch_id')
+if f[1] == 'submitting' or f[1] == 'submitted' then
+  if f[2] == ARGV[1] then return 0 end
+  return redis.error_reply('BATCH_CONFLICT flush already recorded batch ' .. tostring(f[2]))
+end
+local bad = flush_move(KEYS[1], 'submitting')
+if bad then return bad end
+redis.call('HSET', KEYS[1], 'batch_id', ARGV[1], 'file_id', ARGV[2], 'created_batch_at', ARGV[3])
+return 1
+`;
+
+/** KEYS: flush hash. ARGV: tag, flushId, batchId, now, partition, fileId, fence. Records the batch as live and asks
+ * for its first poll through the outbox. Idempotent: a second call returns the same outbox entry and writes nothing. */
+export const FINISH_SUBMISSION = `${PRELUDE}
 local tag, fid, batchId, now, partition = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
 local member = cjson.encode({queue='poll', jobId='poll-' .. batchId, data={partition=partition, batchId=batchId}})
-local f = redis.call('HMGET', KEYS[1], 'state', 'group', 'count')
+local f = redis.call('HMGET', KEYS[1], 'state', 'group', 'count', 'batch_id')
 if f[1] == 'submitted' then return {0, member} end
-redis.call('HSET', KEYS[1], 'state', 'submitted', 'batch_id', batchId, 'submitted_at', now)
+local refused = fence_check(KEYS[1], ARGV[7])
+if refused then return refused end
+if f[4] ~= batchId then return redis.error_reply('BATCH_CONFLICT flush is in batch ' .. tostring(f[4])) end
+local bad = flush_move(KEYS[1], 'submitted')
+if bad then return bad end
+redis.call('HSET', KEYS[1], 'submitted_at', now)
 redis.call('ZREM', tag .. ':flushes', fid)
 redis.call('HSET', tag .. ':batch:' .. batchId, 'id', batchId, 'flush_id', fid, 'group', f[2], 'count', f[3],
   'submitted_at', now, 'status', 'submitted', 'file_id', ARGV[6])
@@ -296,10 +349,67 @@ redis.call('ZADD', tag .. ':outbox', now, member)
 return {1, member}
 `;
 
-/** KEYS: flush hash. ARGV: tag, flushId, now, errorJson, retentionMs, partition. The provider refused the flush's file
- * or batch for good: every request still batched in it fails with the provider's message. */
+/** KEYS: flush hash. Starts a run of the flush job: answers its fencing token (0 when the flush does not exist). */
+export const LEASE_FLUSH = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+return redis.call('HINCRBY', KEYS[1], 'fence', 1)
+`;
+
+/** KEYS: flush hash. ARGV: fileId, fence. The input file is uploaded: `claimed → uploaded`. */
+export const RECORD_UPLOAD = `${PRELUDE}
+local refused = fence_check(KEYS[1], ARGV[2])
+if refused then return refused end
+local bad = flush_move(KEYS[1], 'uploaded')
+if bad then return bad end
+redis.call('HSET', KEYS[1], 'file_id', ARGV[1])
+return 1
+`;
+
+/** KEYS: flush hash. ARGV: fence. The provider no longer knows the input file: `uploaded → claimed`, upload again. */
+export const RESET_UPLOAD = `${PRELUDE}
+local refused = fence_check(KEYS[1], ARGV[1])
+if refused then return refused end
+local bad = flush_move(KEYS[1], 'claimed')
+if bad then return bad end
+redis.call('HSET', KEYS[1], 'file_id', '')
+return 1
+`;
+
+/**
+ * KEYS: flush hash. ARGV: now, fence. Set right before `batches.create`: from here on a re-run must look for the batch
+ * (invariant I2) and, while the call is open (`create_open`: its run died or stalled in it) and started less than the
+ * call timeout ago, wait for it to be answered first.
+ */
+export const MARK_CREATE_STARTED = `${PRELUDE}
+local refused = fence_check(KEYS[1], ARGV[2])
+if refused then return refused end
+local state = redis.call('HGET', KEYS[1], 'state')
+if state ~= 'claimed' and state ~= 'uploaded' then
+  return redis.error_reply('ILLEGAL_FLUSH_TRANSITION create started on a flush that is ' .. tostring(state))
+end
+redis.call('HSET', KEYS[1], 'create_started', 1, 'create_started_at', ARGV[1], 'create_open', 1)
+return 1
+`;
+
+/** KEYS: flush hash. ARGV: fence. The run's `batches.create` call ended (answered, refused or timed out): a re-run need
+ * not wait for it to be answered before it looks for the batch. */
+export const MARK_CREATE_ENDED = `${PRELUDE}
+local refused = fence_check(KEYS[1], ARGV[1])
+if refused then return refused end
+redis.call('HSET', KEYS[1], 'create_open', 0)
+return 1
+`;
+
+/** KEYS: flush hash. ARGV: tag, flushId, now, errorJson, retentionMs, partition, fence. The provider refused the
+ * flush's file or batch for good: every request still batched in it fails with the provider's message; the flush and
+ * its id list expire after the retention, like a routed batch's. */
 export const FAIL_FLUSH = `${PRELUDE}
 local tag, fid, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local refused = fence_check(KEYS[1], ARGV[7])
+if refused then return refused end
+if redis.call('HGET', KEYS[1], 'state') == 'failed' then return {} end
+local bad = flush_move(KEYS[1], 'failed')
+if bad then return bad end
 local ids = redis.call('LRANGE', tag .. ':flush:' .. fid .. ':ids', 0, -1)
 local members = {}
 for _, id in ipairs(ids) do
@@ -311,16 +421,21 @@ for _, id in ipairs(ids) do
     members[#members + 1] = finish(tag, key, id, now, tonumber(ARGV[5]), tonumber(ARGV[6]))
   end
 end
-redis.call('HSET', KEYS[1], 'state', 'failed', 'failed_at', now)
+redis.call('HSET', KEYS[1], 'failed_at', now)
 redis.call('ZREM', tag .. ':flushes', fid)
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[5]))
+redis.call('PEXPIRE', tag .. ':flush:' .. fid .. ':ids', tonumber(ARGV[5]))
 return members
 `;
 
 /** Applies one routed result to the request at `key` (shared by SETTLE and SETTLE_MANY). Returns the outcome and, for
  * a terminal outcome, the delivery job's outbox entry. A request not submitted in this batch is left alone ('stale'),
- * which makes routing a file twice harmless. */
+ * which makes routing a file twice harmless.
+ * Kinds: `completed`, `rejected` (fails the request), `retry` (back to the queue; the attempt this batch used counts),
+ * `requeue` (back to the queue with the attempt given back: the batch failed through no fault of this request). A
+ * non-empty `group` moves the request to that packing group (a failed batch is split to isolate a poison request). */
 const SETTLE_ONE = `
-local function settle_one(tag, key, batchId, kind, now, response, message, maxAttempts, retention, partition)
+local function settle_one(tag, key, batchId, kind, now, response, message, maxAttempts, retention, partition, group)
   local f = redis.call('HMGET', key, 'status', 'batch_id', 'tenant', 'attempts', 'group', 'created_at', 'bytes',
     'tokens', 'id')
   if not f[1] then return 'unknown' end
@@ -338,41 +453,51 @@ local function settle_one(tag, key, batchId, kind, now, response, message, maxAt
     return 'failed', finish(tag, key, id, now, retention, partition)
   end
   local attempts = tonumber(f[4]) or 0
-  if attempts >= maxAttempts then
+  if kind == 'requeue' then
+    if attempts > 0 then redis.call('HINCRBY', key, 'attempts', -1) end
+  elseif attempts >= maxAttempts then
     redis.call('HSET', key, 'error', cjson.encode({code='max_attempts_exceeded',
       message='gave up after ' .. attempts .. ' attempts; last error: ' .. message}))
     move(tag, key, 'submitted', 'failed', tenant, now)
     return 'failed', finish(tag, key, id, now, retention, partition)
   end
+  local target = f[5]
+  if group ~= nil and group ~= '' then
+    target = group
+    redis.call('HSET', key, 'group', group)
+  end
   redis.call('HSET', key, 'last_error', message)
   redis.call('HDEL', key, 'batch_id', 'flush_id')
   move(tag, key, 'submitted', 'queued', tenant, now)
-  group_add(tag, f[5], {tonumber(f[6]), id}, 1, tonumber(f[7]) or 0, tonumber(f[8]) or 0)
+  group_add(tag, target, {tonumber(f[6]), id}, 1, tonumber(f[7]) or 0, tonumber(f[8]) or 0)
   return 'retried'
 end
 `;
 
-/** KEYS: req key. ARGV: tag, batchId, kind (completed|rejected|retry), now, responseJson, errorMessage, maxAttempts,
- * retentionMs, partition. Applies one routed result (see settle_one). */
+/** KEYS: req key. ARGV: tag, batchId, kind (completed|rejected|retry|requeue), now, responseJson, errorMessage,
+ * maxAttempts, retentionMs, partition, group. Applies one routed result (see settle_one). */
 export const SETTLE = `${PRELUDE}${SETTLE_ONE}
 local outcome, member = settle_one(ARGV[1], KEYS[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6],
-  tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9]))
+  tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9]), ARGV[10])
 if member then return {outcome, member} end
 return {outcome}
 `;
 
+/** Values per item of SETTLE_MANY after its fixed arguments: kind, responseJson, errorMessage, group. */
+export const SETTLE_ITEM_ARGS = 4;
+
 /** KEYS: the req key of each item. ARGV: tag, batchId, now, maxAttempts, retentionMs, partition, then per item (in
- * KEYS order) kind, responseJson, errorMessage. Applies a chunk of routed results of one batch in one call, item by
- * item with exactly SETTLE's semantics (a later item for the same request sees the earlier one's write, so it is
+ * KEYS order) kind, responseJson, errorMessage, group. Applies a chunk of routed results of one batch in one call, item
+ * by item with exactly SETTLE's semantics (a later item for the same request sees the earlier one's write, so it is
  * 'stale'). Returns outcome, outbox entry ('' when none) per item: one script call instead of one per result line. */
 export const SETTLE_MANY = `${PRELUDE}${SETTLE_ONE}
 local tag, batchId, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local maxAttempts, retention, partition = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local out = {}
 for i = 1, #KEYS do
-  local a = 6 + (i - 1) * 3
+  local a = 6 + (i - 1) * ${SETTLE_ITEM_ARGS}
   local outcome, member = settle_one(tag, KEYS[i], batchId, ARGV[a + 1], now, ARGV[a + 2], ARGV[a + 3], maxAttempts,
-    retention, partition)
+    retention, partition, ARGV[a + 4])
   out[#out + 1] = outcome
   out[#out + 1] = member or ''
 end

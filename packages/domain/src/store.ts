@@ -5,7 +5,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import { partitionOfRequestId, webhookIdFor } from './ids.js';
 import type { KeySpace, PartitionId } from './keys.js';
-import { type OPEN_STATUSES, REQUEST_STATUSES } from './lifecycle.js';
+import { type FlushState, type OPEN_STATUSES, REQUEST_STATUSES } from './lifecycle.js';
 import { parseRecord, type RequestRecord } from './request-record.js';
 import {
   CANCEL,
@@ -14,6 +14,12 @@ import {
   ENQUEUE_MANY,
   FAIL_FLUSH,
   FINISH_SUBMISSION,
+  LEASE_FLUSH,
+  MARK_CREATE_ENDED,
+  MARK_CREATE_STARTED,
+  RECORD_CREATED,
+  RECORD_UPLOAD,
+  RESET_UPLOAD,
   SEAL_FLUSH,
   SETTLE,
   SETTLE_MANY,
@@ -32,6 +38,12 @@ interface ScriptCommands {
   bbSubmitChunk(key: string, ...args: (string | number)[]): Promise<number>;
   bbFinishSubmission(key: string, ...args: (string | number)[]): Promise<unknown[]>;
   bbFailFlush(key: string, ...args: (string | number)[]): Promise<string[]>;
+  bbLeaseFlush(key: string): Promise<number>;
+  bbRecordUpload(key: string, ...args: (string | number)[]): Promise<number>;
+  bbResetUpload(key: string, ...args: (string | number)[]): Promise<number>;
+  bbMarkCreateStarted(key: string, ...args: (string | number)[]): Promise<number>;
+  bbMarkCreateEnded(key: string, ...args: (string | number)[]): Promise<number>;
+  bbRecordCreated(key: string, ...args: (string | number)[]): Promise<number>;
   bbSettle(key: string, ...args: (string | number)[]): Promise<unknown[]>;
   /** Variadic keys: the first argument is the number of keys. */
   bbSettleMany(numKeys: number, ...keysAndArgs: (string | number)[]): Promise<string[]>;
@@ -62,6 +74,12 @@ const SCRIPTS: Record<Exclude<keyof ScriptCommands, 'bbSettleMany' | 'bbEnqueueM
   bbSubmitChunk: SUBMIT_CHUNK,
   bbFinishSubmission: FINISH_SUBMISSION,
   bbFailFlush: FAIL_FLUSH,
+  bbLeaseFlush: LEASE_FLUSH,
+  bbRecordUpload: RECORD_UPLOAD,
+  bbResetUpload: RESET_UPLOAD,
+  bbMarkCreateStarted: MARK_CREATE_STARTED,
+  bbMarkCreateEnded: MARK_CREATE_ENDED,
+  bbRecordCreated: RECORD_CREATED,
   bbSettle: SETTLE,
 };
 
@@ -122,11 +140,36 @@ export interface FlushRecord {
   bytes: number;
   tokens: number;
   reason: string;
-  state: 'claiming' | 'claimed' | 'uploaded' | 'submitted' | 'failed';
+  state: FlushState;
   created_at: number;
   file_id: string | undefined;
   batch_id: string | undefined;
   create_started: boolean;
+  /** When `batches.create` was last started (ms), if it was. */
+  create_started_at: number | undefined;
+  /** A `batches.create` was started and its run never saw it end (the run died or stalled in the call). */
+  create_open: boolean;
+}
+
+/**
+ * A flush job run that lost its fencing token: a newer run of the same flush took over (this worker lost its BullMQ
+ * lock), so this one must stop without writing or calling the provider again.
+ */
+export class StaleFlushRunError extends Error {
+  readonly code = 'domain:stale_flush_run';
+  constructor(flushId: string, options?: { cause?: unknown }) {
+    super(`flush ${flushId}: a newer run holds this flush; this run stops`, options);
+    this.name = 'StaleFlushRunError';
+  }
+}
+
+/** Maps the STALE_FENCE reply of the flush scripts to StaleFlushRunError. */
+function fenced<T>(flushId: string, call: Promise<T>): Promise<T> {
+  return call.catch((err: unknown) => {
+    if (err instanceof Error && /^STALE_FENCE\b/.test(err.message))
+      throw new StaleFlushRunError(flushId, { cause: err });
+    throw err;
+  });
 }
 
 export interface BatchRecord {
@@ -160,7 +203,7 @@ export interface ModelSavings {
 /** How many routed batches per partition `T:recent` keeps for the operator page. */
 const RECENT_BATCHES = 200;
 
-export type SettleKind = 'completed' | 'rejected' | 'retry';
+export type SettleKind = 'completed' | 'rejected' | 'retry' | 'requeue';
 export type SettleOutcome = 'completed' | 'failed' | 'retried' | 'stale' | 'unknown';
 
 export interface StoreOptions {
@@ -448,11 +491,35 @@ export class RequestStore {
       file_id: h.file_id || undefined,
       batch_id: h.batch_id || undefined,
       create_started: h.create_started === '1',
+      create_started_at: h.create_started_at ? Number(h.create_started_at) : undefined,
+      create_open: h.create_open === '1',
     };
   }
 
-  async updateFlush(p: PartitionId, flushId: string, fields: Record<string, string | number>): Promise<void> {
-    await this.redis.hset(this.keys.partitionKeys(p).flush(flushId), fields);
+  /** Starts a run of a flush's job: its fencing token for the writes below (0 when the flush does not exist). */
+  async leaseFlush(p: PartitionId, flushId: string): Promise<number> {
+    return this.redis.bbLeaseFlush(this.keys.partitionKeys(p).flush(flushId));
+  }
+
+  /** The input file is uploaded (`claimed → uploaded`). Throws StaleFlushRunError for a run that lost its fence. */
+  async recordUpload(p: PartitionId, flushId: string, fileId: string, fence: number): Promise<void> {
+    await fenced(flushId, this.redis.bbRecordUpload(this.keys.partitionKeys(p).flush(flushId), fileId, fence));
+  }
+
+  /** The provider lost the input file: upload again (`uploaded → claimed`). */
+  async resetUpload(p: PartitionId, flushId: string, fence: number): Promise<void> {
+    await fenced(flushId, this.redis.bbResetUpload(this.keys.partitionKeys(p).flush(flushId), fence));
+  }
+
+  /** The run's `batches.create` call ended, whatever its answer. */
+  async markCreateEnded(p: PartitionId, flushId: string, fence: number): Promise<void> {
+    await fenced(flushId, this.redis.bbMarkCreateEnded(this.keys.partitionKeys(p).flush(flushId), fence));
+  }
+
+  /** Right before `batches.create`: a later run must look for the batch instead of creating one (I2). */
+  async markCreateStarted(p: PartitionId, flushId: string, fence: number): Promise<void> {
+    const key = this.keys.partitionKeys(p).flush(flushId);
+    await fenced(flushId, this.redis.bbMarkCreateStarted(key, Date.now(), fence));
   }
 
   /** Request ids of a flush in JSONL line order, a slice at a time. */
@@ -507,30 +574,64 @@ export class RequestStore {
     )) as string[];
   }
 
-  /** Marks the flush's requests submitted in `batchId`, then records the batch as live; returns the poll outbox entry. */
-  async recordSubmission(p: PartitionId, flush: FlushRecord, batchId: string, fileId: string): Promise<string> {
+  /**
+   * Records that `batchId` holds the flush (a re-run resumes with it from then on), marks the flush's requests
+   * submitted in it, then records the batch as live; returns the poll outbox entry. Every step is idempotent, so a run
+   * that dies half-way is completed by the next one. `fence` is the run's token (LEASE_FLUSH); omitted, it is not
+   * checked (tests and tools).
+   */
+  async recordSubmission(
+    p: PartitionId,
+    flush: FlushRecord,
+    batchId: string,
+    fileId: string,
+    fence?: number,
+  ): Promise<string> {
     const k = this.keys.partitionKeys(p);
+    const token = fence === undefined ? '' : fence;
+    await fenced(flush.id, this.redis.bbRecordCreated(k.flush(flush.id), batchId, fileId, Date.now(), token));
     const chunk = 5_000;
-    for (let start = 0; start < flush.count; start += chunk) {
-      await this.redis.bbSubmitChunk(k.flush(flush.id), k.tag, flush.id, batchId, Date.now(), start, start + chunk - 1);
+    // The id list, not `flush.count`: the caller's record may predate the count's last change.
+    const length = await this.redis.llen(k.flushIds(flush.id));
+    for (let start = 0; start < Math.max(length, flush.count); start += chunk) {
+      await fenced(
+        flush.id,
+        this.redis.bbSubmitChunk(
+          k.flush(flush.id),
+          k.tag,
+          flush.id,
+          batchId,
+          Date.now(),
+          start,
+          start + chunk - 1,
+          token,
+        ),
+      );
     }
-    const reply = await this.redis.bbFinishSubmission(
-      k.flush(flush.id),
-      k.tag,
+    const reply = await fenced(
       flush.id,
-      batchId,
-      Date.now(),
-      p,
-      fileId,
+      this.redis.bbFinishSubmission(k.flush(flush.id), k.tag, flush.id, batchId, Date.now(), p, fileId, token),
     );
     return String(reply[1]);
   }
 
   /** Fails every request still batched in a flush (the provider refused it for good); returns outbox entries. */
-  async failFlush(p: PartitionId, flushId: string, message: string): Promise<string[]> {
+  async failFlush(p: PartitionId, flushId: string, message: string, fence?: number): Promise<string[]> {
     const k = this.keys.partitionKeys(p);
     const error = JSON.stringify({ code: 'provider_rejected', message });
-    return this.redis.bbFailFlush(k.flush(flushId), k.tag, flushId, Date.now(), error, this.options.retentionMs, p);
+    return fenced(
+      flushId,
+      this.redis.bbFailFlush(
+        k.flush(flushId),
+        k.tag,
+        flushId,
+        Date.now(),
+        error,
+        this.options.retentionMs,
+        p,
+        fence === undefined ? '' : fence,
+      ),
+    );
   }
 
   // --- batches and results -----------------------------------------------------------------------------------------
@@ -599,7 +700,7 @@ export class RequestStore {
   async settle(
     p: PartitionId,
     batchId: string,
-    items: Array<{ id: string; kind: SettleKind; response?: unknown; message?: string }>,
+    items: Array<{ id: string; kind: SettleKind; response?: unknown; message?: string; group?: string }>,
   ): Promise<{ outcomes: SettleOutcome[]; outbox: string[] }> {
     const k = this.keys.partitionKeys(p);
     const now = Date.now();
@@ -610,7 +711,13 @@ export class RequestStore {
       const keys = slice.map((item) => k.req(item.id));
       const args: Array<string | number> = [k.tag, batchId, now, maxAttempts, retentionMs, p];
       for (const item of slice) {
-        args.push(item.kind, item.response === undefined ? '' : JSON.stringify(item.response), item.message ?? '');
+        // SETTLE_ITEM_ARGS values per item, in the script's order.
+        args.push(
+          item.kind,
+          item.response === undefined ? '' : JSON.stringify(item.response),
+          item.message ?? '',
+          item.group ?? '',
+        );
       }
       slices.push(this.redis.bbSettleMany(keys.length, ...keys, ...args));
     }

@@ -60,6 +60,17 @@ export function createMetricsCatalog(registry: Registry) {
       labelNames: ['provider', 'model'] as const,
       registers,
     }),
+    flushesHeld: new Counter({
+      name: 'batchbridge_flushes_held_total',
+      help: "Flush runs that stopped without creating a batch to keep I2: reason undecided (the provider's batch list could not tell whether one exists) or stale_run (a newer run of the flush took over).",
+      labelNames: ['reason'] as const,
+      registers,
+    }),
+    batchesSplit: new Counter({
+      name: 'batchbridge_batches_split_total',
+      help: 'Provider batches that failed as a whole without naming a line, whose requests were split in two groups to isolate the cause (their attempts given back).',
+      registers,
+    }),
     batchesFinished: new Counter({
       name: 'batchbridge_batches_finished_total',
       help: 'Provider batches that reached a terminal status and were routed.',

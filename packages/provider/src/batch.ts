@@ -76,25 +76,49 @@ export function isTerminalBatch(status: BatchStatus): boolean {
 /** The metadata key batchbridge tags every batch with, to find it again after a crash (invariant I2). */
 export const FLUSH_METADATA_KEY = 'batchbridge_flush_id';
 
+/** What a look for a flush's batch found: the batch, certainly none, or no answer within the bound. */
+export type FlushBatchLookup =
+  | { kind: 'found'; batch: ProviderBatch }
+  | { kind: 'absent'; pages: number }
+  | { kind: 'undecided'; pages: number; reason: string };
+
+export interface FindBatchOptions {
+  /** Batches created before this (unix seconds) cannot be the flush's: the walk stops at the first one. */
+  notBeforeSec: number;
+  /** Give up (undecided) after this long. @defaultValue 120 000 ms */
+  maxMs?: number;
+  /** Give up (undecided) after this many pages of 100. @defaultValue 2 000 (200 000 batches) */
+  maxPages?: number;
+}
+
 /**
- * Looks for a batch created for this flush among the provider's batches (newest first), stopping at batches created
- * before `notBeforeSec` or after `maxPages` pages.
+ * Looks for the batch created for this flush among the provider's batches, newest first, page by page until it is
+ * found, the list ends, or a batch older than `notBeforeSec` shows that no older page can hold it. It never answers
+ * "absent" because it stopped early: past its time or page bound the answer is `undecided`, and the caller must not
+ * create a batch then (a second paid batch, invariant I2). A batch without `created_at` does not end the walk.
  */
 export async function findBatchByFlushId(
   client: OpenAI,
   flushId: string,
-  notBeforeSec: number,
-  maxPages = 20,
-): Promise<ProviderBatch | undefined> {
+  options: FindBatchOptions,
+): Promise<FlushBatchLookup> {
+  const maxMs = options.maxMs ?? 120_000;
+  const maxPages = options.maxPages ?? 2_000;
+  const started = Date.now();
   let after: string | undefined;
-  for (let page = 0; page < maxPages; page++) {
+  for (let page = 1; ; page++) {
     const res = await client.batches.list({ limit: 100, ...(after ? { after } : {}) });
     const items = (res.data as unknown[]).map(normalizeBatch);
-    for (const b of items) if (b.metadata?.[FLUSH_METADATA_KEY] === flushId) return b;
+    for (const b of items) if (b.metadata?.[FLUSH_METADATA_KEY] === flushId) return { kind: 'found', batch: b };
     const last = items.at(-1);
-    if (!res.hasNextPage() || !last || (last.created_at !== undefined && last.created_at < notBeforeSec))
-      return undefined;
+    if (!res.hasNextPage() || !last) return { kind: 'absent', pages: page };
+    if (items.some((b) => b.created_at !== undefined && b.created_at < options.notBeforeSec)) {
+      return { kind: 'absent', pages: page };
+    }
+    if (page >= maxPages) return { kind: 'undecided', pages: page, reason: `still searching after ${page} pages` };
+    if (Date.now() - started > maxMs) {
+      return { kind: 'undecided', pages: page, reason: `still searching after ${Math.round(maxMs / 1000)} s` };
+    }
     after = last.id;
   }
-  return undefined;
 }

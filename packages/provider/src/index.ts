@@ -1,7 +1,9 @@
 export {
   BATCH_STATUSES,
   type BatchStatus,
+  type FindBatchOptions,
   FLUSH_METADATA_KEY,
+  type FlushBatchLookup,
   findBatchByFlushId,
   isTerminalBatch,
   normalizeBatch,

@@ -3,12 +3,19 @@
  * idempotent on every re-run, so BullMQ retries, stalled-job recovery and the recovery sweep may run it any number
  * of times:
  *
- * 1. `submitted` → only make sure the poll job exists; `failed` → nothing to do.
- * 2. `create_started` set → a previous run may have created the batch: look for it by its metadata flush id and adopt
- *    it (invariant I2: never a second batch for the same requests).
- * 3. no `file_id` → stream the JSONL to a temporary file and upload it from disk (I4); record the file id.
- * 4. take a create slot (profile limit, all replicas), set `create_started`, then `batches.create` with metadata.
- * 5. record the submission (Lua, guarded on `batched` in this flush) and relay the poll job.
+ 0. take the flush's fencing token (LEASE_FLUSH): every write below carries it, and a run whose token is no longer
+    the newest (it lost its BullMQ lock and another worker took the job) is refused and stops (issue 16, finding 3).
+ 1. `submitted` or `submitting` → the batch id is recorded: finish recording (idempotent) and relay the poll job;
+    `failed` → nothing to do.
+ 2. `create_started` set → a previous run may have created the batch. While that run's `batches.create` may still be
+    answered (less than the call timeout ago) wait; then look for the batch by its metadata flush id and adopt it
+    (invariant I2: never a second batch for the same requests). The look goes through the provider's whole list back
+    to the create time; when it cannot finish, the flush is held (retried later, an error logged and counted), never
+    created again.
+ 3. no `file_id` → stream the JSONL to a temporary file and upload it from disk (I4); record the file id.
+ 4. take a create slot (profile limit, all replicas), set `create_started`, then `batches.create` with metadata.
+ 5. record the batch id on the flush, mark its requests submitted (Lua, guarded on `batched` in this flush), record the
+    batch as live and relay the poll job.
  *
  * Provider errors: retryable ones (429, 5xx, timeouts, connection) are rethrown carrying `retryAfterMs` so that the
  * queue — the only retrier, the SDK has `maxRetries: 0` — backs off; a non-retryable refusal of the file or the batch
@@ -16,16 +23,20 @@
  * fault and are retried instead: 404 at `batches.create` (the input file is gone: upload again) and 401/403 (our
  * credentials: an operator can fix them without every queued request failing meanwhile).
  *
- * Known limit of step 2: a `batches.create` that the provider is still processing when the client gave up (timeout)
- * and that is not yet listed when the retry looks could still yield a second batch. The SDK aborts the request on
- * timeout and the retry comes after a backoff, which makes this unlikely; the simulator's create-timeout fault creates
- * the batch before it stalls, as real providers do.
+ * Known limit of step 2: a `batches.create` that the provider is still processing after the client gave up (timeout)
+ * and that is still not listed when the retry looks, after the wait of step 2, could yield a second batch.
  */
 
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type FlushRecord, modelOfGroup, type PartitionId, type RequestStore } from '@batchbridge/domain';
+import {
+  type FlushRecord,
+  modelOfGroup,
+  type PartitionId,
+  type RequestStore,
+  StaleFlushRunError,
+} from '@batchbridge/domain';
 import type { Logger } from '@batchbridge/logger';
 import {
   classifyProviderError,
@@ -37,7 +48,7 @@ import {
 } from '@batchbridge/provider';
 import { FlushJob } from '@batchbridge/queues';
 import type { Runtime } from '@batchbridge/runtime';
-import { DelayedError, type Job } from 'bullmq';
+import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import type OpenAI from 'openai';
 import type { CrashPoint } from './crash-points.js';
 import type { BatchCreateLimiter } from './create-limiter.js';
@@ -58,6 +69,9 @@ export interface FlushProcessorOptions {
   tmpDir: string;
 }
 
+/** The batch lookup could not decide: retried after a long delay, never answered by creating a batch. */
+class FlushHeldError extends ProviderError {}
+
 export type FlushOutcome = 'submitted' | 'failed' | 'missing';
 
 /** Which provider call a failure came from: only refusals of the file or the batch fail the requests. */
@@ -67,6 +81,10 @@ type Stage = 'lookup' | 'upload' | 'create';
 const AUTH_RETRY_MS = 60_000;
 /** Slowest upload rate we wait for: a 200 MB file gets about 7 minutes rather than the usual call timeout. */
 const MIN_UPLOAD_BYTES_PER_SECOND = 512 * 1024;
+/** Beyond the call timeout, how long an earlier run's `batches.create` may still be answered (clocks, queues). */
+const CREATE_ANSWER_MARGIN_MS = 5_000;
+/** How long a flush whose batch lookup could not decide waits before it looks again. */
+const UNDECIDED_RETRY_MS = 5 * 60_000;
 
 export function createFlushProcessor(runtime: Runtime, options: FlushProcessorOptions) {
   const { relay } = runtime;
@@ -74,7 +92,13 @@ export function createFlushProcessor(runtime: Runtime, options: FlushProcessorOp
   const m = runtime.metrics.m;
 
   /** Step 3: JSONL to a temporary file, uploaded from disk. Undefined when no request of the flush is left. */
-  async function upload(job: Job, p: PartitionId, flush: FlushRecord, log: Logger): Promise<string | undefined> {
+  async function upload(
+    job: Job,
+    p: PartitionId,
+    flush: FlushRecord,
+    fence: number,
+    log: Logger,
+  ): Promise<string | undefined> {
     if (job.attemptsStarted > 1) {
       // An earlier run may have uploaded a file and died before recording it.
       const deleted = await deleteOrphanFiles(provider, flush.id, Math.floor(flush.created_at / 1000) - 60).catch(
@@ -93,7 +117,7 @@ export function createFlushProcessor(runtime: Runtime, options: FlushProcessorOp
         await store.dropFromFlush(p, flush.id, file.missing);
       }
       if (file.lines === 0) {
-        const members = await store.failFlush(p, flush.id, 'none of the requests of this flush is left');
+        const members = await store.failFlush(p, flush.id, 'none of the requests of this flush is left', fence);
         await relay.relay(p, members);
         return undefined;
       }
@@ -104,7 +128,7 @@ export function createFlushProcessor(runtime: Runtime, options: FlushProcessorOp
       );
       const created = await uploadBatchFile(uploadProvider, path, flushFileName(flush.id), { timeout });
       crashPoint('after-upload');
-      await store.updateFlush(p, flush.id, { file_id: created.id, state: 'uploaded' });
+      await store.recordUpload(p, flush.id, created.id, fence);
       log.info({ fileId: created.id, lines: file.lines, bytes: file.bytes }, 'input file uploaded');
       return created.id;
     } finally {
@@ -112,7 +136,7 @@ export function createFlushProcessor(runtime: Runtime, options: FlushProcessorOp
     }
   }
 
-  return async function processFlush(job: Job, token: string | undefined, p: PartitionId): Promise<FlushOutcome> {
+  const processFlush = async (job: Job, token: string | undefined, p: PartitionId): Promise<FlushOutcome> => {
     const { flushId } = FlushJob.parse(job.data);
     const log = runtime.logger.child({ flushId, partition: p, jobId: job.id });
     let flush = await store.getFlush(p, flushId);
@@ -128,10 +152,34 @@ export function createFlushProcessor(runtime: Runtime, options: FlushProcessorOp
       return 'missing';
     }
     if (flush.state === 'failed') return 'failed';
-    if (flush.state === 'submitted' && flush.batch_id) {
-      // A run died after recording the submission: FINISH_SUBMISSION is idempotent and hands back the poll entry.
-      const entry = await store.recordSubmission(p, flush, flush.batch_id, flush.file_id ?? '');
+    const fence = await store.leaseFlush(p, flushId);
+    try {
+      return await run(job, token, p, flush, fence, log);
+    } catch (err) {
+      if (err instanceof StaleFlushRunError) {
+        // A newer run of this flush holds it: this one wrote nothing after losing its token and must not retry.
+        m.flushesHeld.inc({ reason: 'stale_run' });
+        log.warn('a newer run holds this flush; this run stops without writing');
+        throw new UnrecoverableError(err.message);
+      }
+      throw err;
+    }
+  };
+
+  async function run(
+    job: Job,
+    token: string | undefined,
+    p: PartitionId,
+    flush: FlushRecord,
+    fence: number,
+    log: Logger,
+  ): Promise<FlushOutcome> {
+    const flushId = flush.id;
+    if ((flush.state === 'submitted' || flush.state === 'submitting') && flush.batch_id) {
+      // An earlier run recorded the batch and died before (or while) marking its requests: finish that, idempotently.
+      const entry = await store.recordSubmission(p, flush, flush.batch_id, flush.file_id ?? '', fence);
       await relay.relay(p, [entry]);
+      if (flush.state === 'submitting') log.warn({ batchId: flush.batch_id }, 'finished recording an earlier run');
       return 'submitted';
     }
 
@@ -139,14 +187,44 @@ export function createFlushProcessor(runtime: Runtime, options: FlushProcessorOp
     try {
       let batch: ProviderBatch | undefined;
       if (flush.create_started) {
-        batch = await findBatchByFlushId(provider, flushId, Math.floor(flush.created_at / 1000) - 60);
-        if (batch) log.warn({ batchId: batch.id }, 'adopting the batch created for this flush by an earlier run');
+        // A run that died or stalled inside `batches.create` may still get its batch created until the call timeout:
+        // look only after that (a run that saw its call end cleared `create_open`).
+        const answerableUntil =
+          (flush.create_started_at ?? 0) + runtime.config.upstream.timeoutMs + CREATE_ANSWER_MARGIN_MS;
+        if (flush.create_open && Date.now() < answerableUntil) {
+          log.info(
+            { until: new Date(answerableUntil).toISOString() },
+            'an earlier create may still be answered; waiting',
+          );
+          await job.moveToDelayed(answerableUntil, token);
+          throw new DelayedError();
+        }
+        const notBefore = Math.floor((flush.create_started_at ?? flush.created_at) / 1000) - 60;
+        const found = await findBatchByFlushId(provider, flushId, { notBeforeSec: notBefore });
+        if (found.kind === 'undecided') {
+          m.flushesHeld.inc({ reason: 'undecided' });
+          log.error(
+            { pages: found.pages, reason: found.reason },
+            'cannot tell whether the provider holds a batch for this flush; holding it rather than risk a second batch',
+          );
+          throw new FlushHeldError({
+            retryable: true,
+            status: undefined,
+            retryAfterMs: UNDECIDED_RETRY_MS,
+            message: `batch lookup undecided: ${found.reason}`,
+            code: 'lookup_undecided',
+          });
+        }
+        if (found.kind === 'found') {
+          batch = found.batch;
+          log.warn({ batchId: batch.id }, 'adopting the batch created for this flush by an earlier run');
+        }
       }
       let fileId = batch?.input_file_id ?? flush.file_id;
       if (!batch) {
         if (!fileId) {
           stage = 'upload';
-          fileId = await upload(job, p, flush, log);
+          fileId = await upload(job, p, flush, fence, log);
           if (fileId === undefined) return 'failed';
         }
         const slot = await limiter.take();
@@ -155,22 +233,27 @@ export function createFlushProcessor(runtime: Runtime, options: FlushProcessorOp
           await job.moveToDelayed(slot.retryAt, token);
           throw new DelayedError();
         }
-        await store.updateFlush(p, flushId, { create_started: 1 });
+        await store.markCreateStarted(p, flushId, fence);
         crashPoint('before-create');
         stage = 'create';
-        batch = normalizeBatch(
-          await provider.batches.create({
-            input_file_id: fileId,
-            endpoint: '/v1/chat/completions',
-            completion_window: runtime.config.batch.completionWindow as '24h',
-            metadata: { [FLUSH_METADATA_KEY]: flushId, batchbridge_partition: String(p) },
-          }),
-        );
+        try {
+          batch = normalizeBatch(
+            await provider.batches.create({
+              input_file_id: fileId,
+              endpoint: '/v1/chat/completions',
+              completion_window: runtime.config.batch.completionWindow as '24h',
+              metadata: { [FLUSH_METADATA_KEY]: flushId, batchbridge_partition: String(p) },
+            }),
+          );
+        } finally {
+          // Best effort: when this fails, the next run only waits out the call timeout before it looks.
+          await store.markCreateEnded(p, flushId, fence).catch(() => undefined);
+        }
         crashPoint('after-create');
       }
       // Re-read: dropFromFlush may have lowered the count since the flush was loaded.
       const current = (await store.getFlush(p, flushId)) ?? flush;
-      const entry = await store.recordSubmission(p, current, batch.id, fileId ?? '');
+      const entry = await store.recordSubmission(p, current, batch.id, fileId ?? '', fence);
       crashPoint('after-record');
       await relay.relay(p, [entry]);
       m.batchesSubmitted.inc({ provider: runtime.providerName, model: modelOfGroup(flush.group) });
@@ -178,7 +261,7 @@ export function createFlushProcessor(runtime: Runtime, options: FlushProcessorOp
       await logSubmittedRequests(runtime, log, p, flushId, batch.id);
       return 'submitted';
     } catch (err) {
-      if (err instanceof DelayedError) throw err;
+      if (err instanceof DelayedError || err instanceof StaleFlushRunError || err instanceof FlushHeldError) throw err;
       const info = classifyProviderError(err);
       if (info.retryable) {
         log.warn({ stage, status: info.status, err: info.message, retryAfterMs: info.retryAfterMs }, 'will retry');
@@ -186,7 +269,7 @@ export function createFlushProcessor(runtime: Runtime, options: FlushProcessorOp
       }
       if (stage === 'create' && info.status === 404) {
         log.warn({ fileId: flush.file_id, err: info.message }, 'input file unknown to the provider; uploading again');
-        await store.updateFlush(p, flushId, { file_id: '', state: 'claimed' });
+        await store.resetUpload(p, flushId, fence);
         throw new ProviderError({ ...info, retryable: true }, { cause: err });
       }
       if (info.status === 401 || info.status === 403) {
@@ -200,11 +283,13 @@ export function createFlushProcessor(runtime: Runtime, options: FlushProcessorOp
       }
       const op = stage === 'upload' ? 'files.create' : 'batches.create';
       const message = `${op} refused (${info.status ?? 'no status'}): ${info.message}`;
-      const members = await store.failFlush(p, flushId, message);
+      const members = await store.failFlush(p, flushId, message, fence);
       await relay.relay(p, members);
       log.error({ stage, status: info.status, err: info.message, requests: members.length }, 'provider refused flush');
       await logFlushRequests(runtime, log, p, flushId, 'request failed with its flush (provider refused it)');
       return 'failed';
     }
-  };
+  }
+
+  return processFlush;
 }

@@ -1,12 +1,25 @@
 /**
- * Routes a batch that reached a terminal status: every line of its output and error files goes to the request named
- * by its `custom_id` (SETTLE, which only applies to a request still `submitted` in this batch, so routing twice changes
- * nothing); then every request of the batch that got no line is settled as a retry (missing lines, the unfinished
- * lines of an expired or cancelled batch, a batch that failed whole), except the lines a failed batch's validation
- * named, which fail that request only (invariant I5). Finally the batch is marked routed and its files deleted.
+ * Routes a batch that reached a terminal status: every answered line of its output and error files goes to the
+ * request named by its `custom_id` at once (SETTLE, which only applies to a request still `submitted` in this batch,
+ * so routing twice changes nothing); the other lines (errors, expired) are held until both files are read and settled
+ * then, so that a request with two lines — a retryable 5xx and a 200 — takes the answer, whatever the order (issue 16,
+ * finding 12). Then every request of the batch that got no line is settled: a retry (missing lines, the unfinished
+ * lines of an expired or cancelled batch), except for a batch that failed as a whole, which must not charge the
+ * innocent (issue 16, finding 1):
+ * - it names lines: those requests fail (I5), the others go back to the queue with their attempt given back;
+ * - it names none: its requests go back in two halves (isolation groups, attempts given back), so that repeated
+ *   failures split the batch until a poison request fails alone; a batch of one is retried with its attempt counted;
+ * - the provider's enqueued-token limit: the group is held and its requests retried, as a capacity matter.
+ * Finally the batch is marked routed and its files deleted.
  */
 import { estimateSavingsUsd, loadPriceTable, type PriceTable, priceFor, type TokenUsage } from '@batchbridge/config';
-import type { BatchOutcomes, BatchRecord, ModelSavings, PartitionId } from '@batchbridge/domain';
+import {
+  type BatchOutcomes,
+  type BatchRecord,
+  isolationGroup,
+  type ModelSavings,
+  type PartitionId,
+} from '@batchbridge/domain';
 import type { Logger } from '@batchbridge/logger';
 import { classifyProviderError, judgeLine, type ProviderBatch } from '@batchbridge/provider';
 import type { Runtime } from '@batchbridge/runtime';
@@ -31,6 +44,12 @@ export function isTokenLimitError(e: { code?: string | null | undefined; message
 }
 
 const ID_SLICE = 1_000;
+
+/** What becomes of a failed batch's requests that no line names (see the module comment). */
+type LeftoverMode = 'retry' | 'requeue' | 'split';
+
+/** Non-answered lines held until both files are read, per request id (bounded by the batch's line count). */
+type HeldLines = Map<string, SettleItem>;
 const SAMPLE_LOGS = 5;
 
 export interface RouteSummary {
@@ -50,6 +69,16 @@ export interface RouteContext {
   logger: Logger;
   /** Attempts the job has already failed (bounds how long a 404 for a result file is retried). */
   attemptsMade: number;
+}
+
+/** One string per distinct message: an expired batch's error file repeats the same few thousands of times. */
+const interned = new Map<string, string>();
+function intern(message: string): string {
+  const known = interned.get(message);
+  if (known !== undefined) return known;
+  if (interned.size > 10_000) interned.clear();
+  interned.set(message, message);
+  return message;
 }
 
 export class BatchRouter {
@@ -79,10 +108,14 @@ export class BatchRouter {
     };
     const started = Date.now();
     const settler = this.settler(p, batch.id, true, ctx.logger);
+    const held: HeldLines = new Map();
     try {
       for (const fileId of [remote.output_file_id, remote.error_file_id]) {
-        if (fileId) await this.routeFile(p, fileId, settler, summary, ctx);
+        if (fileId) await this.routeFile(p, fileId, settler, held, summary, ctx);
       }
+      // After every answer: a request answered by one line is no longer submitted, so its other line is stale.
+      for (const item of held.values()) await settler.add(item);
+      held.clear();
     } catch (err) {
       // Let the chunk in flight land before the job fails, so that a retry starts from a quiet store.
       await settler.drain().catch(() => undefined);
@@ -93,12 +126,12 @@ export class BatchRouter {
     summary.filesMs = Date.now() - started;
     await this.recordSavings(settler.usage, ctx.logger);
 
-    const { rejected, message } = await this.leftoverPlan(p, batch, remote, ctx.logger);
+    const { rejected, message, mode } = await this.leftoverPlan(p, batch, remote, ctx.logger);
     // Each non-stale outcome is a distinct request of this batch leaving `submitted`, and the batch has `count` of them:
     // when the files accounted for all, nothing is left and the walk (one script per request) can be skipped.
     const settledByLines = settler.counts.completed + settler.counts.failed + settler.counts.retried;
     if (batch.count === 0 || settledByLines < batch.count) {
-      summary.leftovers = await this.settleLeftovers(p, batch, rejected, message, ctx.logger);
+      summary.leftovers = await this.settleLeftovers(p, batch, rejected, message, mode, ctx.logger);
     }
     summary.leftoversMs = Date.now() - started - summary.filesMs;
     const outcomes: BatchOutcomes = {
@@ -119,7 +152,7 @@ export class BatchRouter {
 
   /** The provider does not know the batch any more: its requests go back to the queue (attempt counted). */
   async abandon(p: PartitionId, batch: BatchRecord, reason: string, logger: Logger): Promise<OutcomeCounts> {
-    const counts = await this.settleLeftovers(p, batch, new Map(), reason, logger);
+    const counts = await this.settleLeftovers(p, batch, new Map(), reason, 'retry', logger);
     await this.finish(
       p,
       batch,
@@ -149,6 +182,7 @@ export class BatchRouter {
     p: PartitionId,
     fileId: string,
     settler: ChunkedSettler,
+    held: HeldLines,
     summary: RouteSummary,
     ctx: RouteContext,
   ): Promise<void> {
@@ -176,7 +210,12 @@ export class BatchRouter {
         const verdict = judgeLine(line);
         const settle: SettleItem = { id: line.custom_id, kind: verdict.kind };
         if (verdict.kind !== 'retry' && verdict.response !== undefined) settle.response = verdict.response;
-        if (verdict.kind !== 'completed') settle.message = verdict.message;
+        if (verdict.kind !== 'completed') {
+          // Held until both files are read: an answered line for the same request wins (see the module comment).
+          settle.message = intern(verdict.message);
+          if (!held.has(line.custom_id)) held.set(line.custom_id, settle);
+          continue;
+        }
         await settler.add(settle);
       }
     } catch (err) {
@@ -227,14 +266,14 @@ export class BatchRouter {
     batch: BatchRecord,
     remote: ProviderBatch,
     log: Logger,
-  ): Promise<{ rejected: Map<number, string>; message: string }> {
+  ): Promise<{ rejected: Map<number, string>; message: string; mode: LeftoverMode }> {
     const rejected = new Map<number, string>();
     if (remote.status === 'completed')
-      return { rejected, message: 'missing_from_output: no result line for this request' };
+      return { rejected, message: 'missing_from_output: no result line for this request', mode: 'retry' };
     if (remote.status === 'expired')
-      return { rejected, message: 'batch_expired: the batch expired before this request ran' };
+      return { rejected, message: 'batch_expired: the batch expired before this request ran', mode: 'retry' };
     if (remote.status === 'cancelled')
-      return { rejected, message: 'batch_cancelled: the batch was cancelled before this request ran' };
+      return { rejected, message: 'batch_cancelled: the batch was cancelled before this request ran', mode: 'retry' };
 
     const errors = remote.errors?.data ?? [];
     for (const e of errors) {
@@ -253,16 +292,22 @@ export class BatchRouter {
       // Stop the packer from submitting this group again at once: the provider would fail it the same way.
       await this.runtime.store.holdGroup(p, batch.group, this.options.groupHoldMs);
     }
+    const namesLines = errors.some((e) => typeof e.line === 'number' && e.line > 0);
+    // A batch of one that failed whole: its one request is the cause, or the failure is not about requests at all;
+    // either way the attempt counts, so that MAX_ATTEMPTS ends it.
+    const mode: LeftoverMode = tokenLimit ? 'retry' : namesLines ? 'requeue' : batch.count > 1 ? 'split' : 'retry';
+    if (mode === 'split') this.runtime.metrics.m.batchesSplit.inc();
     log.warn(
       {
         errors: errors.length,
         rejectedLines: rejected.size,
         tokenLimit,
+        mode,
         holdMs: tokenLimit ? this.options.groupHoldMs : undefined,
       },
       `batch failed: ${message}`,
     );
-    return { rejected, message };
+    return { rejected, message, mode };
   }
 
   /** Walks the batch's request ids in line order and settles them; those already settled are no-ops ('stale'). */
@@ -271,15 +316,24 @@ export class BatchRouter {
     batch: BatchRecord,
     rejected: Map<number, string>,
     message: string,
+    mode: LeftoverMode,
     logger?: Logger,
   ): Promise<OutcomeCounts> {
     const settler = this.settler(p, batch.id, false, logger);
+    const half = Math.ceil(batch.count / 2);
     for (let start = 0; ; start += ID_SLICE) {
       const ids = await this.runtime.store.flushIds(p, batch.flush_id, start, start + ID_SLICE - 1);
       for (let i = 0; i < ids.length; i++) {
         const id = ids[i] as string;
-        const reject = rejected.get(start + i + 1);
-        await settler.add(reject ? { id, kind: 'rejected', message: reject } : { id, kind: 'retry', message });
+        const line = start + i + 1;
+        const reject = rejected.get(line);
+        if (reject) await settler.add({ id, kind: 'rejected', message: reject });
+        else if (mode === 'retry') await settler.add({ id, kind: 'retry', message });
+        else if (mode === 'requeue') await settler.add({ id, kind: 'requeue', message });
+        else {
+          const group = isolationGroup(batch.group, batch.flush_id, line <= half ? 'a' : 'b');
+          await settler.add({ id, kind: 'requeue', message, group });
+        }
       }
       if (ids.length < ID_SLICE) break;
     }

@@ -15,6 +15,8 @@ export interface SettleItem {
   kind: SettleKind;
   response?: unknown;
   message?: string;
+  /** Moves a requeued request to this packing group (a failed batch split in halves). */
+  group?: string;
 }
 
 export type OutcomeCounts = Record<SettleOutcome, number>;

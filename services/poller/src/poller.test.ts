@@ -162,8 +162,9 @@ describe('poller', () => {
     expect(bad?.status).toBe('failed');
     expect(bad?.error?.code).toBe('provider_rejected');
     expect(bad?.error?.message).toMatch(/missing_required_parameter/);
+    // Not their fault: back to the queue with the attempt given back (issue 16, finding 1).
     for (const rec of [one, two]) {
-      expect(rec).toMatchObject({ status: 'queued', attempts: 1 });
+      expect(rec).toMatchObject({ status: 'queued', attempts: 0 });
       expect(rec?.last_error).toMatch(/batch_failed/);
     }
     expect(await deliverJobIds(r, b)).toEqual([`dlv-${b.ids[1]}`]);
@@ -190,6 +191,72 @@ describe('poller', () => {
       true,
     );
     expect(claim).toEqual({ claimed: false, why: 'held' });
+  });
+
+  it('splits a batch that failed without naming a line into two halves, attempts given back', async () => {
+    const r = await start();
+    const b = await submitRequests(r, [
+      { content: 'one' },
+      { content: 'two [sim:poison]' },
+      { content: 'three' },
+      { content: 'four' },
+    ]);
+    await waitRouted(r, b);
+    const recs = await records(r, b.lineIds);
+    for (const rec of recs) expect(rec).toMatchObject({ status: 'queued', attempts: 0 });
+    const groups = recs.map((rec) => rec.group);
+    expect(groups[0]).toBe(groups[1]);
+    expect(groups[2]).toBe(groups[3]);
+    expect(groups[0]).not.toBe(groups[2]);
+    for (const g of groups) expect(g.startsWith(`${b.group}|iso:`)).toBe(true);
+    expect((await r.metrics.m.batchesSplit.get()).values[0]?.value).toBe(1);
+  });
+
+  it('takes the answered line when a request has a retryable error line and an answer, in either order', async () => {
+    const r = await start({ DELETE_PROVIDER_FILES: 'false' });
+    const b = await submitRequests(r, [{ content: 'first' }, { content: 'second' }], { relay: false });
+    const [first, second] = b.lineIds as [string, string];
+    const answer = (id: string, content: string) =>
+      JSON.stringify({
+        id: `br_${id}`,
+        custom_id: id,
+        response: { status_code: 200, request_id: 'req_1', body: { id: 'c', object: 'chat.completion', content } },
+        error: null,
+      });
+    const serverError = (id: string) =>
+      JSON.stringify({
+        id: `br_e_${id}`,
+        custom_id: id,
+        response: { status_code: 500, request_id: 'req_2', body: { error: { message: 'boom', type: 'server_error' } } },
+        error: null,
+      });
+    const { toFile } = await import('openai');
+    const file = await r.provider!.files.create({
+      file: await toFile(
+        Buffer.from(
+          `${[serverError(first), answer(first, 'a1'), answer(second, 'a2'), serverError(second)].join('\n')}\n`,
+        ),
+        'out.jsonl',
+      ),
+      purpose: 'batch',
+    });
+    const { normalizeBatch } = await import('@batchbridge/provider');
+    const remote = normalizeBatch({ ...(await r.provider!.batches.retrieve(b.batchId)), status: 'completed' });
+    const batch = (await r.store.getBatch(0, b.batchId))!;
+    await new BatchRouter(r).route(
+      0,
+      batch,
+      { ...remote, output_file_id: file.id, error_file_id: null },
+      {
+        logger: r.logger,
+        attemptsMade: 0,
+      },
+    );
+    const [one, two] = await records(r, [first, second]);
+    expect(one).toMatchObject({ status: 'completed', attempts: 1 });
+    expect((one?.response?.body as { content?: string } | undefined)?.content).toBe('a1');
+    expect(two).toMatchObject({ status: 'completed', attempts: 1 });
+    expect((two?.response?.body as { content?: string } | undefined)?.content).toBe('a2');
   });
 
   it('routing the same batch twice changes nothing', async () => {

@@ -63,6 +63,7 @@ export async function validateBatchInput(
   let tokens = 0;
   let firstModel: string | null = null;
   let mixed = false;
+  let poison = false;
   const reader = createInterface({ input: createReadStream(path), crlfDelay: Number.POSITIVE_INFINITY });
   for await (const raw of reader) {
     lineNumber++;
@@ -146,7 +147,24 @@ export async function validateBatchInput(
       }
     }
     const messages = line.body.messages;
-    if (Array.isArray(messages)) tokens += estimateTokens(messagesText(messages));
+    if (Array.isArray(messages)) {
+      const text = messagesText(messages);
+      tokens += estimateTokens(text);
+      // Test markers of a body a provider refuses at validation: with the line named, or failing the whole file.
+      if (text.includes('[sim:poison-line]')) {
+        report({
+          code: 'invalid_request',
+          message: 'This request cannot be processed (simulated by [sim:poison-line]).',
+          param: 'body',
+          line: lineNumber,
+        });
+      }
+      if (text.includes('[sim:poison]')) poison = true;
+    }
+  }
+  if (poison) {
+    // As providers do when a file trips an internal limit or parser: the batch fails, no line is named.
+    report({ code: 'invalid_file', message: 'The batch input file could not be processed.', param: null, line: null });
   }
 
   if (lines === 0) {

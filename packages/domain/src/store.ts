@@ -578,7 +578,8 @@ export class RequestStore {
    * Records that `batchId` holds the flush (a re-run resumes with it from then on), marks the flush's requests
    * submitted in it, then records the batch as live; returns the poll outbox entry. Every step is idempotent, so a run
    * that dies half-way is completed by the next one. `fence` is the run's token (LEASE_FLUSH); omitted, it is not
-   * checked (tests and tools).
+   * checked (tests and tools). `beforeFinish` runs between marking the requests and recording the batch (a crash
+   * point of the tests).
    */
   async recordSubmission(
     p: PartitionId,
@@ -586,6 +587,7 @@ export class RequestStore {
     batchId: string,
     fileId: string,
     fence?: number,
+    options: { beforeFinish?: () => void | Promise<void> } = {},
   ): Promise<string> {
     const k = this.keys.partitionKeys(p);
     const token = fence === undefined ? '' : fence;
@@ -608,6 +610,7 @@ export class RequestStore {
         ),
       );
     }
+    await options.beforeFinish?.();
     const reply = await fenced(
       flush.id,
       this.redis.bbFinishSubmission(k.flush(flush.id), k.tag, flush.id, batchId, Date.now(), p, fileId, token),

@@ -10,7 +10,7 @@ const LONG_SECONDS = [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14_400,
 
 export function createMetricsCatalog(registry: Registry) {
   const registers = [registry];
-  return {
+  const catalog = {
     requestsAccepted: new Counter({
       name: 'batchbridge_requests_accepted_total',
       help: 'Chat requests accepted (answered 202).',
@@ -139,6 +139,9 @@ export function createMetricsCatalog(registry: Registry) {
       registers,
     }),
   };
+  // Rare events still get a series at 0, so a dashboard or alert can tell "never happened" from "not exposed".
+  for (const reason of ['undecided', 'stale_run'] as const) catalog.flushesHeld.inc({ reason }, 0);
+  return catalog;
 }
 
 export type MetricsCatalog = ReturnType<typeof createMetricsCatalog>;

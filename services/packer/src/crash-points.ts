@@ -15,6 +15,9 @@ export const CRASH_POINTS = [
   'before-create',
   /** `batches.create` answered, the batch id not yet recorded (recovery must adopt the batch, not create another). */
   'after-create',
+  /** The batch id recorded on the flush and its requests marked submitted, the batch not yet recorded as live (the next
+   * run must finish recording it with this batch, not look for one or create another). */
+  'mid-record',
   /** Submission recorded, the poll job not yet handed to BullMQ. */
   'after-record',
 ] as const;

@@ -253,7 +253,9 @@ export function createFlushProcessor(runtime: Runtime, options: FlushProcessorOp
       }
       // Re-read: dropFromFlush may have lowered the count since the flush was loaded.
       const current = (await store.getFlush(p, flushId)) ?? flush;
-      const entry = await store.recordSubmission(p, current, batch.id, fileId ?? '', fence);
+      const entry = await store.recordSubmission(p, current, batch.id, fileId ?? '', fence, {
+        beforeFinish: () => crashPoint('mid-record'),
+      });
       crashPoint('after-record');
       await relay.relay(p, [entry]);
       m.batchesSubmitted.inc({ provider: runtime.providerName, model: modelOfGroup(flush.group) });

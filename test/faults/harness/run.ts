@@ -23,7 +23,15 @@ import { Rng } from './rng.js';
 
 /** Marks every prompt, so that the log scan can prove no prompt text reached a log line. */
 export const PROMPT_MARK = 'quokka-prompt-marker';
-const CRASH_POINTS = ['after-claim', 'mid-upload', 'after-upload', 'before-create', 'after-create', 'after-record'];
+const CRASH_POINTS = [
+  'after-claim',
+  'mid-upload',
+  'after-upload',
+  'before-create',
+  'after-create',
+  'mid-record',
+  'after-record',
+];
 const UPSTREAM_TIMEOUT_MS = 3_000;
 const WEBHOOK_TIMEOUT_MS = 1_500;
 

@@ -275,7 +275,7 @@ export class BatchRunner {
           };
     await errorsOut.write(line);
     batch.request_counts.failed++;
-    this.#state.counters.errorLine();
+    this.#state.counters.errorLine(customId, status);
   }
 
   async #attachFiles(

@@ -26,6 +26,8 @@ export interface SimCountersSnapshot {
   outputBatchesByCustomId: Record<string, string[]>;
   /** The `custom_id`s that appeared in the output of more than one batch. */
   customIdsAnsweredTwice: string[];
+  /** The `custom_id`s answered at least once with an error line carrying a 4xx status (refused by the model). */
+  customIdsRejected: string[];
 }
 
 export class SimCounters {
@@ -39,6 +41,7 @@ export class SimCounters {
   #outputLines = 0;
   #errorLines = 0;
   #outputs = new Map<string, string[]>();
+  #rejected = new Set<string>();
 
   request(op: SimOperation): void {
     this.#requests.set(op, (this.#requests.get(op) ?? 0) + 1);
@@ -61,8 +64,9 @@ export class SimCounters {
   chatCompletion(): void {
     this.#chatCompletions++;
   }
-  errorLine(): void {
+  errorLine(customId: string, status: number | null): void {
     this.#errorLines++;
+    if (status !== null && status >= 400 && status < 500) this.#rejected.add(customId);
   }
   outputLine(customId: string, batchId: string): void {
     this.#outputLines++;
@@ -90,6 +94,7 @@ export class SimCounters {
       errorLines: this.#errorLines,
       outputBatchesByCustomId,
       customIdsAnsweredTwice,
+      customIdsRejected: [...this.#rejected],
     };
   }
 }

@@ -281,17 +281,20 @@ describe('admin API and counters', () => {
     const a = await waitForBatch(sim, (await submitBatch(sim, [chatLine('x', '1'), chatLine('y', '2')])).id);
     const b = await waitForBatch(
       sim,
-      (await submitBatch(sim, [chatLine('x', '1'), chatLine('z', '[sim:error=500]')])).id,
+      (await submitBatch(sim, [chatLine('x', '1'), chatLine('z', '[sim:error=500]'), chatLine('w', '[sim:error=400]')]))
+        .id,
     );
     const counters = (await admin<ReturnType<typeof sim.counters>>(sim, 'GET', '/counters')).body;
     expect(counters.outputBatchesByCustomId).toEqual({ x: [a.id, b.id], y: [a.id] });
     expect(counters.customIdsAnsweredTwice).toEqual(['x']);
+    // Only the 4xx line counts as refused by the model; the 500 is a retryable provider error.
+    expect(counters.customIdsRejected).toEqual(['w']);
     expect(counters).toMatchObject({
       filesCreated: 2,
       batchesCreated: 2,
-      linesReceived: 4,
+      linesReceived: 5,
       outputLines: 3,
-      errorLines: 1,
+      errorLines: 2,
     });
     expect(sim.counters()).toEqual(counters);
   });

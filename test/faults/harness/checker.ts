@@ -25,6 +25,8 @@ export interface CheckInput {
   finals: ReadonlyMap<string, { status: number; body: Record<string, unknown> | undefined }>;
   /** Simulator: custom_ids answered by more than one batch. */
   answeredTwice: readonly string[];
+  /** Simulator: custom_ids it answered with a 4xx error line (a failure the request itself earned). */
+  rejectedBySim: readonly string[];
   /** Simulator: how many provider batches carry each flush id in their metadata. */
   batchesPerFlush: ReadonlyMap<string, number>;
   /** When Redis was SIGKILLed (ms since epoch). */
@@ -46,6 +48,17 @@ export interface CheckResult {
   wrongTenant: number;
   unverified: number;
   wrongOutcome: number;
+  /** Poison requests in the ledger (issue 16.1). */
+  poison: number;
+  /** Poison requests that did not end `failed`. */
+  poisonNotFailed: number;
+  /**
+   * Requests that failed for a poison request's batch: not poison themselves, never refused by the provider with a
+   * 4xx, and their last error is the whole-file failure a poison request caused (the bug of issue 16.1).
+   */
+  innocentFailed: number;
+  /** Other requests that failed with no refusal of their own: MAX_ATTEMPTS used up by the run's faults (allowed). */
+  exhaustedByFaults: number;
   secondBatchForFlush: number;
   redirectsFollowed: number;
   goneRetried: number;
@@ -104,12 +117,27 @@ export function check(input: CheckInput): CheckResult {
   let goneRetried = 0;
   let goneResent = 0;
   let outcomesDelivered = 0;
+  let poisonNotFailed = 0;
+  let innocentFailed = 0;
+  let exhaustedByFaults = 0;
+  const rejected = new Set(input.rejectedBySim);
   const byStatus: Record<string, number> = {};
   for (const entry of input.entries) {
     if (!entry.id) continue;
     const final = input.finals.get(entry.id);
     const status = typeof final?.body?.status === 'string' ? final.body.status : `http-${final?.status ?? 'none'}`;
     byStatus[status] = (byStatus[status] ?? 0) + 1;
+    if (entry.poison && status !== 'failed') {
+      poisonNotFailed += 1;
+      note('poisonNotFailed', `${entry.id} (poison ${entry.poison}) is ${status}`);
+    }
+    if (!entry.poison && status === 'failed' && !rejected.has(entry.id)) {
+      const error = JSON.stringify(final?.body?.error ?? null);
+      if (/\[sim:poison|invalid_file/.test(error)) {
+        innocentFailed += 1;
+        note('innocentFailed', `${entry.id} failed for a poison neighbour: ${error.slice(0, 200)}`);
+      } else exhaustedByFaults += 1;
+    }
     const got = deliveriesById.get(entry.id) ?? [];
     if (got.some((d) => input.accepted.has(d))) outcomesDelivered += 1;
 
@@ -189,6 +217,10 @@ export function check(input: CheckInput): CheckResult {
     wrongTenant,
     unverified,
     wrongOutcome,
+    poison: input.entries.filter((e) => e.id && e.poison).length,
+    poisonNotFailed,
+    innocentFailed,
+    exhaustedByFaults,
     secondBatchForFlush,
     redirectsFollowed: input.internalHits,
     goneRetried,

@@ -13,6 +13,8 @@ export interface LedgerEntry {
   behaviour: Behaviour;
   model: string;
   prompt: string;
+  /** A poison request (issue 16.1): its prompt makes the simulator fail the whole batch file, naming its line or not. */
+  poison?: 'line' | 'file';
   callbackUrl: string;
   /** The request id from the 202 (or the idempotent replay). */
   id?: string;

@@ -14,6 +14,8 @@ export function failures(report: RunReport): Record<string, number> {
     'deliveries failing signature verification': r.unverified,
     'webhook type not matching the final status': r.wrongOutcome,
     'second provider batch for one flush': r.secondBatchForFlush,
+    'poison requests not failed': r.poisonNotFailed,
+    'requests failed by a poison request beside them': r.innocentFailed,
     'redirects followed': r.redirectsFollowed,
     'retries after a 410': r.goneRetried,
     'requests the client could not get accepted': r.abandoned,
@@ -47,6 +49,8 @@ export function renderReport(report: RunReport): string {
     `| final status | ${Object.entries(r.byStatus)
       .map(([s, n]) => `${s} ${n}`)
       .join(', ')} |`,
+    `| poison requests (whole batch file failed, with / without its line named) | ${r.poison} |`,
+    `| failed with no refusal of their own: MAX_ATTEMPTS used up by the run's faults (allowed) | ${r.exhaustedByFaults} |`,
     `| outcomes delivered (receiver answered 2xx) | ${r.outcomesDelivered} |`,
     `| webhook attempts received | ${r.deliveries} |`,
     `| SIGKILLs in all | ${kills} |`,

@@ -23,7 +23,7 @@ import { Rng } from './rng.js';
 
 /** Marks every prompt, so that the log scan can prove no prompt text reached a log line. */
 export const PROMPT_MARK = 'quokka-prompt-marker';
-const CRASH_POINTS = [
+export const CRASH_POINTS = [
   'after-claim',
   'mid-upload',
   'after-upload',
@@ -286,7 +286,15 @@ export async function runFaults(profile: FaultProfile, log: (line: string) => vo
         tries: 0,
       });
     }
-    const cancelIndexes = new Set(entries.filter(() => rng.next() < 0.01).map((e) => e.index));
+    // Poison requests (issue 16.1): each makes the simulator fail its whole batch file, naming its line or not. Only
+    // they may fail for it: the innocent ones packed beside them are resubmitted, split apart, attempts refunded.
+    const poisonEach = Math.max(2, Math.round(profile.requests / 1_000));
+    const poisoned = rng.shuffle(entries.slice(20)).slice(0, 2 * poisonEach);
+    for (const [n, entry] of poisoned.entries()) {
+      entry.poison = n % 2 === 0 ? 'line' : 'file';
+      entry.prompt += entry.poison === 'line' ? ' [sim:poison-line]' : ' [sim:poison]';
+    }
+    const cancelIndexes = new Set(entries.filter((e) => rng.next() < 0.01 && !e.poison).map((e) => e.index));
 
     // --- helpers on queues ---
     const activeJobs = async (kind: 'flush' | 'poll' | 'deliver'): Promise<number> => {
@@ -604,6 +612,7 @@ export async function runFaults(profile: FaultProfile, log: (line: string) => vo
       errorLines: number;
       outputLines: number;
       customIdsAnsweredTwice: string[];
+      customIdsRejected: string[];
     };
     const batchesPerFlush = new Map<string, number>();
     const batchStatuses: Record<string, number> = {};
@@ -640,6 +649,7 @@ export async function runFaults(profile: FaultProfile, log: (line: string) => vo
       goneSeen,
       finals,
       answeredTwice: counters.customIdsAnsweredTwice,
+      rejectedBySim: counters.customIdsRejected,
       batchesPerFlush,
       redisKills,
       internalHits: receiver.internalHits(),

@@ -83,7 +83,14 @@ export function createIngestApp(runtime: Runtime, options: IngestAppOptions = {}
     next();
   });
 
-  const json = express.json({ limit: config.http.maxBodyBytes, type: ['application/json', 'application/*+json'] });
+  const json = express.json({
+    limit: config.http.maxBodyBytes,
+    type: ['application/json', 'application/*+json'],
+    // Keeps the bytes for the JSON bounds (duplicate keys at any depth are visible only in the text, issue 16.6).
+    verify: (req, _res, buf) => {
+      (req as typeof req & { rawBody?: Buffer }).rawBody = buf;
+    },
+  });
   const routes: Array<{ path: string; methods: string[] }> = [];
   const route = (method: 'get' | 'post', path: string, ...handlers: Handler[]) => {
     const tag: Handler = (_req, res, next) => {

@@ -24,6 +24,7 @@ import type { CallbackPolicy } from './callback-policy.js';
 import type { CapacityView } from './capacity.js';
 import { MAX_CLIENT_REF_LENGTH, parseChatRequest } from './chat-request.js';
 import { ApiError, conflict, invalidParam } from './errors.js';
+import { checkJsonText, checkJsonValue } from './json-limits.js';
 import { modelAllowed } from './model-policy.js';
 import type { RateLimiter } from './rate-limiter.js';
 
@@ -57,14 +58,36 @@ export interface ChatInput {
   body: unknown;
   /** Whether the request carried a body at all. */
   hasBody: boolean;
-  /** The JSON text `body` was parsed from, when the reader kept it (the fast path does; express.json does not). */
-  rawText?: string;
+  /** The JSON text `body` was parsed from, when the reader kept it (the fast path does; express.json's `verify` too). */
+  rawText?: string | undefined;
+}
+
+/**
+ * The body's text as express.json read it (kept by its `verify` hook in app.ts as `rawBody`), when it was UTF-8: the
+ * only charset whose bytes decode here to exactly the text body-parser parsed.
+ */
+function rawTextOf(req: Request): string | undefined {
+  const raw = (req as Request & { rawBody?: Buffer }).rawBody;
+  if (!raw) return undefined;
+  const charset = /charset=([^;]+)/i
+    .exec(req.headers['content-type'] ?? '')?.[1]
+    ?.trim()
+    .toLowerCase();
+  if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') return undefined;
+  const text = raw.toString('utf8');
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
 /** The express handler around the route core. */
 export function chatCompletionsHandler(accept: (input: ChatInput) => Promise<ChatReply>) {
   return async (req: Request, res: Response): Promise<void> => {
-    const reply = await accept({ tenant: tenantOf(res), headers: req.headers, body: req.body, hasBody: hasBody(req) });
+    const reply = await accept({
+      tenant: tenantOf(res),
+      headers: req.headers,
+      body: req.body,
+      hasBody: hasBody(req),
+      rawText: rawTextOf(req),
+    });
     res.status(reply.status).set(reply.headers).json(reply.body);
   };
 }
@@ -91,6 +114,9 @@ export function chatCompletionsCore(deps: ChatRouteDeps): (input: ChatInput) => 
         reason: 'unsupported_media_type',
       });
     }
+    // Before anything reads the body deeper: bounds that keep a poison body out of every batch (issue 16.1a).
+    if (req.rawText !== undefined) checkJsonText(req.rawText);
+    else checkJsonValue(req.body);
     const chat = parseChatRequest(req.body, req.rawText);
 
     if (!modelAllowed(tenant, chat.model)) {

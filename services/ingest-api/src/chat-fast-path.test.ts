@@ -103,14 +103,12 @@ describe('chat-completions fast path', () => {
     expect((await t.rt.store.get(res.json.id))?.body).toBe(JSON.stringify(chatBody()));
   });
 
-  it('sends upstream only the model it checked when a body repeats "model"', async () => {
-    // globex may use gpt-4o-mini only; JSON.parse keeps the last "model", a provider's parser might keep the first.
+  it('refuses a body that repeats "model" (JSON.parse keeps the last, a provider may keep the first)', async () => {
+    // globex may use gpt-4o-mini only: what was checked must be what runs, so a repeated key is a 400 (issue 16.6).
     const raw = '{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"model":"gpt-4o-mini"}';
     const res = await json(raw, GLOBEX_KEY);
-    expect(res.status).toBe(202);
-    const stored = (await t.rt.store.get(res.json.id))?.body ?? '';
-    expect(stored).not.toContain('gpt-4o"');
-    expect(JSON.parse(stored)).toEqual({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
+    expect(res.status).toBe(400);
+    expect(res.json.error).toMatchObject({ code: 'duplicate_key', param: 'model' });
   });
 
   it('replays an Idempotency-Key for the same body written with other spacing, and refuses another body', async () => {

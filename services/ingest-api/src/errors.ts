@@ -93,26 +93,41 @@ export function unavailable(cause?: unknown): ApiError {
 /** Replies from Redis that mean "not now" rather than "this command is wrong". */
 const TRANSIENT_REPLY = /^(LOADING|BUSY|OOM|MISCONF|READONLY|CLUSTERDOWN|TRYAGAIN|MASTERDOWN|NOREPLICAS)\b/;
 
+/** What ioredis raises when Redis cannot be reached: connection closed or refused, offline queue off, timeouts. */
+const UNREACHABLE_MESSAGE =
+  /Connection is closed|Stream isn't writeable|Command timed out|Reached the max retries|None of startup nodes is available|Failed to refresh slots cache|\b(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EHOSTUNREACH|EAI_AGAIN)\b/;
+const UNREACHABLE_NAME = new Set(['MaxRetriesPerRequestError', 'ClusterAllFailedError']);
+const UNREACHABLE_CODE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH']);
+
+/** True only for errors that say Redis is unreachable or not serving right now (issue 16.4). */
+export function isRedisUnavailable(err: unknown): boolean {
+  const e = err as { name?: unknown; message?: unknown; code?: unknown } | null;
+  if (!e || typeof e !== 'object') return false;
+  if (e.name === 'ReplyError') return TRANSIENT_REPLY.test(String(e.message));
+  if (UNREACHABLE_NAME.has(String(e.name))) return true;
+  if (typeof e.code === 'string' && UNREACHABLE_CODE.has(e.code)) return true;
+  return UNREACHABLE_MESSAGE.test(String(e.message ?? ''));
+}
+
 /**
- * Maps whatever escaped a handler to an ApiError. Errors that are not Redis error replies (connection closed, stream
- * not writeable with the offline queue off, command timeout, max retries) mean Redis is unreachable: 503.
+ * Maps whatever escaped a handler to an ApiError. Only an error that says Redis is unreachable is a 503 with
+ * `Retry-After`; anything else unexpected is a 500 `internal_error` (a client must not retry bad input forever, and
+ * the log must not report a Redis outage that is not one).
  */
 export function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
   const e = err as { type?: unknown; status?: unknown; name?: unknown; message?: unknown } | null;
   // body-parser (express.json) errors carry a `type` and an HTTP status.
   if (e && typeof e.type === 'string' && typeof e.status === 'number') return fromBodyParser(e.type, e.status, err);
-  if (e && e.name === 'ReplyError' && !TRANSIENT_REPLY.test(String(e.message))) {
-    return new ApiError({
-      status: 500,
-      type: 'server_error',
-      code: 'internal_error',
-      message: 'internal error',
-      reason: 'internal',
-      cause: err,
-    });
-  }
-  return unavailable(err);
+  if (isRedisUnavailable(err)) return unavailable(err);
+  return new ApiError({
+    status: 500,
+    type: 'server_error',
+    code: 'internal_error',
+    message: 'internal error',
+    reason: 'internal',
+    cause: err,
+  });
 }
 
 function fromBodyParser(type: string, status: number, cause: unknown): ApiError {

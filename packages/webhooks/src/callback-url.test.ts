@@ -50,7 +50,8 @@ describe('validateCallbackUrl', () => {
     expect(await validateCallbackUrl('http://mixed.example.com/', strict, { resolve: fakeResolve })).toEqual({
       ok: false,
       code: 'callback_url_refused',
-      message: 'callback URL refused: mixed.example.com resolves to 10.0.0.7, which is not allowed (private)',
+      message:
+        'callback URL refused: mixed.example.com resolves to an address that is not allowed (not a public address)',
     });
   });
 

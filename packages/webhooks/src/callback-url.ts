@@ -63,7 +63,8 @@ export async function validateCallbackUrl(
   if (addresses.length === 0) return unresolvable(`callback host ${host} has no addresses`);
   for (const address of addresses) {
     const verdict = policy.checkIp(address);
-    if (!verdict.allowed) return refused(`${host} resolves to ${address}, which is not allowed (${verdict.reason})`);
+    // Never the resolved address or its kind: the answer would make intake an oracle of internal DNS (issue 16.7).
+    if (!verdict.allowed) return refused(`${host} resolves to an address that is not allowed (not a public address)`);
   }
   return { ok: true, url };
 }

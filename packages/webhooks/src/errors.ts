@@ -13,7 +13,8 @@ export class AddressRefusedError extends Error {
     super(
       host === address
         ? `${address} is not allowed (${reason})`
-        : `${host} resolves to ${address}, which is not allowed (${reason})`,
+        : // Never the resolved address or its kind: a tenant reads this, and it would map internal DNS (issue 16.7).
+          `${host} resolves to an address that is not allowed (not a public address)`,
     );
   }
 }

@@ -334,6 +334,11 @@ export class RequestStore {
     );
   }
 
+  /** Whether an Idempotency-Key of this tenant is held in this partition (a retry would be answered as a replay). */
+  async idempotencyKeyHeld(p: PartitionId, tenant: string, key: string): Promise<boolean> {
+    return (await this.redis.exists(this.keys.partitionKeys(p).idem(tenant, key))) === 1;
+  }
+
   async get(id: string): Promise<RequestRecord | undefined> {
     const p = this.partitionOf(id);
     if (p === undefined) return undefined;

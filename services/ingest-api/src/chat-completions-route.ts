@@ -195,7 +195,15 @@ export function chatCompletionsCore(deps: ChatRouteDeps): (input: ChatInput) => 
       });
     }
 
-    if (tenant.rate_limit_per_s !== undefined && !(await rateLimiter.take(tenant.id, tenant.rate_limit_per_s))) {
+    // A replay of an Idempotency-Key is answered from what is stored and costs no rate (issue 16.19): a client
+    // retrying after a lost 202 must not be throttled into a 429 it would retry again.
+    const replay =
+      idempotencyKey !== undefined && (await store.idempotencyKeyHeld(partition, tenant.id, idempotencyKey));
+    if (
+      tenant.rate_limit_per_s !== undefined &&
+      !replay &&
+      !(await rateLimiter.take(tenant.id, tenant.rate_limit_per_s))
+    ) {
       throw new ApiError({
         status: 429,
         type: 'rate_limit_error',

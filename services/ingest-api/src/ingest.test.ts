@@ -431,6 +431,25 @@ describe('ingest API limits', () => {
     expect(limited[0]!.json.error.code).toBe('rate_limit_exceeded');
   });
 
+  it('answers an idempotent replay without taking rate, even when the tenant is over its limit (issue 16.19)', async () => {
+    t = await startTestIngest({ tenants: [{ ...TEST_TENANTS[0]!, rate_limit_per_s: 1 }] });
+    const key = { 'idempotency-key': 'replay-no-rate' };
+    let first = await t.chat(chatBody(), key);
+    for (let i = 0; first.status === 429 && i < 30; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      first = await t.chat(chatBody(), key);
+    }
+    expect(first.status).toBe(202);
+    // Fresh requests and replays at once: the fresh ones exhaust the rate, the replays never need any.
+    const [fresh, replays] = await Promise.all([
+      Promise.all(Array.from({ length: 6 }, () => t!.chat(chatBody()))),
+      Promise.all(Array.from({ length: 6 }, () => t!.chat(chatBody(), key))),
+    ]);
+    expect(fresh.some((a) => a.status === 429)).toBe(true);
+    expect(replays.map((a) => a.status)).toEqual([200, 200, 200, 200, 200, 200]);
+    expect(new Set(replays.map((a) => a.json.id))).toEqual(new Set([first.json.id]));
+  });
+
   it('refuses requests that could not fit any batch', async () => {
     t = await startTestIngest({ env: { BATCH_MAX_BYTES: '1024', BATCH_MAX_TOKENS: '50' } });
     const bytes = await t.chat(chatBody({ messages: [{ role: 'user', content: 'x'.repeat(1100) }] }));

@@ -14,6 +14,8 @@ const FILES: Record<string, string> = {
   'no-final-newline': line('a') + line('b').trimEnd(),
   'malformed-middle': `${line('a')}{not json\n${JSON.stringify({ nope: 1 })}\n\n${line('b')}`,
   'cut-last-line': line('a') + line('b').slice(0, 20),
+  // A line far longer than the test's 1 KiB cap, sent in many chunks, between normal lines; CRLF line ends too.
+  'huge-line': `${line('a')}${JSON.stringify({ id: 'r', custom_id: 'big', pad: 'x'.repeat(200_000) })}\r\n${line('b')}`,
 };
 let server: Server;
 let url: string;
@@ -33,16 +35,27 @@ beforeAll(async () => {
 });
 afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
-async function read(fileId: string): Promise<FileItem[]> {
+async function read(fileId: string, maxLineBytes?: number): Promise<FileItem[]> {
   const client = createProviderClient({ baseUrl: url, apiKey: 'sk-test' });
   const out: FileItem[] = [];
-  for await (const item of readResultFile(client, fileId, { idleTimeoutMs: 5_000 })) out.push(item);
+  const options = { idleTimeoutMs: 5_000, ...(maxLineBytes ? { maxLineBytes } : {}) };
+  for await (const item of readResultFile(client, fileId, options)) out.push(item);
   return out;
 }
 
 const ids = (items: FileItem[]) => items.flatMap((i) => (i.kind === 'line' ? [i.line.custom_id] : []));
 
 describe('readResultFile', () => {
+  it('drops a line longer than the cap without holding it, and goes on (issue 16.13)', async () => {
+    const items = await read('huge-line', 1_024);
+    expect(ids(items)).toEqual(['a', 'b']);
+    expect(items.filter((i) => i.kind === 'malformed')).toEqual([
+      { kind: 'malformed', lineNumber: 2, reason: 'line_too_long' },
+    ]);
+    // Under the default cap the same line is read whole.
+    expect(ids(await read('huge-line'))).toEqual(['a', 'big', 'b']);
+  });
+
   it('yields every line of a file', async () => {
     expect(ids(await read('clean'))).toEqual(['a', 'b']);
   });

@@ -400,6 +400,45 @@ redis.call('HSET', KEYS[1], 'create_open', 0)
 return 1
 `;
 
+// --- delivery marks: never recreate an expired request record (a hash written after its TTL ran out would have none,
+// issue 16.10). Each answers -1 when the record is gone. ---
+
+/** KEYS: request hash. ARGV: field, value. HSETNX on an existing record only. */
+export const HSETNX_IF_RECORD = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+return redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
+`;
+
+/** KEYS: request hash. ARGV: dead zset, id, now. A 2xx: delivered_at once, out of the dead letters. 1 = first time. */
+export const MARK_DELIVERED = `
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('ZREM', ARGV[1], ARGV[2])
+  return -1
+end
+local first = redis.call('HSETNX', KEYS[1], 'delivered_at', ARGV[3])
+redis.call('HSET', KEYS[1], 'dead', '0')
+redis.call('ZREM', ARGV[1], ARGV[2])
+return first
+`;
+
+/** KEYS: request hash. ARGV: dead zset, id, now. Retries used up: into the dead letters, if the record still exists. */
+export const MARK_DEAD = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+redis.call('HSET', KEYS[1], 'dead', '1')
+redis.call('ZADD', ARGV[1], ARGV[3], ARGV[2])
+return 1
+`;
+
+/** KEYS: dead zset. ARGV: request key prefix (\`<tag>:req:\`), how many of the oldest to look at. Drops dead letters
+ * whose record has expired (issue 16.10); answers how many remain. */
+export const PRUNE_DEAD = `
+local ids = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)
+for _, id in ipairs(ids) do
+  if redis.call('EXISTS', ARGV[1] .. id) == 0 then redis.call('ZREM', KEYS[1], id) end
+end
+return redis.call('ZCARD', KEYS[1])
+`;
+
 /** KEYS: flush hash. ARGV: tag, flushId, now, errorJson, retentionMs, partition, fence. The provider refused the
  * flush's file or batch for good: every request still batched in it fails with the provider's message; the flush and
  * its id list expire after the retention, like a routed batch's. */

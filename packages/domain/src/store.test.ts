@@ -426,3 +426,36 @@ describe('RequestStore lifecycle', () => {
     expect((await store.getFlush(0, fid))?.count).toBe(2);
   });
 });
+
+describe('delivery marks on an expired record (issue 16.10)', () => {
+  it('never recreate the record, and dead letters do not outlive it', async () => {
+    const { keys, store } = setup();
+    const { id } = await add(store, 0);
+    const k = keys.partitionKeys(0);
+    await store.markDead(0, id);
+    expect(await store.deadLetterCount()).toBe(1);
+
+    await redis.del(k.req(id)); // the record's retention ran out
+    expect(await store.deadLetterCount()).toBe(0);
+    expect(await redis.zcard(k.dead)).toBe(0);
+
+    expect(await store.markDelivered(0, id)).toBe(false);
+    await store.markGone(0, id);
+    await store.markDead(0, id);
+    expect(await store.webhookBody(0, id, () => '{"built":true}')).toBe('{"built":true}');
+    expect(await redis.exists(k.req(id))).toBe(0);
+    expect(await redis.zcard(k.dead)).toBe(0);
+  });
+
+  it('still mark a live record once', async () => {
+    const { keys, store } = setup();
+    const { id } = await add(store, 1);
+    expect(await store.webhookBody(1, id, () => 'first')).toBe('first');
+    expect(await store.webhookBody(1, id, () => 'second')).toBe('first');
+    await store.markDead(1, id);
+    expect(await store.markDelivered(1, id)).toBe(true);
+    expect(await store.markDelivered(1, id)).toBe(false);
+    expect(await redis.zcard(keys.partitionKeys(1).dead)).toBe(0);
+    expect(await redis.hget(keys.partitionKeys(1).req(id), 'dead')).toBe('0');
+  });
+});

@@ -14,9 +14,13 @@ import {
   ENQUEUE_MANY,
   FAIL_FLUSH,
   FINISH_SUBMISSION,
+  HSETNX_IF_RECORD,
   LEASE_FLUSH,
   MARK_CREATE_ENDED,
   MARK_CREATE_STARTED,
+  MARK_DEAD,
+  MARK_DELIVERED,
+  PRUNE_DEAD,
   RECORD_CREATED,
   RECORD_UPLOAD,
   RESET_UPLOAD,
@@ -45,6 +49,10 @@ interface ScriptCommands {
   bbMarkCreateEnded(key: string, ...args: (string | number)[]): Promise<number>;
   bbRecordCreated(key: string, ...args: (string | number)[]): Promise<number>;
   bbSettle(key: string, ...args: (string | number)[]): Promise<unknown[]>;
+  bbHsetnxIfRecord(key: string, field: string, value: string | number): Promise<number>;
+  bbMarkDelivered(key: string, ...args: (string | number)[]): Promise<number>;
+  bbMarkDead(key: string, ...args: (string | number)[]): Promise<number>;
+  bbPruneDead(key: string, ...args: (string | number)[]): Promise<number>;
   /** Variadic keys: the first argument is the number of keys. */
   bbSettleMany(numKeys: number, ...keysAndArgs: (string | number)[]): Promise<string[]>;
 }
@@ -81,6 +89,10 @@ const SCRIPTS: Record<Exclude<keyof ScriptCommands, 'bbSettleMany' | 'bbEnqueueM
   bbMarkCreateEnded: MARK_CREATE_ENDED,
   bbRecordCreated: RECORD_CREATED,
   bbSettle: SETTLE,
+  bbHsetnxIfRecord: HSETNX_IF_RECORD,
+  bbMarkDelivered: MARK_DELIVERED,
+  bbMarkDead: MARK_DEAD,
+  bbPruneDead: PRUNE_DEAD,
 };
 
 export interface NewRequest {
@@ -743,12 +755,16 @@ export class RequestStore {
 
   // --- delivery ----------------------------------------------------------------------------------------------------
 
-  /** The webhook body of an outcome, fixed the first time it is built so that every attempt sends the same bytes. */
+  /**
+   * The webhook body of an outcome, fixed the first time it is built so that every attempt sends the same bytes. A
+   * record that has expired is not written again (it would have no TTL): the body is built and sent as it is.
+   */
   async webhookBody(p: PartitionId, id: string, build: () => string): Promise<string> {
     const key = this.keys.partitionKeys(p).req(id);
     const candidate = build();
-    // 1: ours is now the stored body (the common case: first attempt), no need to read it back.
-    if ((await this.redis.hsetnx(key, 'webhook_body', candidate)) === 1) return candidate;
+    // 1: ours is now the stored body (the common case: first attempt), no need to read it back; -1: no record.
+    const set = await this.redis.bbHsetnxIfRecord(key, 'webhook_body', candidate);
+    if (set !== 0) return candidate;
     const stored = await this.redis.hget(key, 'webhook_body');
     return stored ?? candidate;
   }
@@ -757,12 +773,10 @@ export class RequestStore {
     return webhookIdFor(id);
   }
 
+  /** A 2xx: answers true only for the first successful delivery (turnaround metric); redeliveries answer false. */
   async markDelivered(p: PartitionId, id: string): Promise<boolean> {
     const k = this.keys.partitionKeys(p);
-    // HSETNX: only the first successful delivery counts (turnaround metric); redeliveries return false.
-    const first = await this.redis.hsetnx(k.req(id), 'delivered_at', Date.now());
-    await this.redis.multi().hset(k.req(id), 'dead', '0').zrem(k.dead, id).exec();
-    return first === 1;
+    return (await this.redis.bbMarkDelivered(k.req(id), k.dead, id, Date.now())) === 1;
   }
 
   /**
@@ -770,12 +784,12 @@ export class RequestStore {
    * a delivery job re-run after its completion was lost does not send again; a redeliver still can.
    */
   async markGone(p: PartitionId, id: string): Promise<void> {
-    await this.redis.hsetnx(this.keys.partitionKeys(p).req(id), 'gone_at', String(Date.now()));
+    await this.redis.bbHsetnxIfRecord(this.keys.partitionKeys(p).req(id), 'gone_at', String(Date.now()));
   }
 
   async markDead(p: PartitionId, id: string): Promise<void> {
     const k = this.keys.partitionKeys(p);
-    await this.redis.multi().hset(k.req(id), 'dead', '1').zadd(k.dead, Date.now(), id).exec();
+    await this.redis.bbMarkDead(k.req(id), k.dead, id, Date.now());
   }
 
   async deadLetters(p: PartitionId, limit = 100): Promise<string[]> {
@@ -820,9 +834,16 @@ export class RequestStore {
     return [...byModel.values()].sort((a, b) => b.usd - a.usd);
   }
 
-  async deadLetterCount(): Promise<number> {
+  /**
+   * Dead letters still waiting for a redeliver, all partitions. Drops, on the way, those whose record has expired
+   * (the oldest first, up to `pruneScan` per partition per call), so the set never outlives the records (issue 16.10).
+   */
+  async deadLetterCount(pruneScan = 200): Promise<number> {
     let n = 0;
-    for (const p of this.keys.allPartitions()) n += await this.redis.zcard(this.keys.partitionKeys(p).dead);
+    for (const p of this.keys.allPartitions()) {
+      const k = this.keys.partitionKeys(p);
+      n += await this.redis.bbPruneDead(k.dead, k.req(''), pruneScan);
+    }
     return n;
   }
 }

@@ -16,7 +16,8 @@ import { CHAT_ENDPOINT, chatCompletionsCore, chatCompletionsHandler } from './ch
 import { chatFastPath, type ErrorReporter } from './chat-fast-path.js';
 import { renderDocsPage } from './docs-page.js';
 import { ApiError, toApiError } from './errors.js';
-import { listedModels } from './model-policy.js';
+import { ModelCatalog } from './model-catalog.js';
+import { listedModels, PROFILE_DEFAULT_MODELS } from './model-policy.js';
 import { openApiDocument } from './openapi.js';
 import { RateLimiter } from './rate-limiter.js';
 import { requestsHandlers } from './requests-routes.js';
@@ -34,6 +35,8 @@ export interface IngestApp {
   markClosing(): void;
   /** Redis answers and the global capacity is not reached. */
   ready(): Promise<boolean>;
+  /** Stops the background refresh of the provider's model list. */
+  stop(): void;
 }
 
 type Handler = (req: Request, res: Response, next: NextFunction) => unknown;
@@ -46,6 +49,13 @@ export function createIngestApp(runtime: Runtime, options: IngestAppOptions = {}
     allowCidrs: config.webhook.allowCidrs,
     ...(options.resolveHost ? { resolve: options.resolveHost } : {}),
   });
+  const models = new ModelCatalog(
+    runtime.provider,
+    PROFILE_DEFAULT_MODELS[config.upstream.profile.name],
+    runtime.tenants.tenants,
+    logger,
+  );
+  models.start();
   const auth = requireTenant(runtime.tenants);
   const requests = requestsHandlers(runtime);
   const document = openApiDocument();
@@ -108,6 +118,7 @@ export function createIngestApp(runtime: Runtime, options: IngestAppOptions = {}
     callbacks,
     rateLimiter: new RateLimiter(runtime.redis, runtime.keys),
     capacity,
+    models,
   });
   // Logging and the rejection metric of every error answer, shared by express and the fast path.
   const reportError: ErrorReporter = (err, context) => {
@@ -138,7 +149,12 @@ export function createIngestApp(runtime: Runtime, options: IngestAppOptions = {}
     const owner = config.upstream.profile.name;
     res.json({
       object: 'list',
-      data: listedModels(tenant, owner).map((id) => ({ id, object: 'model', created: 0, owned_by: owner })),
+      data: listedModels(tenant, owner, models.listed()).map((id) => ({
+        id,
+        object: 'model',
+        created: 0,
+        owned_by: owner,
+      })),
     });
   });
   route('get', '/healthz', (_req, res) => {
@@ -210,5 +226,6 @@ export function createIngestApp(runtime: Runtime, options: IngestAppOptions = {}
       closing = true;
     },
     ready,
+    stop: () => models.stop(),
   };
 }

@@ -25,6 +25,7 @@ import type { CapacityView } from './capacity.js';
 import { MAX_CLIENT_REF_LENGTH, parseChatRequest } from './chat-request.js';
 import { ApiError, conflict, invalidParam } from './errors.js';
 import { checkJsonText, checkJsonValue } from './json-limits.js';
+import type { ModelCatalog } from './model-catalog.js';
 import { modelAllowed } from './model-policy.js';
 import type { RateLimiter } from './rate-limiter.js';
 
@@ -41,6 +42,7 @@ export interface ChatRouteDeps {
   callbacks: CallbackPolicy;
   rateLimiter: RateLimiter;
   capacity: CapacityView;
+  models: ModelCatalog;
 }
 
 /** What the route answers when it accepts (or replays) a request; refusals are thrown as ApiError. */
@@ -94,7 +96,7 @@ export function chatCompletionsHandler(accept: (input: ChatInput) => Promise<Cha
 
 /** The route itself: validation, limits and the enqueue, with no HTTP framework around it. */
 export function chatCompletionsCore(deps: ChatRouteDeps): (input: ChatInput) => Promise<ChatReply> {
-  const { runtime, callbacks, rateLimiter, capacity } = deps;
+  const { runtime, callbacks, rateLimiter, capacity, models } = deps;
   const { config, store, metrics, logger } = runtime;
   const partitions = config.redis.partitions;
 
@@ -126,6 +128,19 @@ export function chatCompletionsCore(deps: ChatRouteDeps): (input: ChatInput) => 
         code: 'model_not_allowed',
         param: 'model',
         message: `The model '${chat.model}' is not allowed for this API key (see GET /v1/models)`,
+        reason: 'model',
+      });
+    }
+
+    // `*` and `prefix*` mean the models the provider serves: a junk name would become its own failing batch and its
+    // own metric series (issue 14.5).
+    if (!models.serves(chat.model)) {
+      throw new ApiError({
+        status: 400,
+        type: 'invalid_request_error',
+        code: 'model_not_found',
+        param: 'model',
+        message: `The model '${chat.model}' is not served by the configured provider (see GET /v1/models)`,
         reason: 'model',
       });
     }

@@ -47,11 +47,18 @@ export function modelAllowed(tenant: Tenant, model: string): boolean {
   return p.any || p.exact.has(model) || p.prefixes.some((prefix) => model.startsWith(prefix));
 }
 
-/** The model ids to list for a tenant: its exact allowed models, plus the profile's defaults when it may use any. */
-export function listedModels(tenant: Tenant, profile: ProviderProfileName): string[] {
+/**
+ * The model ids to list for a tenant: its exact allowed models, plus — when it may use any, or a prefix — the
+ * profile's defaults and the models the provider lists (`providerModels`) that match.
+ */
+export function listedModels(
+  tenant: Tenant,
+  profile: ProviderProfileName,
+  providerModels: readonly string[] = [],
+): string[] {
   const p = compile(tenant);
   const out = new Set<string>(p.exact);
-  for (const m of PROFILE_DEFAULT_MODELS[profile]) {
+  for (const m of [...PROFILE_DEFAULT_MODELS[profile], ...providerModels]) {
     if (p.any || p.prefixes.some((prefix) => m.startsWith(prefix))) out.add(m);
   }
   return [...out];

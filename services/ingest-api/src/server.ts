@@ -25,7 +25,7 @@ export async function startIngestApi(runtime: Runtime, options: IngestApiOptions
   const host = options.host ?? runtime.config.http.host;
   const port = options.port ?? runtime.config.http.port;
   const drainTimeoutMs = options.drainTimeoutMs ?? 10_000;
-  const { app, fastPath, markClosing, ready } = createIngestApp(runtime, options);
+  const { app, fastPath, markClosing, ready, stop } = createIngestApp(runtime, options);
   // Express responses in flight, so that a shutdown can tell their clients not to reuse the connection. The fast path
   // (chat-fast-path.ts) decides that itself when it answers: a listener per request costs too much on the hot path.
   const inFlight = new Set<ServerResponse>();
@@ -68,6 +68,7 @@ export async function startIngestApi(runtime: Runtime, options: IngestApiOptions
         // they turn up.
         const sweep = setInterval(() => server.closeIdleConnections(), 50);
         sweep.unref();
+        stop();
         server.close(() => {
           clearTimeout(timer);
           clearInterval(sweep);

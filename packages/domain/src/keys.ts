@@ -29,6 +29,7 @@
  * | T:counts                     | hash   | requests per non-terminal state (queued, batched, submitted)             |
  * | T:outbox                     | zset   | jobs to hand to BullMQ (transactional outbox), score = time written      |
  * | T:dead                       | zset   | dead-lettered outcomes (request ids), score = time                       |
+ * | T:redeliver:<requestId>      | string | a redeliver was asked for in the last REDELIVER_GAP_MS (rate gate), PX   |
  * | T:<queue>:…                  | BullMQ | the flush, poll and deliver queues of the partition (queues package)    |
  *
  * Global keys (not per partition), with G = `{<prefix>:g}`:
@@ -151,5 +152,9 @@ export class PartitionKeys {
   }
   get dead(): string {
     return `${this.tag}:dead`;
+  }
+  /** Set (PX) while a redeliver of this request was asked for recently: one per request per few seconds. */
+  redeliverGate(requestId: string): string {
+    return `${this.tag}:redeliver:${requestId}`;
   }
 }

@@ -320,6 +320,19 @@ describe('ingest API (default configuration)', () => {
       expect(jobs.some((j) => j.data.requestId === id && j.data.redeliver === true)).toBe(true);
     });
 
+    it('allows one redeliver per request per 5 s: the next at once is a 429 with Retry-After (issue 16.9)', async () => {
+      const created = await t.chat(chatBody());
+      const id = created.json.id as string;
+      await t.call('POST', `/v1/requests/${id}/cancel`);
+      const answers = await Promise.all([1, 2, 3].map(() => t.call('POST', `/v1/requests/${id}/redeliver`)));
+      expect(answers.map((a) => a.status).sort()).toEqual([202, 429, 429]);
+      const limited = answers.find((a) => a.status === 429)!;
+      expect(limited.json.error.code).toBe('redeliver_rate_limited');
+      expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      const jobs = await t.rt.queues.queue('deliver', 0).getJobs(['waiting', 'delayed', 'prioritized']);
+      expect(jobs.filter((j) => j.data.requestId === id && j.data.redeliver === true)).toHaveLength(1);
+    });
+
     it('keeps tenants apart: another tenant cannot read, cancel or redeliver a request', async () => {
       const created = await t.chat(chatBody());
       const id = created.json.id as string;

@@ -2,11 +2,15 @@
  * `GET /v1/requests/{id}`, `POST /v1/requests/{id}/cancel`, `POST /v1/requests/{id}/redeliver` (SPEC §3). A request of
  * another tenant is indistinguishable from one that never existed (404), so ids cannot be probed across tenants.
  */
+import { randomBytes } from 'node:crypto';
 import { isTerminal, type RequestRecord, toRequestObject } from '@batchbridge/domain';
 import type { Runtime } from '@batchbridge/runtime';
 import type { Request, Response } from 'express';
 import { tenantOf } from './auth.js';
 import { ApiError, notFound } from './errors.js';
+
+/** One redeliver per request per this long (issue 16.9): each one is a signed POST to the tenant's receiver. */
+export const REDELIVER_GAP_MS = 5_000;
 
 export function requestsHandlers(runtime: Runtime) {
   const { store, relay, queues, config, logger } = runtime;
@@ -72,10 +76,27 @@ export function requestsHandlers(runtime: Runtime) {
         });
       }
       const p = store.partitionOf(id) ?? 0;
+      const gate = runtime.keys.partitionKeys(p).redeliverGate(id);
+      if ((await runtime.redis.set(gate, '1', 'PX', REDELIVER_GAP_MS, 'NX')) !== 'OK') {
+        const left = Math.max(1, Math.ceil((await runtime.redis.pttl(gate)) / 1000));
+        throw new ApiError({
+          status: 429,
+          type: 'rate_limit_error',
+          code: 'redeliver_rate_limited',
+          param: 'id',
+          message: `a redeliver of request ${id} was asked for less than ${REDELIVER_GAP_MS / 1000} s ago; retry in ${left} s`,
+          reason: 'rate_limited',
+          headers: { 'Retry-After': String(left) },
+        });
+      }
       // A fresh job id per redeliver: the original `dlv-<id>` job may still be kept as completed, and BullMQ would
-      // ignore a duplicate. The webhook-id stays the same (it is derived from the request id).
+      // ignore a duplicate. Random, so two redelivers are never merged silently. The webhook-id stays the same (it is
+      // derived from the request id).
       await queues.addBulk('deliver', p, [
-        { jobId: `dlv-${id}-r${Date.now()}`, data: { partition: p, requestId: id, redeliver: true } },
+        {
+          jobId: `dlv-${id}-r${Date.now()}-${randomBytes(4).toString('hex')}`,
+          data: { partition: p, requestId: id, redeliver: true },
+        },
       ]);
       logger.info({ requestId: id, tenant: record.tenant, batchId: record.batch_id }, 'redelivery requested');
       res.status(202).json(toRequestObject(record));

@@ -36,6 +36,7 @@
  *
  * | G:rate:<tenant>:<unixSecond> | string | tenant's accepted requests in that second (rate limit), PX 2 s         |
  * | G:creates:<unixMinute>       | string | provider batches created in that minute, all packers (profile limit), PX 2 m |
+ * | G:partitions                 | string | REDIS_PARTITIONS this prefix was first started with (checked at start)   |
  * | G:savings                    | hash   | estimated savings per model: `usd_micro:<model>`, `in:<model>`, `out:<model>` |
  * |                              |        | (micro-dollars and tokens of completed results; operator page)         |
  */
@@ -71,6 +72,11 @@ export class KeySpace {
   /** Provider `batches.create` calls in one minute, counted across packer replicas (`batchCreatesPerMinute`). */
   batchCreates(unixMinute: number): string {
     return `${this.globalTag()}:creates:${unixMinute}`;
+  }
+
+  /** The REDIS_PARTITIONS this prefix was first started with: Idempotency-Keys and request ids depend on it. */
+  partitionCount(): string {
+    return `${this.globalTag()}:partitions`;
   }
 
   /** Estimated savings of completed results per model, across all pollers (price table; operator page). */

@@ -9,7 +9,14 @@ import type { Logger } from '@batchbridge/logger';
 import { createMetrics, type Metrics } from '@batchbridge/metrics';
 import { createProviderClient } from '@batchbridge/provider';
 import { OutboxRelay, PartitionedQueues, QUEUE_KINDS } from '@batchbridge/queues';
-import { checkEvictionPolicy, closeRedis, createRedis, type RedisClient, waitReady } from '@batchbridge/redis';
+import {
+  checkEvictionPolicy,
+  closeRedis,
+  createRedis,
+  type RedisClient,
+  RedisSetupError,
+  waitReady,
+} from '@batchbridge/redis';
 import type OpenAI from 'openai';
 import type { TenantDirectory } from './tenants.js';
 
@@ -64,8 +71,15 @@ export async function createRuntime(options: CreateRuntimeOptions): Promise<Runt
     workerRedis.disconnect();
     throw err;
   }
-  const metrics = options.metrics ?? createMetrics();
   const keys = new KeySpace(config.redis.keyPrefix, config.redis.partitions);
+  try {
+    await checkPartitionCount(redis, keys);
+  } catch (err) {
+    redis.disconnect();
+    workerRedis.disconnect();
+    throw err;
+  }
+  const metrics = options.metrics ?? createMetrics();
   const store = new RequestStore(redis, keys, {
     retentionMs: config.limits.resultRetentionMs,
     idempotencyTtlMs: config.limits.idempotencyTtlMs,
@@ -116,4 +130,22 @@ export async function createRuntime(options: CreateRuntimeOptions): Promise<Runt
       return closing;
     },
   };
+}
+
+/**
+ * A key prefix keeps the REDIS_PARTITIONS it was first started with (issue 16.18): an Idempotency-Key is looked up in
+ * the partition its hash names, so another count would send a client's retry to another partition and create the
+ * request twice; request ids name their partition too. A different count is refused at start, in one line.
+ */
+async function checkPartitionCount(redis: RedisClient, keys: KeySpace): Promise<void> {
+  const key = keys.partitionCount();
+  await redis.set(key, String(keys.partitions), 'NX');
+  const stored = Number(await redis.get(key));
+  if (stored !== keys.partitions) {
+    throw new RedisSetupError(
+      'redis_partitions_changed',
+      `REDIS_PARTITIONS is ${keys.partitions}, but this REDIS_KEY_PREFIX was started with ${stored}: changing it would ` +
+        `let Idempotency-Key retries create duplicates. Keep ${stored}, or use a new REDIS_KEY_PREFIX (drain the old one first).`,
+    );
+  }
 }

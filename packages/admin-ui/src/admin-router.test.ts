@@ -142,6 +142,30 @@ describe('operator page', () => {
     expect(forged.status).toBe(303);
   });
 
+  it('ends a session on logout, on the server: the same cookie no longer works (issue 16.15)', async () => {
+    const ok = await fetch(`${url}/admin/login`, {
+      method: 'POST',
+      body: new URLSearchParams({ key: ADMIN_KEY }),
+      redirect: 'manual',
+    });
+    const session = ok.headers.get('set-cookie')!.split(';')[0]!;
+    // Two logins are two sessions: a session is not a fixed function of the key.
+    const other = await fetch(`${url}/admin/login`, {
+      method: 'POST',
+      body: new URLSearchParams({ key: ADMIN_KEY }),
+      redirect: 'manual',
+    });
+    expect(other.headers.get('set-cookie')!.split(';')[0]).not.toBe(session);
+    expect((await fetch(`${url}/admin/overview.json`, { headers: { cookie: session } })).status).toBe(200);
+    const out = await fetch(`${url}/admin/logout`, {
+      method: 'POST',
+      headers: { cookie: session, origin: url },
+      redirect: 'manual',
+    });
+    expect(out.status).toBe(303);
+    expect((await fetch(`${url}/admin/overview.json`, { headers: { cookie: session } })).status).toBe(401);
+  });
+
   it('shows the routed batch, the dead letter and the savings, but no prompt text and no callback path', async () => {
     const res = await fetch(`${url}/admin/`, { headers: bearer });
     expect(res.status).toBe(200);
@@ -230,5 +254,36 @@ describe('operator page', () => {
       'p1/poll',
     ]);
     expect((await fetch(`${url}/admin/queues/api/queues`)).status).toBe(401);
+  });
+});
+
+describe('operator page login limit (issue 16.15)', () => {
+  let runtime: TestRuntime;
+  let url: string;
+  let server: Server;
+  beforeAll(async () => {
+    runtime = await createTestRuntime({ env: { ADMIN_KEY } });
+    ({ url, server } = await serve(runtime));
+  });
+  afterAll(async () => {
+    server?.close();
+    await runtime?.dispose();
+  });
+
+  it('answers 429 with Retry-After after 10 wrong keys from one address, even to the right key', async () => {
+    const login = (key: string) =>
+      fetch(`${url}/admin/login`, { method: 'POST', body: new URLSearchParams({ key }), redirect: 'manual' });
+    for (let i = 0; i < 9; i++) expect((await login(`wrong-key-${i}-0000000000`)).status).toBe(401);
+    // A wrong bearer key counts as well: the tenth failure.
+    const bearer = await fetch(`${url}/admin/overview.json`, {
+      headers: { authorization: 'Bearer wrong-key-xxxxxxxx' },
+    });
+    expect(bearer.status).toBe(401);
+    const locked = await login(ADMIN_KEY);
+    expect(locked.status).toBe(429);
+    expect(Number(locked.headers.get('retry-after'))).toBeGreaterThan(60);
+    expect(
+      (await fetch(`${url}/admin/overview.json`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } })).status,
+    ).toBe(429);
   });
 });

@@ -43,7 +43,16 @@ export function createAdminRouter(runtime: Runtime, options: AdminRouterOptions 
     return router;
   }
 
-  const auth = new AdminAuth(adminKey);
+  const auth = new AdminAuth(adminKey, runtime.redis, runtime.keys);
+  const clientIp = (req: Request) => req.ip ?? req.socket.remoteAddress ?? 'unknown';
+  const tooMany = (res: Response, waitMs: number) => {
+    const seconds = Math.ceil(waitMs / 1000);
+    res
+      .status(429)
+      .set('Retry-After', String(seconds))
+      .type('text/plain')
+      .send(`too many wrong admin keys from this address; try again in ${seconds} s\n`);
+  };
   const log = runtime.logger.child({ component: 'admin-ui' });
   const form = express.urlencoded({ extended: false, limit: '4kb' });
 
@@ -60,14 +69,21 @@ export function createAdminRouter(runtime: Runtime, options: AdminRouterOptions 
   };
 
   router.get('/login', (_req, res) => page(res, 200, renderLoginPage(base)));
-  router.post('/login', form, (req, res) => {
+  router.post('/login', form, async (req, res) => {
+    const ip = clientIp(req);
+    const wait = await auth.lockedFor(ip);
+    if (wait > 0) {
+      tooMany(res, wait);
+      return;
+    }
     const key = typeof req.body?.key === 'string' ? req.body.key : '';
     if (!auth.keyMatches(key)) {
-      log.warn({ ip: req.ip }, 'admin login refused');
+      await auth.recordFailure(ip);
+      log.warn({ ip }, 'admin login refused');
       page(res, 401, renderLoginPage(base, 'That is not the admin key.'));
       return;
     }
-    res.cookie(SESSION_COOKIE, auth.session(), {
+    res.cookie(SESSION_COOKIE, await auth.createSession(), {
       httpOnly: true,
       sameSite: 'strict',
       secure: req.secure,
@@ -76,15 +92,23 @@ export function createAdminRouter(runtime: Runtime, options: AdminRouterOptions 
     });
     res.redirect(303, `${base}/`);
   });
-  router.post('/logout', (_req, res) => {
+  router.post('/logout', async (req, res) => {
+    await auth.endSession(req);
     res.clearCookie(SESSION_COOKIE, { path: base });
     res.redirect(303, `${base}/login`);
   });
 
   // Everything below needs the operator.
-  router.use((req: Request, res: Response, next: NextFunction) => {
-    const how = auth.authenticate(req);
-    if (how === undefined) {
+  router.use(async (req: Request, res: Response, next: NextFunction) => {
+    const ip = clientIp(req);
+    const wait = await auth.lockedFor(ip);
+    if (wait > 0) {
+      tooMany(res, wait);
+      return;
+    }
+    const how = await auth.authenticate(req);
+    if (how === 'wrong_bearer') await auth.recordFailure(ip);
+    if (how === undefined || how === 'wrong_bearer') {
       // Browsers navigating ask for text/html by name; API clients (and `*/*`) get a 401 they can act on.
       if (req.method === 'GET' && req.headers.accept?.includes('text/html')) {
         res.redirect(303, `${base}/login`);

@@ -36,6 +36,8 @@
  *
  * | G:rate:<tenant>:<unixSecond> | string | tenant's accepted requests in that second (rate limit), PX 2 s         |
  * | G:creates:<unixMinute>       | string | provider batches created in that minute, all packers (profile limit), PX 2 m |
+ * | G:admin:session:<sha256>     | string | an operator-page session (digest of its cookie), PX 12 h                 |
+ * | G:admin:fail:<ip>            | string | failed admin logins from an address, PX 15 min (10 → 429)                |
  * | G:partitions                 | string | REDIS_PARTITIONS this prefix was first started with (checked at start)   |
  * | G:savings                    | hash   | estimated savings per model: `usd_micro:<model>`, `in:<model>`, `out:<model>` |
  * |                              |        | (micro-dollars and tokens of completed results; operator page)         |
@@ -72,6 +74,16 @@ export class KeySpace {
   /** Provider `batches.create` calls in one minute, counted across packer replicas (`batchCreatesPerMinute`). */
   batchCreates(unixMinute: number): string {
     return `${this.globalTag()}:creates:${unixMinute}`;
+  }
+
+  /** An operator-page session (the SHA-256 of its cookie value), PX = session lifetime. */
+  adminSession(digest: string): string {
+    return `${this.globalTag()}:admin:session:${digest}`;
+  }
+
+  /** Failed operator-page logins (or wrong bearer keys) from one client address, PX = the counting window. */
+  adminLoginFailures(ip: string): string {
+    return `${this.globalTag()}:admin:fail:${ip}`;
   }
 
   /** The REDIS_PARTITIONS this prefix was first started with: Idempotency-Keys and request ids depend on it. */

@@ -142,6 +142,24 @@ describe('operator page', () => {
     expect(forged.status).toBe(303);
   });
 
+  it('serves bull-board read-only: clean, retry and remove are refused and no job is lost (issue 14.6)', async () => {
+    const queue = runtime.queues.queue('deliver', 1);
+    await queue.add('deliver', { partition: 1, requestId: 'x' }, { jobId: 'dlv-readonly-probe', delay: 60_000 });
+    const name = encodeURIComponent('p1/deliver');
+    const list = await fetch(`${url}/admin/queues/api/queues`, { headers: bearer });
+    expect(list.status).toBe(200);
+    for (const [method, path] of [
+      ['PUT', `/admin/queues/api/queues/${name}/clean/delayed`],
+      ['PUT', `/admin/queues/api/queues/${name}/empty`],
+      ['PUT', `/admin/queues/api/queues/${name}/dlv-readonly-probe/clean`],
+      ['PUT', `/admin/queues/api/queues/${name}/pause`],
+    ] as const) {
+      const res = await fetch(`${url}${path}`, { method, headers: bearer });
+      expect(res.status, path).toBe(405);
+    }
+    expect(await queue.getJob('dlv-readonly-probe')).toBeDefined();
+  });
+
   it('ends a session on logout, on the server: the same cookie no longer works (issue 16.15)', async () => {
     const ok = await fetch(`${url}/admin/login`, {
       method: 'POST',

@@ -29,6 +29,9 @@ export function createQueuesBoard(runtime: Runtime, basePath: string): Express {
         // The same queue name exists once per partition: the prefix keeps them apart on the board.
         new BullMQAdapter(runtime.queues.queue(kind, p), {
           prefix: runtime.keys.partitions > 1 ? `p${p}/` : '',
+          // Read-only (issue 14.6): one "Clean all" on the delayed deliver queue dropped pending webhook retries.
+          // Redelivers go through the overview's button, which keeps the request's state in step.
+          readOnlyMode: true,
           description: `${kind} jobs of partition ${p} (BullMQ prefix ${runtime.keys.tag(p)})`,
         }),
     ),

@@ -29,6 +29,8 @@
  * | T:counts                     | hash   | requests per non-terminal state (queued, batched, submitted)             |
  * | T:outbox                     | zset   | jobs to hand to BullMQ (transactional outbox), score = time written      |
  * | T:dead                       | zset   | dead-lettered outcomes (request ids), score = time                       |
+ * | T:undelivered                | zset   | finished requests whose outcome is not delivered, gone or dead-lettered  |
+ * |                              |        | yet, score = finish time (the dispatcher's undelivered sweep)            |
  * | T:redeliver:<requestId>      | string | a redeliver was asked for in the last REDELIVER_GAP_MS (rate gate), PX   |
  * | T:<queue>:…                  | BullMQ | the flush, poll and deliver queues of the partition (queues package)    |
  *
@@ -170,6 +172,10 @@ export class PartitionKeys {
   }
   get dead(): string {
     return `${this.tag}:dead`;
+  }
+  /** Finished requests whose outcome is not yet delivered, gone or dead-lettered, score = finish time (issue 14.6). */
+  get undelivered(): string {
+    return `${this.tag}:undelivered`;
   }
   /** Set (PX) while a redeliver of this request was asked for recently: one per request per few seconds. */
   redeliverGate(requestId: string): string {

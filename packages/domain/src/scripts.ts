@@ -109,6 +109,8 @@ local function finish(tag, key, id, now, retention, partition)
   redis.call('PEXPIRE', key, retention)
   local member = cjson.encode({queue='deliver', jobId='dlv-' .. id, data={partition=partition, requestId=id}})
   redis.call('ZADD', tag .. ':outbox', now, member)
+  -- Until its outcome is delivered, gone or dead-lettered: a deleted deliver job must not mean a lost outcome (14.6).
+  redis.call('ZADD', tag .. ':undelivered', now, id)
   return member
 end
 `;
@@ -409,8 +411,10 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 return redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
 `;
 
-/** KEYS: request hash. ARGV: dead zset, id, now. A 2xx: delivered_at once, out of the dead letters. 1 = first time. */
+/** KEYS: request hash. ARGV: dead zset, id, now, undelivered zset. A 2xx: delivered_at once, out of the dead letters
+ * and the undelivered index. 1 = first time. */
 export const MARK_DELIVERED = `
+redis.call('ZREM', ARGV[4], ARGV[2])
 if redis.call('EXISTS', KEYS[1]) == 0 then
   redis.call('ZREM', ARGV[1], ARGV[2])
   return -1
@@ -421,8 +425,17 @@ redis.call('ZREM', ARGV[1], ARGV[2])
 return first
 `;
 
-/** KEYS: request hash. ARGV: dead zset, id, now. Retries used up: into the dead letters, if the record still exists. */
+/** KEYS: request hash. ARGV: undelivered zset, id, now. A 410: gone_at once, out of the undelivered index. */
+export const MARK_GONE = `
+redis.call('ZREM', ARGV[1], ARGV[2])
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+return redis.call('HSETNX', KEYS[1], 'gone_at', ARGV[3])
+`;
+
+/** KEYS: request hash. ARGV: dead zset, id, now, undelivered zset. Retries used up: into the dead letters (if the
+ * record still exists), out of the undelivered index. */
 export const MARK_DEAD = `
+redis.call('ZREM', ARGV[4], ARGV[2])
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 redis.call('HSET', KEYS[1], 'dead', '1')
 redis.call('ZADD', ARGV[1], ARGV[3], ARGV[2])

@@ -20,6 +20,7 @@ import {
   MARK_CREATE_STARTED,
   MARK_DEAD,
   MARK_DELIVERED,
+  MARK_GONE,
   PRUNE_DEAD,
   RECORD_CREATED,
   RECORD_UPLOAD,
@@ -52,6 +53,7 @@ interface ScriptCommands {
   bbHsetnxIfRecord(key: string, field: string, value: string | number): Promise<number>;
   bbMarkDelivered(key: string, ...args: (string | number)[]): Promise<number>;
   bbMarkDead(key: string, ...args: (string | number)[]): Promise<number>;
+  bbMarkGone(key: string, ...args: (string | number)[]): Promise<number>;
   bbPruneDead(key: string, ...args: (string | number)[]): Promise<number>;
   /** Variadic keys: the first argument is the number of keys. */
   bbSettleMany(numKeys: number, ...keysAndArgs: (string | number)[]): Promise<string[]>;
@@ -92,6 +94,7 @@ const SCRIPTS: Record<Exclude<keyof ScriptCommands, 'bbSettleMany' | 'bbEnqueueM
   bbHsetnxIfRecord: HSETNX_IF_RECORD,
   bbMarkDelivered: MARK_DELIVERED,
   bbMarkDead: MARK_DEAD,
+  bbMarkGone: MARK_GONE,
   bbPruneDead: PRUNE_DEAD,
 };
 
@@ -776,7 +779,7 @@ export class RequestStore {
   /** A 2xx: answers true only for the first successful delivery (turnaround metric); redeliveries answer false. */
   async markDelivered(p: PartitionId, id: string): Promise<boolean> {
     const k = this.keys.partitionKeys(p);
-    return (await this.redis.bbMarkDelivered(k.req(id), k.dead, id, Date.now())) === 1;
+    return (await this.redis.bbMarkDelivered(k.req(id), k.dead, id, Date.now(), k.undelivered)) === 1;
   }
 
   /**
@@ -784,12 +787,24 @@ export class RequestStore {
    * a delivery job re-run after its completion was lost does not send again; a redeliver still can.
    */
   async markGone(p: PartitionId, id: string): Promise<void> {
-    await this.redis.bbHsetnxIfRecord(this.keys.partitionKeys(p).req(id), 'gone_at', String(Date.now()));
+    const k = this.keys.partitionKeys(p);
+    await this.redis.bbMarkGone(k.req(id), k.undelivered, id, Date.now());
   }
 
   async markDead(p: PartitionId, id: string): Promise<void> {
     const k = this.keys.partitionKeys(p);
-    await this.redis.bbMarkDead(k.req(id), k.dead, id, Date.now());
+    await this.redis.bbMarkDead(k.req(id), k.dead, id, Date.now(), k.undelivered);
+  }
+
+  /** Finished requests whose outcome was neither delivered, gone nor dead-lettered, finished before `beforeMs`. */
+  async undeliveredBefore(p: PartitionId, beforeMs: number, limit = 200): Promise<string[]> {
+    const key = this.keys.partitionKeys(p).undelivered;
+    return (await this.redis.zrangebyscore(key, '-inf', beforeMs, 'LIMIT', 0, limit)) as string[];
+  }
+
+  /** Takes a request out of the undelivered index (its record expired, or its outcome is recorded after all). */
+  async forgetUndelivered(p: PartitionId, id: string): Promise<void> {
+    await this.redis.zrem(this.keys.partitionKeys(p).undelivered, id);
   }
 
   async deadLetters(p: PartitionId, limit = 100): Promise<string[]> {

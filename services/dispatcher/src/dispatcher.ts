@@ -1,7 +1,8 @@
 /**
  * The dispatcher service: one `deliver` worker per partition running the deliver processor, one webhook sender (one
  * connection pool, address policy enforced at connect time), one per-host limiter, the dead-letter gauge and the
- * periodic outbox sweep that relays jobs left behind by processes that died between a state change and its relay.
+ * periodic outbox sweep that relays jobs left behind by processes that died between a state change and its relay, and
+ * the undelivered sweep that gives a finished outcome whose deliver job went missing a job again.
  */
 import type { DeliverJobData } from '@batchbridge/queues';
 import { backoffStrategy, startWorkers, webhookBackoff } from '@batchbridge/queues';
@@ -10,6 +11,7 @@ import { createAddressPolicy, createHostLimiter, createWebhookSender } from '@ba
 import type { Worker } from 'bullmq';
 import { createDeliverProcessor } from './deliver-processor.js';
 import { DeliveryRetryError } from './errors.js';
+import { sweepUndelivered } from './undelivered-sweep.js';
 
 export interface DispatcherOptions {
   /** How often outbox entries left behind by dead processes are relayed. @defaultValue 5000 ms */
@@ -22,6 +24,10 @@ export interface DispatcherOptions {
   lockDurationMs?: number;
   /** How often workers look for jobs whose lock expired (their process died). @defaultValue 30000 ms */
   stalledIntervalMs?: number;
+  /** How often finished outcomes with no live deliver job get one again (undelivered-sweep.ts). @defaultValue 30000 ms */
+  undeliveredSweepIntervalMs?: number;
+  /** Age of a finished outcome before the undelivered sweep looks at it. @defaultValue 60000 ms */
+  undeliveredGraceMs?: number;
 }
 
 export async function startDispatcher(runtime: Runtime, options: DispatcherOptions = {}): Promise<Service> {
@@ -84,6 +90,16 @@ export async function startDispatcher(runtime: Runtime, options: DispatcherOptio
   const sweepTimer = setInterval(sweep, options.sweepIntervalMs ?? 5_000);
   sweepTimer.unref();
 
+  let undelivered: Promise<unknown> | undefined;
+  const undeliveredTimer = setInterval(() => {
+    undelivered ??= sweepUndelivered(runtime, logger, { graceMs: options.undeliveredGraceMs ?? 60_000 })
+      .catch((err: Error) => logger.warn({ err: err.message }, 'undelivered sweep failed'))
+      .finally(() => {
+        undelivered = undefined;
+      });
+  }, options.undeliveredSweepIntervalMs ?? 30_000);
+  undeliveredTimer.unref();
+
   await Promise.all(workers.map((w) => w.waitUntilReady()));
   logger.info(
     {
@@ -106,9 +122,10 @@ export async function startDispatcher(runtime: Runtime, options: DispatcherOptio
       closing ??= (async () => {
         closed = true;
         clearInterval(sweepTimer);
+        clearInterval(undeliveredTimer);
         // Workers first: in-flight deliveries finish (and record their outcome) before the sender's pool closes.
         await Promise.allSettled(workers.map((w) => w.close()));
-        await Promise.allSettled([sender.close(), sweeping]);
+        await Promise.allSettled([sender.close(), sweeping, undelivered]);
         logger.info('dispatcher stopped');
       })();
       return closing;

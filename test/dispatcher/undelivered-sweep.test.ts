@@ -1,0 +1,45 @@
+// Issue 14.6: a deleted deliver job must never mean a lost outcome. "Clean all" on the delayed deliver queue (what
+// bull-board offered before it was made read-only, or anyone with redis-cli) drops a pending retry; the dispatcher's
+// undelivered sweep gives the outcome a job again and it is delivered, under the same webhook-id.
+import type { Tenant } from '@batchbridge/config';
+import { startDispatcher } from '@batchbridge/dispatcher';
+import { createTestRuntime, startWebhookReceiver, TEST_TENANTS } from '@batchbridge/testkit';
+import { afterEach, expect, it } from 'vitest';
+import { makeOutcomes } from '../../services/dispatcher/src/testing/outcomes.js';
+
+const SECRET = (TEST_TENANTS[0] as Tenant).webhook_secret as string;
+const cleanups: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
+});
+
+it('delivers an outcome whose delayed retry job was cleaned away', async () => {
+  const rt = await createTestRuntime({
+    env: { WEBHOOK_RETRY_SCHEDULE: '60s,60s', WEBHOOK_ALLOW_CIDRS: '127.0.0.0/8' },
+  });
+  cleanups.push(() => rt.dispose());
+  let down = true;
+  const hooks = await startWebhookReceiver({ secrets: [SECRET], respond: () => ({ status: down ? 503 : 200 }) });
+  cleanups.push(() => hooks.close());
+  const [id] = await makeOutcomes(rt, [{ callbackUrl: hooks.url('/h') }]);
+
+  // The first attempt gets a 503; its retry waits 60 s in the delayed set.
+  const first = await startDispatcher(rt, { undeliveredSweepIntervalMs: 3_600_000 });
+  await hooks.waitFor((d) => d.length >= 1);
+  const queue = rt.queues.queue('deliver', 0);
+  await expect.poll(async () => (await queue.getJobCounts('delayed')).delayed, { timeout: 10_000 }).toBe(1);
+  await first.close();
+  await queue.clean(0, 1_000, 'delayed'); // "Clean all" on the delayed deliver queue
+  expect(await queue.getJob(`dlv-${id}`)).toBeUndefined();
+  down = false;
+
+  // Without the sweep nothing would ever send it again; with it, it is delivered within one interval.
+  const second = await startDispatcher(rt, { undeliveredSweepIntervalMs: 100, undeliveredGraceMs: 0 });
+  cleanups.push(() => second.close());
+  await expect
+    .poll(async () => (await rt.store.get(id as string))?.delivered_at, { timeout: 20_000 })
+    .toBeTypeOf('number');
+  expect(new Set(hooks.deliveries().map((d) => d.webhookId)).size).toBe(1);
+  // Out of the index once delivered: later sweeps leave it alone.
+  expect(await rt.store.undeliveredBefore(0, Date.now())).toEqual([]);
+});

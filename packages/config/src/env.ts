@@ -115,6 +115,8 @@ const EnvSchema = z.object({
   WEBHOOK_ALLOW_CIDRS: cidrList.default([]),
   WEBHOOK_CONCURRENCY: int(1, 10_000).default(64),
   WEBHOOK_HOST_CONCURRENCY: int(1, 10_000).default(8),
+  /** Unset: max(WEBHOOK_HOST_CONCURRENCY, half of WEBHOOK_CONCURRENCY), computed in parseConfig. */
+  WEBHOOK_TENANT_CONCURRENCY: int(1, 10_000).optional(),
 
   METRICS_TOKEN: z.string().min(1).optional(),
   METRICS_TENANT_LABEL: bool.default(false),
@@ -165,6 +167,8 @@ export interface Config {
     allowCidrs: string[];
     concurrency: number;
     hostConcurrency: number;
+    /** Deliveries in flight per tenant in one dispatcher (issue 16.8): no tenant holds every slot. */
+    tenantConcurrency: number;
   };
   metrics: { token: string | undefined; tenantLabel: boolean };
   log: { level: string; pretty: boolean };
@@ -249,6 +253,8 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
         allowCidrs: e.WEBHOOK_ALLOW_CIDRS,
         concurrency: e.WEBHOOK_CONCURRENCY,
         hostConcurrency: e.WEBHOOK_HOST_CONCURRENCY,
+        tenantConcurrency:
+          e.WEBHOOK_TENANT_CONCURRENCY ?? Math.max(e.WEBHOOK_HOST_CONCURRENCY, Math.ceil(e.WEBHOOK_CONCURRENCY / 2)),
       },
       metrics: { token: e.METRICS_TOKEN, tenantLabel: e.METRICS_TENANT_LABEL },
       log: { level: e.LOG_LEVEL, pretty: e.LOG_PRETTY },

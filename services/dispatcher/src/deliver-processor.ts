@@ -26,6 +26,8 @@ export interface DeliverProcessorDeps {
   tenants: { get(id: string): Tenant | undefined };
   sender: WebhookSender;
   limiter: HostLimiter;
+  /** Slots per tenant (keyed by tenant id): one tenant's slow hosts cannot hold every worker slot (issue 16.8). */
+  tenantLimiter?: HostLimiter;
   metrics: MetricsCatalog;
   logger: Logger;
   /** How long a job waits when its host is at its concurrency limit. */
@@ -117,10 +119,20 @@ export function createDeliverProcessor(deps: DeliverProcessorDeps): DeliverProce
     const host = hostKey(url);
     bind.host = host;
 
-    const release = deps.limiter.tryAcquire(host);
+    const releaseTenant = deps.tenantLimiter ? deps.tenantLimiter.tryAcquire(record.tenant) : () => undefined;
+    const releaseHost = releaseTenant === null ? null : deps.limiter.tryAcquire(host);
+    if (releaseHost === null) releaseTenant?.();
+    const release =
+      releaseTenant === null || releaseHost === null
+        ? null
+        : () => {
+            releaseHost();
+            releaseTenant();
+          };
     if (release === null) {
-      // The host already has its share of deliveries in flight: wait a little without spending an attempt, so a slow
-      // receiver holds at most `hostConcurrency` worker slots and other hosts keep flowing.
+      // The host or the tenant already has its share of deliveries in flight: wait a little without spending an
+      // attempt, so a slow receiver holds at most `hostConcurrency` worker slots, one tenant at most
+      // `tenantConcurrency`, and other hosts and tenants keep flowing.
       // Jittered, so that many jobs parked for one host do not all come back at the same instant.
       await job.moveToDelayed(Date.now() + Math.round(deps.parkMs * (0.5 + Math.random())), token);
       throw new DelayedError();

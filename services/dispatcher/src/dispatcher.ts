@@ -42,6 +42,8 @@ export async function startDispatcher(runtime: Runtime, options: DispatcherOptio
     tenants: runtime.tenants,
     sender,
     limiter: createHostLimiter({ maxPerHost: config.webhook.hostConcurrency }),
+    // The same in-process counter, keyed by tenant id instead of host.
+    tenantLimiter: createHostLimiter({ maxPerHost: config.webhook.tenantConcurrency }),
     metrics: metrics.m,
     logger,
     parkMs: options.parkMs ?? 200,
@@ -106,6 +108,7 @@ export async function startDispatcher(runtime: Runtime, options: DispatcherOptio
       partitions: workers.length,
       concurrency: config.webhook.concurrency,
       hostConcurrency: config.webhook.hostConcurrency,
+      tenantConcurrency: config.webhook.tenantConcurrency,
       attempts: config.webhook.retryScheduleMs.length + 1,
     },
     'deliver workers started',

@@ -208,6 +208,13 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
   if (e.REDIS_MODE === 'cluster' && !e.REDIS_URL) {
     problems.push('REDIS_URL: required in cluster mode (comma-separated seed nodes)');
   }
+  const retryTotalMs = e.WEBHOOK_RETRY_SCHEDULE.reduce((sum, ms) => sum + ms, 0);
+  if (e.RESULT_RETENTION < retryTotalMs) {
+    // The record would expire while retries are still due: the outcome would be dropped without a trace.
+    problems.push(
+      `RESULT_RETENTION: must not be shorter than the whole WEBHOOK_RETRY_SCHEDULE (${e.RESULT_RETENTION} ms < ${retryTotalMs} ms)`,
+    );
+  }
   if (problems.length > 0) return { ok: false, problems, message: formatProblems(problems) };
 
   const clamp = (value: number | undefined, limit: number) => Math.min(value ?? limit, limit);

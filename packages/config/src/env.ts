@@ -2,6 +2,7 @@
  * The environment of SPEC §5, validated with zod. Every service reads the same names; `parseConfig` is called from a
  * service's `main`, never at import, and reports every problem at once, one line each, naming the variable.
  */
+import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
 import { parseDuration, parseDurationList } from './duration.js';
 import { PROVIDER_PROFILES, type ProviderProfile, type ProviderProfileName } from './provider-profiles.js';
@@ -55,7 +56,16 @@ const cidrList = z
       .filter(Boolean),
   )
   .refine(
-    (list) => list.every((c) => /^[0-9a-fA-F:.]+\/\d{1,3}$/.test(c)),
+    // The parser the webhook address policy uses, so that what passes here cannot fail there (10.0.0.0/33).
+    (list) =>
+      list.every((c) => {
+        try {
+          ipaddr.parseCIDR(c);
+          return true;
+        } catch {
+          return false;
+        }
+      }),
     'expected comma-separated CIDRs such as 127.0.0.0/8,::1/128',
   );
 

@@ -2,12 +2,20 @@
 import { webhookSecrets } from '@batchbridge/config';
 import type { Embedded } from './embedded.js';
 
+/** `redis://user:secret@host:6379` → `redis://user:***@host:6379` (each seed of a comma-separated list). */
+export function redactRedisUrl(url: string): string {
+  return url
+    .split(',')
+    .map((seed) => seed.replace(/^(rediss?:\/\/[^:@/]*:)[^@/]*@/, '$1***@'))
+    .join(',');
+}
+
 export function banner(e: Embedded): string {
   const lines = [
     '',
     'batchbridge is running (all services in one process)',
     `  API            ${e.url}/v1   (docs: ${e.url}/docs, metrics: ${e.url}/metrics)`,
-    `  Redis          ${e.redis.url} (${e.redis.source})`,
+    `  Redis          ${redactRedisUrl(e.redis.url)} (${e.redis.source})`,
     `  Provider       ${e.sim ? `${e.sim.url} (bundled simulator, profile ${e.sim.profile})` : e.config.upstream.baseUrl}`,
   ];
   if (e.devTenant) {

@@ -1,14 +1,9 @@
 /** What `pnpm start` prints: where the API is, the dev tenant's key and secret, and a curl line to paste. */
 import { webhookSecrets } from '@batchbridge/config';
+import { redactRedisUrl } from '@batchbridge/redis';
 import type { Embedded } from './embedded.js';
 
-/** `redis://user:secret@host:6379` → `redis://user:***@host:6379` (each seed of a comma-separated list). */
-export function redactRedisUrl(url: string): string {
-  return url
-    .split(',')
-    .map((seed) => seed.replace(/^(rediss?:\/\/[^:@/]*:)[^@/]*@/, '$1***@'))
-    .join(',');
-}
+export { redactRedisUrl };
 
 export function banner(e: Embedded): string {
   const lines = [

@@ -45,9 +45,14 @@ function embeddedEnv(env: Record<string, string | undefined>): Record<string, st
   if (!out.UPSTREAM_BASE_URL) {
     // Filled in once the simulator listens; the key only has to be non-empty.
     out.UPSTREAM_API_KEY ??= 'sk-batchbridge-simulator';
+    // With the bundled simulator a pasted curl line should show its webhook within seconds, as `pnpm demo` does.
+    if (!out.BATCH_MAX_WAIT_MS) out.BATCH_MAX_WAIT_MS = '2000';
   }
   return out;
 }
+
+/** The embedded defaults, exposed for tests. */
+export const embeddedEnvForTest = embeddedEnv;
 
 export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded> {
   const env = embeddedEnv(options.env);

@@ -47,3 +47,24 @@ describe('parseConfig', () => {
     expect(r.ok && r.config.redis.partitions).toBe(16);
   });
 });
+
+describe('RESULT_RETENTION against WEBHOOK_RETRY_SCHEDULE', () => {
+  it('refuses a retention shorter than the whole retry schedule, naming both', () => {
+    const r = parseConfig({ RESULT_RETENTION: '1h', WEBHOOK_RETRY_SCHEDULE: '30m,30m,30m' });
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.problems).toHaveLength(1);
+    expect(r.problems[0]).toMatch(/RESULT_RETENTION.*WEBHOOK_RETRY_SCHEDULE/);
+    expect(parseConfig({ RESULT_RETENTION: '2h', WEBHOOK_RETRY_SCHEDULE: '30m,30m,30m' }).ok).toBe(true);
+  });
+});
+
+describe('WEBHOOK_ALLOW_CIDRS', () => {
+  it('is checked with the address policy parser: a /33 IPv4 network is refused', () => {
+    const r = parseConfig({ WEBHOOK_ALLOW_CIDRS: '127.0.0.0/8,10.0.0.0/33' });
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.problems[0]).toMatch(/^WEBHOOK_ALLOW_CIDRS: expected comma-separated CIDRs/);
+    expect(parseConfig({ WEBHOOK_ALLOW_CIDRS: '127.0.0.0/8, ::1/128' }).ok).toBe(true);
+  });
+});

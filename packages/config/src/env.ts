@@ -2,9 +2,13 @@
  * The environment of SPEC §5, validated with zod. Every service reads the same names; `parseConfig` is called from a
  * service's `main`, never at import, and reports every problem at once, one line each, naming the variable.
  */
+
+import { readFileSync } from 'node:fs';
+import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
 import { parseDuration, parseDurationList } from './duration.js';
 import { PROVIDER_PROFILES, type ProviderProfile, type ProviderProfileName } from './provider-profiles.js';
+import { parseTenants } from './tenants.js';
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   z
@@ -55,7 +59,16 @@ const cidrList = z
       .filter(Boolean),
   )
   .refine(
-    (list) => list.every((c) => /^[0-9a-fA-F:.]+\/\d{1,3}$/.test(c)),
+    // The parser the webhook address policy uses, so that what passes here cannot fail there (10.0.0.0/33).
+    (list) =>
+      list.every((c) => {
+        try {
+          ipaddr.parseCIDR(c);
+          return true;
+        } catch {
+          return false;
+        }
+      }),
     'expected comma-separated CIDRs such as 127.0.0.0/8,::1/128',
   );
 
@@ -212,6 +225,14 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
   if (e.REDIS_MODE === 'cluster' && !e.REDIS_URL) {
     problems.push('REDIS_URL: required in cluster mode (comma-separated seed nodes)');
   }
+  if (e.TENANTS_FILE) problems.push(...tenantsFileProblems(e.TENANTS_FILE));
+  const retryTotalMs = e.WEBHOOK_RETRY_SCHEDULE.reduce((sum, ms) => sum + ms, 0);
+  if (e.RESULT_RETENTION < retryTotalMs) {
+    // The record would expire while retries are still due: the outcome would be dropped without a trace.
+    problems.push(
+      `RESULT_RETENTION: must not be shorter than the whole WEBHOOK_RETRY_SCHEDULE (${e.RESULT_RETENTION} ms < ${retryTotalMs} ms)`,
+    );
+  }
   if (problems.length > 0) return { ok: false, problems, message: formatProblems(problems) };
 
   const clamp = (value: number | undefined, limit: number) => Math.min(value ?? limit, limit);
@@ -260,6 +281,22 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
       log: { level: e.LOG_LEVEL, pretty: e.LOG_PRETTY },
     },
   };
+}
+
+/** Reads and checks the tenants file here, so that a missing or bad file is a configuration problem, one line each. */
+function tenantsFileProblems(file: string): string[] {
+  let json: string;
+  try {
+    json = readFileSync(file, 'utf8');
+  } catch (err) {
+    return [`TENANTS_FILE: cannot read ${JSON.stringify(file)} (${(err as NodeJS.ErrnoException).code ?? 'error'})`];
+  }
+  try {
+    parseTenants(json, 'TENANTS_FILE');
+    return [];
+  } catch (err) {
+    return (err as Error).message.split('\n').map((line) => line.replace(/^TENANTS_FILE: /, `TENANTS_FILE: ${file}: `));
+  }
 }
 
 function redactValue(name: string, value: string): string {

@@ -37,6 +37,12 @@ export function parseTenants(json: string, source = 'TENANTS_FILE'): Tenant[] {
     const lines = parsed.error.issues.map((i) => `${source}: ${i.path.join('.') || '(root)'}: ${i.message}`);
     throw new Error(lines.join('\n'));
   }
+  const ids = new Set<string>();
+  for (const t of parsed.data.tenants) {
+    // A later entry would silently replace the earlier one, and its secret would sign the other's results.
+    if (ids.has(t.id)) throw new Error(`${source}: tenant id "${t.id}" is listed more than once`);
+    ids.add(t.id);
+  }
   const seen = new Map<string, string>();
   for (const t of parsed.data.tenants) {
     for (const key of t.api_keys) {

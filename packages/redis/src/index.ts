@@ -16,3 +16,4 @@ export {
 } from './embedded.js';
 export { RedisSetupError } from './errors.js';
 export { checkEvictionPolicy } from './eviction-check.js';
+export { probeRedis, redactRedisUrl } from './probe.js';

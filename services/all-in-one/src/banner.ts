@@ -1,15 +1,20 @@
 /** What `pnpm start` prints: where the API is, the dev tenant's key and secret, and a curl line to paste. */
 import { webhookSecrets } from '@batchbridge/config';
+import { redactRedisUrl } from '@batchbridge/redis';
 import type { Embedded } from './embedded.js';
+
+export { redactRedisUrl };
 
 export function banner(e: Embedded): string {
   const lines = [
     '',
     'batchbridge is running (all services in one process)',
     `  API            ${e.url}/v1   (docs: ${e.url}/docs, metrics: ${e.url}/metrics)`,
-    `  Redis          ${e.redis.url} (${e.redis.source})`,
+    `  Redis          ${redactRedisUrl(e.redis.url)} (${e.redis.source})`,
     `  Provider       ${e.sim ? `${e.sim.url} (bundled simulator, profile ${e.sim.profile})` : e.config.upstream.baseUrl}`,
+    `  Batching       a request is sent upstream within ${formatMs(e.config.batch.maxWaitMs)} (BATCH_MAX_WAIT_MS) or once ${e.config.batch.maxRequests} are queued`,
   ];
+  if (e.config.adminKey) lines.push(`  Operator page  ${e.url}/admin   (log in with ADMIN_KEY)`);
   if (e.devTenant) {
     const key = e.devTenant.api_keys[0] ?? '';
     lines.push(
@@ -27,4 +32,8 @@ export function banner(e: Embedded): string {
   }
   lines.push('', 'Ctrl-C stops everything.', '');
   return lines.join('\n');
+}
+
+function formatMs(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
 }

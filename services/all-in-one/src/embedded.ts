@@ -10,7 +10,7 @@ import { createLogger, type Logger } from '@batchbridge/logger';
 import { startPacker } from '@batchbridge/packer';
 import { startPoller } from '@batchbridge/poller';
 import { createProviderSim, optionsFromEnv, type ProviderSim } from '@batchbridge/provider-sim';
-import { type ResolvedRedis, resolveRedis } from '@batchbridge/redis';
+import { probeRedis, type ResolvedRedis, resolveRedis } from '@batchbridge/redis';
 import { createRuntime, loadTenants, type Runtime, type Service } from '@batchbridge/runtime';
 
 export interface EmbeddedOptions {
@@ -45,9 +45,14 @@ function embeddedEnv(env: Record<string, string | undefined>): Record<string, st
   if (!out.UPSTREAM_BASE_URL) {
     // Filled in once the simulator listens; the key only has to be non-empty.
     out.UPSTREAM_API_KEY ??= 'sk-batchbridge-simulator';
+    // With the bundled simulator a pasted curl line should show its webhook within seconds, as `pnpm demo` does.
+    if (!out.BATCH_MAX_WAIT_MS) out.BATCH_MAX_WAIT_MS = '2000';
   }
   return out;
 }
+
+/** The embedded defaults, exposed for tests. */
+export const embeddedEnvForTest = embeddedEnv;
 
 export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded> {
   const env = embeddedEnv(options.env);
@@ -59,6 +64,8 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded>
   try {
     const first = parseConfig({ ...env, UPSTREAM_BASE_URL: env.UPSTREAM_BASE_URL ?? 'http://127.0.0.1:1/v1' });
     if (!first.ok) throw new EmbeddedConfigError(first.message);
+    // Before anything else starts: an unreachable Redis is one line naming REDIS_URL, not a stack trace later.
+    if (first.config.redis.url) await probeRedis(first.config.redis.url);
     const logger =
       options.logger ??
       createLogger({ service: 'batchbridge', level: first.config.log.level, pretty: first.config.log.pretty });

@@ -9,6 +9,8 @@ import { parse, parseAllDocuments } from 'yaml';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const read = (p: string) => readFileSync(join(ROOT, p), 'utf8');
+/** Grafana's variable reference, `$` + `{datasource}` (a plain literal would read as a mistyped template). */
+const DS_UID = ['$', '{datasource}'].join('');
 const CLUSTER_GAUGES = ['batchbridge_queue_jobs', 'batchbridge_requests', 'batchbridge_webhook_dead_letters'];
 
 interface Target {
@@ -69,8 +71,8 @@ describe('Grafana dashboard', () => {
 
   it('reads the datasource variable in every panel and query, and defines datasource and job variables', () => {
     for (const p of panels) {
-      expect(p.datasource?.uid, p.title).toBe('${datasource}');
-      for (const t of p.targets ?? []) expect(t.datasource?.uid, p.title).toBe('${datasource}');
+      expect(p.datasource?.uid, p.title).toBe(DS_UID);
+      for (const t of p.targets ?? []) expect(t.datasource?.uid, p.title).toBe(DS_UID);
     }
     const vars = dashboard.templating?.list ?? [];
     const ds = vars.find((v) => v.name === 'datasource');
@@ -78,7 +80,7 @@ describe('Grafana dashboard', () => {
     expect(ds?.query).toBe('prometheus');
     const job = vars.find((v) => v.name === 'job');
     expect(job?.type).toBe('query');
-    expect(job?.datasource?.uid).toBe('${datasource}');
+    expect(job?.datasource?.uid).toBe(DS_UID);
     // No datasource uid of the compose setup is left anywhere: the file imports into any Grafana.
     expect(read('infra/grafana/dashboards/batchbridge.json')).not.toMatch(/"uid":\s*"prometheus"/);
   });

@@ -1,6 +1,6 @@
 /**
  * Every response of the simulator's `openai` profile validates against OpenAI's own OpenAPI document
- * (`../shared/reference/openai-openapi.yaml`): Batch in each status, OpenAIFile, the list and delete responses,
+ * (vendored at `test/fixtures/openai-openapi/openai-openapi.yaml`): Batch in each status, OpenAIFile, the list and delete responses,
  * models, chat completions (realtime and inside batch output lines) and error bodies.
  */
 import { readFileSync } from 'node:fs';
@@ -12,7 +12,7 @@ import { parse } from 'yaml';
 
 type Json = Record<string, unknown>;
 
-const SPEC_URL = new URL('../../../shared/reference/openai-openapi.yaml', import.meta.url);
+const SPEC_URL = new URL('../fixtures/openai-openapi/openai-openapi.yaml', import.meta.url);
 
 /**
  * Fields the live API sends as `null` while the document types them as plain optional values. The document's own

@@ -267,3 +267,68 @@ describe('infra/k8s manifests: batchbridge policies', () => {
     expect(parseTenants(secret.stringData['tenants.json'])).toHaveLength(1);
   });
 });
+
+// Issue 14.7: the Prometheus Operator ServiceMonitor beside the manifests. It needs the operator's CRDs, so it lives in
+// infra/prometheus-operator (outside every kustomization, which must apply on a bare cluster).
+describe('infra/prometheus-operator ServiceMonitor', () => {
+  const monitorFile = join(root, 'infra', 'prometheus-operator', 'servicemonitor.yaml');
+  const monitors = load(monitorFile).filter((m) => m.kind === 'ServiceMonitor');
+  const monitor = monitors[0]!;
+  /** Every Service of the base and the dev overlay: what a `kubectl apply -k` of either puts in the namespace. */
+  const allServices = resources.filter((d) => d.manifest.kind === 'Service').map((d) => d.manifest);
+  const selectedBy = (selector: Record<string, string>) =>
+    allServices.filter((s) => matches(selector, s.metadata.labels));
+
+  it('parses as one monitoring.coreos.com/v1 ServiceMonitor in the services namespace', () => {
+    expect(monitors).toHaveLength(1);
+    expect(monitor.apiVersion).toBe('monitoring.coreos.com/v1');
+    expect(monitor.metadata.namespace).toBe(secret.metadata.namespace);
+    expect(monitor.spec.namespaceSelector.matchNames).toEqual([secret.metadata.namespace]);
+    expect(allDocs.filter((d) => d.manifest.kind === 'ServiceMonitor')).toEqual([]);
+  });
+
+  it("selects by label exactly the four services' metrics Services, not the dev overlay's simulator or Redis", () => {
+    const selected = selectedBy(monitor.spec.selector.matchLabels);
+    const components = selected.map((s) => s.metadata.labels['app.kubernetes.io/component']).sort();
+    expect(components).toEqual(Object.keys(SERVICES).sort());
+    // Selecting on the name label alone would also scrape provider-sim (dev overlay, port `http`): the test sees it.
+    const nameOnly = selectedBy({
+      'app.kubernetes.io/name': monitor.spec.selector.matchLabels['app.kubernetes.io/name'],
+    });
+    expect(nameOnly.map((s) => s.metadata.name)).toContain('provider-sim');
+  });
+
+  it('scrapes a port name each selected Service has, on the port its process serves /metrics on', () => {
+    const endpoints = monitor.spec.endpoints as Manifest[];
+    const selected = selectedBy(monitor.spec.selector.matchLabels);
+    for (const s of selected) {
+      const component = s.metadata.labels['app.kubernetes.io/component'] as keyof typeof SERVICES;
+      const named = (s.spec.ports as Manifest[]).filter((p) => endpoints.some((e) => e.port === p.name));
+      expect(
+        named.map((p) => p.port),
+        s.metadata.name,
+      ).toEqual([SERVICES[component]]);
+    }
+    for (const e of endpoints) {
+      expect(
+        selected.some((s) => (s.spec.ports as Manifest[]).some((p) => p.name === e.port)),
+        e.port,
+      ).toBe(true);
+      expect(e.path).toBe('/metrics');
+    }
+    expect(readFileSync(join(root, 'packages', 'runtime', 'src', 'health-server.ts'), 'utf8')).toContain("'/metrics'");
+  });
+
+  it('sends METRICS_TOKEN as bearer from the Secret key the services read it from', () => {
+    for (const e of monitor.spec.endpoints as Manifest[]) {
+      const ref = e.authorization?.credentials ?? e.bearerTokenSecret;
+      expect(e.authorization?.type ?? 'Bearer').toBe('Bearer');
+      expect(ref).toEqual({ name: secret.metadata.name, key: 'METRICS_TOKEN' });
+      expect(secretKeys.has(ref.key)).toBe(true);
+      for (const d of deployments) {
+        const env = (d.spec.template.spec.containers[0].env as Manifest[]).find((v) => v.name === 'METRICS_TOKEN');
+        expect(env?.valueFrom?.secretKeyRef, d.metadata.name).toEqual(ref);
+      }
+    }
+  });
+});

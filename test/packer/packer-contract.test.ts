@@ -14,7 +14,7 @@ import { afterEach, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { enqueueChat, FAST_PACKER, waitSubmitted } from './packer-helpers.js';
 
-const SPEC_URL = new URL('../../../shared/reference/openai-openapi.yaml', import.meta.url);
+const SPEC_URL = new URL('../fixtures/openai-openapi/openai-openapi.yaml', import.meta.url);
 
 function validators(...names: string[]): ValidateFunction[] {
   const doc = parse(readFileSync(SPEC_URL, 'utf8')) as { components: Record<string, unknown> };

@@ -2,7 +2,8 @@
 // Kubernetes OpenAPI schema of its apiVersion/kind (kubernetes-models ships them compiled, Kubernetes 1.27), then
 // against the policies batchbridge relies on: probes, resources, a locked-down security context, a PDB and an HPA per
 // Deployment, only environment names batchbridge reads, and commands that point at real service entry points.
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { CONFIG_ENV_NAMES, parseConfig, parseTenants } from '@batchbridge/config';
 import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
@@ -256,13 +257,16 @@ describe('infra/k8s manifests: batchbridge policies', () => {
       [...secretKeys].filter((k) => CONFIG_ENV_NAMES.includes(k)).map((k) => [k, secret.stringData[k]]),
     );
     const devPatch = inDir(dev, 'ConfigMap')[0]!;
+    // The config step reads TENANTS_FILE: give it the manifests' own tenants.json at a local path.
+    const tenantsFile = join(mkdtempSync(join(tmpdir(), 'bb-k8s-')), 'tenants.json');
+    writeFileSync(tenantsFile, secret.stringData['tenants.json']);
     for (const data of [configMap.data, { ...configMap.data, ...devPatch.data }]) {
       for (const name of Object.keys(data)) expect(CONFIG_ENV_NAMES, name).toContain(name);
-      const parsed = parseConfig({ ...data, ...secretEnv });
+      const parsed = parseConfig({ ...data, ...secretEnv, TENANTS_FILE: tenantsFile });
       expect(parsed.ok ? '' : parsed.message).toBe('');
     }
     expect(devPatch.metadata.name).toBe(configMap.metadata.name);
-    const parsed = parseConfig({ ...configMap.data, ...secretEnv });
+    const parsed = parseConfig({ ...configMap.data, ...secretEnv, TENANTS_FILE: tenantsFile });
     expect(parsed.ok && parsed.config.redis).toMatchObject({ mode: 'cluster', partitions: 16 });
     expect(parseTenants(secret.stringData['tenants.json'])).toHaveLength(1);
   });

@@ -7,6 +7,7 @@ export {
   startRedis,
   TEST_REDIS_URL_ENV,
   type TestRedis,
+  takeCreatedPrefixes,
   testRedisUrl,
 } from './redis-server.js';
 export { createTestRuntime, TEST_TENANTS, type TestRuntime, type TestRuntimeOptions } from './test-runtime.js';

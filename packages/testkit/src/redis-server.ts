@@ -143,7 +143,26 @@ export async function deletePrefixKeys(redis: ScanUnlink, prefix: string): Promi
   return deleted;
 }
 
-/** A key prefix no other test uses. */
+// Every prefix handed out in this worker, until the per-file cleanup (test/global-setup/clean-prefixes.ts) takes them.
+// On globalThis so that one list survives the module being loaded under two paths.
+const CREATED = Symbol.for('batchbridge.testkit.createdPrefixes');
+function createdPrefixes(): Set<string> {
+  const g = globalThis as { [CREATED]?: Set<string> };
+  g[CREATED] ??= new Set<string>();
+  return g[CREATED];
+}
+
+/** A key prefix no other test uses. Recorded, so the test file's cleanup deletes its keys after its last hook. */
 export function freshPrefix(label = 't'): string {
-  return `${label}${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+  const prefix = `${label}${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+  createdPrefixes().add(prefix);
+  return prefix;
+}
+
+/** The prefixes `freshPrefix` handed out since the last call (and forgets them). */
+export function takeCreatedPrefixes(): string[] {
+  const set = createdPrefixes();
+  const list = [...set];
+  set.clear();
+  return list;
 }

@@ -7,6 +7,10 @@ export default defineConfig({
     exclude: ['**/node_modules/**', 'test/faults/**'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
+    // A private Redis for the whole run; fails the run if any keys are left behind (test/global-setup/redis.ts).
+    globalSetup: ['test/global-setup/redis.ts'],
+    // After each file's own hooks: delete the keys of every prefix it took from freshPrefix.
+    setupFiles: ['test/global-setup/clean-prefixes.ts'],
     pool: 'forks',
     // Two cores: more workers than that only makes every test slower.
     maxWorkers: 2,

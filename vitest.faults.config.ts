@@ -8,6 +8,10 @@ export default defineConfig({
     exclude: ['**/node_modules/**'],
     testTimeout: 900_000,
     hookTimeout: 120_000,
+    // A private Redis for the whole run; fails the run if any keys are left behind (test/global-setup/redis.ts).
+    globalSetup: ['test/global-setup/redis.ts'],
+    // After each file's own hooks: delete the keys of every prefix it took from freshPrefix.
+    setupFiles: ['test/global-setup/clean-prefixes.ts'],
     pool: 'forks',
     maxWorkers: 1,
     // Under CI a JSON report too, from which .ci/run prints one 'N passed, N failed' line.

@@ -1,5 +1,15 @@
 export { type StartRedisClusterOptions, startRedisCluster, type TestRedisCluster } from './redis-cluster.js';
-export { freshPrefix, type StartRedisOptions, sharedRedisUrl, startRedis, type TestRedis } from './redis-server.js';
+export {
+  deletePrefixKeys,
+  freshPrefix,
+  type StartRedisOptions,
+  sharedRedisUrl,
+  startRedis,
+  TEST_REDIS_URL_ENV,
+  type TestRedis,
+  takeCreatedPrefixes,
+  testRedisUrl,
+} from './redis-server.js';
 export { createTestRuntime, TEST_TENANTS, type TestRuntime, type TestRuntimeOptions } from './test-runtime.js';
 export {
   type ReceivedWebhook,

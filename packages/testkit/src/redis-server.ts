@@ -99,18 +99,70 @@ async function startProcess(options: StartRedisOptions): Promise<TestRedis> {
   };
 }
 
+/** Set by the vitest global setup (test/global-setup/redis.ts) to the private Redis the whole run shares. */
+export const TEST_REDIS_URL_ENV = 'BATCHBRIDGE_TEST_REDIS_URL';
+
 /**
- * The Redis most tests share: REDIS_URL, else 127.0.0.1:6379 when it answers, else a private one (stopped by the
- * returned function). Tests isolate themselves with a fresh key prefix (see `freshPrefix`).
+ * The Redis most tests share: the run's private Redis (BATCHBRIDGE_TEST_REDIS_URL, started by the vitest global setup),
+ * else REDIS_URL, else 127.0.0.1:6379 when it answers (only outside the global setup), else a private one (stopped by
+ * the returned function). Tests isolate themselves with a fresh key prefix (see `freshPrefix`) and delete it after.
  */
 export async function sharedRedisUrl(): Promise<{ url: string; stop: () => Promise<void> }> {
-  if (process.env.REDIS_URL) return { url: process.env.REDIS_URL, stop: async () => undefined };
+  const url = testRedisUrl();
+  if (url) return { url, stop: async () => undefined };
   if (await pingRedis('127.0.0.1', 6379)) return { url: 'redis://127.0.0.1:6379', stop: async () => undefined };
   const r = await startRedis({ aof: false });
   return { url: r.url, stop: r.stop };
 }
 
-/** A key prefix no other test uses. */
+/** The shared test Redis URL when one is configured (global setup or REDIS_URL), without probing 6379. */
+export function testRedisUrl(): string | undefined {
+  return process.env[TEST_REDIS_URL_ENV] || process.env.REDIS_URL || undefined;
+}
+
+/** Minimal client surface for `deletePrefixKeys` (an ioredis `Redis`, or each master of a `Cluster`). */
+interface ScanUnlink {
+  scan(cursor: string, match: 'MATCH', pattern: string, count: 'COUNT', n: number): Promise<[string, string[]]>;
+  unlink(...keys: string[]): Promise<number>;
+}
+
+/**
+ * Deletes every key of a test prefix: `{<prefix>:…}` (domain keys and BullMQ queues) and `<prefix>:…`. SCAN + UNLINK,
+ * key by key so it also works against one Cluster master. Returns how many keys were deleted.
+ */
+export async function deletePrefixKeys(redis: ScanUnlink, prefix: string): Promise<number> {
+  let deleted = 0;
+  for (const pattern of [`{${prefix}:*`, `${prefix}:*`]) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      cursor = next;
+      for (const key of keys) deleted += await redis.unlink(key);
+    } while (cursor !== '0');
+  }
+  return deleted;
+}
+
+// Every prefix handed out in this worker, until the per-file cleanup (test/global-setup/clean-prefixes.ts) takes them.
+// On globalThis so that one list survives the module being loaded under two paths.
+const CREATED = Symbol.for('batchbridge.testkit.createdPrefixes');
+function createdPrefixes(): Set<string> {
+  const g = globalThis as { [CREATED]?: Set<string> };
+  g[CREATED] ??= new Set<string>();
+  return g[CREATED];
+}
+
+/** A key prefix no other test uses. Recorded, so the test file's cleanup deletes its keys after its last hook. */
 export function freshPrefix(label = 't'): string {
-  return `${label}${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+  const prefix = `${label}${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+  createdPrefixes().add(prefix);
+  return prefix;
+}
+
+/** The prefixes `freshPrefix` handed out since the last call (and forgets them). */
+export function takeCreatedPrefixes(): string[] {
+  const set = createdPrefixes();
+  const list = [...set];
+  set.clear();
+  return list;
 }

@@ -42,12 +42,13 @@ export interface TestRuntime extends Runtime {
 
 export async function createTestRuntime(options: TestRuntimeOptions = {}): Promise<TestRuntime> {
   const shared = options.redisUrl ? { url: options.redisUrl, stop: async () => undefined } : await sharedRedisUrl();
-  const prefix = freshPrefix();
+  // Clean the prefix actually used: a test may pass its own REDIS_KEY_PREFIX.
+  const prefix = options.env?.REDIS_KEY_PREFIX || freshPrefix();
   const parsed = parseConfig({
-    REDIS_KEY_PREFIX: prefix,
     WEBHOOK_ALLOW_CIDRS: '127.0.0.0/8,::1/128',
     UPSTREAM_API_KEY: 'sk-test',
     ...options.env,
+    REDIS_KEY_PREFIX: prefix,
   });
   if (!parsed.ok) throw new Error(parsed.message);
   const runtime = await createRuntime({

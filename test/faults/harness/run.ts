@@ -9,6 +9,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Tenant } from '@batchbridge/config';
+import { CRASH_POINTS } from '@batchbridge/packer';
 import { FLUSH_METADATA_KEY } from '@batchbridge/provider';
 import { freePort } from '@batchbridge/redis';
 import { createTestRuntime, startRedis, type TestRedis, type TestRuntime } from '@batchbridge/testkit';
@@ -23,15 +24,9 @@ import { Rng } from './rng.js';
 
 /** Marks every prompt, so that the log scan can prove no prompt text reached a log line. */
 export const PROMPT_MARK = 'quokka-prompt-marker';
-export const CRASH_POINTS = [
-  'after-claim',
-  'mid-upload',
-  'after-upload',
-  'before-create',
-  'after-create',
-  'mid-record',
-  'after-record',
-];
+// Every packer crash point, from the packer's own list (a new one joins the run by itself).
+export { CRASH_POINTS };
+
 const UPSTREAM_TIMEOUT_MS = 3_000;
 const WEBHOOK_TIMEOUT_MS = 1_500;
 

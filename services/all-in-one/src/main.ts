@@ -1,11 +1,17 @@
 /** `pnpm start`: every batchbridge role in one process (see embedded.ts). */
+
+import { dirname } from 'node:path';
 import { RedisSetupError } from '@batchbridge/redis';
 import { createShutdown } from '@batchbridge/runtime';
 import { banner } from './banner.js';
 import { EmbeddedConfigError, startEmbedded } from './embedded.js';
+import { checkoutKeyPrefix } from './key-prefix.js';
 
 try {
-  const embedded = await startEmbedded({ env: process.env });
+  // Unset: this checkout's own prefix (key-prefix.ts), so two clones sharing a Redis stay apart.
+  const env = { ...process.env };
+  env.REDIS_KEY_PREFIX ||= checkoutKeyPrefix(dirname(env.REDIS_DATA_DIR ?? '.data/redis'));
+  const embedded = await startEmbedded({ env });
   process.stdout.write(banner(embedded));
   const shutdown = createShutdown(
     () => [{ name: 'batchbridge', run: () => embedded.close() }],

@@ -17,7 +17,7 @@ import {
 import type { Logger } from '@batchbridge/logger';
 import type { MetricsCatalog } from '@batchbridge/metrics';
 import { DeliverJob, type DeliverJobData } from '@batchbridge/queues';
-import { type HostLimiter, hostKey, signWebhook, type WebhookSender } from '@batchbridge/webhooks';
+import { type HostLimiter, hostKey, type ReleaseSlot, signWebhook, type WebhookSender } from '@batchbridge/webhooks';
 import { DelayedError, type Job } from 'bullmq';
 import { DeliveryRetryError } from './errors.js';
 
@@ -119,16 +119,7 @@ export function createDeliverProcessor(deps: DeliverProcessorDeps): DeliverProce
     const host = hostKey(url);
     bind.host = host;
 
-    const releaseTenant = deps.tenantLimiter ? deps.tenantLimiter.tryAcquire(record.tenant) : () => undefined;
-    const releaseHost = releaseTenant === null ? null : deps.limiter.tryAcquire(host);
-    if (releaseHost === null) releaseTenant?.();
-    const release =
-      releaseTenant === null || releaseHost === null
-        ? null
-        : () => {
-            releaseHost();
-            releaseTenant();
-          };
+    const release = acquireSlots(deps, record.tenant, host);
     if (release === null) {
       // The host or the tenant already has its share of deliveries in flight: wait a little without spending an
       // attempt, so a slow receiver holds at most `hostConcurrency` worker slots, one tenant at most
@@ -194,4 +185,19 @@ function buildBody(record: RequestRecord): string {
     timestamp: new Date(at).toISOString(),
     data: toRequestObject(record),
   });
+}
+
+/** A slot of the tenant's share and one of the host's, or null (holding neither) when either is full. */
+function acquireSlots(deps: DeliverProcessorDeps, tenant: string, host: string): ReleaseSlot | null {
+  const tenantSlot = deps.tenantLimiter ? deps.tenantLimiter.tryAcquire(tenant) : () => undefined;
+  if (tenantSlot === null) return null;
+  const hostSlot = deps.limiter.tryAcquire(host);
+  if (hostSlot === null) {
+    tenantSlot();
+    return null;
+  }
+  return () => {
+    hostSlot();
+    tenantSlot();
+  };
 }

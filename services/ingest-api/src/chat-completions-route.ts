@@ -212,11 +212,10 @@ export function chatCompletionsCore(deps: ChatRouteDeps): (input: ChatInput) => 
 
     // A replay of an Idempotency-Key is answered from what is stored and costs no rate (issue 16.19): a client
     // retrying after a lost 202 must not be throttled into a 429 it would retry again.
-    const replay =
-      idempotencyKey !== undefined && (await store.idempotencyKeyHeld(partition, tenant.id, idempotencyKey));
+    // Looked up only for a rate-limited tenant: everyone else pays no extra round trip.
     if (
       tenant.rate_limit_per_s !== undefined &&
-      !replay &&
+      !(idempotencyKey !== undefined && (await store.idempotencyKeyHeld(partition, tenant.id, idempotencyKey))) &&
       !(await rateLimiter.take(tenant.id, tenant.rate_limit_per_s))
     ) {
       throw new ApiError({

@@ -51,16 +51,13 @@ export function checkJsonText(text: string, limits: typeof JSON_LIMITS = JSON_LI
     const c = text.charCodeAt(i);
     if (c === QUOTE) {
       let j = i;
-      let escaped = false;
       for (;;) {
         j = text.indexOf('"', j + 1);
         if (j < 0) return; // not valid JSON after all: JSON.parse answered for it
         let k = j - 1;
         while (text.charCodeAt(k) === BACKSLASH) k--;
         if ((j - 1 - k) % 2 === 0) break;
-        escaped = true;
       }
-      if (!escaped && text.lastIndexOf('\\', j) > i) escaped = true;
       const length = j - i - 1;
       if (length > limits.maxStringChars) {
         throw refuse(
@@ -77,8 +74,9 @@ export function checkJsonText(text: string, limits: typeof JSON_LIMITS = JSON_LI
         }
       }
       if (expectKey && top?.kind === 'object') {
+        // Only a key is decoded, and only when it holds an escape (`"\u006dodel"` is `"model"`).
         const raw = text.slice(i + 1, j);
-        const key = escaped ? (JSON.parse(text.slice(i, j + 1)) as string) : raw;
+        const key = raw.includes('\\') ? (JSON.parse(text.slice(i, j + 1)) as string) : raw;
         if (top.keys.has(key)) {
           top.key = key;
           const at = pathOf(stack);

@@ -1,6 +1,7 @@
 /**
  * The request record as stored in Redis (hash `T:req:<id>`) and the public request object built from it (SPEC §3).
  */
+import type { BatchbridgeRequest, RequestStatus as PublicRequestStatus, WebhookEventType } from '@batchbridge/client';
 import type { RequestStatus } from './lifecycle.js';
 
 /** Fields of the record hash. Numbers are stored as decimal strings, objects as JSON. */
@@ -66,20 +67,15 @@ export function parseRecord(hash: Record<string, string>): RequestRecord | undef
   };
 }
 
-/** The public request object of SPEC §3 (API answers and webhook `data`). */
-export interface RequestObject {
-  id: string;
-  object: 'batchbridge.request';
-  status: RequestStatus;
-  model: string;
-  custom_id: string | null;
-  created_at: number;
-  completed_at: number | null;
-  batch_id: string | null;
-  attempts: number;
-  response: { status_code: number; body: unknown } | null;
-  error: { code: string; message: string } | null;
-}
+/** The public request object of SPEC §3 (API answers and webhook `data`): one definition, in `@batchbridge/client`. */
+export type RequestObject = BatchbridgeRequest;
+
+/** Type check: the statuses `@batchbridge/client` publishes are exactly the lifecycle's (tsc fails here on drift). */
+export const PUBLIC_STATUSES_MATCH: [RequestStatus] extends [PublicRequestStatus]
+  ? [PublicRequestStatus] extends [RequestStatus]
+    ? true
+    : never
+  : never = true;
 
 export function toRequestObject(r: RequestRecord): RequestObject {
   return {
@@ -98,7 +94,7 @@ export function toRequestObject(r: RequestRecord): RequestObject {
 }
 
 /** The webhook event type of a terminal status. */
-export function outcomeType(status: RequestStatus): 'request.completed' | 'request.failed' | 'request.cancelled' {
+export function outcomeType(status: RequestStatus): WebhookEventType {
   if (status === 'completed') return 'request.completed';
   if (status === 'cancelled') return 'request.cancelled';
   return 'request.failed';

@@ -12,25 +12,9 @@ export function renderDocsPage(doc: Doc): string {
   const info = (doc.info ?? {}) as Doc;
   const paths = (doc.paths ?? {}) as Record<string, Record<string, Doc>>;
   const schemas = ((doc.components as Doc | undefined)?.schemas ?? {}) as Record<string, unknown>;
-  const ops: string[] = [];
-  for (const [path, methods] of Object.entries(paths)) {
-    for (const [method, op] of Object.entries(methods)) {
-      const params = ((op.parameters ?? []) as Doc[])
-        .map((p) => `<li><code>${esc(p.name)}</code> (${esc(p.in)}) — ${esc(p.description ?? '')}</li>`)
-        .join('');
-      const responses = Object.entries((op.responses ?? {}) as Record<string, Doc>)
-        .map(([code, r]) => `<li><code>${esc(code)}</code> ${esc(r.description ?? '')}</li>`)
-        .join('');
-      ops.push(
-        `<section id="${esc(op.operationId ?? `${method}${path}`)}"><h3><span class="m ${esc(method)}">${esc(
-          method.toUpperCase(),
-        )}</span> <code>${esc(path)}</code></h3><p><strong>${esc(op.summary ?? '')}</strong></p>` +
-          (op.description ? `<p>${esc(op.description)}</p>` : '') +
-          (params ? `<h4>Parameters</h4><ul>${params}</ul>` : '') +
-          `<h4>Responses</h4><ul>${responses}</ul></section>`,
-      );
-    }
-  }
+  const webhooks = (doc.webhooks ?? {}) as Record<string, Record<string, Doc>>;
+  const ops = renderOperations(paths);
+  const events = renderOperations(webhooks);
   const schemaBlocks = Object.entries(schemas)
     .map(
       ([name, s]) =>
@@ -50,7 +34,32 @@ border-radius:3px;color:#fff;font-size:13px;padding:0 .4rem}.get{background:#2b7
 <p>${esc(info.description ?? '')}</p>
 <p>Authenticate with <code>Authorization: Bearer &lt;API key&gt;</code>. Machine-readable document: <a href="/openapi.json">/openapi.json</a>.</p>
 <h2>Operations</h2>${ops.join('\n')}
+${events.length > 0 ? `<h2>Webhooks</h2><p>What batchbridge POSTs to your callback URL, and what your answer makes it do.</p>${events.join('\n')}` : ''}
 <h2>Schemas</h2>${schemaBlocks}
 </body></html>
 `;
+}
+
+/** One section per operation of a `paths` or `webhooks` map (for a webhook, the "path" is the event's name). */
+function renderOperations(paths: Record<string, Record<string, Doc>>): string[] {
+  const ops: string[] = [];
+  for (const [path, methods] of Object.entries(paths)) {
+    for (const [method, op] of Object.entries(methods)) {
+      const params = ((op.parameters ?? []) as Doc[])
+        .map((p) => `<li><code>${esc(p.name)}</code> (${esc(p.in)}) — ${esc(p.description ?? '')}</li>`)
+        .join('');
+      const responses = Object.entries((op.responses ?? {}) as Record<string, Doc>)
+        .map(([code, r]) => `<li><code>${esc(code)}</code> ${esc(r.description ?? '')}</li>`)
+        .join('');
+      ops.push(
+        `<section id="${esc(op.operationId ?? `${method}${path}`)}"><h3><span class="m ${esc(method)}">${esc(
+          method.toUpperCase(),
+        )}</span> <code>${esc(path)}</code></h3><p><strong>${esc(op.summary ?? '')}</strong></p>` +
+          (op.description ? `<p>${esc(op.description)}</p>` : '') +
+          (params ? `<h4>Parameters</h4><ul>${params}</ul>` : '') +
+          `<h4>Responses</h4><ul>${responses}</ul></section>`,
+      );
+    }
+  }
+  return ops;
 }

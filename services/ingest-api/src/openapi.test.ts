@@ -14,6 +14,7 @@ type Doc = {
     Record<string, { responses: Record<string, { content?: Record<string, { schema: object }> }> }>
   >;
   components: object;
+  webhooks: Record<string, unknown>;
 };
 
 describe('OpenAPI document', () => {
@@ -109,5 +110,7 @@ describe('OpenAPI document', () => {
     expect(res.headers.get('content-type')).toContain('text/html');
     expect(res.text).not.toMatch(/<script|https?:\/\/(?!127)/);
     for (const path of Object.keys(doc.paths)) expect(res.text).toContain(`<code>${path}</code>`);
+    expect(Object.keys(doc.webhooks)).toHaveLength(3);
+    for (const event of Object.keys(doc.webhooks)) expect(res.text).toContain(`<code>${event}</code>`);
   });
 });

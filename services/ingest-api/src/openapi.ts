@@ -6,6 +6,7 @@
 
 const errorRef = { $ref: '#/components/schemas/Error' };
 const requestRef = { $ref: '#/components/schemas/Request' };
+const eventRef = { $ref: '#/components/schemas/WebhookEvent' };
 
 const json = (schema: object) => ({ 'application/json': { schema } });
 const error = (description: string, headers?: Record<string, object>) => ({
@@ -195,6 +196,7 @@ export function openApiDocument(options: { version?: string } = {}): Record<stri
         },
       },
     },
+    webhooks: webhooks(),
     components: {
       securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: 'A tenant API key.' } },
       schemas: {
@@ -264,6 +266,20 @@ export function openApiDocument(options: { version?: string } = {}): Record<stri
             },
           },
         },
+        WebhookEvent: {
+          type: 'object',
+          required: ['type', 'timestamp', 'data'],
+          additionalProperties: false,
+          properties: {
+            type: { enum: ['request.completed', 'request.failed', 'request.cancelled'] },
+            timestamp: {
+              type: 'string',
+              format: 'date-time',
+              description: 'When the outcome happened; the same on every retry of one event.',
+            },
+            data: requestRef,
+          },
+        },
         ChatCompletionRequest: {
           type: 'object',
           required: ['model', 'messages'],
@@ -322,6 +338,79 @@ export function openApiDocument(options: { version?: string } = {}): Record<stri
         },
       },
     },
+  };
+}
+
+/** The signature headers of every delivery (Standard Webhooks). */
+const webhookHeaders = [
+  {
+    name: 'webhook-id',
+    in: 'header',
+    required: true,
+    description: 'The event id (`msg_…`): the same on every retry and on a redelivery; dedupe on it.',
+    schema: { type: 'string', pattern: '^msg_' },
+  },
+  {
+    name: 'webhook-timestamp',
+    in: 'header',
+    required: true,
+    description: 'Unix seconds of this attempt; refuse a delivery far from your clock (replay protection).',
+    schema: { type: 'string', pattern: '^\\d+$' },
+  },
+  {
+    name: 'webhook-signature',
+    in: 'header',
+    required: true,
+    description:
+      'Space-separated `v1,<base64 HMAC-SHA256>` over `<webhook-id>.<webhook-timestamp>.<raw body>` with each ' +
+      'active `whsec_…` secret of the tenant (two during a rotation).',
+    schema: { type: 'string', pattern: '^v1,' },
+  },
+];
+
+/**
+ * The three outcome events batchbridge POSTs to a request's callback URL (OpenAPI 3.1 `webhooks`), with what the
+ * receiver's answer makes batchbridge do; webhooks.test.ts validates real deliveries against them.
+ */
+function webhooks(): Record<string, unknown> {
+  const event = (type: string, summary: string, description: string) => ({
+    post: {
+      operationId: type.replace('.', '_'),
+      summary,
+      description:
+        `${description} Signed with Standard Webhooks; verify the raw body before parsing it. One event per ` +
+        'request, retried on the retry schedule until a 2xx or 410 answer, then dead-lettered (see the README).',
+      security: [],
+      parameters: webhookHeaders,
+      requestBody: {
+        required: true,
+        content: json({
+          allOf: [eventRef, { type: 'object', properties: { type: { const: type } } }],
+        }),
+      },
+      responses: {
+        '2XX': { description: 'Delivered: no further attempt.' },
+        '410': { description: 'Gone: batchbridge stops sending this event (recorded, not dead-lettered).' },
+        default: {
+          description:
+            'Any other answer (also 3xx: redirects are not followed), a timeout or a refused connection: retried ' +
+            'later on the retry schedule, honouring a `Retry-After` header (capped at 24 h).',
+        },
+      },
+    },
+  });
+  return {
+    'request.completed': event(
+      'request.completed',
+      'A request completed',
+      '`data.response` holds the provider’s answer unchanged (for chat, an OpenAI ChatCompletion in `body`).',
+    ),
+    'request.failed': event('request.failed', 'A request failed', '`data.error` says why (`code`, `message`).'),
+    'request.cancelled': event(
+      'request.cancelled',
+      'A request was cancelled',
+      'Sent after `POST /v1/requests/{id}/cancel` succeeded, while the request was still queued.',
+    ),
   };
 }
 

@@ -363,6 +363,12 @@ export async function runFaults(profile: FaultProfile, log: (line: string) => vo
       }
     };
     const submitting = Promise.all(Array.from({ length: profile.concurrency }, submitter));
+    // Once every request is in, a crash point that missed is not armed again: with no flushes left to reach it, each
+    // retry would only wait out its 20 s (the run once spent minutes that way after all work had ended).
+    let submissionsDone = false;
+    void submitting.then(() => {
+      submissionsDone = true;
+    });
 
     // SIGKILLs: every packer crash point, then the rest spread over the service types, and Redis.
     type KillEvent = { kind: 'crash'; point: string } | { kind: 'kill'; target: ServiceKind } | { kind: 'redis' };
@@ -404,14 +410,7 @@ export async function runFaults(profile: FaultProfile, log: (line: string) => vo
           countFault('SIGTERM packer (steps aside for a crash point)', others.length);
           await victim.start({ BB_FAULT_CRASH_AT: crashPoint });
           const fired = await Promise.race([victim.exited().then(() => true), sleep(20_000).then(() => false)]);
-          await Promise.all(
-            others.map((other) =>
-              other
-                .start()
-                .catch((err: unknown) => log(`!! restarting ${other.name}: ${(err as Error).message}`))
-                .finally(() => busy.delete(other)),
-            ),
-          );
+          await Promise.all(others.map((other) => startSupervised(other).finally(() => busy.delete(other))));
           if (fired && victim.crashesFired.includes(crashPoint)) {
             kills += 1;
             countFault(`SIGKILL packer at crash point ${crashPoint}`);
@@ -419,20 +418,37 @@ export async function runFaults(profile: FaultProfile, log: (line: string) => vo
             await victim.signal('SIGKILL');
             countFault(`crash point not reached in 20 s: ${crashPoint}`);
             // Try that crash point again later (twice at most), so that every one of them is exercised.
-            if ((crashRetries.get(crashPoint) ?? 0) < 2) {
+            if (!submissionsDone && (crashRetries.get(crashPoint) ?? 0) < 2) {
               crashRetries.set(crashPoint, (crashRetries.get(crashPoint) ?? 0) + 1);
               schedule.push({ kind: 'crash', point: crashPoint });
             }
           }
           await sleep(pauseAfterCrash);
         }
-        await victim.start();
+        await startSupervised(victim);
       };
       restarts.push(
         run()
           .catch((err: unknown) => log(`!! restarting ${victim.name}: ${(err as Error).message}`))
           .finally(() => busy.delete(victim)),
       );
+    };
+    /**
+     * Starts `s` as an orchestrator would: a start that fails (on a loaded box a child can die before it is ready) is
+     * tried again after a pause, so that no service stays down for the rest of the chaos window.
+     */
+    const startSupervised = async (s: ServiceProcess): Promise<void> => {
+      for (let attempt = 1; ; attempt++) {
+        if (s.alive) return;
+        try {
+          await s.start();
+          return;
+        } catch (err) {
+          log(`!! starting ${s.name} (attempt ${attempt}): ${(err as Error).message.slice(0, 300)}`);
+          if (attempt >= 5) throw err;
+          await sleep(1_000 * attempt);
+        }
+      }
     };
     // Graceful shutdown drills first, while work is in flight and before any SIGKILL leaves stale active jobs behind.
     const drills: DrillResult[] = [];

@@ -107,6 +107,7 @@ const EnvSchema = z.object({
   GLOBAL_MAX_QUEUED: int(1).default(5_000_000),
   RESULT_RETENTION: duration.default(7 * 86_400_000),
   IDEMPOTENCY_TTL: duration.default(86_400_000),
+  MAX_WAIT_S: int(0, 86_400).default(900),
 
   BATCH_MAX_REQUESTS: int(1).optional(),
   BATCH_MAX_BYTES: int(1024).optional(),
@@ -162,7 +163,13 @@ export interface Config {
   adminKey: string | undefined;
   /** JSON price table for the savings estimate (price-table.ts); unset: the built-in defaults. */
   priceTableFile: string | undefined;
-  limits: { globalMaxQueued: number; resultRetentionMs: number; idempotencyTtlMs: number };
+  limits: {
+    globalMaxQueued: number;
+    resultRetentionMs: number;
+    idempotencyTtlMs: number;
+    /** Longest a request may hold its connection waiting for the outcome (`Prefer: wait`, SPEC §8), seconds. */
+    maxWaitS: number;
+  };
   batch: {
     maxRequests: number;
     maxBytes: number;
@@ -256,6 +263,7 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
         globalMaxQueued: e.GLOBAL_MAX_QUEUED,
         resultRetentionMs: e.RESULT_RETENTION,
         idempotencyTtlMs: e.IDEMPOTENCY_TTL,
+        maxWaitS: e.MAX_WAIT_S,
       },
       batch: {
         maxRequests: clamp(e.BATCH_MAX_REQUESTS, profile.maxRequests),

@@ -14,6 +14,8 @@ export const TenantSchema = z.object({
   default_callback_url: z.url().optional(),
   rate_limit_per_s: z.number().int().positive().optional(),
   max_queued: z.number().int().positive().optional(),
+  /** Transparent mode (SPEC §8): requests wait this long for their outcome unless they say `Prefer: wait=…`. */
+  default_wait_s: z.number().int().min(0).max(86_400).optional(),
 });
 
 export const TenantsFileSchema = z.object({ tenants: z.array(TenantSchema).min(1) });

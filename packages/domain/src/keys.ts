@@ -32,6 +32,8 @@
  * | T:undelivered                | zset   | finished requests whose outcome is not delivered, gone or dead-lettered  |
  * |                              |        | yet, score = finish time (the dispatcher's undelivered sweep)            |
  * | T:redeliver:<requestId>      | string | a redeliver was asked for in the last REDELIVER_GAP_MS (rate gate), PX   |
+ * | T:outcomes                   | pubsub | channel (not a key): the id of each request that just finished, for the  |
+ * |                              |        | ingest processes holding connections that wait for it (SPEC §8)         |
  * | T:<queue>:…                  | BullMQ | the flush, poll and deliver queues of the partition (queues package)    |
  *
  * Global keys (not per partition), with G = `{<prefix>:g}`:
@@ -176,6 +178,10 @@ export class PartitionKeys {
   /** Finished requests whose outcome is not yet delivered, gone or dead-lettered, score = finish time (issue 14.6). */
   get undelivered(): string {
     return `${this.tag}:undelivered`;
+  }
+  /** Pub/sub channel (no key is stored): ids of requests of the partition that just finished (transparent mode). */
+  get outcomes(): string {
+    return `${this.tag}:outcomes`;
   }
   /** Set (PX) while a redeliver of this request was asked for recently: one per request per few seconds. */
   redeliverGate(requestId: string): string {

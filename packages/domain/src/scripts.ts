@@ -111,6 +111,8 @@ local function finish(tag, key, id, now, retention, partition)
   redis.call('ZADD', tag .. ':outbox', now, member)
   -- Until its outcome is delivered, gone or dead-lettered: a deleted deliver job must not mean a lost outcome (14.6).
   redis.call('ZADD', tag .. ':undelivered', now, id)
+  -- Wakes the connections waiting for this outcome (transparent mode); a missed notice is covered by their re-reads.
+  redis.call('PUBLISH', tag .. ':outcomes', id)
   return member
 end
 `;

@@ -23,6 +23,17 @@ export function createMetricsCatalog(registry: Registry) {
       labelNames: ['reason'] as const,
       registers,
     }),
+    waitOutcomes: new Counter({
+      name: 'batchbridge_wait_outcomes_total',
+      help: 'Requests that held their connection for the outcome (Prefer: wait), by how the wait ended: finished (answered with the outcome), timeout (202 after the wait), aborted (the client went away), closed (shutdown).',
+      labelNames: ['outcome'] as const,
+      registers,
+    }),
+    waitingConnections: new Gauge({
+      name: 'batchbridge_waiting_connections',
+      help: 'Connections of this process currently held waiting for their request outcome (Prefer: wait).',
+      registers,
+    }),
     requestsByState: new Gauge({
       name: 'batchbridge_requests',
       help: 'Requests currently in each non-terminal state (queued, batched, submitted), summed over partitions.',

@@ -104,7 +104,10 @@ export function createDeliverProcessor(deps: DeliverProcessorDeps): DeliverProce
     // Only the record the tenant created, or that tenant's own default, names where its results go (I3).
     const callbackUrl = record.callback_url ?? tenant.default_callback_url;
     if (callbackUrl === undefined) {
-      log().info('no callback URL for this request or its tenant; the outcome is only available through the API');
+      // Nothing will ever be delivered (a request that waited for its answer, SPEC §8): out of the undelivered index,
+      // or its sweep would make a deliver job for it again and again.
+      await store.forgetUndelivered(p, requestId);
+      log().debug('no callback URL for this request or its tenant; the outcome is only available through the API');
       return 'no_callback_url';
     }
     let url: URL;

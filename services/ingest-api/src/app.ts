@@ -4,11 +4,12 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createAdminRouter } from '@batchbridge/admin-ui';
-import { OPEN_STATUSES } from '@batchbridge/domain';
+import { isTerminal, OPEN_STATUSES, type RequestRecord } from '@batchbridge/domain';
 import { metricsHandler } from '@batchbridge/metrics';
 import type { Runtime } from '@batchbridge/runtime';
 import type { ResolveHost } from '@batchbridge/webhooks';
 import express, { type NextFunction, type Request, type Response } from 'express';
+import { Cluster, type Redis } from 'ioredis';
 import { requireTenant, tenantOf } from './auth.js';
 import { CallbackPolicy } from './callback-policy.js';
 import { CapacityView } from './capacity.js';
@@ -21,10 +22,14 @@ import { listedModels, PROFILE_DEFAULT_MODELS } from './model-policy.js';
 import { openApiDocument } from './openapi.js';
 import { RateLimiter } from './rate-limiter.js';
 import { requestsHandlers } from './requests-routes.js';
+import type { HoldDeps } from './wait/hold.js';
+import { OutcomeWaiter } from './wait/outcome-waiter.js';
 
 export interface IngestAppOptions {
   /** How callback host names are resolved (tests map names to addresses). @defaultValue the system resolver */
   resolveHost?: ResolveHost;
+  /** SSE comment interval of a streamed request that waits. @defaultValue 15 000 ms */
+  streamKeepAliveMs?: number;
 }
 
 export interface IngestApp {
@@ -35,8 +40,8 @@ export interface IngestApp {
   markClosing(): void;
   /** Redis answers and the global capacity is not reached. */
   ready(): Promise<boolean>;
-  /** Stops the background refresh of the provider's model list. */
-  stop(): void;
+  /** Stops the background refresh of the provider's model list, and answers every waiting request (202). */
+  stop(): Promise<void>;
 }
 
 type Handler = (req: Request, res: Response, next: NextFunction) => unknown;
@@ -57,12 +62,30 @@ export function createIngestApp(runtime: Runtime, options: IngestAppOptions = {}
   );
   models.start();
   const auth = requireTenant(runtime.tenants);
-  const requests = requestsHandlers(runtime);
+  // Requests that wait for their outcome (transparent mode): one subscriber connection per process, whatever the
+  // number of waiting connections. A worker-role connection: it must queue its SUBSCRIBE until connected and resubscribe
+  // after a reconnect, where the request-path connection fails fast.
+  const waiter = new OutcomeWaiter<RequestRecord>({
+    subscriber: duplicateConnection(runtime.workerRedis),
+    channels: runtime.keys.allPartitions().map((p) => runtime.keys.partitionKeys(p).outcomes),
+    read: (ids) => Promise.all(ids.map((id) => store.get(id))),
+    isFinal: (r) => isTerminal(r.status),
+    onError: (err) => logger.warn({ err: (err as Error).message }, 'outcome waiter: re-read failed; retried'),
+  });
+  waiter.start().catch((err: Error) => logger.warn({ err: err.message }, 'outcome waiter: subscribe failed'));
+  const hold: HoldDeps = {
+    waiter,
+    get: (id) => store.get(id),
+    ...(options.streamKeepAliveMs !== undefined ? { keepAliveMs: options.streamKeepAliveMs } : {}),
+    onOutcome: (outcome) => m.waitOutcomes.inc({ outcome }),
+  };
+  const requests = requestsHandlers(runtime, hold);
   const document = openApiDocument();
   const documentJson = JSON.stringify(document);
   const docsHtml = renderDocsPage(document);
 
   metrics.onCollect(async () => {
+    m.waitingConnections.set(waiter.size);
     const counts = await store.stateCounts();
     for (const state of OPEN_STATUSES) m.requestsByState.set({ state }, counts[state]);
   });
@@ -140,7 +163,7 @@ export function createIngestApp(runtime: Runtime, options: IngestAppOptions = {}
     res.locals.intake = true;
     next();
   };
-  route('post', CHAT_ENDPOINT, intake, auth, json, chatCompletionsHandler(accept));
+  route('post', CHAT_ENDPOINT, intake, auth, json, chatCompletionsHandler(accept, hold));
   route('get', '/v1/requests/:id', auth, requests.get);
   route('post', '/v1/requests/:id/cancel', auth, requests.cancel);
   route('post', '/v1/requests/:id/redeliver', auth, requests.redeliver);
@@ -226,6 +249,14 @@ export function createIngestApp(runtime: Runtime, options: IngestAppOptions = {}
       closing = true;
     },
     ready,
-    stop: () => models.stop(),
+    stop: async () => {
+      models.stop();
+      await waiter.close();
+    },
   };
+}
+
+/** A new connection with the same settings (Redis or Cluster; their `duplicate` signatures do not unify). */
+function duplicateConnection(client: Runtime['redis']): Redis | Cluster {
+  return client instanceof Cluster ? client.duplicate() : client.duplicate();
 }

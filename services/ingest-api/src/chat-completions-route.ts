@@ -28,6 +28,9 @@ import { checkJsonText, checkJsonValue } from './json-limits.js';
 import type { ModelCatalog } from './model-catalog.js';
 import { modelAllowed } from './model-policy.js';
 import type { RateLimiter } from './rate-limiter.js';
+import type { HoldDeps, WaitPlan } from './wait/hold.js';
+import { holdForOutcome } from './wait/hold.js';
+import { clientTimeoutS, effectiveWaitS, parsePrefer } from './wait/prefer.js';
 
 export const CHAT_ENDPOINT = '/v1/chat/completions';
 
@@ -50,6 +53,8 @@ export interface ChatReply {
   status: number;
   headers: Record<string, string>;
   body: RequestObject;
+  /** The request waits for its outcome (transparent mode, SPEC §8): the connection is held, see `wait/hold.ts`. */
+  wait?: WaitPlan;
 }
 
 /** The request as the route needs it, independent of how it was read (express or the fast path of `server.ts`). */
@@ -80,8 +85,8 @@ function rawTextOf(req: Request): string | undefined {
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
-/** The express handler around the route core. */
-export function chatCompletionsHandler(accept: (input: ChatInput) => Promise<ChatReply>) {
+/** The express handler around the route core; a request that waits is held by `hold`. */
+export function chatCompletionsHandler(accept: (input: ChatInput) => Promise<ChatReply>, hold: HoldDeps) {
   return async (req: Request, res: Response): Promise<void> => {
     const reply = await accept({
       tenant: tenantOf(res),
@@ -90,7 +95,8 @@ export function chatCompletionsHandler(accept: (input: ChatInput) => Promise<Cha
       hasBody: hasBody(req),
       rawText: rawTextOf(req),
     });
-    res.status(reply.status).set(reply.headers).json(reply.body);
+    if (reply.wait) await holdForOutcome(res, reply.wait, hold);
+    else res.status(reply.status).set(reply.headers).json(reply.body);
   };
 }
 
@@ -119,7 +125,15 @@ export function chatCompletionsCore(deps: ChatRouteDeps): (input: ChatInput) => 
     // Before anything reads the body deeper: bounds that keep a poison body out of every batch (issue 16.1a).
     if (req.rawText !== undefined) checkJsonText(req.rawText);
     else checkJsonValue(req.body);
-    const chat = parseChatRequest(req.body, req.rawText);
+    // Transparent mode (SPEC §8): a request that waits is answered with its outcome, so it needs no callback URL and
+    // may ask for a stream.
+    const waitS = effectiveWaitS({
+      prefer: parsePrefer(req.headers.prefer),
+      tenantDefaultS: tenant.default_wait_s,
+      maxWaitS: config.limits.maxWaitS,
+      clientTimeoutS: clientTimeoutS(req.headers['x-stainless-timeout']),
+    });
+    const chat = parseChatRequest(req.body, req.rawText, { streamAllowed: waitS > 0 });
 
     if (!modelAllowed(tenant, chat.model)) {
       throw new ApiError({
@@ -147,14 +161,15 @@ export function chatCompletionsCore(deps: ChatRouteDeps): (input: ChatInput) => 
 
     // The header wins over the body field, and both over the tenant's default (SPEC §3).
     const callbackUrl = header(req, 'x-callback-url') ?? chat.bodyCallbackUrl ?? tenant.default_callback_url;
-    if (callbackUrl === undefined) {
+    if (callbackUrl === undefined && waitS === 0) {
       throw invalidParam(
         'callback_url',
-        'a callback URL is required: send the X-Callback-URL header or a callback_url field',
+        'a callback URL is required: send the X-Callback-URL header or a callback_url field ' +
+          '(or `Prefer: wait=<seconds>` to get the answer in the response instead)',
         'missing_callback_url',
       );
     }
-    const verdict = await callbacks.validate(callbackUrl);
+    const verdict = callbackUrl === undefined ? { ok: true as const } : await callbacks.validate(callbackUrl);
     if (!verdict.ok) {
       throw new ApiError({
         status: verdict.code === 'invalid_callback_url' ? 400 : 422,
@@ -235,7 +250,7 @@ export function chatCompletionsCore(deps: ChatRouteDeps): (input: ChatInput) => 
         : createHash('sha256')
             .update(chat.canonicalBody())
             .update('\n')
-            .update(callbackUrl)
+            .update(callbackUrl ?? '')
             .update('\n')
             .update(clientRef ?? '')
             .digest('base64url');
@@ -270,10 +285,12 @@ export function chatCompletionsCore(deps: ChatRouteDeps): (input: ChatInput) => 
         capacity.noteCreated(tenant.id, partition);
         metrics.m.requestsAccepted.inc({ tenant: config.metrics.tenantLabel ? tenant.id : '' });
         logger.debug({ requestId: id, tenant: tenant.id }, 'request accepted');
+        const body = createdObject(id, chat.model, clientRef, createdAt);
         return {
           status: 202,
           headers: { Location: `/v1/requests/${id}` },
-          body: createdObject(id, chat.model, clientRef, createdAt),
+          body,
+          ...(waitS > 0 ? { wait: { id, seconds: waitS, current: body, stream: chat.stream } } : {}),
         };
       }
       case 'replayed': {
@@ -292,10 +309,13 @@ export function chatCompletionsCore(deps: ChatRouteDeps): (input: ChatInput) => 
             'Idempotency-Key',
           );
         }
+        const body = toRequestObject(record);
         return {
           status: 200,
           headers: { 'Idempotent-Replayed': 'true', Location: `/v1/requests/${record.id}` },
-          body: toRequestObject(record),
+          body,
+          // A client retrying a request that waits (its connection dropped) waits on the same request again.
+          ...(waitS > 0 ? { wait: { id: record.id, seconds: waitS, current: body, stream: chat.stream } } : {}),
         };
       }
       case 'quota_tenant':

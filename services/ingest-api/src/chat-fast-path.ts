@@ -72,6 +72,9 @@ export function chatFastPath(deps: ChatFastPathDeps): (req: IncomingMessage, res
     if (!(length > 0 && length <= maxBodyBytes)) return false;
     const tenant = tenantForAuthorization(runtime.tenants, h.authorization);
     if (!tenant) return false;
+    // A request that may wait for its outcome (transparent mode) holds its connection for seconds to minutes: express
+    // serves it, and the fast path stays the path of the asynchronous 202.
+    if (h.prefer !== undefined || (tenant.default_wait_s ?? 0) > 0) return false;
 
     const start = process.hrtime.bigint();
     const chunks: Buffer[] = [];

@@ -94,6 +94,17 @@ export interface ChatRequest {
   /** From the body; the header takes precedence (see ingest route). */
   bodyCallbackUrl: string | undefined;
   bodyClientRef: string | undefined;
+  /**
+   * The client asked for a stream (allowed only for a request that waits, SPEC §8): it is answered as server-sent events
+   * re-telling the finished completion; `stream` and `stream_options` are stripped from the upstream body, since a
+   * batch line cannot stream.
+   */
+  stream: { includeUsage: boolean } | undefined;
+}
+
+export interface ChatRequestOptions {
+  /** Whether `stream: true` is accepted (the request waits for its outcome). @defaultValue false */
+  streamAllowed?: boolean;
 }
 
 /**
@@ -101,7 +112,7 @@ export interface ChatRequest {
  * JSON text `raw` was parsed from: it becomes the upstream body as it is when that is safe (see {@link verbatimBody}),
  * which spares re-serialising every body (the largest single CPU cost of intake after HTTP itself).
  */
-export function parseChatRequest(raw: unknown, rawText?: string): ChatRequest {
+export function parseChatRequest(raw: unknown, rawText?: string, options: ChatRequestOptions = {}): ChatRequest {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw invalidParam('body', 'request body must be a JSON object with chat-completion parameters', 'invalid_body');
   }
@@ -112,10 +123,12 @@ export function parseChatRequest(raw: unknown, rawText?: string): ChatRequest {
     throw invalidParam(param, `Invalid '${param}': ${issue?.message ?? 'invalid value'}`);
   }
   const data = parsed.data;
-  if (data.stream === true) {
+  const streaming = data.stream === true;
+  if (streaming && !options.streamAllowed) {
     throw invalidParam(
       'stream',
-      'stream: true is not supported: batchbridge answers through the callback webhook, not a stream',
+      'stream: true needs a wait: send `Prefer: wait=<seconds>` to get the answer as a stream once the batch returns ' +
+        '(without a wait, batchbridge answers through the callback webhook)',
       'unsupported_parameter',
     );
   }
@@ -125,14 +138,19 @@ export function parseChatRequest(raw: unknown, rawText?: string): ChatRequest {
     if (canonical === undefined) {
       // Strip from the client's own object (not zod's copy), so unknown parameters keep their exact shape and order.
       const { callback_url: _c, custom_id: _i, ...upstream } = body;
+      if (streaming) {
+        delete upstream.stream;
+        delete upstream.stream_options;
+      }
       canonical = JSON.stringify(upstream);
     }
     return canonical;
   };
   const verbatim =
-    rawText !== undefined && body.callback_url === undefined && body.custom_id === undefined
+    rawText !== undefined && body.callback_url === undefined && body.custom_id === undefined && !streaming
       ? verbatimBody(rawText, Object.keys(body).length)
       : undefined;
+  const streamOptions = body.stream_options as { include_usage?: unknown } | null | undefined;
   return {
     model: data.model,
     messages: data.messages as ReadonlyArray<{ content?: unknown }>,
@@ -140,6 +158,7 @@ export function parseChatRequest(raw: unknown, rawText?: string): ChatRequest {
     canonicalBody,
     bodyCallbackUrl: data.callback_url,
     bodyClientRef: data.custom_id,
+    stream: streaming ? { includeUsage: streamOptions?.include_usage === true } : undefined,
   };
 }
 

@@ -17,6 +17,12 @@ const error = (description: string, headers?: Record<string, object>) => ({
 const retryAfter = {
   'Retry-After': { description: 'Seconds to wait before retrying.', schema: { type: 'string', pattern: '^\\d+$' } },
 };
+const preferParam = (description: string) => ({
+  name: 'Prefer',
+  in: 'header',
+  description,
+  schema: { type: 'string', examples: ['wait=60', 'wait=0', 'respond-async'] },
+});
 const idParam = {
   name: 'id',
   in: 'path',
@@ -67,6 +73,11 @@ export function openApiDocument(options: { version?: string } = {}): Record<stri
               description: 'Scoped to the tenant: a retry with the same key and body answers 200 with the request.',
               schema: { type: 'string', minLength: 1, maxLength: 255 },
             },
+            preferParam(
+              'Transparent mode (RFC 7240): hold the answer up to this many seconds (capped by MAX_WAIT_S) and answer ' +
+                'with the outcome itself; the tenant’s `default_wait_s` applies when absent, `wait=0` asks for the ' +
+                'asynchronous 202. A request that waits needs no callback URL and may ask for `stream: true`.',
+            ),
           ],
           requestBody: {
             required: true,
@@ -79,14 +90,28 @@ export function openApiDocument(options: { version?: string } = {}): Record<stri
               content: json(requestRef),
             },
             '200': {
-              description: 'Idempotent replay: the current state of the request first created with this key.',
-              headers: { 'Idempotent-Replayed': { schema: { type: 'string', const: 'true' } } },
-              content: json(requestRef),
+              description:
+                'Idempotent replay: the current state of the request first created with this key. With a wait ' +
+                '(`Prefer: wait`): the provider’s answer itself once the request completed (an OpenAI ChatCompletion, ' +
+                'or `text/event-stream` chunks for `stream: true`), with `Preference-Applied` and `X-Request-ID`.',
+              headers: {
+                'Idempotent-Replayed': { schema: { type: 'string', const: 'true' } },
+                'Preference-Applied': { description: 'The wait applied, `wait=<s>`.', schema: { type: 'string' } },
+                'X-Request-ID': { description: 'The request id (`breq_…`).', schema: { type: 'string' } },
+              },
+              content: {
+                ...json({ anyOf: [requestRef, { type: 'object', description: 'The provider’s response body.' }] }),
+                'text/event-stream': { schema: { type: 'string' } },
+              },
             },
-            '400': error('Invalid JSON, invalid parameter (named in `param`), `stream: true`, no callback URL.'),
+            '502': error('With a wait: the request failed upstream (the `code` is the request’s error code).'),
+            '400': error(
+              'Invalid JSON, invalid parameter (named in `param`), `stream: true` without a wait, no callback URL ' +
+                'without a wait. With a wait: the provider refused the line (its own status and error body).',
+            ),
             '401': error('Missing or unknown API key.'),
             '403': error('The model is not allowed for this tenant.'),
-            '409': error('The Idempotency-Key was used with a different body.'),
+            '409': error('The Idempotency-Key was used with a different body; with a wait: the request was cancelled.'),
             '413': error('The body is larger than MAX_BODY_BYTES, or the request cannot fit any batch.'),
             '415': error('The body is not JSON.'),
             '422': error('The callback URL is refused (non-public address) or does not resolve.'),
@@ -99,7 +124,10 @@ export function openApiDocument(options: { version?: string } = {}): Record<stri
         get: {
           operationId: 'getRequest',
           summary: 'The current state of a request',
-          parameters: [idParam],
+          parameters: [
+            idParam,
+            preferParam('Long-poll: answer once the request is final, or after this many seconds (capped by MAX_WAIT_S).'),
+          ],
           responses: {
             '200': { description: 'The request object.', content: json(requestRef) },
             '401': error('Missing or unknown API key.'),

@@ -8,11 +8,13 @@ import type { Runtime } from '@batchbridge/runtime';
 import type { Request, Response } from 'express';
 import { tenantOf } from './auth.js';
 import { ApiError, notFound } from './errors.js';
+import type { HoldDeps } from './wait/hold.js';
+import { parsePrefer } from './wait/prefer.js';
 
 /** One redeliver per request per this long (issue 16.9): each one is a signed POST to the tenant's receiver. */
 export const REDELIVER_GAP_MS = 5_000;
 
-export function requestsHandlers(runtime: Runtime) {
+export function requestsHandlers(runtime: Runtime, hold?: HoldDeps) {
   const { store, relay, queues, config, logger } = runtime;
   const retention = describeMs(config.limits.resultRetentionMs);
 
@@ -32,8 +34,22 @@ export function requestsHandlers(runtime: Runtime) {
 
   return {
     get: async (req: Request, res: Response): Promise<void> => {
-      const { record } = await load(req, res);
-      res.json(toRequestObject(record));
+      const { id, record } = await load(req, res);
+      // `Prefer: wait=<s>` long-polls until the request is final (SPEC §8); the answer is the request object either way.
+      const waitS = Math.min(parsePrefer(req.headers.prefer).wait ?? 0, config.limits.maxWaitS);
+      if (waitS === 0 || !hold || isTerminal(record.status)) {
+        if (waitS > 0) res.set('Preference-Applied', `wait=${waitS}`);
+        res.json(toRequestObject(record));
+        return;
+      }
+      const gone = new AbortController();
+      const onClose = () => gone.abort();
+      res.once('close', onClose);
+      const outcome = await hold.waiter.wait(id, waitS * 1000, gone.signal).finally(() => res.off('close', onClose));
+      hold.onOutcome?.(outcome.kind);
+      if (outcome.kind === 'aborted') return;
+      const now = outcome.kind === 'finished' ? outcome.record : ((await store.get(id)) ?? record);
+      res.set('Preference-Applied', `wait=${waitS}`).json(toRequestObject(now));
     },
 
     cancel: async (req: Request, res: Response): Promise<void> => {

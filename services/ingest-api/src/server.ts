@@ -68,7 +68,8 @@ export async function startIngestApi(runtime: Runtime, options: IngestApiOptions
         // they turn up.
         const sweep = setInterval(() => server.closeIdleConnections(), 50);
         sweep.unref();
-        stop();
+        // Requests that wait for their outcome are answered now (202 with Location), not cut at the drain timeout.
+        void stop().catch(() => undefined);
         server.close(() => {
           clearTimeout(timer);
           clearInterval(sweep);

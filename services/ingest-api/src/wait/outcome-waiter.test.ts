@@ -28,7 +28,7 @@ describe('OutcomeWaiter (real Redis pub/sub)', () => {
     const reads: string[][] = [];
     const waiter = new OutcomeWaiter<Rec>({
       subscriber: new Redis(url),
-      channel,
+      channels: [channel],
       firstRecheckMs: options.firstRecheckMs ?? 60_000,
       read: async (ids) => {
         reads.push([...ids]);
@@ -82,7 +82,7 @@ describe('OutcomeWaiter (real Redis pub/sub)', () => {
     const clientId = Number(await subscriber.call('CLIENT', 'ID'));
     const waiter = new OutcomeWaiter<Rec>({
       subscriber,
-      channel,
+      channels: [channel],
       firstRecheckMs: 60_000,
       read: async (ids) =>
         Promise.all(

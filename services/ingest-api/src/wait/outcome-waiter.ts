@@ -17,7 +17,7 @@ export type WaitResult<R> = Finished<R> | { kind: 'timeout' } | { kind: 'aborted
 
 /** The part of an ioredis client (Redis or Cluster) the waiter subscribes with: a connection of its own. */
 export interface Subscriber {
-  subscribe(channel: string): Promise<unknown>;
+  subscribe(...channels: string[]): Promise<unknown>;
   on(event: 'message', listener: (channel: string, message: string) => void): unknown;
   on(event: 'ready', listener: () => void): unknown;
   quit(): Promise<unknown>;
@@ -25,7 +25,8 @@ export interface Subscriber {
 
 export interface OutcomeWaiterOptions<R> {
   subscriber: Subscriber;
-  channel: string;
+  /** The channels finished request ids are announced on (one per partition). */
+  channels: readonly string[];
   /** Reads the records of `ids` (undefined when gone); one call per due batch. */
   read(ids: readonly string[]): Promise<ReadonlyArray<R | undefined>>;
   /** Whether a record is final (completed, failed, cancelled). */
@@ -50,6 +51,7 @@ interface Waiter<R> {
 export class OutcomeWaiter<R> {
   readonly #o: Required<Omit<OutcomeWaiterOptions<R>, 'onError'>> & Pick<OutcomeWaiterOptions<R>, 'onError'>;
   readonly #byId = new Map<string, Set<Waiter<R>>>();
+  readonly #channels: ReadonlySet<string>;
   #sweep: NodeJS.Timeout | undefined;
   #sweeping = false;
   #closed = false;
@@ -57,17 +59,18 @@ export class OutcomeWaiter<R> {
 
   constructor(options: OutcomeWaiterOptions<R>) {
     this.#o = { firstRecheckMs: 1_000, maxRecheckMs: 15_000, readBatch: 500, ...options };
+    this.#channels = new Set(options.channels);
   }
 
   /** Subscribes; idempotent. Waiting before it resolves is fine: the first recheck covers the gap. */
   start(): Promise<void> {
     this.#started ??= (async () => {
       this.#o.subscriber.on('message', (channel, message) => {
-        if (channel === this.#o.channel) this.#notice(message);
+        if (this.#channels.has(channel)) this.#notice(message);
       });
       // After a reconnect ioredis subscribes again by itself; what was announced meanwhile is lost, so look now.
       this.#o.subscriber.on('ready', () => this.#recheckAll());
-      await this.#o.subscriber.subscribe(this.#o.channel);
+      await this.#o.subscriber.subscribe(...this.#o.channels);
       this.#sweep = setInterval(() => void this.#recheckDue(), Math.min(250, this.#o.firstRecheckMs));
       this.#sweep.unref();
     })();

@@ -126,7 +126,9 @@ export function openApiDocument(options: { version?: string } = {}): Record<stri
           summary: 'The current state of a request',
           parameters: [
             idParam,
-            preferParam('Long-poll: answer once the request is final, or after this many seconds (capped by MAX_WAIT_S).'),
+            preferParam(
+              'Long-poll: answer once the request is final, or after this many seconds (capped by MAX_WAIT_S).',
+            ),
           ],
           responses: {
             '200': { description: 'The request object.', content: json(requestRef) },

@@ -1,7 +1,9 @@
 /**
  * Every response of the simulator's `openai` profile validates against OpenAI's own OpenAPI document
  * (vendored at `test/fixtures/openai-openapi/openai-openapi.yaml`): Batch in each status, OpenAIFile, the list and delete responses,
- * models, chat completions (realtime and inside batch output lines) and error bodies.
+ * models, every batchable endpoint's answer (chat completions, embeddings, responses, completions, moderations;
+ * realtime and inside batch output lines) and error bodies. The simulator's own request checks agree with the
+ * document's request schemas on a table of bodies, accepted and refused.
  */
 import { readFileSync } from 'node:fs';
 import { createProviderSim, type ProviderSim } from '@batchbridge/provider-sim';
@@ -45,7 +47,19 @@ function convertNullable(node: unknown): unknown {
     delete out.nullable;
     return { anyOf: [out, { type: 'null' }] };
   }
+  // `nullable: false` says nothing (CreateModerationRequest.model), and ajv refuses it beside `anyOf`.
+  if (out.nullable === false) delete out.nullable;
   return out;
+}
+
+/**
+ * With `encoding_format: "base64"` OpenAI sends each embedding as a base64 string (the openai SDK asks for it and
+ * decodes it); the document types `Embedding.embedding` as floats only. Only that field is widened.
+ */
+function allowBase64Embeddings(schemas: Record<string, Json>): void {
+  const properties = schemas.Embedding?.properties as Record<string, unknown> | undefined;
+  if (!properties?.embedding) throw new Error('Embedding.embedding not found in the OpenAPI document');
+  properties.embedding = { anyOf: [properties.embedding, { type: 'string', contentEncoding: 'base64' }] };
 }
 
 function loadValidators(): (name: string) => ValidateFunction {
@@ -61,6 +75,7 @@ function loadValidators(): (name: string) => ValidateFunction {
       properties[field] = { anyOf: [properties[field], { type: 'null' }] };
     }
   }
+  allowBase64Embeddings(schemas);
   // OpenAPI keywords (`x-…`, `discriminator`, `example`, …) are annotations here: strict mode off.
   const ajv = new Ajv2020({ strict: false, allErrors: true, validateSchema: false });
   const addFormats = addFormatsModule as unknown as (a: Ajv2020) => void;
@@ -126,11 +141,11 @@ const line = (id: string, text: string, model = 'gpt-4o-mini') => ({
   body: { model, messages: [{ role: 'user', content: text }] },
 });
 
-async function createBatch(lines: readonly unknown[]): Promise<Json> {
+async function createBatch(lines: readonly unknown[], endpoint = '/v1/chat/completions'): Promise<Json> {
   const file = await uploadLines(lines);
   const res = await call('POST', '/batches', {
     input_file_id: file.id,
-    endpoint: '/v1/chat/completions',
+    endpoint,
     completion_window: '24h',
     metadata: { batchbridge_flush_id: 'f' },
   });
@@ -164,6 +179,22 @@ describe('the validators', () => {
     expect(validator('OpenAIFile')({ id: 'f', object: 'file', bytes: 1, created_at: 1, filename: 'a' })).toBe(false);
     expect(validator('ErrorResponse')({ error: { message: 'm', type: 't' } })).toBe(false);
     expect(validator('CreateChatCompletionResponse')({ choices: [{ index: 0 }] })).toBe(false);
+    const embeddings = { object: 'list', data: [{ object: 'embedding', index: 0, embedding: [0.5] }], model: 'm' };
+    expect(validator('CreateEmbeddingResponse')({ ...embeddings, usage: { prompt_tokens: 1, total_tokens: 1 } })).toBe(
+      true,
+    );
+    expect(validator('CreateEmbeddingResponse')(embeddings)).toBe(false);
+    expect(validator('Response')({ id: 'resp_1', object: 'response', created_at: 1, output: [] })).toBe(false);
+    expect(
+      validator('CreateCompletionResponse')({
+        id: 'c',
+        object: 'chat.completion',
+        created: 1,
+        model: 'm',
+        choices: [],
+      }),
+    ).toBe(false);
+    expect(validator('CreateModerationResponse')({ id: 'm', model: 'm', results: [{ flagged: false }] })).toBe(false);
   });
 });
 
@@ -267,3 +298,140 @@ describe('openai profile responses validate against openai-openapi.yaml', () => 
     expectValid('ErrorResponse', limited.body);
   });
 });
+
+/** Per endpoint: its request and response schemas in the document, bodies it must answer, and bodies both refuse. */
+const ENDPOINT_CASES: {
+  endpoint: string;
+  path: string;
+  request: string;
+  response: string;
+  valid: Json[];
+  invalid: Json[];
+}[] = [
+  {
+    endpoint: '/v1/embeddings',
+    path: '/embeddings',
+    request: 'CreateEmbeddingRequest',
+    response: 'CreateEmbeddingResponse',
+    valid: [
+      { model: 'text-embedding-3-small', input: 'one' },
+      { model: 'text-embedding-3-small', input: ['two', 'three'], dimensions: 8, encoding_format: 'float' },
+      { model: 'text-embedding-3-small', input: [1, 2, 3], encoding_format: 'base64' },
+      { model: 'text-embedding-3-small', input: [[1, 2], [3]], user: 'u' },
+    ],
+    invalid: [
+      { model: 'text-embedding-3-small' },
+      { input: 'no model' },
+      { model: 'text-embedding-3-small', input: [] },
+      { model: 'text-embedding-3-small', input: 'x', encoding_format: 'int8' },
+      { model: 'text-embedding-3-small', input: 'x', dimensions: 0 },
+      { model: 'text-embedding-3-small', input: 'x', temperature: 1 },
+      { model: 'text-embedding-3-small', input: [1.5] },
+    ],
+  },
+  {
+    endpoint: '/v1/responses',
+    path: '/responses',
+    request: 'CreateResponse',
+    response: 'Response',
+    valid: [
+      { model: 'gpt-4o-mini', input: 'one' },
+      { model: 'gpt-4o-mini', instructions: 'Short.', input: [{ role: 'user', content: 'two' }], temperature: 0.5 },
+      // (Content as a part list matches two branches of the document's `InputItem` oneOf; the SDK test sends it.)
+      {
+        model: 'gpt-4o-mini',
+        input: [
+          { role: 'user', content: 'three' },
+          { role: 'assistant', content: 'four' },
+        ],
+        max_output_tokens: 16,
+        metadata: { k: 'v' },
+      },
+    ],
+    invalid: [
+      { model: 'gpt-4o-mini', input: 42 },
+      { model: 'gpt-4o-mini', input: 'x', temperature: 3 },
+      { model: 'gpt-4o-mini', input: 'x', instructions: 7 },
+    ],
+  },
+  {
+    endpoint: '/v1/completions',
+    path: '/completions',
+    request: 'CreateCompletionRequest',
+    response: 'CreateCompletionResponse',
+    valid: [
+      { model: 'gpt-3.5-turbo-instruct', prompt: 'one' },
+      { model: 'gpt-3.5-turbo-instruct', prompt: ['two', 'three'], max_tokens: 100, n: 2 },
+      { model: 'gpt-3.5-turbo-instruct', prompt: [[1, 2], [3]], echo: false },
+    ],
+    invalid: [
+      { model: 'gpt-3.5-turbo-instruct' },
+      { prompt: 'no model' },
+      { model: 'gpt-3.5-turbo-instruct', prompt: 'x', n: 0 },
+      { model: 'gpt-3.5-turbo-instruct', prompt: 'x', max_tokens: -1 },
+    ],
+  },
+  {
+    endpoint: '/v1/moderations',
+    path: '/moderations',
+    request: 'CreateModerationRequest',
+    response: 'CreateModerationResponse',
+    valid: [
+      { model: 'omni-moderation-latest', input: 'one' },
+      { input: ['two [sim:flag=hate]', 'three'] },
+      {
+        model: 'omni-moderation-latest',
+        input: [
+          { type: 'text', text: 'four' },
+          { type: 'image_url', image_url: { url: 'https://example.com/a.png' } },
+        ],
+      },
+    ],
+    invalid: [{ model: 'omni-moderation-latest' }, { input: 5 }, { input: [{ type: 'audio', audio: 'x' }] }],
+  },
+  {
+    endpoint: '/v1/chat/completions',
+    path: '/chat/completions',
+    request: 'CreateChatCompletionRequest',
+    response: 'CreateChatCompletionResponse',
+    valid: [{ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'one' }], max_completion_tokens: 4 }],
+    invalid: [{ model: 'gpt-4o-mini' }, { messages: [{ role: 'user', content: 'no model' }] }],
+  },
+];
+
+describe.each(ENDPOINT_CASES)(
+  '$endpoint against the document',
+  ({ endpoint, path, request, response, valid, invalid }) => {
+    it(`the simulator accepts what ${request} accepts and refuses what it refuses`, async () => {
+      for (const body of valid) {
+        expect(validator(request)(body), `${request} refuses ${JSON.stringify(body)}`).toBe(true);
+        const res = await call('POST', path, body);
+        expect(res.status, `${JSON.stringify(body)} → ${JSON.stringify(res.body)}`).toBe(200);
+      }
+      for (const body of invalid) {
+        expect(validator(request)(body), `${request} accepts ${JSON.stringify(body)}`).toBe(false);
+        const res = await call('POST', path, body);
+        expect(res.status, `${JSON.stringify(body)} → ${JSON.stringify(res.body)}`).toBe(400);
+        expectValid('ErrorResponse', res.body);
+      }
+    });
+
+    it(`realtime answers and batch output lines validate as ${response}`, async () => {
+      for (const body of valid) expectValid(response, (await call('POST', path, body)).body);
+      const lines = valid.map((body, i) => ({ custom_id: `v-${i}`, method: 'POST', url: endpoint, body }));
+      const done = await finished((await createBatch(lines, endpoint)).id);
+      expect(done.status).toBe('completed');
+      expectValid('Batch', done);
+      const content = await fetch(`${sim.url}/files/${String(done.output_file_id)}/content`, {
+        headers: { authorization: 'Bearer k' },
+      });
+      const outputs = (await content.text()).split('\n').filter(Boolean);
+      expect(outputs).toHaveLength(valid.length);
+      for (const raw of outputs) {
+        const line = JSON.parse(raw) as { response: { status_code: number; body: unknown } };
+        expect(line.response.status_code).toBe(200);
+        expectValid(response, line.response.body);
+      }
+    });
+  },
+);

@@ -9,6 +9,7 @@ import { type AdminControls, adminRouter } from './admin-router.js';
 import type { BatchRunner } from './batch-runner.js';
 import { batchesRouter } from './batches-router.js';
 import { chatRouter } from './chat-router.js';
+import { endpointsRouter } from './endpoints-router.js';
 import { errorBodyForStatus, SimHttpError } from './errors.js';
 import type { FaultGate } from './fault-gate.js';
 import { filesRouter } from './files-router.js';
@@ -91,6 +92,7 @@ export function createApp(parts: AppParts): express.Express {
   v1.use(filesRouter(state, gate));
   v1.use(batchesRouter(state, gate, runner, parts.closing));
   v1.use(chatRouter(state, gate));
+  v1.use(endpointsRouter(state, gate));
   app.use('/v1', v1);
   app.use('/_sim', json, adminRouter(parts.admin));
   app.use((req, res) => {

@@ -8,8 +8,8 @@ import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep, setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { validateBatchInput } from './batch-validation.js';
-import { chatBodySchema } from './chat-body.js';
-import { type SimChatRequest, simMarkers, simulatedCompletion } from './completion.js';
+import { type SimMarkers, simMarkersInText } from './completion.js';
+import { ENDPOINTS, type SimEndpoint } from './endpoints.js';
 import { errorBodyForStatus } from './errors.js';
 import { newId } from './ids.js';
 import { ShuffledJsonlWriter } from './shuffled-jsonl-writer.js';
@@ -17,6 +17,14 @@ import type { SimState } from './sim-state.js';
 import { type BatchErrorItem, type BatchRecord, type FileRecord, TERMINAL_STATUSES } from './store.js';
 
 const nowSeconds = (): number => Math.floor(Date.now() / 1000);
+
+const NO_MARKERS: SimMarkers = { errorStatus: null, drop: false };
+
+function* chunked(head: string, body: Iterable<string>, tail: string): Generator<string> {
+  yield head;
+  yield* body;
+  yield tail;
+}
 
 /** Thrown inside a run when the simulator closes: the run stops without touching the batch again. */
 class Closing extends Error {}
@@ -94,11 +102,12 @@ export class BatchRunner {
       if (batch.cancelRequested) return await this.#finishCancel(batch, null, null);
 
       const validation = await validateBatchInput(input.path, input.bytes, {
-        endpoint: batch.endpoint,
+        endpoint: batch.endpoint as SimEndpoint,
         models: state.models,
         mixedModels: state.profile.mixedModels,
         maxLines: state.maxLines,
         maxBytes: state.maxBytes,
+        maxEmbeddingInputs: state.profile.maxEmbeddingInputs,
       });
       state.counters.linesReceived(validation.lines);
       if (this.#closing.signal.aborted) throw new Closing();
@@ -199,20 +208,22 @@ export class BatchRunner {
     errorsOut: ShuffledJsonlWriter,
   ): Promise<void> {
     const state = this.#state;
-    const parsed = chatBodySchema.safeParse(line.body);
-    const messages = parsed.success ? parsed.data.messages : [];
-    const markers = simMarkers(messages);
+    // The batch was created for a served endpoint, and validation refused every line whose url differs.
+    const checked = ENDPOINTS[batch.endpoint as SimEndpoint].check(line.body);
+    const markers = checked.ok ? simMarkersInText(checked.request.text) : NO_MARKERS;
     const dropFraction = state.faults.dropLineFraction;
     if (markers.drop || (dropFraction > 0 && state.rng() < dropFraction)) {
       // The provider believes it answered; the line is simply missing from both files.
       batch.request_counts.completed++;
       return;
     }
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
+    if (!checked.ok) {
+      const issue = checked.error.issues[0];
       const param = issue?.path.join('.') ?? '';
       return this.#errorLine(batch, errorsOut, line.custom_id, 400, {
-        message: `Invalid '${param}': ${issue?.message ?? 'invalid request body'}.`,
+        message: param
+          ? `Invalid '${param}': ${issue?.message ?? 'invalid request body'}.`
+          : (issue?.message ?? 'Invalid request body.'),
         param: param || null,
       });
     }
@@ -225,22 +236,16 @@ export class BatchRunner {
     if (lineErrorFraction > 0 && state.rng() < lineErrorFraction) {
       return this.#errorLine(batch, errorsOut, line.custom_id, state.faults.lineErrorStatus, {});
     }
-    if (parsed.data.stream === true) {
-      return this.#errorLine(batch, errorsOut, line.custom_id, 400, {
-        message: 'Streaming is not supported in batches.',
-        param: 'stream',
-      });
-    }
-    const completion = simulatedCompletion(parsed.data as SimChatRequest, { created: nowSeconds() });
-    await output.write({
-      id: newId('batch_req', 'openai'),
-      custom_id: line.custom_id,
-      response: { status_code: 200, request_id: newId('request', 'openai'), body: completion },
-      error: null,
-    });
+    const problem = checked.request.problem('batch');
+    if (problem) return this.#errorLine(batch, errorsOut, line.custom_id, 400, problem);
+    const answer = checked.request.answer(nowSeconds());
+    // The same line as JSON.stringify({id, custom_id, response: {status_code, request_id, body}, error: null}) would
+    // give, written in the answer's chunks: an embeddings body can be far too large for one string.
+    const head = `{"id":${JSON.stringify(newId('batch_req', 'openai'))},"custom_id":${JSON.stringify(line.custom_id)},"response":{"status_code":200,"request_id":${JSON.stringify(newId('request', 'openai'))},"body":`;
+    await output.writeChunks(chunked(head, answer.json, '},"error":null}'));
     batch.request_counts.completed++;
-    batch.usage.input_tokens += completion.usage.prompt_tokens;
-    batch.usage.output_tokens += completion.usage.completion_tokens;
+    batch.usage.input_tokens += answer.inputTokens;
+    batch.usage.output_tokens += answer.outputTokens;
     state.counters.outputLine(line.custom_id, batch.id);
   }
 

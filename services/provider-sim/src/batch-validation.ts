@@ -1,20 +1,24 @@
 /**
  * The validation pass over a batch input file, as providers run it while a batch is `validating`: the file is read as
- * a stream, line by line, and checked for the envelope (`custom_id`, `method`, `url`, `body.model`), duplicates, the
- * profile's model rule and its size limits. Bodies themselves are checked later, per line, as providers do.
+ * a stream, line by line, and checked for the envelope (`custom_id`, `method`, `url` equal to the batch's endpoint,
+ * `body.model` unless the endpoint has a default), duplicates, the profile's model rule and its size limits (lines,
+ * bytes, embedding inputs). Bodies themselves are checked later, per line, as providers do.
  */
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { z } from 'zod';
-import { estimateTokens, messagesText } from './completion.js';
+import { estimateTokens } from './completion.js';
+import { ENDPOINTS, type SimEndpoint } from './endpoints.js';
 import type { BatchErrorItem } from './store.js';
 
 export interface BatchValidationRules {
-  endpoint: string;
+  endpoint: SimEndpoint;
   models: readonly string[];
   mixedModels: boolean;
   maxLines: number;
   maxBytes: number;
+  /** Most embedding inputs across all lines (`/v1/embeddings`). @defaultValue `50000` */
+  maxEmbeddingInputs?: number;
   /** Errors reported at most (the count of lines is still exact). @defaultValue `100` */
   maxErrors?: number;
 }
@@ -57,6 +61,9 @@ export async function validateBatchInput(
   }
 
   const models = new Set(rules.models);
+  const handler = ENDPOINTS[rules.endpoint];
+  const maxInputs = rules.maxEmbeddingInputs ?? 50_000;
+  let inputs = 0;
   const seen = new Set<string>();
   let lineNumber = 0;
   let lines = 0;
@@ -116,7 +123,7 @@ export async function validateBatchInput(
         line: lineNumber,
       });
     }
-    const model = line.body.model;
+    const model = line.body.model ?? handler.defaultModel ?? undefined;
     if (typeof model !== 'string' || model === '') {
       report({
         code: 'missing_required_parameter',
@@ -146,9 +153,9 @@ export async function validateBatchInput(
         }
       }
     }
-    const messages = line.body.messages;
-    if (Array.isArray(messages)) {
-      const text = messagesText(messages);
+    inputs += handler.inputCount(line.body);
+    const text = handler.promptText(line.body);
+    if (text !== null) {
       tokens += estimateTokens(text);
       // Test markers of a body a provider refuses at validation: with the line named, or failing the whole file.
       if (text.includes('[sim:poison-line]')) {
@@ -161,6 +168,14 @@ export async function validateBatchInput(
       }
       if (text.includes('[sim:poison]')) poison = true;
     }
+  }
+  if (inputs > maxInputs) {
+    report({
+      code: 'too_many_embedding_inputs',
+      message: `The batch holds ${inputs} embedding inputs across its requests; the limit is ${maxInputs}.`,
+      param: null,
+      line: null,
+    });
   }
   if (poison) {
     // As providers do when a file trips an internal limit or parser: the batch fails, no line is named.

@@ -14,8 +14,6 @@ import { renderBatch } from './render.js';
 import type { SimState } from './sim-state.js';
 import type { BatchRecord } from './store.js';
 
-const SUPPORTED_ENDPOINTS = ['/v1/chat/completions'];
-
 const createSchema = z.object({
   input_file_id: z.string().min(1),
   endpoint: z.string().min(1),
@@ -59,9 +57,10 @@ export function batchesRouter(
     if (file.purpose !== 'batch') {
       throw invalidRequest(`File ${file.id} has purpose '${file.purpose}', expected 'batch'.`, 'input_file_id');
     }
-    if (!SUPPORTED_ENDPOINTS.includes(body.endpoint)) {
+    const endpoints: readonly string[] = state.profile.endpoints;
+    if (!endpoints.includes(body.endpoint)) {
       throw invalidRequest(
-        `Invalid value for 'endpoint': '${body.endpoint}'. Supported: ${SUPPORTED_ENDPOINTS.join(', ')}.`,
+        `Invalid value for 'endpoint': '${body.endpoint}'. Supported: ${endpoints.join(', ')}.`,
         'endpoint',
       );
     }

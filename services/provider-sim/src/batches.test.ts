@@ -113,7 +113,10 @@ describe('batch lifecycle (openai profile)', () => {
     const window = await create({ completion_window: '48h' });
     expect(window.status).toBe(400);
     expect(window.body.error).toMatchObject({ type: 'invalid_request_error', param: 'completion_window' });
-    expect((await create({ endpoint: '/v1/embeddings' })).status).toBe(400);
+    // OpenAI batches images too; the simulator does not answer them.
+    const images = await create({ endpoint: '/v1/images/generations' });
+    expect(images.status).toBe(400);
+    expect(images.body.error).toMatchObject({ param: 'endpoint' });
     expect((await create({ input_file_id: 'file-nope' })).status).toBe(404);
     expect((await create({ metadata: { k: 'x'.repeat(513) } })).status).toBe(400);
     expect((await api(sim, 'GET', '/batches/batch_nope')).status).toBe(404);

@@ -92,7 +92,8 @@ export function messagesText(messages: readonly unknown[]): string {
     .join('\n');
 }
 
-function lastUserText(messages: readonly unknown[]): string {
+/** The text of the last `user` message (its `content` read as `contentText` does). */
+export function lastUserText(messages: readonly unknown[]): string {
   for (let i = messages.length - 1; i >= 0; i--) {
     const m = messages[i] as { role?: unknown; content?: unknown } | null | undefined;
     if (m && m.role === 'user') return contentText(m.content);
@@ -161,7 +162,11 @@ const ERROR_MARKER = /\[sim:error=(\d{3})\]/;
 
 /** Reads the `[sim:…]` markers from the message text of a request. */
 export function simMarkers(messages: readonly unknown[]): SimMarkers {
-  const text = messagesText(messages);
+  return simMarkersInText(messagesText(messages));
+}
+
+/** Reads the `[sim:…]` markers from a request's prompt text, whatever its endpoint. */
+export function simMarkersInText(text: string): SimMarkers {
   const match = ERROR_MARKER.exec(text);
   const status = match ? Number(match[1]) : null;
   return {

@@ -18,6 +18,10 @@ export const SIM_OPERATIONS = [
   'batches.cancel',
   'models.list',
   'chat.completions',
+  'embeddings',
+  'responses',
+  'completions',
+  'moderations',
 ] as const;
 
 /** One API operation of the simulator, named after the openai SDK method. */

@@ -1,6 +1,9 @@
 /**
  * The I4 check for the simulator: a 50 000-line, ~200 MB batch is uploaded, validated, processed and downloaded with
- * memory staying flat. Slow (tens of seconds), so opt-in: `SIM_LARGE_TEST=1 pnpm vitest run services/provider-sim`.
+ * memory staying flat; and an embeddings batch whose output (1 536 floats per input) is far larger than its input.
+ * Slow (tens of seconds), so opt-in: `SIM_LARGE_TEST=1 pnpm vitest run services/provider-sim`; the embeddings case
+ * needs `NODE_OPTIONS=--expose-gc` too, to measure live memory: it allocates ~1 GB of short-lived strings, which an
+ * unforced heap reading would count.
  */
 
 import { once } from 'node:events';
@@ -81,5 +84,52 @@ describe.runIf(process.env.SIM_LARGE_TEST === '1')('large batch', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe.runIf(process.env.SIM_LARGE_TEST === '1')('large embeddings batch', () => {
+  it('writes ~500 MB of vectors with flat memory', { timeout: 600_000 }, async () => {
+    expect(global.gc, 'run with NODE_OPTIONS=--expose-gc').toBeTypeOf('function');
+    const sim = await startSim();
+    // 500 lines of 32 inputs: 16 000 vectors of 1 536 floats, about 33 KB of JSON each.
+    const input = Array.from({ length: 500 }, (_, i) => ({
+      custom_id: `emb-${i}`,
+      method: 'POST',
+      url: '/v1/embeddings',
+      body: { model: 'text-embedding-3-small', input: Array.from({ length: 32 }, (_, j) => `${i}:${j}`) },
+    }));
+    const form = new FormData();
+    form.set('purpose', 'batch');
+    form.set('file', new Blob([input.map((l) => JSON.stringify(l)).join('\n')]), 'input.jsonl');
+    const uploaded = await fetch(`${sim.url}/files`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer k' },
+      body: form,
+    });
+    const file = (await uploaded.json()) as { id: string };
+    global.gc?.();
+    const baseline = process.memoryUsage().heapUsed;
+    let peak = baseline;
+    const sampler = setInterval(() => {
+      global.gc?.();
+      // Live memory: collected first, so that garbage not yet collected is not counted.
+      peak = Math.max(peak, process.memoryUsage().heapUsed);
+    }, 50);
+    const created = await api<Batch>(sim, 'POST', '/batches', {
+      input_file_id: file.id,
+      endpoint: '/v1/embeddings',
+      completion_window: '24h',
+    });
+    const done = await waitForBatch(sim, created.body.id);
+    clearInterval(sampler);
+    expect(done.status).toBe('completed');
+    expect(done.request_counts).toEqual({ total: 500, completed: 500, failed: 0 });
+    const meta = await api<{ bytes: number }>(sim, 'GET', `/files/${done.output_file_id}`);
+    expect(meta.body.bytes).toBeGreaterThan(400_000_000);
+    const growthMb = (peak - baseline) / 1024 / 1024;
+    console.log(
+      `large embeddings batch: heap growth peak ${growthMb.toFixed(1)} MB for ${(meta.body.bytes / 1e6).toFixed(0)} MB of output`,
+    );
+    expect(growthMb).toBeLessThan(100);
   });
 });

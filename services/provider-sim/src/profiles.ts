@@ -4,13 +4,18 @@
  * A profile decides what validation refuses (one model per file, line and byte caps, completion windows) and how
  * objects are rendered (kluster answers batch retrieve/list with string timestamps and adds page fields to lists).
  */
+import type { SimEndpoint } from './endpoints.js';
 
 export type ProfileName = 'openai' | 'kluster';
 
 export interface SimProfile {
   readonly name: ProfileName;
-  /** Models accepted in batch lines and realtime calls. */
+  /** Models accepted in batch lines and realtime calls, and listed by `GET /v1/models` (any model at any endpoint). */
   readonly models: readonly string[];
+  /** Batch `endpoint`s accepted; realtime calls to the others answer 404. */
+  readonly endpoints: readonly SimEndpoint[];
+  /** Most embedding inputs across all lines of one `/v1/embeddings` batch. */
+  readonly maxEmbeddingInputs: number;
   /** Owner shown in `GET /v1/models`. */
   readonly modelOwner: string;
   /** Whether one input file may mix models (openai: no). */
@@ -34,7 +39,21 @@ const MB = 1024 * 1024;
 export const PROFILES: Readonly<Record<ProfileName, SimProfile>> = {
   openai: {
     name: 'openai',
-    models: ['gpt-4o-mini', 'gpt-4o', 'gpt-4.1-mini', 'gpt-4.1-nano', 'gpt-4.1', 'gpt-5-mini'],
+    models: [
+      'gpt-4o-mini',
+      'gpt-4o',
+      'gpt-4.1-mini',
+      'gpt-4.1-nano',
+      'gpt-4.1',
+      'gpt-5-mini',
+      'text-embedding-3-small',
+      'text-embedding-3-large',
+      'text-embedding-ada-002',
+      'omni-moderation-latest',
+      'gpt-3.5-turbo-instruct',
+    ],
+    endpoints: ['/v1/chat/completions', '/v1/embeddings', '/v1/responses', '/v1/completions', '/v1/moderations'],
+    maxEmbeddingInputs: 50_000,
     modelOwner: 'system',
     mixedModels: false,
     maxLines: 50_000,
@@ -53,6 +72,9 @@ export const PROFILES: Readonly<Record<ProfileName, SimProfile>> = {
       'deepseek-ai/DeepSeek-R1',
       'deepseek-ai/DeepSeek-V3',
     ],
+    // kluster's Batch API documents chat completions only.
+    endpoints: ['/v1/chat/completions'],
+    maxEmbeddingInputs: 50_000,
     modelOwner: 'klusterai',
     mixedModels: true,
     maxLines: 50_000,

@@ -138,4 +138,46 @@ describe('transparent mode', () => {
     expect(streamed.status).toBe(400);
     expect(((await streamed.json()) as { error: { param: string } }).error.param).toBe('stream');
   });
+
+  it('answers a client that went away and came back once: one request, one paid batch line', async () => {
+    const post = (body: unknown, headers: Record<string, string>, signal?: AbortSignal) =>
+      fetch(`${pipeline.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${WAITER_KEY}`, 'content-type': 'application/json', ...headers },
+        body: JSON.stringify(body),
+        ...(signal ? { signal } : {}),
+      });
+    // The provider is slow for a moment, so that the first attempts are still waiting when their clients give up.
+    pipeline.sim!.setFaults({ latencyMs: { 'batches.retrieve': 1_500 } });
+    const before = pipeline.sim!.counters().linesReceived;
+    const giveUp = async (body: unknown, headers: Record<string, string>) => {
+      const controller = new AbortController();
+      const first = post(body, headers, controller.signal).catch((err: Error) => err);
+      await new Promise((r) => setTimeout(r, 300));
+      controller.abort();
+      expect(await first).toBeInstanceOf(Error);
+    };
+    const keyed = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'killed and retried with a key' }] };
+    const sdkLike = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'retried by the SDK itself' }] };
+    try {
+      await giveUp(keyed, { 'idempotency-key': 'transparent-retry-1' });
+      await giveUp(sdkLike, { 'x-stainless-retry-count': '0' });
+    } finally {
+      pipeline.sim!.setFaults({ latencyMs: { 'batches.retrieve': 0 } });
+    }
+    const again = await post(keyed, { 'idempotency-key': 'transparent-retry-1' });
+    expect(again.status).toBe(200);
+    expect(
+      ((await again.json()) as { choices: Array<{ message: { content: string } }> }).choices[0]!.message.content,
+    ).toBe(simulatedCompletion(keyed).choices[0]!.message.content);
+    const retried = await post(sdkLike, { 'x-stainless-retry-count': '1' });
+    expect(retried.status).toBe(200);
+    expect(((await retried.json()) as { object: string }).object).toBe('chat.completion');
+    expect(pipeline.sim!.counters().linesReceived - before).toBe(2);
+
+    // A first attempt (retry count 0) is a new request even with the same body: only retries join.
+    const fresh = await post(sdkLike, { 'x-stainless-retry-count': '0' });
+    expect(fresh.status).toBe(200);
+    expect(pipeline.sim!.counters().linesReceived - before).toBe(3);
+  });
 });

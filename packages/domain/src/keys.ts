@@ -42,6 +42,8 @@
  * | G:creates:<unixMinute>       | string | provider batches created in that minute, all packers (profile limit), PX 2 m |
  * | G:admin:session:<sha256>     | string | an operator-page session (digest of its cookie), PX 12 h                 |
  * | G:admin:fail:<ip>            | string | failed admin logins from an address, PX 15 min (10 → 429)                |
+ * | G:join:<tenant>:<bodyHash>   | string | the request id a waiting request without Idempotency-Key created, so an   |
+ * |                              |        | SDK's own retry of the same body joins it (X-Stainless-Retry-Count), PX  |
  * | G:partitions                 | string | REDIS_PARTITIONS this prefix was first started with (checked at start)   |
  * | G:savings                    | hash   | estimated savings per model: `usd_micro:<model>`, `in:<model>`, `out:<model>` |
  * |                              |        | (micro-dollars and tokens of completed results; operator page)         |
@@ -88,6 +90,11 @@ export class KeySpace {
   /** Failed operator-page logins (or wrong bearer keys) from one client address, PX = the counting window. */
   adminLoginFailures(ip: string): string {
     return `${this.globalTag()}:admin:fail:${ip}`;
+  }
+
+  /** A waiting request's id by tenant and body digest, for an SDK retry without Idempotency-Key to join (SPEC §8). */
+  retryJoin(tenant: string, bodyHash: string): string {
+    return `${this.globalTag()}:join:${tenant}:${bodyHash}`;
   }
 
   /** The REDIS_PARTITIONS this prefix was first started with: Idempotency-Keys and request ids depend on it. */

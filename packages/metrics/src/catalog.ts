@@ -29,6 +29,11 @@ export function createMetricsCatalog(registry: Registry) {
       labelNames: ['outcome'] as const,
       registers,
     }),
+    waitRetriesJoined: new Counter({
+      name: 'batchbridge_wait_retries_joined_total',
+      help: 'SDK retries (X-Stainless-Retry-Count ≥ 1, no Idempotency-Key) of a waiting request that joined the request their first attempt created instead of creating another.',
+      registers,
+    }),
     waitingConnections: new Gauge({
       name: 'batchbridge_waiting_connections',
       help: 'Connections of this process currently held waiting for their request outcome (Prefer: wait).',

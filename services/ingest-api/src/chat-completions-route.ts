@@ -106,6 +106,15 @@ export function chatCompletionsCore(deps: ChatRouteDeps): (input: ChatInput) => 
   const { config, store, metrics, logger } = runtime;
   const partitions = config.redis.partitions;
 
+  /** The reply that joins the request an earlier attempt created (see X-Stainless-Retry-Count above), if any. */
+  const joinEarlier = async (joinKey: string): Promise<ChatReply | undefined> => {
+    const earlier = await runtime.redis.get(joinKey);
+    const record = earlier ? await store.get(earlier) : undefined;
+    if (!record) return undefined;
+    const body = toRequestObject(record);
+    return { status: 200, headers: { Location: `/v1/requests/${record.id}` }, body };
+  };
+
   return async (req: ChatInput): Promise<ChatReply> => {
     const tenant = req.tenant;
     // express.json only parses JSON media types; anything else (or no body at all) leaves req.body undefined.
@@ -243,17 +252,32 @@ export function chatCompletionsCore(deps: ChatRouteDeps): (input: ChatInput) => 
       });
     }
 
+    const digest = () =>
+      createHash('sha256')
+        .update(chat.canonicalBody())
+        .update('\n')
+        .update(callbackUrl ?? '')
+        .update('\n')
+        .update(clientRef ?? '')
+        .digest('base64url');
+    const bodyHash = idempotencyKey === undefined ? undefined : digest();
+    // The openai SDKs retry a timed-out POST with no Idempotency-Key (X-Stainless-Retry-Count: 1, 2): for a request
+    // that waits, such a retry of the same body by the same tenant joins the request its first attempt created, so
+    // it is answered (and paid) once (SPEC §8).
+    const retryCount = header(req, 'x-stainless-retry-count');
+    const joinKey =
+      waitS > 0 && idempotencyKey === undefined && retryCount !== undefined
+        ? runtime.keys.retryJoin(tenant.id, digest())
+        : undefined;
+    if (joinKey !== undefined && retryCount !== '0') {
+      const joined = await joinEarlier(joinKey);
+      if (joined) {
+        metrics.m.waitRetriesJoined.inc();
+        return { ...joined, wait: { id: joined.body.id, seconds: waitS, current: joined.body, stream: chat.stream } };
+      }
+    }
+
     const elsewhere = await capacity.elsewhere(tenant.id, partition);
-    const bodyHash =
-      idempotencyKey === undefined
-        ? undefined
-        : createHash('sha256')
-            .update(chat.canonicalBody())
-            .update('\n')
-            .update(callbackUrl ?? '')
-            .update('\n')
-            .update(clientRef ?? '')
-            .digest('base64url');
     // created_at is taken in the same synchronous step as the script's own Date.now() (store.enqueue reads it before
     // its first await), so the object we answer with matches the stored record without reading it back.
     const createdAt = Date.now();
@@ -286,6 +310,10 @@ export function chatCompletionsCore(deps: ChatRouteDeps): (input: ChatInput) => 
         metrics.m.requestsAccepted.inc({ tenant: config.metrics.tenantLabel ? tenant.id : '' });
         logger.debug({ requestId: id, tenant: tenant.id }, 'request accepted');
         const body = createdObject(id, chat.model, clientRef, createdAt);
+        if (joinKey !== undefined) {
+          // Best effort: without it a retry creates a second request, as it would without transparent mode.
+          await runtime.redis.set(joinKey, id, 'PX', joinWindowMs(waitS)).catch(() => undefined);
+        }
         return {
           status: 202,
           headers: { Location: `/v1/requests/${id}` },
@@ -338,6 +366,14 @@ export function chatCompletionsCore(deps: ChatRouteDeps): (input: ChatInput) => 
         });
     }
   };
+}
+
+/**
+ * How long a waiting request can be joined by an SDK retry: the SDKs retry twice after their own timeout (10 min by
+ * default), with a short back-off; three waits and a margin cover both.
+ */
+function joinWindowMs(waitS: number): number {
+  return (3 * Math.max(waitS, 600) + 120) * 1000;
 }
 
 /** Whether the request carries a body at all (the test body-parser itself uses). */

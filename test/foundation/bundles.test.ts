@@ -299,4 +299,17 @@ describe('each service bundle under plain node', () => {
     expect(demo.output()).toMatch(/completed\s+10\n/);
     expect(demo.output()).toMatch(/OK: every request answered once, signed, with its own result\./);
   });
+
+  it('demo --wait: every prompt answered in its own response (transparent mode), exit 0', async () => {
+    const demo = startBundle(
+      'all-in-one',
+      { REDIS_URL: redis.url, REDIS_DATA_DIR: join(cwd, 'demo-wait', 'redis') },
+      ['--count', '10', '--wait'],
+      'demo',
+    );
+    const code = await demo.exited;
+    expect(code, demo.output()).toBe(0);
+    expect(demo.output()).toMatch(/answers\s+10 completions in the responses themselves/);
+    expect(demo.output()).toMatch(/routing\s+10 completions match their prompt, 0 do not/);
+  });
 });

@@ -1,8 +1,9 @@
 /**
- * `pnpm demo [--count N] [--concurrency C] [--timeout-s S]`: starts everything (embedded Redis or the local one, the
- * provider simulator, every service) plus a local webhook receiver that verifies signatures, submits N prompts, waits
- * for every outcome and prints a summary. Exits 0 only when every accepted request was delivered once, verified, with
- * the completion that belongs to it.
+ * `pnpm demo [--count N] [--concurrency C] [--timeout-s S] [--wait]`: starts everything (embedded Redis or the local
+ * one, the provider simulator, every service) plus a local webhook receiver that verifies signatures, submits N prompts,
+ * waits for every outcome and prints a summary. Exits 0 only when every accepted request was delivered once, verified,
+ * with the completion that belongs to it. With `--wait` (transparent mode, SPEC §8) the prompts are sent as an
+ * unchanged OpenAI client would, with `Prefer: wait` and no callback URL, and each answer is the completion itself.
  */
 import { parseArgs } from 'node:util';
 import { webhookSecrets } from '@batchbridge/config';
@@ -18,13 +19,16 @@ const { values } = parseArgs({
     count: { type: 'string', default: process.env.DEMO_COUNT ?? '200' },
     concurrency: { type: 'string', default: '16' },
     'timeout-s': { type: 'string', default: '180' },
+    wait: { type: 'boolean', default: false },
   },
 });
 const count = Number(values.count);
-const concurrency = Number(values.concurrency);
+const waitMode = values.wait === true;
+// Waiting clients hold their connection until the batch returns: they all go at once, as separate clients would.
+const concurrency = waitMode && values.concurrency === '16' ? count : Number(values.concurrency);
 const timeoutMs = Number(values['timeout-s']) * 1000;
 if (!Number.isInteger(count) || count < 1 || !Number.isInteger(concurrency) || concurrency < 1 || !(timeoutMs > 0)) {
-  process.stderr.write('usage: pnpm demo [--count N≥1] [--concurrency C≥1] [--timeout-s S>0]\n');
+  process.stderr.write('usage: pnpm demo [--count N≥1] [--concurrency C≥1] [--timeout-s S>0] [--wait]\n');
   process.exit(2);
 }
 
@@ -53,7 +57,9 @@ const apiKey = tenant.api_keys[0]!;
 const receiver = await startWebhookReceiver({ secrets: webhookSecrets(tenant) });
 const say = (line: string) => process.stdout.write(`${line}\n`);
 say(
-  `batchbridge demo: ${count} prompts → ${embedded.url}/v1 → ${embedded.sim ? 'simulator' : 'upstream'} → ${receiver.url('/hook')}`,
+  `batchbridge demo: ${count} prompts → ${embedded.url}/v1 → ${embedded.sim ? 'simulator' : 'upstream'} → ${
+    waitMode ? 'the answers themselves (Prefer: wait)' : receiver.url('/hook')
+  }`,
 );
 
 const prompts = Array.from({ length: count }, (_, i) => ({
@@ -66,6 +72,9 @@ const prompts = Array.from({ length: count }, (_, i) => ({
 }));
 
 const acceptedAt = new Map<string, number>();
+/** The answers themselves (--wait), in the shape of an outcome. */
+const answered = new Map<string, { type: string; content: string | undefined; at: number; verified: boolean }>();
+const outcomeCount = () => (waitMode ? answered.size : receiver.uniqueByWebhookId().length);
 const expected = new Map<string, string>();
 let rejected = 0;
 const progress = createProgress(count);
@@ -74,40 +83,57 @@ async function submitter() {
   while (next < prompts.length) {
     const i = next++;
     const body = prompts[i]!;
+    const sentAt = Date.now();
     const res = await fetch(`${embedded.url}/v1/chat/completions`, {
       method: 'POST',
       headers: {
         authorization: `Bearer ${apiKey}`,
         'content-type': 'application/json',
-        'x-callback-url': receiver.url('/hook'),
-        'x-custom-id': `demo-${i + 1}`,
+        ...(waitMode
+          ? { prefer: `wait=${Math.floor(timeoutMs / 1000)}` }
+          : { 'x-callback-url': receiver.url('/hook'), 'x-custom-id': `demo-${i + 1}` }),
       },
       body: JSON.stringify(body),
     });
-    const json = (await res.json()) as { id?: string; error?: { message: string } };
-    if (res.status === 202 && json.id) {
+    const json = (await res.json()) as {
+      id?: string;
+      object?: string;
+      choices?: Array<{ message?: { content?: string } }>;
+      error?: { message: string };
+    };
+    const requestId = res.headers.get('x-request-id');
+    if (waitMode && res.status === 200 && json.object === 'chat.completion' && requestId) {
+      acceptedAt.set(requestId, sentAt);
+      expected.set(requestId, simulatedCompletion(body).choices[0]?.message.content ?? '');
+      answered.set(requestId, {
+        type: 'request.completed',
+        content: json.choices?.[0]?.message?.content,
+        at: Date.now(),
+        verified: true,
+      });
+    } else if (!waitMode && res.status === 202 && json.id) {
       acceptedAt.set(json.id, Date.now());
       expected.set(json.id, simulatedCompletion(body).choices[0]?.message.content ?? '');
     } else {
       rejected += 1;
       logger.warn({ status: res.status, error: json.error?.message }, 'request refused');
     }
-    progress.update(acceptedAt.size + rejected, receiver.uniqueByWebhookId().length);
+    progress.update(acceptedAt.size + rejected, outcomeCount());
   }
 }
 await Promise.all(Array.from({ length: Math.min(concurrency, count) }, submitter));
 const lastAccept = Date.now();
 
 const deadline = Date.now() + timeoutMs;
-while (receiver.uniqueByWebhookId().length < acceptedAt.size && Date.now() < deadline) {
-  progress.update(acceptedAt.size + rejected, receiver.uniqueByWebhookId().length);
+while (outcomeCount() < acceptedAt.size && Date.now() < deadline) {
+  progress.update(acceptedAt.size + rejected, outcomeCount());
   await new Promise((r) => setTimeout(r, 200));
 }
-progress.update(acceptedAt.size + rejected, receiver.uniqueByWebhookId().length);
+progress.update(acceptedAt.size + rejected, outcomeCount());
 progress.stop();
 
 // Check what arrived: one outcome per accepted request, signed, with the completion that belongs to that request.
-const outcomes = new Map<string, { type: string; content: string | undefined; at: number; verified: boolean }>();
+const outcomes = new Map(answered);
 for (const d of receiver.uniqueByWebhookId()) {
   const event = d.json as {
     type: string;
@@ -151,11 +177,16 @@ say(`  provider batches  ${batches ?? 'n/a (external provider)'}`);
 say(`  completed         ${completed}`);
 say(`  failed            ${failed}`);
 say(`  missing           ${missing}`);
-say(`  deliveries        ${deliveries} (${deliveries - outcomes.size} retries or duplicates, deduped by webhook-id)`);
-say(`  signatures        ${outcomes.size - unverified} verified, ${unverified} not`);
+if (waitMode) say(`  answers           ${answered.size} completions in the responses themselves (no webhook)`);
+else {
+  say(`  deliveries        ${deliveries} (${deliveries - outcomes.size} retries or duplicates, deduped by webhook-id)`);
+  say(`  signatures        ${outcomes.size - unverified} verified, ${unverified} not`);
+}
 say(`  routing           ${completed - wrongContent} completions match their prompt, ${wrongContent} do not`);
 say(
-  `  turnaround        p50 ${(pct(50) / 1000).toFixed(2)} s, p95 ${(pct(95) / 1000).toFixed(2)} s (accepted → delivered)`,
+  `  turnaround        p50 ${(pct(50) / 1000).toFixed(2)} s, p95 ${(pct(95) / 1000).toFixed(2)} s (${
+    waitMode ? 'sent → answered' : 'accepted → delivered'
+  })`,
 );
 say(
   `  wall time         ${((Date.now() - started) / 1000).toFixed(1)} s (${((Date.now() - lastAccept) / 1000).toFixed(1)} s after the last accept)`,
@@ -181,5 +212,8 @@ async function removeDemoKeys(): Promise<void> {
 }
 
 const ok = missing === 0 && unverified === 0 && wrongContent === 0 && rejected === 0 && failed === 0;
-say(ok ? '\nOK: every request answered once, signed, with its own result.' : '\nFAILED: see the summary above.');
+const okLine = waitMode
+  ? '\nOK: every request answered in its own response, with its own result.'
+  : '\nOK: every request answered once, signed, with its own result.';
+say(ok ? okLine : '\nFAILED: see the summary above.');
 process.exit(ok ? 0 : 1);

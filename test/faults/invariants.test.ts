@@ -30,6 +30,9 @@ it(
     expect(new Set(report.crashPointsFired).size).toBe(CRASH_POINTS.length);
     // Poison requests were accepted, so the poison checks checked something.
     expect(report.result.poison).toBeGreaterThanOrEqual(4);
+    // Waiting clients (transparent mode) took part, and most got their answer in the response.
+    expect(report.result.waited).toBeGreaterThanOrEqual(profile.requests / 25);
+    expect(report.result.waitedAnswered).toBeGreaterThan(report.result.waited / 2);
     // The receiver faults took effect: 410s were seen (so the "attempts after a 410" check checked something).
     expect(report.goneSeen).toBeGreaterThan(0);
     // The provider faults took effect: some batches expired, some failed on the enqueued-token limit.

@@ -59,6 +59,11 @@ export interface CheckResult {
   innocentFailed: number;
   /** Other requests that failed with no refusal of their own: MAX_ATTEMPTS used up by the run's faults (allowed). */
   exhaustedByFaults: number;
+  /** Entries that waited for their outcome (transparent mode), and how many got it in the response. */
+  waited: number;
+  waitedAnswered: number;
+  /** A waiting client answered with a completion other than the request's final one (must be 0). */
+  waitedWrong: number;
   secondBatchForFlush: number;
   redirectsFollowed: number;
   goneRetried: number;
@@ -120,6 +125,7 @@ export function check(input: CheckInput): CheckResult {
   let poisonNotFailed = 0;
   let innocentFailed = 0;
   let exhaustedByFaults = 0;
+  let waitedWrong = 0;
   const rejected = new Set(input.rejectedBySim);
   const byStatus: Record<string, number> = {};
   for (const entry of input.entries) {
@@ -140,6 +146,14 @@ export function check(input: CheckInput): CheckResult {
     }
     const got = deliveriesById.get(entry.id) ?? [];
     if (got.some((d) => input.accepted.has(d))) outcomesDelivered += 1;
+    if (entry.waits?.answer !== undefined) {
+      const response = final?.body?.response as { body?: { choices?: Array<{ message?: { content?: string } }> } };
+      const content = response?.body?.choices?.[0]?.message?.content;
+      if (status !== 'completed' || content !== entry.waits.answer) {
+        waitedWrong += 1;
+        note('waitedWrong', `${entry.id} answered "${entry.waits.answer.slice(0, 60)}", final ${status}`);
+      }
+    }
 
     if (final?.status === 404 || final === undefined) {
       const acked = entry.acceptedAt ?? 0;
@@ -221,6 +235,9 @@ export function check(input: CheckInput): CheckResult {
     poisonNotFailed,
     innocentFailed,
     exhaustedByFaults,
+    waited: input.entries.filter((e) => e.id && e.waits).length,
+    waitedAnswered: input.entries.filter((e) => e.waits?.answer !== undefined).length,
+    waitedWrong,
     secondBatchForFlush,
     redirectsFollowed: input.internalHits,
     goneRetried,

@@ -28,6 +28,12 @@ export interface LedgerEntry {
   abandoned?: string;
   /** Set when we asked to cancel it: the answer status. */
   cancelStatus?: number;
+  /**
+   * Submitted as a transparent-mode client (SPEC §8): `Prefer: wait`, the connection held until the outcome, retried
+   * with the same Idempotency-Key when it drops. `answer` is the completion content it got in the response (unset
+   * when the wait ended in a 202 or the answer was not a completion).
+   */
+  waits?: { answer?: string | undefined; status?: number };
 }
 
 export interface ClientOptions {
@@ -45,6 +51,9 @@ export interface ClientStats {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** How long a waiting entry holds its connection. */
+const WAIT_S = 30;
 
 export class FaultClient {
   readonly stats: ClientStats = { retries: 0, connectionErrors: 0, byStatus: {} };
@@ -78,15 +87,31 @@ export class FaultClient {
             'idempotency-key': entry.key,
             'x-custom-id': entry.key,
             'x-callback-url': entry.callbackUrl,
+            ...(entry.waits ? { prefer: `wait=${WAIT_S}` } : {}),
           },
           body: JSON.stringify({ model: entry.model, messages: [{ role: 'user', content: entry.prompt }] }),
-          signal: AbortSignal.timeout(10_000),
+          signal: AbortSignal.timeout(entry.waits ? (WAIT_S + 10) * 1000 : 10_000),
         });
         const text = await res.text();
         this.#count(String(res.status));
+        const requestId = res.headers.get('x-request-id');
+        if (
+          entry.waits &&
+          requestId &&
+          (res.status === 200 || (res.status >= 400 && res.status !== 429 && res.status !== 503))
+        ) {
+          // The outcome itself (a completion, or the provider's refusal of the line): the request was accepted.
+          const body = JSON.parse(text) as { object?: string; choices?: Array<{ message?: { content?: string } }> };
+          entry.id = requestId;
+          entry.acceptedAt = Date.now();
+          entry.waits.status = res.status;
+          if (body.object === 'chat.completion') entry.waits.answer = body.choices?.[0]?.message?.content ?? '';
+          return;
+        }
         if (res.status === 202 || res.status === 200) {
           const body = JSON.parse(text) as { id?: unknown };
           if (typeof body.id !== 'string') throw new Error(`no id in ${res.status} answer`);
+          if (entry.waits) entry.waits.status = res.status;
           entry.id = body.id;
           entry.acceptedAt = Date.now();
           entry.recoveredByReplay = res.status === 200;

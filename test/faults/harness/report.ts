@@ -16,6 +16,7 @@ export function failures(report: RunReport): Record<string, number> {
     'second provider batch for one flush': r.secondBatchForFlush,
     'poison requests not failed': r.poisonNotFailed,
     'requests failed by a poison request beside them': r.innocentFailed,
+    'waiting clients answered with another completion': r.waitedWrong,
     'redirects followed': r.redirectsFollowed,
     'retries after a 410': r.goneRetried,
     'requests the client could not get accepted': r.abandoned,
@@ -50,6 +51,7 @@ export function renderReport(report: RunReport): string {
       .map(([s, n]) => `${s} ${n}`)
       .join(', ')} |`,
     `| poison requests (whole batch file failed, with / without its line named) | ${r.poison} |`,
+    `| waiting clients (Prefer: wait), answered with the completion in the response | ${r.waited}, ${r.waitedAnswered} |`,
     `| failed with no refusal of their own: MAX_ATTEMPTS used up by the run's faults (allowed) | ${r.exhaustedByFaults} |`,
     `| outcomes delivered (receiver answered 2xx) | ${r.outcomesDelivered} |`,
     `| webhook attempts received | ${r.deliveries} |`,

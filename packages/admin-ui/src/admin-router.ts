@@ -145,8 +145,8 @@ export function createAdminRouter(runtime: Runtime, options: AdminRouterOptions 
 
   router.post('/requests/:id/redeliver', async (req, res) => {
     const id = String(req.params.id);
-    const p = runtime.store.partitionOf(id);
-    const record = p === undefined ? undefined : await runtime.store.get(id);
+    const p = runtime.store.requests.partitionOf(id);
+    const record = p === undefined ? undefined : await runtime.store.requests.get(id);
     const wantsHtml = req.headers.accept?.includes('text/html') === true;
     if (p === undefined || !record || !isTerminal(record.status)) {
       const message = record ? `request ${id} is ${record.status}: nothing to redeliver yet` : `no request ${id}`;

@@ -76,7 +76,7 @@ export async function startDispatcher(runtime: Runtime, options: DispatcherOptio
 
   let closed = false;
   metrics.onCollect(async () => {
-    if (!closed) metrics.m.webhookDeadLetters.set(await store.deadLetterCount());
+    if (!closed) metrics.m.webhookDeadLetters.set(await store.deadLetters.count());
   });
 
   let sweeping: Promise<unknown> | undefined;

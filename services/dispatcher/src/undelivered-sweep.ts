@@ -29,7 +29,7 @@ export async function sweepUndelivered(
   const graceMs = options.graceMs ?? 60_000;
   let recreated = 0;
   for (const p of runtime.keys.allPartitions()) {
-    const ids = await runtime.store.undeliveredBefore(p, Date.now() - graceMs, options.limit ?? 200);
+    const ids = await runtime.store.requests.undeliveredBefore(p, Date.now() - graceMs, options.limit ?? 200);
     for (const id of ids) if (await sweepOne(runtime, p, id)) recreated++;
   }
   if (recreated > 0) logger.warn({ recreated }, 'deliver jobs recreated for outcomes never delivered (job missing)');
@@ -37,10 +37,10 @@ export async function sweepUndelivered(
 }
 
 async function sweepOne(runtime: Runtime, p: PartitionId, id: string): Promise<boolean> {
-  const record = await runtime.store.get(id);
+  const record = await runtime.store.requests.get(id);
   if (!record || record.delivered_at !== undefined || record.gone_at !== undefined || record.dead) {
     // Expired, or its outcome was recorded (a mark that raced the index): nothing to deliver.
-    await runtime.store.forgetUndelivered(p, id);
+    await runtime.store.requests.forgetUndelivered(p, id);
     return false;
   }
   const job = await runtime.queues.queue('deliver', p).getJob(`dlv-${id}`);

@@ -22,7 +22,7 @@ export async function sweepPolls(runtime: Runtime, log: Logger): Promise<SweepRe
 
 async function sweepPartition(runtime: Runtime, p: PartitionId, result: SweepResult, log: Logger): Promise<void> {
   const queue = runtime.queues.queue('poll', p);
-  for (const batchId of await runtime.store.liveBatches(p)) {
+  for (const batchId of await runtime.store.batches.live(p)) {
     const jobId = `poll-${batchId}`;
     try {
       const job = await queue.getJob(jobId);

@@ -31,7 +31,7 @@ export async function makeOutcomes(
   for (const spec of specs) {
     const id = newRequestId(p);
     const body = JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: `question ${ids.length}` }] });
-    const created = await store.enqueue(
+    const created = await store.requests.enqueue(
       {
         id,
         partition: p,
@@ -48,7 +48,7 @@ export async function makeOutcomes(
     );
     if (created.kind !== 'created') throw new Error(`enqueue: ${created.kind}`);
     if (spec.kind === 'cancelled') {
-      const cancelled = await store.cancel(id, spec.tenant ?? 'acme');
+      const cancelled = await store.requests.cancel(id, spec.tenant ?? 'acme');
       if (cancelled.kind !== 'cancelled') throw new Error(`cancel: ${cancelled.kind}`);
       outbox.push(cancelled.outbox);
     }
@@ -57,13 +57,13 @@ export async function makeOutcomes(
   const toSettle = ids.filter((_, i) => specs[i]?.kind !== 'cancelled');
   if (toSettle.length > 0) {
     const flushId = newFlushId();
-    const claim = await store.claim(p, group, flushId, LIMITS, true);
+    const claim = await store.flushes.claim(p, group, flushId, LIMITS, true);
     if (!claim.claimed) throw new Error(`claim: ${claim.why}`);
-    const flush = await store.getFlush(p, flushId);
+    const flush = await store.flushes.get(p, flushId);
     if (flush === undefined) throw new Error('flush missing');
     const batchId = `batch_${flushId}`;
-    await store.recordSubmission(p, flush, batchId, `file_${flushId}`);
-    const settled = await store.settle(
+    await store.flushes.recordSubmission(p, flush, batchId, `file_${flushId}`);
+    const settled = await store.requests.settle(
       p,
       batchId,
       toSettle.map((id) => {

@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { isTerminal, type RequestRecord, toRequestObject } from '@batchbridge/domain';
+import { jobIds } from '@batchbridge/queues';
 import type { Runtime } from '@batchbridge/runtime';
 import type { Request, Response } from 'express';
 import { tenantOf } from './auth.js';
@@ -105,12 +106,12 @@ export function requestsHandlers(runtime: Runtime, hold?: HoldDeps) {
           headers: { 'Retry-After': String(left) },
         });
       }
-      // A fresh job id per redeliver: the original `dlv-<id>` job may still be kept as completed, and BullMQ would
+      // A fresh job id per redeliver: the original deliver job may still be kept as completed, and BullMQ would
       // ignore a duplicate. Random, so two redelivers are never merged silently. The webhook-id stays the same (it is
       // derived from the request id).
       await queues.addBulk('deliver', p, [
         {
-          jobId: `dlv-${id}-r${Date.now()}-${randomBytes(4).toString('hex')}`,
+          jobId: jobIds.redeliver(id, Date.now(), randomBytes(4).toString('hex')),
           data: { partition: p, requestId: id, redeliver: true },
         },
       ]);

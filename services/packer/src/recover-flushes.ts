@@ -5,6 +5,7 @@
  * stalled-job check hands back the jobs of a dead worker.
  */
 import type { PartitionId, Store } from '@batchbridge/domain';
+import { jobIds } from '@batchbridge/queues';
 import type { Runtime } from '@batchbridge/runtime';
 
 export interface RecoverOptions {
@@ -28,7 +29,7 @@ export async function recoverFlushes(runtime: Runtime, store: Store, options: Re
 
 async function reviveFlushJob(runtime: Runtime, p: PartitionId, flushId: string): Promise<boolean> {
   const queue = runtime.queues.queue('flush', p);
-  const jobId = `flush-${flushId}`;
+  const jobId = jobIds.flush(flushId);
   const job = await queue.getJob(jobId);
   const state = job ? await job.getState() : 'missing';
   const log = runtime.logger.child({ flushId, partition: p, jobId });

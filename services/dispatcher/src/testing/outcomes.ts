@@ -4,6 +4,7 @@
  * entries are relayed like the poller does, unless a test wants to play a process that died before relaying.
  */
 import { groupFor, newFlushId, newRequestId, type PartitionId, type SettleKind } from '@batchbridge/domain';
+import { jobIds } from '@batchbridge/queues';
 import type { Runtime } from '@batchbridge/runtime';
 
 export interface OutcomeSpec {
@@ -96,7 +97,7 @@ export async function jobOutcome(runtime: Runtime, jobId: string, timeoutMs = 15
 
 /** Adds a redeliver job as the ingest API's redeliver endpoint does. */
 export async function redeliver(runtime: Runtime, requestId: string): Promise<string> {
-  const jobId = `dlv-${requestId}-r${Date.now()}`;
+  const jobId = jobIds.redeliver(requestId, Date.now());
   await runtime.queues.addBulk('deliver', 0, [{ jobId, data: { partition: 0, requestId, redeliver: true } }]);
   return jobId;
 }

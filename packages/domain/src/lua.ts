@@ -21,7 +21,7 @@ import { LUA_FILES } from './lua-files.js';
 type Client = Redis | Cluster;
 type Arg = string | number;
 
-/** The commands of `scripts/`, as ioredis defines them (keep in step with the files; a test checks both ways). */
+/** The commands of `scripts/` as the stores call them: one per file (lua.test.ts compiles every file). */
 export interface ScriptCommands {
   /** Variadic keys: the first argument is the number of keys. */
   bbEnqueueMany(numKeys: number, ...keysAndArgs: Arg[]): Promise<unknown[]>;

@@ -1,7 +1,7 @@
 /**
  * What the benchmark sends and seeds: chat bodies of a given size (varied text, not one repeated character, so that
  * nothing downstream gets an unrealistically easy time), the bench tenant, and bulk seeding of queued requests straight
- * through `RequestStore.enqueue` — the same Lua script the ingest API runs — for the stages after ingest.
+ * through `store.requests.enqueue` — the same Lua script the ingest API runs — for the stages after ingest.
  */
 import { randomBytes } from 'node:crypto';
 import type { Tenant } from '@batchbridge/config';
@@ -11,7 +11,7 @@ import {
   groupFor,
   newRequestId,
   type PartitionId,
-  type RequestStore,
+  type Store,
 } from '@batchbridge/domain';
 
 export const MODEL = 'gpt-4o-mini';
@@ -82,7 +82,7 @@ export interface SeedOptions {
 }
 
 /** Enqueues `count` requests of the bench tenant into one group; returns their ids in order. */
-export async function seedRequests(store: RequestStore, options: SeedOptions): Promise<string[]> {
+export async function seedRequests(store: Store, options: SeedOptions): Promise<string[]> {
   const partition = options.partition ?? 0;
   const ids: string[] = [];
   const chunk = 1_000;
@@ -93,7 +93,7 @@ export async function seedRequests(store: RequestStore, options: SeedOptions): P
       const body = chatBody(i, options.bodyBytes, options.padTools);
       ids.push(id);
       jobs.push(
-        store
+        store.requests
           .enqueue(
             {
               id,

@@ -14,10 +14,12 @@
  * location — so they resolve from `dist/` exactly as they do from the sources, under pnpm's strict node_modules too
  * (`dist/` itself has no node_modules; the bundle needs the installed tree beside it, as the Docker image has). After a
  * `pnpm install` that changes one of their versions, run the build again.
+ *
+ * The Lua scripts of `packages/domain/src/scripts/` travel inside the bundle as text (plugin `inline-lua`).
  */
-import { rmSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join, relative, sep } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 
@@ -88,6 +90,39 @@ function externalByRealPath(outdir) {
   };
 }
 
+/** The module that reads the Lua scripts from disk when running the sources (packages/domain/src/lua-files.ts). */
+const LUA_FILES_MODULE = /[\\/]packages[\\/]domain[\\/]src[\\/]lua-files\.ts$/;
+
+/**
+ * Replaces lua-files.ts by the same table with every `scripts/**.lua` text inlined, so a bundle needs no file beside
+ * it (and the Docker image's bundles carry their scripts). `state.inlined` counts the modules it replaced.
+ */
+function inlineLua(state) {
+  return {
+    name: 'inline-lua',
+    setup(build) {
+      build.onLoad({ filter: LUA_FILES_MODULE }, (args) => {
+        const root = join(dirname(args.path), 'scripts');
+        const files = {};
+        const watchFiles = [];
+        const walk = (dir, prefix) => {
+          for (const entry of readdirSync(dir, { withFileTypes: true })) {
+            if (entry.isDirectory()) walk(join(dir, entry.name), `${prefix}${entry.name}/`);
+            else if (entry.name.endsWith('.lua')) {
+              const file = join(dir, entry.name);
+              files[`${prefix}${entry.name.slice(0, -4)}`] = readFileSync(file, 'utf8');
+              watchFiles.push(file);
+            }
+          }
+        };
+        walk(root, '');
+        state.inlined += 1;
+        return { contents: `export const LUA_FILES = ${JSON.stringify(files)};\n`, loader: 'js', watchFiles };
+      });
+    },
+  };
+}
+
 function banner(outdir) {
   const overrides = RUNTIME_TARGETS.map(({ name, from }) => {
     const file = createRequire(join(REPO_ROOT, from, 'package.json')).resolve(name);
@@ -125,6 +160,7 @@ export async function buildBundles(options = {}) {
   }
   // Every bundle sits at the same depth (services/<name>/dist/), so one relative path to a file fits them all.
   const outdir = join(REPO_ROOT, 'services', '_', 'dist');
+  const lua = { inlined: 0 };
   await esbuild.build({
     absWorkingDir: REPO_ROOT,
     entryPoints: Object.fromEntries(
@@ -144,9 +180,13 @@ export async function buildBundles(options = {}) {
     // Free `__dirname` / `__filename` of CommonJS code (ioredis' friendly error stacks) name the bundle; a module that
     // declares its own keeps it.
     define: { __dirname: '__bb_dirname', __filename: '__bb_filename' },
-    plugins: [externalByRealPath(outdir)],
+    plugins: [externalByRealPath(outdir), inlineLua(lua)],
     logLevel: options.quiet ? 'error' : 'warning',
   });
+  // Every service but the simulator runs the scripts: a bundle that read them from disk would fail at start.
+  if (chosen.some((e) => e.service !== 'provider-sim') && lua.inlined === 0) {
+    throw new Error('inline-lua did not find packages/domain/src/lua-files.ts: the bundles would lack their scripts');
+  }
   return chosen.map(({ service, entry }) => {
     const file = bundlePath(service, entry);
     return { file, bytes: statSync(join(REPO_ROOT, file)).size };

@@ -1,7 +1,7 @@
 // Issue 10: the data layer on a real 3-master Redis Cluster. Every Lua script, MULTI and BullMQ queue touches one
 // partition's hash tag only (no CROSSSLOT), the 16 partitions spread over the masters, and queues, workers and the
 // outbox relay run jobs on the cluster.
-import { KeySpace, newFlushId, newRequestId, RequestStore } from '@batchbridge/domain';
+import { KeySpace, newFlushId, newRequestId, Store } from '@batchbridge/domain';
 import { type DeliverJobData, OutboxRelay, PartitionedQueues, startWorkers } from '@batchbridge/queues';
 import { closeRedis, createRedis, type RedisClient, waitReady } from '@batchbridge/redis';
 import { createTestRuntime, freshPrefix, startRedisCluster, type TestRedisCluster } from '@batchbridge/testkit';
@@ -52,14 +52,14 @@ async function keysPerMaster(prefix: string): Promise<Map<string, string[]>> {
 
 function setup() {
   const keys = new KeySpace(freshPrefix('cl'), PARTITIONS);
-  const store = new RequestStore(producer, keys, { retentionMs: 60_000, maxAttempts: 2 });
+  const store = new Store(producer, keys, { retentionMs: 60_000, maxAttempts: 2 });
   return { keys, store };
 }
 
-async function add(store: RequestStore, partition: number, idem?: string) {
+async function add(store: Store, partition: number, idem?: string) {
   const id = newRequestId(partition);
   const body = '{"model":"m","messages":[]}';
-  const r = await store.enqueue(
+  const r = await store.requests.enqueue(
     {
       id,
       partition,
@@ -83,41 +83,43 @@ describe('RequestStore on a 3-master Redis Cluster with REDIS_PARTITIONS=16', ()
     const byPartition = new Map<number, string[]>();
     for (let p = 0; p < PARTITIONS; p++) {
       const ids = [(await add(store, p)).id, (await add(store, p)).id];
-      expect((await store.get(ids[0]!))?.status).toBe('queued');
+      expect((await store.requests.get(ids[0]!))?.status).toBe('queued');
       byPartition.set(p, ids);
     }
-    expect(await store.stateCounts()).toEqual({ queued: 2 * PARTITIONS, batched: 0, submitted: 0 });
+    expect(await store.requests.stateCounts()).toEqual({ queued: 2 * PARTITIONS, batched: 0, submitted: 0 });
     // Capacity checks read every partition at once (the ingest path).
-    const open = await store.openCounts('acme');
+    const open = await store.requests.openCounts('acme');
     expect(open.global).toEqual(Array(PARTITIONS).fill(2));
     expect(open.tenant).toEqual(Array(PARTITIONS).fill(2));
 
     for (const [p, ids] of byPartition) {
-      expect((await store.groups(p)).map((g) => [g.group, g.count])).toEqual([[GROUP, 2]]);
+      expect((await store.flushes.groups(p)).map((g) => [g.group, g.count])).toEqual([[GROUP, 2]]);
       const fid = newFlushId();
-      expect(await store.claim(p, GROUP, fid, limits, true)).toMatchObject({ claimed: true, count: 2 });
+      expect(await store.flushes.claim(p, GROUP, fid, limits, true)).toMatchObject({ claimed: true, count: 2 });
       // Same enqueue millisecond: the pending zset orders ties by id, so compare as sets.
-      expect((await store.flushIds(p, fid, 0, -1)).sort()).toEqual([...ids].sort());
-      expect(await store.bodies(p, ids)).toEqual([expect.any(String), expect.any(String)]);
-      const flush = (await store.getFlush(p, fid))!;
-      const poll = await store.recordSubmission(p, flush, `batch_${p}`, `file_${p}`);
+      expect((await store.flushes.ids(p, fid, 0, -1)).sort()).toEqual([...ids].sort());
+      expect(await store.requests.bodies(p, ids)).toEqual([expect.any(String), expect.any(String)]);
+      const flush = (await store.flushes.get(p, fid))!;
+      const poll = await store.flushes.recordSubmission(p, flush, `batch_${p}`, `file_${p}`);
       expect(JSON.parse(poll)).toMatchObject({ queue: 'poll', jobId: `poll-batch_${p}` });
-      expect(await store.liveBatches(p)).toEqual([`batch_${p}`]);
-      const settled = await store.settle(p, `batch_${p}`, [
+      expect(await store.batches.live(p)).toEqual([`batch_${p}`]);
+      const settled = await store.requests.settle(p, `batch_${p}`, [
         { id: ids[0]!, kind: 'completed', response: { status_code: 200, body: { ok: p } } },
         { id: ids[1]!, kind: 'rejected', response: { status_code: 400, body: {} }, message: 'bad' },
       ]);
       expect(settled.outcomes).toEqual(['completed', 'failed']);
       // Replaying the results changes nothing.
-      expect((await store.settle(p, `batch_${p}`, [{ id: ids[0]!, kind: 'completed' }])).outcomes).toEqual(['stale']);
-      await store.finishBatch(p, (await store.getBatch(p, `batch_${p}`))!, 'completed');
-      expect(await store.liveBatches(p)).toEqual([]);
-      expect(await store.markDelivered(p, ids[0]!)).toBe(true);
-      await store.markDead(p, ids[1]!);
+      expect((await store.requests.settle(p, `batch_${p}`, [{ id: ids[0]!, kind: 'completed' }])).outcomes).toEqual([
+        'stale',
+      ]);
+      await store.batches.finish(p, (await store.batches.get(p, `batch_${p}`))!, 'completed');
+      expect(await store.batches.live(p)).toEqual([]);
+      expect(await store.requests.markDelivered(p, ids[0]!)).toBe(true);
+      await store.deadLetters.add(p, ids[1]!);
     }
-    expect(await store.stateCounts()).toEqual({ queued: 0, batched: 0, submitted: 0 });
-    expect(await store.deadLetterCount()).toBe(PARTITIONS);
-    const done = (await store.get(byPartition.get(7)![0]!))!;
+    expect(await store.requests.stateCounts()).toEqual({ queued: 0, batched: 0, submitted: 0 });
+    expect(await store.deadLetters.count()).toBe(PARTITIONS);
+    const done = (await store.requests.get(byPartition.get(7)![0]!))!;
     expect(done).toMatchObject({ status: 'completed', batch_id: 'batch_7', attempts: 1 });
   });
 
@@ -125,17 +127,17 @@ describe('RequestStore on a 3-master Redis Cluster with REDIS_PARTITIONS=16', ()
     const { store } = setup();
     for (const p of [0, 5, 11, 15]) {
       const a = await add(store, p);
-      expect((await store.cancel(a.id, 'acme')).kind).toBe('cancelled');
-      expect((await store.get(a.id))?.status).toBe('cancelled');
+      expect((await store.requests.cancel(a.id, 'acme')).kind).toBe('cancelled');
+      expect((await store.requests.get(a.id))?.status).toBe('cancelled');
 
       const first = await add(store, p, `key-${p}`);
       expect(await add(store, p, `key-${p}`)).toMatchObject({ r: { kind: 'replayed', id: first.id } });
 
       const fid = newFlushId();
-      await store.claim(p, GROUP, fid, limits, true);
-      expect(await store.cancel(first.id, 'acme')).toEqual({ kind: 'conflict', status: 'batched' });
-      expect(await store.failFlush(p, fid, 'refused')).toHaveLength(1);
-      expect((await store.get(first.id))?.error).toEqual({ code: 'provider_rejected', message: 'refused' });
+      await store.flushes.claim(p, GROUP, fid, limits, true);
+      expect(await store.requests.cancel(first.id, 'acme')).toEqual({ kind: 'conflict', status: 'batched' });
+      expect(await store.flushes.fail(p, fid, 'refused')).toHaveLength(1);
+      expect((await store.requests.get(first.id))?.error).toEqual({ code: 'provider_rejected', message: 'refused' });
     }
   });
 
@@ -183,16 +185,16 @@ describe('slot migration (resharding) under a live client', () => {
     await source.call('CLUSTER', 'SETSLOT', slot, 'MIGRATING', targetId);
     // Half-way: one request record already moved, so the source answers ASK for it.
     await migrate([keys.partitionKeys(p).req(ids[0]!)]);
-    expect((await store.get(ids[0]!))?.status).toBe('queued');
-    expect((await store.get(ids[1]!))?.status).toBe('queued');
+    expect((await store.requests.get(ids[0]!))?.status).toBe('queued');
+    expect((await store.requests.get(ids[1]!))?.status).toBe('queued');
 
     const rest = (await source.call('CLUSTER', 'GETKEYSINSLOT', slot, '1000')) as string[];
     await migrate(rest);
     for (const n of nodes) await n.call('CLUSTER', 'SETSLOT', slot, 'NODE', targetId);
     // The client's slot map is stale now: every command below is answered MOVED first.
     const fid = newFlushId();
-    expect(await store.claim(p, GROUP, fid, limits, true)).toMatchObject({ claimed: true, count: 2 });
-    expect((await store.get(ids[1]!))?.status).toBe('batched');
+    expect(await store.flushes.claim(p, GROUP, fid, limits, true)).toMatchObject({ claimed: true, count: 2 });
+    expect((await store.requests.get(ids[1]!))?.status).toBe('batched');
     expect(Number(await target.call('CLUSTER', 'COUNTKEYSINSLOT', slot))).toBeGreaterThan(0);
     expect(Number(await source.call('CLUSTER', 'COUNTKEYSINSLOT', slot))).toBe(0);
   });
@@ -227,7 +229,7 @@ describe('BullMQ queues, workers and the outbox relay on the cluster', () => {
     for (let p = 0; p < PARTITIONS; p++) {
       const { id } = await add(store, p);
       expected.push(id);
-      const cancelled = await store.cancel(id, 'acme');
+      const cancelled = await store.requests.cancel(id, 'acme');
       if (cancelled.kind !== 'cancelled') throw new Error(cancelled.kind);
       // Half the partitions relay at once (the writer's fast path); the others are left for the sweep, as after a
       // crash between the script and the relay.
@@ -238,7 +240,7 @@ describe('BullMQ queues, workers and the outbox relay on the cluster', () => {
     expect(seen.map((s) => s.requestId).sort()).toEqual(expected.sort());
     for (const s of seen) {
       expect(s.jobId).toBe(`dlv-${s.requestId}`);
-      expect(store.partitionOf(s.requestId)).toBe(s.partition);
+      expect(store.requests.partitionOf(s.requestId)).toBe(s.partition);
     }
     // A relay that runs twice adds nothing: BullMQ ignores the duplicate jobId.
     await relay.relay(0, [
@@ -279,11 +281,11 @@ describe('a password-protected cluster', () => {
     cleanups.push(() => closeRedis(client));
     await waitReady(client);
     const keys = new KeySpace(freshPrefix('pw'), PARTITIONS);
-    const store = new RequestStore(client, keys, { retentionMs: 60_000, maxAttempts: 2 });
+    const store = new Store(client, keys, { retentionMs: 60_000, maxAttempts: 2 });
     // 16 partitions span all three masters (see above), so each node client had to authenticate.
     const ids = [];
     for (let p = 0; p < PARTITIONS; p++) ids.push((await add(store, p)).id);
-    for (const id of ids) expect((await store.get(id))?.status).toBe('queued');
+    for (const id of ids) expect((await store.requests.get(id))?.status).toBe('queued');
 
     const anonymous = createRedis({ url: secured.url.replaceAll(/:[^/@]*@/g, ''), mode: 'cluster' }, 'producer');
     cleanups.push(async () => anonymous.disconnect());

@@ -134,8 +134,8 @@ describe('end to end on a 3-master Redis Cluster (REDIS_PARTITIONS=16)', () => {
 
     // Every request ends completed and the state counters, read partition by partition, drain to zero.
     const sample = [...sent.keys()].slice(0, 20);
-    for (const id of sample) expect((await pipeline.runtime.store.get(id))?.status).toBe('completed');
-    expect(await pipeline.runtime.store.stateCounts()).toEqual({ queued: 0, batched: 0, submitted: 0 });
+    for (const id of sample) expect((await pipeline.runtime.store.requests.get(id))?.status).toBe('completed');
+    expect(await pipeline.runtime.store.requests.stateCounts()).toEqual({ queued: 0, batched: 0, submitted: 0 });
   });
 
   it('finds a request again from any master: idempotent replay, GET, tenant isolation, redeliver', async () => {

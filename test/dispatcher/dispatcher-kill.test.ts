@@ -43,8 +43,8 @@ it('a killed dispatcher loses no delivery: the survivor resends what was in flig
   child.kill('SIGKILL');
   await exited;
   childAlive = false;
-  expect(await rt.store.deadLetterCount()).toBe(0);
-  for (const id of ids) expect((await rt.store.get(id))?.delivered_at).toBeUndefined();
+  expect(await rt.store.deadLetters.count()).toBe(0);
+  for (const id of ids) expect((await rt.store.requests.get(id))?.delivered_at).toBeUndefined();
 
   const survivor = await startDispatcher(rt, { stalledIntervalMs: 200 });
   cleanups.push(() => survivor.close());
@@ -52,10 +52,10 @@ it('a killed dispatcher loses no delivery: the survivor resends what was in flig
   await hooks.waitFor((d) => d.length >= inFlight.length + ids.length, { timeoutMs: 30_000 });
   // Wait until every outcome is recorded as delivered (the survivor got a 2xx for each).
   for (const id of ids) {
-    for (let i = 0; i < 500 && (await rt.store.get(id))?.delivered_at === undefined; i++) {
+    for (let i = 0; i < 500 && (await rt.store.requests.get(id))?.delivered_at === undefined; i++) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
-    expect((await rt.store.get(id))?.delivered_at).toBeTypeOf('number');
+    expect((await rt.store.requests.get(id))?.delivered_at).toBeTypeOf('number');
   }
   expect(
     hooks

@@ -43,10 +43,10 @@ it('delivers an outcome whose dispatcher was killed mid-delivery twice', async (
 
   const survivor = await startDispatcher(rt, { stalledIntervalMs: 200 });
   cleanups.push(() => survivor.close());
-  for (let i = 0; i < 600 && (await rt.store.get(id as string))?.delivered_at === undefined; i++) {
+  for (let i = 0; i < 600 && (await rt.store.requests.get(id as string))?.delivered_at === undefined; i++) {
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
-  expect((await rt.store.get(id as string))?.delivered_at).toBeTypeOf('number');
-  expect(await rt.store.deadLetterCount()).toBe(0);
+  expect((await rt.store.requests.get(id as string))?.delivered_at).toBeTypeOf('number');
+  expect(await rt.store.deadLetters.count()).toBe(0);
   expect(new Set(hooks.deliveries().map((d) => d.webhookId)).size).toBe(1);
 });

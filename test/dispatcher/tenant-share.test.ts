@@ -48,7 +48,7 @@ it("delivers another tenant's outcome while one tenant's slow hosts are busy", a
   const dispatcher = await startDispatcher(rt, { parkMs: 50 });
   cleanups.push(() => dispatcher.close());
   await expect
-    .poll(async () => (await rt.store.get(b as string))?.delivered_at, { timeout: 20_000 })
+    .poll(async () => (await rt.store.requests.get(b as string))?.delivered_at, { timeout: 20_000 })
     .toBeTypeOf('number');
   // No slow delivery had been answered yet when B's was: B did not wait for A's slots.
   const answeredA = slow.flatMap((r) => r.deliveries()).filter((d) => d.receivedAt.getTime() + 4_000 <= Date.now());

@@ -37,9 +37,9 @@ it('delivers an outcome whose delayed retry job was cleaned away', async () => {
   const second = await startDispatcher(rt, { undeliveredSweepIntervalMs: 100, undeliveredGraceMs: 0 });
   cleanups.push(() => second.close());
   await expect
-    .poll(async () => (await rt.store.get(id as string))?.delivered_at, { timeout: 20_000 })
+    .poll(async () => (await rt.store.requests.get(id as string))?.delivered_at, { timeout: 20_000 })
     .toBeTypeOf('number');
   expect(new Set(hooks.deliveries().map((d) => d.webhookId)).size).toBe(1);
   // Out of the index once delivered: later sweeps leave it alone.
-  expect(await rt.store.undeliveredBefore(0, Date.now())).toEqual([]);
+  expect(await rt.store.requests.undeliveredBefore(0, Date.now())).toEqual([]);
 });

@@ -126,7 +126,7 @@ describe('Grafana dashboard', () => {
         ds.filter((d) => d.path.startsWith('/ok')).length >= 4 && ds.filter((d) => d.path === '/flaky').length >= 2,
       { timeoutMs: 30_000 },
     );
-    await expect.poll(() => pipeline.runtime.store.deadLetterCount(), { timeout: 30_000 }).toBe(1);
+    await expect.poll(() => pipeline.runtime.store.deadLetters.count(), { timeout: 30_000 }).toBe(1);
 
     const text = await (await fetch(`${pipeline.url}/metrics`)).text();
     const exposed = samples(text);

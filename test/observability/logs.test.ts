@@ -71,7 +71,7 @@ describe('logs', () => {
     expect((await post('/v1/chat/completions', WRONG_KEY, { model: 'gpt-4o-mini', messages: [] })).status).toBe(401);
 
     await receiver.waitFor((ds) => ds.filter((d) => d.path === '/ok').length >= 1, { timeoutMs: 30_000 });
-    await expect.poll(() => pipeline.runtime.store.deadLetterCount(), { timeout: 30_000 }).toBe(1);
+    await expect.poll(() => pipeline.runtime.store.deadLetters.count(), { timeout: 30_000 }).toBe(1);
     receiver.setResponder(() => ({ status: 200 }));
     expect((await post(`/v1/requests/${failingId}/redeliver`, ACME_KEY, {})).status).toBe(202);
     await receiver.waitFor((ds) => ds.filter((d) => d.path === '/fail').length >= 4, { timeoutMs: 30_000 });
@@ -88,7 +88,7 @@ describe('logs', () => {
       .toBe(true);
 
     // One grep of the completed request's id: accepted, submitted in its batch, settled, delivered.
-    const batchId = (await pipeline.runtime.store.get(fineId))!.batch_id!;
+    const batchId = (await pipeline.runtime.store.requests.get(fineId))!.batch_id!;
     const fineLines = linesOf(fineId);
     const messages = fineLines.map((l) => l.msg);
     for (const step of ['request accepted', 'request submitted in batch', 'request settled', 'webhook delivered']) {

@@ -75,9 +75,9 @@ describe.skipIf(!HAVE_CHROMIUM)('operator page in a browser', () => {
     const webhookIdOf = (id: string) => receiver.deliveries().find((d) => d.path === '/broken' && d.body.includes(id));
     // Three attempts (1 + two retries), all answered 500: the outcome is dead-lettered.
     await receiver.waitFor((ds) => ds.filter((d) => d.path === '/broken').length >= 3, { timeoutMs: 30_000 });
-    await expect.poll(() => pipeline.runtime.store.deadLetterCount(), { timeout: 10_000 }).toBe(1);
+    await expect.poll(() => pipeline.runtime.store.deadLetters.count(), { timeout: 10_000 }).toBe(1);
     const webhookId = webhookIdOf(deadId)!.webhookId;
-    const batchId = String((await pipeline.runtime.store.get(deadId))!.batch_id);
+    const batchId = String((await pipeline.runtime.store.requests.get(deadId))!.batch_id);
 
     const page = await context.newPage();
     const foreign: string[] = [];
@@ -115,7 +115,7 @@ describe.skipIf(!HAVE_CHROMIUM)('operator page in a browser', () => {
     expect(redelivered.webhookId).toBe(webhookId);
     expect(redelivered.verified).toBe(true);
     expect((redelivered.json as { data: { id: string } }).data.id).toBe(deadId);
-    await expect.poll(() => pipeline.runtime.store.deadLetterCount(), { timeout: 10_000 }).toBe(0);
+    await expect.poll(() => pipeline.runtime.store.deadLetters.count(), { timeout: 10_000 }).toBe(0);
 
     // The queues board renders from this origin.
     await page.goto(`${pipeline.url}/admin/queues/`);

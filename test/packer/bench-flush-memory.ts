@@ -59,7 +59,7 @@ try {
     const group = groupFor('/v1/chat/completions', 'gpt-4o-mini', false);
     const bytes = Buffer.byteLength(batchLine(id, body));
     const tokens = estimateInputTokens(messages);
-    const r = await runtime.store.enqueue(
+    const r = await runtime.store.requests.enqueue(
       { id, partition: 0, tenant: 'acme', model: 'gpt-4o-mini', group, body, bytes, tokens },
       {},
     );
@@ -86,7 +86,11 @@ try {
     peak.arrayBuffers = Math.max(peak.arrayBuffers, m.arrayBuffers);
   }, 10);
   const packer = await startPacker(runtime, { tickIntervalMs: 50 });
-  await waitFor('batch submitted', async () => (await runtime.store.stateCounts()).submitted === count, 600_000);
+  await waitFor(
+    'batch submitted',
+    async () => (await runtime.store.requests.stateCounts()).submitted === count,
+    600_000,
+  );
   clearInterval(sampler);
   const submitted = Date.now();
   await packer.close();

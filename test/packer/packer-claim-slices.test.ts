@@ -25,20 +25,20 @@ describe('claiming in slices', () => {
     cleanups.push(() => runtime.dispose());
     const ids: string[] = [];
     for (let i = 0; i < 12; i++) ids.push(await enqueueChat(runtime, { content: `slice ${i}` }));
-    const group = (await runtime.store.groups(0))[0]?.group;
+    const group = (await runtime.store.flushes.groups(0))[0]?.group;
     if (!group) throw new Error('no group');
 
     const fid = newFlushId();
     const limits = { maxRequests: 12, maxBytes: 1e9, maxTokens: 1e9, maxWaitMs: 0 };
     await expect(
-      runtime.store.claim(0, group, fid, limits, true, {
+      runtime.store.flushes.claim(0, group, fid, limits, true, {
         slice: 5,
         afterSlice: () => {
           throw new Error('packer killed between two claim calls');
         },
       }),
     ).rejects.toThrow('killed');
-    expect(await runtime.store.getFlush(0, fid)).toMatchObject({ state: 'claiming', count: 5 });
+    expect(await runtime.store.flushes.get(0, fid)).toMatchObject({ state: 'claiming', count: 5 });
 
     const packer = await startPacker(runtime, FAST_PACKER);
     cleanups.push(() => packer.close());
@@ -51,7 +51,7 @@ describe('claiming in slices', () => {
     expect(new Set(others.map((r) => r.batch_id)).size).toBe(1);
     expect(inSealed[0]?.batch_id).not.toBe(others[0]?.batch_id);
     expect(records.every((r) => r.status === 'submitted' && r.attempts === 1)).toBe(true);
-    expect(await runtime.store.getFlush(0, fid)).toMatchObject({ state: 'submitted', count: 5 });
+    expect(await runtime.store.flushes.get(0, fid)).toMatchObject({ state: 'submitted', count: 5 });
 
     const counters = await waitFor('both batches answered', () => {
       const c = sim.counters();

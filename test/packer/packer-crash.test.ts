@@ -65,7 +65,7 @@ describe('packer recovery after a SIGKILL', () => {
       LOG_LEVEL: 'error',
     });
 
-    const fid = (await runtime.store.get(ids[0]!))?.flush_id;
+    const fid = (await runtime.store.requests.get(ids[0]!))?.flush_id;
     expect(fid).toBeDefined();
     // The dead worker's job lock, and its claim on the queue's stalled-job check, would expire after 30 s (its
     // lockDuration and stalledInterval); expire them now so that the fresh packer hands the job back at once.

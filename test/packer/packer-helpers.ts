@@ -44,7 +44,7 @@ export async function enqueueChat(runtime: Runtime, options: ChatOptions = {}): 
   const messages = [{ role: 'user', content: options.content ?? 'Say hello.' }];
   const body = JSON.stringify({ model, messages });
   const id = newRequestId(0);
-  const result = await runtime.store.enqueue(
+  const result = await runtime.store.requests.enqueue(
     {
       id,
       partition: 0,
@@ -81,7 +81,7 @@ export async function waitSubmitted(runtime: Runtime, ids: readonly string[], ti
   return waitFor(
     `${ids.length} request(s) submitted`,
     async () => {
-      const records = await Promise.all(ids.map((id) => runtime.store.get(id)));
+      const records = await Promise.all(ids.map((id) => runtime.store.requests.get(id)));
       return records.every((r) => r && r.status !== 'queued' && r.status !== 'batched')
         ? (records as RequestRecord[])
         : undefined;
@@ -92,9 +92,9 @@ export async function waitSubmitted(runtime: Runtime, ids: readonly string[], ti
 
 /** The flush trigger that took a request into its batch. */
 export async function flushReason(runtime: Runtime, id: string): Promise<string | undefined> {
-  const record = await runtime.store.get(id);
+  const record = await runtime.store.requests.get(id);
   if (!record?.flush_id) return undefined;
-  return (await runtime.store.getFlush(0, record.flush_id))?.reason;
+  return (await runtime.store.flushes.get(0, record.flush_id))?.reason;
 }
 
 /** Options that make a packer react quickly in tests. */

@@ -30,11 +30,11 @@ describe('flush reconciliation', () => {
     const ids = [];
     for (let i = 0; i < 3; i++) ids.push(await enqueueChat(runtime, { content: `reconcile ${i}` }));
     const fid = newFlushId();
-    const claim = await runtime.store.claim(0, 'chat.completions|gpt-4o-mini', fid, LIMITS, true);
+    const claim = await runtime.store.flushes.claim(0, 'chat.completions|gpt-4o-mini', fid, LIMITS, true);
     expect(claim).toMatchObject({ claimed: true, count: 3 });
 
     // An earlier run: it uploaded, started the create, the provider created the batch, and the run died.
-    const fence = await runtime.store.leaseFlush(0, fid);
+    const fence = await runtime.store.flushes.lease(0, fid);
     const file = await provider.files.create({
       file: await toFile(
         Buffer.from('{"custom_id":"x","method":"POST","url":"/v1/chat/completions","body":{}}\n'),
@@ -42,15 +42,15 @@ describe('flush reconciliation', () => {
       ),
       purpose: 'batch',
     });
-    await runtime.store.recordUpload(0, fid, file.id, fence);
-    await runtime.store.markCreateStarted(0, fid, fence);
+    await runtime.store.flushes.recordUpload(0, fid, file.id, fence);
+    await runtime.store.flushes.markCreateStarted(0, fid, fence);
     const tagged = await provider.batches.create({
       input_file_id: file.id,
       endpoint: '/v1/chat/completions',
       completion_window: '24h',
       metadata: { [FLUSH_METADATA_KEY]: fid },
     });
-    await runtime.store.markCreateEnded(0, fid, fence);
+    await runtime.store.flushes.markCreateEnded(0, fid, fence);
     // Other flushes' batches created since, newest first in the provider's list: 21 pages of 100 in front of it.
     for (let i = 0; i < 2_100; i += 50) {
       await Promise.all(
@@ -81,35 +81,37 @@ describe('flush reconciliation', () => {
     const ids = [];
     for (let i = 0; i < 2; i++) ids.push(await enqueueChat(runtime, { content: `fence ${i}` }));
     const fid = newFlushId();
-    expect(await runtime.store.claim(0, 'chat.completions|gpt-4o-mini', fid, LIMITS, true)).toMatchObject({
+    expect(await runtime.store.flushes.claim(0, 'chat.completions|gpt-4o-mini', fid, LIMITS, true)).toMatchObject({
       claimed: true,
     });
-    const stale = await runtime.store.leaseFlush(0, fid);
-    const fresh = await runtime.store.leaseFlush(0, fid);
+    const stale = await runtime.store.flushes.lease(0, fid);
+    const fresh = await runtime.store.flushes.lease(0, fid);
     expect(fresh).toBeGreaterThan(stale);
 
-    await expect(runtime.store.recordUpload(0, fid, 'file_stale', stale)).rejects.toBeInstanceOf(StaleFlushRunError);
-    await expect(runtime.store.markCreateStarted(0, fid, stale)).rejects.toBeInstanceOf(StaleFlushRunError);
-    const flush = (await runtime.store.getFlush(0, fid))!;
-    await expect(runtime.store.recordSubmission(0, flush, 'batch_stale', 'f', stale)).rejects.toBeInstanceOf(
+    await expect(runtime.store.flushes.recordUpload(0, fid, 'file_stale', stale)).rejects.toBeInstanceOf(
       StaleFlushRunError,
     );
-    await expect(runtime.store.failFlush(0, fid, 'refused', stale)).rejects.toBeInstanceOf(StaleFlushRunError);
-    const after = (await runtime.store.getFlush(0, fid))!;
+    await expect(runtime.store.flushes.markCreateStarted(0, fid, stale)).rejects.toBeInstanceOf(StaleFlushRunError);
+    const flush = (await runtime.store.flushes.get(0, fid))!;
+    await expect(runtime.store.flushes.recordSubmission(0, flush, 'batch_stale', 'f', stale)).rejects.toBeInstanceOf(
+      StaleFlushRunError,
+    );
+    await expect(runtime.store.flushes.fail(0, fid, 'refused', stale)).rejects.toBeInstanceOf(StaleFlushRunError);
+    const after = (await runtime.store.flushes.get(0, fid))!;
     expect(after).toMatchObject({ state: 'claimed', file_id: undefined, create_started: false, batch_id: undefined });
-    for (const id of ids) expect((await runtime.store.get(id))?.status).toBe('batched');
+    for (const id of ids) expect((await runtime.store.requests.get(id))?.status).toBe('batched');
 
     // The newer run's writes go through.
-    await runtime.store.recordUpload(0, fid, 'file_fresh', fresh);
-    const entry = await runtime.store.recordSubmission(
+    await runtime.store.flushes.recordUpload(0, fid, 'file_fresh', fresh);
+    const entry = await runtime.store.flushes.recordSubmission(
       0,
-      (await runtime.store.getFlush(0, fid))!,
+      (await runtime.store.flushes.get(0, fid))!,
       'batch_fresh',
       'f',
       fresh,
     );
     expect(JSON.parse(entry)).toMatchObject({ jobId: 'poll-batch_fresh' });
     for (const id of ids)
-      expect(await runtime.store.get(id)).toMatchObject({ status: 'submitted', batch_id: 'batch_fresh' });
+      expect(await runtime.store.requests.get(id)).toMatchObject({ status: 'submitted', batch_id: 'batch_fresh' });
   });
 });

@@ -50,7 +50,7 @@ describe('flush triggers', () => {
     expect(new Set(records.map((r) => r.batch_id)).size).toBe(1);
     expect(records.every((r) => r.status === 'submitted' && r.attempts === 1)).toBe(true);
     expect(await flushReason(runtime, ids[0]!)).toBe('count');
-    expect((await runtime.store.get(ids[3]!))?.status).toBe('queued');
+    expect((await runtime.store.requests.get(ids[3]!))?.status).toBe('queued');
     expect(await flushes(runtime, 'count')).toBe(1);
     expect(sim.counters().batchesCreated).toBe(1);
     // The batch the requests point at is the provider's, tagged with their flush.
@@ -65,7 +65,7 @@ describe('flush triggers', () => {
     await waitSubmitted(runtime, [a]);
     expect(await flushReason(runtime, a)).toBe('bytes');
     // b alone is below the limit and far from the age trigger.
-    expect((await runtime.store.get(b))?.status).toBe('queued');
+    expect((await runtime.store.requests.get(b))?.status).toBe('queued');
   });
 
   it('flushes on BATCH_MAX_TOKENS (estimated input tokens)', async () => {
@@ -74,7 +74,7 @@ describe('flush triggers', () => {
     const b = await enqueueChat(runtime, { content: 'y'.repeat(300) });
     await waitSubmitted(runtime, [a]);
     expect(await flushReason(runtime, a)).toBe('tokens');
-    expect((await runtime.store.get(b))?.status).toBe('queued');
+    expect((await runtime.store.requests.get(b))?.status).toBe('queued');
   });
 
   it('flushes a lone request once it is BATCH_MAX_WAIT_MS old', async () => {
@@ -117,7 +117,7 @@ describe('a flush whose request record vanished', () => {
     const runtime = await createTestRuntime({ redisUrl: suite.redisUrl, env: { UPSTREAM_BASE_URL: sim.url } });
     cleanups.push(() => runtime.dispose());
     const ids = [await enqueueChat(runtime), await enqueueChat(runtime), await enqueueChat(runtime)];
-    const claim = await runtime.store.claim(
+    const claim = await runtime.store.flushes.claim(
       0,
       'chat.completions|gpt-4o-mini',
       newFlushId(),
@@ -133,8 +133,8 @@ describe('a flush whose request record vanished', () => {
 
     const records = await waitSubmitted(runtime, [ids[0]!, ids[2]!]);
     expect(records[0]?.batch_id).toBe(records[1]?.batch_id);
-    expect(await runtime.store.flushIds(0, claim.flushId, 0, -1)).toEqual([ids[0], ids[2]]);
-    expect((await runtime.store.getFlush(0, claim.flushId))?.count).toBe(2);
+    expect(await runtime.store.flushes.ids(0, claim.flushId, 0, -1)).toEqual([ids[0], ids[2]]);
+    expect((await runtime.store.flushes.get(0, claim.flushId))?.count).toBe(2);
     const counters = await waitFor('lines answered', () => {
       const c = sim.counters();
       return c.outputLines >= 2 ? c : undefined;
@@ -151,7 +151,7 @@ describe('recovery sweep', () => {
     const runtime = await createTestRuntime({ redisUrl: suite.redisUrl, env: { UPSTREAM_BASE_URL: sim.url } });
     cleanups.push(() => runtime.dispose());
     const id = await enqueueChat(runtime);
-    const claim = await runtime.store.claim(
+    const claim = await runtime.store.flushes.claim(
       0,
       'chat.completions|gpt-4o-mini',
       newFlushId(),
@@ -234,7 +234,7 @@ describe('provider faults at batch creation', () => {
     sim.setFaults({ rateLimitFraction: { 'batches.create': 1 }, retryAfterMs: 100 });
     const id = await enqueueChat(runtime);
     await waitFor('two 429s', () => sim.counters().rateLimited >= 2);
-    expect((await runtime.store.get(id))?.status).toBe('batched');
+    expect((await runtime.store.requests.get(id))?.status).toBe('batched');
     sim.clearFaults();
     const [record] = await waitSubmitted(runtime, [id]);
     expect(record?.status).toBe('submitted');
@@ -267,13 +267,13 @@ describe('provider faults at batch creation', () => {
     const first = await enqueueChat(runtime);
     await waitSubmitted(runtime, [first]);
     const second = await enqueueChat(runtime);
-    const fid = await waitFor('second flush claimed', async () => (await runtime.store.get(second))?.flush_id);
+    const fid = await waitFor('second flush claimed', async () => (await runtime.store.requests.get(second))?.flush_id);
     const job = await waitFor('flush job delayed', async () => {
       const j = await runtime.queues.queue('flush', 0).getJob(`flush-${fid}`);
       return j && (await j.getState()) === 'delayed' ? j : undefined;
     });
     expect(job.failedReason).toBeFalsy();
-    expect((await runtime.store.get(second))?.status).toBe('batched');
+    expect((await runtime.store.requests.get(second))?.status).toBe('batched');
     expect(sim.counters().batchesCreated).toBe(1);
   });
 });

@@ -27,7 +27,7 @@ async function enqueue(rt: TestRuntime, model: string, content: string, partitio
   const id = newRequestId(partition);
   const messages = [{ role: 'user', content }];
   const body = JSON.stringify({ model, messages });
-  const res = await rt.store.enqueue(
+  const res = await rt.store.requests.enqueue(
     {
       id,
       partition,
@@ -75,7 +75,7 @@ it('packer → provider → poller: every request reaches the status its prompt 
   }
 
   const final = async (): Promise<RequestRecord[] | undefined> => {
-    const recs = await Promise.all(sent.map((s) => rt.store.get(s.id)));
+    const recs = await Promise.all(sent.map((s) => rt.store.requests.get(s.id)));
     return recs.every((r) => r && (r.status === 'completed' || r.status === 'failed'))
       ? (recs as RequestRecord[])
       : undefined;
@@ -106,8 +106,8 @@ it('packer → provider → poller: every request reaches the status its prompt 
   // Exactly one delivery job per request, in the request's own partition.
   for (const p of [0, 1]) {
     const jobs = await rt.queues.queue('deliver', p).getJobs(['waiting', 'delayed', 'active', 'completed', 'failed']);
-    const mine = sent.filter((s) => rt.store.partitionOf(s.id) === p).map((s) => `dlv-${s.id}`);
+    const mine = sent.filter((s) => rt.store.requests.partitionOf(s.id) === p).map((s) => `dlv-${s.id}`);
     expect(jobs.map((j) => String(j.id)).sort()).toEqual(mine.sort());
-    expect(await rt.store.liveBatches(p)).toEqual([]);
+    expect(await rt.store.batches.live(p)).toEqual([]);
   }
 });

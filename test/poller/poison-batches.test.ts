@@ -46,7 +46,7 @@ async function enqueue(rt: TestRuntime, tenant: string, content: string): Promis
   const id = newRequestId(0);
   const messages = [{ role: 'user', content }];
   const body = JSON.stringify({ model: MODEL, messages });
-  const res = await rt.store.enqueue(
+  const res = await rt.store.requests.enqueue(
     {
       id,
       partition: 0,
@@ -73,7 +73,7 @@ async function runWith(marker: string): Promise<{ poison: RequestRecord; others:
   }
   const deadline = Date.now() + 30_000;
   for (;;) {
-    const recs = await Promise.all(ids.map((id) => rt.store.get(id)));
+    const recs = await Promise.all(ids.map((id) => rt.store.requests.get(id)));
     if (recs.every((r) => r && (r.status === 'completed' || r.status === 'failed'))) {
       const all = recs as RequestRecord[];
       return { poison: all[5] as RequestRecord, others: all.filter((_, i) => i !== 5), sim };

@@ -178,7 +178,7 @@ describe('2 ingest APIs, 3 packers, 2 pollers, 2 dispatchers as processes on one
     // What GET would answer: completed after one attempt, recorded in the flush and batch the provider answered from.
     const ids = [...sent.keys()];
     for (let i = 0; i < ids.length; i += 100) {
-      const records = await Promise.all(ids.slice(i, i + 100).map((id) => rt.store.get(id)));
+      const records = await Promise.all(ids.slice(i, i + 100).map((id) => rt.store.requests.get(id)));
       for (const [j, record] of records.entries()) {
         const id = ids[i + j]!;
         expect(record, id).toMatchObject({ status: 'completed', attempts: 1 });
@@ -187,6 +187,6 @@ describe('2 ingest APIs, 3 packers, 2 pollers, 2 dispatchers as processes on one
         expect(record?.flush_id, id).toBe(flushOfBatch.get(batchId!));
       }
     }
-    expect(await rt.store.stateCounts()).toEqual({ queued: 0, batched: 0, submitted: 0 });
+    expect(await rt.store.requests.stateCounts()).toEqual({ queued: 0, batched: 0, submitted: 0 });
   }, 200_000); // ~30 s on a quiet 2-core box; the margin is for a box other test runs share
 });

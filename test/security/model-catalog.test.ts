@@ -50,6 +50,6 @@ describe('model catalogue', () => {
     expect(res.status).toBe(400);
     const body = (await res.json()) as { error: { code: string; param: string } };
     expect(body.error).toMatchObject({ code: 'model_not_found', param: 'model' });
-    expect(await rt.store.stateCounts()).toMatchObject({ queued: 0 });
+    expect(await rt.store.requests.stateCounts()).toMatchObject({ queued: 0 });
   });
 });

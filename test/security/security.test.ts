@@ -106,7 +106,7 @@ describe('callback address policy', () => {
     const url = await ingest(rt, resolveHost);
     const res = await post(`${url}/v1/chat/completions`, ACME_KEY, chat(callback));
     expect(res.status).toBe(422);
-    expect((await rt.store.stateCounts()).queued).toBe(0);
+    expect((await rt.store.requests.stateCounts()).queued).toBe(0);
   });
 
   it('accepts a public name, and loopback once it is allow-listed', async () => {
@@ -198,10 +198,10 @@ describe('callback address policy', () => {
     const [id] = await makeOutcomes(rt, [{ callbackUrl: hooks.url('/h') }]);
     const dispatcher = await startDispatcher(rt, { stalledIntervalMs: 500 });
     cleanups.push(() => dispatcher.close());
-    for (let i = 0; i < 400 && (await rt.store.deadLetterCount()) === 0; i++)
+    for (let i = 0; i < 400 && (await rt.store.deadLetters.count()) === 0; i++)
       await new Promise((r) => setTimeout(r, 25));
-    expect(await rt.store.deadLetterCount()).toBe(1);
-    expect((await rt.store.get(id as string))?.delivered_at).toBeUndefined();
+    expect(await rt.store.deadLetters.count()).toBe(1);
+    expect((await rt.store.requests.get(id as string))?.delivered_at).toBeUndefined();
     expect(hooks.deliveries()).toHaveLength(0);
   });
 });
@@ -278,6 +278,6 @@ describe('size limits', () => {
     }).catch((err: unknown) => err as Error);
     // Node answers 431 and closes; a client may also see the connection end first. Either way nothing is stored.
     if (res instanceof Response) expect(res.status).toBe(431);
-    expect((await rt.store.stateCounts()).queued).toBe(0);
+    expect((await rt.store.requests.stateCounts()).queued).toBe(0);
   });
 });

@@ -54,7 +54,7 @@ async function prepare(h: Harness, sim: Sim, lines: number, callbackUrl: string,
     },
   });
   const flushId = newFlushId();
-  const claim = await rt.store.claim(
+  const claim = await rt.store.flushes.claim(
     0,
     GROUP,
     flushId,
@@ -64,13 +64,13 @@ async function prepare(h: Harness, sim: Sim, lines: number, callbackUrl: string,
   if (!claim.claimed) throw new Error('S3 set-up: claim failed');
   // No packer runs: drop the flush job's outbox entry so that no sweep relays it.
   await rt.redis.zrem(rt.keys.partitionKeys(0).outbox, claim.outbox);
-  const flush = await rt.store.getFlush(0, flushId);
+  const flush = await rt.store.flushes.get(0, flushId);
   if (!flush) throw new Error('S3 set-up: flush missing');
   const path = join(h.dir, `s3-${flushId}.jsonl`);
   const out = createWriteStream(path);
   for (let start = 0; start < lines; start += 5_000) {
-    const ids = await rt.store.flushIds(0, flushId, start, start + 4_999);
-    const bodies = await rt.store.bodies(0, ids);
+    const ids = await rt.store.flushes.ids(0, flushId, start, start + 4_999);
+    const bodies = await rt.store.requests.bodies(0, ids);
     if (!out.write(ids.map((id, i) => batchLine(id, bodies[i] ?? '{}')).join(''))) await once(out, 'drain');
   }
   out.end();
@@ -104,7 +104,7 @@ async function prepare(h: Harness, sim: Sim, lines: number, callbackUrl: string,
     fileId: file.id,
     outputFileId: done.output_file_id!,
     outputMb: meta.bytes / 1e6,
-    entry: () => rt.store.recordSubmission(0, flush, batch.id, file.id),
+    entry: () => rt.store.flushes.recordSubmission(0, flush, batch.id, file.id),
   };
 }
 
@@ -148,7 +148,7 @@ async function route(h: Harness, plan: Plan, sim: Sim, prep: Prepared, lines: nu
     await prep.rt.relay.relay(0, [await prep.entry()]);
     await waitUntil(
       'the batch to be routed',
-      async () => ((await prep.rt.store.getBatch(0, prep.batchId))?.routed_at !== undefined ? true : undefined),
+      async () => ((await prep.rt.store.batches.get(0, prep.batchId))?.routed_at !== undefined ? true : undefined),
       { timeoutMs: 900_000, everyMs: 25, children: [poller.child] },
     );
     const seconds = (Date.now() - t0) / 1000;

@@ -24,7 +24,7 @@ async function seed(runtime: TestRuntime) {
   const { store } = runtime;
   const id = newRequestId(1);
   const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: PROMPT }] });
-  await store.enqueue(
+  await store.requests.enqueue(
     {
       id,
       partition: 1,
@@ -39,22 +39,24 @@ async function seed(runtime: TestRuntime) {
     {},
   );
   const flushId = newFlushId();
-  await store.claim(
+  await store.flushes.claim(
     1,
     'chat.completions|gpt-4o-mini',
     flushId,
     { maxRequests: 10, maxBytes: 1e9, maxTokens: 1e9, maxWaitMs: 60_000 },
     true,
   );
-  await store.recordSubmission(1, (await store.getFlush(1, flushId))!, 'batch_seeded01', 'file-input01');
-  await store.settle(1, 'batch_seeded01', [{ id, kind: 'completed', response: { status_code: 200, body: {} } }]);
-  await store.finishBatch(1, (await store.getBatch(1, 'batch_seeded01'))!, 'completed', {
+  await store.flushes.recordSubmission(1, (await store.flushes.get(1, flushId))!, 'batch_seeded01', 'file-input01');
+  await store.requests.settle(1, 'batch_seeded01', [
+    { id, kind: 'completed', response: { status_code: 200, body: {} } },
+  ]);
+  await store.batches.finish(1, (await store.batches.get(1, 'batch_seeded01'))!, 'completed', {
     completed: 1,
     failed: 0,
     retried: 0,
   });
-  await store.markDead(1, id);
-  await store.addSavings([{ model: 'gpt-4o-mini', usd: 1.25, inputTokens: 4_000_000, outputTokens: 1_000_000 }]);
+  await store.deadLetters.add(1, id);
+  await store.ledger.addSavings([{ model: 'gpt-4o-mini', usd: 1.25, inputTokens: 4_000_000, outputTokens: 1_000_000 }]);
   return { id, flushId };
 }
 

@@ -10,6 +10,7 @@
  * Without ADMIN_KEY every path answers 404 saying how to turn the page on: no key, no page.
  */
 import { isRequestId, isTerminal } from '@batchbridge/domain';
+import { jobIds } from '@batchbridge/queues';
 import type { Runtime } from '@batchbridge/runtime';
 import express, { type NextFunction, type Request, type Response, Router } from 'express';
 import { AdminAuth, SESSION_COOKIE, SESSION_MAX_AGE_S } from './admin-auth.js';
@@ -145,8 +146,8 @@ export function createAdminRouter(runtime: Runtime, options: AdminRouterOptions 
 
   router.post('/requests/:id/redeliver', async (req, res) => {
     const id = String(req.params.id);
-    const p = runtime.store.partitionOf(id);
-    const record = p === undefined ? undefined : await runtime.store.get(id);
+    const p = runtime.store.requests.partitionOf(id);
+    const record = p === undefined ? undefined : await runtime.store.requests.get(id);
     const wantsHtml = req.headers.accept?.includes('text/html') === true;
     if (p === undefined || !record || !isTerminal(record.status)) {
       const message = record ? `request ${id} is ${record.status}: nothing to redeliver yet` : `no request ${id}`;
@@ -157,10 +158,10 @@ export function createAdminRouter(runtime: Runtime, options: AdminRouterOptions 
           .json({ error: { message, type: record ? 'conflict_error' : 'not_found_error' } });
       return;
     }
-    // The same job the public redeliver route adds: a fresh job id (the first `dlv-<id>` job may still be kept), the
+    // The same job the public redeliver route adds: a fresh job id (the first deliver job may still be kept), the
     // same webhook-id (derived from the request id), and `redeliver` so that the delivered check does not skip it.
     await runtime.queues.addBulk('deliver', p, [
-      { jobId: `dlv-${id}-r${Date.now()}`, data: { partition: p, requestId: id, redeliver: true } },
+      { jobId: jobIds.redeliver(id, Date.now()), data: { partition: p, requestId: id, redeliver: true } },
     ]);
     log.info({ requestId: id, tenant: record.tenant, batchId: record.batch_id }, 'redelivery requested by an operator');
     if (wantsHtml) res.redirect(303, `${base}/?redelivered=${encodeURIComponent(id)}`);

@@ -63,12 +63,12 @@ export async function readOverview(runtime: Runtime, limits: OverviewLimits = {}
   const batches: BatchRow[] = [];
   const deadIds: Array<{ p: PartitionId; id: string }> = [];
   for (const p of keys.allPartitions()) {
-    const live = (await store.liveBatches(p)).slice(-maxBatches);
-    const liveRecords = await Promise.all(live.map((id) => store.getBatch(p, id)));
-    const routed = await store.recentBatches(p, maxBatches);
+    const live = (await store.batches.live(p)).slice(-maxBatches);
+    const liveRecords = await Promise.all(live.map((id) => store.batches.get(p, id)));
+    const routed = await store.batches.recent(p, maxBatches);
     for (const b of [...liveRecords, ...routed]) {
       if (!b) continue;
-      const flush = await store.getFlush(p, b.flush_id);
+      const flush = await store.flushes.get(p, b.flush_id);
       batches.push({
         partition: p,
         id: b.id,
@@ -85,13 +85,13 @@ export async function readOverview(runtime: Runtime, limits: OverviewLimits = {}
         fileId: b.file_id,
       });
     }
-    for (const id of await store.deadLetters(p, maxDead)) deadIds.push({ p, id });
+    for (const id of await store.deadLetters.list(p, maxDead)) deadIds.push({ p, id });
   }
   batches.sort((a, b) => b.submittedAt - a.submittedAt);
 
   const deadLetters: DeadLetterRow[] = [];
   for (const { id } of deadIds.slice(0, maxDead)) {
-    const r = await store.get(id);
+    const r = await store.requests.get(id);
     if (!r) continue;
     deadLetters.push({
       id,
@@ -105,16 +105,16 @@ export async function readOverview(runtime: Runtime, limits: OverviewLimits = {}
     });
   }
 
-  const models = await store.savings();
+  const models = await store.ledger.savings();
   const queues = {} as Record<QueueKind, Record<string, number>>;
   for (const kind of QUEUE_KINDS) queues[kind] = await runtime.queues.counts(kind);
   return {
     generatedAt: Date.now(),
     batches: batches.slice(0, maxBatches),
     deadLetters,
-    deadLetterTotal: await store.deadLetterCount(),
+    deadLetterTotal: await store.deadLetters.count(),
     savings: { totalUsd: models.reduce((sum, m) => sum + m.usd, 0), models },
-    requests: await store.stateCounts(),
+    requests: await store.requests.stateCounts(),
     queues,
   };
 }

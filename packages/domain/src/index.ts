@@ -1,4 +1,21 @@
 export {
+  type BatchOutcomes,
+  type BatchPoll,
+  type BatchRecord,
+  BatchStore,
+  type PollRecorded,
+} from './batch-store.js';
+export { DeadLetters } from './dead-letters.js';
+export {
+  CLAIM_SLICE,
+  type ClaimResult,
+  type FlushLimits,
+  type FlushRecord,
+  FlushStore,
+  type GroupStats,
+  StaleFlushRunError,
+} from './flush-store.js';
+export {
   choosePartition,
   isRequestId,
   newFlushId,
@@ -6,15 +23,23 @@ export {
   partitionOfRequestId,
   webhookIdFor,
 } from './ids.js';
-export { KeySpace, type PartitionId, PartitionKeys } from './keys.js';
+export { JOB_ID_PREFIXES, type JobIdKind, jobIds } from './job-ids.js';
+export { KeySpace, PARTITION_KEYS, type PartitionId, PartitionKeys } from './keys.js';
+export { Ledger, type ModelSavings } from './ledger.js';
 export {
+  BATCH_STATES,
+  BATCH_TRANSITIONS,
+  type BatchState,
   canTransition,
   FAILURE_CODES,
   type FailureCode,
+  FINISHED_BATCH_STATES,
   FLUSH_STATES,
   FLUSH_TRANSITIONS,
   type FlushState,
+  isBatchState,
   isTerminal,
+  LIVE_BATCH_STATES,
   OPEN_STATUSES,
   REQUEST_STATUSES,
   type RequestStatus,
@@ -34,18 +59,11 @@ export {
   toRequestObject,
 } from './request-record.js';
 export {
-  type BatchOutcomes,
-  type BatchRecord,
-  type ClaimResult,
   type EnqueueResult,
-  type FlushLimits,
-  type FlushRecord,
-  type GroupStats,
-  type ModelSavings,
   type NewRequest,
   RequestStore,
   type SettleKind,
   type SettleOutcome,
-  StaleFlushRunError,
-  type StoreOptions,
-} from './store.js';
+} from './request-store.js';
+export { Store } from './store.js';
+export type { StoreOptions } from './store-context.js';

@@ -112,86 +112,143 @@ export class KeySpace {
   }
 }
 
+/**
+ * The key names of a partition, as suffixes of its tag with `<name>` placeholders: the one spelling of every partition
+ * key, for TypeScript (PartitionKeys below) and for Lua (a `key_<name>(tag, ...)` function each in the scripts'
+ * generated prelude, lua.ts).
+ */
+export const PARTITION_KEYS = {
+  req: 'req:<id>',
+  pending: 'pending:<group>',
+  group: 'group:<group>',
+  groups: 'groups',
+  hold: 'hold:<group>',
+  flushes: 'flushes',
+  flush: 'flush:<flushId>',
+  flushIds: 'flush:<flushId>:ids',
+  batches: 'batches',
+  batch: 'batch:<batchId>',
+  recentBatches: 'recent',
+  idem: 'idem:<tenant>:<key>',
+  open: 'open',
+  openTenant: 'open:<tenant>',
+  counts: 'counts',
+  outbox: 'outbox',
+  dead: 'dead',
+  undelivered: 'undelivered',
+  outcomes: 'outcomes',
+  redeliverGate: 'redeliver:<requestId>',
+} as const;
+
+export type PartitionKeyName = keyof typeof PARTITION_KEYS;
+
+/** A key template split at its placeholders: literal parts and the parameter names between them. */
+export interface KeyTemplate {
+  literals: string[];
+  params: string[];
+}
+
+export function parseKeyTemplate(template: string): KeyTemplate {
+  const literals: string[] = [];
+  const params: string[] = [];
+  const re = /<(\w+)>/g;
+  let last = 0;
+  for (let m = re.exec(template); m; m = re.exec(template)) {
+    literals.push(template.slice(last, m.index));
+    params.push(m[1] as string);
+    last = m.index + m[0].length;
+  }
+  literals.push(template.slice(last));
+  return { literals, params };
+}
+
+/** Builds `<tag>:<suffix>` from a template, its placeholders filled in order. */
+function keyBuilder(template: string): (tag: string, ...args: string[]) => string {
+  const { literals } = parseKeyTemplate(template);
+  const head = `:${literals[0]}`;
+  if (literals.length === 1) return (tag) => tag + head;
+  if (literals.length === 2) {
+    const tail = literals[1] as string;
+    return (tag, a) => `${tag}${head}${a}${tail}`;
+  }
+  return (tag, ...args) => {
+    let out = tag + head;
+    for (let i = 0; i < args.length; i++) out += (args[i] as string) + literals[i + 1];
+    return out;
+  };
+}
+
+const KEY = Object.fromEntries(
+  Object.entries(PARTITION_KEYS).map(([name, template]) => [name, keyBuilder(template)]),
+) as Record<PartitionKeyName, (tag: string, ...args: string[]) => string>;
+
 export class PartitionKeys {
   readonly tag: string;
   constructor(tag: string) {
     this.tag = tag;
   }
-  /** Key-name prefix for the record of a request; scripts append the id (`T:req:` .. id). */
-  get reqPrefix(): string {
-    return `${this.tag}:req:`;
-  }
   req(id: string): string {
-    return `${this.tag}:req:${id}`;
-  }
-  get pendingPrefix(): string {
-    return `${this.tag}:pending:`;
+    return KEY.req(this.tag, id);
   }
   pending(group: string): string {
-    return `${this.tag}:pending:${group}`;
-  }
-  get groupPrefix(): string {
-    return `${this.tag}:group:`;
+    return KEY.pending(this.tag, group);
   }
   group(group: string): string {
-    return `${this.tag}:group:${group}`;
+    return KEY.group(this.tag, group);
   }
   get groups(): string {
-    return `${this.tag}:groups`;
+    return KEY.groups(this.tag);
   }
   hold(group: string): string {
-    return `${this.tag}:hold:${group}`;
+    return KEY.hold(this.tag, group);
   }
   get flushes(): string {
-    return `${this.tag}:flushes`;
+    return KEY.flushes(this.tag);
   }
   flush(flushId: string): string {
-    return `${this.tag}:flush:${flushId}`;
+    return KEY.flush(this.tag, flushId);
   }
   flushIds(flushId: string): string {
-    return `${this.tag}:flush:${flushId}:ids`;
+    return KEY.flushIds(this.tag, flushId);
   }
   get batches(): string {
-    return `${this.tag}:batches`;
+    return KEY.batches(this.tag);
   }
   batch(batchId: string): string {
-    return `${this.tag}:batch:${batchId}`;
+    return KEY.batch(this.tag, batchId);
   }
   /** Routed batches, newest first by routing time, trimmed to the last few hundred (operator page). */
   get recentBatches(): string {
-    return `${this.tag}:recent`;
+    return KEY.recentBatches(this.tag);
   }
   idem(tenant: string, key: string): string {
-    return `${this.tag}:idem:${tenant}:${key}`;
+    return KEY.idem(this.tag, tenant, key);
   }
   get open(): string {
-    return `${this.tag}:open`;
-  }
-  get openTenantPrefix(): string {
-    return `${this.tag}:open:`;
+    return KEY.open(this.tag);
   }
   openTenant(tenant: string): string {
-    return `${this.tag}:open:${tenant}`;
+    return KEY.openTenant(this.tag, tenant);
   }
   get counts(): string {
-    return `${this.tag}:counts`;
+    return KEY.counts(this.tag);
   }
   get outbox(): string {
-    return `${this.tag}:outbox`;
+    return KEY.outbox(this.tag);
   }
   get dead(): string {
-    return `${this.tag}:dead`;
+    return KEY.dead(this.tag);
   }
   /** Finished requests whose outcome is not yet delivered, gone or dead-lettered, score = finish time (issue 14.6). */
   get undelivered(): string {
-    return `${this.tag}:undelivered`;
+    return KEY.undelivered(this.tag);
   }
   /** Pub/sub channel (no key is stored): ids of requests of the partition that just finished (transparent mode). */
   get outcomes(): string {
-    return `${this.tag}:outcomes`;
+    return KEY.outcomes(this.tag);
   }
   /** Set (PX) while a redeliver of this request was asked for recently: one per request per few seconds. */
   redeliverGate(requestId: string): string {
-    return `${this.tag}:redeliver:${requestId}`;
+    return KEY.redeliverGate(this.tag, requestId);
   }
 }

@@ -5,7 +5,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newFlushId, newRequestId } from './ids.js';
 import { KeySpace } from './keys.js';
-import { RequestStore } from './store.js';
+import { Store } from './store.js';
 
 let redis: Redis;
 let stopRedis: () => Promise<void>;
@@ -28,22 +28,22 @@ afterAll(async () => {
 function setup() {
   const prefix = freshPrefix();
   prefixes.push(prefix);
-  return new RequestStore(redis, new KeySpace(prefix, 1), { retentionMs: 60_000, maxAttempts: 2 });
+  return new Store(redis, new KeySpace(prefix, 1), { retentionMs: 60_000, maxAttempts: 2 });
 }
 
-async function submittedBatch(store: RequestStore, batchId: string, tenants: string[]) {
+async function submittedBatch(store: Store, batchId: string, tenants: string[]) {
   const ids: string[] = [];
   for (const tenant of tenants) {
     const id = newRequestId(0);
     const body = '{"model":"m","messages":[]}';
-    await store.enqueue(
+    await store.requests.enqueue(
       { id, partition: 0, tenant, model: 'm', group: 'chat.completions|m', body, bytes: 10, tokens: 1 },
       {},
     );
     ids.push(id);
   }
   const flushId = newFlushId();
-  const claim = await store.claim(
+  const claim = await store.flushes.claim(
     0,
     'chat.completions|m',
     flushId,
@@ -51,9 +51,9 @@ async function submittedBatch(store: RequestStore, batchId: string, tenants: str
     true,
   );
   expect(claim.claimed).toBe(true);
-  const flush = (await store.getFlush(0, flushId))!;
-  await store.recordSubmission(0, flush, batchId, `file_${batchId}`);
-  return { ids, flushId, batch: (await store.getBatch(0, batchId))! };
+  const flush = (await store.flushes.get(0, flushId))!;
+  await store.flushes.recordSubmission(0, flush, batchId, `file_${batchId}`);
+  return { ids, flushId, batch: (await store.batches.get(0, batchId))! };
 }
 
 describe('RequestStore for operators', () => {
@@ -62,26 +62,26 @@ describe('RequestStore for operators', () => {
     const first = await submittedBatch(store, 'batch_a', ['acme']);
     const second = await submittedBatch(store, 'batch_b', ['acme', 'globex']);
     expect(first.batch.outcomes).toBeUndefined();
-    expect(await store.recentBatches(0)).toEqual([]);
+    expect(await store.batches.recent(0)).toEqual([]);
 
-    await store.finishBatch(0, first.batch, 'completed', { completed: 1, failed: 0, retried: 0 });
+    await store.batches.finish(0, first.batch, 'completed', { completed: 1, failed: 0, retried: 0 });
     await new Promise((r) => setTimeout(r, 2)); // distinct routing times
-    await store.finishBatch(0, second.batch, 'expired', { completed: 0, failed: 1, retried: 1 });
+    await store.batches.finish(0, second.batch, 'expired', { completed: 0, failed: 1, retried: 1 });
 
-    const recent = await store.recentBatches(0);
+    const recent = await store.batches.recent(0);
     expect(recent.map((b) => [b.id, b.status, b.count, b.flush_id, b.outcomes])).toEqual([
       ['batch_b', 'expired', 2, second.flushId, { completed: 0, failed: 1, retried: 1 }],
       ['batch_a', 'completed', 1, first.flushId, { completed: 1, failed: 0, retried: 0 }],
     ]);
     expect(recent[0]!.routed_at).toBeGreaterThan(0);
-    expect(await store.liveBatches(0)).toEqual([]);
+    expect(await store.batches.live(0)).toEqual([]);
   });
 
   it('routes without outcome counts as before (callers that do not count them)', async () => {
     const store = setup();
     const { batch } = await submittedBatch(store, 'batch_c', ['acme']);
-    await store.finishBatch(0, batch, 'failed');
-    const [only] = await store.recentBatches(0);
+    await store.batches.finish(0, batch, 'failed');
+    const [only] = await store.batches.recent(0);
     expect(only).toMatchObject({ id: 'batch_c', status: 'failed' });
     expect(only!.outcomes).toBeUndefined();
   });
@@ -90,13 +90,13 @@ describe('RequestStore for operators', () => {
     const store = setup();
     for (let i = 0; i < 100; i++) {
       // A hundred additions of 0.000_123 dollars: floats would drift, micro-dollars do not.
-      await store.addSavings([{ model: 'gpt-4o-mini', usd: 0.000_123, inputTokens: 10, outputTokens: 5 }]);
+      await store.ledger.addSavings([{ model: 'gpt-4o-mini', usd: 0.000_123, inputTokens: 10, outputTokens: 5 }]);
     }
-    await store.addSavings([
+    await store.ledger.addSavings([
       { model: 'gpt-4o', usd: 2.5, inputTokens: 1_000_000, outputTokens: 0 },
       { model: 'org/model:v1', usd: 0.01, inputTokens: 1, outputTokens: 2 },
     ]);
-    expect(await store.savings()).toEqual([
+    expect(await store.ledger.savings()).toEqual([
       { model: 'gpt-4o', usd: 2.5, inputTokens: 1_000_000, outputTokens: 0 },
       { model: 'gpt-4o-mini', usd: 0.0123, inputTokens: 1_000, outputTokens: 500 },
       { model: 'org/model:v1', usd: 0.01, inputTokens: 1, outputTokens: 2 },
@@ -106,7 +106,11 @@ describe('RequestStore for operators', () => {
   it('reads the tenants of request ids in order, undefined for unknown ones', async () => {
     const store = setup();
     const { ids } = await submittedBatch(store, 'batch_d', ['acme', 'globex']);
-    expect(await store.tenantsOf(0, [ids[1]!, newRequestId(0), ids[0]!])).toEqual(['globex', undefined, 'acme']);
-    expect(await store.tenantsOf(0, [])).toEqual([]);
+    expect(await store.requests.tenantsOf(0, [ids[1]!, newRequestId(0), ids[0]!])).toEqual([
+      'globex',
+      undefined,
+      'acme',
+    ]);
+    expect(await store.requests.tenantsOf(0, [])).toEqual([]);
   });
 });

@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newFlushId, newRequestId } from './ids.js';
 import { KeySpace } from './keys.js';
-import { RequestStore } from './store.js';
+import { Store } from './store.js';
 
 let redis: Redis;
 let stopRedis: () => Promise<void>;
@@ -20,14 +20,14 @@ afterAll(async () => {
 
 function setup(maxAttempts = 2) {
   const keys = new KeySpace(freshPrefix(), 2);
-  const store = new RequestStore(redis, keys, { retentionMs: 60_000, maxAttempts });
+  const store = new Store(redis, keys, { retentionMs: 60_000, maxAttempts });
   return { keys, store };
 }
 
-async function add(store: RequestStore, partition: number, extra: Partial<{ idem: string; body: string }> = {}) {
+async function add(store: Store, partition: number, extra: Partial<{ idem: string; body: string }> = {}) {
   const id = newRequestId(partition);
   const body = extra.body ?? '{"model":"m","messages":[]}';
-  const r = await store.enqueue(
+  const r = await store.requests.enqueue(
     {
       id,
       partition,
@@ -52,37 +52,37 @@ describe('RequestStore lifecycle', () => {
     const { store } = setup();
     const ids = [];
     for (let i = 0; i < 4; i++) ids.push((await add(store, 1)).id);
-    expect((await store.get(ids[0]!))?.status).toBe('queued');
-    expect(await store.stateCounts()).toEqual({ queued: 4, batched: 0, submitted: 0 });
+    expect((await store.requests.get(ids[0]!))?.status).toBe('queued');
+    expect(await store.requests.stateCounts()).toEqual({ queued: 4, batched: 0, submitted: 0 });
 
     const fid = newFlushId();
-    const claim = await store.claim(1, 'chat.completions|m', fid, limits);
+    const claim = await store.flushes.claim(1, 'chat.completions|m', fid, limits);
     expect(claim).toMatchObject({ claimed: true, count: 3, reason: 'count' });
     // The fourth is not due yet (count 1 < 3, age < wait).
-    expect(await store.claim(1, 'chat.completions|m', newFlushId(), limits)).toEqual({
+    expect(await store.flushes.claim(1, 'chat.completions|m', newFlushId(), limits)).toEqual({
       claimed: false,
       why: 'not_due',
     });
     // Oldest first; requests enqueued within the same millisecond come in id order.
-    const flushIds = await store.flushIds(1, fid, 0, -1);
+    const flushIds = await store.flushes.ids(1, fid, 0, -1);
     expect(flushIds).toHaveLength(3);
     expect(new Set([...flushIds, ...ids]).size).toBe(4);
     // From here on, ids[0..2] are the claimed ones in line order, ids[3] the one left queued.
     ids.splice(0, ids.length, ...flushIds, ...ids.filter((id) => !flushIds.includes(id)));
 
-    const flush = (await store.getFlush(1, fid))!;
-    const poll = await store.recordSubmission(1, flush, 'batch_1', 'file_1');
+    const flush = (await store.flushes.get(1, fid))!;
+    const poll = await store.flushes.recordSubmission(1, flush, 'batch_1', 'file_1');
     expect(JSON.parse(poll)).toEqual({
       queue: 'poll',
       jobId: 'poll-batch_1',
       data: { partition: 1, batchId: 'batch_1' },
     });
     // A second recording (after a crash) changes nothing and gives the same entry.
-    expect(await store.recordSubmission(1, flush, 'batch_1', 'file_1')).toBe(poll);
-    const rec = (await store.get(ids[0]!))!;
+    expect(await store.flushes.recordSubmission(1, flush, 'batch_1', 'file_1')).toBe(poll);
+    const rec = (await store.requests.get(ids[0]!))!;
     expect(rec).toMatchObject({ status: 'submitted', batch_id: 'batch_1', attempts: 1 });
 
-    const settled = await store.settle(1, 'batch_1', [
+    const settled = await store.requests.settle(1, 'batch_1', [
       { id: ids[0]!, kind: 'completed', response: { status_code: 200, body: { ok: 1 } } },
       { id: ids[1]!, kind: 'rejected', response: { status_code: 400, body: {} }, message: 'bad' },
       { id: ids[2]!, kind: 'retry', message: 'batch_expired' },
@@ -91,12 +91,12 @@ describe('RequestStore lifecycle', () => {
     expect(settled.outcomes).toEqual(['completed', 'failed', 'retried', 'unknown']);
     expect(settled.outbox.map((m) => JSON.parse(m).jobId)).toEqual([`dlv-${ids[0]}`, `dlv-${ids[1]}`]);
     // Routing the same results again changes nothing.
-    const again = await store.settle(1, 'batch_1', [{ id: ids[0]!, kind: 'completed', response: {} }]);
+    const again = await store.requests.settle(1, 'batch_1', [{ id: ids[0]!, kind: 'completed', response: {} }]);
     expect(again.outcomes).toEqual(['stale']);
-    expect((await store.get(ids[1]!))?.error).toEqual({ code: 'provider_rejected', message: 'bad' });
-    const retried = (await store.get(ids[2]!))!;
+    expect((await store.requests.get(ids[1]!))?.error).toEqual({ code: 'provider_rejected', message: 'bad' });
+    const retried = (await store.requests.get(ids[2]!))!;
     expect(retried).toMatchObject({ status: 'queued', attempts: 1, batch_id: undefined });
-    expect(await store.stateCounts()).toEqual({ queued: 2, batched: 0, submitted: 0 });
+    expect(await store.requests.stateCounts()).toEqual({ queued: 2, batched: 0, submitted: 0 });
   });
 
   it('settles a large chunk in order with per-request guards; a replay changes nothing', async () => {
@@ -105,9 +105,12 @@ describe('RequestStore lifecycle', () => {
     for (let i = 0; i < n; i++) await add(store, 0);
     const fid = newFlushId();
     const big = { ...limits, maxRequests: n };
-    expect(await store.claim(0, 'chat.completions|m', fid, big, true)).toMatchObject({ claimed: true, count: n });
-    await store.recordSubmission(0, (await store.getFlush(0, fid))!, 'batch_big', 'f');
-    const ids = await store.flushIds(0, fid, 0, -1);
+    expect(await store.flushes.claim(0, 'chat.completions|m', fid, big, true)).toMatchObject({
+      claimed: true,
+      count: n,
+    });
+    await store.flushes.recordSubmission(0, (await store.flushes.get(0, fid))!, 'batch_big', 'f');
+    const ids = await store.flushes.ids(0, fid, 0, -1);
     const items: Array<{ id: string; kind: 'completed' | 'retry'; response?: unknown; message?: string }> = ids.map(
       (id, i) =>
         i % 5 === 4
@@ -116,26 +119,32 @@ describe('RequestStore lifecycle', () => {
     );
     // The same request twice in one chunk: the second line finds it settled.
     items.push({ id: ids[0]!, kind: 'completed', response: { status_code: 200, body: { n: -1 } } });
-    const first = await store.settle(0, 'batch_big', items);
+    const first = await store.requests.settle(0, 'batch_big', items);
     expect(first.outcomes.slice(0, n)).toEqual(ids.map((_, i) => (i % 5 === 4 ? 'retried' : 'completed')));
     expect(first.outcomes[n]).toBe('stale');
     expect(first.outbox.map((m) => JSON.parse(m).jobId)).toEqual(
       ids.filter((_, i) => i % 5 !== 4).map((id) => `dlv-${id}`),
     );
-    expect((await store.get(ids[7]!))?.response).toEqual({ status_code: 200, body: { n: 7, text: 'é "q" \\' } });
-    expect((await store.get(ids[0]!))?.response).toEqual({ status_code: 200, body: { n: 0, text: 'é "q" \\' } });
-    const counts = await store.stateCounts();
+    expect((await store.requests.get(ids[7]!))?.response).toEqual({
+      status_code: 200,
+      body: { n: 7, text: 'é "q" \\' },
+    });
+    expect((await store.requests.get(ids[0]!))?.response).toEqual({
+      status_code: 200,
+      body: { n: 0, text: 'é "q" \\' },
+    });
+    const counts = await store.requests.stateCounts();
     expect(counts).toEqual({ queued: n / 5, batched: 0, submitted: 0 });
 
-    const again = await store.settle(0, 'batch_big', items);
+    const again = await store.requests.settle(0, 'batch_big', items);
     expect(again.outcomes.every((o) => o === 'stale')).toBe(true);
     expect(again.outbox).toEqual([]);
     // Not submitted in this batch: stale, even for a request of the right partition.
-    expect((await store.settle(0, 'other_batch', [{ id: ids[1]!, kind: 'retry', message: 'x' }])).outcomes).toEqual([
-      'stale',
-    ]);
-    expect(await store.stateCounts()).toEqual(counts);
-    expect((await store.settle(0, 'batch_big', [])).outcomes).toEqual([]);
+    expect(
+      (await store.requests.settle(0, 'other_batch', [{ id: ids[1]!, kind: 'retry', message: 'x' }])).outcomes,
+    ).toEqual(['stale']);
+    expect(await store.requests.stateCounts()).toEqual(counts);
+    expect((await store.requests.settle(0, 'batch_big', [])).outcomes).toEqual([]);
   });
 
   it('fails a request after MAX_ATTEMPTS batches with the last error', async () => {
@@ -143,11 +152,11 @@ describe('RequestStore lifecycle', () => {
     const { id } = await add(store, 0);
     for (let attempt = 1; attempt <= 2; attempt++) {
       const fid = newFlushId();
-      expect((await store.claim(0, 'chat.completions|m', fid, limits, true)).claimed).toBe(true);
-      await store.recordSubmission(0, (await store.getFlush(0, fid))!, `b${attempt}`, 'f');
-      await store.settle(0, `b${attempt}`, [{ id, kind: 'retry', message: `expired ${attempt}` }]);
+      expect((await store.flushes.claim(0, 'chat.completions|m', fid, limits, true)).claimed).toBe(true);
+      await store.flushes.recordSubmission(0, (await store.flushes.get(0, fid))!, `b${attempt}`, 'f');
+      await store.requests.settle(0, `b${attempt}`, [{ id, kind: 'retry', message: `expired ${attempt}` }]);
     }
-    const rec = (await store.get(id))!;
+    const rec = (await store.requests.get(id))!;
     expect(rec.status).toBe('failed');
     expect(rec.attempts).toBe(2);
     expect(rec.error).toEqual({
@@ -159,13 +168,13 @@ describe('RequestStore lifecycle', () => {
   it('cancels only queued requests of the same tenant', async () => {
     const { store } = setup();
     const a = await add(store, 0);
-    expect(await store.cancel(a.id, 'other')).toEqual({ kind: 'not_found' });
-    expect((await store.cancel(a.id, 'acme')).kind).toBe('cancelled');
-    expect((await store.get(a.id))?.status).toBe('cancelled');
+    expect(await store.requests.cancel(a.id, 'other')).toEqual({ kind: 'not_found' });
+    expect((await store.requests.cancel(a.id, 'acme')).kind).toBe('cancelled');
+    expect((await store.requests.get(a.id))?.status).toBe('cancelled');
     const b = await add(store, 0);
-    await store.claim(0, 'chat.completions|m', newFlushId(), limits, true);
-    expect(await store.cancel(b.id, 'acme')).toEqual({ kind: 'conflict', status: 'batched' });
-    expect(await store.groups(0)).toEqual([]);
+    await store.flushes.claim(0, 'chat.completions|m', newFlushId(), limits, true);
+    expect(await store.requests.cancel(b.id, 'acme')).toEqual({ kind: 'conflict', status: 'batched' });
+    expect(await store.flushes.groups(0)).toEqual([]);
   });
 
   it('replays an Idempotency-Key and says whether the body matched', async () => {
@@ -180,7 +189,7 @@ describe('RequestStore lifecycle', () => {
   it('enforces quotas and never claims one request twice across concurrent claims', async () => {
     const { store } = setup();
     const id = newRequestId(0);
-    const quota = await store.enqueue(
+    const quota = await store.requests.enqueue(
       { id, partition: 0, tenant: 'acme', model: 'm', group: 'g', body: '{}', bytes: 1, tokens: 1 },
       { tenantMax: 1, tenantOpenElsewhere: 1 },
     );
@@ -188,11 +197,11 @@ describe('RequestStore lifecycle', () => {
     for (let i = 0; i < 50; i++) await add(store, 0);
     const claims = await Promise.all(
       Array.from({ length: 10 }, () =>
-        store.claim(0, 'chat.completions|m', newFlushId(), { ...limits, maxRequests: 7 }, true),
+        store.flushes.claim(0, 'chat.completions|m', newFlushId(), { ...limits, maxRequests: 7 }, true),
       ),
     );
     const all: string[] = [];
-    for (const c of claims) if (c.claimed) all.push(...(await store.flushIds(0, c.flushId, 0, -1)));
+    for (const c of claims) if (c.claimed) all.push(...(await store.flushes.ids(0, c.flushId, 0, -1)));
     expect(all).toHaveLength(50);
     expect(new Set(all).size).toBe(50);
   });
@@ -222,7 +231,7 @@ describe('RequestStore lifecycle', () => {
       request(1, 5),
       request(1, 6, 'other'),
     ];
-    const results = await Promise.all(reqs.map((r) => store.enqueue(r, { tenantMax: 3 })));
+    const results = await Promise.all(reqs.map((r) => store.requests.enqueue(r, { tenantMax: 3 })));
     expect(results).toEqual([
       { kind: 'created', id: reqs[0]!.id },
       { kind: 'replayed', id: reqs[0]!.id, sameBody: false },
@@ -232,13 +241,13 @@ describe('RequestStore lifecycle', () => {
       { kind: 'created', id: reqs[5]!.id },
     ]);
     // A fourth open request of the tenant on partition 0 is over its quota of 3 there.
-    expect(await store.enqueue(request(0, 7), { tenantMax: 3 })).toEqual({ kind: 'quota_tenant' });
-    const third = await store.get(reqs[2]!.id);
+    expect(await store.requests.enqueue(request(0, 7), { tenantMax: 3 })).toEqual({ kind: 'quota_tenant' });
+    const third = await store.requests.get(reqs[2]!.id);
     expect(third).toMatchObject({ status: 'queued', client_ref: 'ref-3', callback_url: 'https://example.com/hook' });
     expect(third?.body).toBe('{"n":3}');
-    expect((await store.get(reqs[5]!.id))?.body).toBe('{"n":6}');
-    expect(await store.get(reqs[1]!.id)).toBeUndefined();
-    expect(await store.stateCounts()).toEqual({ queued: 5, batched: 0, submitted: 0 });
+    expect((await store.requests.get(reqs[5]!.id))?.body).toBe('{"n":6}');
+    expect(await store.requests.get(reqs[1]!.id)).toBeUndefined();
+    expect(await store.requests.stateCounts()).toEqual({ queued: 5, batched: 0, submitted: 0 });
     expect(await redis.zcard(keys.partitionKeys(0).pending('g'))).toBe(3);
   });
 
@@ -264,7 +273,7 @@ describe('RequestStore lifecycle', () => {
       request('globex', 'g1'),
     ];
     const results = await Promise.all(
-      reqs.map((r) => store.enqueue(r, { tenantMax: r.tenant === 'acme' ? 2 : 0, globalMax: 4 })),
+      reqs.map((r) => store.requests.enqueue(r, { tenantMax: r.tenant === 'acme' ? 2 : 0, globalMax: 4 })),
     );
     expect(results.map((r) => r.kind)).toEqual([
       'created',
@@ -280,9 +289,9 @@ describe('RequestStore lifecycle', () => {
     expect(await redis.get(k.openTenant('globex'))).toBe('2');
     expect(await redis.hgetall(k.group('g1'))).toMatchObject({ count: '2', bytes: '20', tokens: '4' });
     expect(await redis.zrange(k.pending('g1'), '0', '-1')).toEqual([reqs[0]!.id, reqs[3]!.id].sort());
-    expect(await store.stateCounts()).toEqual({ queued: 4, batched: 0, submitted: 0 });
+    expect(await store.requests.stateCounts()).toEqual({ queued: 4, batched: 0, submitted: 0 });
     // The next call starts from the stored counts.
-    expect(await store.enqueue(request('globex', 'g2'), { globalMax: 4 })).toEqual({ kind: 'quota_global' });
+    expect(await store.requests.enqueue(request('globex', 'g2'), { globalMax: 4 })).toEqual({ kind: 'quota_global' });
   });
 
   it('splits a large burst into several calls and answers every request', async () => {
@@ -290,7 +299,7 @@ describe('RequestStore lifecycle', () => {
     const big = 'x'.repeat(64 * 1024);
     const results = await Promise.all(
       Array.from({ length: 300 }, (_, i) =>
-        store.enqueue(
+        store.requests.enqueue(
           {
             id: newRequestId(0),
             partition: 0,
@@ -306,33 +315,33 @@ describe('RequestStore lifecycle', () => {
       ),
     );
     expect(results.filter((r) => r.kind === 'created')).toHaveLength(300);
-    expect((await store.stateCounts()).queued).toBe(300);
+    expect((await store.requests.stateCounts()).queued).toBe(300);
   });
 
   it('rejects every request of a call when Redis cannot be reached, and none is written', async () => {
     const { store } = setup();
     // A producer connection that is not connected and has no offline queue: what intake holds while Redis is down.
     const client = new Redis((await sharedRedisUrl()).url, { lazyConnect: true, enableOfflineQueue: false });
-    const refusing = new RequestStore(client, store.keys, { retentionMs: 60_000, maxAttempts: 2 });
+    const refusing = new Store(client, store.keys, { retentionMs: 60_000, maxAttempts: 2 });
     const ids = [newRequestId(0), newRequestId(0)];
     const results = await Promise.allSettled(
       ids.map((id) =>
-        refusing.enqueue(
+        refusing.requests.enqueue(
           { id, partition: 0, tenant: 'acme', model: 'm', group: 'g', body: '{}', bytes: 1, tokens: 1 },
           {},
         ),
       ),
     );
     expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
-    for (const id of ids) expect(await store.get(id)).toBeUndefined();
+    for (const id of ids) expect(await store.requests.get(id)).toBeUndefined();
     client.disconnect();
   });
 
   it('fixes a webhook body the first time it is built and answers it on every later call', async () => {
     const { store } = setup();
     const { id } = await add(store, 1);
-    expect(await store.webhookBody(1, id, () => '{"first":1}')).toBe('{"first":1}');
-    expect(await store.webhookBody(1, id, () => '{"second":2}')).toBe('{"first":1}');
+    expect(await store.requests.webhookBody(1, id, () => '{"first":1}')).toBe('{"first":1}');
+    expect(await store.requests.webhookBody(1, id, () => '{"second":2}')).toBe('{"first":1}');
   });
 
   it('claims a large flush in slices: within the limits, each request in one flush, its outbox entry at the end', async () => {
@@ -340,23 +349,30 @@ describe('RequestStore lifecycle', () => {
     const ids: string[] = [];
     for (let i = 0; i < 50; i++) ids.push((await add(store, 0)).id);
     let slices = 0;
-    const first = await store.claim(0, 'chat.completions|m', newFlushId(), { ...limits, maxRequests: 20 }, true, {
-      slice: 7,
-      afterSlice: async () => {
-        slices += 1;
-        // Between two calls the flush is visibly unfinished, and its job is not in the outbox yet.
-        expect(await redis.zcard(keys.partitionKeys(0).outbox)).toBe(0);
+    const first = await store.flushes.claim(
+      0,
+      'chat.completions|m',
+      newFlushId(),
+      { ...limits, maxRequests: 20 },
+      true,
+      {
+        slice: 7,
+        afterSlice: async () => {
+          slices += 1;
+          // Between two calls the flush is visibly unfinished, and its job is not in the outbox yet.
+          expect(await redis.zcard(keys.partitionKeys(0).outbox)).toBe(0);
+        },
       },
-    });
+    );
     expect(slices).toBe(2);
     expect(first).toMatchObject({ claimed: true, count: 20, bytes: 2_000, tokens: 200 });
     if (!first.claimed) throw new Error('not claimed');
-    const taken = await store.flushIds(0, first.flushId, 0, -1);
+    const taken = await store.flushes.ids(0, first.flushId, 0, -1);
     expect(taken).toHaveLength(20);
-    expect(await store.getFlush(0, first.flushId)).toMatchObject({ state: 'claimed', count: 20 });
+    expect(await store.flushes.get(0, first.flushId)).toMatchObject({ state: 'claimed', count: 20 });
     expect(await redis.zrange(keys.partitionKeys(0).outbox, '0', '-1')).toEqual([first.outbox]);
     // A byte limit reached in a later slice ends the flush there.
-    const second = await store.claim(
+    const second = await store.flushes.claim(
       0,
       'chat.completions|m',
       newFlushId(),
@@ -367,15 +383,25 @@ describe('RequestStore lifecycle', () => {
       },
     );
     expect(second).toMatchObject({ claimed: true, count: 12 });
-    const rest = await store.claim(0, 'chat.completions|m', newFlushId(), { ...limits, maxRequests: 50 }, true, {
-      slice: 4,
-    });
+    const rest = await store.flushes.claim(
+      0,
+      'chat.completions|m',
+      newFlushId(),
+      { ...limits, maxRequests: 50 },
+      true,
+      {
+        slice: 4,
+      },
+    );
     expect(rest).toMatchObject({ claimed: true, count: 18 });
     if (!second.claimed || !rest.claimed) throw new Error('not claimed');
-    taken.push(...(await store.flushIds(0, second.flushId, 0, -1)), ...(await store.flushIds(0, rest.flushId, 0, -1)));
+    taken.push(
+      ...(await store.flushes.ids(0, second.flushId, 0, -1)),
+      ...(await store.flushes.ids(0, rest.flushId, 0, -1)),
+    );
     // Every request in exactly one flush.
     expect([...taken].sort()).toEqual([...ids].sort());
-    expect(await store.stateCounts()).toEqual({ queued: 0, batched: 50, submitted: 0 });
+    expect(await store.requests.stateCounts()).toEqual({ queued: 0, batched: 50, submitted: 0 });
   });
 
   it('a flush left claiming is sealed with what it holds, and a late slice adds nothing to it', async () => {
@@ -384,30 +410,30 @@ describe('RequestStore lifecycle', () => {
     const fid = newFlushId();
     // The packer "dies" after its first slice: the flush holds 5 requests, is still claiming, has no flush job.
     await expect(
-      store.claim(0, 'chat.completions|m', fid, { ...limits, maxRequests: 12 }, true, {
+      store.flushes.claim(0, 'chat.completions|m', fid, { ...limits, maxRequests: 12 }, true, {
         slice: 5,
         afterSlice: () => {
           throw new Error('killed');
         },
       }),
     ).rejects.toThrow('killed');
-    expect(await store.getFlush(0, fid)).toMatchObject({ state: 'claiming', count: 5 });
+    expect(await store.flushes.get(0, fid)).toMatchObject({ state: 'claiming', count: 5 });
     expect(await redis.zcard(keys.partitionKeys(0).outbox)).toBe(0);
-    expect(await store.sealFlush(0, fid)).toBe(true);
-    expect(await store.sealFlush(0, fid)).toBe(false);
-    expect(await store.getFlush(0, fid)).toMatchObject({ state: 'claimed', count: 5 });
+    expect(await store.flushes.seal(0, fid)).toBe(true);
+    expect(await store.flushes.seal(0, fid)).toBe(false);
+    expect(await store.flushes.get(0, fid)).toMatchObject({ state: 'claimed', count: 5 });
 
     // A slow packer that seals nothing but goes on claiming: its next slice finds the flush sealed.
     const slow = newFlushId();
-    const claim = await store.claim(0, 'chat.completions|m', slow, { ...limits, maxRequests: 7 }, true, {
+    const claim = await store.flushes.claim(0, 'chat.completions|m', slow, { ...limits, maxRequests: 7 }, true, {
       slice: 3,
       afterSlice: async () => {
-        await store.sealFlush(0, slow);
+        await store.flushes.seal(0, slow);
       },
     });
     expect(claim).toMatchObject({ claimed: true, count: 3, outbox: '' });
-    expect(await store.flushIds(0, slow, 0, -1)).toHaveLength(3);
-    expect(await store.stateCounts()).toEqual({ queued: 4, batched: 8, submitted: 0 });
+    expect(await store.flushes.ids(0, slow, 0, -1)).toHaveLength(3);
+    expect(await store.requests.stateCounts()).toEqual({ queued: 4, batched: 8, submitted: 0 });
   });
 
   it('drops ids whose record is gone from a flush, keeping line order and count', async () => {
@@ -415,15 +441,15 @@ describe('RequestStore lifecycle', () => {
     const ids = [];
     for (let i = 0; i < 3; i++) ids.push((await add(store, 0)).id);
     const fid = newFlushId();
-    await store.claim(0, 'chat.completions|m', fid, limits);
+    await store.flushes.claim(0, 'chat.completions|m', fid, limits);
     // Requests enqueued within one millisecond are claimed in id order: take the flush's own line order.
-    ids.splice(0, ids.length, ...(await store.flushIds(0, fid, 0, -1)));
+    ids.splice(0, ids.length, ...(await store.flushes.ids(0, fid, 0, -1)));
     await redis.del(keys.partitionKeys(0).req(ids[1]!));
-    expect(await store.bodies(0, ids)).toEqual([expect.any(String), undefined, expect.any(String)]);
-    expect(await store.dropFromFlush(0, fid, [ids[1]!])).toBe(2);
-    expect(await store.dropFromFlush(0, fid, [ids[1]!])).toBe(2);
-    expect(await store.flushIds(0, fid, 0, -1)).toEqual([ids[0], ids[2]]);
-    expect((await store.getFlush(0, fid))?.count).toBe(2);
+    expect(await store.requests.bodies(0, ids)).toEqual([expect.any(String), undefined, expect.any(String)]);
+    expect(await store.flushes.drop(0, fid, [ids[1]!])).toBe(2);
+    expect(await store.flushes.drop(0, fid, [ids[1]!])).toBe(2);
+    expect(await store.flushes.ids(0, fid, 0, -1)).toEqual([ids[0], ids[2]]);
+    expect((await store.flushes.get(0, fid))?.count).toBe(2);
   });
 });
 
@@ -432,17 +458,17 @@ describe('delivery marks on an expired record (issue 16.10)', () => {
     const { keys, store } = setup();
     const { id } = await add(store, 0);
     const k = keys.partitionKeys(0);
-    await store.markDead(0, id);
-    expect(await store.deadLetterCount()).toBe(1);
+    await store.deadLetters.add(0, id);
+    expect(await store.deadLetters.count()).toBe(1);
 
     await redis.del(k.req(id)); // the record's retention ran out
-    expect(await store.deadLetterCount()).toBe(0);
+    expect(await store.deadLetters.count()).toBe(0);
     expect(await redis.zcard(k.dead)).toBe(0);
 
-    expect(await store.markDelivered(0, id)).toBe(false);
-    await store.markGone(0, id);
-    await store.markDead(0, id);
-    expect(await store.webhookBody(0, id, () => '{"built":true}')).toBe('{"built":true}');
+    expect(await store.requests.markDelivered(0, id)).toBe(false);
+    await store.requests.markGone(0, id);
+    await store.deadLetters.add(0, id);
+    expect(await store.requests.webhookBody(0, id, () => '{"built":true}')).toBe('{"built":true}');
     expect(await redis.exists(k.req(id))).toBe(0);
     expect(await redis.zcard(k.dead)).toBe(0);
   });
@@ -450,11 +476,11 @@ describe('delivery marks on an expired record (issue 16.10)', () => {
   it('still mark a live record once', async () => {
     const { keys, store } = setup();
     const { id } = await add(store, 1);
-    expect(await store.webhookBody(1, id, () => 'first')).toBe('first');
-    expect(await store.webhookBody(1, id, () => 'second')).toBe('first');
-    await store.markDead(1, id);
-    expect(await store.markDelivered(1, id)).toBe(true);
-    expect(await store.markDelivered(1, id)).toBe(false);
+    expect(await store.requests.webhookBody(1, id, () => 'first')).toBe('first');
+    expect(await store.requests.webhookBody(1, id, () => 'second')).toBe('first');
+    await store.deadLetters.add(1, id);
+    expect(await store.requests.markDelivered(1, id)).toBe(true);
+    expect(await store.requests.markDelivered(1, id)).toBe(false);
     expect(await redis.zcard(keys.partitionKeys(1).dead)).toBe(0);
     expect(await redis.hget(keys.partitionKeys(1).req(id), 'dead')).toBe('0');
   });

@@ -11,8 +11,17 @@
  * Retries: provider calls are retried by the queue only (the openai SDK runs with `maxRetries: 0`), with exponential
  * backoff honouring `Retry-After`, so that retries do not multiply.
  */
+import { jobIds } from '@batchbridge/domain';
 import type { JobsOptions } from 'bullmq';
 import { z } from 'zod';
+
+/**
+ * Job ids, deterministic per job so that a job added twice is added once: `jobIds.flush(flushId)`,
+ * `jobIds.poll(batchId)`, `jobIds.deliver(requestId)`, and the fresh ids of a redeliver (`jobIds.redeliver`) and of
+ * the undelivered sweep (`jobIds.resweep`). Spelled in domain/job-ids.ts — the Lua scripts that write the outbox
+ * entries get them from there, and this package depends on the domain, not the other way round.
+ */
+export { jobIds };
 
 const partition = z.number().int().min(0).max(1023);
 

@@ -10,6 +10,7 @@ export {
   type DeliverJobData,
   FlushJob,
   type FlushJobData,
+  jobIds,
   PollJob,
   type PollJobData,
   QUEUE_KINDS,

@@ -4,7 +4,7 @@
  * `main` builds one; the all-in-one process builds one and hands it to every service.
  */
 import type { Config } from '@batchbridge/config';
-import { KeySpace, RequestStore } from '@batchbridge/domain';
+import { KeySpace, Store } from '@batchbridge/domain';
 import type { Logger } from '@batchbridge/logger';
 import { createMetrics, type Metrics } from '@batchbridge/metrics';
 import { createProviderClient } from '@batchbridge/provider';
@@ -29,7 +29,7 @@ export interface Runtime {
   /** Connection for BullMQ queues and workers (`maxRetriesPerRequest: null`). */
   workerRedis: RedisClient;
   keys: KeySpace;
-  store: RequestStore;
+  store: Store;
   queues: PartitionedQueues;
   relay: OutboxRelay;
   /** The provider; undefined when no upstream is configured (ingest-only processes). */
@@ -80,7 +80,7 @@ export async function createRuntime(options: CreateRuntimeOptions): Promise<Runt
     throw err;
   }
   const metrics = options.metrics ?? createMetrics();
-  const store = new RequestStore(redis, keys, {
+  const store = new Store(redis, keys, {
     retentionMs: config.limits.resultRetentionMs,
     idempotencyTtlMs: config.limits.idempotencyTtlMs,
     maxAttempts: config.maxAttempts,

@@ -10,7 +10,7 @@ import {
   outcomeType,
   type PartitionId,
   type RequestRecord,
-  type RequestStore,
+  type Store,
   toRequestObject,
   webhookIdFor,
 } from '@batchbridge/domain';
@@ -22,7 +22,7 @@ import { DelayedError, type Job } from 'bullmq';
 import { DeliveryRetryError } from './errors.js';
 
 export interface DeliverProcessorDeps {
-  store: RequestStore;
+  store: Store;
   tenants: { get(id: string): Tenant | undefined };
   sender: WebhookSender;
   limiter: HostLimiter;
@@ -62,7 +62,7 @@ export function createDeliverProcessor(deps: DeliverProcessorDeps): DeliverProce
     }
     const { requestId, redeliver } = parsed.data;
     // The request id names its partition; the job's queue partition must agree, or the record is not ours to read.
-    const p = store.partitionOf(requestId);
+    const p = store.requests.partitionOf(requestId);
     const attempt = job.attemptsMade + 1;
     const webhookId = webhookIdFor(requestId);
     // This job's log bindings; the pino child is made only when a line is written (child() serialises its bindings at
@@ -74,7 +74,7 @@ export function createDeliverProcessor(deps: DeliverProcessorDeps): DeliverProce
       return 'invalid_job';
     }
 
-    const record = await store.get(requestId);
+    const record = await store.requests.get(requestId);
     if (record === undefined) {
       log().warn('request record is gone (expired or never existed); nothing to deliver');
       return 'not_found';
@@ -96,7 +96,7 @@ export function createDeliverProcessor(deps: DeliverProcessorDeps): DeliverProce
     const tenant = deps.tenants.get(record.tenant);
     if (tenant === undefined) {
       // Nothing to sign with: keep the outcome replayable once the tenant is configured again.
-      await store.markDead(p, requestId);
+      await store.deadLetters.add(p, requestId);
       m.webhookDeliveries.inc({ outcome: 'dead_letter' });
       log().error('tenant of the request is not configured; outcome dead-lettered');
       return 'dead_letter';
@@ -106,7 +106,7 @@ export function createDeliverProcessor(deps: DeliverProcessorDeps): DeliverProce
     if (callbackUrl === undefined) {
       // Nothing will ever be delivered (a request that waited for its answer, SPEC §8): out of the undelivered index,
       // or its sweep would make a deliver job for it again and again.
-      await store.forgetUndelivered(p, requestId);
+      await store.requests.forgetUndelivered(p, requestId);
       log().debug('no callback URL for this request or its tenant; the outcome is only available through the API');
       return 'no_callback_url';
     }
@@ -114,7 +114,7 @@ export function createDeliverProcessor(deps: DeliverProcessorDeps): DeliverProce
     try {
       url = new URL(callbackUrl);
     } catch {
-      await store.markDead(p, requestId);
+      await store.deadLetters.add(p, requestId);
       m.webhookDeliveries.inc({ outcome: 'refused' });
       log().error('callback URL cannot be parsed; outcome dead-lettered');
       return 'dead_letter';
@@ -134,7 +134,7 @@ export function createDeliverProcessor(deps: DeliverProcessorDeps): DeliverProce
 
     let result: Awaited<ReturnType<WebhookSender['send']>>;
     try {
-      const body = await store.webhookBody(p, requestId, () => buildBody(record));
+      const body = await store.requests.webhookBody(p, requestId, () => buildBody(record));
       const headers = signWebhook({ secret: webhookSecrets(tenant), id: webhookId, timestamp: new Date(), body });
       result = await deps.sender.send({ url, headers, body });
     } finally {
@@ -145,26 +145,26 @@ export function createDeliverProcessor(deps: DeliverProcessorDeps): DeliverProce
 
     switch (result.outcome) {
       case 'delivered': {
-        const first = await store.markDelivered(p, requestId);
+        const first = await store.requests.markDelivered(p, requestId);
         if (first) m.requestTurnaround.observe(Math.max(0, Date.now() - record.created_at) / 1000);
         m.webhookDeliveries.inc({ outcome: 'delivered' });
         log().info({ status, redeliver: redeliver === true, durationMs: result.durationMs }, 'webhook delivered');
         return 'delivered';
       }
       case 'gone':
-        await store.markGone(p, requestId);
+        await store.requests.markGone(p, requestId);
         m.webhookDeliveries.inc({ outcome: 'gone' });
         log().warn({ status }, 'receiver answered 410 Gone; no further attempts');
         return 'gone';
       case 'refused':
-        await store.markDead(p, requestId);
+        await store.deadLetters.add(p, requestId);
         m.webhookDeliveries.inc({ outcome: 'refused' });
         log().warn({ error: result.error }, 'callback address refused by the address policy; outcome dead-lettered');
         return 'dead_letter';
       case 'retry': {
         const attempts = job.opts.attempts ?? 1;
         if (attempt >= attempts) {
-          await store.markDead(p, requestId);
+          await store.deadLetters.add(p, requestId);
           m.webhookDeliveries.inc({ outcome: 'dead_letter' });
           log().warn({ status, error: result.error, attempts }, 'last delivery attempt failed; outcome dead-lettered');
           return 'dead_letter';

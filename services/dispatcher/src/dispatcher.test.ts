@@ -85,7 +85,7 @@ describe('dispatcher', () => {
       const [delivery] = forId(id)(got);
       expect(delivery?.verified).toBe(true);
       expect(delivery?.path).toBe('/done');
-      const record = await rt.store.get(id);
+      const record = await rt.store.requests.get(id);
       expect(record?.delivered_at).toBeTypeOf('number');
       const event = delivery?.json as { type: string; timestamp: string; data: unknown };
       expect(event.data).toEqual(toRequestObject(record!));
@@ -195,9 +195,9 @@ describe('dispatcher', () => {
     const [id] = await makeOutcomes(rt, [{ callbackUrl: hooks.url('/h') }]);
     expect(await jobOutcome(rt, `dlv-${id}`)).toBe('gone');
     expect(hooks.deliveries()).toHaveLength(1);
-    expect(await rt.store.deadLetterCount()).toBe(0);
-    expect((await rt.store.get(id!))?.delivered_at).toBeUndefined();
-    expect((await rt.store.get(id!))?.gone_at).toBeDefined();
+    expect(await rt.store.deadLetters.count()).toBe(0);
+    expect((await rt.store.requests.get(id!))?.delivered_at).toBeUndefined();
+    expect((await rt.store.requests.get(id!))?.gone_at).toBeDefined();
     expect(await metricLine(rt, 'batchbridge_webhook_deliveries_total{outcome="gone"}')).toMatch(/ 1$/);
     // The same delivery run again (its job's completion lost in a crash, the outbox relaying it anew): nothing is sent.
     await rt.queues.addBulk('deliver', 0, [{ jobId: `dlv-${id}-again`, data: { partition: 0, requestId: id! } }]);
@@ -212,8 +212,8 @@ describe('dispatcher', () => {
     expect(await jobOutcome(rt, `dlv-${id}`)).toBe('dead_letter');
     // 1 + 3 schedule entries.
     expect(hooks.deliveries()).toHaveLength(4);
-    expect(await rt.store.deadLetters(0)).toEqual([id]);
-    expect((await rt.store.get(id!))?.dead).toBe(true);
+    expect(await rt.store.deadLetters.list(0)).toEqual([id]);
+    expect((await rt.store.requests.get(id!))?.dead).toBe(true);
     expect(await metricLine(rt, 'batchbridge_webhook_dead_letters ')).toBe('batchbridge_webhook_dead_letters 1');
     expect(await metricLine(rt, 'batchbridge_webhook_deliveries_total{outcome="dead_letter"}')).toMatch(/ 1$/);
 
@@ -225,8 +225,8 @@ describe('dispatcher', () => {
     expect(new Set(all.map((d) => d.webhookId))).toEqual(new Set([webhookIdFor(id!)]));
     expect(new Set(all.map((d) => d.body)).size).toBe(1);
     expect(all.every((d) => d.verified)).toBe(true);
-    expect(await rt.store.deadLetters(0)).toEqual([]);
-    expect((await rt.store.get(id!))?.dead).toBe(false);
+    expect(await rt.store.deadLetters.list(0)).toEqual([]);
+    expect((await rt.store.requests.get(id!))?.dead).toBe(false);
     expect(await metricLine(rt, 'batchbridge_webhook_dead_letters ')).toBe('batchbridge_webhook_dead_letters 0');
 
     // A redeliver of an outcome already delivered sends it again (that is what the caller asked for).
@@ -242,7 +242,7 @@ describe('dispatcher', () => {
     await hooks.close();
     const [id] = await makeOutcomes(rt, [{ callbackUrl: url }]);
     expect(await jobOutcome(rt, `dlv-${id}`)).toBe('dead_letter');
-    expect(await rt.store.deadLetters(0)).toEqual([id]);
+    expect(await rt.store.deadLetters.list(0)).toEqual([id]);
   });
 
   it('does not follow a redirect to another loopback URL', async () => {
@@ -265,7 +265,7 @@ describe('dispatcher', () => {
     const [id] = await makeOutcomes(rt, [{ callbackUrl: hooks.url('/h') }]);
     expect(await jobOutcome(rt, `dlv-${id}`)).toBe('dead_letter');
     expect(hooks.deliveries()).toHaveLength(0);
-    expect(await rt.store.deadLetters(0)).toEqual([id]);
+    expect(await rt.store.deadLetters.list(0)).toEqual([id]);
     expect(await metricLine(rt, 'batchbridge_webhook_deliveries_total{outcome="refused"}')).toMatch(/ 1$/);
   });
 
@@ -347,14 +347,14 @@ describe('dispatcher', () => {
     const [id] = await makeOutcomes(rt, [{ tenant: 'globex', callbackUrl: hooks.url('/globex') }]);
     expect(await jobOutcome(rt, `dlv-${id}`)).toBe('dead_letter');
     expect(hooks.deliveries()).toHaveLength(0);
-    expect(await rt.store.deadLetters(0)).toEqual([id]);
+    expect(await rt.store.deadLetters.list(0)).toEqual([id]);
   });
 
   it('finishes without sending when neither the request nor its tenant has a callback URL', async () => {
     const { rt } = await setup();
     const [id] = await makeOutcomes(rt, [{}]);
     expect(await jobOutcome(rt, `dlv-${id}`)).toBe('no_callback_url');
-    expect(await rt.store.deadLetterCount()).toBe(0);
+    expect(await rt.store.deadLetters.count()).toBe(0);
   });
 
   it('delivers every outcome once after a restart, including jobs a dead process never relayed', async () => {
@@ -392,7 +392,7 @@ describe('dispatcher', () => {
     );
     // Closing let the delivery in flight finish and started no other.
     expect(hooks.deliveries()).toHaveLength(1);
-    expect((await rt.store.get(relayed[0]!))?.delivered_at).toBeTypeOf('number');
+    expect((await rt.store.requests.get(relayed[0]!))?.delivered_at).toBeTypeOf('number');
 
     const restarted = await startDispatcher(rt, { sweepIntervalMs: 100, sweepGraceMs: 200 });
     cleanups.push(() => restarted.close());
@@ -400,6 +400,6 @@ describe('dispatcher', () => {
     // The orphans are relayed by the sweep once their entries are older than its grace period.
     await hooks.waitFor((d) => all.every((id) => d.some((x) => x.webhookId === webhookIdFor(id))));
     expect(hooks.uniqueByWebhookId()).toHaveLength(all.length);
-    for (const id of all) expect((await rt.store.get(id))?.delivered_at).toBeTypeOf('number');
+    for (const id of all) expect((await rt.store.requests.get(id))?.delivered_at).toBeTypeOf('number');
   });
 });

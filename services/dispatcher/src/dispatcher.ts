@@ -54,7 +54,7 @@ export async function startDispatcher(runtime: Runtime, options: DispatcherOptio
     lockDuration: options.lockDurationMs ?? 30_000,
     stalledInterval: options.stalledIntervalMs ?? 30_000,
     // BullMQ fails a job that stalls twice (default maxStalledCount 1) without running the processor, so an outcome
-    // whose dispatchers were killed twice mid-delivery was neither delivered nor dead-lettered, and its `dlv-<id>` job
+    // whose dispatchers were killed twice mid-delivery was neither delivered nor dead-lettered, and its deliver job
     // id then blocked the outbox relay (found by the fault suite, test/faults). Resending is safe: same webhook-id.
     maxStalledCount: 100,
     settings: { backoffStrategy: backoffStrategy({ webhook: webhookBackoff(config.webhook.retryScheduleMs) }) },
@@ -76,7 +76,7 @@ export async function startDispatcher(runtime: Runtime, options: DispatcherOptio
 
   let closed = false;
   metrics.onCollect(async () => {
-    if (!closed) metrics.m.webhookDeadLetters.set(await store.deadLetterCount());
+    if (!closed) metrics.m.webhookDeadLetters.set(await store.deadLetters.count());
   });
 
   let sweeping: Promise<unknown> | undefined;

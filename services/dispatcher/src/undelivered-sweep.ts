@@ -1,13 +1,14 @@
 /**
  * The undelivered sweep (issue 14.6): a deleted or lost deliver job must never mean a lost outcome. Every finished
  * request sits in its partition's `undelivered` index until its outcome is delivered, gone (410) or dead-lettered; a
- * member older than the grace whose `dlv-<id>` job is missing — deleted by hand, or finished without recording an
- * outcome — gets a deliver job again. Job ids are deterministic (`dlv-<id>`, or `dlv-<id>-s<finishedOn>` after a finished
- * job), so dispatchers sweeping at once add one job, not several; the webhook-id is the request's, so a receiver that
+ * member older than the grace whose deliver job is missing — deleted by hand, or finished without recording an
+ * outcome — gets a deliver job again. Job ids are deterministic (`jobIds.deliver`, or `jobIds.resweep` after a
+ * finished job), so dispatchers sweeping at once add one job, not several; the webhook-id is the request's, so a receiver that
  * did get the first attempt dedupes the second.
  */
 import type { PartitionId } from '@batchbridge/domain';
 import type { Logger } from '@batchbridge/logger';
+import { jobIds } from '@batchbridge/queues';
 import type { Runtime } from '@batchbridge/runtime';
 
 /** Job states in which the outcome is still on its way. */
@@ -29,7 +30,7 @@ export async function sweepUndelivered(
   const graceMs = options.graceMs ?? 60_000;
   let recreated = 0;
   for (const p of runtime.keys.allPartitions()) {
-    const ids = await runtime.store.undeliveredBefore(p, Date.now() - graceMs, options.limit ?? 200);
+    const ids = await runtime.store.requests.undeliveredBefore(p, Date.now() - graceMs, options.limit ?? 200);
     for (const id of ids) if (await sweepOne(runtime, p, id)) recreated++;
   }
   if (recreated > 0) logger.warn({ recreated }, 'deliver jobs recreated for outcomes never delivered (job missing)');
@@ -37,16 +38,16 @@ export async function sweepUndelivered(
 }
 
 async function sweepOne(runtime: Runtime, p: PartitionId, id: string): Promise<boolean> {
-  const record = await runtime.store.get(id);
+  const record = await runtime.store.requests.get(id);
   if (!record || record.delivered_at !== undefined || record.gone_at !== undefined || record.dead) {
     // Expired, or its outcome was recorded (a mark that raced the index): nothing to deliver.
-    await runtime.store.forgetUndelivered(p, id);
+    await runtime.store.requests.forgetUndelivered(p, id);
     return false;
   }
-  const job = await runtime.queues.queue('deliver', p).getJob(`dlv-${id}`);
+  const job = await runtime.queues.queue('deliver', p).getJob(jobIds.deliver(id));
   const state = job ? await job.getState() : 'missing';
   if (LIVE.has(state)) return false;
-  const jobId = job ? `dlv-${id}-s${job.finishedOn ?? 0}` : `dlv-${id}`;
+  const jobId = job ? jobIds.resweep(id, job.finishedOn ?? 0) : jobIds.deliver(id);
   await runtime.queues.addBulk('deliver', p, [{ jobId, data: { partition: p, requestId: id } }]);
   return true;
 }

@@ -68,14 +68,14 @@ export function createIngestApp(runtime: Runtime, options: IngestAppOptions = {}
   const waiter = new OutcomeWaiter<RequestRecord>({
     subscriber: duplicateConnection(runtime.workerRedis),
     channels: runtime.keys.allPartitions().map((p) => runtime.keys.partitionKeys(p).outcomes),
-    read: (ids) => Promise.all(ids.map((id) => store.get(id))),
+    read: (ids) => Promise.all(ids.map((id) => store.requests.get(id))),
     isFinal: (r) => isTerminal(r.status),
     onError: (err) => logger.warn({ err: (err as Error).message }, 'outcome waiter: re-read failed; retried'),
   });
   waiter.start().catch((err: Error) => logger.warn({ err: err.message }, 'outcome waiter: subscribe failed'));
   const hold: HoldDeps = {
     waiter,
-    get: (id) => store.get(id),
+    get: (id) => store.requests.get(id),
     ...(options.streamKeepAliveMs !== undefined ? { keepAliveMs: options.streamKeepAliveMs } : {}),
     onOutcome: (outcome) => m.waitOutcomes.inc({ outcome }),
   };
@@ -86,7 +86,7 @@ export function createIngestApp(runtime: Runtime, options: IngestAppOptions = {}
 
   metrics.onCollect(async () => {
     m.waitingConnections.set(waiter.size);
-    const counts = await store.stateCounts();
+    const counts = await store.requests.stateCounts();
     for (const state of OPEN_STATUSES) m.requestsByState.set({ state }, counts[state]);
   });
 

@@ -5,7 +5,7 @@
  * requests are added to the cached view as they happen; only other replicas' last few hundred milliseconds of traffic
  * are approximated, which is what a soft capacity bound needs.
  */
-import type { RequestStore } from '@batchbridge/domain';
+import type { Store } from '@batchbridge/domain';
 
 export interface OpenElsewhere {
   tenant: number;
@@ -16,7 +16,7 @@ export class CapacityView {
   private readonly cache = new Map<string, { at: number; value: Promise<{ global: number[]; tenant: number[] }> }>();
 
   constructor(
-    private readonly store: RequestStore,
+    private readonly store: Store,
     private readonly partitions: number,
     /** @defaultValue 250 ms */
     private readonly ttlMs = 250,
@@ -27,7 +27,7 @@ export class CapacityView {
     const now = Date.now();
     let entry = this.cache.get(tenant);
     if (!entry || now - entry.at > this.ttlMs) {
-      const value = this.store.openCounts(tenant);
+      const value = this.store.requests.openCounts(tenant);
       entry = { at: now, value };
       this.cache.set(tenant, entry);
       // A failed read must not be served from the cache.
@@ -64,7 +64,7 @@ export class CapacityView {
 
   /** Open requests over all partitions (readiness). */
   async totalOpen(): Promise<number> {
-    const counts = await this.store.openCounts('');
+    const counts = await this.store.requests.openCounts('');
     return counts.global.reduce((a, b) => a + b, 0);
   }
 }

@@ -109,7 +109,7 @@ export function chatCompletionsCore(deps: ChatRouteDeps): (input: ChatInput) => 
   /** The reply that joins the request an earlier attempt created (see X-Stainless-Retry-Count above), if any. */
   const joinEarlier = async (joinKey: string): Promise<ChatReply | undefined> => {
     const earlier = await runtime.redis.get(joinKey);
-    const record = earlier ? await store.get(earlier) : undefined;
+    const record = earlier ? await store.requests.get(earlier) : undefined;
     if (!record) return undefined;
     const body = toRequestObject(record);
     return { status: 200, headers: { Location: `/v1/requests/${record.id}` }, body };
@@ -239,7 +239,9 @@ export function chatCompletionsCore(deps: ChatRouteDeps): (input: ChatInput) => 
     // Looked up only for a rate-limited tenant: everyone else pays no extra round trip.
     if (
       tenant.rate_limit_per_s !== undefined &&
-      !(idempotencyKey !== undefined && (await store.idempotencyKeyHeld(partition, tenant.id, idempotencyKey))) &&
+      !(
+        idempotencyKey !== undefined && (await store.requests.idempotencyKeyHeld(partition, tenant.id, idempotencyKey))
+      ) &&
       !(await rateLimiter.take(tenant.id, tenant.rate_limit_per_s))
     ) {
       throw new ApiError({
@@ -281,7 +283,7 @@ export function chatCompletionsCore(deps: ChatRouteDeps): (input: ChatInput) => 
     // created_at is taken in the same synchronous step as the script's own Date.now() (store.enqueue reads it before
     // its first await), so the object we answer with matches the stored record without reading it back.
     const createdAt = Date.now();
-    const result = await store.enqueue(
+    const result = await store.requests.enqueue(
       {
         id,
         partition,
@@ -329,7 +331,7 @@ export function chatCompletionsCore(deps: ChatRouteDeps): (input: ChatInput) => 
             'Idempotency-Key',
           );
         }
-        const record = await store.get(result.id);
+        const record = await store.requests.get(result.id);
         if (!record || record.tenant !== tenant.id) {
           throw conflict(
             'idempotency_key_expired',

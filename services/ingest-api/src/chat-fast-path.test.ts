@@ -94,13 +94,13 @@ describe('chat-completions fast path', () => {
       '{ "model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}], "temperature": 1.0, "x_trace": 12345678901234567890 }';
     const res = await json(`${raw}\n`);
     expect(res.status).toBe(202);
-    expect((await t.rt.store.get(res.json.id))?.body).toBe(raw);
+    expect((await t.rt.store.requests.get(res.json.id))?.body).toBe(raw);
   });
 
   it('stores a multi-line body as one line', async () => {
     const res = await json(JSON.stringify(chatBody(), null, 2));
     expect(res.status).toBe(202);
-    expect((await t.rt.store.get(res.json.id))?.body).toBe(JSON.stringify(chatBody()));
+    expect((await t.rt.store.requests.get(res.json.id))?.body).toBe(JSON.stringify(chatBody()));
   });
 
   it('refuses a body that repeats "model" (JSON.parse keeps the last, a provider may keep the first)', async () => {

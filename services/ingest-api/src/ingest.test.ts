@@ -43,7 +43,7 @@ describe('ingest API (default configuration)', () => {
       expect(id).toMatch(/^breq_[0-9a-z]{25}$/);
       expect(res.headers.get('location')).toBe(`/v1/requests/${id}`);
 
-      const record = await t.rt.store.get(id);
+      const record = await t.rt.store.requests.get(id);
       expect(record).toMatchObject({ status: 'queued', tenant: 'acme', client_ref: 'row-1', callback_url: CALLBACK });
       expect(Math.floor(record!.created_at / 1000)).toBe(res.json.created_at);
       expect(await pendingIds(t.rt)).toContain(id);
@@ -61,7 +61,7 @@ describe('ingest API (default configuration)', () => {
       });
       expect(res.status).toBe(202);
       expect(res.json.custom_id).toBe('mine');
-      const record = await t.rt.store.get(res.json.id);
+      const record = await t.rt.store.requests.get(res.json.id);
       expect(JSON.parse(record!.body)).toEqual(chatBody({ reasoning_effort: 'low', metadata: { run: 'nightly' } }));
       expect(record!.callback_url).toBe(CALLBACK);
     });
@@ -73,7 +73,7 @@ describe('ingest API (default configuration)', () => {
       });
       expect(res.status).toBe(202);
       expect(res.json.custom_id).toBe('from-header');
-      const record = await t.rt.store.get(res.json.id);
+      const record = await t.rt.store.requests.get(res.json.id);
       expect(record!.callback_url).toBe('http://127.0.0.1:7/header');
       expect(record!.client_ref).toBe('from-header');
     });
@@ -292,7 +292,7 @@ describe('ingest API (default configuration)', () => {
     it('answers 409 to cancel once the request is batched', async () => {
       const created = await t.chat(chatBody({ model: 'gpt-4.1-nano' }));
       const id = created.json.id as string;
-      const claim = await t.rt.store.claim(
+      const claim = await t.rt.store.flushes.claim(
         0,
         'chat.completions|gpt-4.1-nano',
         'fl_test',
@@ -487,7 +487,7 @@ describe('ingest API limits', () => {
     });
     const res = await t.call('POST', '/v1/chat/completions', { body: chatBody() });
     expect(res.status).toBe(202);
-    expect((await t.rt.store.get(res.json.id))!.callback_url).toBe('http://127.0.0.1:9/default');
+    expect((await t.rt.store.requests.get(res.json.id))!.callback_url).toBe('http://127.0.0.1:9/default');
   });
 
   it('protects /metrics with METRICS_TOKEN', async () => {

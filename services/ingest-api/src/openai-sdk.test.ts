@@ -25,7 +25,7 @@ describe('ingest API with the openai SDK', () => {
       { headers: { 'X-Custom-ID': 'sdk-1' } },
     )) as unknown as Record<string, unknown>;
     expect(created).toMatchObject({ object: 'batchbridge.request', status: 'queued', custom_id: 'sdk-1' });
-    const record = await t.rt.store.get(String(created.id));
+    const record = await t.rt.store.requests.get(String(created.id));
     expect(record?.status).toBe('queued');
   });
 

@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { isTerminal, type RequestRecord, toRequestObject } from '@batchbridge/domain';
+import { jobIds } from '@batchbridge/queues';
 import type { Runtime } from '@batchbridge/runtime';
 import type { Request, Response } from 'express';
 import { tenantOf } from './auth.js';
@@ -27,7 +28,7 @@ export function requestsHandlers(runtime: Runtime, hold?: HoldDeps) {
   /** The tenant's record, or a 404. */
   const load = async (req: Request, res: Response): Promise<{ id: string; record: RequestRecord }> => {
     const id = String(req.params.id);
-    const record = store.partitionOf(id) === undefined ? undefined : await store.get(id);
+    const record = store.requests.partitionOf(id) === undefined ? undefined : await store.requests.get(id);
     if (!record || record.tenant !== tenantOf(res).id) throw missing(id);
     return { id, record };
   };
@@ -48,16 +49,16 @@ export function requestsHandlers(runtime: Runtime, hold?: HoldDeps) {
       const outcome = await hold.waiter.wait(id, waitS * 1000, gone.signal).finally(() => res.off('close', onClose));
       hold.onOutcome?.(outcome.kind);
       if (outcome.kind === 'aborted') return;
-      const now = outcome.kind === 'finished' ? outcome.record : ((await store.get(id)) ?? record);
+      const now = outcome.kind === 'finished' ? outcome.record : ((await store.requests.get(id)) ?? record);
       res.set('Preference-Applied', `wait=${waitS}`).json(toRequestObject(now));
     },
 
     cancel: async (req: Request, res: Response): Promise<void> => {
       const id = String(req.params.id);
       const tenant = tenantOf(res).id;
-      const p = store.partitionOf(id);
+      const p = store.requests.partitionOf(id);
       if (p === undefined) throw missing(id);
-      const result = await store.cancel(id, tenant);
+      const result = await store.requests.cancel(id, tenant);
       if (result.kind === 'not_found') throw missing(id);
       if (result.kind === 'conflict') {
         throw new ApiError({
@@ -74,7 +75,7 @@ export function requestsHandlers(runtime: Runtime, hold?: HoldDeps) {
       await relay.relay(p, [result.outbox]).catch((err: Error) => {
         logger.warn({ requestId: id, tenant, err: err.message }, 'cancel: relay failed, left to the outbox sweep');
       });
-      const record = await store.get(id);
+      const record = await store.requests.get(id);
       if (!record) throw missing(id);
       res.json(toRequestObject(record));
     },
@@ -91,7 +92,7 @@ export function requestsHandlers(runtime: Runtime, hold?: HoldDeps) {
           reason: 'invalid',
         });
       }
-      const p = store.partitionOf(id) ?? 0;
+      const p = store.requests.partitionOf(id) ?? 0;
       const gate = runtime.keys.partitionKeys(p).redeliverGate(id);
       if ((await runtime.redis.set(gate, '1', 'PX', REDELIVER_GAP_MS, 'NX')) !== 'OK') {
         const left = Math.max(1, Math.ceil((await runtime.redis.pttl(gate)) / 1000));
@@ -105,12 +106,12 @@ export function requestsHandlers(runtime: Runtime, hold?: HoldDeps) {
           headers: { 'Retry-After': String(left) },
         });
       }
-      // A fresh job id per redeliver: the original `dlv-<id>` job may still be kept as completed, and BullMQ would
+      // A fresh job id per redeliver: the original deliver job may still be kept as completed, and BullMQ would
       // ignore a duplicate. Random, so two redelivers are never merged silently. The webhook-id stays the same (it is
       // derived from the request id).
       await queues.addBulk('deliver', p, [
         {
-          jobId: `dlv-${id}-r${Date.now()}-${randomBytes(4).toString('hex')}`,
+          jobId: jobIds.redeliver(id, Date.now(), randomBytes(4).toString('hex')),
           data: { partition: p, requestId: id, redeliver: true },
         },
       ]);

@@ -50,7 +50,7 @@ describe('ingest API shutdown', () => {
     expect(res.status).toBe(202);
     // Answered during the shutdown: the client is told not to reuse the connection.
     expect(res.connection).toBe('close');
-    expect((await t.rt.store.get(res.json.id))?.status).toBe('queued');
+    expect((await t.rt.store.requests.get(res.json.id))?.status).toBe('queued');
     await t.api.close();
     await expect(fetch(`${t.url}/healthz`)).rejects.toThrow();
   });

@@ -12,7 +12,8 @@
     (invariant I2: never a second batch for the same requests). The look goes through the provider's whole list back
     to the create time; when it cannot finish, the flush is held (retried later, an error logged and counted), never
     created again.
- 3. no `file_id` → stream the JSONL to a temporary file and upload it from disk (I4); record the file id.
+ 3. `claimed` (no input file yet) → stream the JSONL to a temporary file and upload it from disk (I4); record the
+    file id (`uploaded`).
  4. take a create slot (profile limit, all replicas), set `create_started`, then `batches.create` with metadata.
  5. record the batch id on the flush, mark its requests submitted (Lua, guarded on `batched` in this flush), record the
     batch as live and relay the poll job.
@@ -30,13 +31,7 @@
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  type FlushRecord,
-  modelOfGroup,
-  type PartitionId,
-  type RequestStore,
-  StaleFlushRunError,
-} from '@batchbridge/domain';
+import { type FlushRecord, modelOfGroup, type PartitionId, StaleFlushRunError, type Store } from '@batchbridge/domain';
 import type { Logger } from '@batchbridge/logger';
 import {
   classifyProviderError,
@@ -59,7 +54,7 @@ import { uploadBatchFile } from './upload-file.js';
 
 export interface FlushProcessorOptions {
   /** The packer's store (on a connection without the request path's 1 s command timeout). */
-  store: RequestStore;
+  store: Store;
   provider: OpenAI;
   /** The provider client for uploads (a fetch that streams the request body from disk). */
   uploadProvider: OpenAI;
@@ -114,10 +109,10 @@ export function createFlushProcessor(runtime: Runtime, options: FlushProcessorOp
       const file = await writeFlushFile(store, p, flush, path, () => crashPoint('mid-upload'));
       if (file.missing.length > 0) {
         log.error({ missing: file.missing.length }, 'request records of a batched flush are gone; leaving them out');
-        await store.dropFromFlush(p, flush.id, file.missing);
+        await store.flushes.drop(p, flush.id, file.missing);
       }
       if (file.lines === 0) {
-        const members = await store.failFlush(p, flush.id, 'none of the requests of this flush is left', fence);
+        const members = await store.flushes.fail(p, flush.id, 'none of the requests of this flush is left', fence);
         await relay.relay(p, members);
         return undefined;
       }
@@ -128,7 +123,7 @@ export function createFlushProcessor(runtime: Runtime, options: FlushProcessorOp
       );
       const created = await uploadBatchFile(uploadProvider, path, flushFileName(flush.id), { timeout });
       crashPoint('after-upload');
-      await store.recordUpload(p, flush.id, created.id, fence);
+      await store.flushes.recordUpload(p, flush.id, created.id, fence);
       log.info({ fileId: created.id, lines: file.lines, bytes: file.bytes }, 'input file uploaded');
       return created.id;
     } finally {
@@ -139,20 +134,20 @@ export function createFlushProcessor(runtime: Runtime, options: FlushProcessorOp
   const processFlush = async (job: Job, token: string | undefined, p: PartitionId): Promise<FlushOutcome> => {
     const { flushId } = FlushJob.parse(job.data);
     const log = runtime.logger.child({ flushId, partition: p, jobId: job.id });
-    let flush = await store.getFlush(p, flushId);
+    let flush = await store.flushes.get(p, flushId);
     if (flush?.state === 'claiming') {
       // Only recovery hands out the job of a flush still `claiming`: its packer died between CLAIM calls. The flush
       // keeps what it holds; sealing it also stops a packer that is merely slow from adding more.
-      await store.sealFlush(p, flushId);
+      await store.flushes.seal(p, flushId);
       log.warn({ count: flush.count }, 'sealed a flush left claiming by a packer that stopped between claim calls');
-      flush = await store.getFlush(p, flushId);
+      flush = await store.flushes.get(p, flushId);
     }
     if (!flush) {
       log.warn('flush not found (expired after retention?); nothing to do');
       return 'missing';
     }
     if (flush.state === 'failed') return 'failed';
-    const fence = await store.leaseFlush(p, flushId);
+    const fence = await store.flushes.lease(p, flushId);
     try {
       return await run(job, token, p, flush, fence, log);
     } catch (err) {
@@ -177,7 +172,7 @@ export function createFlushProcessor(runtime: Runtime, options: FlushProcessorOp
     const flushId = flush.id;
     if ((flush.state === 'submitted' || flush.state === 'submitting') && flush.batch_id) {
       // An earlier run recorded the batch and died before (or while) marking its requests: finish that, idempotently.
-      const entry = await store.recordSubmission(p, flush, flush.batch_id, flush.file_id ?? '', fence);
+      const entry = await store.flushes.recordSubmission(p, flush, flush.batch_id, flush.file_id ?? '', fence);
       await relay.relay(p, [entry]);
       if (flush.state === 'submitting') log.warn({ batchId: flush.batch_id }, 'finished recording an earlier run');
       return 'submitted';
@@ -220,7 +215,8 @@ export function createFlushProcessor(runtime: Runtime, options: FlushProcessorOp
           log.warn({ batchId: batch.id }, 'adopting the batch created for this flush by an earlier run');
         }
       }
-      let fileId = batch?.input_file_id ?? flush.file_id;
+      // `uploaded` holds the file id of an earlier run's upload; `claimed` (first run, or the file was lost) has none.
+      let fileId = batch?.input_file_id ?? (flush.state === 'uploaded' ? flush.file_id : undefined);
       if (!batch) {
         if (!fileId) {
           stage = 'upload';
@@ -233,7 +229,7 @@ export function createFlushProcessor(runtime: Runtime, options: FlushProcessorOp
           await job.moveToDelayed(slot.retryAt, token);
           throw new DelayedError();
         }
-        await store.markCreateStarted(p, flushId, fence);
+        await store.flushes.markCreateStarted(p, flushId, fence);
         crashPoint('before-create');
         stage = 'create';
         try {
@@ -247,13 +243,13 @@ export function createFlushProcessor(runtime: Runtime, options: FlushProcessorOp
           );
         } finally {
           // Best effort: when this fails, the next run only waits out the call timeout before it looks.
-          await store.markCreateEnded(p, flushId, fence).catch(() => undefined);
+          await store.flushes.markCreateEnded(p, flushId, fence).catch(() => undefined);
         }
         crashPoint('after-create');
       }
       // Re-read: dropFromFlush may have lowered the count since the flush was loaded.
-      const current = (await store.getFlush(p, flushId)) ?? flush;
-      const entry = await store.recordSubmission(p, current, batch.id, fileId ?? '', fence, {
+      const current = (await store.flushes.get(p, flushId)) ?? flush;
+      const entry = await store.flushes.recordSubmission(p, current, batch.id, fileId ?? '', fence, {
         beforeFinish: () => crashPoint('mid-record'),
       });
       crashPoint('after-record');
@@ -271,7 +267,7 @@ export function createFlushProcessor(runtime: Runtime, options: FlushProcessorOp
       }
       if (stage === 'create' && info.status === 404) {
         log.warn({ fileId: flush.file_id, err: info.message }, 'input file unknown to the provider; uploading again');
-        await store.resetUpload(p, flushId, fence);
+        await store.flushes.resetUpload(p, flushId, fence);
         throw new ProviderError({ ...info, retryable: true }, { cause: err });
       }
       if (info.status === 401 || info.status === 403) {
@@ -285,7 +281,7 @@ export function createFlushProcessor(runtime: Runtime, options: FlushProcessorOp
       }
       const op = stage === 'upload' ? 'files.create' : 'batches.create';
       const message = `${op} refused (${info.status ?? 'no status'}): ${info.message}`;
-      const members = await store.failFlush(p, flushId, message, fence);
+      const members = await store.flushes.fail(p, flushId, message, fence);
       await relay.relay(p, members);
       log.error({ stage, status: info.status, err: info.message, requests: members.length }, 'provider refused flush');
       await logFlushRequests(runtime, log, p, flushId, 'request failed with its flush (provider refused it)');

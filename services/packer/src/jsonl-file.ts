@@ -10,7 +10,7 @@
  */
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
-import type { FlushRecord, PartitionId, RequestStore } from '@batchbridge/domain';
+import type { FlushRecord, PartitionId, Store } from '@batchbridge/domain';
 import { batchLine } from '@batchbridge/domain';
 
 /** Ids per Redis round trip at most. */
@@ -27,7 +27,7 @@ export interface FlushFile {
 }
 
 export async function writeFlushFile(
-  store: RequestStore,
+  store: Store,
   p: PartitionId,
   flush: FlushRecord,
   path: string,
@@ -41,9 +41,9 @@ export async function writeFlushFile(
   const result: FlushFile = { lines: 0, bytes: 0, missing: [] };
   try {
     for (let start = 0; ; start += slice) {
-      const ids = await store.flushIds(p, flush.id, start, start + slice - 1);
+      const ids = await store.flushes.ids(p, flush.id, start, start + slice - 1);
       if (ids.length === 0) break;
-      const bodies = await store.bodies(p, ids);
+      const bodies = await store.requests.bodies(p, ids);
       for (let i = 0; i < ids.length; i++) {
         const id = ids[i] as string;
         const body = bodies[i];

@@ -21,8 +21,8 @@ export async function logFlushRequests(
   if (!log.isLevelEnabled('debug')) return;
   try {
     for (let start = 0; ; start += SLICE) {
-      const ids = await runtime.store.flushIds(p, flushId, start, start + SLICE - 1);
-      const tenants = await runtime.store.tenantsOf(p, ids);
+      const ids = await runtime.store.flushes.ids(p, flushId, start, start + SLICE - 1);
+      const tenants = await runtime.store.requests.tenantsOf(p, ids);
       ids.forEach((requestId, i) => {
         log.debug({ requestId, tenant: tenants[i], ...fields, line: start + i + 1 }, message);
       });

@@ -1,6 +1,6 @@
 /**
  * Input files left at the provider by an upload whose file id was never recorded (the process died between
- * `files.create` and `updateFlush`). They cost storage, not money, and we never reuse them — whether such a file is
+ * `files.create` and `recordUpload`). They cost storage, not money, and we never reuse them — whether such a file is
  * complete cannot be told cheaply, and a re-upload is always correct — so a retried flush deletes them before it
  * uploads again. Best effort: errors are the caller's to log, never a reason to fail the flush.
  */

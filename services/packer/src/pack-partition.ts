@@ -5,7 +5,7 @@
  * packer replicas ticking at once. Large flushes are claimed in slices (CLAIM_MORE) so that Redis is never held long.
  * A group keeps being claimed while a full batch is still waiting.
  */
-import { type FlushLimits, newFlushId, type PartitionId, type RequestStore } from '@batchbridge/domain';
+import { type FlushLimits, newFlushId, type PartitionId, type Store } from '@batchbridge/domain';
 import type { Runtime } from '@batchbridge/runtime';
 import type { CrashPoint } from './crash-points.js';
 
@@ -28,7 +28,7 @@ function due(
 /** Returns the number of flushes claimed. */
 export async function packPartition(
   runtime: Runtime,
-  store: RequestStore,
+  store: Store,
   p: PartitionId,
   crashPoint: (point: CrashPoint) => void,
 ): Promise<number> {
@@ -41,11 +41,11 @@ export async function packPartition(
     maxWaitMs: config.batch.maxWaitMs,
   };
   let flushes = 0;
-  for (const group of await store.groups(p)) {
+  for (const group of await store.flushes.groups(p)) {
     // Held after a provider token-limit failure (set by the poller); CLAIM checks the hold too.
     if (group.held || !due(group, limits, Date.now())) continue;
     for (let i = 0; i < MAX_CLAIMS_PER_GROUP; i++) {
-      const claim = await store.claim(p, group.group, newFlushId(), limits);
+      const claim = await store.flushes.claim(p, group.group, newFlushId(), limits);
       if (!claim.claimed) break;
       crashPoint('after-claim');
       // No entry when recovery sealed the flush while this claim was still adding to it (recovery re-added the job).

@@ -5,7 +5,7 @@
  */
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RequestStore } from '@batchbridge/domain';
+import { Store } from '@batchbridge/domain';
 import { backoffStrategy, type ProviderBackoffOptions, providerBackoff, startWorkers } from '@batchbridge/queues';
 import type { Runtime, Service } from '@batchbridge/runtime';
 import type { Worker } from 'bullmq';
@@ -62,7 +62,7 @@ export async function startPacker(runtime: Runtime, options: PackerOptions = {})
   // The runtime's store sits on the fail-fast producer connection (1 s command timeout, right for the request path).
   // Claiming or failing a 50 000-request flush runs longer than that inside Redis, and a reply lost to the timeout
   // would leave the work to the recovery sweep; the packer is background work, so it uses the worker connection.
-  const store = new RequestStore(runtime.workerRedis, runtime.keys, {
+  const store = new Store(runtime.workerRedis, runtime.keys, {
     retentionMs: config.limits.resultRetentionMs,
     idempotencyTtlMs: config.limits.idempotencyTtlMs,
     maxAttempts: config.maxAttempts,

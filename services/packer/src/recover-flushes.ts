@@ -4,7 +4,8 @@
  * (attempts used up during a long provider outage). Active, waiting and delayed jobs are left alone: BullMQ's
  * stalled-job check hands back the jobs of a dead worker.
  */
-import type { PartitionId, RequestStore } from '@batchbridge/domain';
+import type { PartitionId, Store } from '@batchbridge/domain';
+import { jobIds } from '@batchbridge/queues';
 import type { Runtime } from '@batchbridge/runtime';
 
 export interface RecoverOptions {
@@ -15,11 +16,11 @@ export interface RecoverOptions {
 }
 
 /** Returns the number of flush jobs re-added or retried. */
-export async function recoverFlushes(runtime: Runtime, store: RequestStore, options: RecoverOptions): Promise<number> {
+export async function recoverFlushes(runtime: Runtime, store: Store, options: RecoverOptions): Promise<number> {
   await runtime.relay.sweep(options.outboxAgeMs);
   let revived = 0;
   for (const p of runtime.keys.allPartitions()) {
-    for (const flushId of await store.staleFlushes(p, options.staleFlushMs)) {
+    for (const flushId of await store.flushes.stale(p, options.staleFlushMs)) {
       if (await reviveFlushJob(runtime, p, flushId)) revived += 1;
     }
   }
@@ -28,7 +29,7 @@ export async function recoverFlushes(runtime: Runtime, store: RequestStore, opti
 
 async function reviveFlushJob(runtime: Runtime, p: PartitionId, flushId: string): Promise<boolean> {
   const queue = runtime.queues.queue('flush', p);
-  const jobId = `flush-${flushId}`;
+  const jobId = jobIds.flush(flushId);
   const job = await queue.getJob(jobId);
   const state = job ? await job.getState() : 'missing';
   const log = runtime.logger.child({ flushId, partition: p, jobId });

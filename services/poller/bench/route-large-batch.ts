@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { parseConfig } from '@batchbridge/config';
-import { batchLine, estimateInputTokens, groupFor, newFlushId, newRequestId, RequestStore } from '@batchbridge/domain';
+import { batchLine, estimateInputTokens, groupFor, newFlushId, newRequestId, Store } from '@batchbridge/domain';
 import { createLogger, silentLogger } from '@batchbridge/logger';
 import { FLUSH_METADATA_KEY } from '@batchbridge/provider';
 import { createProviderSim } from '@batchbridge/provider-sim';
@@ -50,7 +50,7 @@ async function runtimeFor(redisUrl: string, prefix: string, upstream: string, se
   });
 }
 
-async function enqueueAll(store: RequestStore, n: number): Promise<string> {
+async function enqueueAll(store: Store, n: number): Promise<string> {
   const group = groupFor('/v1/chat/completions', MODEL, false);
   const chunk = 2_000;
   for (let start = 0; start < n; start += chunk) {
@@ -60,7 +60,7 @@ async function enqueueAll(store: RequestStore, n: number): Promise<string> {
       const content = `Summarise item ${i}: ${'the quick brown fox jumps over the lazy dog '.repeat(2)}`;
       const body = JSON.stringify({ model: MODEL, messages: [{ role: 'user', content }] });
       jobs.push(
-        store.enqueue(
+        store.requests.enqueue(
           {
             id,
             partition: 0,
@@ -94,12 +94,12 @@ async function parent(): Promise<void> {
   const rt = await runtimeFor(redis.url, prefix, sim.url, 'bench-setup');
   try {
     // The producer connection has a 1 s command timeout; bulk setup on a busy machine needs the worker connection.
-    const slowStore = new RequestStore(rt.workerRedis, rt.keys, { retentionMs: 86_400_000, maxAttempts: 3 });
+    const slowStore = new Store(rt.workerRedis, rt.keys, { retentionMs: 86_400_000, maxAttempts: 3 });
     let t = Date.now();
     const group = await enqueueAll(slowStore, lines);
     out(`enqueued ${lines} requests in ${Date.now() - t} ms`);
     const flushId = newFlushId();
-    const claim = await slowStore.claim(
+    const claim = await slowStore.flushes.claim(
       0,
       group,
       flushId,
@@ -108,13 +108,13 @@ async function parent(): Promise<void> {
     );
     if (!claim.claimed) throw new Error(`claim: ${claim.why}`);
     await rt.redis.zrem(rt.keys.partitionKeys(0).outbox, claim.outbox);
-    const flush = await slowStore.getFlush(0, flushId);
+    const flush = await slowStore.flushes.get(0, flushId);
     if (!flush) throw new Error('no flush');
     const inputPath = join(dir, 'input.jsonl');
     const input = createWriteStream(inputPath);
     for (let start = 0; start < lines; start += 5_000) {
-      const ids = await slowStore.flushIds(0, flushId, start, start + 4_999);
-      const bodies = await slowStore.bodies(0, ids);
+      const ids = await slowStore.flushes.ids(0, flushId, start, start + 4_999);
+      const bodies = await slowStore.requests.bodies(0, ids);
       if (!input.write(ids.map((id, i) => batchLine(id, bodies[i] ?? '{}')).join(''))) {
         await new Promise((resolve) => input.once('drain', resolve));
       }
@@ -132,7 +132,7 @@ async function parent(): Promise<void> {
       completion_window: '24h',
       metadata: { [FLUSH_METADATA_KEY]: flushId },
     });
-    const entry = await slowStore.recordSubmission(0, flush, batch.id, file.id);
+    const entry = await slowStore.flushes.recordSubmission(0, flush, batch.id, file.id);
     await rt.redis.config('RESETSTAT');
     t = Date.now();
     for (;;) {
@@ -170,7 +170,7 @@ async function parent(): Promise<void> {
     );
     const code = await new Promise<number>((resolve) => child.on('exit', (c) => resolve(c ?? 1)));
     if (code !== 0) throw new Error(`router process exited ${code}`);
-    const counts = await rt.store.stateCounts();
+    const counts = await rt.store.requests.stateCounts();
     out(`after routing: ${JSON.stringify(counts)} non-terminal requests`);
   } finally {
     await rt.close();
@@ -205,7 +205,7 @@ async function router(): Promise<void> {
   await rt.relay.relay(0, [env.BENCH_ENTRY!]);
   let routedAt = 0;
   for (;;) {
-    const b = await rt.store.getBatch(0, batchId);
+    const b = await rt.store.batches.get(0, batchId);
     if (b?.routed_at !== undefined) {
       routedAt = Date.now();
       break;

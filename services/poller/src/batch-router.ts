@@ -202,7 +202,7 @@ export class BatchRouter {
           continue;
         }
         const { line } = item;
-        if (store.partitionOf(line.custom_id) !== p) {
+        if (store.requests.partitionOf(line.custom_id) !== p) {
           unknown++;
           if (unknownSamples.length < SAMPLE_LOGS) unknownSamples.push(line.custom_id.slice(0, 64));
           continue;
@@ -253,7 +253,7 @@ export class BatchRouter {
       if (priced && usd > 0) this.runtime.metrics.m.estimatedSavings.inc({ model: priced.name }, usd);
     }
     try {
-      await this.runtime.store.addSavings(entries);
+      await this.runtime.store.ledger.addSavings(entries);
     } catch (err) {
       // An estimate for the operator page: never a reason to route the batch again.
       log.warn({ err: (err as Error).message }, 'could not record estimated savings');
@@ -290,7 +290,7 @@ export class BatchRouter {
     const tokenLimit = errors.some(isTokenLimitError);
     if (tokenLimit && batch.group) {
       // Stop the packer from submitting this group again at once: the provider would fail it the same way.
-      await this.runtime.store.holdGroup(p, batch.group, this.options.groupHoldMs);
+      await this.runtime.store.flushes.holdGroup(p, batch.group, this.options.groupHoldMs);
     }
     const namesLines = errors.some((e) => typeof e.line === 'number' && e.line > 0);
     // A batch of one that failed whole: its one request is the cause, or the failure is not about requests at all;
@@ -322,7 +322,7 @@ export class BatchRouter {
     const settler = this.settler(p, batch.id, false, logger);
     const half = Math.ceil(batch.count / 2);
     for (let start = 0; ; start += ID_SLICE) {
-      const ids = await this.runtime.store.flushIds(p, batch.flush_id, start, start + ID_SLICE - 1);
+      const ids = await this.runtime.store.flushes.ids(p, batch.flush_id, start, start + ID_SLICE - 1);
       for (let i = 0; i < ids.length; i++) {
         const id = ids[i] as string;
         const line = start + i + 1;
@@ -350,7 +350,7 @@ export class BatchRouter {
     log: Logger,
   ): Promise<void> {
     const { store, metrics, providerName, config } = this.runtime;
-    await store.finishBatch(p, batch, status, outcomes);
+    await store.batches.finish(p, batch, status, outcomes);
     metrics.m.batchesFinished.inc({ provider: providerName, status });
     if (batch.submitted_at > 0) {
       metrics.m.batchDuration.observe(

@@ -4,7 +4,7 @@
  * the next lines: per-line work stays small and memory stays bounded by chunk size × chunks in flight.
  */
 import { type TokenUsage, usageOf } from '@batchbridge/config';
-import type { PartitionId, RequestStore, SettleKind, SettleOutcome } from '@batchbridge/domain';
+import type { PartitionId, SettleKind, SettleOutcome, Store } from '@batchbridge/domain';
 import type { Logger } from '@batchbridge/logger';
 import type { MetricsCatalog } from '@batchbridge/metrics';
 import type { OutboxRelay } from '@batchbridge/queues';
@@ -26,7 +26,7 @@ export function emptyCounts(): OutcomeCounts {
 }
 
 export interface ChunkedSettlerOptions {
-  store: RequestStore;
+  store: Store;
   relay: OutboxRelay;
   metrics: MetricsCatalog;
   partition: PartitionId;
@@ -93,7 +93,7 @@ export class ChunkedSettler {
 
   private async settle(items: SettleItem[]): Promise<void> {
     const { store, relay, metrics, partition, batchId } = this.o;
-    const { outcomes, outbox } = await store.settle(partition, batchId, items);
+    const { outcomes, outbox } = await store.requests.settle(partition, batchId, items);
     // A crash between settle and relay leaves the entries in the outbox; the sweep relays them.
     await relay.relay(partition, outbox);
     if (this.o.logger) await logSettled(store, this.o.logger, partition, items, outcomes);

@@ -4,11 +4,11 @@
  * batch and flush ids. Only at debug level: the tenant read is one more Redis round trip per chunk, and a 50 000-line
  * batch would otherwise write 50 000 info lines.
  */
-import type { PartitionId, RequestStore, SettleOutcome } from '@batchbridge/domain';
+import type { PartitionId, SettleOutcome, Store } from '@batchbridge/domain';
 import type { Logger } from '@batchbridge/logger';
 
 export async function logSettled(
-  store: RequestStore,
+  store: Store,
   log: Logger,
   p: PartitionId,
   items: ReadonlyArray<{ id: string; kind: string }>,
@@ -16,7 +16,7 @@ export async function logSettled(
 ): Promise<void> {
   if (!log.isLevelEnabled('debug') || items.length === 0) return;
   try {
-    const tenants = await store.tenantsOf(
+    const tenants = await store.requests.tenantsOf(
       p,
       items.map((i) => i.id),
     );

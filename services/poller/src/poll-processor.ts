@@ -35,7 +35,7 @@ export function createPollProcessor(runtime: Runtime, options: ResolvedPollerOpt
     const data = PollJob.parse(job.data);
     const polls = data.polls ?? 0;
     const base = runtime.logger.child({ queue: 'poll', jobId: job.id, partition: p, batchId: data.batchId });
-    const batch = await store.getBatch(p, data.batchId);
+    const batch = await store.batches.get(p, data.batchId);
     if (!batch) {
       // Written atomically with the job's outbox entry, so only a record past its retention gets here.
       base.warn('poll job for a batch with no record; nothing to do');
@@ -64,14 +64,19 @@ export function createPollProcessor(runtime: Runtime, options: ResolvedPollerOpt
       throw failure(err, info, log, 'batches.retrieve');
     }
 
-    await store.updateBatch(p, data.batchId, {
+    const recorded = await store.batches.recordPoll(p, data.batchId, {
       status: remote.status,
-      provider_total: remote.request_counts?.total ?? 0,
-      provider_completed: remote.request_counts?.completed ?? 0,
-      provider_failed: remote.request_counts?.failed ?? 0,
+      total: remote.request_counts?.total ?? 0,
+      completed: remote.request_counts?.completed ?? 0,
+      failed: remote.request_counts?.failed ?? 0,
       polls: polls + 1,
-      polled_at: Date.now(),
     });
+    // Another run routed it meanwhile, or its record expired: nothing was written, and there is nothing left to do.
+    if (recorded === 'routed') return { state: 'already_routed' };
+    if (recorded === 'missing') {
+      log.warn('batch record gone while polling; nothing to do');
+      return { state: 'unknown_batch' };
+    }
 
     if (!isTerminalBatch(remote.status)) {
       const delay = nextPollDelay(polls, runtime.config.poll.intervalMs, runtime.config.poll.maxIntervalMs);

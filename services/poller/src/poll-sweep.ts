@@ -5,6 +5,7 @@
  */
 import type { PartitionId } from '@batchbridge/domain';
 import type { Logger } from '@batchbridge/logger';
+import { jobIds } from '@batchbridge/queues';
 import type { Runtime } from '@batchbridge/runtime';
 
 export interface SweepResult {
@@ -22,8 +23,8 @@ export async function sweepPolls(runtime: Runtime, log: Logger): Promise<SweepRe
 
 async function sweepPartition(runtime: Runtime, p: PartitionId, result: SweepResult, log: Logger): Promise<void> {
   const queue = runtime.queues.queue('poll', p);
-  for (const batchId of await runtime.store.liveBatches(p)) {
-    const jobId = `poll-${batchId}`;
+  for (const batchId of await runtime.store.batches.live(p)) {
+    const jobId = jobIds.poll(batchId);
     try {
       const job = await queue.getJob(jobId);
       const state = job ? await job.getState() : 'missing';

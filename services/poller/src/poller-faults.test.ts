@@ -94,7 +94,7 @@ describe('poller under faults', () => {
     expect(await first.ready()).toBe(false);
     const state = await (await pollJob(rt, b))?.getState();
     expect(['delayed', 'waiting']).toContain(state);
-    expect((await rt.store.getBatch(0, b.batchId))?.routed_at).toBeUndefined();
+    expect((await rt.store.batches.get(0, b.batchId))?.routed_at).toBeUndefined();
 
     const second = await poller(rt);
     expect(await second.ready()).toBe(true);
@@ -125,7 +125,7 @@ describe('poller under faults', () => {
     expect(
       await counterValue(rt.metrics.m.upstreamRequests, { operation: 'batches.retrieve', status: '401' }),
     ).toBeGreaterThanOrEqual(1);
-    expect(await rt.store.liveBatches(0)).toEqual([b.batchId]);
+    expect(await rt.store.batches.live(0)).toEqual([b.batchId]);
     proxy.refuseRetrieve(null);
     await waitRouted(rt, b);
     await expectRoutedCorrectly(rt, b, ['patience']);
@@ -140,7 +140,7 @@ describe('poller under faults', () => {
     const [rec] = await records(rt, b.ids);
     expect(rec).toMatchObject({ status: 'queued', attempts: 1 });
     expect(rec?.last_error).toMatch(/batch_not_found/);
-    expect((await rt.store.getBatch(0, b.batchId))?.status).toBe('not_found');
+    expect((await rt.store.batches.get(0, b.batchId))?.status).toBe('not_found');
     expect(await counterValue(rt.metrics.m.upstreamRequests, { operation: 'batches.retrieve', status: '404' })).toBe(3);
   });
 
@@ -179,7 +179,7 @@ describe('poller under faults', () => {
     await waitRouted(rt, b);
     await expectRoutedCorrectly(rt, b, contents);
     expect(proxy.rewritten()).toContain('COMPLETED');
-    expect((await rt.store.getBatch(0, b.batchId))?.status).toBe('completed');
+    expect((await rt.store.batches.get(0, b.batchId))?.status).toBe('completed');
   });
 });
 

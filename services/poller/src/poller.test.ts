@@ -66,8 +66,8 @@ describe('poller', () => {
       expect(body.choices[0]?.message.content).toBe(expectedContent(contents[i] as string));
     });
     expect(await deliverJobIds(r, b)).toEqual(b.ids.map((id) => `dlv-${id}`).sort());
-    expect(await r.store.liveBatches(0)).toEqual([]);
-    expect(await r.store.getBatch(0, b.batchId)).toMatchObject({
+    expect(await r.store.batches.live(0)).toEqual([]);
+    expect(await r.store.batches.get(0, b.batchId)).toMatchObject({
       status: 'completed',
       outcomes: { completed: 6, failed: 0, retried: 0 },
     });
@@ -76,7 +76,7 @@ describe('poller', () => {
     const usage = recs.map(
       (rec) => (rec.response!.body as { usage: { prompt_tokens: number; completion_tokens: number } }).usage,
     );
-    const [savings] = await r.store.savings();
+    const [savings] = await r.store.ledger.savings();
     expect(savings).toMatchObject({
       model: MODEL,
       inputTokens: usage.reduce((n, u) => n + u.prompt_tokens, 0),
@@ -116,11 +116,11 @@ describe('poller', () => {
     expect(gone).toMatchObject({ status: 'queued', attempts: 1 });
     expect(gone?.last_error).toMatch(/missing_from_output/);
     // Retried requests are back in their group for the packer.
-    expect((await r.store.groups(0)).find((g) => g.group === b.group)?.count).toBe(2);
+    expect((await r.store.flushes.groups(0)).find((g) => g.group === b.group)?.count).toBe(2);
     expect(await deliverJobIds(r, b)).toEqual([`dlv-${b.ids[0]}`, `dlv-${b.ids[1]}`].sort());
     expect(await counterValue(r.metrics.m.results, { outcome: 'unknown' })).toBe(1);
     expect(await counterValue(r.metrics.m.results, { outcome: 'retried' })).toBe(2);
-    expect((await r.store.getBatch(0, b.batchId))?.outcomes).toEqual({ completed: 1, failed: 1, retried: 2 });
+    expect((await r.store.batches.get(0, b.batchId))?.outcomes).toEqual({ completed: 1, failed: 1, retried: 2 });
   });
 
   it('fails a retried request for good once MAX_ATTEMPTS batches are used up', async () => {
@@ -146,7 +146,7 @@ describe('poller', () => {
     const recs = await records(r, b.lineIds);
     expect(recs.map((x) => x.status)).toEqual(['completed', 'completed', 'queued', 'queued']);
     expect(recs[2]).toMatchObject({ attempts: 1, last_error: expect.stringMatching(/batch_expired/) });
-    expect((await r.store.getBatch(0, b.batchId))?.status).toBe('expired');
+    expect((await r.store.batches.get(0, b.batchId))?.status).toBe('expired');
     expect(await counterValue(r.metrics.m.batchesFinished, { status: 'expired' })).toBe(1);
   });
 
@@ -168,7 +168,7 @@ describe('poller', () => {
       expect(rec?.last_error).toMatch(/batch_failed/);
     }
     expect(await deliverJobIds(r, b)).toEqual([`dlv-${b.ids[1]}`]);
-    expect((await r.store.getBatch(0, b.batchId))?.status).toBe('failed');
+    expect((await r.store.batches.get(0, b.batchId))?.status).toBe('failed');
   });
 
   it('holds the group after token_limit_exceeded and retries its requests', async () => {
@@ -181,9 +181,9 @@ describe('poller', () => {
       expect(rec).toMatchObject({ status: 'queued', attempts: 1 });
       expect(rec.last_error).toMatch(/token_limit_exceeded/);
     }
-    const group = (await r.store.groups(0)).find((g) => g.group === b.group);
+    const group = (await r.store.flushes.groups(0)).find((g) => g.group === b.group);
     expect(group).toMatchObject({ count: 2, held: true });
-    const claim = await r.store.claim(
+    const claim = await r.store.flushes.claim(
       0,
       b.group,
       'fl_test',
@@ -242,7 +242,7 @@ describe('poller', () => {
     });
     const { normalizeBatch } = await import('@batchbridge/provider');
     const remote = normalizeBatch({ ...(await r.provider!.batches.retrieve(b.batchId)), status: 'completed' });
-    const batch = (await r.store.getBatch(0, b.batchId))!;
+    const batch = (await r.store.batches.get(0, b.batchId))!;
     await new BatchRouter(r).route(
       0,
       batch,
@@ -269,12 +269,12 @@ describe('poller', () => {
     await waitRouted(r, b);
     const before = await records(r, b.ids);
     const deliveries = await deliverJobIds(r, b);
-    const groups = await r.store.groups(0);
-    const savings = await r.store.savings();
+    const groups = await r.store.flushes.groups(0);
+    const savings = await r.store.ledger.savings();
 
     const remote = await r.provider!.batches.retrieve(b.batchId);
     const { normalizeBatch } = await import('@batchbridge/provider');
-    const batch = (await r.store.getBatch(0, b.batchId))!;
+    const batch = (await r.store.batches.get(0, b.batchId))!;
     const summary = await new BatchRouter(r).route(0, batch, normalizeBatch(remote), {
       logger: r.logger,
       attemptsMade: 0,
@@ -283,7 +283,7 @@ describe('poller', () => {
     expect(summary.leftovers).toMatchObject({ completed: 0, failed: 0, retried: 0 });
     expect(await records(r, b.ids)).toEqual(before);
     expect(await deliverJobIds(r, b)).toEqual(deliveries);
-    expect(await r.store.groups(0)).toEqual(groups);
-    expect(await r.store.savings()).toEqual(savings);
+    expect(await r.store.flushes.groups(0)).toEqual(groups);
+    expect(await r.store.ledger.savings()).toEqual(savings);
   });
 });

@@ -61,7 +61,7 @@ export async function enqueueRequests(
   for (const r of requests) {
     const id = newRequestId(partition);
     const body = r.body ?? chatBody(model, r.content);
-    const result = await rt.store.enqueue(
+    const result = await rt.store.requests.enqueue(
       {
         id,
         partition,
@@ -87,7 +87,7 @@ export async function submitQueued(rt: Runtime, group: string, options: SubmitOp
   const provider = rt.provider;
   if (!provider) throw new Error('no provider');
   const flushId = newFlushId();
-  const claim = await rt.store.claim(
+  const claim = await rt.store.flushes.claim(
     p,
     group,
     flushId,
@@ -97,10 +97,10 @@ export async function submitQueued(rt: Runtime, group: string, options: SubmitOp
   if (!claim.claimed) throw new Error(`claim: ${claim.why}`);
   // No packer runs here: drop the flush job's outbox entry so that a sweep does not hand it to BullMQ.
   await rt.redis.zrem(rt.keys.partitionKeys(p).outbox, claim.outbox);
-  const flush = await rt.store.getFlush(p, flushId);
+  const flush = await rt.store.flushes.get(p, flushId);
   if (!flush) throw new Error('flush missing');
-  const lineIds = await rt.store.flushIds(p, flushId, 0, -1);
-  const bodies = await rt.store.bodies(p, lineIds);
+  const lineIds = await rt.store.flushes.ids(p, flushId, 0, -1);
+  const bodies = await rt.store.requests.bodies(p, lineIds);
   const jsonl = lineIds.map((id, i) => batchLine(id, bodies[i] ?? '{}')).join('') + (options.extraLines ?? []).join('');
   const file = await provider.files.create({ file: await toFile(Buffer.from(jsonl), 'batch.jsonl'), purpose: 'batch' });
   const batchId =
@@ -113,7 +113,7 @@ export async function submitQueued(rt: Runtime, group: string, options: SubmitOp
         metadata: { [FLUSH_METADATA_KEY]: flushId },
       })
     ).id;
-  const entry = await rt.store.recordSubmission(p, flush, batchId, file.id);
+  const entry = await rt.store.flushes.recordSubmission(p, flush, batchId, file.id);
   if (options.relay === false) await rt.redis.zrem(rt.keys.partitionKeys(p).outbox, entry);
   else await rt.relay.relay(p, [entry]);
   return { batchId, flushId, inputFileId: file.id, ids: lineIds, lineIds, group, partition: p };
@@ -148,7 +148,7 @@ export async function waitFor<T>(
 export async function records(rt: Runtime, ids: string[]): Promise<RequestRecord[]> {
   return Promise.all(
     ids.map(async (id) => {
-      const r = await rt.store.get(id);
+      const r = await rt.store.requests.get(id);
       if (!r) throw new Error(`record ${id} missing`);
       return r;
     }),
@@ -159,7 +159,7 @@ export async function records(rt: Runtime, ids: string[]): Promise<RequestRecord
 export async function waitRouted(rt: Runtime, b: SubmittedBatch, timeoutMs = 15_000) {
   return waitFor(
     async () => {
-      const rec = await rt.store.getBatch(b.partition, b.batchId);
+      const rec = await rt.store.batches.get(b.partition, b.batchId);
       return rec?.routed_at !== undefined ? rec : undefined;
     },
     `batch ${b.batchId} routed`,

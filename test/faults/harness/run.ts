@@ -580,7 +580,7 @@ export async function runFaults(profile: FaultProfile, log: (line: string) => vo
     let settled = false;
     while (Date.now() - settleStart < profile.settleTimeoutMs) {
       try {
-        const open = await observer.store.stateCounts();
+        const open = await observer.store.requests.stateCounts();
         let pending = 0;
         let outbox = 0;
         for (const p of observer.keys.allPartitions()) {

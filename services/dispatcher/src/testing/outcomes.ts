@@ -4,6 +4,7 @@
  * entries are relayed like the poller does, unless a test wants to play a process that died before relaying.
  */
 import { groupFor, newFlushId, newRequestId, type PartitionId, type SettleKind } from '@batchbridge/domain';
+import { jobIds } from '@batchbridge/queues';
 import type { Runtime } from '@batchbridge/runtime';
 
 export interface OutcomeSpec {
@@ -31,7 +32,7 @@ export async function makeOutcomes(
   for (const spec of specs) {
     const id = newRequestId(p);
     const body = JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: `question ${ids.length}` }] });
-    const created = await store.enqueue(
+    const created = await store.requests.enqueue(
       {
         id,
         partition: p,
@@ -48,7 +49,7 @@ export async function makeOutcomes(
     );
     if (created.kind !== 'created') throw new Error(`enqueue: ${created.kind}`);
     if (spec.kind === 'cancelled') {
-      const cancelled = await store.cancel(id, spec.tenant ?? 'acme');
+      const cancelled = await store.requests.cancel(id, spec.tenant ?? 'acme');
       if (cancelled.kind !== 'cancelled') throw new Error(`cancel: ${cancelled.kind}`);
       outbox.push(cancelled.outbox);
     }
@@ -57,13 +58,13 @@ export async function makeOutcomes(
   const toSettle = ids.filter((_, i) => specs[i]?.kind !== 'cancelled');
   if (toSettle.length > 0) {
     const flushId = newFlushId();
-    const claim = await store.claim(p, group, flushId, LIMITS, true);
+    const claim = await store.flushes.claim(p, group, flushId, LIMITS, true);
     if (!claim.claimed) throw new Error(`claim: ${claim.why}`);
-    const flush = await store.getFlush(p, flushId);
+    const flush = await store.flushes.get(p, flushId);
     if (flush === undefined) throw new Error('flush missing');
     const batchId = `batch_${flushId}`;
-    await store.recordSubmission(p, flush, batchId, `file_${flushId}`);
-    const settled = await store.settle(
+    await store.flushes.recordSubmission(p, flush, batchId, `file_${flushId}`);
+    const settled = await store.requests.settle(
       p,
       batchId,
       toSettle.map((id) => {
@@ -96,7 +97,7 @@ export async function jobOutcome(runtime: Runtime, jobId: string, timeoutMs = 15
 
 /** Adds a redeliver job as the ingest API's redeliver endpoint does. */
 export async function redeliver(runtime: Runtime, requestId: string): Promise<string> {
-  const jobId = `dlv-${requestId}-r${Date.now()}`;
+  const jobId = jobIds.redeliver(requestId, Date.now());
   await runtime.queues.addBulk('deliver', 0, [{ jobId, data: { partition: 0, requestId, redeliver: true } }]);
   return jobId;
 }

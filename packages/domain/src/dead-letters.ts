@@ -1,0 +1,38 @@
+/**
+ * Dead letters: finished requests whose delivery retries are used up (zset `T:dead`, and `dead` on the record) until
+ * a redeliver succeeds (mark-delivered takes them out) or their record expires (pruned on the way when counted).
+ */
+import type { PartitionId } from './keys.js';
+import type { StoreContext } from './store-context.js';
+
+export class DeadLetters {
+  private readonly ctx: StoreContext;
+
+  constructor(ctx: StoreContext) {
+    this.ctx = ctx;
+  }
+
+  /** Retries used up: into the dead letters (if the record still exists), out of the undelivered index. */
+  async add(p: PartitionId, id: string): Promise<void> {
+    const k = this.ctx.keys.partitionKeys(p);
+    await this.ctx.redis.bbMarkDead(k.req(id), JSON.stringify({ tag: k.tag, id, now: Date.now() }));
+  }
+
+  /** Dead-lettered request ids of a partition, newest first. */
+  async list(p: PartitionId, limit = 100): Promise<string[]> {
+    return (await this.ctx.redis.zrevrange(this.ctx.keys.partitionKeys(p).dead, 0, limit - 1)) as string[];
+  }
+
+  /**
+   * Dead letters still waiting for a redeliver, all partitions. Drops, on the way, those whose record has expired
+   * (the oldest first, up to `pruneScan` per partition per call), so the set never outlives the records (issue 16.10).
+   */
+  async count(pruneScan = 200): Promise<number> {
+    let n = 0;
+    for (const p of this.ctx.keys.allPartitions()) {
+      const k = this.ctx.keys.partitionKeys(p);
+      n += await this.ctx.redis.bbPruneDead(k.dead, JSON.stringify({ tag: k.tag, scan: pruneScan }));
+    }
+    return n;
+  }
+}

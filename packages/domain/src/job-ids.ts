@@ -1,0 +1,39 @@
+/**
+ * THE BullMQ job ids of batchbridge, spelled once. They are deterministic, so that a job added twice (outbox relay
+ * after a crash, recovery sweeps) is added once: BullMQ ignores an `add` whose job id exists.
+ *
+ * They live in the domain, not in the queue catalog, because the Lua scripts (which write the outbox entries) are
+ * here and the queues package depends on this one; the catalog re-exports them (`jobIds` in queues/catalog.ts). The
+ * scripts get `job_id_<name>(...)` functions generated from JOB_ID_PREFIXES (lua.ts).
+ */
+
+/** Job id = prefix + the id of what the job works on. */
+export const JOB_ID_PREFIXES = {
+  /** The flush job of a claimed flush (packer). */
+  flush: 'flush-',
+  /** The poll job of a submitted batch (poller). */
+  poll: 'poll-',
+  /** The deliver job of a finished request (dispatcher). */
+  deliver: 'dlv-',
+} as const;
+
+export type JobIdKind = keyof typeof JOB_ID_PREFIXES;
+
+/** Marks after the deliver id of a deliver job that is not the request's first one. */
+const REDELIVER_MARK = '-r';
+const RESWEEP_MARK = '-s';
+
+export const jobIds = {
+  flush: (flushId: string): string => JOB_ID_PREFIXES.flush + flushId,
+  poll: (batchId: string): string => JOB_ID_PREFIXES.poll + batchId,
+  deliver: (requestId: string): string => JOB_ID_PREFIXES.deliver + requestId,
+  /**
+   * A redeliver asked for at `at` (ms): a fresh id, since the first deliver job may still be kept as completed and
+   * BullMQ would ignore an add with its id. `nonce` separates redelivers asked for in the same millisecond.
+   */
+  redeliver: (requestId: string, at: number, nonce?: string): string =>
+    `${jobIds.deliver(requestId)}${REDELIVER_MARK}${at}${nonce ? `-${nonce}` : ''}`,
+  /** The undelivered sweep's deliver job after a deliver job that finished (at `finishedOn`) without an outcome. */
+  resweep: (requestId: string, finishedOn: number): string =>
+    `${jobIds.deliver(requestId)}${RESWEEP_MARK}${finishedOn}`,
+} as const;

@@ -1,0 +1,324 @@
+/**
+ * The request aggregate: creating, reading, cancelling and settling requests, and recording their delivery. Every
+ * status change goes through a script of `scripts/` (enqueue-many, cancel, settle-many; the packer's moves are the
+ * flush store's), so the request lifecycle of lifecycle.ts holds in Redis itself.
+ */
+import { partitionOfRequestId, webhookIdFor } from './ids.js';
+import type { PartitionId } from './keys.js';
+import type { OPEN_STATUSES } from './lifecycle.js';
+import { parseRecord, type RequestRecord } from './request-record.js';
+import type { StoreContext } from './store-context.js';
+
+export interface NewRequest {
+  id: string;
+  partition: PartitionId;
+  tenant: string;
+  model: string;
+  group: string;
+  body: string;
+  bytes: number;
+  tokens: number;
+  clientRef?: string | undefined;
+  callbackUrl?: string | undefined;
+  idempotencyKey?: string | undefined;
+  bodyHash?: string | undefined;
+}
+
+export type EnqueueResult =
+  | { kind: 'created'; id: string }
+  | { kind: 'replayed'; id: string; sameBody: boolean }
+  | { kind: 'quota_tenant' }
+  | { kind: 'quota_global' };
+
+export type SettleKind = 'completed' | 'rejected' | 'retry' | 'requeue';
+export type SettleOutcome = 'completed' | 'failed' | 'retried' | 'stale' | 'unknown';
+
+/** Results settled per settle-many call: big enough to save most per-call overhead, small enough that one call does
+ * not hold Redis for long (calls of one chunk are sent together and pipelined). */
+const SETTLE_SLICE = 100;
+
+/** Requests created per enqueue-many call at most, and the body bytes after which a call is sent at once. */
+const ENQUEUE_SLICE = 128;
+const ENQUEUE_SLICE_BYTES = 2 * 1024 * 1024;
+
+/** Requests of one partition waiting for the next enqueue-many call. */
+interface EnqueueBatch {
+  keys: string[];
+  ids: string[];
+  args: string[];
+  waiters: Array<{ resolve: (r: EnqueueResult) => void; reject: (err: unknown) => void }>;
+  bytes: number;
+}
+
+export class RequestStore {
+  private readonly ctx: StoreContext;
+  /** Requests waiting for this turn's enqueue-many call, per partition. */
+  private readonly enqueueBatches = new Map<PartitionId, EnqueueBatch>();
+  private enqueueScheduled = false;
+
+  constructor(ctx: StoreContext) {
+    this.ctx = ctx;
+  }
+
+  /** The partition a request id belongs to, if the id is well-formed and the partition exists here. */
+  partitionOf(id: string): PartitionId | undefined {
+    const p = partitionOfRequestId(id);
+    return p !== undefined && p < this.ctx.keys.partitions ? p : undefined;
+  }
+
+  /**
+   * Creates a request (record + pending entry + counters + Idempotency-Key, atomically), or answers why not. Requests
+   * enqueued in the same turn of the event loop are written by one enqueue-many call per partition — one script call
+   * and one reply instead of one per request, which is most of intake's Redis cost — and each promise settles only
+   * once that call has answered, so a caller that answers 202 after it still answers only for a durable request.
+   * `created_at` is the moment of this call (read synchronously, before any await).
+   */
+  enqueue(
+    req: NewRequest,
+    limits: {
+      tenantMax?: number | undefined;
+      tenantOpenElsewhere?: number;
+      globalMax?: number;
+      globalOpenElsewhere?: number;
+    },
+  ): Promise<EnqueueResult> {
+    const now = Date.now();
+    const k = this.ctx.keys.partitionKeys(req.partition);
+    return new Promise<EnqueueResult>((resolve, reject) => {
+      let batch = this.enqueueBatches.get(req.partition);
+      if (!batch) {
+        const call = JSON.stringify({ tag: k.tag, idemTtl: this.ctx.options.idempotencyTtlMs });
+        batch = { keys: [], ids: [], args: [call], waiters: [], bytes: 0 };
+        this.enqueueBatches.set(req.partition, batch);
+      }
+      const n = 4 + (req.clientRef ? 2 : 0) + (req.callbackUrl ? 2 : 0) + (req.idempotencyKey ? 2 : 0);
+      batch.keys.push(k.req(req.id));
+      batch.ids.push(req.id);
+      // The request's options (see enqueue-many.lua), then its record's field/value strings.
+      batch.args.push(
+        JSON.stringify({
+          id: req.id,
+          tenant: req.tenant,
+          group: req.group,
+          now,
+          idemKey: req.idempotencyKey ?? '',
+          bodyHash: req.bodyHash ?? '',
+          tenantLimit: limits.tenantMax ?? 0,
+          tenantElsewhere: limits.tenantOpenElsewhere ?? 0,
+          globalLimit: limits.globalMax ?? 0,
+          globalElsewhere: limits.globalOpenElsewhere ?? 0,
+          bytes: req.bytes,
+          tokens: req.tokens,
+          n,
+        }),
+        'model',
+        req.model,
+        'body',
+        req.body,
+      );
+      if (req.clientRef) batch.args.push('client_ref', req.clientRef);
+      if (req.callbackUrl) batch.args.push('callback_url', req.callbackUrl);
+      if (req.idempotencyKey) batch.args.push('idem_key', req.idempotencyKey);
+      batch.waiters.push({ resolve, reject });
+      batch.bytes += req.body.length;
+      if (batch.keys.length >= ENQUEUE_SLICE || batch.bytes >= ENQUEUE_SLICE_BYTES) {
+        this.enqueueBatches.delete(req.partition);
+        this.sendEnqueues(batch);
+      } else if (!this.enqueueScheduled) {
+        this.enqueueScheduled = true;
+        // setImmediate runs after the poll phase: every request whose body arrived in this turn is in the call.
+        setImmediate(() => {
+          this.enqueueScheduled = false;
+          const batches = [...this.enqueueBatches.values()];
+          this.enqueueBatches.clear();
+          for (const b of batches) this.sendEnqueues(b);
+        });
+      }
+    });
+  }
+
+  private sendEnqueues(batch: EnqueueBatch): void {
+    const { keys, ids, args, waiters } = batch;
+    this.ctx.redis.bbEnqueueMany(keys.length, ...keys, ...args).then(
+      (reply) => {
+        for (let i = 0; i < waiters.length; i++) {
+          const answer = reply[i];
+          const waiter = waiters[i] as EnqueueBatch['waiters'][number];
+          if (answer === 1) waiter.resolve({ kind: 'created', id: ids[i] as string });
+          else if (answer === 'quota_tenant' || answer === 'quota_global') waiter.resolve({ kind: answer });
+          else if (typeof answer === 'string' && answer.startsWith('replayed ')) {
+            waiter.resolve({ kind: 'replayed', id: answer.slice(11), sameBody: answer[9] === '1' });
+          } else waiter.reject(new Error(`unexpected enqueue reply ${String(answer)}`));
+        }
+      },
+      (err: unknown) => {
+        for (const w of waiters) w.reject(err);
+      },
+    );
+  }
+
+  /** Whether an Idempotency-Key of this tenant is held in this partition (a retry would be answered as a replay). */
+  async idempotencyKeyHeld(p: PartitionId, tenant: string, key: string): Promise<boolean> {
+    return (await this.ctx.redis.exists(this.ctx.keys.partitionKeys(p).idem(tenant, key))) === 1;
+  }
+
+  async get(id: string): Promise<RequestRecord | undefined> {
+    const p = this.partitionOf(id);
+    if (p === undefined) return undefined;
+    const hash = (await this.ctx.redis.hgetall(this.ctx.keys.partitionKeys(p).req(id))) as Record<string, string>;
+    return parseRecord(hash);
+  }
+
+  /** Cancels a queued request of this tenant; `conflict` once it is batched or later. */
+  async cancel(
+    id: string,
+    tenant: string,
+  ): Promise<{ kind: 'cancelled'; outbox: string } | { kind: 'not_found' } | { kind: 'conflict'; status: string }> {
+    const p = this.partitionOf(id);
+    if (p === undefined) return { kind: 'not_found' };
+    const k = this.ctx.keys.partitionKeys(p);
+    const options = { tag: k.tag, tenant, now: Date.now(), retention: this.ctx.options.retentionMs, partition: p };
+    const reply = await this.ctx.redis.bbCancel(k.req(id), JSON.stringify(options));
+    const kind = String(reply[0]);
+    if (kind === 'cancelled') return { kind, outbox: String(reply[1]) };
+    if (kind === 'conflict') return { kind, status: String(reply[1]) };
+    return { kind: 'not_found' };
+  }
+
+  /** Non-terminal requests per partition (for capacity checks), and for one tenant. */
+  async openCounts(tenant: string): Promise<{ global: number[]; tenant: number[] }> {
+    // One MGET per partition (both keys share its hash tag), not one pipeline over all partitions: on a Redis Cluster
+    // a pipeline must stay on one node. Auto-pipelining still batches these per node.
+    const replies = await Promise.all(
+      this.ctx.keys.allPartitions().map((p) => {
+        const k = this.ctx.keys.partitionKeys(p);
+        return this.ctx.redis.mget(k.open, k.openTenant(tenant));
+      }),
+    );
+    return {
+      global: replies.map((r) => Number(r[0] ?? 0)),
+      tenant: replies.map((r) => Number(r[1] ?? 0)),
+    };
+  }
+
+  /** Requests per non-terminal state, summed over partitions. */
+  async stateCounts(): Promise<Record<(typeof OPEN_STATUSES)[number], number>> {
+    const out = { queued: 0, batched: 0, submitted: 0 };
+    for (const p of this.ctx.keys.allPartitions()) {
+      const h = (await this.ctx.redis.hgetall(this.ctx.keys.partitionKeys(p).counts)) as Record<string, string>;
+      for (const s of ['queued', 'batched', 'submitted'] as const) out[s] += Number(h[s] ?? 0);
+    }
+    return out;
+  }
+
+  /** The tenants of some requests (same order; undefined where a record is gone), e.g. for per-request log lines. */
+  async tenantsOf(p: PartitionId, ids: readonly string[]): Promise<Array<string | undefined>> {
+    return this.field(p, ids, 'tenant');
+  }
+
+  /** The JSONL line bodies of some requests (same order; undefined where a record is gone). */
+  async bodies(p: PartitionId, ids: readonly string[]): Promise<Array<string | undefined>> {
+    return this.field(p, ids, 'body');
+  }
+
+  private async field(p: PartitionId, ids: readonly string[], name: string): Promise<Array<string | undefined>> {
+    if (ids.length === 0) return [];
+    const k = this.ctx.keys.partitionKeys(p);
+    const pipeline = this.ctx.redis.pipeline();
+    for (const id of ids) pipeline.hget(k.req(id), name);
+    const replies = (await pipeline.exec()) ?? [];
+    return replies.map((r) => (r[1] === null || r[1] === undefined ? undefined : String(r[1])));
+  }
+
+  /**
+   * Applies routed results; each item is one request of `batchId`. Returns the outcome per item and the outbox entries
+   * written (delivery jobs). Items for requests not submitted in this batch are 'stale' and change nothing.
+   */
+  async settle(
+    p: PartitionId,
+    batchId: string,
+    items: Array<{ id: string; kind: SettleKind; response?: unknown; message?: string; group?: string }>,
+  ): Promise<{ outcomes: SettleOutcome[]; outbox: string[] }> {
+    const k = this.ctx.keys.partitionKeys(p);
+    const { maxAttempts, retentionMs } = this.ctx.options;
+    const call = JSON.stringify({
+      tag: k.tag,
+      batchId,
+      now: Date.now(),
+      maxAttempts,
+      retention: retentionMs,
+      partition: p,
+    });
+    const slices: Array<Promise<string[]>> = [];
+    for (let start = 0; start < items.length; start += SETTLE_SLICE) {
+      const slice = items.slice(start, start + SETTLE_SLICE);
+      const keys = slice.map((item) => k.req(item.id));
+      const args: string[] = [call];
+      for (const item of slice) {
+        // The item's options, then its response (see settle-many.lua).
+        args.push(
+          JSON.stringify({ kind: item.kind, message: item.message ?? '', group: item.group ?? '' }),
+          item.response === undefined ? '' : JSON.stringify(item.response),
+        );
+      }
+      slices.push(this.ctx.redis.bbSettleMany(keys.length, ...keys, ...args));
+    }
+    const outbox: string[] = [];
+    const outcomes: SettleOutcome[] = [];
+    for (const reply of await Promise.all(slices)) {
+      for (let i = 0; i < reply.length; i += 2) {
+        outcomes.push(String(reply[i]) as SettleOutcome);
+        const member = reply[i + 1];
+        if (member) outbox.push(String(member));
+      }
+    }
+    return { outcomes, outbox };
+  }
+
+  // --- delivery ----------------------------------------------------------------------------------------------------
+
+  /**
+   * The webhook body of an outcome, fixed the first time it is built so that every attempt sends the same bytes. A
+   * record that has expired is not written again (it would have no TTL): the body is built and sent as it is.
+   */
+  async webhookBody(p: PartitionId, id: string, build: () => string): Promise<string> {
+    const key = this.ctx.keys.partitionKeys(p).req(id);
+    const candidate = build();
+    // 1: ours is now the stored body (the common case: first attempt), no need to read it back; -1: no record.
+    const set = await this.ctx.redis.bbSetWebhookBody(key, candidate);
+    if (set !== 0) return candidate;
+    const stored = await this.ctx.redis.hget(key, 'webhook_body');
+    return stored ?? candidate;
+  }
+
+  webhookId(id: string): string {
+    return webhookIdFor(id);
+  }
+
+  /** A 2xx: answers true only for the first successful delivery (turnaround metric); redeliveries answer false. */
+  async markDelivered(p: PartitionId, id: string): Promise<boolean> {
+    const k = this.ctx.keys.partitionKeys(p);
+    const options = JSON.stringify({ tag: k.tag, id, now: Date.now() });
+    return (await this.ctx.redis.bbMarkDelivered(k.req(id), options)) === 1;
+  }
+
+  /**
+   * The receiver answered 410 Gone: no further attempts. Recorded on the request (like `delivered_at` for a 2xx) so that
+   * a delivery job re-run after its completion was lost does not send again; a redeliver still can.
+   */
+  async markGone(p: PartitionId, id: string): Promise<void> {
+    const k = this.ctx.keys.partitionKeys(p);
+    await this.ctx.redis.bbMarkGone(k.req(id), JSON.stringify({ tag: k.tag, id, now: Date.now() }));
+  }
+
+  /** Finished requests whose outcome was neither delivered, gone nor dead-lettered, finished before `beforeMs`. */
+  async undeliveredBefore(p: PartitionId, beforeMs: number, limit = 200): Promise<string[]> {
+    const key = this.ctx.keys.partitionKeys(p).undelivered;
+    return (await this.ctx.redis.zrangebyscore(key, '-inf', beforeMs, 'LIMIT', 0, limit)) as string[];
+  }
+
+  /** Takes a request out of the undelivered index (its record expired, or its outcome is recorded after all). */
+  async forgetUndelivered(p: PartitionId, id: string): Promise<void> {
+    await this.ctx.redis.zrem(this.ctx.keys.partitionKeys(p).undelivered, id);
+  }
+}

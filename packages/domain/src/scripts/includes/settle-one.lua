@@ -1,0 +1,48 @@
+--[[
+  settle_one(tag, key, batchId, kind, now, response, message, maxAttempts, retention, partition, group): applies one
+  routed result to the request at `key`. Returns the outcome and, for a terminal outcome, the delivery job's outbox
+  member. A request not submitted in this batch is left alone ('stale'), which makes routing a file twice harmless.
+  Kinds: `completed`, `rejected` (fails the request), `retry` (back to the queue; the attempt this batch used counts),
+  `requeue` (back to the queue with the attempt given back: the batch failed through no fault of this request). A
+  non-empty `group` moves the request to that packing group (a failed batch is split to isolate a poison request).
+]]
+--- @include "move"
+--- @include "group"
+--- @include "finish"
+local function settle_one(tag, key, batchId, kind, now, response, message, maxAttempts, retention, partition, group)
+  local f = redis.call('HMGET', key, 'status', 'batch_id', 'tenant', 'attempts', 'group', 'created_at', 'bytes',
+    'tokens', 'id')
+  if not f[1] then return 'unknown' end
+  if f[1] ~= 'submitted' or f[2] ~= batchId then return 'stale' end
+  local id, tenant = f[9], f[3]
+  if kind == 'completed' then
+    redis.call('HSET', key, 'response', response)
+    move(tag, key, 'submitted', 'completed', tenant, now)
+    return 'completed', finish(tag, key, id, now, retention, partition)
+  end
+  if kind == 'rejected' then
+    if response ~= '' then redis.call('HSET', key, 'response', response) end
+    redis.call('HSET', key, 'error', cjson.encode({code='provider_rejected', message=message}))
+    move(tag, key, 'submitted', 'failed', tenant, now)
+    return 'failed', finish(tag, key, id, now, retention, partition)
+  end
+  local attempts = tonumber(f[4]) or 0
+  if kind == 'requeue' then
+    if attempts > 0 then redis.call('HINCRBY', key, 'attempts', -1) end
+  elseif attempts >= maxAttempts then
+    redis.call('HSET', key, 'error', cjson.encode({code='max_attempts_exceeded',
+      message='gave up after ' .. attempts .. ' attempts; last error: ' .. message}))
+    move(tag, key, 'submitted', 'failed', tenant, now)
+    return 'failed', finish(tag, key, id, now, retention, partition)
+  end
+  local target = f[5]
+  if group ~= nil and group ~= '' then
+    target = group
+    redis.call('HSET', key, 'group', group)
+  end
+  redis.call('HSET', key, 'last_error', message)
+  redis.call('HDEL', key, 'batch_id', 'flush_id')
+  move(tag, key, 'submitted', 'queued', tenant, now)
+  group_add(tag, target, {tonumber(f[6]), id}, 1, tonumber(f[7]) or 0, tonumber(f[8]) or 0)
+  return 'retried'
+end

@@ -1,0 +1,11 @@
+--[[
+  A 410 from the receiver: `gone_at` once, out of the undelivered index. Never recreates an expired record.
+  Input:
+    KEYS[1]  the request hash
+    ARGV[1]  options (JSON): tag, id, now
+  Output: 1 when recorded now, 0 when it was already, -1 when the record is gone
+]]
+local o = cjson.decode(ARGV[1])
+redis.call('ZREM', key_undelivered(o.tag), o.id)
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+return redis.call('HSETNX', KEYS[1], 'gone_at', o.now)

@@ -1,0 +1,23 @@
+--[[
+  Applies a chunk of routed results of one batch in one call, item by item with the semantics of settle_one (a later
+  item for the same request sees the earlier one's write, so it is 'stale'): one script call instead of one per
+  result line.
+  Input:
+    KEYS[i]  the request hash of item i
+    ARGV[1]  call options (JSON): tag, batchId, now, maxAttempts, retention (ms), partition
+    then per item, in KEYS order:
+      its options (JSON): kind (completed | rejected | retry | requeue), message, group ('' = keep)
+      its response (JSON text, '' for none)
+  Output: per item, its outcome (completed | failed | retried | stale | unknown) and its outbox member ('' for none)
+]]
+--- @include "settle-one"
+local o = cjson.decode(ARGV[1])
+local out = {}
+for i = 1, #KEYS do
+  local item = cjson.decode(ARGV[2 * i])
+  local outcome, member = settle_one(o.tag, KEYS[i], o.batchId, item.kind, o.now, ARGV[2 * i + 1], item.message,
+    o.maxAttempts, o.retention, o.partition, item.group)
+  out[#out + 1] = outcome
+  out[#out + 1] = member or ''
+end
+return out

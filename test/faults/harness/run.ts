@@ -598,7 +598,7 @@ export async function runFaults(profile: FaultProfile, log: (line: string) => vo
         // Redis SIGKILL (allowed, counted apart by the checker) or lost (a failure the checker reports). Either way
         // the run has nothing left to wait for.
         if (missing.length <= 200) {
-          const records = await Promise.all(missing.map((id) => observer.store.get(id)));
+          const records = await Promise.all(missing.map((id) => observer.store.requests.get(id)));
           missing = missing.filter((_, i) => records[i] !== undefined);
         }
         const unattempted = missing.length;

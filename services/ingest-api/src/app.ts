@@ -72,6 +72,8 @@ export function createIngestApp(runtime: Runtime, options: IngestAppOptions = {}
     isFinal: (r) => isTerminal(r.status),
     onError: (err) => logger.warn({ err: (err as Error).message }, 'outcome waiter: re-read failed; retried'),
   });
+  // Every outcome series from the start, at 0: a dashboard rate() over a series that appears late misses its first step.
+  for (const outcome of ['finished', 'timeout', 'aborted', 'closed']) m.waitOutcomes.inc({ outcome }, 0);
   waiter.start().catch((err: Error) => logger.warn({ err: err.message }, 'outcome waiter: subscribe failed'));
   const hold: HoldDeps = {
     waiter,

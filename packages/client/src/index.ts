@@ -12,6 +12,14 @@
  * ```
  */
 
+/** The batchable endpoints batchbridge accepts (SPEC §9). */
+export type BatchEndpoint =
+  | '/v1/chat/completions'
+  | '/v1/embeddings'
+  | '/v1/responses'
+  | '/v1/completions'
+  | '/v1/moderations';
+
 /** Where a request is in its life; the last three are final. */
 export type RequestStatus = 'queued' | 'batched' | 'submitted' | 'completed' | 'failed' | 'cancelled';
 
@@ -20,6 +28,8 @@ export interface BatchbridgeRequest {
   /** `breq_` and 25 lowercase base-36 characters. */
   id: string;
   object: 'batchbridge.request';
+  /** The OpenAI endpoint the request is for, e.g. `/v1/chat/completions`, `/v1/embeddings`. */
+  endpoint: BatchEndpoint;
   status: RequestStatus;
   model: string;
   /** Your own reference (`X-Custom-ID` or body `custom_id`), echoed; null when none was given. */

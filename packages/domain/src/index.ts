@@ -6,6 +6,7 @@ export {
   type PollRecorded,
 } from './batch-store.js';
 export { DeadLetters } from './dead-letters.js';
+export { ENDPOINTS, type Endpoint, endpointOfGroup, groupPart, isEndpoint } from './endpoints.js';
 export {
   CLAIM_SLICE,
   type ClaimResult,

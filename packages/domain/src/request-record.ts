@@ -2,6 +2,7 @@
  * The request record as stored in Redis (hash `T:req:<id>`) and the public request object built from it (SPEC §3).
  */
 import type { BatchbridgeRequest, RequestStatus as PublicRequestStatus, WebhookEventType } from '@batchbridge/client';
+import { endpointOfGroup, groupPart } from './endpoints.js';
 import type { RequestStatus } from './lifecycle.js';
 
 /** Fields of the record hash. Numbers are stored as decimal strings, objects as JSON. */
@@ -81,6 +82,7 @@ export function toRequestObject(r: RequestRecord): RequestObject {
   return {
     id: r.id,
     object: 'batchbridge.request',
+    endpoint: endpointOfGroup(r.group),
     status: r.status,
     model: r.model,
     custom_id: r.client_ref ?? null,
@@ -102,7 +104,7 @@ export function outcomeType(status: RequestStatus): WebhookEventType {
 
 /** The packing group of a request: one model per batch file unless the profile and configuration allow mixing. */
 export function groupFor(endpoint: string, model: string, mixModels: boolean): string {
-  const ep = endpoint.replace(/^\/v1\//, '').replace(/\//g, '.');
+  const ep = groupPart(endpoint);
   return mixModels ? `${ep}|*` : `${ep}|${model}`;
 }
 

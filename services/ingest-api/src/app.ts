@@ -4,7 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createAdminRouter } from '@batchbridge/admin-ui';
-import { isTerminal, OPEN_STATUSES, type RequestRecord } from '@batchbridge/domain';
+import { ENDPOINTS, isTerminal, OPEN_STATUSES, type RequestRecord } from '@batchbridge/domain';
 import { metricsHandler } from '@batchbridge/metrics';
 import type { Runtime } from '@batchbridge/runtime';
 import type { ResolveHost } from '@batchbridge/webhooks';
@@ -166,6 +166,11 @@ export function createIngestApp(runtime: Runtime, options: IngestAppOptions = {}
     next();
   };
   route('post', CHAT_ENDPOINT, intake, auth, json, chatCompletionsHandler(accept, hold));
+  // The other batchable endpoints (SPEC §9): the same route core, each body checked against its own schema.
+  for (const endpoint of ENDPOINTS) {
+    if (endpoint !== CHAT_ENDPOINT)
+      route('post', endpoint, intake, auth, json, chatCompletionsHandler(accept, hold, endpoint));
+  }
   route('get', '/v1/requests/:id', auth, requests.get);
   route('post', '/v1/requests/:id/cancel', auth, requests.cancel);
   route('post', '/v1/requests/:id/redeliver', auth, requests.redeliver);

@@ -11,7 +11,7 @@ import type { Tenant } from '@batchbridge/config';
 import {
   batchLine,
   choosePartition,
-  estimateInputTokens,
+  type Endpoint,
   groupFor,
   newRequestId,
   type RequestObject,
@@ -22,7 +22,8 @@ import type { Request, Response } from 'express';
 import { tenantOf } from './auth.js';
 import type { CallbackPolicy } from './callback-policy.js';
 import type { CapacityView } from './capacity.js';
-import { MAX_CLIENT_REF_LENGTH, parseChatRequest } from './chat-request.js';
+import { MAX_CLIENT_REF_LENGTH } from './chat-request.js';
+import { parseEndpointRequest } from './endpoint-request.js';
 import { ApiError, conflict, invalidParam } from './errors.js';
 import { checkJsonText, checkJsonValue } from './json-limits.js';
 import type { ModelCatalog } from './model-catalog.js';
@@ -32,7 +33,7 @@ import type { HoldDeps, WaitPlan } from './wait/hold.js';
 import { holdForOutcome } from './wait/hold.js';
 import { clientTimeoutS, effectiveWaitS, parsePrefer } from './wait/prefer.js';
 
-export const CHAT_ENDPOINT = '/v1/chat/completions';
+export const CHAT_ENDPOINT = '/v1/chat/completions' as const;
 
 /** Longest Idempotency-Key accepted. */
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
@@ -85,23 +86,35 @@ function rawTextOf(req: Request): string | undefined {
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
-/** The express handler around the route core; a request that waits is held by `hold`. */
-export function chatCompletionsHandler(accept: (input: ChatInput) => Promise<ChatReply>, hold: HoldDeps) {
+/** The express handler around the route core for one endpoint; a request that waits is held by `hold`. */
+export function chatCompletionsHandler(
+  accept: (input: ChatInput, endpoint?: Endpoint) => Promise<ChatReply>,
+  hold: HoldDeps,
+  endpoint: Endpoint = CHAT_ENDPOINT,
+) {
   return async (req: Request, res: Response): Promise<void> => {
-    const reply = await accept({
-      tenant: tenantOf(res),
-      headers: req.headers,
-      body: req.body,
-      hasBody: hasBody(req),
-      rawText: rawTextOf(req),
-    });
+    const reply = await accept(
+      {
+        tenant: tenantOf(res),
+        headers: req.headers,
+        body: req.body,
+        hasBody: hasBody(req),
+        rawText: rawTextOf(req),
+      },
+      endpoint,
+    );
     if (reply.wait) await holdForOutcome(res, reply.wait, hold);
     else res.status(reply.status).set(reply.headers).json(reply.body);
   };
 }
 
-/** The route itself: validation, limits and the enqueue, with no HTTP framework around it. */
-export function chatCompletionsCore(deps: ChatRouteDeps): (input: ChatInput) => Promise<ChatReply> {
+/**
+ * The route itself, for every batchable endpoint (SPEC §9): validation, limits and the enqueue, with no HTTP framework
+ * around it.
+ */
+export function chatCompletionsCore(
+  deps: ChatRouteDeps,
+): (input: ChatInput, endpoint?: Endpoint) => Promise<ChatReply> {
   const { runtime, callbacks, rateLimiter, capacity, models } = deps;
   const { config, store, metrics, logger } = runtime;
   const partitions = config.redis.partitions;
@@ -115,11 +128,21 @@ export function chatCompletionsCore(deps: ChatRouteDeps): (input: ChatInput) => 
     return { status: 200, headers: { Location: `/v1/requests/${record.id}` }, body };
   };
 
-  return async (req: ChatInput): Promise<ChatReply> => {
+  return async (req: ChatInput, endpoint: Endpoint = CHAT_ENDPOINT): Promise<ChatReply> => {
     const tenant = req.tenant;
     // express.json only parses JSON media types; anything else (or no body at all) leaves req.body undefined.
     if (req.body === undefined && !req.hasBody) {
-      throw invalidParam('body', 'request body is required: a JSON chat-completion body', 'missing_body');
+      throw invalidParam('body', `request body is required: a JSON ${endpoint} body`, 'missing_body');
+    }
+    if (!config.upstream.profile.endpoints.includes(endpoint)) {
+      throw new ApiError({
+        status: 400,
+        type: 'invalid_request_error',
+        code: 'endpoint_not_supported',
+        param: null,
+        message: `${endpoint} is not batched by the configured provider (profile ${config.upstream.profile.name}); it batches ${config.upstream.profile.endpoints.join(', ')}`,
+        reason: 'invalid',
+      });
     }
     if (req.body === undefined) {
       throw new ApiError({
@@ -142,7 +165,7 @@ export function chatCompletionsCore(deps: ChatRouteDeps): (input: ChatInput) => 
       maxWaitS: config.limits.maxWaitS,
       clientTimeoutS: clientTimeoutS(req.headers['x-stainless-timeout']),
     });
-    const chat = parseChatRequest(req.body, req.rawText, { streamAllowed: waitS > 0 });
+    const chat = parseEndpointRequest(endpoint, req.body, req.rawText, { streamAllowed: waitS > 0 });
 
     if (!modelAllowed(tenant, chat.model)) {
       throw new ApiError({
@@ -208,17 +231,19 @@ export function chatCompletionsCore(deps: ChatRouteDeps): (input: ChatInput) => 
       );
     }
 
+    const group = groupFor(endpoint, chat.model, config.batch.mixModels);
     const partition = choosePartition(partitions, tenant.id, idempotencyKey);
     const id = newRequestId(partition);
     // The body goes into the line verbatim: measure the envelope and the body apart rather than build the line twice.
-    const bytes = Buffer.byteLength(batchLine(id, '')) + Buffer.byteLength(chat.upstreamBody);
-    const tokens = estimateInputTokens(chat.messages);
+    const bytes = Buffer.byteLength(batchLine(id, '', endpoint)) + Buffer.byteLength(chat.upstreamBody);
+    const tokens = chat.tokens;
+    const sizeParam = endpoint === CHAT_ENDPOINT ? 'messages' : 'input';
     if (bytes > config.batch.maxBytes) {
       throw new ApiError({
         status: 413,
         type: 'invalid_request_error',
         code: 'request_too_large',
-        param: 'messages',
+        param: sizeParam,
         message: `this request needs ${bytes} bytes in a batch file, more than the ${config.batch.maxBytes} a batch may hold`,
         reason: 'too_large',
       });
@@ -228,7 +253,7 @@ export function chatCompletionsCore(deps: ChatRouteDeps): (input: ChatInput) => 
         status: 400,
         type: 'invalid_request_error',
         code: 'too_many_tokens',
-        param: 'messages',
+        param: sizeParam,
         message: `this request has about ${tokens} input tokens, more than the ${config.batch.maxTokens} a batch may hold`,
         reason: 'too_large',
       });
@@ -289,7 +314,7 @@ export function chatCompletionsCore(deps: ChatRouteDeps): (input: ChatInput) => 
         partition,
         tenant: tenant.id,
         model: chat.model,
-        group: groupFor(CHAT_ENDPOINT, chat.model, config.batch.mixModels),
+        group,
         body: chat.upstreamBody,
         bytes,
         tokens,
@@ -311,7 +336,7 @@ export function chatCompletionsCore(deps: ChatRouteDeps): (input: ChatInput) => 
         capacity.noteCreated(tenant.id, partition);
         metrics.m.requestsAccepted.inc({ tenant: config.metrics.tenantLabel ? tenant.id : '' });
         logger.debug({ requestId: id, tenant: tenant.id }, 'request accepted');
-        const body = createdObject(id, chat.model, clientRef, createdAt);
+        const body = createdObject(id, chat.model, group, clientRef, createdAt);
         if (joinKey !== undefined) {
           // Best effort: without it a retry creates a second request, as it would without transparent mode.
           await runtime.redis.set(joinKey, id, 'PX', joinWindowMs(waitS)).catch(() => undefined);
@@ -391,13 +416,19 @@ function header(req: { headers: IncomingHttpHeaders }, name: string): string | u
   return v === '' ? undefined : v;
 }
 
-function createdObject(id: string, model: string, clientRef: string | undefined, createdAt: number): RequestObject {
+function createdObject(
+  id: string,
+  model: string,
+  group: string,
+  clientRef: string | undefined,
+  createdAt: number,
+): RequestObject {
   return toRequestObject({
     id,
     tenant: '',
     status: 'queued',
     model,
-    group: '',
+    group,
     client_ref: clientRef,
     callback_url: undefined,
     body: '',

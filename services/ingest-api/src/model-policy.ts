@@ -6,7 +6,17 @@ import type { ProviderProfileName, Tenant } from '@batchbridge/config';
 
 /** What `GET /v1/models` lists for a tenant allowed `*`: the usual batch models of the provider profile. */
 export const PROFILE_DEFAULT_MODELS: Readonly<Record<ProviderProfileName, readonly string[]>> = {
-  openai: ['gpt-4o-mini', 'gpt-4o', 'gpt-4.1-mini', 'gpt-4.1-nano', 'gpt-4.1', 'gpt-5-mini'],
+  openai: [
+    'gpt-4o-mini',
+    'gpt-4o',
+    'gpt-4.1-mini',
+    'gpt-4.1-nano',
+    'gpt-4.1',
+    'gpt-5-mini',
+    'text-embedding-3-small',
+    'text-embedding-3-large',
+    'omni-moderation-latest',
+  ],
   kluster: [
     'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo',
     'klusterai/Meta-Llama-3.1-405B-Instruct-Turbo',

@@ -92,6 +92,21 @@ describe('OpenAPI document', () => {
     conforms('POST', `${R}/redeliver`, await t.call('POST', `/v1/requests/${id}/redeliver`));
     conforms('POST', `${R}/redeliver`, await t.call('POST', `/v1/requests/${id}/redeliver`, { key: GLOBEX_KEY }));
 
+    // The other batchable endpoints: accepted (202) and refused with a named parameter (400).
+    const hook = { 'x-callback-url': 'http://127.0.0.1:9/hook' };
+    const others: Array<[string, Record<string, unknown>]> = [
+      ['/v1/embeddings', { model: 'text-embedding-3-small', input: 'hello' }],
+      ['/v1/responses', { model: 'gpt-4o-mini', input: 'hello' }],
+      ['/v1/completions', { model: 'gpt-4o-mini', prompt: 'hello' }],
+      ['/v1/moderations', { input: 'hello' }],
+    ];
+    for (const [path, body] of others) {
+      const accepted = await t.call('POST', path, { body, headers: hook });
+      expect(accepted.status, `${path}: ${accepted.text}`).toBe(202);
+      conforms('POST', path, accepted);
+      conforms('POST', path, await t.call('POST', path, { body: { model: 'gpt-4o-mini' }, headers: hook }));
+    }
+
     conforms('GET', '/v1/models', await t.call('GET', '/v1/models'));
     conforms('GET', '/v1/models', await t.call('GET', '/v1/models', { key: null }));
     for (const path of ['/healthz', '/readyz', '/metrics', '/openapi.json', '/docs']) {

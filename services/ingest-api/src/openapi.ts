@@ -32,6 +32,44 @@ const idParam = {
 };
 
 export function openApiDocument(options: { version?: string } = {}): Record<string, unknown> {
+  const doc = baseDocument(options);
+  // The other batchable endpoints (SPEC §9) answer exactly as chat does; only their bodies differ.
+  const paths = doc.paths as Record<string, { post: Record<string, unknown> }>;
+  const chat = paths['/v1/chat/completions']!.post;
+  for (const [endpoint, operationId, required, what] of OTHER_ENDPOINTS) {
+    paths[endpoint] = {
+      post: {
+        ...chat,
+        operationId,
+        summary: `Queue a ${what} request for batch processing`,
+        description:
+          `The body is the OpenAI ${endpoint} create body, checked against its schema (what the Batch API refuses, ` +
+          'such as `stream` or Responses’ `background`, is refused here). Callback URL, custom id, Idempotency-Key ' +
+          'and `Prefer: wait` work as for chat completions; with a wait, the answer is the provider’s body for this ' +
+          'endpoint.',
+        requestBody: {
+          required: true,
+          content: json({
+            type: 'object',
+            required,
+            additionalProperties: true,
+            description: `OpenAI's request body for ${endpoint}; unknown parameters are passed through to the provider.`,
+          }),
+        },
+      },
+    };
+  }
+  return doc;
+}
+
+const OTHER_ENDPOINTS: ReadonlyArray<[string, string, string[], string]> = [
+  ['/v1/embeddings', 'createEmbeddingsRequest', ['model', 'input'], 'embeddings'],
+  ['/v1/responses', 'createResponseRequest', ['model', 'input'], 'Responses API'],
+  ['/v1/completions', 'createCompletionRequest', ['model', 'prompt'], 'text-completion'],
+  ['/v1/moderations', 'createModerationRequest', ['input'], 'moderation'],
+];
+
+function baseDocument(options: { version?: string }): Record<string, unknown> {
   return {
     openapi: '3.1.0',
     info: {
@@ -253,6 +291,7 @@ export function openApiDocument(options: { version?: string } = {}): Record<stri
           required: [
             'id',
             'object',
+            'endpoint',
             'status',
             'model',
             'custom_id',
@@ -267,6 +306,10 @@ export function openApiDocument(options: { version?: string } = {}): Record<stri
           properties: {
             id: { type: 'string', pattern: '^breq_[0-9a-z]{25}$' },
             object: { const: 'batchbridge.request' },
+            endpoint: {
+              enum: ['/v1/chat/completions', '/v1/embeddings', '/v1/responses', '/v1/completions', '/v1/moderations'],
+              description: 'The OpenAI endpoint the request is for; its provider batch holds only that endpoint.',
+            },
             status: { enum: ['queued', 'batched', 'submitted', 'completed', 'failed', 'cancelled'] },
             model: { type: 'string' },
             custom_id: { type: ['string', 'null'], maxLength: 64 },

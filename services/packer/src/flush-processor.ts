@@ -31,7 +31,14 @@
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type FlushRecord, modelOfGroup, type PartitionId, StaleFlushRunError, type Store } from '@batchbridge/domain';
+import {
+  endpointOfGroup,
+  type FlushRecord,
+  modelOfGroup,
+  type PartitionId,
+  StaleFlushRunError,
+  type Store,
+} from '@batchbridge/domain';
 import type { Logger } from '@batchbridge/logger';
 import {
   classifyProviderError,
@@ -236,7 +243,7 @@ export function createFlushProcessor(runtime: Runtime, options: FlushProcessorOp
           batch = normalizeBatch(
             await provider.batches.create({
               input_file_id: fileId,
-              endpoint: '/v1/chat/completions',
+              endpoint: endpointOfGroup(flush.group),
               completion_window: runtime.config.batch.completionWindow as '24h',
               metadata: { [FLUSH_METADATA_KEY]: flushId, batchbridge_partition: String(p) },
             }),

@@ -11,7 +11,7 @@
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import type { FlushRecord, PartitionId, Store } from '@batchbridge/domain';
-import { batchLine } from '@batchbridge/domain';
+import { batchLine, endpointOfGroup } from '@batchbridge/domain';
 
 /** Ids per Redis round trip at most. */
 const MAX_SLICE = 1_000;
@@ -39,6 +39,7 @@ export async function writeFlushFile(
   const failed = new Promise<never>((_, reject) => out.once('error', reject));
   failed.catch(() => undefined);
   const result: FlushFile = { lines: 0, bytes: 0, missing: [] };
+  const url = endpointOfGroup(flush.group);
   try {
     for (let start = 0; ; start += slice) {
       const ids = await store.flushes.ids(p, flush.id, start, start + slice - 1);
@@ -51,7 +52,7 @@ export async function writeFlushFile(
           result.missing.push(id);
           continue;
         }
-        const line = batchLine(id, body);
+        const line = batchLine(id, body, url);
         result.lines += 1;
         result.bytes += Buffer.byteLength(line);
         if (!out.write(line)) await Promise.race([once(out, 'drain'), failed]);

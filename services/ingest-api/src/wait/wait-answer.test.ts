@@ -5,6 +5,7 @@ import { finishedAnswer, pendingAnswer } from './wait-answer.js';
 const base: RequestObject = {
   id: 'breq_0000000000000000000000001',
   object: 'batchbridge.request',
+  endpoint: '/v1/chat/completions',
   status: 'completed',
   model: 'gpt-4o-mini',
   custom_id: null,

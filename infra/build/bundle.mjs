@@ -48,16 +48,13 @@ export const EXTERNAL = {
   // msgpackr (under bullmq) loads this native addon through node-gyp-build from the package's own directory; bundled,
   // the lookup fails silently and msgpackr falls back to pure JS.
   'msgpackr-extract': 'native addon',
-  // Only `@batchbridge/testkit` (the demo's webhook receiver) imports them, lazily, and only when Docker answers;
-  // their native optional dependencies (ssh2, cpu-features) cannot be bundled.
-  testcontainers: 'native dependencies',
-  '@testcontainers/redis': 'native dependencies',
 };
 
 /**
  * Modules that a bundled library looks up by name at run time (not by import), from the file that calls it: pino
  * resolves a transport target from its caller's location, which in a bundle is `dist/`. Each is resolved here from the
- * package that depends on it and handed over through pino's documented `globalThis.__bundlerPathsOverrides`.
+ * package that depends on it and handed over through pino's documented `globalThis.__bundlerPathsOverrides`. pino-pretty
+ * is a devDependency: in a production tree the path may not exist, and the logger checks it before asking for pretty.
  */
 const RUNTIME_TARGETS = [{ name: 'pino-pretty', from: 'packages/logger' }];
 
@@ -124,9 +121,17 @@ function inlineLua(state) {
 }
 
 function banner(outdir) {
-  const overrides = RUNTIME_TARGETS.map(({ name, from }) => {
-    const file = createRequire(join(REPO_ROOT, from, 'package.json')).resolve(name);
-    return `${JSON.stringify(name)}: __bb_fileURLToPath(new URL(${JSON.stringify(fromOutdir(outdir, file))}, import.meta.url))`;
+  // A target that is not installed (pino-pretty is a devDependency) is left out; the logger then logs JSON.
+  const overrides = RUNTIME_TARGETS.flatMap(({ name, from }) => {
+    let file;
+    try {
+      file = createRequire(join(REPO_ROOT, from, 'package.json')).resolve(name);
+    } catch {
+      return [];
+    }
+    return [
+      `${JSON.stringify(name)}: __bb_fileURLToPath(new URL(${JSON.stringify(fromOutdir(outdir, file))}, import.meta.url))`,
+    ];
   });
   return [
     "import { createRequire as __bb_createRequire } from 'node:module';",

@@ -1,3 +1,13 @@
+// The receiver moved to @batchbridge/webhooks (the demo ships it); re-exported for the tests that import it from here.
+export {
+  type ReceivedWebhook,
+  startWebhookReceiver,
+  type WaitForOptions,
+  type WebhookReceiver,
+  type WebhookReceiverOptions,
+  type WebhookResponder,
+  type WebhookResponse,
+} from '@batchbridge/webhooks';
 export { type StartRedisClusterOptions, startRedisCluster, type TestRedisCluster } from './redis-cluster.js';
 export {
   deletePrefixKeys,
@@ -11,12 +21,3 @@ export {
   testRedisUrl,
 } from './redis-server.js';
 export { createTestRuntime, TEST_TENANTS, type TestRuntime, type TestRuntimeOptions } from './test-runtime.js';
-export {
-  type ReceivedWebhook,
-  startWebhookReceiver,
-  type WaitForOptions,
-  type WebhookReceiver,
-  type WebhookReceiverOptions,
-  type WebhookResponder,
-  type WebhookResponse,
-} from './webhook-receiver.js';

@@ -150,7 +150,9 @@ export function bundlePath(service, entry = 'main') {
 
 /**
  * Builds the bundles of `services` (all when omitted) in one esbuild run (modules shared by several entry points are
- * parsed once), each service's `dist/` emptied first. Resolves with one row per bundle; rejects on a build error
+ * parsed once), each service's `dist/` emptied first. `outRoot` writes them under another directory instead of the
+ * repository (test/infra/dockerfile.test.ts lays out the image there); their imports still expect the repository's
+ * layout, `<root>/node_modules/.pnpm/…` beside `<root>/services/<name>/dist/`. Resolves with one row per bundle; rejects on a build error
  * (esbuild prints it).
  */
 export async function buildBundles(options = {}) {
@@ -160,8 +162,9 @@ export async function buildBundles(options = {}) {
     if (unknown.length > 0) throw new Error(`no such service to bundle: ${unknown.join(', ')}`);
   }
   const chosen = ENTRIES.filter((e) => !only || only.has(e.service));
+  const outRoot = options.outRoot ?? REPO_ROOT;
   for (const service of new Set(chosen.map((e) => e.service))) {
-    rmSync(join(REPO_ROOT, 'services', service, 'dist'), { recursive: true, force: true });
+    rmSync(join(outRoot, 'services', service, 'dist'), { recursive: true, force: true });
   }
   // Every bundle sits at the same depth (services/<name>/dist/), so one relative path to a file fits them all.
   const outdir = join(REPO_ROOT, 'services', '_', 'dist');
@@ -174,7 +177,7 @@ export async function buildBundles(options = {}) {
         join(REPO_ROOT, 'services', service, 'src', `${entry}.ts`),
       ]),
     ),
-    outdir: join(REPO_ROOT, 'services'),
+    outdir: join(outRoot, 'services'),
     outExtension: { '.js': '.mjs' },
     bundle: true,
     platform: 'node',
@@ -194,7 +197,7 @@ export async function buildBundles(options = {}) {
   }
   return chosen.map(({ service, entry }) => {
     const file = bundlePath(service, entry);
-    return { file, bytes: statSync(join(REPO_ROOT, file)).size };
+    return { file, bytes: statSync(join(outRoot, file)).size };
   });
 }
 

@@ -1,14 +1,5 @@
 // The receiver moved to @batchbridge/webhooks (the demo ships it); re-exported for the tests that import it from here.
-export {
-  type ReceivedWebhook,
-  startWebhookReceiver,
-  type WaitForOptions,
-  type WebhookReceiver,
-  type WebhookReceiverOptions,
-  type WebhookResponder,
-  type WebhookResponse,
-} from '@batchbridge/webhooks';
-export { type StartRedisClusterOptions, startRedisCluster, type TestRedisCluster } from './redis-cluster.js';
+
 export {
   deletePrefixKeys,
   freshPrefix,
@@ -19,5 +10,15 @@ export {
   type TestRedis,
   takeCreatedPrefixes,
   testRedisUrl,
-} from './redis-server.js';
+} from '@batchbridge/test-redis';
+export {
+  type ReceivedWebhook,
+  startWebhookReceiver,
+  type WaitForOptions,
+  type WebhookReceiver,
+  type WebhookReceiverOptions,
+  type WebhookResponder,
+  type WebhookResponse,
+} from '@batchbridge/webhooks';
+export { type StartRedisClusterOptions, startRedisCluster, type TestRedisCluster } from './redis-cluster.js';
 export { createTestRuntime, TEST_TENANTS, type TestRuntime, type TestRuntimeOptions } from './test-runtime.js';

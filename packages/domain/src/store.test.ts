@@ -1,7 +1,9 @@
-import { KeySpace, newFlushId, newRequestId, Store } from '@batchbridge/domain';
-import { freshPrefix, sharedRedisUrl } from '@batchbridge/testkit';
+import { freshPrefix, sharedRedisUrl } from '@batchbridge/test-redis';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newFlushId, newRequestId } from './ids.js';
+import { KeySpace } from './keys.js';
+import { Store } from './store.js';
 
 let redis: Redis;
 let stopRedis: () => Promise<void>;

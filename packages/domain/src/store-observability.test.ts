@@ -1,9 +1,11 @@
 // The store's read side for operators: recent routed batches with their outcome counts, estimated savings summed
 // across writers, and the tenants of request ids for per-request log lines.
-import { KeySpace, newFlushId, newRequestId, Store } from '@batchbridge/domain';
-import { freshPrefix, sharedRedisUrl } from '@batchbridge/testkit';
+import { freshPrefix, sharedRedisUrl } from '@batchbridge/test-redis';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newFlushId, newRequestId } from './ids.js';
+import { KeySpace } from './keys.js';
+import { Store } from './store.js';
 
 let redis: Redis;
 let stopRedis: () => Promise<void>;

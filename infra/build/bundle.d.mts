@@ -6,4 +6,5 @@ export declare function bundlePath(service: string, entry?: string): string;
 export declare function buildBundles(options?: {
   services?: string[] | undefined;
   quiet?: boolean | undefined;
+  outRoot?: string | undefined;
 }): Promise<Array<{ file: string; bytes: number }>>;

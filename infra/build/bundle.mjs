@@ -48,16 +48,13 @@ export const EXTERNAL = {
   // msgpackr (under bullmq) loads this native addon through node-gyp-build from the package's own directory; bundled,
   // the lookup fails silently and msgpackr falls back to pure JS.
   'msgpackr-extract': 'native addon',
-  // Only `@batchbridge/testkit` (the demo's webhook receiver) imports them, lazily, and only when Docker answers;
-  // their native optional dependencies (ssh2, cpu-features) cannot be bundled.
-  testcontainers: 'native dependencies',
-  '@testcontainers/redis': 'native dependencies',
 };
 
 /**
  * Modules that a bundled library looks up by name at run time (not by import), from the file that calls it: pino
  * resolves a transport target from its caller's location, which in a bundle is `dist/`. Each is resolved here from the
- * package that depends on it and handed over through pino's documented `globalThis.__bundlerPathsOverrides`.
+ * package that depends on it and handed over through pino's documented `globalThis.__bundlerPathsOverrides`. pino-pretty
+ * is a devDependency: in a production tree the path may not exist, and the logger checks it before asking for pretty.
  */
 const RUNTIME_TARGETS = [{ name: 'pino-pretty', from: 'packages/logger' }];
 
@@ -124,9 +121,17 @@ function inlineLua(state) {
 }
 
 function banner(outdir) {
-  const overrides = RUNTIME_TARGETS.map(({ name, from }) => {
-    const file = createRequire(join(REPO_ROOT, from, 'package.json')).resolve(name);
-    return `${JSON.stringify(name)}: __bb_fileURLToPath(new URL(${JSON.stringify(fromOutdir(outdir, file))}, import.meta.url))`;
+  // A target that is not installed (pino-pretty is a devDependency) is left out; the logger then logs JSON.
+  const overrides = RUNTIME_TARGETS.flatMap(({ name, from }) => {
+    let file;
+    try {
+      file = createRequire(join(REPO_ROOT, from, 'package.json')).resolve(name);
+    } catch {
+      return [];
+    }
+    return [
+      `${JSON.stringify(name)}: __bb_fileURLToPath(new URL(${JSON.stringify(fromOutdir(outdir, file))}, import.meta.url))`,
+    ];
   });
   return [
     "import { createRequire as __bb_createRequire } from 'node:module';",
@@ -145,7 +150,9 @@ export function bundlePath(service, entry = 'main') {
 
 /**
  * Builds the bundles of `services` (all when omitted) in one esbuild run (modules shared by several entry points are
- * parsed once), each service's `dist/` emptied first. Resolves with one row per bundle; rejects on a build error
+ * parsed once), each service's `dist/` emptied first. `outRoot` writes them under another directory instead of the
+ * repository (test/infra/dockerfile.test.ts lays out the image there); their imports still expect the repository's
+ * layout, `<root>/node_modules/.pnpm/…` beside `<root>/services/<name>/dist/`. Resolves with one row per bundle; rejects on a build error
  * (esbuild prints it).
  */
 export async function buildBundles(options = {}) {
@@ -155,8 +162,9 @@ export async function buildBundles(options = {}) {
     if (unknown.length > 0) throw new Error(`no such service to bundle: ${unknown.join(', ')}`);
   }
   const chosen = ENTRIES.filter((e) => !only || only.has(e.service));
+  const outRoot = options.outRoot ?? REPO_ROOT;
   for (const service of new Set(chosen.map((e) => e.service))) {
-    rmSync(join(REPO_ROOT, 'services', service, 'dist'), { recursive: true, force: true });
+    rmSync(join(outRoot, 'services', service, 'dist'), { recursive: true, force: true });
   }
   // Every bundle sits at the same depth (services/<name>/dist/), so one relative path to a file fits them all.
   const outdir = join(REPO_ROOT, 'services', '_', 'dist');
@@ -169,7 +177,7 @@ export async function buildBundles(options = {}) {
         join(REPO_ROOT, 'services', service, 'src', `${entry}.ts`),
       ]),
     ),
-    outdir: join(REPO_ROOT, 'services'),
+    outdir: join(outRoot, 'services'),
     outExtension: { '.js': '.mjs' },
     bundle: true,
     platform: 'node',
@@ -189,7 +197,7 @@ export async function buildBundles(options = {}) {
   }
   return chosen.map(({ service, entry }) => {
     const file = bundlePath(service, entry);
-    return { file, bytes: statSync(join(REPO_ROOT, file)).size };
+    return { file, bytes: statSync(join(outRoot, file)).size };
   });
 }
 

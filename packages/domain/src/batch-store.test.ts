@@ -1,6 +1,6 @@
 // A batch's status changes only by the moves of lifecycle.ts BATCH_TRANSITIONS, inside Redis: a poll records the
 // provider's status, routing records the last one once, and a routed batch takes no move at all.
-import { freshPrefix, sharedRedisUrl } from '@batchbridge/testkit';
+import { freshPrefix, sharedRedisUrl } from '@batchbridge/test-redis';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newFlushId, newRequestId } from './ids.js';

@@ -1,6 +1,6 @@
 // The Lua side of the domain: every script compiles in Redis, opens with its header, and the generated prelude
 // spells keys and job ids exactly as keys.ts and job-ids.ts do (the scripts spell neither themselves).
-import { sharedRedisUrl } from '@batchbridge/testkit';
+import { sharedRedisUrl } from '@batchbridge/test-redis';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JOB_ID_PREFIXES, jobIds } from './job-ids.js';

@@ -1,6 +1,6 @@
 // The store's read side for operators: recent routed batches with their outcome counts, estimated savings summed
 // across writers, and the tenants of request ids for per-request log lines.
-import { freshPrefix, sharedRedisUrl } from '@batchbridge/testkit';
+import { freshPrefix, sharedRedisUrl } from '@batchbridge/test-redis';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newFlushId, newRequestId } from './ids.js';

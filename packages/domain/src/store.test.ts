@@ -1,4 +1,4 @@
-import { freshPrefix, sharedRedisUrl } from '@batchbridge/testkit';
+import { freshPrefix, sharedRedisUrl } from '@batchbridge/test-redis';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newFlushId, newRequestId } from './ids.js';

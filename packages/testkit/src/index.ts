@@ -1,4 +1,5 @@
-export { type StartRedisClusterOptions, startRedisCluster, type TestRedisCluster } from './redis-cluster.js';
+// The receiver moved to @batchbridge/webhooks (the demo ships it); re-exported for the tests that import it from here.
+
 export {
   deletePrefixKeys,
   freshPrefix,
@@ -9,8 +10,7 @@ export {
   type TestRedis,
   takeCreatedPrefixes,
   testRedisUrl,
-} from './redis-server.js';
-export { createTestRuntime, TEST_TENANTS, type TestRuntime, type TestRuntimeOptions } from './test-runtime.js';
+} from '@batchbridge/test-redis';
 export {
   type ReceivedWebhook,
   startWebhookReceiver,
@@ -19,4 +19,6 @@ export {
   type WebhookReceiverOptions,
   type WebhookResponder,
   type WebhookResponse,
-} from './webhook-receiver.js';
+} from '@batchbridge/webhooks';
+export { type StartRedisClusterOptions, startRedisCluster, type TestRedisCluster } from './redis-cluster.js';
+export { createTestRuntime, TEST_TENANTS, type TestRuntime, type TestRuntimeOptions } from './test-runtime.js';

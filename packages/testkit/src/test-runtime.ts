@@ -5,7 +5,7 @@
 import { parseConfig, type Tenant } from '@batchbridge/config';
 import { type Logger, silentLogger } from '@batchbridge/logger';
 import { createRuntime, type Runtime, TenantDirectory } from '@batchbridge/runtime';
-import { freshPrefix, sharedRedisUrl } from './redis-server.js';
+import { freshPrefix, sharedRedisUrl } from '@batchbridge/test-redis';
 
 export const TEST_TENANTS: Tenant[] = [
   {

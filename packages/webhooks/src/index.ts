@@ -1,4 +1,4 @@
-// Public surface of @batchbridge/webhooks: who may receive webhooks, how they are signed, sent and retried.
+// Public surface of @batchbridge/webhooks: who may receive webhooks, how they are signed, sent, retried and received.
 export {
   type AddressPolicy,
   type AddressPolicyOptions,
@@ -21,6 +21,15 @@ export {
   hostKey,
   type ReleaseSlot,
 } from './host-limiter.js';
+export {
+  type ReceivedWebhook,
+  startWebhookReceiver,
+  type WaitForOptions,
+  type WebhookReceiver,
+  type WebhookReceiverOptions,
+  type WebhookResponder,
+  type WebhookResponse,
+} from './receiver.js';
 export { type ResolveHost, resolveHostWithDns } from './resolve-host.js';
 export { backoffWithJitter, MAX_RETRY_AFTER_MS, parseRetryAfter, parseRetrySchedule } from './retry.js';
 export {

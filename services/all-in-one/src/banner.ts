@@ -5,6 +5,9 @@ import type { Embedded } from './embedded.js';
 
 export { redactRedisUrl };
 
+/** Where `pnpm receiver` listens by default (services/all-in-one/src/receiver.ts). */
+export const RECEIVER_URL = 'http://127.0.0.1:9999/hook';
+
 export function banner(e: Embedded): string {
   const lines = [
     '',
@@ -21,10 +24,11 @@ export function banner(e: Embedded): string {
       `  Dev API key    ${key}`,
       `  Webhook secret ${webhookSecrets(e.devTenant)[0]}`,
       '',
-      'Try it (replace the callback with a URL that can receive POSTs):',
+      `Try it: the callback ${RECEIVER_URL} is \`pnpm receiver\` (run it in another terminal; it prints each verified`,
+      `webhook). Callbacks may go to WEBHOOK_ALLOW_CIDRS=${e.config.webhook.allowCidrs.join(',') || '(public addresses only)'}.`,
       `  curl -s ${e.url}/v1/chat/completions \\`,
       `    -H 'Authorization: Bearer ${key}' -H 'Content-Type: application/json' \\`,
-      `    -H 'X-Callback-URL: http://127.0.0.1:9999/hook' \\`,
+      `    -H 'X-Callback-URL: ${RECEIVER_URL}' \\`,
       `    -d '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Say hello"}]}'`,
     );
   } else {

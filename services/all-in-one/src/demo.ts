@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { webhookSecrets } from '@batchbridge/config';
 import { createLogger } from '@batchbridge/logger';
 import { simulatedCompletion } from '@batchbridge/provider-sim';
-import { startWebhookReceiver } from '@batchbridge/testkit';
+import { startWebhookReceiver } from '@batchbridge/webhooks';
 import type { Redis } from 'ioredis';
 import { startEmbedded } from './embedded.js';
 import { createProgress } from './progress.js';

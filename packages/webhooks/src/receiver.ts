@@ -1,5 +1,7 @@
-// A real webhook receiver for the demo and end-to-end tests: a node:http server on 127.0.0.1 that records every
-// delivery, verifies its Standard Webhooks signature with the reference library, and answers as the test scripts it.
+// A real webhook receiver for `pnpm demo`, `pnpm receiver` and the end-to-end tests: a node:http server (127.0.0.1 by
+// default) that records every delivery, verifies its Standard Webhooks signature with the reference library, and answers
+// as its caller scripts it. It lives here, not in @batchbridge/testkit, because the demo ships in the production bundle
+// and testkit (testcontainers and friends) must not.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
@@ -41,6 +43,12 @@ export interface WebhookReceiverOptions {
   secrets: readonly string[] | ((path: string) => string | readonly string[] | undefined);
   /** How to answer. @defaultValue always `{ status: 200 }` */
   respond?: WebhookResponder;
+  /** Address to listen on. @defaultValue `'127.0.0.1'` */
+  host?: string;
+  /** Port to listen on; 0 picks a free one. @defaultValue `0` */
+  port?: number;
+  /** Called after each delivery is recorded, before it is answered. */
+  onDelivery?: (delivery: ReceivedWebhook) => void;
 }
 
 /** Options of {@link WebhookReceiver.waitFor}. */
@@ -51,7 +59,7 @@ export interface WaitForOptions {
 
 /** A running receiver. */
 export interface WebhookReceiver {
-  /** `http://127.0.0.1:<port><path>`. */
+  /** `http://<host>:<port><path>`. */
   url(path?: string): string;
   /** Every delivery so far, in arrival order (a copy). */
   deliveries(): ReceivedWebhook[];
@@ -68,8 +76,9 @@ export interface WebhookReceiver {
   close(): Promise<void>;
 }
 
-/** Starts a receiver on 127.0.0.1 on a free port. */
+/** Starts a receiver, on 127.0.0.1 and a free port unless told otherwise. */
 export async function startWebhookReceiver(options: WebhookReceiverOptions): Promise<WebhookReceiver> {
+  const host = options.host ?? '127.0.0.1';
   const received: ReceivedWebhook[] = [];
   const waiters = new Set<() => void>();
   const pendingDelays = new Set<NodeJS.Timeout>();
@@ -100,6 +109,7 @@ export async function startWebhookReceiver(options: WebhookReceiverOptions): Pro
     };
     received.push(delivery);
     for (const wake of [...waiters]) wake();
+    options.onDelivery?.(delivery);
 
     const answer = await respond(delivery);
     if (answer.delayMs !== undefined && answer.delayMs > 0) {
@@ -125,7 +135,7 @@ export async function startWebhookReceiver(options: WebhookReceiverOptions): Pro
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+    server.listen(options.port ?? 0, host, () => resolve());
   });
   const { port } = server.address() as AddressInfo;
 
@@ -169,7 +179,8 @@ export async function startWebhookReceiver(options: WebhookReceiverOptions): Pro
   };
 
   return {
-    url: (path = '/') => `http://127.0.0.1:${port}${path.startsWith('/') ? path : `/${path}`}`,
+    url: (path = '/') =>
+      `http://${host.includes(':') ? `[${host}]` : host}:${port}${path.startsWith('/') ? path : `/${path}`}`,
     deliveries: () => [...received],
     uniqueByWebhookId: () => {
       const seen = new Set<string>();

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import { Webhook } from 'standardwebhooks';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startWebhookReceiver, type WebhookReceiver } from './webhook-receiver.js';
+import { startWebhookReceiver, type WebhookReceiver } from './receiver.js';
 
 // Secrets are generated per test run: whsec_ + base64 of 32 random bytes.
 const secretA = `whsec_${randomBytes(32).toString('base64')}`;

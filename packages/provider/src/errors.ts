@@ -2,6 +2,7 @@
  * One place that decides whether a provider error is worth retrying (as openai-node's `shouldRetry`: 408, 409, 429 and
  * 5xx, timeouts and connection errors retry; other 4xx do not) and extracts the provider's Retry-After.
  */
+import { BatchbridgeError } from '@batchbridge/errors';
 import { APIConnectionError, APIError } from 'openai';
 
 export interface ProviderErrorInfo {
@@ -13,14 +14,12 @@ export interface ProviderErrorInfo {
   code: string | undefined;
 }
 
-export class ProviderError extends Error {
-  readonly code = 'provider_error';
+export class ProviderError extends BatchbridgeError {
   readonly retryable: boolean;
   readonly status: number | undefined;
   readonly retryAfterMs: number | undefined;
   constructor(info: ProviderErrorInfo, options?: { cause?: unknown }) {
-    super(info.message, options);
-    this.name = 'ProviderError';
+    super('provider.error', info.message, options);
     this.retryable = info.retryable;
     this.status = info.status;
     this.retryAfterMs = info.retryAfterMs;

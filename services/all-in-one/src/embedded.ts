@@ -3,8 +3,10 @@
  * one on 6379, or an embedded redis-server), the provider simulator when no UPSTREAM_BASE_URL is given, and the ingest
  * API, packer, poller and dispatcher sharing one runtime (so one merged `/metrics`).
  */
+
 import { type Config, parseConfig, type Tenant } from '@batchbridge/config';
 import { startDispatcher } from '@batchbridge/dispatcher';
+import { BatchbridgeError } from '@batchbridge/errors';
 import { startIngestApi } from '@batchbridge/ingest-api';
 import { createLogger, type Logger } from '@batchbridge/logger';
 import { startPacker } from '@batchbridge/packer';
@@ -33,8 +35,10 @@ export interface Embedded {
   close(): Promise<void>;
 }
 
-export class EmbeddedConfigError extends Error {
-  readonly code = 'embedded_config';
+export class EmbeddedConfigError extends BatchbridgeError {
+  constructor(message: string) {
+    super('embedded.config', message);
+  }
 }
 
 /** Defaults of the embedded mode that differ from a production deployment. */

@@ -1,0 +1,1 @@
+export { BatchbridgeError, type BatchbridgeErrorOptions } from './batchbridge-error.js';

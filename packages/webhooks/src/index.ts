@@ -22,7 +22,6 @@ export {
   type ReleaseSlot,
 } from './host-limiter.js';
 export { type ResolveHost, resolveHostWithDns } from './resolve-host.js';
-export { backoffWithJitter, MAX_RETRY_AFTER_MS, parseRetryAfter, parseRetrySchedule } from './retry.js';
 export {
   createWebhookSender,
   type DeliveryOutcome,

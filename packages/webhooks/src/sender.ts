@@ -5,13 +5,12 @@
 
 import { isIPv6, type LookupFunction } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { BatchbridgeError } from '@batchbridge/errors';
+import { BatchbridgeError, parseRetryAfter } from '@batchbridge/errors';
 import ipaddr from 'ipaddr.js';
 import { Agent, buildConnector, type Dispatcher, request } from 'undici';
 import type { AddressPolicy } from './address-policy.js';
 import { AddressRefusedError } from './errors.js';
 import { type ResolveHost, resolveHostWithDns } from './resolve-host.js';
-import { parseRetryAfter } from './retry.js';
 
 /** Options of {@link createWebhookSender}. */
 export interface WebhookSenderOptions {

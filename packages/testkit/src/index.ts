@@ -1,3 +1,15 @@
+export {
+  chatRequestBody,
+  counterValue,
+  enqueueRequests,
+  records,
+  type SubmitOptions,
+  type SubmittedBatch,
+  submitQueued,
+  submitRequests,
+  type TestRequest,
+  waitRouted,
+} from './mini-packer.js';
 export { type StartRedisClusterOptions, startRedisCluster, type TestRedisCluster } from './redis-cluster.js';
 export {
   deletePrefixKeys,
@@ -11,6 +23,7 @@ export {
   testRedisUrl,
 } from './redis-server.js';
 export { createTestRuntime, TEST_TENANTS, type TestRuntime, type TestRuntimeOptions } from './test-runtime.js';
+export { waitFor } from './wait-for.js';
 export {
   type ReceivedWebhook,
   startWebhookReceiver,

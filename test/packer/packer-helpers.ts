@@ -1,13 +1,15 @@
 /** Shared helpers of the packer tests: enqueue a chat request the way ingest does, and wait for a condition. */
 import { batchLine, estimateInputTokens, groupFor, newRequestId, type RequestRecord } from '@batchbridge/domain';
 import type { Runtime } from '@batchbridge/runtime';
-import { sharedRedisUrl } from '@batchbridge/testkit';
+import { sharedRedisUrl, waitFor } from '@batchbridge/testkit';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 
 /**
  * The suite's Redis (the shared test Redis, or a private one) and its clean-ups, which run last in, first out after each
  * test. Call once at the top of a test file; read `redisUrl` inside tests.
  */
+export { waitFor };
+
 export function useSuiteRedis(): { readonly redisUrl: string; cleanups: Array<() => unknown> } {
   let url = '';
   let stop: () => Promise<void> = async () => undefined;
@@ -59,21 +61,6 @@ export async function enqueueChat(runtime: Runtime, options: ChatOptions = {}): 
   );
   if (result.kind !== 'created') throw new Error(`enqueue: ${result.kind}`);
   return id;
-}
-
-/** Polls `fn` until it returns a truthy value; fails with `what` after `timeoutMs`. */
-export async function waitFor<T>(
-  what: string,
-  fn: () => Promise<T | undefined | null | false> | T | undefined | null | false,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 /** Waits until every request has left `queued`/`batched`, and returns their records. */

@@ -2,6 +2,7 @@
  * One place that decides whether a provider error is worth retrying (as openai-node's `shouldRetry`: 408, 409, 429 and
  * 5xx, timeouts and connection errors retry; other 4xx do not) and extracts the provider's Retry-After.
  */
+import { BatchbridgeError, MAX_RETRY_AFTER_MS, parseRetryAfter } from '@batchbridge/errors';
 import { APIConnectionError, APIError } from 'openai';
 
 export interface ProviderErrorInfo {
@@ -13,26 +14,22 @@ export interface ProviderErrorInfo {
   code: string | undefined;
 }
 
-export class ProviderError extends Error {
-  readonly code = 'provider_error';
+export class ProviderError extends BatchbridgeError {
   readonly retryable: boolean;
   readonly status: number | undefined;
   readonly retryAfterMs: number | undefined;
   constructor(info: ProviderErrorInfo, options?: { cause?: unknown }) {
-    super(info.message, options);
-    this.name = 'ProviderError';
+    super('provider.error', info.message, options);
     this.retryable = info.retryable;
     this.status = info.status;
     this.retryAfterMs = info.retryAfterMs;
   }
 }
 
-export function parseRetryAfterHeader(value: string | null | undefined, now = Date.now()): number | undefined {
-  if (!value) return undefined;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds)) return Math.max(0, Math.round(seconds * 1000));
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+/** OpenAI's `retry-after-ms` (milliseconds, possibly fractional), preferred over `Retry-After` when valid. */
+function parseRetryAfterMs(value: string | null | undefined): number | undefined {
+  if (!value || !/^\d+(\.\d+)?$/.test(value.trim())) return undefined;
+  return Math.min(Math.round(Number(value)), MAX_RETRY_AFTER_MS);
 }
 
 export function classifyProviderError(err: unknown): ProviderErrorInfo {
@@ -43,9 +40,7 @@ export function classifyProviderError(err: unknown): ProviderErrorInfo {
     const status = err.status;
     const headers = err.headers as Headers | undefined;
     const retryAfterMs =
-      parseRetryAfterHeader(
-        headers?.get?.('retry-after-ms') ? String(Number(headers.get('retry-after-ms')) / 1000) : undefined,
-      ) ?? parseRetryAfterHeader(headers?.get?.('retry-after'));
+      parseRetryAfterMs(headers?.get?.('retry-after-ms')) ?? parseRetryAfter(headers?.get?.('retry-after'));
     const retryable = status === undefined || status === 408 || status === 409 || status === 429 || status >= 500;
     const body = err.error as { message?: string; code?: string } | undefined;
     return {

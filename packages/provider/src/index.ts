@@ -16,7 +16,6 @@ export {
   classifyProviderError,
   ProviderError,
   type ProviderErrorInfo,
-  parseRetryAfterHeader,
   toProviderError,
 } from './errors.js';
 export { judgeLine, type LineVerdict, RETRYABLE_LINE_CODES, type ResultLine, ResultLineSchema } from './result-line.js';

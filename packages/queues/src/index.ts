@@ -21,3 +21,4 @@ export {
 } from './catalog.js';
 export { OutboxRelay } from './outbox.js';
 export { PartitionedQueues, startWorkers } from './queues.js';
+export { type Sweep, startWorkerGroup, type WorkerGroup, type WorkerGroupOptions } from './worker-group.js';

@@ -43,7 +43,7 @@ export async function resolveRedis(options: ResolveRedisOptions = {}): Promise<R
     child = await spawnRedisServer(bin, port, dataDir);
   } catch (err) {
     throw new RedisSetupError(
-      'redis_unavailable',
+      'redis.unavailable',
       'No Redis found: REDIS_URL is unset, nothing answers on 127.0.0.1:6379, and `redis-server` could not be started ' +
         `(${(err as Error).message}). Install Redis 7 (e.g. \`apt-get install redis-server\` or \`brew install redis\`), ` +
         'run `docker run -p 6379:6379 redis:7`, or set REDIS_URL=redis://host:port.',

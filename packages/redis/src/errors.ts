@@ -1,9 +1,10 @@
 /** Errors of the redis package, with stable codes. */
-export class RedisSetupError extends Error {
-  readonly code: 'redis_unavailable' | 'redis_eviction_policy' | 'redis_partitions_changed';
-  constructor(code: RedisSetupError['code'], message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'RedisSetupError';
-    this.code = code;
+import { BatchbridgeError } from '@batchbridge/errors';
+export type RedisSetupErrorCode = 'redis.unavailable' | 'redis.eviction_policy' | 'redis.partitions_changed';
+
+export class RedisSetupError extends BatchbridgeError {
+  declare readonly code: RedisSetupErrorCode;
+  constructor(code: RedisSetupErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
   }
 }

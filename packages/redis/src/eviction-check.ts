@@ -32,7 +32,7 @@ export async function checkEvictionPolicy(
       return policy;
     }
     throw new RedisSetupError(
-      'redis_eviction_policy',
+      'redis.eviction_policy',
       `Redis maxmemory-policy is "${policy}"; batchbridge needs "noeviction" so that queued requests are never evicted. ` +
         'Run `CONFIG SET maxmemory-policy noeviction` (and persist it in redis.conf), or set REDIS_ALLOW_EVICTION=true to accept the risk.',
     );

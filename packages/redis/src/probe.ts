@@ -36,7 +36,7 @@ export async function probeRedis(url: string, timeoutMs = 2_000): Promise<void> 
     }
   }
   throw new RedisSetupError(
-    'redis_unavailable',
+    'redis.unavailable',
     `batchbridge: cannot reach Redis at REDIS_URL=${redactRedisUrl(url)} (${last}); start Redis or fix REDIS_URL`,
   );
 }

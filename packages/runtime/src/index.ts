@@ -2,5 +2,5 @@ export { type HealthServer, type HealthServerOptions, startHealthServer } from '
 export { type RunMainOptions, runMain } from './run-main.js';
 export { type CreateRuntimeOptions, createRuntime, type Runtime } from './runtime.js';
 export type { Service } from './service.js';
-export { createShutdown, type ShutdownStep } from './shutdown.js';
+export { CloseStack, createShutdown, handleSignals, type ShutdownStep } from './shutdown.js';
 export { type LoadTenantsResult, loadTenants, TenantDirectory } from './tenants.js';

@@ -11,7 +11,7 @@ import { RedisSetupError, resolveRedis } from '@batchbridge/redis';
 import { type HealthServer, startHealthServer } from './health-server.js';
 import { createRuntime, type Runtime } from './runtime.js';
 import type { Service } from './service.js';
-import { createShutdown } from './shutdown.js';
+import { handleSignals } from './shutdown.js';
 import { loadTenants } from './tenants.js';
 
 export interface RunMainOptions {
@@ -56,26 +56,12 @@ export async function runMain(proc: NodeJS.Process, options: RunMainOptions): Pr
   let runtime: Runtime | undefined;
   let health: HealthServer | undefined;
   let stopEmbedded: () => Promise<void> = async () => undefined;
-  const shutdown = createShutdown(
-    () => [
-      { name: options.service, run: async () => service?.close() },
-      { name: 'runtime', run: async () => runtime?.close() },
-      { name: 'embedded-redis', run: () => stopEmbedded() },
-      { name: 'health', run: async () => health?.close() },
-    ],
-    logger,
-  );
-  let signals = 0;
-  const onSignal = (signal: string) => {
-    signals += 1;
-    if (signals > 1) {
-      logger.warn('second signal: exiting now');
-      proc.exit(130);
-    }
-    void shutdown(signal).then((code) => proc.exit(code));
-  };
-  proc.on('SIGINT', onSignal);
-  proc.on('SIGTERM', onSignal);
+  handleSignals(proc, logger, () => [
+    { name: options.service, run: async () => service?.close() },
+    { name: 'runtime', run: async () => runtime?.close() },
+    { name: 'embedded-redis', run: () => stopEmbedded() },
+    { name: 'health', run: async () => health?.close() },
+  ]);
 
   let tenants: ReturnType<typeof loadTenants>;
   try {

@@ -143,7 +143,7 @@ async function checkPartitionCount(redis: RedisClient, keys: KeySpace): Promise<
   const stored = Number(await redis.get(key));
   if (stored !== keys.partitions) {
     throw new RedisSetupError(
-      'redis_partitions_changed',
+      'redis.partitions_changed',
       `REDIS_PARTITIONS is ${keys.partitions}, but this REDIS_KEY_PREFIX was started with ${stored}: changing it would ` +
         `let Idempotency-Key retries create duplicates. Keep ${stored}, or use a new REDIS_KEY_PREFIX (drain the old one first).`,
     );

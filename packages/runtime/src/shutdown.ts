@@ -37,3 +37,45 @@ export function createShutdown(steps: () => ShutdownStep[], logger: Logger, time
     return running;
   };
 }
+
+/**
+ * The cleanup of a process that is still starting: each step is pushed as soon as the thing it closes exists, so a
+ * signal during start-up (or a failed start) closes exactly what was started, last started first.
+ */
+export class CloseStack {
+  readonly #steps: ShutdownStep[] = [];
+
+  push(name: string, run: () => Promise<unknown>): void {
+    this.#steps.push({ name, run });
+  }
+
+  /** The steps in closing order (last pushed first). */
+  steps(): ShutdownStep[] {
+    return [...this.#steps].reverse();
+  }
+}
+
+/**
+ * Installs the SIGINT/SIGTERM handlers of a process (every composition root calls this before it starts anything, so a
+ * SIGTERM during start-up still shuts down in order): the first signal runs `steps` once and exits with the shutdown's
+ * code; a second one exits at once (130).
+ */
+export function handleSignals(
+  proc: NodeJS.Process,
+  logger: Logger,
+  steps: () => ShutdownStep[],
+  timeoutMs?: number,
+): void {
+  const shutdown = createShutdown(steps, logger, timeoutMs);
+  let signals = 0;
+  const onSignal = (signal: string) => {
+    signals += 1;
+    if (signals > 1) {
+      logger.warn('second signal: exiting now');
+      proc.exit(130);
+    }
+    void shutdown(signal).then((code) => proc.exit(code));
+  };
+  proc.on('SIGINT', onSignal);
+  proc.on('SIGTERM', onSignal);
+}

@@ -20,5 +20,18 @@ export {
   type WebhookResponder,
   type WebhookResponse,
 } from '@batchbridge/webhooks';
+export {
+  chatRequestBody,
+  counterValue,
+  enqueueRequests,
+  records,
+  type SubmitOptions,
+  type SubmittedBatch,
+  submitQueued,
+  submitRequests,
+  type TestRequest,
+  waitRouted,
+} from './mini-packer.js';
 export { type StartRedisClusterOptions, startRedisCluster, type TestRedisCluster } from './redis-cluster.js';
 export { createTestRuntime, TEST_TENANTS, type TestRuntime, type TestRuntimeOptions } from './test-runtime.js';
+export { waitFor } from './wait-for.js';

@@ -31,7 +31,6 @@ export {
   type WebhookResponse,
 } from './receiver.js';
 export { type ResolveHost, resolveHostWithDns } from './resolve-host.js';
-export { backoffWithJitter, MAX_RETRY_AFTER_MS, parseRetryAfter, parseRetrySchedule } from './retry.js';
 export {
   createWebhookSender,
   type DeliveryOutcome,

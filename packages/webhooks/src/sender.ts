@@ -2,14 +2,15 @@
 // refused by the address policy. The policy is enforced where the socket is opened — in the lookup the TCP connect
 // uses and for IP literals just before connecting — so a name that resolved to a public address at intake and to
 // 127.0.0.1 now (DNS rebinding) is still refused.
+
 import { isIPv6, type LookupFunction } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { BatchbridgeError, parseRetryAfter } from '@batchbridge/errors';
 import ipaddr from 'ipaddr.js';
 import { Agent, buildConnector, type Dispatcher, request } from 'undici';
 import type { AddressPolicy } from './address-policy.js';
 import { AddressRefusedError } from './errors.js';
 import { type ResolveHost, resolveHostWithDns } from './resolve-host.js';
-import { parseRetryAfter } from './retry.js';
 
 /** Options of {@link createWebhookSender}. */
 export interface WebhookSenderOptions {
@@ -118,9 +119,9 @@ export function createWebhookSender(options: WebhookSenderOptions): WebhookSende
   return { send, close };
 }
 
-class AttemptTimeoutError extends Error {
+class AttemptTimeoutError extends BatchbridgeError {
   constructor(timeoutMs: number) {
-    super(`timed out after ${timeoutMs} ms`);
+    super('webhooks.attempt_timeout', `timed out after ${timeoutMs} ms`);
   }
 }
 

@@ -3,20 +3,27 @@
  * one on 6379, or an embedded redis-server), the provider simulator when no UPSTREAM_BASE_URL is given, and the ingest
  * API, packer, poller and dispatcher sharing one runtime (so one merged `/metrics`).
  */
+
 import { type Config, parseConfig, type Tenant } from '@batchbridge/config';
 import { startDispatcher } from '@batchbridge/dispatcher';
+import { BatchbridgeError } from '@batchbridge/errors';
 import { startIngestApi } from '@batchbridge/ingest-api';
 import { createLogger, type Logger } from '@batchbridge/logger';
 import { startPacker } from '@batchbridge/packer';
 import { startPoller } from '@batchbridge/poller';
 import { createProviderSim, optionsFromEnv, type ProviderSim } from '@batchbridge/provider-sim';
 import { probeRedis, type ResolvedRedis, resolveRedis } from '@batchbridge/redis';
-import { createRuntime, loadTenants, type Runtime, type Service } from '@batchbridge/runtime';
+import { CloseStack, createRuntime, loadTenants, type Runtime, type Service } from '@batchbridge/runtime';
 
 export interface EmbeddedOptions {
   /** Environment (normally `process.env`), SPEC §5 names plus the simulator's `SIM_*`. */
   env: Record<string, string | undefined>;
   logger?: Logger;
+  /**
+   * Where each started part registers its close, so that the caller's signal handlers (main.ts) close a half-started
+   * process too. @defaultValue a stack of its own
+   */
+  closeStack?: CloseStack;
 }
 
 export interface Embedded {
@@ -33,8 +40,10 @@ export interface Embedded {
   close(): Promise<void>;
 }
 
-export class EmbeddedConfigError extends Error {
-  readonly code = 'embedded_config';
+export class EmbeddedConfigError extends BatchbridgeError {
+  constructor(message: string) {
+    super('embedded.config', message);
+  }
 }
 
 /** Defaults of the embedded mode that differ from a production deployment. */
@@ -54,12 +63,22 @@ function embeddedEnv(env: Record<string, string | undefined>): Record<string, st
 /** The embedded defaults, exposed for tests. */
 export const embeddedEnvForTest = embeddedEnv;
 
+/** The process logger of the embedded mode (LOG_LEVEL, LOG_PRETTY), for main.ts to log a signal during start-up. */
+export function embeddedLogger(env: Record<string, string | undefined>): Logger {
+  const parsed = parseConfig({
+    ...embeddedEnv(env),
+    UPSTREAM_BASE_URL: env.UPSTREAM_BASE_URL ?? 'http://127.0.0.1:1/v1',
+  });
+  if (!parsed.ok) throw new EmbeddedConfigError(parsed.message);
+  return createLogger({ service: 'batchbridge', level: parsed.config.log.level, pretty: parsed.config.log.pretty });
+}
+
 export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded> {
   const env = embeddedEnv(options.env);
   let sim: ProviderSim | undefined;
-  const closers: Array<() => Promise<unknown>> = [];
+  const stack = options.closeStack ?? new CloseStack();
   const closeAll = async () => {
-    for (const fn of closers.reverse()) await fn().catch(() => undefined);
+    for (const step of stack.steps()) await step.run().catch(() => undefined);
   };
   try {
     const first = parseConfig({ ...env, UPSTREAM_BASE_URL: env.UPSTREAM_BASE_URL ?? 'http://127.0.0.1:1/v1' });
@@ -76,7 +95,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded>
         ...optionsFromEnv({ ...env, SIM_PORT: env.SIM_PORT ?? '0', PROVIDER_PROFILE: simProfile }),
         logger: logger.child({ component: 'provider-sim' }),
       });
-      closers.push(() => sim!.close());
+      stack.push('provider-sim', () => sim!.close());
     }
     const parsed = parseConfig({ ...env, UPSTREAM_BASE_URL: sim ? sim.url : env.UPSTREAM_BASE_URL });
     if (!parsed.ok) throw new EmbeddedConfigError(parsed.message);
@@ -84,7 +103,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded>
 
     const tenants = loadTenants(config.tenantsFile, `${config.redis.dataDir}/../dev-tenant.json`);
     const redis = await resolveRedis({ url: config.redis.url, dataDir: config.redis.dataDir, logger });
-    closers.push(() => redis.stop());
+    stack.push('embedded-redis', () => redis.stop());
     const runtime = await createRuntime({
       config,
       redisUrl: redis.url,
@@ -92,18 +111,18 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded>
       service: 'batchbridge',
       tenants: tenants.directory,
     });
-    closers.push(() => runtime.close());
+    stack.push('runtime', () => runtime.close());
 
     const services: Service[] = [];
     // Workers first, intake last: by the time a 202 goes out, everything downstream runs.
     for (const start of [startDispatcher, startPoller, startPacker]) {
       const service = await start(runtime);
       services.push(service);
-      closers.push(() => service.close());
+      stack.push(service.name, () => service.close());
     }
     const ingest = await startIngestApi(runtime, { host: config.http.host, port: config.http.port });
     services.push(ingest);
-    closers.push(() => ingest.close());
+    stack.push(ingest.name, () => ingest.close());
 
     let closing: Promise<void> | undefined;
     return {

@@ -5,10 +5,9 @@
  * the undelivered sweep that gives a finished outcome whose deliver job went missing a job again.
  */
 import type { DeliverJobData } from '@batchbridge/queues';
-import { backoffStrategy, startWorkers, webhookBackoff } from '@batchbridge/queues';
+import { backoffStrategy, startWorkerGroup, webhookBackoff } from '@batchbridge/queues';
 import type { Runtime, Service } from '@batchbridge/runtime';
 import { createAddressPolicy, createHostLimiter, createWebhookSender } from '@batchbridge/webhooks';
-import type { Worker } from 'bullmq';
 import { createDeliverProcessor } from './deliver-processor.js';
 import { DeliveryRetryError } from './errors.js';
 import { sweepUndelivered } from './undelivered-sweep.js';
@@ -49,63 +48,45 @@ export async function startDispatcher(runtime: Runtime, options: DispatcherOptio
     parkMs: options.parkMs ?? 200,
   });
 
-  const workers: Worker[] = startWorkers<DeliverJobData>('deliver', runtime.keys, runtime.workerRedis, processor, {
-    concurrency: config.webhook.concurrency,
-    lockDuration: options.lockDurationMs ?? 30_000,
-    stalledInterval: options.stalledIntervalMs ?? 30_000,
-    // BullMQ fails a job that stalls twice (default maxStalledCount 1) without running the processor, so an outcome
-    // whose dispatchers were killed twice mid-delivery was neither delivered nor dead-lettered, and its deliver job
-    // id then blocked the outbox relay (found by the fault suite, test/faults). Resending is safe: same webhook-id.
-    maxStalledCount: 100,
-    settings: { backoffStrategy: backoffStrategy({ webhook: webhookBackoff(config.webhook.retryScheduleMs) }) },
-  });
-  for (const worker of workers) {
-    // Connection trouble is reported here (and through readiness); an 'error' without a listener would crash.
-    worker.on('error', (err) => logger.warn({ err: err.message }, 'deliver worker error'));
-    // Delivery failures are logged by the processor; this catches a job that ran out of attempts on something else
-    // (Redis unreachable, a bug), which would otherwise leave an outcome neither delivered nor dead-lettered silently.
-    worker.on('failed', (job, err) => {
-      if (job && job.attemptsMade >= (job.opts.attempts ?? 1) && !(err instanceof DeliveryRetryError)) {
-        logger.error(
-          { jobId: job.id, requestId: (job.data as Partial<DeliverJobData>).requestId, err: err.message },
-          'deliver job failed for good',
-        );
-      }
-    });
-  }
-
   let closed = false;
   metrics.onCollect(async () => {
     if (!closed) metrics.m.webhookDeadLetters.set(await store.deadLetters.count());
   });
 
-  let sweeping: Promise<unknown> | undefined;
-  const sweep = () => {
-    sweeping ??= runtime.relay
-      .sweep(options.sweepGraceMs ?? 5_000)
-      .catch((err: Error) => logger.warn({ err: err.message }, 'outbox sweep failed'))
-      .finally(() => {
-        sweeping = undefined;
-      });
-  };
-  sweep();
-  const sweepTimer = setInterval(sweep, options.sweepIntervalMs ?? 5_000);
-  sweepTimer.unref();
-
-  let undelivered: Promise<unknown> | undefined;
-  const undeliveredTimer = setInterval(() => {
-    undelivered ??= sweepUndelivered(runtime, logger, { graceMs: options.undeliveredGraceMs ?? 60_000 })
-      .catch((err: Error) => logger.warn({ err: err.message }, 'undelivered sweep failed'))
-      .finally(() => {
-        undelivered = undefined;
-      });
-  }, options.undeliveredSweepIntervalMs ?? 30_000);
-  undeliveredTimer.unref();
-
-  await Promise.all(workers.map((w) => w.waitUntilReady()));
+  const group = await startWorkerGroup<DeliverJobData>({
+    kind: 'deliver',
+    keys: runtime.keys,
+    connection: runtime.workerRedis,
+    ping: runtime.redis,
+    logger,
+    processor,
+    concurrency: config.webhook.concurrency,
+    lockDurationMs: options.lockDurationMs ?? 30_000,
+    stalledIntervalMs: options.stalledIntervalMs ?? 30_000,
+    backoffStrategy: backoffStrategy({ webhook: webhookBackoff(config.webhook.retryScheduleMs) }),
+    gaveUp: {
+      message: 'deliver job failed for good',
+      // Delivery failures are logged by the processor.
+      ignore: (err) => err instanceof DeliveryRetryError,
+      bindings: (job) => ({ requestId: (job.data as Partial<DeliverJobData>).requestId }),
+    },
+    sweeps: [
+      {
+        name: 'outbox sweep',
+        everyMs: options.sweepIntervalMs ?? 5_000,
+        run: () => runtime.relay.sweep(options.sweepGraceMs ?? 5_000),
+      },
+      {
+        name: 'undelivered sweep',
+        everyMs: options.undeliveredSweepIntervalMs ?? 30_000,
+        atStart: false,
+        run: () => sweepUndelivered(runtime, logger, { graceMs: options.undeliveredGraceMs ?? 60_000 }),
+      },
+    ],
+  });
   logger.info(
     {
-      partitions: workers.length,
+      partitions: group.workers.length,
       concurrency: config.webhook.concurrency,
       hostConcurrency: config.webhook.hostConcurrency,
       tenantConcurrency: config.webhook.tenantConcurrency,
@@ -117,18 +98,13 @@ export async function startDispatcher(runtime: Runtime, options: DispatcherOptio
   let closing: Promise<void> | undefined;
   return {
     name: 'dispatcher',
-    ready: async () => {
-      if (closed || !workers.every((w) => w.isRunning())) return false;
-      return (await runtime.redis.ping().catch(() => '')) === 'PONG';
-    },
+    ready: group.ready,
     close: () => {
       closing ??= (async () => {
         closed = true;
-        clearInterval(sweepTimer);
-        clearInterval(undeliveredTimer);
         // Workers first: in-flight deliveries finish (and record their outcome) before the sender's pool closes.
-        await Promise.allSettled(workers.map((w) => w.close()));
-        await Promise.allSettled([sender.close(), sweeping, undelivered]);
+        await group.close();
+        await sender.close().catch(() => undefined);
         logger.info('dispatcher stopped');
       })();
       return closing;

@@ -1,4 +1,5 @@
 // Error classes of the dispatcher, each with a stable string code.
+import { BatchbridgeError } from '@batchbridge/errors';
 import type { RetryAfterCarrier } from '@batchbridge/queues';
 
 /**
@@ -6,13 +7,11 @@ import type { RetryAfterCarrier } from '@batchbridge/queues';
  * job's failure reason, so the message says only what the receiver did (status or connection error): never the URL,
  * the body or a secret. `retryAfterMs` (the receiver's Retry-After) is honoured by the `webhook` backoff strategy.
  */
-export class DeliveryRetryError extends Error implements RetryAfterCarrier {
-  readonly code = 'dispatcher:delivery_retry';
-  override readonly name = 'DeliveryRetryError';
+export class DeliveryRetryError extends BatchbridgeError implements RetryAfterCarrier {
   readonly retryAfterMs: number | undefined;
 
   constructor(message: string, retryAfterMs?: number) {
-    super(message);
+    super('dispatcher.delivery_retry', message);
     this.retryAfterMs = retryAfterMs;
   }
 }

@@ -4,7 +4,7 @@
  * get the same status, headers that matter and JSON answer.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CALLBACK, chatBody, GLOBEX_KEY, pendingIds, startTestIngest, type TestIngest } from './test-helpers.js';
+import { CALLBACK, chatBody, GLOBEX_KEY, pendingIds, startTestIngest, type TestIngest } from '../test/helpers.js';
 
 const BODIES: Record<string, string> = {
   valid: JSON.stringify(chatBody({ temperature: 0.5 })),

@@ -4,6 +4,7 @@
  * `batchbridge_requests_rejected_total` metric; anything else that escapes a handler is mapped here too (express's own
  * body-parser errors, Redis outages), so a client never sees an HTML page or a stack trace.
  */
+import { BatchbridgeError } from '@batchbridge/errors';
 
 export type ApiErrorType =
   | 'invalid_request_error'
@@ -41,20 +42,18 @@ export interface ApiErrorInit {
   cause?: unknown;
 }
 
-export class ApiError extends Error {
+/** Its `code` is the public error code of the HTTP answer (not namespaced: clients branch on it). */
+export class ApiError extends BatchbridgeError {
   readonly status: number;
   readonly type: ApiErrorType;
-  readonly code: string;
   readonly param: string | null;
   readonly reason: RejectReason;
   readonly headers: Record<string, string>;
 
   constructor(init: ApiErrorInit) {
-    super(init.message, init.cause === undefined ? undefined : { cause: init.cause });
-    this.name = 'ApiError';
+    super(init.code, init.message, { cause: init.cause });
     this.status = init.status;
     this.type = init.type;
-    this.code = init.code;
     this.param = init.param ?? null;
     this.reason = init.reason ?? (init.status >= 500 ? 'unavailable' : 'invalid');
     this.headers = init.headers ?? {};

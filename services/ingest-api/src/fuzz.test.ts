@@ -12,7 +12,7 @@ import {
   pendingIds,
   startTestIngest,
   type TestIngest,
-} from './test-helpers.js';
+} from '../test/helpers.js';
 
 interface Attempt {
   body: string;

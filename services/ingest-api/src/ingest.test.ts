@@ -13,7 +13,7 @@ import {
   pendingIds,
   startTestIngest,
   type TestIngest,
-} from './test-helpers.js';
+} from '../test/helpers.js';
 
 describe('ingest API (default configuration)', () => {
   let t: TestIngest;

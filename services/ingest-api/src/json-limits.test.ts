@@ -1,8 +1,8 @@
 // Issue 16.1a, 16.4, 16.6: bodies no provider accepts are refused at the door with a 400 naming the JSON path, on the
 // fast path and the express path alike, and never answer a false 503.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CALLBACK, chatBody, startTestIngest, type TestIngest } from '../test/helpers.js';
 import { checkJsonText, checkJsonValue, JSON_LIMITS } from './json-limits.js';
-import { CALLBACK, chatBody, startTestIngest, type TestIngest } from './test-helpers.js';
 
 const errorOf = (fn: () => void): { code: string; param: string | null; status: number } | undefined => {
   try {

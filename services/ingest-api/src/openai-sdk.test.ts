@@ -1,7 +1,7 @@
 /** The official openai SDK as a client of the ingest API: a drop-in base URL change is all a user needs. */
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ACME_KEY, CALLBACK, startTestIngest, type TestIngest } from './test-helpers.js';
+import { ACME_KEY, CALLBACK, startTestIngest, type TestIngest } from '../test/helpers.js';
 
 describe('ingest API with the openai SDK', () => {
   let t: TestIngest;

@@ -6,7 +6,7 @@
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Answer, chatBody, GLOBEX_KEY, startTestIngest, type TestIngest } from './test-helpers.js';
+import { type Answer, chatBody, GLOBEX_KEY, startTestIngest, type TestIngest } from '../test/helpers.js';
 
 type Doc = {
   paths: Record<

@@ -4,7 +4,7 @@
  */
 import { startRedis, type TestRedis } from '@batchbridge/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chatBody, isOpenAiError, startTestIngest, type TestIngest } from './test-helpers.js';
+import { chatBody, isOpenAiError, startTestIngest, type TestIngest } from '../test/helpers.js';
 
 describe('ingest API when Redis is unreachable', () => {
   let redis: TestRedis;

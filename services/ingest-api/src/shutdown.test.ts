@@ -1,7 +1,7 @@
 /** Graceful shutdown: close() stops accepting, lets a request in flight finish, and is idempotent. */
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ACME_KEY, CALLBACK, chatBody, startTestIngest, type TestIngest } from './test-helpers.js';
+import { ACME_KEY, CALLBACK, chatBody, startTestIngest, type TestIngest } from '../test/helpers.js';
 
 describe('ingest API shutdown', () => {
   let t: TestIngest;

@@ -6,9 +6,8 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Store } from '@batchbridge/domain';
-import { backoffStrategy, type ProviderBackoffOptions, providerBackoff, startWorkers } from '@batchbridge/queues';
+import { backoffStrategy, type ProviderBackoffOptions, providerBackoff, startWorkerGroup } from '@batchbridge/queues';
 import type { Runtime, Service } from '@batchbridge/runtime';
-import type { Worker } from 'bullmq';
 import type { CrashPoint } from './crash-points.js';
 import { BatchCreateLimiter } from './create-limiter.js';
 import { createFlushProcessor } from './flush-processor.js';
@@ -80,80 +79,39 @@ export async function startPacker(runtime: Runtime, options: PackerOptions = {})
     crashPoint,
     tmpDir,
   });
-  const workers: Worker[] = startWorkers('flush', runtime.keys, runtime.workerRedis, processor, {
+  const group = await startWorkerGroup({
+    kind: 'flush',
+    keys: runtime.keys,
+    connection: runtime.workerRedis,
+    ping: runtime.redis,
+    logger: log,
+    processor,
     concurrency: options.concurrency ?? 2,
-    lockDuration: options.lockDurationMs ?? 30_000,
-    stalledInterval: options.stalledIntervalMs ?? 30_000,
-    // A flush whose worker died is worth running again, however often: its steps are idempotent.
-    maxStalledCount: 100,
-    settings: { backoffStrategy: backoffStrategy({ provider: providerBackoff(options.backoff) }) },
-  });
-  for (const w of workers) {
-    w.on('error', (err) => log.warn({ err: err.message }, 'flush worker error'));
-    w.on('failed', (job, err) => {
-      if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) {
-        log.error({ jobId: job.id, err: err.message }, 'flush job gave up; the recovery sweep will retry it');
-      }
-    });
-  }
-
-  let stopped = false;
-  const timers = new Set<NodeJS.Timeout>();
-  const running = new Set<Promise<unknown>>();
-
-  /** Runs `fn` every `everyMs`, never overlapping itself; errors are logged, the loop goes on. */
-  const loop = (name: string, everyMs: number, fn: () => Promise<unknown>) => {
-    const run = () => {
-      timers.delete(timer);
-      if (stopped) return;
-      const done = fn()
-        .catch((err: unknown) => log.warn({ err: (err as Error).message }, `${name} failed`))
-        .finally(() => {
-          running.delete(done);
-          if (!stopped) {
-            timer = setTimeout(run, everyMs);
-            timers.add(timer);
+    lockDurationMs: options.lockDurationMs ?? 30_000,
+    stalledIntervalMs: options.stalledIntervalMs ?? 30_000,
+    backoffStrategy: backoffStrategy({ provider: providerBackoff(options.backoff) }),
+    gaveUp: { message: 'flush job gave up; the recovery sweep will retry it' },
+    sweeps: [
+      {
+        name: 'packing pass',
+        everyMs: tickMs,
+        run: async () => {
+          for (const p of runtime.keys.allPartitions()) {
+            if (group.stopped) return;
+            await packPartition(runtime, store, p, crashPoint);
           }
-        });
-      running.add(done);
-    };
-    let timer = setTimeout(run, 0);
-    timers.add(timer);
-  };
-
-  loop('packing pass', tickMs, async () => {
-    for (const p of runtime.keys.allPartitions()) {
-      if (stopped) return;
-      await packPartition(runtime, store, p, crashPoint);
-    }
+        },
+      },
+      {
+        name: 'recovery sweep',
+        everyMs: sweepMs,
+        run: async () => {
+          await recoverFlushes(runtime, store, recover);
+          const removed = await removeStaleTempFiles(tmpDir);
+          if (removed > 0) log.info({ removed, tmpDir }, 'removed temporary files left by a dead packer');
+        },
+      },
+    ],
   });
-  loop('recovery sweep', sweepMs, async () => {
-    await recoverFlushes(runtime, store, recover);
-    const removed = await removeStaleTempFiles(tmpDir);
-    if (removed > 0) log.info({ removed, tmpDir }, 'removed temporary files left by a dead packer');
-  });
-
-  let closing: Promise<void> | undefined;
-  return {
-    name: 'packer',
-    ready: async () => {
-      if (stopped) return false;
-      const pong = await runtime.redis.ping().catch(() => undefined);
-      return pong === 'PONG' && workers.every((w) => w.isRunning());
-    },
-    close: () => {
-      closing ??= (async () => {
-        stopped = true;
-        for (const t of timers) clearTimeout(t);
-        timers.clear();
-        await Promise.allSettled([...running]);
-        // Worker.close() lets the active job finish.
-        const results = await Promise.allSettled(workers.map((w) => w.close()));
-        for (const r of results) {
-          if (r.status === 'rejected') log.warn({ err: (r.reason as Error).message }, 'closing a flush worker failed');
-        }
-      })();
-      return closing;
-    },
-  };
+  return { name: 'packer', ready: group.ready, close: group.close };
 }

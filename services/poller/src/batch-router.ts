@@ -224,7 +224,7 @@ export class BatchRouter {
       // The file is gone (deleted or expired at the provider): after a few tries its requests count as missing.
       if (ctx.attemptsMade + 1 < this.options.notFoundAttempts) {
         log.error({ fileId, attemptsMade: ctx.attemptsMade }, 'result file not found at the provider; retrying');
-        throw new PollerError('poller:file_not_found', `result file ${fileId} not found`, { cause: err });
+        throw new PollerError('poller.file_not_found', `result file ${fileId} not found`, { cause: err });
       }
       log.error({ fileId }, 'result file still not found; its requests are retried as missing lines');
     } finally {

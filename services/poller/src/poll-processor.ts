@@ -52,7 +52,7 @@ export function createPollProcessor(runtime: Runtime, options: ResolvedPollerOpt
       if (info.status === 404) {
         if (job.attemptsMade + 1 < options.notFoundAttempts) {
           log.error({ attemptsMade: job.attemptsMade }, 'provider answers 404 for a live batch; retrying');
-          throw new PollerError('poller:batch_not_found', `batch ${data.batchId} not found`, { cause: err });
+          throw new PollerError('poller.batch_not_found', `batch ${data.batchId} not found`, { cause: err });
         }
         log.error(
           { attempts: job.attemptsMade + 1 },

@@ -2,11 +2,19 @@ import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createProviderSim, type ProviderSim, simulatedCompletion } from '@batchbridge/provider-sim';
 import type { Service } from '@batchbridge/runtime';
-import { createTestRuntime, type TestRuntime } from '@batchbridge/testkit';
+import {
+  counterValue,
+  createTestRuntime,
+  records,
+  type SubmittedBatch,
+  submitRequests,
+  type TestRuntime,
+  waitFor,
+  waitRouted,
+} from '@batchbridge/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { PollerOptions } from './options.js';
 import { startPoller } from './poller.js';
-import { counterValue, records, type SubmittedBatch, submitRequests, waitFor, waitRouted } from './test-support.js';
 
 const FAST = { validatingMs: 0, linesPerSecond: 0, finalizingMs: 0, cancellingMs: 0 };
 const cleanups: Array<() => Promise<unknown>> = [];
@@ -63,7 +71,7 @@ describe('poller under faults', () => {
       rt,
       contents.map((content) => ({ content })),
     );
-    await waitFor(async () => ((await pollJob(rt, b))?.attemptsMade ?? 0) >= 1, 'a failed download');
+    await waitFor('a failed download', async () => ((await pollJob(rt, b))?.attemptsMade ?? 0) >= 1);
     s.clearFaults();
     await waitRouted(rt, b);
     await expectRoutedCorrectly(rt, b, contents);
@@ -77,7 +85,7 @@ describe('poller under faults', () => {
     const rt = await runtime(s.url);
     await poller(rt, { backoff: { baseMs: 300, capMs: 300 } });
     const b = await submitRequests(rt, [{ content: 'hello' }]);
-    await waitFor(async () => ((await pollJob(rt, b))?.attemptsMade ?? 0) >= 1, 'a rate-limited poll');
+    await waitFor('a rate-limited poll', async () => ((await pollJob(rt, b))?.attemptsMade ?? 0) >= 1);
     s.clearFaults();
     await waitRouted(rt, b);
     await expectRoutedCorrectly(rt, b, ['hello']);
@@ -89,7 +97,7 @@ describe('poller under faults', () => {
     const rt = await runtime(s.url);
     const first = await startPoller(rt);
     const b = await submitRequests(rt, [{ content: 'survive' }]);
-    await waitFor(async () => ((await pollJob(rt, b))?.data.polls ?? 0) >= 2, 'two polls');
+    await waitFor('two polls', async () => ((await pollJob(rt, b))?.data.polls ?? 0) >= 2);
     await first.close();
     expect(await first.ready()).toBe(false);
     const state = await (await pollJob(rt, b))?.getState();
@@ -120,7 +128,7 @@ describe('poller under faults', () => {
     const rt = await runtime(proxy.url);
     await poller(rt, { sweepIntervalMs: 100 });
     const b = await submitRequests(rt, [{ content: 'patience' }]);
-    await waitFor(async () => (await (await pollJob(rt, b))?.getState()) === 'failed', 'the poll job to fail');
+    await waitFor('the poll job to fail', async () => (await (await pollJob(rt, b))?.getState()) === 'failed');
     // Not retried by the queue (a 401 is not worth it): one call per run of the job.
     expect(
       await counterValue(rt.metrics.m.upstreamRequests, { operation: 'batches.retrieve', status: '401' }),

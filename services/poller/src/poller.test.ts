@@ -1,11 +1,19 @@
 import { createProviderSim, type ProviderSim, simulatedCompletion } from '@batchbridge/provider-sim';
 import type { Service } from '@batchbridge/runtime';
-import { createTestRuntime, type TestRuntime } from '@batchbridge/testkit';
+import {
+  chatRequestBody as chatBody,
+  counterValue,
+  createTestRuntime,
+  records,
+  type SubmittedBatch,
+  submitRequests,
+  type TestRuntime,
+  waitRouted,
+} from '@batchbridge/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BatchRouter } from './batch-router.js';
 import type { PollerOptions } from './options.js';
 import { startPoller } from './poller.js';
-import { chatBody, counterValue, records, type SubmittedBatch, submitRequests, waitRouted } from './test-support.js';
 
 const MODEL = 'gpt-4o-mini';
 

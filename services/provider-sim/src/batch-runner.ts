@@ -4,9 +4,11 @@
  * stays flat whatever the batch size. Faults that act on batches (expiry, line errors, dropped lines, token limit,
  * cancellation delay) are applied here.
  */
+
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep, setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { BatchbridgeError } from '@batchbridge/errors';
 import { validateBatchInput } from './batch-validation.js';
 import { type SimMarkers, simMarkersInText } from './completion.js';
 import { ENDPOINTS, type SimEndpoint } from './endpoints.js';
@@ -27,7 +29,11 @@ function* chunked(head: string, body: Iterable<string>, tail: string): Generator
 }
 
 /** Thrown inside a run when the simulator closes: the run stops without touching the batch again. */
-class Closing extends Error {}
+class Closing extends BatchbridgeError {
+  constructor() {
+    super('sim.closing', 'the simulator is closing');
+  }
+}
 
 interface LineEnvelope {
   custom_id: string;

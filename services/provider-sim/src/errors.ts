@@ -2,6 +2,7 @@
  * OpenAI-shaped API errors: `{"error":{"message","type","param","code"}}`, thrown by handlers and rendered by the
  * app's error middleware.
  */
+import { BatchbridgeError } from '@batchbridge/errors';
 
 /** The `error` member of an OpenAI error response. */
 export interface OpenAIErrorBody {
@@ -45,14 +46,13 @@ export interface SimHttpErrorOptions {
 }
 
 /** An error that becomes an OpenAI-shaped HTTP response. */
-export class SimHttpError extends Error {
+export class SimHttpError extends BatchbridgeError {
   readonly status: number;
   readonly body: OpenAIErrorBody;
   readonly headers: Record<string, string>;
 
   constructor(status: number, message: string, options: SimHttpErrorOptions = {}) {
-    super(message);
-    this.name = 'SimHttpError';
+    super('sim.http_error', message);
     this.status = status;
     const base = errorBodyForStatus(status, message);
     this.body = {

@@ -3,7 +3,8 @@
  * The only file of this package that touches `process`.
  */
 import { createLogger } from '@batchbridge/logger';
-import { createProviderSim } from './create-provider-sim.js';
+import { handleSignals } from '@batchbridge/runtime';
+import { createProviderSim, type ProviderSim } from './create-provider-sim.js';
 import { optionsFromEnv } from './env.js';
 
 const logger = createLogger({
@@ -12,35 +13,15 @@ const logger = createLogger({
   pretty: process.env.LOG_PRETTY === 'true',
 });
 
+// As runMain does: the handlers go in before start-up, so that a SIGTERM while the simulator starts still closes it.
+let sim: ProviderSim | undefined;
+handleSignals(process, logger, () => [{ name: 'provider-sim', run: async () => sim?.close() }]);
 try {
-  const sim = await createProviderSim({ ...optionsFromEnv(process.env), logger });
+  sim = await createProviderSim({ ...optionsFromEnv(process.env), logger });
   logger.info(
     { url: sim.url, adminUrl: sim.adminUrl, profile: sim.profile },
     `provider simulator ready: OPENAI_BASE_URL=${sim.url}`,
   );
-  let stopping = false;
-  const shutdown = (signal: NodeJS.Signals) => {
-    if (stopping) {
-      logger.warn({ signal }, 'second signal: exiting now');
-      process.exit(1);
-    }
-    stopping = true;
-    logger.info({ signal }, 'shutting down');
-    const force = setTimeout(() => {
-      logger.error('shutdown timed out');
-      process.exit(1);
-    }, 10_000);
-    force.unref();
-    sim.close().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        logger.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', shutdown);
-  process.on('SIGTERM', shutdown);
 } catch (err) {
   logger.fatal({ err }, 'provider simulator failed to start');
   process.exit(1);

@@ -2,7 +2,7 @@
  * Benchmark (not a test): routes one large completed batch (default ~230 000 lines, a ~200 MB output file) and reports
  * the router's peak RSS and lines per second. Invariant I4 asks for flat memory (peak RSS ≤ 256 MB) at ≥ 10 000 lines/s.
  *
- *   pnpm exec tsx services/poller/bench/route-large-batch.ts            # BENCH_LINES=230000 by default
+ *   pnpm exec tsx bench/src/route-large-batch.ts            # BENCH_LINES=230000 by default
  *   BENCH_NO_HEAP=1 …   # without the poller's heap growing percent (V8's default), for comparison
  *
  * The parent process starts a private redis-server and the provider simulator, enqueues the requests, submits them as
@@ -19,11 +19,11 @@ import { setFlagsFromString } from 'node:v8';
 import { parseConfig } from '@batchbridge/config';
 import { batchLine, estimateInputTokens, groupFor, newFlushId, newRequestId, Store } from '@batchbridge/domain';
 import { createLogger, silentLogger } from '@batchbridge/logger';
+import { POLLER_HEAP_GROWING_PERCENT, startPoller } from '@batchbridge/poller';
 import { FLUSH_METADATA_KEY } from '@batchbridge/provider';
 import { createProviderSim } from '@batchbridge/provider-sim';
 import { createRuntime, type Runtime, TenantDirectory } from '@batchbridge/runtime';
 import { startRedis, TEST_TENANTS } from '@batchbridge/testkit';
-import { POLLER_HEAP_GROWING_PERCENT, startPoller } from '../src/index.js';
 
 const MODEL = 'gpt-4o-mini';
 const out = (line: string) => process.stdout.write(`${line}\n`);
@@ -116,7 +116,7 @@ async function parent(): Promise<void> {
       const ids = await slowStore.flushes.ids(0, flushId, start, start + 4_999);
       const bodies = await slowStore.requests.bodies(0, ids);
       if (!input.write(ids.map((id, i) => batchLine(id, bodies[i] ?? '{}')).join(''))) {
-        await new Promise((resolve) => input.once('drain', resolve));
+        await new Promise<void>((resolve) => input.once('drain', () => resolve()));
       }
     }
     await new Promise<void>((resolve, reject) => input.end((err?: Error | null) => (err ? reject(err) : resolve())));

@@ -1,11 +1,12 @@
 /**
- * Test helpers (used by the *.test.ts files only): an ingest API on a fresh test runtime, and small fetch wrappers.
+ * Test helpers of the ingest API's *.test.ts files: an ingest API on a fresh test runtime, and small fetch wrappers.
+ * They sit outside src/ so that no production file imports testkit.
  * Everything is real: the shared test Redis under a fresh key prefix, an HTTP server on 127.0.0.1 port 0.
  */
 import type { Tenant } from '@batchbridge/config';
 import { createTestRuntime, TEST_TENANTS, type TestRuntime } from '@batchbridge/testkit';
 import type { ResolveHost } from '@batchbridge/webhooks';
-import { type IngestApi, startIngestApi } from './server.js';
+import { type IngestApi, startIngestApi } from '../src/server.js';
 
 export const ACME_KEY = TEST_TENANTS[0]!.api_keys[0]!;
 export const GLOBEX_KEY = TEST_TENANTS[1]!.api_keys[0]!;

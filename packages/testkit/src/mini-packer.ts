@@ -1,8 +1,7 @@
 /**
- * Test support (not part of the public surface): builds real provider batches for queued requests the way the packer
+ * The mini-packer of the tests: builds real provider batches for queued requests the way the packer
  * does (enqueue → claim → JSONL upload → batches.create → recordSubmission → relay), against the provider simulator.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
   batchLine,
   estimateInputTokens,
@@ -15,6 +14,7 @@ import {
 import { FLUSH_METADATA_KEY } from '@batchbridge/provider';
 import type { Runtime } from '@batchbridge/runtime';
 import { toFile } from 'openai';
+import { waitFor } from './wait-for.js';
 
 export interface TestRequest {
   /** The user message (may carry simulator markers such as `[sim:error=400]`). */
@@ -46,7 +46,7 @@ export interface SubmitOptions {
   fakeBatchId?: string;
 }
 
-export function chatBody(model: string, content: string): string {
+export function chatRequestBody(model: string, content: string): string {
   return JSON.stringify({ model, messages: [{ role: 'user', content }] });
 }
 
@@ -60,7 +60,7 @@ export async function enqueueRequests(
   const ids: string[] = [];
   for (const r of requests) {
     const id = newRequestId(partition);
-    const body = r.body ?? chatBody(model, r.content);
+    const body = r.body ?? chatRequestBody(model, r.content);
     const result = await rt.store.requests.enqueue(
       {
         id,
@@ -130,21 +130,6 @@ export async function submitRequests(
   return { ...submitted, ids };
 }
 
-/** Polls `check` until it returns a value other than undefined/false, or throws after `timeoutMs`. */
-export async function waitFor<T>(
-  check: () => Promise<T | undefined | false>,
-  what: string,
-  timeoutMs = 15_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
-
 export async function records(rt: Runtime, ids: string[]): Promise<RequestRecord[]> {
   return Promise.all(
     ids.map(async (id) => {
@@ -158,11 +143,11 @@ export async function records(rt: Runtime, ids: string[]): Promise<RequestRecord
 /** Waits until the batch is routed (no longer live, `routed_at` set). */
 export async function waitRouted(rt: Runtime, b: SubmittedBatch, timeoutMs = 15_000) {
   return waitFor(
+    `batch ${b.batchId} routed`,
     async () => {
       const rec = await rt.store.batches.get(b.partition, b.batchId);
       return rec?.routed_at !== undefined ? rec : undefined;
     },
-    `batch ${b.batchId} routed`,
     timeoutMs,
   );
 }

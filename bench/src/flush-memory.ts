@@ -4,8 +4,8 @@
  * its own process, and reports the packer process's peak memory over its baseline. Run it at two sizes to see that
  * memory does not grow with the batch:
  *
- *   node --expose-gc --import tsx test/packer/bench-flush-memory.ts 20
- *   node --expose-gc --import tsx test/packer/bench-flush-memory.ts 190
+ *   node --expose-gc --import tsx bench/src/flush-memory.ts 20
+ *   node --expose-gc --import tsx bench/src/flush-memory.ts 190
  *
  * With BENCH_LIVE=1 garbage is collected every 100 ms while sampling, so the peaks are live memory.
  *
@@ -19,8 +19,7 @@ import { batchLine, estimateInputTokens, groupFor, newRequestId } from '@batchbr
 import { createLogger } from '@batchbridge/logger';
 import { startPacker } from '@batchbridge/packer';
 import { freePort } from '@batchbridge/redis';
-import { createTestRuntime } from '@batchbridge/testkit';
-import { waitFor } from './packer-helpers.js';
+import { createTestRuntime, waitFor } from '@batchbridge/testkit';
 
 const MB = 1024 * 1024;
 const sizeMb = Number(process.argv[2] ?? 190);

@@ -1,0 +1,31 @@
+import { APIError } from 'openai';
+import { describe, expect, it } from 'vitest';
+import { classifyProviderError } from './errors.js';
+
+const apiError = (status: number, headers: Record<string, string>) =>
+  APIError.generate(status, { message: 'slow down' }, undefined, new Headers(headers));
+
+describe('classifyProviderError', () => {
+  it('takes the delay from Retry-After (delay-seconds or an HTTP date)', () => {
+    expect(classifyProviderError(apiError(429, { 'retry-after': '7' }))).toMatchObject({
+      retryable: true,
+      status: 429,
+      retryAfterMs: 7_000,
+    });
+    const at = new Date(Date.now() + 60_000).toUTCString();
+    const fromDate = classifyProviderError(apiError(503, { 'retry-after': at })).retryAfterMs ?? 0;
+    expect(fromDate).toBeGreaterThan(50_000);
+    expect(fromDate).toBeLessThanOrEqual(60_000);
+  });
+
+  it('prefers a valid retry-after-ms', () => {
+    expect(classifyProviderError(apiError(429, { 'retry-after-ms': '1500', 'retry-after': '9' })).retryAfterMs).toBe(
+      1_500,
+    );
+  });
+
+  it('ignores a Retry-After that is neither delay-seconds nor a date', () => {
+    expect(classifyProviderError(apiError(429, { 'retry-after': '1.5' })).retryAfterMs).toBeUndefined();
+    expect(classifyProviderError(apiError(429, { 'retry-after': '-3' })).retryAfterMs).toBeUndefined();
+  });
+});

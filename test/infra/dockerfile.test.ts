@@ -179,7 +179,13 @@ describe('the production tree, installed as the image build installs it', () => 
       expect(output).not.toMatch(/ERR_MODULE_NOT_FOUND|Cannot find (module|package)/);
       expect(code, output).toBe(entry === 'main' ? 2 : 1);
       expect(output).toMatch(/REDIS_URL/);
-      if (entry === 'main') expect(output.trim().split('\n'), output).toHaveLength(1);
+      // One line for the problem; the logger's own notice that LOG_PRETTY cannot be honoured here (no pino-pretty in
+      // the image) may come before it.
+      const lines = output
+        .trim()
+        .split('\n')
+        .filter((l) => !l.includes('pino-pretty is not installed'));
+      if (entry === 'main') expect(lines, output).toHaveLength(1);
     });
   }
 });

@@ -54,6 +54,8 @@ interface Shot {
   drainMs: number;
   outcomes: Record<string, number>;
   cpuS: number | undefined;
+  /** The ingest's own V8 figures at N (its /metrics), MB: heap used (live and not yet collected), heap total, external. */
+  heapAtN?: { usedMb: number; totalMb: number; externalMb: number };
 }
 
 function startClient(h: Harness, url: string, n: number, headers: Record<string, string>, label: string) {
@@ -211,6 +213,13 @@ async function runIngest(h: Harness, n: number): Promise<Shot> {
     // A few seconds of holding: the recheck sweep runs (1 s, 2 s, 4 s, … per waiter) and the heap settles.
     await sleep(5_000);
     const rssAtNMb = svc.child.rss.sample() ?? Number.NaN;
+    const atN = await metricsOf(svc.url);
+    const mb = (name: string) => round(gauge(atN, name) / 1e6);
+    const heapAtN = {
+      usedMb: mb('batchbridge_nodejs_heap_size_used_bytes'),
+      totalMb: mb('batchbridge_nodejs_heap_size_total_bytes'),
+      externalMb: mb('batchbridge_nodejs_external_memory_bytes'),
+    };
     const cpuBefore = cpuSeconds(svc.child.pid);
     const settle = await settleAll(h, prefix);
     const out = await client.result();
@@ -242,6 +251,7 @@ async function runIngest(h: Harness, n: number): Promise<Shot> {
       drainMs: lastArrival - settle.lastAt,
       outcomes: waitOutcomes(metrics),
       cpuS: cpuBefore !== undefined && cpuAfter !== undefined ? round(cpuAfter - cpuBefore, 2) : undefined,
+      heapAtN,
     };
   } finally {
     await svc.child.stop();
@@ -368,6 +378,11 @@ export async function runS7(h: Harness, plan: Plan): Promise<ScenarioResult> {
       settle_ms: bb.settleMs,
       last_settle_to_last_answer_ms: bb.drainMs,
       wait_outcomes: bb.outcomes,
+      v8_at_n_mb: bb.heapAtN && {
+        heap_used: bb.heapAtN.usedMb,
+        heap_total: bb.heapAtN.totalMb,
+        external: bb.heapAtN.externalMb,
+      },
     },
     baseline: figures(base),
     targets: {
@@ -398,7 +413,9 @@ export async function runS7(h: Harness, plan: Plan): Promise<ScenarioResult> {
         `the last settle returned. Answers: ${bb.ok} × 200 of ${n}, client errors ${bb.errors}; ingest wait outcomes ` +
         `${JSON.stringify(bb.outcomes)}; the ingest used ${bb.cpuS ?? 'n/a'} CPU s from the first settle to the last ` +
         `answer (baseline: ${base.cpuS ?? 'n/a'} s). Ingest RSS ${round(bb.rssBeforeMb)} MB before, ` +
-        `${round(bb.rssAtNMb)} MB with all waiting, peak ${round(bb.rssPeakMb)} MB while answering.`,
+        `${round(bb.rssAtNMb)} MB with all waiting (V8 heap used ${bb.heapAtN?.usedMb} MB of ${bb.heapAtN?.totalMb} MB, ` +
+        `external ${bb.heapAtN?.externalMb} MB: used counts garbage not yet collected), peak ${round(bb.rssPeakMb)} MB ` +
+        'while answering.',
       'Baseline: a bare `node:http` server (`bench/src/children/hold-baseline.ts`) holding the same number of idle ' +
         'keep-alive connections from the same client, each with one unanswered request, released all at once with a ' +
         `small JSON answer; its latency is answer arrival − release. Baseline RSS ${round(base.rssBeforeMb)} MB before, ` +

@@ -236,6 +236,11 @@ async function runIngest(h: Harness, n: number): Promise<Shot> {
       lastArrival = Math.max(lastArrival, arrived);
     }
     const metrics = await metricsOf(svc.url);
+    const warnings = svc.child
+      .tail()
+      .split('\n')
+      .filter((l) => l.includes('"level":40') || l.includes('warn'));
+    if (warnings.length > 0) progress('S7', `ingest warnings (last 4 KB of its output):\n${warnings.join('\n')}`);
     return {
       rssBeforeMb,
       rssAtNMb,

@@ -412,7 +412,7 @@ export async function runS7(h: Harness, plan: Plan): Promise<ScenarioResult> {
         `simulator's completion for each request (built beforehand), in the poller's chunks of ${SETTLE_CHUNK} with ` +
         `${SETTLE_IN_FLIGHT} in flight. The settle time of a request is its record's \`completed_at\`, written by the Lua ` +
         '`finish()` that also PUBLISHes the outcome; the answer time is when the client had read the whole answer. ' +
-        'Both on the same machine clock; the latency includes the client process reading 10 000 answers on the ' +
+        `Both on the same machine clock; the latency includes the client process reading ${n.toLocaleString('en-US')} answers on the ` +
         'shared CPU.',
       `Settling all ${n.toLocaleString('en-US')} took ${bb.settleMs} ms; the last answer arrived ${bb.drainMs} ms after ` +
         `the last settle returned. Answers: ${bb.ok} × 200 of ${n}, client errors ${bb.errors}; ingest wait outcomes ` +

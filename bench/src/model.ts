@@ -1,6 +1,6 @@
 /** The shape every scenario hands back to the report, and the run plan (full or quick). */
 
-export type ScenarioId = 'S1' | 'S2' | 'S3' | 'S4' | 'S5' | 'S6';
+export type ScenarioId = 'S1' | 'S2' | 'S3' | 'S4' | 'S5' | 'S6' | 'S7';
 
 /** One line of the stdout table and of the report's summary table. */
 export interface Row {
@@ -40,6 +40,8 @@ export interface Plan {
   s4: { concurrency: number };
   s5: { count: number; clientConcurrency: number };
   s6: { directS: number; prompts: number; reps: number };
+  /** Concurrent waiting connections held by one ingest process (transparent mode). */
+  s7: { connections: number };
   /** Write CPU profiles of the services under test (for targets not met). */
   profile: boolean;
 }
@@ -53,6 +55,7 @@ export const FULL: Plan = {
   s4: { concurrency: 64 },
   s5: { count: 10_000, clientConcurrency: 32 },
   s6: { directS: 120, prompts: 10_000, reps: 3 },
+  s7: { connections: 10_000 },
   profile: false,
 };
 
@@ -65,6 +68,7 @@ export const QUICK: Plan = {
   s4: { concurrency: 64 },
   s5: { count: 1_000, clientConcurrency: 32 },
   s6: { directS: 30, prompts: 2_000, reps: 1 },
+  s7: { connections: 1_000 },
   profile: false,
 };
 

@@ -1,6 +1,6 @@
 /**
  * Renders the results: the table on stdout, `benchmarks.md` (machine, every scenario with baseline, ratio, target and
- * met/not met, notes, embedded SVG plots) and `benchmarks.json` (keyed S1…S6, units in the key names).
+ * met/not met, notes, embedded SVG plots) and `benchmarks.json` (keyed S1…S7, units in the key names).
  */
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import type { Plan, Row, ScenarioResult } from './model.js';

@@ -1,5 +1,5 @@
 /**
- * `pnpm bench` (full) and `pnpm bench:quick`: runs scenarios S1–S6 of issue 9, each beside its baseline, prints a table
+ * `pnpm bench` (full) and `pnpm bench:quick`: runs scenarios S1–S6 of issue 9 and S7 of issue 18, each beside its baseline, prints a table
  * and writes `benchmarks.md`, `benchmarks.json` and the SVG plots (full: `docs/`; quick: `bench/results/quick/`).
  *
  *   pnpm bench [--only S1,S3] [--out DIR] [--profile]
@@ -20,6 +20,7 @@ import { runS2 } from './scenarios/s2-pack.js';
 import { runS3S4 } from './scenarios/s3-s4-route-deliver.js';
 import { runS5 } from './scenarios/s5-end-to-end.js';
 import { runS6 } from './scenarios/s6-headline.js';
+import { runS7 } from './scenarios/s7-waits.js';
 
 const argv = process.argv.slice(2);
 const arg = (name: string) => {
@@ -28,7 +29,7 @@ const arg = (name: string) => {
 };
 const quick = argv.includes('--quick');
 const plan: Plan = { ...(quick ? QUICK : FULL), profile: argv.includes('--profile') };
-const only = new Set((arg('--only') ?? 'S1,S2,S3,S4,S5,S6').split(',').map((s) => s.trim().toUpperCase()));
+const only = new Set((arg('--only') ?? 'S1,S2,S3,S4,S5,S6,S7').split(',').map((s) => s.trim().toUpperCase()));
 const outDir = arg('--out') ?? join(REPO_ROOT, quick ? 'bench/results/quick' : 'docs');
 
 const SCENARIOS: Array<{
@@ -40,6 +41,7 @@ const SCENARIOS: Array<{
   { id: 'S3', run: runS3S4 },
   { id: 'S5', run: runS5 },
   { id: 'S6', run: runS6 },
+  { id: 'S7', run: runS7 },
 ];
 
 const startedAt = new Date();

@@ -76,6 +76,80 @@ describe('OutcomeWaiter (real Redis pub/sub)', () => {
     expect(reads.length).toBeLessThan(10);
   });
 
+  it('reads a burst of notices a batch at a time, one batch in flight, not one read each at once', async () => {
+    const reads: string[][] = [];
+    let inFlight = 0;
+    let maxInFlight = 0;
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const waiter = new OutcomeWaiter<Rec>({
+      subscriber: new Redis(url),
+      channels: [channel],
+      firstRecheckMs: 60_000,
+      readBatch: 20,
+      read: async (ids) => {
+        reads.push([...ids]);
+        inFlight += 1;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        try {
+          if (reads.length === 1) await gate; // the first read is slow: the rest of the burst arrives meanwhile
+          return await Promise.all(
+            ids.map(async (id) => {
+              const status = await redis.hget(key(id), 'status');
+              return status ? { id, status } : undefined;
+            }),
+          );
+        } finally {
+          inFlight -= 1;
+        }
+      },
+      isFinal: (r) => r.status === 'completed',
+    });
+    waiters.push(waiter);
+    await waiter.start();
+    const ids = Array.from({ length: 50 }, (_, i) => `burst${i}`);
+    const waits = ids.map((id) => waiter.wait(id, 20_000));
+    const pipeline = redis.pipeline();
+    for (const id of ids) pipeline.hset(key(id), 'status', 'completed').publish(channel, id);
+    await pipeline.exec();
+    // Time for the notices to arrive (not a timing assertion: however long it takes, the reads must not overlap).
+    await new Promise((r) => setTimeout(r, 300));
+    release();
+    const results = await Promise.all(waits);
+    expect(results.every((r) => r.kind === 'finished')).toBe(true);
+    expect(reads.flat().sort()).toEqual([...ids].sort());
+    expect(maxInFlight).toBe(1);
+    expect(reads.every((r) => r.length <= 20)).toBe(true);
+  });
+
+  it('reads an announced outcome again at the next sweep when reading it failed, not at its backed-off time', async () => {
+    let failures = 1;
+    const waiter = new OutcomeWaiter<Rec>({
+      subscriber: new Redis(url),
+      channels: [channel],
+      // The scheduled recheck is a minute off, beyond the wait: only the retry of the failed read can find it.
+      firstRecheckMs: 60_000,
+      read: async (ids) => {
+        if (failures-- > 0) throw new Error('Command timed out');
+        return Promise.all(
+          ids.map(async (id) => {
+            const status = await redis.hget(key(id), 'status');
+            return status ? { id, status } : undefined;
+          }),
+        );
+      },
+      isFinal: (r) => r.status === 'completed',
+      onError: () => undefined,
+    });
+    waiters.push(waiter);
+    await waiter.start();
+    const pending = waiter.wait('retry1', 10_000);
+    await finish('retry1');
+    expect(await pending).toEqual({ kind: 'finished', record: { id: 'retry1', status: 'completed' } });
+  });
+
   it('re-reads every waiter after its subscriber reconnects', async () => {
     const subscriber = new Redis(url);
     // Asked before it subscribes (a subscribed RESP2 connection takes no other command), to kill exactly this one.

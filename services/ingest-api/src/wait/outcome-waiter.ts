@@ -4,7 +4,9 @@
  * this waiter wakes the connections waiting for it. A notice can be missed (a reconnect, a crash between the state
  * change and the publish), so every waiting request is also re-read now and then — first after `firstRecheckMs`, then
  * at growing intervals up to `maxRecheckMs`, all due ones in one pipelined round trip — and every one of them right
- * after the subscriber reconnects. Memory per waiter is one small object and one timer, whatever the body size.
+ * after the subscriber reconnects. Notices come in bursts (one provider batch settles thousands of requests at once):
+ * they are read `readBatch` at a time, one batch in flight, rather than all at once. Memory per waiter is one small
+ * object and one timer, whatever the body size.
  */
 
 /** A finished request as the waiter hands it back (the caller's own record type). */
@@ -54,6 +56,9 @@ export class OutcomeWaiter<R> {
   readonly #channels: ReadonlySet<string>;
   #sweep: NodeJS.Timeout | undefined;
   #sweeping = false;
+  /** Ids announced and not yet read; `#draining` while a batch of them is being read. */
+  readonly #noticed = new Set<string>();
+  #draining = false;
   #closed = false;
   #started: Promise<void> | undefined;
 
@@ -132,7 +137,32 @@ export class OutcomeWaiter<R> {
 
   #notice(id: string): void {
     if (!this.#byId.has(id)) return;
-    void this.#check([id]);
+    // Ten thousand reads sent at once queue behind each other in Redis and on the connection until some pass the
+    // command timeout (measured in S7, docs/benchmarks.md); ids noticed while a batch is read go into the next one.
+    this.#noticed.add(id);
+    if (!this.#draining) void this.#drainNotices();
+  }
+
+  async #drainNotices(): Promise<void> {
+    this.#draining = true;
+    try {
+      while (this.#noticed.size > 0 && !this.#closed) {
+        const ids: string[] = [];
+        for (const id of this.#noticed) {
+          ids.push(id);
+          if (ids.length >= this.#o.readBatch) break;
+        }
+        for (const id of ids) this.#noticed.delete(id);
+        await this.#check(ids, true);
+      }
+    } finally {
+      this.#draining = false;
+    }
+  }
+
+  #dueNow(ids: readonly string[]): void {
+    const now = Date.now();
+    for (const id of ids) for (const w of this.#byId.get(id) ?? []) w.nextCheck = Math.min(w.nextCheck, now);
   }
 
   #recheckAll(): void {
@@ -161,15 +191,19 @@ export class OutcomeWaiter<R> {
     }
   }
 
-  async #check(ids: readonly string[]): Promise<void> {
+  /** Reads `ids` and wakes the finished; `noticed`: they were announced, so a failed read is tried again soon. */
+  async #check(ids: readonly string[], noticed = false): Promise<void> {
     for (let i = 0; i < ids.length; i += this.#o.readBatch) {
       const slice = ids.slice(i, i + this.#o.readBatch);
       let records: ReadonlyArray<R | undefined>;
       try {
         records = await this.#o.read(slice);
       } catch (error) {
-        // Redis is away: the next recheck tries again; the waits time out meanwhile as they would anyway.
+        // Redis is away or slow: the next recheck tries again; the waits time out meanwhile as they would anyway. An
+        // announced outcome is most likely final: due at the next sweep, not at its waiters' backed-off time (up to
+        // `maxRecheckMs` for a request that has waited long).
         this.#o.onError?.(error);
+        if (noticed) this.#dueNow(ids.slice(i));
         return;
       }
       for (const [j, id] of slice.entries()) {

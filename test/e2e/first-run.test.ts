@@ -130,7 +130,10 @@ it('pnpm start + pnpm receiver: the banner curl line ends as a verified webhook 
     body: '{"type":"request.completed"}',
   });
   expect(forged.status).toBe(401);
-  expect(receiver.stderr()).toMatch(/^WARNING: bad signature \(No matching signature found\) on msg_forged/);
+  // The child's stderr may reach us a moment after its answer.
+  await expect
+    .poll(() => receiver.stderr(), { timeout: 5_000 })
+    .toMatch(/^WARNING: bad signature \(No matching signature found\) on msg_forged/);
 
   start.child.kill('SIGINT');
   receiver.child.kill('SIGINT');

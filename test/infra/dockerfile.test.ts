@@ -52,7 +52,7 @@ const deployStep = build.instructions
 describe('Dockerfile (static)', () => {
   it('builds the bundles, then makes a production-only tree with pnpm deploy --prod', () => {
     const runs = build.instructions.filter((i) => i.op === 'RUN').map((i) => i.args);
-    const buildAt = runs.findIndex((r) => r === 'pnpm build');
+    const buildAt = runs.indexOf('pnpm build');
     const deployAt = runs.findIndex((r) => /\bdeploy\b/.test(r));
     expect(buildAt).toBeGreaterThanOrEqual(0);
     expect(deployAt).toBeGreaterThan(buildAt);

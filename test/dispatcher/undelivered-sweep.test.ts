@@ -6,6 +6,7 @@ import { startDispatcher } from '@batchbridge/dispatcher';
 import { createTestRuntime, startWebhookReceiver, TEST_TENANTS } from '@batchbridge/testkit';
 import { afterEach, expect, it } from 'vitest';
 import { makeOutcomes } from '../../services/dispatcher/src/testing/outcomes.js';
+import { sweepUndelivered } from '../../services/dispatcher/src/undelivered-sweep.js';
 
 const SECRET = (TEST_TENANTS[0] as Tenant).webhook_secret as string;
 const cleanups: Array<() => Promise<unknown>> = [];
@@ -42,4 +43,28 @@ it('delivers an outcome whose delayed retry job was cleaned away', async () => {
   expect(new Set(hooks.deliveries().map((d) => d.webhookId)).size).toBe(1);
   // Out of the index once delivered: later sweeps leave it alone.
   expect(await rt.store.requests.undeliveredBefore(0, Date.now())).toEqual([]);
+});
+
+it('pages through the whole index in one pass, reading only what it needs', async () => {
+  const rt = await createTestRuntime({ env: { WEBHOOK_ALLOW_CIDRS: '127.0.0.0/8' } });
+  cleanups.push(() => rt.dispose());
+  // 25 finished outcomes whose deliver jobs wait (no dispatcher runs): live, nothing to recreate…
+  const ids = (await makeOutcomes(
+    rt,
+    Array.from({ length: 25 }, (_, i) => ({ callbackUrl: `http://127.0.0.1:9/h${i}` })),
+  )) as string[];
+  const queue = rt.queues.queue('deliver', 0);
+  // …but the newest one's job was deleted, and the five oldest were delivered after all (a mark that raced the index).
+  const newest = ids[ids.length - 1] as string;
+  await queue.remove(`dlv-${newest}`);
+  for (const id of ids.slice(0, 5)) await rt.store.requests.markDelivered(0, id);
+  await rt.redis.zadd(rt.keys.partitionKeys(0).undelivered, ...ids.slice(0, 5).flatMap((id) => [0, id]));
+
+  // Four members per read: the old sweep looked at the oldest page only and never reached the newest member.
+  const recreated = await sweepUndelivered(rt, rt.logger, { graceMs: 0, limit: 4 });
+  expect(recreated).toBe(1);
+  expect(await queue.getJob(`dlv-${newest}`)).toBeDefined();
+  const left = await rt.store.requests.undeliveredBefore(0, Date.now(), 100);
+  expect(left).toHaveLength(20);
+  expect(left).not.toContain(ids[0]);
 });

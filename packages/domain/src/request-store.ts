@@ -311,10 +311,29 @@ export class RequestStore {
     await this.ctx.redis.bbMarkGone(k.req(id), JSON.stringify({ tag: k.tag, id, now: Date.now() }));
   }
 
-  /** Finished requests whose outcome was neither delivered, gone nor dead-lettered, finished before `beforeMs`. */
-  async undeliveredBefore(p: PartitionId, beforeMs: number, limit = 200): Promise<string[]> {
+  /**
+   * Finished requests whose outcome was neither delivered, gone nor dead-lettered, finished before `beforeMs`, oldest
+   * first, `limit` of them from `offset` (a caller pages through the index; members it removed shift the offset).
+   */
+  async undeliveredBefore(p: PartitionId, beforeMs: number, limit = 200, offset = 0): Promise<string[]> {
     const key = this.ctx.keys.partitionKeys(p).undelivered;
-    return (await this.ctx.redis.zrangebyscore(key, '-inf', beforeMs, 'LIMIT', 0, limit)) as string[];
+    return (await this.ctx.redis.zrangebyscore(key, '-inf', beforeMs, 'LIMIT', offset, limit)) as string[];
+  }
+
+  /**
+   * Whether the outcome of each request is still owed: false when its record is gone (expired) or its outcome was
+   * delivered, refused for good (410) or dead-lettered. Reads four fields, not the record (bodies can be large).
+   */
+  async outcomesOwed(p: PartitionId, ids: readonly string[]): Promise<boolean[]> {
+    const k = this.ctx.keys.partitionKeys(p);
+    const pipeline = this.ctx.redis.pipeline();
+    for (const id of ids) pipeline.hmget(k.req(id), 'id', 'delivered_at', 'gone_at', 'dead');
+    const replies = (await pipeline.exec()) ?? [];
+    return replies.map(([err, value]) => {
+      if (err) throw err;
+      const [id, delivered, gone, dead] = value as Array<string | null>;
+      return Boolean(id) && !delivered && !gone && dead !== '1';
+    });
   }
 
   /** Takes a request out of the undelivered index (its record expired, or its outcome is recorded after all). */

@@ -17,8 +17,13 @@ const LIVE = new Set(['waiting', 'delayed', 'active', 'prioritized', 'waiting-ch
 export interface UndeliveredSweepOptions {
   /** A finished request this old with no live deliver job gets one again. @defaultValue 60 000 ms */
   graceMs?: number;
-  /** Members looked at per partition per sweep. @defaultValue 200 */
+  /** Members read per round trip. @defaultValue 200 */
   limit?: number;
+  /**
+   * Members looked at per partition per sweep, at most (the pass stays bounded in time; the next one goes on).
+   * @defaultValue 10 000
+   */
+  maxPerPass?: number;
 }
 
 /** One pass over every partition; answers how many deliver jobs it (re)created. */
@@ -29,21 +34,36 @@ export async function sweepUndelivered(
 ): Promise<number> {
   const graceMs = options.graceMs ?? 60_000;
   let recreated = 0;
+  const page = options.limit ?? 200;
+  const maxPerPass = options.maxPerPass ?? 10_000;
   for (const p of runtime.keys.allPartitions()) {
-    const ids = await runtime.store.requests.undeliveredBefore(p, Date.now() - graceMs, options.limit ?? 200);
-    for (const id of ids) if (await sweepOne(runtime, p, id)) recreated++;
+    // Paged: with a receiver down for hours the oldest members are all live retries, and a newer one whose job was
+    // deleted must still be found in this pass, not once those have drained.
+    const before = Date.now() - graceMs;
+    let offset = 0;
+    for (let seen = 0; seen < maxPerPass; ) {
+      const ids = await runtime.store.requests.undeliveredBefore(p, before, page, offset);
+      if (ids.length === 0) break;
+      seen += ids.length;
+      const owed = await runtime.store.requests.outcomesOwed(p, ids);
+      let removed = 0;
+      for (const [i, id] of ids.entries()) {
+        if (!owed[i]) {
+          // Expired, or its outcome was recorded (a mark that raced the index): nothing to deliver.
+          await runtime.store.requests.forgetUndelivered(p, id);
+          removed += 1;
+        } else if (await sweepOne(runtime, p, id)) recreated++;
+      }
+      offset += ids.length - removed;
+      if (ids.length < page) break;
+    }
   }
   if (recreated > 0) logger.warn({ recreated }, 'deliver jobs recreated for outcomes never delivered (job missing)');
   return recreated;
 }
 
+/** Gives an owed outcome a deliver job again when it has none alive; answers whether it did. */
 async function sweepOne(runtime: Runtime, p: PartitionId, id: string): Promise<boolean> {
-  const record = await runtime.store.requests.get(id);
-  if (!record || record.delivered_at !== undefined || record.gone_at !== undefined || record.dead) {
-    // Expired, or its outcome was recorded (a mark that raced the index): nothing to deliver.
-    await runtime.store.requests.forgetUndelivered(p, id);
-    return false;
-  }
   const job = await runtime.queues.queue('deliver', p).getJob(jobIds.deliver(id));
   const state = job ? await job.getState() : 'missing';
   if (LIVE.has(state)) return false;

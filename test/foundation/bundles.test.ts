@@ -312,4 +312,17 @@ describe('each service bundle under plain node', () => {
     expect(demo.output()).toMatch(/answers\s+10 completions in the responses themselves/);
     expect(demo.output()).toMatch(/routing\s+10 completions match their prompt, 0 do not/);
   });
+
+  it('demo --endpoint embeddings: every vector routed to its own input, exit 0', async () => {
+    const demo = startBundle(
+      'all-in-one',
+      { REDIS_URL: redis.url, REDIS_DATA_DIR: join(cwd, 'demo-embeddings', 'redis') },
+      ['--count', '10', '--endpoint', 'embeddings'],
+      'demo',
+    );
+    const code = await demo.exited;
+    expect(code, demo.output()).toBe(0);
+    expect(demo.output()).toMatch(/\/v1\/embeddings/);
+    expect(demo.output()).toMatch(/routing\s+10 completions match their prompt, 0 do not/);
+  });
 });

@@ -1,5 +1,5 @@
 /**
- * `pnpm demo [--count N] [--concurrency C] [--timeout-s S] [--wait]`: starts everything (embedded Redis or the local
+ * `pnpm demo [--count N] [--concurrency C] [--timeout-s S] [--wait] [--endpoint chat|embeddings|responses|…]`: starts everything (embedded Redis or the local
  * one, the provider simulator, every service) plus a local webhook receiver that verifies signatures, submits N prompts,
  * waits for every outcome and prints a summary. Exits 0 only when every accepted request was delivered once, verified,
  * with the completion that belongs to it. With `--wait` (transparent mode, SPEC §8) the prompts are sent as an
@@ -8,7 +8,13 @@
 import { parseArgs } from 'node:util';
 import { webhookSecrets } from '@batchbridge/config';
 import { createLogger } from '@batchbridge/logger';
-import { simulatedCompletion } from '@batchbridge/provider-sim';
+import {
+  simulatedCompletion,
+  simulatedEmbeddings,
+  simulatedModeration,
+  simulatedResponse,
+  simulatedTextCompletion,
+} from '@batchbridge/provider-sim';
 import { startWebhookReceiver } from '@batchbridge/webhooks';
 import type { Redis } from 'ioredis';
 import { startEmbedded } from './embedded.js';
@@ -20,15 +26,33 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '16' },
     'timeout-s': { type: 'string', default: '180' },
     wait: { type: 'boolean', default: false },
+    endpoint: { type: 'string', default: 'chat' },
   },
 });
+/** What `--endpoint` takes: the batchable endpoints (SPEC §9). */
+const ENDPOINTS = {
+  chat: '/v1/chat/completions',
+  embeddings: '/v1/embeddings',
+  responses: '/v1/responses',
+  completions: '/v1/completions',
+  moderations: '/v1/moderations',
+} as const;
+type EndpointName = keyof typeof ENDPOINTS;
+const endpointName = values.endpoint as EndpointName;
+if (!(endpointName in ENDPOINTS)) {
+  process.stderr.write(`--endpoint must be one of ${Object.keys(ENDPOINTS).join(', ')}\n`);
+  process.exit(2);
+}
+const endpointPath = ENDPOINTS[endpointName];
 const count = Number(values.count);
 const waitMode = values.wait === true;
 // Waiting clients hold their connection until the batch returns: they all go at once, as separate clients would.
 const concurrency = waitMode && values.concurrency === '16' ? count : Number(values.concurrency);
 const timeoutMs = Number(values['timeout-s']) * 1000;
 if (!Number.isInteger(count) || count < 1 || !Number.isInteger(concurrency) || concurrency < 1 || !(timeoutMs > 0)) {
-  process.stderr.write('usage: pnpm demo [--count N≥1] [--concurrency C≥1] [--timeout-s S>0] [--wait]\n');
+  process.stderr.write(
+    'usage: pnpm demo [--count N≥1] [--concurrency C≥1] [--timeout-s S>0] [--wait] [--endpoint chat|embeddings|responses|completions|moderations]\n',
+  );
   process.exit(2);
 }
 
@@ -57,19 +81,74 @@ const apiKey = tenant.api_keys[0]!;
 const receiver = await startWebhookReceiver({ secrets: webhookSecrets(tenant) });
 const say = (line: string) => process.stdout.write(`${line}\n`);
 say(
-  `batchbridge demo: ${count} prompts → ${embedded.url}/v1 → ${embedded.sim ? 'simulator' : 'upstream'} → ${
+  `batchbridge demo: ${count} prompts → ${embedded.url}${endpointPath} → ${embedded.sim ? 'simulator' : 'upstream'} → ${
     waitMode ? 'the answers themselves (Prefer: wait)' : receiver.url('/hook')
   }`,
 );
 
-const prompts = Array.from({ length: count }, (_, i) => ({
-  model: 'gpt-4o-mini',
-  messages: [
-    { role: 'system', content: 'You are a concise assistant.' },
-    { role: 'user', content: `Demo prompt #${i + 1}: name one interesting fact about the number ${i + 1}.` },
-  ],
-  max_completion_tokens: 64,
-}));
+const prompts = Array.from({ length: count }, (_, i) => demoBody(endpointName, i));
+
+/** The request body of prompt `i` for the endpoint. */
+function demoBody(endpoint: EndpointName, i: number): Record<string, unknown> {
+  const text = `Demo prompt #${i + 1}: name one interesting fact about the number ${i + 1}.`;
+  switch (endpoint) {
+    case 'chat':
+      return {
+        model: 'gpt-4o-mini',
+        messages: [
+          { role: 'system', content: 'You are a concise assistant.' },
+          { role: 'user', content: text },
+        ],
+        max_completion_tokens: 64,
+      };
+    case 'embeddings':
+      return { model: 'text-embedding-3-small', input: text, encoding_format: 'float' };
+    case 'responses':
+      return { model: 'gpt-4o-mini', input: text, instructions: 'Be concise.' };
+    case 'completions':
+      return { model: 'gpt-3.5-turbo-instruct', prompt: text, max_tokens: 32 };
+    case 'moderations':
+      return { model: 'omni-moderation-latest', input: text };
+  }
+}
+
+/**
+ * What identifies the answer to a request, for the routing check: the text for chat, Responses and completions, the
+ * vector for embeddings, the results for moderations. `created` fields and ids aside, the simulator is deterministic.
+ */
+function answerKey(endpoint: EndpointName, body: unknown): string | undefined {
+  const b = body as Record<string, unknown> | undefined;
+  if (!b) return undefined;
+  switch (endpoint) {
+    case 'chat':
+      return (b.choices as Array<{ message?: { content?: string } }> | undefined)?.[0]?.message?.content;
+    case 'completions':
+      return (b.choices as Array<{ text?: string }> | undefined)?.[0]?.text;
+    case 'embeddings':
+      return JSON.stringify((b.data as Array<{ embedding?: unknown }> | undefined)?.[0]?.embedding);
+    case 'responses': {
+      const output = b.output as Array<{ content?: Array<{ text?: string }> }> | undefined;
+      return output?.[0]?.content?.[0]?.text;
+    }
+    case 'moderations':
+      return JSON.stringify(b.results);
+  }
+}
+
+/** The simulator's own answer to `body`, as answerKey reads it. */
+function expectedKey(endpoint: EndpointName, body: Record<string, unknown>): string {
+  const answer: unknown =
+    endpoint === 'chat'
+      ? simulatedCompletion(body as never)
+      : endpoint === 'embeddings'
+        ? simulatedEmbeddings(body as never)
+        : endpoint === 'responses'
+          ? simulatedResponse(body as never)
+          : endpoint === 'completions'
+            ? simulatedTextCompletion(body as never)
+            : simulatedModeration(body as never);
+  return answerKey(endpoint, answer) ?? '';
+}
 
 const acceptedAt = new Map<string, number>();
 /** The answers themselves (--wait), in the shape of an outcome. */
@@ -84,7 +163,7 @@ async function submitter() {
     const i = next++;
     const body = prompts[i]!;
     const sentAt = Date.now();
-    const res = await fetch(`${embedded.url}/v1/chat/completions`, {
+    const res = await fetch(`${embedded.url}${endpointPath}`, {
       method: 'POST',
       headers: {
         authorization: `Bearer ${apiKey}`,
@@ -95,25 +174,20 @@ async function submitter() {
       },
       body: JSON.stringify(body),
     });
-    const json = (await res.json()) as {
-      id?: string;
-      object?: string;
-      choices?: Array<{ message?: { content?: string } }>;
-      error?: { message: string };
-    };
+    const json = (await res.json()) as { id?: string; object?: string; error?: { message: string } };
     const requestId = res.headers.get('x-request-id');
-    if (waitMode && res.status === 200 && json.object === 'chat.completion' && requestId) {
+    if (waitMode && res.status === 200 && json.object !== 'batchbridge.request' && requestId) {
       acceptedAt.set(requestId, sentAt);
-      expected.set(requestId, simulatedCompletion(body).choices[0]?.message.content ?? '');
+      expected.set(requestId, expectedKey(endpointName, body));
       answered.set(requestId, {
         type: 'request.completed',
-        content: json.choices?.[0]?.message?.content,
+        content: answerKey(endpointName, json),
         at: Date.now(),
         verified: true,
       });
     } else if (!waitMode && res.status === 202 && json.id) {
       acceptedAt.set(json.id, Date.now());
-      expected.set(json.id, simulatedCompletion(body).choices[0]?.message.content ?? '');
+      expected.set(json.id, expectedKey(endpointName, body));
     } else {
       rejected += 1;
       logger.warn({ status: res.status, error: json.error?.message }, 'request refused');
@@ -135,13 +209,10 @@ progress.stop();
 // Check what arrived: one outcome per accepted request, signed, with the completion that belongs to that request.
 const outcomes = new Map(answered);
 for (const d of receiver.uniqueByWebhookId()) {
-  const event = d.json as {
-    type: string;
-    data: { id: string; response?: { body?: { choices?: Array<{ message?: { content?: string } }> } } };
-  };
+  const event = d.json as { type: string; data: { id: string; response?: { body?: unknown } } };
   outcomes.set(event.data.id, {
     type: event.type,
-    content: event.data.response?.body?.choices?.[0]?.message?.content,
+    content: answerKey(endpointName, event.data.response?.body),
     at: d.receivedAt.getTime(),
     verified: d.verified,
   });

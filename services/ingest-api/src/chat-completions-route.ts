@@ -192,7 +192,7 @@ export function chatCompletionsCore(
 
     // `*` and `prefix*` mean the models the provider serves: a junk name would become its own failing batch and its
     // own metric series (issue 14.5).
-    if (!models.serves(chat.model)) {
+    if (!(await models.servesSoon(chat.model))) {
       throw new ApiError({
         status: 400,
         type: 'invalid_request_error',

@@ -27,6 +27,7 @@ export class ModelCatalog {
   readonly #timeoutMs: number;
   #listed: ReadonlySet<string> | undefined;
   #timer: NodeJS.Timeout | undefined;
+  #first: Promise<void> | undefined;
 
   constructor(
     provider: OpenAI | undefined,
@@ -62,7 +63,7 @@ export class ModelCatalog {
   /** First load in the background, then every `refreshMs`; the timer does not hold the process open. */
   start(): void {
     if (!this.#provider || this.#timer) return;
-    void this.refresh();
+    this.#first = this.refresh();
     this.#timer = setInterval(() => void this.refresh(), this.#refreshMs);
     this.#timer.unref();
   }
@@ -76,6 +77,17 @@ export class ModelCatalog {
   serves(model: string): boolean {
     if (this.#configured.has(model) || this.#listed?.has(model)) return true;
     return this.#listed === undefined && this.#configured.size === 0;
+  }
+
+  /**
+   * `serves`, but a name outside the configured models that arrives before the provider's first list waits for that
+   * list (at most the call timeout) instead of being refused: right after start-up, a model the provider does serve
+   * must not get a 400.
+   */
+  async servesSoon(model: string): Promise<boolean> {
+    if (this.serves(model)) return true;
+    if (this.#listed === undefined && this.#first) await this.#first;
+    return this.serves(model);
   }
 
   /** The provider's listed models (empty until a first list arrived). */

@@ -12,21 +12,11 @@ import {
 import { startWebhookReceiver, TEST_TENANTS, type WebhookReceiver } from '@batchbridge/testkit';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ACME_KEY, startPipeline } from './helpers.js';
+import { ACME_KEY, startPipeline, WAITER_KEY, withWaitingTenant } from './helpers.js';
 
 type Pipeline = Awaited<ReturnType<typeof startPipeline>>;
 
-const WAITER_KEY = 'bb_test_waiter_key_0123456789';
-const tenants = [
-  ...TEST_TENANTS,
-  {
-    id: 'waiter',
-    api_keys: [WAITER_KEY],
-    webhook_secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
-    allowed_models: ['*'],
-    default_wait_s: 120,
-  },
-];
+const tenants = withWaitingTenant(120);
 
 let pipeline: Pipeline;
 let receiver: WebhookReceiver;

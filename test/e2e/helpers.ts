@@ -10,6 +10,21 @@ import { freshPrefix, sharedRedisUrl, TEST_TENANTS } from '@batchbridge/testkit'
 export const ACME_KEY = TEST_TENANTS[0]!.api_keys[0]!;
 export const GLOBEX_KEY = TEST_TENANTS[1]!.api_keys[0]!;
 
+/** A tenant whose requests wait for their outcome by default (transparent mode, SPEC §8), beside the test tenants. */
+export const WAITER_KEY = 'bb_test_waiter_key_0123456789';
+export function withWaitingTenant(defaultWaitS: number): Tenant[] {
+  return [
+    ...TEST_TENANTS,
+    {
+      id: 'waiter',
+      api_keys: [WAITER_KEY],
+      webhook_secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
+      allowed_models: ['*'],
+      default_wait_s: defaultWaitS,
+    },
+  ];
+}
+
 /** The pipeline with fast test timings; `env` overrides them (and may name another Redis, e.g. a cluster). */
 export async function startPipeline(
   env: Record<string, string> = {},

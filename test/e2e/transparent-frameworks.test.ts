@@ -3,26 +3,15 @@
 // simulator's exact answer, and the traffic rides provider batches: the simulator sees no realtime call.
 import { createOpenAI } from '@ai-sdk/openai';
 import { simulatedCompletion } from '@batchbridge/provider-sim';
-import { TEST_TENANTS } from '@batchbridge/testkit';
 import { ChatOpenAI } from '@langchain/openai';
 import { generateText, streamText } from 'ai';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startPipeline } from './helpers.js';
+import { startPipeline, WAITER_KEY, withWaitingTenant } from './helpers.js';
 
 type Pipeline = Awaited<ReturnType<typeof startPipeline>>;
 
-const WAITER_KEY = 'bb_test_waiter_key_0123456789';
-const tenants = [
-  ...TEST_TENANTS,
-  {
-    id: 'waiter',
-    api_keys: [WAITER_KEY],
-    webhook_secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
-    allowed_models: ['*'],
-    default_wait_s: 120,
-  },
-];
+const tenants = withWaitingTenant(120);
 const MODEL = 'gpt-4o-mini';
 const answerTo = (content: string) =>
   simulatedCompletion({ model: MODEL, messages: [{ role: 'user', content }] }).choices[0]!.message.content;

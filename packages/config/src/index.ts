@@ -13,5 +13,11 @@ export {
   type TokenUsage,
   usageOf,
 } from './price-table.js';
-export { PROVIDER_PROFILES, type ProviderProfile, type ProviderProfileName } from './provider-profiles.js';
+export {
+  BATCH_ENDPOINTS,
+  type BatchEndpoint,
+  PROVIDER_PROFILES,
+  type ProviderProfile,
+  type ProviderProfileName,
+} from './provider-profiles.js';
 export { parseTenants, type Tenant, TenantSchema, TenantsFileSchema, webhookSecrets } from './tenants.js';

@@ -4,15 +4,20 @@
  * mixes endpoints, and every line of a batch file carries the batch's endpoint as its `url`.
  */
 
-export const ENDPOINTS = [
-  '/v1/chat/completions',
-  '/v1/embeddings',
-  '/v1/responses',
-  '/v1/completions',
-  '/v1/moderations',
-] as const;
+import type { BatchEndpoint as PublicEndpoint } from '@batchbridge/client';
+import { BATCH_ENDPOINTS, type BatchEndpoint } from '@batchbridge/config';
 
-export type Endpoint = (typeof ENDPOINTS)[number];
+/** The list itself lives beside the provider profiles that say which of them each provider batches. */
+export const ENDPOINTS = BATCH_ENDPOINTS;
+
+export type Endpoint = BatchEndpoint;
+
+/** Type check: the endpoints `@batchbridge/client` publishes are exactly these (tsc fails here when they drift). */
+export const PUBLIC_ENDPOINTS_MATCH: [Endpoint] extends [PublicEndpoint]
+  ? [PublicEndpoint] extends [Endpoint]
+    ? true
+    : never
+  : never = true;
 
 const BY_GROUP_PART = new Map<string, Endpoint>(ENDPOINTS.map((e) => [groupPart(e), e]));
 

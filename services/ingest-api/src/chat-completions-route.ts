@@ -192,7 +192,8 @@ export function chatCompletionsCore(
 
     // `*` and `prefix*` mean the models the provider serves: a junk name would become its own failing batch and its
     // own metric series (issue 14.5).
-    if (!(await models.servesSoon(chat.model))) {
+    // Known models are decided without an await (the hot path); only an unknown one may wait for the first list.
+    if (!models.serves(chat.model) && !(await models.servesSoon(chat.model))) {
       throw new ApiError({
         status: 400,
         type: 'invalid_request_error',

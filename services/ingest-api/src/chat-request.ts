@@ -52,10 +52,13 @@ const message = z.discriminatedUnion(
 const num = (min: number, max: number) => z.number().min(min).max(max).nullable().optional();
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.number().int().min(min).max(max).nullable().optional();
 
+/** A model name as every endpoint takes it. */
+export const modelName = z
+  .string({ error: 'model is required and must be a string' })
+  .regex(/^[\x21-\x7e]{1,256}$/, 'expected a model name of 1–256 visible ASCII characters');
+
 const ChatRequestSchema = z.looseObject({
-  model: z
-    .string({ error: 'model is required and must be a string' })
-    .regex(/^[\x21-\x7e]{1,256}$/, 'expected a model name of 1–256 visible ASCII characters'),
+  model: modelName,
   messages: z.array(message, { error: 'messages is required and must be an array' }).min(1, 'messages is empty'),
   temperature: num(0, 2),
   top_p: num(0, 1),

@@ -8,7 +8,7 @@
 import type { Endpoint } from '@batchbridge/domain';
 import { estimateInputTokens } from '@batchbridge/domain';
 import { z } from 'zod';
-import { MAX_CLIENT_REF_LENGTH, paramName, parseChatRequest, verbatimBody } from './chat-request.js';
+import { MAX_CLIENT_REF_LENGTH, modelName, paramName, parseChatRequest, verbatimBody } from './chat-request.js';
 import { invalidParam } from './errors.js';
 
 /** A request of any endpoint, as the route needs it. */
@@ -27,9 +27,6 @@ export interface EndpointRequest {
   tokens: number;
 }
 
-const modelName = z
-  .string({ error: 'model is required and must be a string' })
-  .regex(/^[\x21-\x7e]{1,256}$/, 'expected a model name of 1–256 visible ASCII characters');
 const tokenArray = z.array(z.number().int().min(0)).min(1);
 const extension = {
   callback_url: z.string().optional(),

@@ -4,6 +4,8 @@
  * answers against the schemas below.
  */
 
+import { ENDPOINTS } from '@batchbridge/domain';
+
 const errorRef = { $ref: '#/components/schemas/Error' };
 const requestRef = { $ref: '#/components/schemas/Request' };
 const eventRef = { $ref: '#/components/schemas/WebhookEvent' };
@@ -307,7 +309,7 @@ function baseDocument(options: { version?: string }): Record<string, unknown> {
             id: { type: 'string', pattern: '^breq_[0-9a-z]{25}$' },
             object: { const: 'batchbridge.request' },
             endpoint: {
-              enum: ['/v1/chat/completions', '/v1/embeddings', '/v1/responses', '/v1/completions', '/v1/moderations'],
+              enum: [...ENDPOINTS],
               description: 'The OpenAI endpoint the request is for; its provider batch holds only that endpoint.',
             },
             status: { enum: ['queued', 'batched', 'submitted', 'completed', 'failed', 'cancelled'] },

@@ -383,15 +383,15 @@ function userBlocks(content: unknown, field: string, refuse: Refuse): AnthropicC
     return [];
   }
   const blocks: AnthropicContentBlockParam[] = [];
-  content.forEach((part, i) => {
+  for (const [i, part] of content.entries()) {
     const f = `${field}[${i}]`;
-    if (!isRecord(part)) return refuse(f, 'expected a content part');
-    if (part.type === 'text' && typeof part.text === 'string') blocks.push({ type: 'text', text: part.text });
+    if (!isRecord(part)) refuse(f, 'expected a content part');
+    else if (part.type === 'text' && typeof part.text === 'string') blocks.push({ type: 'text', text: part.text });
     else if (part.type === 'image_url') {
       const block = imageBlock(part, f, refuse);
       if (block) blocks.push(block);
     } else refuse(f, `content parts of type ${String(part.type)} are not translated`);
-  });
+  }
   return blocks;
 }
 
@@ -413,22 +413,29 @@ function assistantBlocks(m: Record<string, unknown>, field: string, refuse: Refu
   }
   const toolCalls = m.tool_calls;
   if (Array.isArray(toolCalls)) {
-    toolCalls.forEach((call, i) => {
+    for (const [i, call] of toolCalls.entries()) {
       const f = `${field}.tool_calls[${i}]`;
       const fn = isRecord(call) ? call.function : undefined;
       if (!isRecord(call) || call.type !== 'function' || !isRecord(fn) || typeof call.id !== 'string') {
-        return refuse(f, 'expected {id, type: "function", function: {name, arguments}}');
+        refuse(f, 'expected {id, type: "function", function: {name, arguments}}');
+        continue;
       }
-      if (typeof fn.name !== 'string') return refuse(`${f}.function.name`, 'expected a string');
+      if (typeof fn.name !== 'string') {
+        refuse(`${f}.function.name`, 'expected a string');
+        continue;
+      }
       let input: unknown;
       try {
         input = JSON.parse(typeof fn.arguments === 'string' && fn.arguments !== '' ? fn.arguments : '{}');
       } catch {
-        return refuse(`${f}.function.arguments`, 'Anthropic needs the arguments as a JSON object; these are not JSON');
+        input = undefined;
       }
-      if (!isRecord(input)) return refuse(`${f}.function.arguments`, 'Anthropic needs the arguments as a JSON object');
+      if (!isRecord(input)) {
+        refuse(`${f}.function.arguments`, 'Anthropic needs the arguments as a JSON object');
+        continue;
+      }
       blocks.push({ type: 'tool_use', id: call.id, name: fn.name, input });
-    });
+    }
   }
   return blocks;
 }
@@ -458,7 +465,7 @@ function translateMessages(
     refuse('messages', 'expected a non-empty array');
     return { system: undefined, messages: [] };
   }
-  raw.forEach((m, i) => {
+  const take = (m: unknown, i: number) => {
     const field = `messages[${i}]`;
     if (!isRecord(m)) return refuse(field, 'expected a message object');
     switch (m.role) {
@@ -486,7 +493,8 @@ function translateMessages(
       default:
         return refuse(`${field}.role`, `messages of role ${String(m.role)} are not translated`);
     }
-  });
+  };
+  for (const [i, m] of raw.entries()) take(m, i);
   if (turns.length === 0) refuse('messages', 'Anthropic needs at least one user or assistant message');
   const messages: AnthropicMessageParam[] = turns.map((t) => {
     const only = t.blocks[0];
@@ -504,7 +512,7 @@ function translateTools(raw: unknown, refuse: Refuse): AnthropicTool[] | undefin
     return undefined;
   }
   const tools: AnthropicTool[] = [];
-  raw.forEach((t, i) => {
+  const take = (t: unknown, i: number) => {
     const f = `tools[${i}]`;
     const fn = isRecord(t) ? t.function : undefined;
     if (!isRecord(t) || t.type !== 'function' || !isRecord(fn)) {
@@ -519,7 +527,8 @@ function translateTools(raw: unknown, refuse: Refuse): AnthropicTool[] | undefin
     if (typeof fn.description === 'string') tool.description = fn.description;
     if (fn.strict === true) tool.strict = true;
     tools.push(tool);
-  });
+  };
+  for (const [i, t] of raw.entries()) take(t, i);
   return tools.length > 0 ? tools : undefined;
 }
 

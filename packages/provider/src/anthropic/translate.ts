@@ -482,7 +482,10 @@ function translateMessages(
         return push('user', userBlocks(m.content, `${field}.content`, refuse));
       case 'assistant': {
         const blocks = assistantBlocks(m, field, refuse);
-        if (blocks.length === 0) return refuse(field, 'an assistant message needs content or tool_calls');
+        const empty =
+          (m.content === undefined || m.content === null || m.content === '') && !Array.isArray(m.tool_calls);
+        if (empty) return refuse(field, 'an assistant message needs content or tool_calls');
+        if (blocks.length === 0) return;
         return push('assistant', blocks);
       }
       case 'tool': {

@@ -25,8 +25,12 @@ import {
   simulatedMessage,
 } from './message.js';
 
-/** The `anthropic-version` values the simulator accepts. */
+/**
+ * The `anthropic-version` values the simulator accepts: the two documented ones, and any later date (the TypeScript
+ * SDK 1.x sends its own, e.g. `2026-10-21`).
+ */
 export const ANTHROPIC_VERSIONS: readonly string[] = ['2023-06-01', '2023-01-01'];
+const DATED_VERSION = /^\d{4}-\d{2}-\d{2}$/;
 /** Most requests in one Message Batch. */
 export const MAX_BATCH_REQUESTS = 100_000;
 /** Largest create body (256 MB). */
@@ -66,7 +70,9 @@ function requestId(): string {
 
 function checkHeaders(apiKeys: ReadonlySet<string> | null) {
   return (req: Request, _res: Response, next: NextFunction) => {
-    const key = req.headers['x-api-key'];
+    // Anthropic's curl examples send `x-api-key`; the TypeScript SDK 1.x sends `Authorization: Bearer <key>`.
+    const bearer = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1]?.trim();
+    const key = req.headers['x-api-key'] ?? bearer;
     if (typeof key !== 'string' || key === '') {
       throw new AnthropicSimError(401, 'x-api-key header is required');
     }
@@ -75,7 +81,7 @@ function checkHeaders(apiKeys: ReadonlySet<string> | null) {
     if (typeof version !== 'string' || version === '') {
       throw new AnthropicSimError(400, 'anthropic-version: header is required');
     }
-    if (!ANTHROPIC_VERSIONS.includes(version)) {
+    if (!ANTHROPIC_VERSIONS.includes(version) && !(DATED_VERSION.test(version) && version > '2023-06-01')) {
       throw new AnthropicSimError(400, `anthropic-version: invalid version ${version}`);
     }
     next();

@@ -22,10 +22,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { createInterface } from 'node:readline';
-import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { MAX_RETRY_AFTER_MS, parseRetryAfter } from '@batchbridge/errors';
 import type { MetricsCatalog } from '@batchbridge/metrics';
 import type { BatchStatus } from '../batch.js';
@@ -290,6 +287,8 @@ interface CallInit {
   body?: string;
   signal?: AbortSignal | undefined;
   query?: Record<string, string | number | undefined>;
+  /** Clear the timeout once the headers are in (downloads). */
+  timeoutUntilHeaders?: boolean;
 }
 
 export class AnthropicBatchesClient {
@@ -298,6 +297,8 @@ export class AnthropicBatchesClient {
   readonly #version: string;
   readonly #timeoutMs: number;
   readonly #metrics: MetricsCatalog | undefined;
+  /** The timeout of each JSON call, cleared once its body is read. */
+  readonly #timers = new WeakMap<Response, NodeJS.Timeout>();
 
   constructor(options: AnthropicClientOptions) {
     this.#origin = options.baseUrl.replace(/\/+$/, '').replace(/\/v1$/, '');
@@ -314,8 +315,9 @@ export class AnthropicBatchesClient {
   async #call(operation: string, method: string, path: string, init: CallInit = {}): Promise<Response> {
     const url = new URL(`${this.#origin}${path}`);
     for (const [k, v] of Object.entries(init.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
-    const timeout = AbortSignal.timeout(this.#timeoutMs);
-    const signal = init.signal ? AbortSignal.any([init.signal, timeout]) : timeout;
+    const timeout = new AbortController();
+    const timer = setTimeout(() => timeout.abort(new Error(`no answer within ${this.#timeoutMs} ms`)), this.#timeoutMs);
+    const signal = init.signal ? AbortSignal.any([init.signal, timeout.signal]) : timeout.signal;
     const stop = this.#metrics?.upstreamRequestDuration.startTimer({ operation });
     let res: Response;
     try {
@@ -326,13 +328,17 @@ export class AnthropicBatchesClient {
         signal,
       });
     } catch (err) {
+      clearTimeout(timer);
       this.#metrics?.upstreamRequests.inc({ operation, status: 'error' });
       throw connectionError(err);
     } finally {
       stop?.();
     }
+    // A results download may take long: its timeout covers the wait for the headers only.
+    if (init.timeoutUntilHeaders || !res.ok) clearTimeout(timer);
     this.#metrics?.upstreamRequests.inc({ operation, status: String(res.status) });
     if (!res.ok) throw await httpError(res);
+    if (!init.timeoutUntilHeaders) this.#timers.set(res, timer);
     return res;
   }
 
@@ -342,6 +348,9 @@ export class AnthropicBatchesClient {
       return (await res.json()) as T;
     } catch (err) {
       throw connectionError(err);
+    } finally {
+      clearTimeout(this.#timers.get(res));
+      this.#timers.delete(res);
     }
   }
 
@@ -469,37 +478,56 @@ export class AnthropicBatchesClient {
   ): AsyncGenerator<AnthropicOutcome> {
     const res = await this.#call('messages.batches.results', 'GET', this.resultsPath(batch), {
       signal: options.signal,
+      timeoutUntilHeaders: true,
     });
     if (!res.body) return;
-    const lines = createInterface({
-      input: Readable.fromWeb(res.body as unknown as WebReadableStream<Uint8Array>),
-      crlfDelay: Number.POSITIVE_INFINITY,
-    });
-    try {
-      for await (const raw of lines) {
-        const text = raw.trim();
-        if (text === '') continue;
-        let parsed: unknown;
-        try {
-          parsed = JSON.parse(text);
-        } catch (err) {
-          throw new ProviderError(
-            {
-              retryable: true,
-              status: undefined,
-              retryAfterMs: undefined,
-              message: 'Anthropic results line is not JSON (a truncated download?)',
-              code: 'malformed_result',
-            },
-            { cause: err },
-          );
-        }
-        yield judgeAnthropicResult(parsed, options);
+    const reader = res.body.getReader();
+    const decoder = new TextDecoder();
+    let pending = '';
+    const judge = (raw: string): AnthropicOutcome | undefined => {
+      const text = raw.trim();
+      if (text === '') return undefined;
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch (err) {
+        throw new ProviderError(
+          {
+            retryable: true,
+            status: undefined,
+            retryAfterMs: undefined,
+            message: 'Anthropic results line is not JSON (a truncated download?)',
+            code: 'malformed_result',
+          },
+          { cause: err },
+        );
       }
-    } catch (err) {
-      throw err instanceof ProviderError ? err : connectionError(err);
+      return judgeAnthropicResult(parsed, options);
+    };
+    try {
+      for (;;) {
+        let chunk: Awaited<ReturnType<typeof reader.read>>;
+        try {
+          chunk = await reader.read();
+        } catch (err) {
+          throw connectionError(err);
+        }
+        if (chunk.done) break;
+        pending += decoder.decode(chunk.value, { stream: true });
+        let nl = pending.indexOf('\n');
+        while (nl !== -1) {
+          const outcome = judge(pending.slice(0, nl));
+          pending = pending.slice(nl + 1);
+          if (outcome) yield outcome;
+          nl = pending.indexOf('\n');
+        }
+      }
+      pending += decoder.decode();
+      const last = judge(pending);
+      if (last) yield last;
     } finally {
-      lines.close();
+      // An early return or an error: let go of the connection.
+      await reader.cancel().catch(() => undefined);
     }
   }
 
@@ -568,15 +596,12 @@ export class AnthropicBatchesClient {
   }
 
   async #firstResultCustomId(batch: AnthropicMessageBatch): Promise<string | undefined> {
-    const controller = new AbortController();
     try {
-      for await (const outcome of this.results(batch, { signal: controller.signal })) return outcome.custom_id;
+      for await (const outcome of this.results(batch)) return outcome.custom_id;
       return undefined;
     } catch (err) {
       if (err instanceof ProviderError && !err.retryable) return undefined;
       throw err;
-    } finally {
-      controller.abort();
     }
   }
 }

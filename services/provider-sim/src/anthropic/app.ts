@@ -173,17 +173,19 @@ function batchesRouter(parts: AnthropicAppParts): Router {
         ? faults.truncateDownloadAfterBytes
         : null;
     res.status(200).set('content-type', 'application/binary');
+    res.flushHeaders();
     let i = 0;
     let sent = 0;
     const pump = () => {
       while (i < lines.length) {
         const chunk = `${lines[i++]}\n`;
-        if (cutAfter !== null && sent + Buffer.byteLength(chunk) > cutAfter) {
-          res.write(chunk.slice(0, Math.max(0, cutAfter - sent)));
-          res.socket?.destroy();
+        const bytes = Buffer.byteLength(chunk);
+        if (cutAfter !== null && sent + bytes > cutAfter) {
+          // Let what was written reach the socket, then reset the connection mid-download.
+          res.write(chunk.slice(0, Math.max(0, cutAfter - sent)), () => res.destroy());
           return;
         }
-        sent += Buffer.byteLength(chunk);
+        sent += bytes;
         if (!res.write(chunk)) {
           res.once('drain', pump);
           return;

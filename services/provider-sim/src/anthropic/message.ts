@@ -69,7 +69,7 @@ export function paramsText(params: SimMessageParams): string {
 }
 
 /** The fingerprint of a request's conversation (system prompt included when there is one). */
-export function paramsHash(params: SimMessageParams): string {
+export function paramsHash(params: Pick<SimMessageParams, 'system' | 'messages'>): string {
   return messagesHash(params.system === undefined ? params.messages : [{ system: params.system }, ...params.messages]);
 }
 

@@ -12,6 +12,7 @@ import {
   type AnthropicMessageBatch,
   type AnthropicOutcome,
   createAnthropicBatchesClient,
+  judgeAnthropicResult,
   neutralBatchStatus,
   toAnthropicParams,
   toOpenAIResultLine,
@@ -139,6 +140,12 @@ describe('Anthropic batches client against the simulator', () => {
     expect(outcomes.get('r400')).toMatchObject({ kind: 'failed', status: 400 });
     expect(outcomes.get('r529')).toMatchObject({ kind: 'retry', code: 'server_error' });
     expect(outcomes.get('r500')).toMatchObject({ kind: 'retry', code: 'server_error' });
+
+    const unreadable = judgeAnthropicResult({
+      custom_id: 'u',
+      result: { type: 'succeeded', message: { id: 'msg_x', content: null } },
+    });
+    expect(unreadable).toMatchObject({ kind: 'failed', status: 502 });
 
     const verdicts = Object.fromEntries(
       [...outcomes].map(([id, o]) => [id, judgeLine(ResultLineSchema.parse(toOpenAIResultLine(o))).kind]),

@@ -183,11 +183,23 @@ export function judgeAnthropicResult(line: unknown, options: Omit<ResultsOptions
   switch (result.type) {
     case 'succeeded': {
       const message = result.message as AnthropicMessage;
-      const body = fromAnthropicMessage(message, {
-        model: options.modelFor?.(customId),
-        created: options.created,
-      });
-      return { custom_id: customId, kind: 'succeeded', body };
+      try {
+        const body = fromAnthropicMessage(message, {
+          model: options.modelFor?.(customId),
+          created: options.created,
+        });
+        return { custom_id: customId, kind: 'succeeded', body };
+      } catch {
+        // Answered (and paid) but unreadable: another batch would be paid again, so it fails instead.
+        const message = 'the Anthropic answer could not be read as a message';
+        return {
+          custom_id: customId,
+          kind: 'failed',
+          status: 502,
+          body: { error: { message, type: 'server_error', param: null, code: 'malformed_result' } },
+          message,
+        };
+      }
     }
     case 'errored': {
       const { status, body } = anthropicErrorToOpenAI(result.error);

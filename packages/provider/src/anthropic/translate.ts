@@ -271,7 +271,9 @@ type Translation = { ok: true; params: AnthropicMessageParams } | { ok: false; f
 
 /**
  * Every field of a chat-completions body that cannot be sent to Anthropic, each with its reason; empty when the body
- * translates. `defaultMaxTokens` matters: without one, a body with no token limit is refused (`max_tokens`).
+ * translates. `defaultMaxTokens` matters: without one, a body with no token limit is refused (`max_tokens`). Pass the
+ * upstream body, batchbridge's own fields (`callback_url`, `custom_id`, `deadline`) already taken out: any field not
+ * known here is refused.
  */
 export function refusedChatFields(body: ChatCompletionBody, options: ToAnthropicOptions = {}): RefusedField[] {
   const t = translate(body, options);

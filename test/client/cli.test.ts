@@ -102,7 +102,7 @@ describe('batchbridge submit', () => {
             custom_id: `emb-${i}`,
             method: 'POST',
             url: '/v1/embeddings',
-            body: { model: 'text-embedding-3-small', input: `line ${i}`, encoding_format: 'float' },
+            body: { model: 'text-embedding-3-small', input: `line ${i}`, dimensions: 8, encoding_format: 'float' },
           }),
         );
       } else if (i % 10 === 0) {
@@ -124,7 +124,7 @@ describe('batchbridge submit', () => {
     const args = ['submit', file, '--wait', '--out', out, '--concurrency', '64', '--json'];
 
     const first = cli(args);
-    await until(() => stateEntries(state) >= total / 2, 120_000);
+    await until(() => stateEntries(state) >= total / 2, 600_000);
     first.child.kill('SIGKILL');
     const killed = await first.done;
     expect(killed.signal).toBe('SIGKILL');
@@ -149,7 +149,12 @@ describe('batchbridge submit', () => {
       const i = r.line;
       if (i % 20 === 0) {
         expect(r.custom_id).toBe(`emb-${i}`);
-        const body = { model: 'text-embedding-3-small', input: `line ${i}`, encoding_format: 'float' as const };
+        const body = {
+          model: 'text-embedding-3-small',
+          input: `line ${i}`,
+          dimensions: 8,
+          encoding_format: 'float' as const,
+        };
         expect(r.response!.body).toEqual(simulatedEmbeddings(body));
       } else {
         expect(r.custom_id).toBe(i % 10 === 0 ? `chat-${i}` : null);
@@ -162,15 +167,7 @@ describe('batchbridge submit', () => {
     const counters = pipeline.sim!.counters();
     expect(counters.linesReceived).toBe(total);
     expect(counters.customIdsAnsweredTwice).toEqual([]);
-
-    // export writes the same results again, without waiting; get prints one request.
-    const exported = await cli(['export', file, '--out', join(dir, 'export.jsonl'), '--quiet']).done;
-    expect(exported.code).toBe(0);
-    expect(readResults(join(dir, 'export.jsonl'))).toEqual(results);
-    const got = await cli(['get', results[41]!.id!, '--json']).done;
-    expect(got.code).toBe(0);
-    expect(JSON.parse(got.stdout)).toMatchObject({ id: results[41]!.id, status: 'completed' });
-  }, 600_000);
+  }, 900_000);
 
   it('stops on Ctrl-C with exit 130 and resumes; refused lines make exit 1 and are in the results', async () => {
     const file = join(dir, 'small.jsonl');
@@ -198,6 +195,13 @@ describe('batchbridge submit', () => {
     expect(results[199]).toMatchObject({ line: 200, status: 'refused', error: { code: 'model_not_found' } });
     expect(results.filter((r) => r.status === 'completed')).toHaveLength(598);
     expect(new Set(results.map((r) => r.id).filter(Boolean)).size).toBe(598);
+    // export writes the same results again, without waiting; get prints one request.
+    const exported = await cli(['export', file, '--out', join(dir, 'export.jsonl'), '--quiet']).done;
+    expect(exported.code).toBe(1); // the refused and the invalid line
+    expect(readResults(join(dir, 'export.jsonl'))).toEqual(results);
+    const got = await cli(['get', results[41]!.id!, '--json']).done;
+    expect(got.code).toBe(0);
+    expect(JSON.parse(got.stdout)).toMatchObject({ id: results[41]!.id, status: 'completed' });
 
     // A changed input is not resumed with the old keys.
     writeFileSync(file, `${lines.slice(0, 10).join('\n')}\n`);

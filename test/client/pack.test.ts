@@ -4,9 +4,8 @@
 // no @types/node: only Web APIs) and the `batchbridge` bin work against the running service.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { simulatedCompletion } from '@batchbridge/provider-sim';
@@ -17,9 +16,7 @@ type Pipeline = Awaited<ReturnType<typeof startPipeline>>;
 const run = promisify(execFile);
 const root = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 // The openai package the workspace installed (a directory in pnpm's store: no download).
-const openaiDir = dirname(
-  realpathSync(createRequire(join(root, 'packages/client/package.json')).resolve('openai/package.json')),
-);
+const openaiDir = realpathSync(join(root, 'packages/client/node_modules/openai'));
 
 let pipeline: Pipeline;
 let work: string;

@@ -139,6 +139,9 @@ async function countLines(file: string): Promise<number> {
 async function submit(ctx: Context, file: string): Promise<number> {
   const { values, client } = ctx;
   if (!existsSync(file) || !statSync(file).isFile()) throw new UsageError(`no such file: ${file}`);
+  if (values.out !== undefined && !values.wait) {
+    throw new UsageError('--out needs --wait (or run export --out later, once the requests are final)');
+  }
   const concurrency = positiveInt(values.concurrency, '--concurrency', 16);
   let defaultEndpoint: BatchEndpoint | undefined;
   if (values.endpoint !== undefined) {
@@ -353,13 +356,27 @@ async function collect(
     }
     if ('err' in entry) return { ...base, id: null, status: 'refused', response: null, error: entry.err };
     let request: BatchbridgeRequest;
-    for (;;) {
-      const leftS = Math.floor((deadline - Date.now()) / 1000);
-      request =
-        waiting && leftS > 0 && !signals.stopped()
-          ? await client.wait(entry.id, { timeoutS: Math.min(leftS, 30), pollS: 30 })
-          : await client.get(entry.id);
-      if (!waiting || isFinal(request) || leftS <= 0 || signals.stopped()) break;
+    try {
+      for (;;) {
+        const leftS = Math.floor((deadline - Date.now()) / 1000);
+        request =
+          waiting && leftS > 0 && !signals.stopped()
+            ? await client.wait(entry.id, { timeoutS: Math.min(leftS, 30), pollS: 30 })
+            : await client.get(entry.id);
+        if (!waiting || isFinal(request) || leftS <= 0 || signals.stopped()) break;
+      }
+    } catch (err) {
+      // Kept for RESULT_RETENTION after it finished (7 d by default): an older request is gone.
+      if (err instanceof BatchbridgeError && err.status === 404) {
+        return {
+          ...base,
+          id: entry.id,
+          status: 'not_found',
+          response: null,
+          error: { code: err.code, message: err.message },
+        };
+      }
+      throw err;
     }
     return {
       ...base,
@@ -396,8 +413,13 @@ async function collect(
   }
   if (tmp && outPath) renameSync(tmp, outPath);
   const pending = total - (counts.completed ?? 0) - (counts.failed ?? 0) - (counts.cancelled ?? 0);
-  const bad = (counts.failed ?? 0) + (counts.cancelled ?? 0) + (counts.refused ?? 0) + (counts.invalid ?? 0);
-  const notFinal = pending - (counts.refused ?? 0) - (counts.invalid ?? 0);
+  const bad =
+    (counts.failed ?? 0) +
+    (counts.cancelled ?? 0) +
+    (counts.refused ?? 0) +
+    (counts.invalid ?? 0) +
+    (counts.not_found ?? 0);
+  const notFinal = pending - (counts.refused ?? 0) - (counts.invalid ?? 0) - (counts.not_found ?? 0);
   report(ctx, { ...before, ...(outPath ? { out: outPath } : {}), lines: total, ...counts });
   if (signals.stopped()) return EXIT.interrupted;
   if (notFinal > 0) return waiting ? EXIT.pending : bad > 0 ? EXIT.failed : EXIT.pending;

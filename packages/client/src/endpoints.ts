@@ -17,7 +17,7 @@ export type EndpointRef = EndpointName | BatchEndpoint;
 
 /** The path of `/v1/…` for a short name or a path; `undefined` for anything else. */
 export function endpointPath(ref: string): BatchEndpoint | undefined {
-  if (ref in ENDPOINTS) return ENDPOINTS[ref as EndpointName];
+  if (Object.hasOwn(ENDPOINTS, ref)) return ENDPOINTS[ref as EndpointName];
   const path = ref.startsWith('/') ? ref : `/${ref}`;
   const withV1 = path.startsWith('/v1/') ? path : `/v1${path}`;
   return (Object.values(ENDPOINTS) as string[]).includes(withV1) ? (withV1 as BatchEndpoint) : undefined;

@@ -21,6 +21,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { open } from 'node:fs/promises';
+import { UsageError } from './exit.js';
 
 export interface StateHeader {
   v: 1;
@@ -59,9 +60,21 @@ export async function fingerprint(path: string): Promise<{ size: number; sha256:
 export function readState(statePath: string): LoadedState | undefined {
   if (!existsSync(statePath)) return undefined;
   const text = readFileSync(statePath, 'utf8');
+  // No complete header line: the first run died while writing it, before it sent any line.
+  if (!text.includes('\n')) return undefined;
   const rows = text.split('\n');
-  const header = JSON.parse(rows[0] ?? '') as StateHeader;
-  if (header.v !== 1 || typeof header.run !== 'string') throw new Error(`${statePath} is not a batchbridge state file`);
+  let header: StateHeader;
+  try {
+    header = JSON.parse(rows[0] ?? '') as StateHeader;
+  } catch {
+    throw new UsageError(
+      `${statePath} is not a batchbridge state file (pass another --state, or --restart to overwrite it)`,
+    );
+  }
+  if (header.v !== 1 || typeof header.run !== 'string')
+    throw new UsageError(
+      `${statePath} is not a batchbridge state file (pass another --state, or --restart to overwrite it)`,
+    );
   const lines = new Map<number, { id: string } | { err: LineError }>();
   for (const row of rows.slice(1)) {
     if (row.trim() === '') continue;

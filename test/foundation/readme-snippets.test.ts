@@ -1,6 +1,6 @@
 // The README's TypeScript snippets are code people paste: each one must compile as it stands, on its own, under the
 // repository's strict compiler settings (`strict`, `noUncheckedIndexedAccess`, `exactOptionalPropertyTypes`), with the
-// real `openai`, `express` and `standardwebhooks` typings and the exported `@batchbridge/client` types.
+// real `openai`, `express` and `ioredis` typings and the `@batchbridge/client` package (client, receivers, batchOpenAI).
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -18,11 +18,14 @@ export function tsSnippets(markdown: string): string[] {
 }
 
 describe('README snippets', () => {
-  it('finds the snippets (the SDK client and the webhook receiver)', () => {
+  it('finds the snippets (the client package, batchOpenAI, an unchanged SDK, the receivers)', () => {
     const snippets = tsSnippets(readFileSync(join(root, 'README.md'), 'utf8'));
-    expect(snippets.length).toBeGreaterThanOrEqual(2);
+    expect(snippets.length).toBeGreaterThanOrEqual(5);
     expect(snippets.some((s) => s.includes("from 'openai'"))).toBe(true);
-    expect(snippets.some((s) => s.includes("from 'standardwebhooks'"))).toBe(true);
+    expect(snippets.some((s) => s.includes('new BatchbridgeClient('))).toBe(true);
+    expect(snippets.some((s) => s.includes("from '@batchbridge/client/openai'"))).toBe(true);
+    expect(snippets.some((s) => s.includes('webhookHandler('))).toBe(true);
+    expect(snippets.some((s) => s.includes('verifyWebhook('))).toBe(true);
   });
 
   it('compiles each one on its own under tsc --strict', async () => {

@@ -1,60 +1,55 @@
 /**
- * The wire types of batchbridge (SPEC §3), for applications that talk to it: the request object that
- * `POST /v1/chat/completions` answers with (202) and `GET /v1/requests/{id}` returns, and the webhook event that carries
- * it to the callback URL. Types only — nothing here runs — so importing it costs an application nothing at run time.
+ * `@batchbridge/client`: talk to batchbridge from an application (SPEC §17). Only `fetch` and Web APIs, no
+ * dependencies: Node 20+, Deno, Bun and edge runtimes.
  *
- * The server builds its answers from these same types (`@batchbridge/domain` re-exports them), and the OpenAPI
- * document's `Request` and `WebhookEvent` schemas are checked against real answers and real deliveries in the tests.
+ * - `BatchbridgeClient`: `submit` to any batchable endpoint, `get`, `wait` (long-poll), `cancel`, `redeliver`, `models`;
+ * - `verifyWebhook` and `webhookHandler` (express or `node:http`) for receivers, with `webhook-id` dedupe stores;
+ * - the wire types: the request object and the webhook events.
  *
- * ```ts
- * import type { BatchbridgeRequest } from '@batchbridge/client';
- * const request = (await client.chat.completions.create(body)) as unknown as BatchbridgeRequest;
- * ```
+ * `batchOpenAI()` (the official `openai` SDK set up for transparent mode) is in `@batchbridge/client/openai`; the
+ * `batchbridge` command line is this package's `bin`.
  */
-
-/** The batchable endpoints batchbridge accepts (SPEC §9). */
-export type BatchEndpoint =
-  | '/v1/chat/completions'
-  | '/v1/embeddings'
-  | '/v1/responses'
-  | '/v1/completions'
-  | '/v1/moderations';
-
-/** Where a request is in its life; the last three are final. */
-export type RequestStatus = 'queued' | 'batched' | 'submitted' | 'completed' | 'failed' | 'cancelled';
-
-/** The request object: the 202 answer, `GET /v1/requests/{id}`, and a webhook event's `data`. */
-export interface BatchbridgeRequest {
-  /** `breq_` and 25 lowercase base-36 characters. */
-  id: string;
-  object: 'batchbridge.request';
-  /** The OpenAI endpoint the request is for, e.g. `/v1/chat/completions`, `/v1/embeddings`. */
-  endpoint: BatchEndpoint;
-  status: RequestStatus;
-  model: string;
-  /** Your own reference (`X-Custom-ID` or body `custom_id`), echoed; null when none was given. */
-  custom_id: string | null;
-  /** Unix seconds. */
-  created_at: number;
-  /** Unix seconds; null until the request is final. */
-  completed_at: number | null;
-  /** The provider batch of the latest attempt. */
-  batch_id: string | null;
-  /** Provider batches this request has been part of. */
-  attempts: number;
-  /** The provider's answer, unchanged: for chat an OpenAI `ChatCompletion` in `body` (set when completed). */
-  response: { status_code: number; body: unknown } | null;
-  /** Why the request failed or was cancelled (set when failed). */
-  error: { code: string; message: string } | null;
-}
-
-/** The three outcome events; one is delivered per request, with the same `webhook-id` on every retry. */
-export type WebhookEventType = 'request.completed' | 'request.failed' | 'request.cancelled';
-
-/** The JSON body of a webhook (Standard Webhooks: verify the raw bytes before parsing). */
-export interface WebhookEvent {
-  type: WebhookEventType;
-  /** ISO 8601: when the outcome happened (the same on every retry of one event). */
-  timestamp: string;
-  data: BatchbridgeRequest;
-}
+export {
+  BatchbridgeClient,
+  type CallOptions,
+  type ClientOptions,
+  isFinal,
+  type SubmitOptions,
+  type Submitted,
+  type WaitOptions,
+} from './client.js';
+export {
+  type BodyOf,
+  ENDPOINTS,
+  type EndpointBodies,
+  type EndpointName,
+  type EndpointRef,
+  endpointPath,
+} from './endpoints.js';
+export { BatchbridgeError } from './errors.js';
+export {
+  type DedupeState,
+  type DedupeStore,
+  type IncomingLike,
+  memoryDedupeStore,
+  type OutgoingLike,
+  type RedisLike,
+  redisDedupeStore,
+  type WebhookHandlerOptions,
+  webhookHandler,
+} from './receiver.js';
+export type {
+  BatchbridgeRequest,
+  BatchEndpoint,
+  RequestStatus,
+  WebhookEvent,
+  WebhookEventType,
+} from './types.js';
+export {
+  type HeadersLike,
+  type VerifiedWebhook,
+  type VerifyOptions,
+  verifyWebhook,
+  type WebhookVerificationCode,
+  WebhookVerificationError,
+} from './webhooks.js';

@@ -171,8 +171,9 @@ export function chatCompletionsCore(
     else checkJsonValue(req.body);
     // Transparent mode (SPEC §8): a request that waits is answered with its outcome, so it needs no callback URL and
     // may ask for a stream.
+    const prefer = parsePrefer(req.headers.prefer);
     const waitS = effectiveWaitS({
-      prefer: parsePrefer(req.headers.prefer),
+      prefer,
       tenantDefaultS: tenant.default_wait_s,
       maxWaitS: config.limits.maxWaitS,
       clientTimeoutS: clientTimeoutS(req.headers['x-stainless-timeout']),
@@ -206,11 +207,14 @@ export function chatCompletionsCore(
 
     // The header wins over the body field, and both over the tenant's default (SPEC §3).
     const callbackUrl = header(req, 'x-callback-url') ?? chat.bodyCallbackUrl ?? tenant.default_callback_url;
-    if (callbackUrl === undefined && waitS === 0) {
+    // `Prefer: respond-async` without a callback URL: the client collects the outcome itself (GET /v1/requests/{id},
+    // long-polled with `Prefer: wait`), as @batchbridge/client and the batchbridge command do.
+    if (callbackUrl === undefined && waitS === 0 && !prefer.respondAsync) {
       throw invalidParam(
         'callback_url',
         'a callback URL is required: send the X-Callback-URL header or a callback_url field ' +
-          '(or `Prefer: wait=<seconds>` to get the answer in the response instead)',
+          '(or `Prefer: wait=<seconds>` to get the answer in the response instead, ' +
+          'or `Prefer: respond-async` to fetch it with GET /v1/requests/{id})',
         'missing_callback_url',
       );
     }

@@ -116,7 +116,9 @@ function baseDocument(options: { version?: string }): Record<string, unknown> {
             preferParam(
               'Transparent mode (RFC 7240): hold the answer up to this many seconds (capped by MAX_WAIT_S) and answer ' +
                 'with the outcome itself; the tenant’s `default_wait_s` applies when absent, `wait=0` asks for the ' +
-                'asynchronous 202. A request that waits needs no callback URL and may ask for `stream: true`.',
+                'asynchronous 202. A request that waits needs no callback URL and may ask for `stream: true`. ' +
+                '`respond-async`: the 202 at once, and no callback URL needed — the client fetches the outcome with ' +
+                '`GET /v1/requests/{id}` (long-polled with `Prefer: wait`), as `@batchbridge/client` does.',
             ),
           ],
           requestBody: {
@@ -147,7 +149,7 @@ function baseDocument(options: { version?: string }): Record<string, unknown> {
             '502': error('With a wait: the request failed upstream (the `code` is the request’s error code).'),
             '400': error(
               'Invalid JSON, invalid parameter (named in `param`), `stream: true` without a wait, no callback URL ' +
-                'without a wait. With a wait: the provider refused the line (its own status and error body).',
+                'without a wait or `respond-async`. With a wait: the provider refused the line (its own status and error body).',
             ),
             '401': error('Missing or unknown API key.'),
             '403': error('The model is not allowed for this tenant.'),

@@ -1,0 +1,60 @@
+/**
+ * The wire types of batchbridge (SPEC §3), for applications that talk to it: the request object that
+ * `POST /v1/chat/completions` answers with (202) and `GET /v1/requests/{id}` returns, and the webhook event that carries
+ * it to the callback URL. Types only — nothing here runs — so importing it costs an application nothing at run time.
+ *
+ * The server builds its answers from these same types (`@batchbridge/domain` re-exports them), and the OpenAPI
+ * document's `Request` and `WebhookEvent` schemas are checked against real answers and real deliveries in the tests.
+ *
+ * ```ts
+ * import type { BatchbridgeRequest } from '@batchbridge/client';
+ * const request = (await client.chat.completions.create(body)) as unknown as BatchbridgeRequest;
+ * ```
+ */
+
+/** The batchable endpoints batchbridge accepts (SPEC §9). */
+export type BatchEndpoint =
+  | '/v1/chat/completions'
+  | '/v1/embeddings'
+  | '/v1/responses'
+  | '/v1/completions'
+  | '/v1/moderations';
+
+/** Where a request is in its life; the last three are final. */
+export type RequestStatus = 'queued' | 'batched' | 'submitted' | 'completed' | 'failed' | 'cancelled';
+
+/** The request object: the 202 answer, `GET /v1/requests/{id}`, and a webhook event's `data`. */
+export interface BatchbridgeRequest {
+  /** `breq_` and 25 lowercase base-36 characters. */
+  id: string;
+  object: 'batchbridge.request';
+  /** The OpenAI endpoint the request is for, e.g. `/v1/chat/completions`, `/v1/embeddings`. */
+  endpoint: BatchEndpoint;
+  status: RequestStatus;
+  model: string;
+  /** Your own reference (`X-Custom-ID` or body `custom_id`), echoed; null when none was given. */
+  custom_id: string | null;
+  /** Unix seconds. */
+  created_at: number;
+  /** Unix seconds; null until the request is final. */
+  completed_at: number | null;
+  /** The provider batch of the latest attempt. */
+  batch_id: string | null;
+  /** Provider batches this request has been part of. */
+  attempts: number;
+  /** The provider's answer, unchanged: for chat an OpenAI `ChatCompletion` in `body` (set when completed). */
+  response: { status_code: number; body: unknown } | null;
+  /** Why the request failed or was cancelled (set when failed). */
+  error: { code: string; message: string } | null;
+}
+
+/** The three outcome events; one is delivered per request, with the same `webhook-id` on every retry. */
+export type WebhookEventType = 'request.completed' | 'request.failed' | 'request.cancelled';
+
+/** The JSON body of a webhook (Standard Webhooks: verify the raw bytes before parsing). */
+export interface WebhookEvent {
+  type: WebhookEventType;
+  /** ISO 8601: when the outcome happened (the same on every retry of one event). */
+  timestamp: string;
+  data: BatchbridgeRequest;
+}

@@ -42,7 +42,9 @@ beforeAll(async () => {
     },
   ];
   pipeline = await startPipeline(
-    { PROVIDER_PROFILE: 'kluster', BATCH_MAX_REQUESTS: '8000', BATCH_MAX_WAIT_MS: '100', MAX_ATTEMPTS: '5' },
+    // A packing wait long enough that the 60 000 lines, enqueued chunk by chunk, fill provider batches of 10 000
+    // rather than many small ones (the kluster profile allows 30 batch creates a minute).
+    { PROVIDER_PROFILE: 'kluster', BATCH_MAX_REQUESTS: '10000', BATCH_MAX_WAIT_MS: '1000', MAX_ATTEMPTS: '5' },
     tenants,
   );
   client = new OpenAI({ baseURL: `${pipeline.url}/v1`, apiKey: BATCHER_KEY });
@@ -50,7 +52,9 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
+  const t = Date.now();
   await pipeline?.dispose();
+  console.log('TIMING dispose', Date.now() - t);
   await receiver?.close();
   if (work) rmSync(work, { recursive: true, force: true });
 });
@@ -299,15 +303,19 @@ describe('the Batch API served by batchbridge', () => {
     }
     // Provider batches expire after half their lines for a while: those lines are retried, invisibly.
     pipeline.sim?.setFaults({ expireAfterFraction: 0.5 });
+    const t0 = Date.now();
+    const T = (w: string) => console.log('TIMING', w, Date.now() - t0);
     const file = await client.files.create({
       file: await toFile(Buffer.from(`${lines.join('\n')}\n`), 'big.jsonl'),
       purpose: 'batch',
     });
+    T('uploaded');
     const batch = await client.batches.create({
       input_file_id: file.id,
       endpoint: '/v1/chat/completions',
       completion_window: '24h',
     });
+    T('created');
     const expired = await until(
       'some provider batches expired',
       async () => (await simClient().batches.list({ limit: 100 })).data,
@@ -315,6 +323,7 @@ describe('the Batch API served by batchbridge', () => {
       120_000,
     );
     expect(expired.length).toBeGreaterThan(0);
+    T('expired seen');
     pipeline.sim?.setFaults({ expireAfterFraction: null });
     const done = await until(
       '60k done',
@@ -322,6 +331,7 @@ describe('the Batch API served by batchbridge', () => {
       (b) => TERMINAL.includes(b.status),
       240_000,
     );
+    T('done');
     expect(done.status).toBe('completed');
     expect(done.request_counts).toEqual({ total: n, completed: n, failed: 0 });
     const text = await (await client.files.content(done.output_file_id as string)).text();
@@ -341,6 +351,7 @@ describe('the Batch API served by batchbridge', () => {
       );
     }
     expect(ids.size).toBe(n);
+    T('checked');
     const providerBatches = (await simClient().batches.list({ limit: 100 })).data;
     expect(providerBatches.length).toBeGreaterThan(8);
   }, 300_000);

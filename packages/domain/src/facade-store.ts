@@ -200,7 +200,9 @@ export class FacadeStore {
       idempotencyKey: string | undefined;
       errors: unknown;
     },
-  ): Promise<{ kind: 'created' } | { kind: 'replayed'; id: string } | { kind: 'no_file' } | { kind: 'exists' }> {
+  ): Promise<
+    { kind: 'created'; outbox: string } | { kind: 'replayed'; id: string } | { kind: 'no_file' } | { kind: 'exists' }
+  > {
     const k = this.k(p);
     const reply = await this.ctx.redis.bbFacadeCreate(
       k.facadeBatch(b.id),
@@ -224,7 +226,8 @@ export class FacadeStore {
     );
     const kind = String(reply[0]);
     if (kind === 'replayed') return { kind, id: String(reply[1]) };
-    return { kind: kind as 'created' | 'no_file' | 'exists' };
+    if (kind === 'created') return { kind, outbox: String(reply[1] ?? '') };
+    return { kind: kind as 'no_file' | 'exists' };
   }
 
   async getBatch(id: string): Promise<FacadeBatchRecord | undefined> {

@@ -7,7 +7,7 @@
     ARGV[1]  options (JSON): tag, id, tenant, fileId, endpoint, window, windowMs, now, metadata (JSON text),
              callbackUrl ('' for none), idemKey ('' for none), idemTtl, errors (JSON text, '' for none), retention,
              partition
-  Output: {'created'} | {'replayed', id of the batch an Idempotency-Key created} | {'no_file'} (missing, another
+  Output: {'created', outbox member of the batch webhook ('' unless failed at once)} | {'replayed', id of the batch an Idempotency-Key created} | {'no_file'} (missing, another
     tenant's) | {'exists'} (the id is taken)
 ]]
 --- @include "facade"
@@ -30,9 +30,8 @@ if o.idemKey ~= '' then redis.call('SET', key_idem(tag, o.tenant, o.idemKey), o.
 if o.errors ~= '' then
   -- Nothing of the file was enqueued: the batch fails as a provider's validation would.
   redis.call('HSET', KEYS[1], 'next_chunk', f[3])
-  facade_end(tag, KEYS[1], o.id, 'failed', now, o.retention, o.partition, o.errors)
-  return {'created'}
+  return {'created', facade_end(tag, KEYS[1], o.id, 'failed', now, o.retention, o.partition, o.errors) or ''}
 end
 redis.call('HINCRBY', fkey, 'enqueuing', 1)
 redis.call('ZADD', key_facade_live(tag), now, o.id)
-return {'created'}
+return {'created', ''}

@@ -7,7 +7,7 @@
   Input:
     KEYS[1]  the batch hash
     ARGV[1]  options (JSON): tag, from, count, now, retention, partition
-  Output: {'ok', next cursor, total} | {'cursor', cursor} | {'enqueuing'} | {'idle'} (no pass asked or batch ended)
+  Output: {'ok', next cursor, total, outbox member of the batch webhook ('' unless the batch ended)} | {'cursor', cursor} | {'enqueuing'} | {'idle'} (no pass asked or batch ended)
 ]]
 --- @include "move"
 --- @include "group"
@@ -26,6 +26,7 @@ local message = b[2] == 'expire' and 'This request could not be executed before 
   or 'This request was cancelled with its batch.'
 local errJson = cjson.encode({code = code, message = message})
 local to = math.min(cursor + o.count, lines)
+local member = false
 local stem = 'breq_' .. string.sub(batchId, 7)
 local ALPHA = '0123456789abcdefghijklmnopqrstuvwxyz'
 for idx = cursor, to - 1 do
@@ -43,22 +44,22 @@ for idx = cursor, to - 1 do
     group_remove(tag, f[2], tonumber(f[3]) or 0, tonumber(f[4]) or 0)
     redis.call('HSET', key, 'error', errJson)
     move(tag, key, 'queued', 'cancelled', f[5], now)
-    finish(tag, key, id, now, o.retention, o.partition)
+    member = finish(tag, key, id, now, o.retention, o.partition) or member
   end
 end
 redis.call('HSET', KEYS[1], 'end_cursor', to)
 if to >= lines then
   if b[2] == 'expire' then
-    facade_end(tag, KEYS[1], batchId, 'expired', now, o.retention, o.partition, '')
+    member = facade_end(tag, KEYS[1], batchId, 'expired', now, o.retention, o.partition, '') or member
   else
     local c = redis.call('HMGET', KEYS[1], 'status', 'n_completed', 'n_failed', 'n_cancelled')
     local done = (tonumber(c[2]) or 0) + (tonumber(c[3]) or 0) + (tonumber(c[4]) or 0)
     if c[1] == 'cancelling' and done >= tonumber(b[8]) then
-      facade_end(tag, KEYS[1], batchId, 'cancelled', now, o.retention, o.partition, '')
+      member = facade_end(tag, KEYS[1], batchId, 'cancelled', now, o.retention, o.partition, '') or member
     else
       -- Lines still in provider batches: the batch ends with the last of them (facade_line_done).
       redis.call('ZREM', key_facade_live(tag), batchId)
     end
   end
 end
-return {'ok', to, lines}
+return {'ok', to, lines, member or ''}

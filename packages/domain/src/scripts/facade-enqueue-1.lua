@@ -7,7 +7,7 @@
     KEYS[1]  the batch hash
     ARGV[1]  options (JSON): tag, n, now, retention, partition
   Output: {'ok', lines enqueued, next chunk} | {'cursor', next chunk} (another run did this chunk) |
-    {'status', status} (not validating or cancelling) | {'gone'} | {'missing'} (the chunk is gone: batch failed)
+    {'status', status} (not validating or cancelling) | {'gone'} | {'missing', outbox member} (the chunk is gone: batch failed)
 ]]
 --- @include "group"
 --- @include "facade"
@@ -23,10 +23,10 @@ if nextc >= chunks then return {'cursor', nextc} end
 local lines = redis.call('LRANGE', key_facade_file_chunk(tag, b[4], nextc), 0, -1)
 local batchId, tenant = b[6], b[5]
 if #lines == 0 then
-  facade_end(tag, KEYS[1], batchId, 'failed', now, o.retention, o.partition,
+  local member = facade_end(tag, KEYS[1], batchId, 'failed', now, o.retention, o.partition,
     cjson.encode({object = 'list', data = {{code = 'file_not_found', line = cjson.null, param = 'input_file_id',
       message = 'the input file was deleted or expired before all its lines were read'}}}))
-  return {'missing'}
+  return {'missing', member or ''}
 end
 local ALPHA = '0123456789abcdefghijklmnopqrstuvwxyz'
 local function b36(n)

@@ -104,6 +104,12 @@ export function batchesHandlers(runtime: Runtime, callbacks: CallbackPolicy, dri
     const batch = await store.facade.getBatch(batchId);
     if (!batch) throw notFound(`No such batch: ${batchId}`);
     if (result.kind === 'created') {
+      // A batch that failed at once has its webhook job in the outbox: hand it over now (the sweep would later).
+      if (result.outbox) {
+        await runtime.relay.relay(p, [result.outbox]).catch((err: Error) => {
+          logger.warn({ batchId, err: err.message }, 'batch webhook relay failed; left to the outbox sweep');
+        });
+      }
       runtime.metrics.m.facadeBatchesCreated.inc({ status: batch.status });
       logger.info({ batchId, tenant: tenant.id, fileId, lines: file.lines }, 'batch created');
       driver.kick(p, batchId);

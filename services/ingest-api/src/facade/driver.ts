@@ -104,7 +104,10 @@ export class FacadeDriver {
     const facade = this.runtime.store.facade;
     if ((b.status === 'validating' || b.status === 'cancelling') && b.next_chunk < b.chunks) {
       const reply = await facade.enqueueChunk(p, b.id, b.next_chunk);
-      if (reply[0] === 'missing') this.runtime.logger.warn({ batchId: b.id }, 'batch input file gone; batch failed');
+      if (reply[0] === 'missing') {
+        this.runtime.logger.warn({ batchId: b.id }, 'batch input file gone; batch failed');
+        await this.relay(p, reply[1]);
+      }
       return reply[0] === 'ok' || reply[0] === 'cursor';
     }
     if (b.ending === '' && Date.now() >= b.expires_at && b.status !== 'cancelling') {
@@ -112,8 +115,15 @@ export class FacadeDriver {
     }
     if (b.ending !== '' && b.end_cursor < b.enq_lines) {
       const reply = await facade.endPass(p, b.id, b.end_cursor, PASS_LINES);
+      if (reply[0] === 'ok') await this.relay(p, reply[3]);
       return reply[0] === 'ok' || reply[0] === 'cursor';
     }
     return false;
+  }
+
+  /** Hands a batch webhook's outbox entry to its queue now; the outbox sweep would, a few seconds later. */
+  private async relay(p: PartitionId, member: unknown): Promise<void> {
+    if (typeof member !== 'string' || member === '') return;
+    await this.runtime.relay.relay(p, [member]);
   }
 }

@@ -2,10 +2,12 @@
   The Batch API facade (SPEC §12): a batch whose lines are requests of the pipeline.
   facade_end(tag, bkey, batchId, status, now, retention, partition, errors): the batch's terminal move (completed,
     failed, expired, cancelled) with its time, its result file ids, its retention, out of the live set, and the
-    batch webhook's deliver job through the outbox. Nothing happens to a batch already terminal.
+    batch webhook's deliver job through the outbox. Returns that job's outbox member (false, and nothing changes, for
+    a batch already terminal).
   facade_line_done(tag, batchId, status, now, retention, partition): counts a finished line of a batch (called by
     `finish` for a request with `fbatch`); the last line of an in-progress batch completes it, the last of a cancelling
-    one cancels it. Lines that finish after the batch ended (expired) change nothing.
+    one cancels it. Lines that finish after the batch ended (expired) change nothing. Returns the outbox member of the
+    batch webhook when this line ended the batch, else false.
 ]]
 --- @include "outbox"
 local FACADE_TERMINAL = {completed = true, failed = true, expired = true, cancelled = true}
@@ -30,21 +32,21 @@ local function facade_end(tag, bkey, batchId, status, now, retention, partition,
   end
   redis.call('PEXPIRE', bkey, retention)
   redis.call('ZREM', key_facade_live(tag), batchId)
-  outbox_add(tag, now, 'deliver', job_id_deliver(batchId), {partition = partition, requestId = batchId,
+  return outbox_add(tag, now, 'deliver', job_id_deliver(batchId), {partition = partition, requestId = batchId,
     batch = true})
-  return true
 end
 
 local function facade_line_done(tag, batchId, status, now, retention, partition)
   local bkey = key_facade_batch(tag, batchId)
   local st = redis.call('HGET', bkey, 'status')
-  if not st or FACADE_TERMINAL[st] then return end
+  if not st or FACADE_TERMINAL[st] then return false end
   local field = 'n_failed'
   if status == 'completed' then field = 'n_completed' elseif status == 'cancelled' then field = 'n_cancelled' end
   redis.call('HINCRBY', bkey, field, 1)
   local f = redis.call('HMGET', bkey, 'n_completed', 'n_failed', 'n_cancelled', 'total', 'ending')
   local done = (tonumber(f[1]) or 0) + (tonumber(f[2]) or 0) + (tonumber(f[3]) or 0)
-  if done < (tonumber(f[4]) or 0) or f[5] == 'expire' then return end
-  if st == 'in_progress' then facade_end(tag, bkey, batchId, 'completed', now, retention, partition, '')
-  elseif st == 'cancelling' then facade_end(tag, bkey, batchId, 'cancelled', now, retention, partition, '') end
+  if done < (tonumber(f[4]) or 0) or f[5] == 'expire' then return false end
+  if st == 'in_progress' then return facade_end(tag, bkey, batchId, 'completed', now, retention, partition, '') end
+  if st == 'cancelling' then return facade_end(tag, bkey, batchId, 'cancelled', now, retention, partition, '') end
+  return false
 end

@@ -1,7 +1,8 @@
 --[[
   finish(tag, key, id, now, retention, partition): terminal bookkeeping of a request: completion time, retention,
   the delivery job through the outbox, the undelivered index, and a notice on the partition's outcomes channel. Returns the outbox member
-  (false for a line of a Batch API batch: its batch is counted instead, see facade).
+  (for a line of a Batch API batch its batch is counted instead, see facade: the member of the batch webhook when
+  this line ended the batch, else false).
 ]]
 --- @include "outbox"
 --- @include "facade"
@@ -11,9 +12,8 @@ local function finish(tag, key, id, now, retention, partition)
   local fbatch = redis.call('HGET', key, 'fbatch')
   if fbatch then
     -- A line of a Batch API batch (SPEC §12): no per-line webhook; its batch counts it, and may end.
-    facade_line_done(tag, fbatch, redis.call('HGET', key, 'status'), now, retention, partition)
     redis.call('PUBLISH', key_outcomes(tag), id)
-    return false
+    return facade_line_done(tag, fbatch, redis.call('HGET', key, 'status'), now, retention, partition)
   end
   local member = outbox_add(tag, now, 'deliver', job_id_deliver(id), {partition=partition, requestId=id})
   -- Until its outcome is delivered, gone or dead-lettered: a deleted deliver job must not mean a lost outcome (14.6).

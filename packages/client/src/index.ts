@@ -41,6 +41,8 @@ export {
 export type {
   BatchbridgeRequest,
   BatchEndpoint,
+  BatchWebhookEvent,
+  BatchWebhookEventType,
   RequestStatus,
   WebhookEvent,
   WebhookEventType,

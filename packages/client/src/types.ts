@@ -58,3 +58,17 @@ export interface WebhookEvent {
   timestamp: string;
   data: BatchbridgeRequest;
 }
+
+/** The terminal events of a Batch API batch (SPEC §12), as OpenAI sends them. */
+export type BatchWebhookEventType = 'batch.completed' | 'batch.failed' | 'batch.expired' | 'batch.cancelled';
+
+/** The JSON body of a batch webhook: OpenAI's event shape; `data.id` is the batch (retrieve it for the rest). */
+export interface BatchWebhookEvent {
+  /** `evt_` + the batch id: the same on every retry. */
+  id: string;
+  object: 'event';
+  type: BatchWebhookEventType;
+  /** Unix seconds: when the batch ended. */
+  created_at: number;
+  data: { id: string };
+}

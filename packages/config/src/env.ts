@@ -136,6 +136,12 @@ const EnvSchema = z.object({
     .regex(/^\d+h$/, 'expected hours such as 24h')
     .default('24h'),
 
+  /** Batch API facade (SPEC §12): most lines per uploaded file (4 base-36 characters of a line's request id). */
+  FACADE_MAX_LINES: int(1, 36 ** 4 - 1).default(1_000_000),
+  FACADE_MAX_FILE_BYTES: int(1024, 16 * 1024 ** 3).default(2 * 1024 ** 3),
+  /** The longest `completion_window` a batch may ask for (any duration up to it is accepted). */
+  FACADE_MAX_WINDOW: duration.default(7 * 86_400_000),
+
   POLL_INTERVAL_MS: int(10).default(5_000),
   POLL_MAX_INTERVAL_MS: int(10).default(60_000),
   MAX_ATTEMPTS: int(1, 100).default(3),
@@ -205,6 +211,8 @@ export interface Config {
     completionWindow: string;
   };
   poll: { intervalMs: number; maxIntervalMs: number };
+  /** The Batch API served by batchbridge (SPEC §12). */
+  facade: { maxLines: number; maxFileBytes: number; maxWindowMs: number };
   maxAttempts: number;
   deleteProviderFiles: boolean;
   webhook: {
@@ -321,6 +329,7 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
         completionWindow: e.COMPLETION_WINDOW,
       },
       poll: { intervalMs: e.POLL_INTERVAL_MS, maxIntervalMs: e.POLL_MAX_INTERVAL_MS },
+      facade: { maxLines: e.FACADE_MAX_LINES, maxFileBytes: e.FACADE_MAX_FILE_BYTES, maxWindowMs: e.FACADE_MAX_WINDOW },
       maxAttempts: e.MAX_ATTEMPTS,
       deleteProviderFiles: e.DELETE_PROVIDER_FILES,
       webhook: {

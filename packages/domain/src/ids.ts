@@ -89,6 +89,61 @@ export function partitionOfRequestId(id: string): number | undefined {
   return m?.[1] ? Number.parseInt(m[1], 36) : undefined;
 }
 
+/**
+ * A Batch API input file (SPEC §12): `file-` + partition (2) + time (9) + random (14). Its partition is the tenant's
+ * facade partition (`facadePartition`), so all of a tenant's files and batches share one hash tag.
+ */
+export function newFacadeFileId(partition: number): string {
+  return `file-${partition.toString(36).padStart(2, '0')}${time36()}${random36(14)}`;
+}
+
+/**
+ * A Batch API batch: `batch_` + partition (2) + time (9) + random (10). Line i of the batch is the request
+ * `breq_` + the same 21 characters + i in base 36 (4 characters): a well-formed request id of the same partition,
+ * derived rather than stored, so the batch keeps no list of a million ids and re-running a step makes the same ids.
+ */
+export function newFacadeBatchId(partition: number): string {
+  return `batch_${partition.toString(36).padStart(2, '0')}${time36()}${random36(10)}`;
+}
+
+const FACADE_FILE_ID = /^file-([0-9a-z]{2})[0-9a-z]{23}$/;
+const FACADE_BATCH_ID = /^batch_([0-9a-z]{2})[0-9a-z]{19}$/;
+/** The virtual output and error files of a batch. */
+const FACADE_RESULT_FILE_ID = /^file-(batch_[0-9a-z]{21})-(output|errors)$/;
+
+/** Most lines a batch id can name (4 base-36 characters). */
+export const FACADE_LINE_ID_LIMIT = 36 ** 4 - 1;
+
+export function partitionOfFacadeId(id: string): number | undefined {
+  const m = FACADE_FILE_ID.exec(id) ?? FACADE_BATCH_ID.exec(id);
+  return m?.[1] ? Number.parseInt(m[1], 36) : undefined;
+}
+
+export function isFacadeBatchId(id: string): boolean {
+  return FACADE_BATCH_ID.test(id);
+}
+
+/** The batch and kind of a virtual result file id, if it is one. */
+export function parseResultFileId(id: string): { batchId: string; kind: 'output' | 'errors' } | undefined {
+  const m = FACADE_RESULT_FILE_ID.exec(id);
+  return m ? { batchId: m[1] as string, kind: m[2] as 'output' | 'errors' } : undefined;
+}
+
+export function resultFileId(batchId: string, kind: 'output' | 'errors'): string {
+  return `file-${batchId}-${kind}`;
+}
+
+/** The request id of line `index` (0-based) of a batch (see newFacadeBatchId). */
+export function facadeLineId(batchId: string, index: number): string {
+  return `breq_${batchId.slice(6)}${index.toString(36).padStart(4, '0')}`;
+}
+
+/** The partition of a tenant's Batch API files and batches (stable: listing reads one partition). */
+export function facadePartition(partitions: number, tenant: string): number {
+  if (partitions <= 1) return 0;
+  return createHash('sha1').update(`facade\n${tenant}`).digest().readUInt32BE(0) % partitions;
+}
+
 export function newFlushId(): string {
   return `fl_${time36()}${random36(12)}`;
 }

@@ -1,3 +1,4 @@
+export type { BatchWebhookEvent, BatchWebhookEventType } from '@batchbridge/client';
 export {
   type BatchOutcomes,
   type BatchPoll,
@@ -7,6 +8,16 @@ export {
 } from './batch-store.js';
 export { DeadLetters } from './dead-letters.js';
 export { ENDPOINTS, type Endpoint, endpointOfGroup, groupPart, isEndpoint } from './endpoints.js';
+export {
+  encodeFacadeLine,
+  FACADE_CHUNK_BYTES,
+  FACADE_CHUNK_LINES,
+  type FacadeBatchRecord,
+  type FacadeFileRecord,
+  type FacadeLine,
+  type FacadeLineResult,
+  FacadeStore,
+} from './facade-store.js';
 export {
   CLAIM_SLICE,
   type ClaimResult,
@@ -18,10 +29,19 @@ export {
 } from './flush-store.js';
 export {
   choosePartition,
+  FACADE_LINE_ID_LIMIT,
+  facadeLineId,
+  facadePartition,
+  isFacadeBatchId,
   isRequestId,
+  newFacadeBatchId,
+  newFacadeFileId,
   newFlushId,
   newRequestId,
+  parseResultFileId,
+  partitionOfFacadeId,
   partitionOfRequestId,
+  resultFileId,
   webhookIdFor,
 } from './ids.js';
 export { JOB_ID_PREFIXES, type JobIdKind, jobIds } from './job-ids.js';

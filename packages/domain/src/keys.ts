@@ -34,6 +34,16 @@
  * | T:redeliver:<requestId>      | string | a redeliver was asked for in the last REDELIVER_GAP_MS (rate gate), PX   |
  * | T:outcomes                   | pubsub | channel (not a key): the id of each request that just finished, for the  |
  * |                              |        | ingest processes holding connections that wait for it (SPEC §8)         |
+ * | T:ffile:<fileId>             | hash   | an uploaded Batch API input file (SPEC §12): tenant, filename, bytes, lines,  |
+ * |                              |        | chunks, urls (first line of each url), enqueuing (batches still reading it)   |
+ * | T:ffile:<fileId>:c:<n>       | list   | chunk n of its checked lines (≤ 1 000 lines / 4 MB each): no huge key        |
+ * | T:ffiles:<tenant>            | zset   | the tenant's uploaded files, score = upload time (ms)                    |
+ * | T:fbatch:<batchId>           | hash   | a Batch API batch (facade): status, times, counts, enqueue cursor         |
+ * |                              |        | (next_chunk), end pass (ending, end_cursor); its lines are the requests   |
+ * |                              |        | `breq_<batch id stem><line index, base 36>` (no list of ids is stored)    |
+ * | T:fbatches:<tenant>          | zset   | the tenant's batches, score = creation time (ms) (list, newest first)    |
+ * | T:fbatches-live              | zset   | batches not yet terminal, score = when the driver should look next (ms)  |
+ * | T:fbatch:<batchId>:lease     | string | the driver holding a batch (token), PX: one process drives it at a time   |
  * | T:<queue>:…                  | BullMQ | the flush, poll and deliver queues of the partition (queues package)    |
  *
  * Global keys (not per partition), with G = `{<prefix>:g}`:
@@ -138,6 +148,13 @@ export const PARTITION_KEYS = {
   undelivered: 'undelivered',
   outcomes: 'outcomes',
   redeliverGate: 'redeliver:<requestId>',
+  facadeFile: 'ffile:<fileId>',
+  facadeFileChunk: 'ffile:<fileId>:c:<n>',
+  facadeFiles: 'ffiles:<tenant>',
+  facadeBatch: 'fbatch:<batchId>',
+  facadeBatches: 'fbatches:<tenant>',
+  facadeLive: 'fbatches-live',
+  facadeLease: 'fbatch:<batchId>:lease',
 } as const;
 
 export type PartitionKeyName = keyof typeof PARTITION_KEYS;
@@ -250,5 +267,28 @@ export class PartitionKeys {
   /** Set (PX) while a redeliver of this request was asked for recently: one per request per few seconds. */
   redeliverGate(requestId: string): string {
     return KEY.redeliverGate(this.tag, requestId);
+  }
+  /** An uploaded Batch API input file (SPEC §12). */
+  facadeFile(fileId: string): string {
+    return KEY.facadeFile(this.tag, fileId);
+  }
+  /** Chunk `n` of an uploaded file's checked lines. */
+  facadeFileChunk(fileId: string, n: number): string {
+    return KEY.facadeFileChunk(this.tag, fileId, String(n));
+  }
+  facadeFiles(tenant: string): string {
+    return KEY.facadeFiles(this.tag, tenant);
+  }
+  facadeBatch(batchId: string): string {
+    return KEY.facadeBatch(this.tag, batchId);
+  }
+  facadeBatches(tenant: string): string {
+    return KEY.facadeBatches(this.tag, tenant);
+  }
+  get facadeLive(): string {
+    return KEY.facadeLive(this.tag);
+  }
+  facadeLease(batchId: string): string {
+    return KEY.facadeLease(this.tag, batchId);
   }
 }

@@ -48,6 +48,13 @@ export interface ScriptCommands {
   bbPruneDead(key: string, options: string): Promise<number>;
   bbRecordPoll(key: string, options: string): Promise<string>;
   bbFinishBatch(key: string, options: string): Promise<number>;
+  bbFacadeCreate(key: string, options: string): Promise<string[]>;
+  bbFacadeEnqueue(key: string, options: string): Promise<Array<string | number>>;
+  bbFacadeCancel(key: string, options: string): Promise<string[]>;
+  bbFacadeExpire(key: string, options: string): Promise<number>;
+  bbFacadeEndPass(key: string, options: string): Promise<Array<string | number>>;
+  bbFacadeFileCommit(key: string, options: string): Promise<number>;
+  bbFacadeFileDelete(key: string, options: string): Promise<string>;
 }
 
 export type ScriptClient = Client & ScriptCommands;

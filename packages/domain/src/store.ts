@@ -7,6 +7,7 @@
  *   batches      batch-store.ts     provider batches: polls and routing
  *   ledger       ledger.ts          estimated savings
  *   deadLetters  dead-letters.ts    outcomes whose delivery gave up
+ *   facade       facade-store.ts    the Batch API facade: uploaded files, batches of lines (SPEC §12)
  *
  * Every read and write of their state goes through these (and so through the Lua scripts of `scripts/` for anything
  * that changes a state). Services never build keys themselves.
@@ -14,6 +15,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import { BatchStore } from './batch-store.js';
 import { DeadLetters } from './dead-letters.js';
+import { FacadeStore } from './facade-store.js';
 import { FlushStore } from './flush-store.js';
 import type { KeySpace } from './keys.js';
 import { Ledger } from './ledger.js';
@@ -28,6 +30,7 @@ export class Store {
   readonly batches: BatchStore;
   readonly ledger: Ledger;
   readonly deadLetters: DeadLetters;
+  readonly facade: FacadeStore;
 
   constructor(redis: Redis | Cluster, keys: KeySpace, options: StoreOptions) {
     this.keys = keys;
@@ -44,5 +47,6 @@ export class Store {
     this.batches = new BatchStore(ctx);
     this.ledger = new Ledger(ctx);
     this.deadLetters = new DeadLetters(ctx);
+    this.facade = new FacadeStore(ctx);
   }
 }

@@ -23,6 +23,17 @@ export function createMetricsCatalog(registry: Registry) {
       labelNames: ['reason'] as const,
       registers,
     }),
+    facadeLinesUploaded: new Counter({
+      name: 'batchbridge_facade_lines_uploaded_total',
+      help: 'Lines of Batch API input files uploaded and checked (POST /v1/files, purpose=batch).',
+      registers,
+    }),
+    facadeBatchesCreated: new Counter({
+      name: 'batchbridge_facade_batches_created_total',
+      help: 'Batch API batches created (POST /v1/batches), by status at creation (validating, or failed when a line does not match the endpoint).',
+      labelNames: ['status'] as const,
+      registers,
+    }),
     waitOutcomes: new Counter({
       name: 'batchbridge_wait_outcomes_total',
       help: 'Requests that held their connection for the outcome (Prefer: wait), by how the wait ended: finished (answered with the outcome), timeout (202 after the wait), aborted (the client went away), closed (shutdown).',

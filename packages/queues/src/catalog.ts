@@ -29,8 +29,16 @@ const partition = z.number().int().min(0).max(1023);
 export const FlushJob = z.object({ partition, flushId: z.string().min(1) });
 /** poller: poll one provider batch until terminal, then route its output and error files. Rescheduled, not retried. */
 export const PollJob = z.object({ partition, batchId: z.string().min(1), polls: z.number().int().min(0).optional() });
-/** dispatcher: deliver one request's outcome to its callback URL, signed; `redeliver` bypasses the delivered check. */
-export const DeliverJob = z.object({ partition, requestId: z.string().min(1), redeliver: z.boolean().optional() });
+/**
+ * dispatcher: deliver one request's outcome to its callback URL, signed; `redeliver` bypasses the delivered check.
+ * With `batch: true`, `requestId` is a Batch API batch id and the event is its `batch.*` webhook (SPEC §12).
+ */
+export const DeliverJob = z.object({
+  partition,
+  requestId: z.string().min(1),
+  redeliver: z.boolean().optional(),
+  batch: z.boolean().optional(),
+});
 
 export type FlushJobData = z.infer<typeof FlushJob>;
 export type PollJobData = z.infer<typeof PollJob>;

@@ -19,6 +19,7 @@ import type { MetricsCatalog } from '@batchbridge/metrics';
 import { DeliverJob, type DeliverJobData } from '@batchbridge/queues';
 import { type HostLimiter, hostKey, type ReleaseSlot, signWebhook, type WebhookSender } from '@batchbridge/webhooks';
 import { DelayedError, type Job } from 'bullmq';
+import { deliverBatchEvent } from './batch-event.js';
 import { DeliveryRetryError } from './errors.js';
 
 export interface DeliverProcessorDeps {
@@ -61,6 +62,11 @@ export function createDeliverProcessor(deps: DeliverProcessorDeps): DeliverProce
       return 'invalid_job';
     }
     const { requestId, redeliver } = parsed.data;
+    if (parsed.data.batch === true) {
+      // A Batch API batch ended (SPEC §12): its one webhook, not a request's.
+      if (store.facade.partitionOf(requestId) !== partition) return 'invalid_job';
+      return deliverBatchEvent(deps, requestId, job.attemptsMade + 1, job.opts.attempts ?? 1);
+    }
     // The request id names its partition; the job's queue partition must agree, or the record is not ours to read.
     const p = store.requests.partitionOf(requestId);
     const attempt = job.attemptsMade + 1;

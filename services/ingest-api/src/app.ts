@@ -17,6 +17,9 @@ import { CHAT_ENDPOINT, chatCompletionsCore, chatCompletionsHandler } from './ch
 import { chatFastPath, type ErrorReporter } from './chat-fast-path.js';
 import { renderDocsPage } from './docs-page.js';
 import { ApiError, toApiError } from './errors.js';
+import { batchesHandlers } from './facade/batches-routes.js';
+import { FacadeDriver } from './facade/driver.js';
+import { filesHandlers } from './facade/files-routes.js';
 import { ModelCatalog } from './model-catalog.js';
 import { listedModels, PROFILE_DEFAULT_MODELS } from './model-policy.js';
 import { openApiDocument } from './openapi.js';
@@ -30,6 +33,8 @@ export interface IngestAppOptions {
   resolveHost?: ResolveHost;
   /** SSE comment interval of a streamed request that waits. @defaultValue 15 000 ms */
   streamKeepAliveMs?: number;
+  /** How often the Batch API driver looks for batches due for a step (SPEC §12). @defaultValue 1 000 ms */
+  facadeSweepMs?: number;
 }
 
 export interface IngestApp {
@@ -82,6 +87,14 @@ export function createIngestApp(runtime: Runtime, options: IngestAppOptions = {}
     onOutcome: (outcome) => m.waitOutcomes.inc({ outcome }),
   };
   const requests = requestsHandlers(runtime, hold);
+  // The Batch API facade (SPEC §12): files, batches, and the driver that enqueues, expires and cancels their lines.
+  const facadeDriver = new FacadeDriver(
+    runtime,
+    options.facadeSweepMs === undefined ? {} : { sweepMs: options.facadeSweepMs },
+  );
+  facadeDriver.start();
+  const files = filesHandlers(runtime, models);
+  const batches = batchesHandlers(runtime, callbacks, facadeDriver);
   const document = openApiDocument();
   const documentJson = JSON.stringify(document);
   const docsHtml = renderDocsPage(document);
@@ -127,7 +140,7 @@ export function createIngestApp(runtime: Runtime, options: IngestAppOptions = {}
     },
   });
   const routes: Array<{ path: string; methods: string[] }> = [];
-  const route = (method: 'get' | 'post', path: string, ...handlers: Handler[]) => {
+  const route = (method: 'get' | 'post' | 'delete', path: string, ...handlers: Handler[]) => {
     const tag: Handler = (_req, res, next) => {
       res.locals.route = path;
       next();
@@ -174,6 +187,15 @@ export function createIngestApp(runtime: Runtime, options: IngestAppOptions = {}
   route('get', '/v1/requests/:id', auth, requests.get);
   route('post', '/v1/requests/:id/cancel', auth, requests.cancel);
   route('post', '/v1/requests/:id/redeliver', auth, requests.redeliver);
+  route('post', '/v1/files', auth, files.upload);
+  route('get', '/v1/files', auth, files.list);
+  route('get', '/v1/files/:id', auth, files.retrieve);
+  route('delete', '/v1/files/:id', auth, files.remove);
+  route('get', '/v1/files/:id/content', auth, files.content);
+  route('post', '/v1/batches', auth, json, batches.create);
+  route('get', '/v1/batches', auth, batches.list);
+  route('get', '/v1/batches/:id', auth, batches.retrieve);
+  route('post', '/v1/batches/:id/cancel', auth, batches.cancel);
   route('get', '/v1/models', auth, (_req, res) => {
     const tenant = tenantOf(res);
     const owner = config.upstream.profile.name;
@@ -258,6 +280,7 @@ export function createIngestApp(runtime: Runtime, options: IngestAppOptions = {}
     ready,
     stop: async () => {
       models.stop();
+      await facadeDriver.stop();
       await waiter.close();
     },
   };

@@ -113,6 +113,60 @@ describe('OpenAPI document', () => {
       conforms('GET', path, await t.call('GET', path, { key: null }));
     }
 
+    // The Batch API facade (SPEC §12).
+    const boundary = 'bbdoc';
+    const multipart = (content: string, purpose = 'batch') => ({
+      raw:
+        `--${boundary}\r\nContent-Disposition: form-data; name="purpose"\r\n\r\n${purpose}\r\n` +
+        `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="doc.jsonl"\r\n` +
+        `Content-Type: application/octet-stream\r\n\r\n${content}\r\n--${boundary}--\r\n`,
+      headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+    });
+    const line = JSON.stringify({ custom_id: 'a', method: 'POST', url: C, body: chatBody() });
+    const uploaded = await t.call('POST', '/v1/files', multipart(`${line}\n`));
+    expect(uploaded.status, uploaded.text).toBe(200);
+    conforms('POST', '/v1/files', uploaded);
+    conforms('POST', '/v1/files', await t.call('POST', '/v1/files', multipart(`${line}\n{"custom_id":1}\n`)));
+    conforms('POST', '/v1/files', await t.call('POST', '/v1/files', { ...multipart(line), key: null }));
+    const fid = uploaded.json.id as string;
+    conforms('GET', '/v1/files', await t.call('GET', '/v1/files'));
+    conforms('GET', '/v1/files', await t.call('GET', '/v1/files?limit=0'));
+    conforms('GET', '/v1/files', await t.call('GET', '/v1/files', { key: null }));
+    conforms('GET', '/v1/files/{id}', await t.call('GET', `/v1/files/${fid}`));
+    conforms('GET', '/v1/files/{id}', await t.call('GET', `/v1/files/${fid}`, { key: GLOBEX_KEY }));
+    conforms('GET', '/v1/files/{id}', await t.call('GET', `/v1/files/${fid}`, { key: null }));
+    conforms('GET', '/v1/files/{id}/content', await t.call('GET', `/v1/files/${fid}/content`));
+    conforms('GET', '/v1/files/{id}/content', await t.call('GET', '/v1/files/file-nope/content'));
+    conforms('GET', '/v1/files/{id}/content', await t.call('GET', `/v1/files/${fid}/content`, { key: null }));
+    const B = '/v1/batches';
+    const batchBody = { input_file_id: fid, endpoint: C, completion_window: '24h' };
+    const batch = await t.call('POST', B, { body: batchBody });
+    conforms('POST', B, batch);
+    conforms('POST', B, await t.call('POST', B, { body: { ...batchBody, completion_window: 'soon' } }));
+    conforms('POST', B, await t.call('POST', B, { body: { ...batchBody, input_file_id: 'file-nope' } }));
+    conforms(
+      'POST',
+      B,
+      await t.call('POST', B, { body: { ...batchBody, metadata: { callback_url: 'http://10.0.0.1/x' } } }),
+    );
+    conforms('POST', B, await t.call('POST', B, { body: batchBody, key: null }));
+    conforms('GET', B, await t.call('GET', `${B}?limit=1`));
+    conforms('GET', B, await t.call('GET', `${B}?limit=1000`));
+    conforms('GET', B, await t.call('GET', B, { key: null }));
+    const bid = batch.json.id as string;
+    conforms('GET', `${B}/{id}`, await t.call('GET', `${B}/${bid}`));
+    conforms('GET', `${B}/{id}`, await t.call('GET', `${B}/${bid}`, { key: GLOBEX_KEY }));
+    conforms('GET', `${B}/{id}`, await t.call('GET', `${B}/${bid}`, { key: null }));
+    conforms('POST', `${B}/{id}/cancel`, await t.call('POST', `${B}/${bid}/cancel`));
+    conforms('POST', `${B}/{id}/cancel`, await t.call('POST', `${B}/batch_nope/cancel`));
+    conforms('POST', `${B}/{id}/cancel`, await t.call('POST', `${B}/${bid}/cancel`, { key: null }));
+    const failed = await t.call('POST', B, { body: { ...batchBody, endpoint: '/v1/embeddings' } });
+    expect(failed.json.status).toBe('failed');
+    conforms('POST', B, failed);
+    conforms('DELETE', '/v1/files/{id}', await t.call('DELETE', `/v1/files/${fid}`, { key: null }));
+    conforms('DELETE', '/v1/files/{id}', await t.call('DELETE', `/v1/files/${fid}`));
+    conforms('DELETE', '/v1/files/{id}', await t.call('DELETE', `/v1/files/${fid}`));
+
     const documented = Object.entries(doc.paths).flatMap(([path, methods]) =>
       Object.keys(methods).map((m) => `${m.toUpperCase()} ${path}`),
     );
@@ -125,7 +179,7 @@ describe('OpenAPI document', () => {
     expect(res.headers.get('content-type')).toContain('text/html');
     expect(res.text).not.toMatch(/<script|https?:\/\/(?!127)/);
     for (const path of Object.keys(doc.paths)) expect(res.text).toContain(`<code>${path}</code>`);
-    expect(Object.keys(doc.webhooks)).toHaveLength(3);
+    expect(Object.keys(doc.webhooks)).toHaveLength(7);
     for (const event of Object.keys(doc.webhooks)) expect(res.text).toContain(`<code>${event}</code>`);
   });
 });

@@ -5,6 +5,7 @@
  */
 
 import { ENDPOINTS } from '@batchbridge/domain';
+import { facadePaths, facadeSchemas } from './openapi-facade.js';
 
 const errorRef = { $ref: '#/components/schemas/Error' };
 const requestRef = { $ref: '#/components/schemas/Request' };
@@ -61,6 +62,10 @@ export function openApiDocument(options: { version?: string } = {}): Record<stri
       },
     };
   }
+  // The Batch API served by batchbridge (SPEC §12).
+  Object.assign(paths, facadePaths());
+  const components = doc.components as { schemas: Record<string, unknown> };
+  Object.assign(components.schemas, facadeSchemas());
   return doc;
 }
 
@@ -487,6 +492,34 @@ function webhooks(): Record<string, unknown> {
       'request.cancelled',
       'A request was cancelled',
       'Sent after `POST /v1/requests/{id}/cancel` succeeded, while the request was still queued.',
+    ),
+    ...Object.fromEntries(
+      ['completed', 'failed', 'expired', 'cancelled'].map((end) => [
+        `batch.${end}`,
+        {
+          post: {
+            operationId: `batch_${end}`,
+            summary: `A Batch API batch ${end === 'failed' ? 'failed validation' : `ended ${end}`}`,
+            description:
+              'One event per batch (SPEC §12), in OpenAI’s event shape: `data.id` is the batch; retrieve it for ' +
+              'its counts and files. Sent to the batch’s `metadata.callback_url` or the tenant’s ' +
+              '`default_callback_url`, signed with Standard Webhooks (`webhook-id` `msg_<batch id>`), retried like ' +
+              'request events. Lines of a batch send no webhook of their own.',
+            security: [],
+            parameters: webhookHeaders,
+            requestBody: {
+              required: true,
+              content: json({
+                allOf: [
+                  { $ref: '#/components/schemas/BatchWebhookEvent' },
+                  { type: 'object', properties: { type: { const: `batch.${end}` } } },
+                ],
+              }),
+            },
+            responses: { '2XX': { description: 'Delivered.' }, default: { description: 'Retried later.' } },
+          },
+        },
+      ]),
     ),
   };
 }

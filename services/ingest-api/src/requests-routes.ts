@@ -72,7 +72,7 @@ export function requestsHandlers(runtime: Runtime, hold?: HoldDeps) {
       }
       // The cancel script wrote the delivery job to the outbox atomically; relaying here only makes the
       // request.cancelled webhook prompt. If it fails, the outbox sweep of any service relays it later.
-      await relay.relay(p, [result.outbox]).catch((err: Error) => {
+      await relay.relay(p, result.outbox ? [result.outbox] : []).catch((err: Error) => {
         logger.warn({ requestId: id, tenant, err: err.message }, 'cancel: relay failed, left to the outbox sweep');
       });
       const record = await store.requests.get(id);

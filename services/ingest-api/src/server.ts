@@ -39,6 +39,10 @@ export async function startIngestApi(runtime: Runtime, options: IngestApiOptions
   });
   // Load balancers commonly keep idle connections for 60 s; outlive them so they never reuse a socket we just closed.
   server.keepAliveTimeout = 65_000;
+  // A Batch API upload (POST /v1/files, up to FACADE_MAX_FILE_BYTES) is one long request: Node's default of 300 s for
+  // receiving a whole request cut a 367 MB upload on a loaded box (408, S9). Headers must still arrive within
+  // `headersTimeout` (60 s); JSON bodies are bounded by MAX_BODY_BYTES.
+  server.requestTimeout = 3_600_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {

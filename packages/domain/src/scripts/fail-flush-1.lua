@@ -28,7 +28,8 @@ for _, id in ipairs(ids) do
   if f[1] == 'batched' and f[2] == fid then
     redis.call('HSET', key, 'error', o.error)
     move(tag, key, 'batched', 'failed', f[3], now)
-    members[#members + 1] = finish(tag, key, id, now, o.retention, o.partition)
+    local member = finish(tag, key, id, now, o.retention, o.partition)
+    if member then members[#members + 1] = member end
   end
 end
 redis.call('HSET', KEYS[1], 'failed_at', now)

@@ -7,8 +7,10 @@
  */
 import type { ServerResponse } from 'node:http';
 import { isTerminal, type RequestObject, type RequestRecord, toRequestObject } from '@batchbridge/domain';
+import type { StreamAsk } from '../endpoint-request.js';
 import { completionAsSse, errorAsSse, SSE_KEEPALIVE } from './chat-sse.js';
 import type { OutcomeWaiter } from './outcome-waiter.js';
+import { responseAsSse, responsesErrorAsSse } from './responses-sse.js';
 import { finishedAnswer, pendingAnswer, type WaitAnswer } from './wait-answer.js';
 
 /** What the route hands over when a request is to wait. */
@@ -18,8 +20,8 @@ export interface WaitPlan {
   seconds: number;
   /** The answer as the request stands now (the 202 object, or a replay's stored record). */
   current: RequestObject;
-  /** `stream: true` was asked for. */
-  stream: { includeUsage: boolean } | undefined;
+  /** `stream: true` was asked for, and in which endpoint's event format. */
+  stream: StreamAsk | undefined;
 }
 
 export interface HoldDeps {
@@ -92,9 +94,14 @@ async function latest(plan: WaitPlan, deps: HoldDeps): Promise<RequestObject> {
 }
 
 function streamText(answer: WaitAnswer, plan: WaitPlan): string {
-  if (answer.status === 200) return completionAsSse(answer.body, { includeUsage: plan.stream?.includeUsage === true });
+  const responses = plan.stream?.format === 'responses';
+  const asError = responses ? responsesErrorAsSse : errorAsSse;
+  if (answer.status === 200) {
+    if (responses) return responseAsSse(answer.body);
+    return completionAsSse(answer.body, { includeUsage: plan.stream?.format === 'chat' && plan.stream.includeUsage });
+  }
   if (answer.status === 202) {
-    return errorAsSse({
+    return asError({
       error: {
         message: `request ${plan.id} is still in progress after waiting ${plan.seconds} s; its result will be at GET /v1/requests/${plan.id}`,
         type: 'timeout_error',
@@ -103,5 +110,5 @@ function streamText(answer: WaitAnswer, plan: WaitPlan): string {
       },
     });
   }
-  return errorAsSse(answer.body);
+  return asError(answer.body);
 }

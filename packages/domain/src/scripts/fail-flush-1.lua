@@ -31,6 +31,7 @@ for _, id in ipairs(ids) do
     members[#members + 1] = finish(tag, key, id, now, o.retention, o.partition)
   end
 end
+publish_finished(tag)
 redis.call('HSET', KEYS[1], 'failed_at', now)
 redis.call('ZREM', key_flushes(tag), fid)
 redis.call('PEXPIRE', KEYS[1], o.retention)

@@ -1,13 +1,10 @@
 // What a waiting connection is woken by and answered from (transparent mode, SPEC §8): the requests one script call
 // finishes are announced in one message on the partition's outcomes channel, and the public object of a finished
 // request is read without its body, equal to the one built from the whole record.
-import { freshPrefix, sharedRedisUrl } from '@batchbridge/test-redis';
+import { KeySpace, newFlushId, Store, toRequestObject } from '@batchbridge/domain';
+import { freshPrefix, newRequestFixture, sharedRedisUrl } from '@batchbridge/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { newFlushId, newRequestId } from './ids.js';
-import { KeySpace } from './keys.js';
-import { toRequestObject } from './request-record.js';
-import { Store } from './store.js';
 
 let redis: Redis;
 let subscriber: Redis;
@@ -34,28 +31,15 @@ describe('outcome notices', () => {
       if (channel === keys.partitionKeys(0).outcomes) messages.push(message);
     });
     await subscriber.subscribe(keys.partitionKeys(0).outcomes);
-    const created: string[] = [];
     for (let i = 0; i < 5; i++) {
-      const id = newRequestId(0);
-      created.push(id);
       await store.requests.enqueue(
-        {
-          id,
-          partition: 0,
-          tenant: 'acme',
-          model: 'm',
-          group: 'chat.completions|m',
-          body: `{"model":"m","messages":[{"role":"user","content":"${'x'.repeat(1_000)}"}]}`,
-          bytes: 100,
-          tokens: 10,
-          clientRef: i === 0 ? 'mine-0' : undefined,
-        },
+        newRequestFixture({ content: 'x'.repeat(1_000), ...(i === 0 ? { clientRef: 'mine-0' } : {}) }),
         {},
       );
     }
     const fid = newFlushId();
     const limits = { maxRequests: 10, maxBytes: 1_000_000, maxTokens: 1_000_000, maxWaitMs: 0 };
-    expect(await store.flushes.claim(0, 'chat.completions|m', fid, limits, true)).toMatchObject({ claimed: true });
+    expect(await store.flushes.claim(0, newRequestFixture().group, fid, limits, true)).toMatchObject({ claimed: true });
     await store.flushes.recordSubmission(0, (await store.flushes.get(0, fid))!, 'batch_n', 'file_n');
     const ids = await store.flushes.ids(0, fid, 0, -1);
     const settled = await store.requests.settle(0, 'batch_n', [

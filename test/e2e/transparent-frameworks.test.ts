@@ -1,8 +1,9 @@
-// Transparent mode with the framework clients people already run (issue 18): LangChain's ChatOpenAI and the Vercel AI
-// SDK, configured with nothing but batchbridge's base URL and a key of a tenant that waits by default. Each gets the
-// simulator's exact answer, and the traffic rides provider batches: the simulator sees no realtime call.
+// Transparent mode with the framework clients people already run (issue 18): LangChain's ChatOpenAI, the Vercel AI
+// SDK (its chat model and its default Responses model) and the openai SDK's Responses streams, configured with nothing
+// but batchbridge's base URL and a key of a tenant that waits by default. Each gets the simulator's exact answer, and
+// the traffic rides provider batches: the simulator sees no realtime call.
 import { createOpenAI } from '@ai-sdk/openai';
-import { simulatedCompletion } from '@batchbridge/provider-sim';
+import { simulatedCompletion, simulatedResponse } from '@batchbridge/provider-sim';
 import { ChatOpenAI } from '@langchain/openai';
 import { generateText, streamText } from 'ai';
 import OpenAI from 'openai';
@@ -49,6 +50,77 @@ describe('framework clients, unchanged', () => {
     let text = '';
     for await (const part of streamed.textStream) text += part;
     expect(text).toBe(answerTo('ai sdk: stream a lake'));
+  });
+
+  it('openai SDK, Responses API: responses.create({ stream: true }) and responses.stream', async () => {
+    const before = pipeline.sim!.counters();
+    const client = new OpenAI({ baseURL: `${pipeline.url}/v1`, apiKey: WAITER_KEY, maxRetries: 0 });
+    const body = { model: MODEL, input: 'responses: stream a sea', instructions: 'Be brief.' };
+    const stream = await client.responses.create({ ...body, stream: true });
+    let text = '';
+    let completed: unknown;
+    const sequence: number[] = [];
+    for await (const event of stream) {
+      sequence.push(event.sequence_number);
+      if (event.type === 'response.output_text.delta') text += event.delta;
+      if (event.type === 'response.completed') completed = event.response;
+    }
+    const expected = simulatedResponse(body, { created: (completed as { created_at: number }).created_at });
+    expect(completed).toEqual(expected);
+    expect(text).toBe(expected.output[0].content[0].text);
+    expect(sequence).toEqual(sequence.map((_, i) => i));
+
+    const other = { model: MODEL, input: [{ role: 'user' as const, content: 'responses: a helper stream' }] };
+    const final = await client.responses.stream(other).finalResponse();
+    expect(final).toMatchObject(simulatedResponse(other, { created: final.created_at }));
+    expect(final.output_text).toBe(simulatedResponse(other).output[0].content[0].text);
+    // Without a wait a stream cannot be answered: refused, naming the parameter.
+    const refused = await fetch(`${pipeline.url}/v1/responses`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${WAITER_KEY}`, 'content-type': 'application/json', prefer: 'wait=0' },
+      body: JSON.stringify({ ...body, stream: true }),
+    });
+    expect(refused.status).toBe(400);
+    expect(((await refused.json()) as { error: { param: string } }).error.param).toBe('stream');
+
+    // Through batches: two batch lines, no realtime Responses call.
+    const after = pipeline.sim!.counters();
+    expect(after.linesReceived - before.linesReceived).toBe(2);
+    expect((after.requests.responses ?? 0) - (before.requests.responses ?? 0)).toBe(0);
+  });
+
+  it('Vercel AI SDK default (Responses) model: generateText and streamText', async () => {
+    // The body each call sent, as the simulator received it through the batch (batchbridge strips `stream`).
+    const sent: Array<Record<string, unknown>> = [];
+    const provider = createOpenAI({
+      baseURL: `${pipeline.url}/v1`,
+      apiKey: WAITER_KEY,
+      fetch: async (url, init) => {
+        if (String(url).endsWith('/responses') && typeof init?.body === 'string') sent.push(JSON.parse(init.body));
+        return fetch(url, init);
+      },
+    });
+    const answerOf = (body: Record<string, unknown> | undefined) => {
+      const { stream: _s, stream_options: _o, ...upstream } = body ?? {};
+      return simulatedResponse(upstream as { model: string; input: string }).output[0].content[0].text;
+    };
+    const before = pipeline.sim!.counters();
+    const generated = await generateText({ model: provider(MODEL), prompt: 'ai sdk responses: name a forest' });
+    expect(sent).toHaveLength(1);
+    expect(generated.text).toBe(answerOf(sent[0]));
+    expect(generated.text).toContain('re: ai sdk responses: name a forest');
+
+    const streamed = streamText({ model: provider(MODEL), prompt: 'ai sdk responses: stream a valley' });
+    let text = '';
+    for await (const part of streamed.textStream) text += part;
+    expect(sent).toHaveLength(2);
+    expect(sent[1]?.stream).toBe(true);
+    expect(text).toBe(answerOf(sent[1]));
+    expect(text).toContain('re: ai sdk responses: stream a valley');
+    expect((await streamed.usage).outputTokens).toBeGreaterThan(0);
+    const after = pipeline.sim!.counters();
+    expect(after.linesReceived - before.linesReceived).toBe(2);
+    expect((after.requests.responses ?? 0) - (before.requests.responses ?? 0)).toBe(0);
   });
 
   it('100 concurrent waiting clients ride one or a few provider batches and make no realtime call', async () => {

@@ -32,8 +32,8 @@
  * | T:undelivered                | zset   | finished requests whose outcome is not delivered, gone or dead-lettered  |
  * |                              |        | yet, score = finish time (the dispatcher's undelivered sweep)            |
  * | T:redeliver:<requestId>      | string | a redeliver was asked for in the last REDELIVER_GAP_MS (rate gate), PX   |
- * | T:outcomes                   | pubsub | channel (not a key): the id of each request that just finished, for the  |
- * |                              |        | ingest processes holding connections that wait for it (SPEC §8)         |
+ * | T:outcomes                   | pubsub | channel (not a key): the ids of the requests one script call finished,   |
+ * |                              |        | space-separated, for the ingests holding connections that wait (SPEC §8) |
  * | T:ffile:<fileId>             | hash   | an uploaded Batch API input file (SPEC §12): tenant, filename, bytes, lines,  |
  * |                              |        | chunks, urls (first line of each url), enqueuing (batches still reading it)   |
  * | T:ffile:<fileId>:c:<n>       | list   | chunk n of its checked lines (≤ 1 000 lines / 4 MB each): no huge key        |

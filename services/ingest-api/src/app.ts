@@ -4,7 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createAdminRouter } from '@batchbridge/admin-ui';
-import { ENDPOINTS, isTerminal, OPEN_STATUSES, type RequestRecord } from '@batchbridge/domain';
+import { ENDPOINTS, isTerminal, OPEN_STATUSES, type RequestObject } from '@batchbridge/domain';
 import { metricsHandler } from '@batchbridge/metrics';
 import type { Runtime } from '@batchbridge/runtime';
 import type { ResolveHost } from '@batchbridge/webhooks';
@@ -70,21 +70,25 @@ export function createIngestApp(runtime: Runtime, options: IngestAppOptions = {}
   // Requests that wait for their outcome (transparent mode): one subscriber connection per process, whatever the
   // number of waiting connections. A worker-role connection: it must queue its SUBSCRIBE until connected and resubscribe
   // after a reconnect, where the request-path connection fails fast.
-  const waiter = new OutcomeWaiter<RequestRecord>({
+  // Reads only what the answer shows (not the body): one HMGET per finished request.
+  const waiter = new OutcomeWaiter<RequestObject>({
     subscriber: duplicateConnection(runtime.workerRedis),
     channels: runtime.keys.allPartitions().map((p) => runtime.keys.partitionKeys(p).outcomes),
-    read: (ids) => Promise.all(ids.map((id) => store.requests.get(id))),
+    read: (ids) => store.requests.objects(ids),
     isFinal: (r) => isTerminal(r.status),
     onError: (err) => logger.warn({ err: (err as Error).message }, 'outcome waiter: re-read failed; retried'),
   });
   // Every outcome series from the start, at 0: a dashboard rate() over a series that appears late misses its first step.
   for (const outcome of ['finished', 'timeout', 'aborted', 'closed']) m.waitOutcomes.inc({ outcome }, 0);
   waiter.start().catch((err: Error) => logger.warn({ err: err.message }, 'outcome waiter: subscribe failed'));
+  // Set when the server shuts down: answers from then on close their connection.
+  let closing = false;
   const hold: HoldDeps = {
     waiter,
     get: (id) => store.requests.get(id),
     ...(options.streamKeepAliveMs !== undefined ? { keepAliveMs: options.streamKeepAliveMs } : {}),
     onOutcome: (outcome) => m.waitOutcomes.inc({ outcome }),
+    closing: () => closing,
   };
   const requests = requestsHandlers(runtime, hold);
   // The Batch API facade (SPEC §12): files, batches, and the driver that enqueues, expires and cancels their lines.
@@ -269,8 +273,7 @@ export function createIngestApp(runtime: Runtime, options: IngestAppOptions = {}
     res.status(e.status).set(e.headers).json(e.toJSON());
   });
 
-  let closing = false;
-  const fastPath = chatFastPath({ runtime, accept, reportError, closing: () => closing });
+  const fastPath = chatFastPath({ runtime, accept, reportError, hold, closing: () => closing });
   return {
     app,
     fastPath,

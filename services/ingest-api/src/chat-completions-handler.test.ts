@@ -2,7 +2,7 @@
 // paid once per waiting connection. Its body was stored before the wait and must not be among it.
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { RequestObject, RequestRecord } from '@batchbridge/domain';
+import type { RequestObject } from '@batchbridge/domain';
 import express, { type Request } from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ChatReply, chatCompletionsHandler } from './chat-completions-route.js';
@@ -30,11 +30,12 @@ beforeAll(async () => {
     next();
   });
   const waiter = {
-    wait: async (): Promise<WaitResult<RequestRecord>> => {
+    hold: (_id: string, _ms: number, done: (result: WaitResult<RequestObject>) => void) => {
       seenDuringWait.push({ body: lastRequest?.body, rawBody: lastRequest?.rawBody });
-      return { kind: 'timeout' };
+      setImmediate(() => done({ kind: 'timeout' }));
+      return { cancel: () => undefined };
     },
-  } as unknown as OutcomeWaiter<RequestRecord>;
+  } as unknown as OutcomeWaiter<RequestObject>;
   const hold: HoldDeps = { waiter, get: async () => undefined };
   const accept = async (): Promise<ChatReply> => ({
     status: 202,

@@ -105,7 +105,7 @@ export function chatCompletionsHandler(
     );
     if (reply.wait) {
       releaseBody(req);
-      await holdForOutcome(res, reply.wait, hold);
+      holdForOutcome(res, reply.wait, hold);
     } else res.status(reply.status).set(reply.headers).json(reply.body);
   };
 }

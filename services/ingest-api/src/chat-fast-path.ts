@@ -12,6 +12,7 @@ import type { Runtime } from '@batchbridge/runtime';
 import { tenantForAuthorization } from './auth.js';
 import { CHAT_ENDPOINT, type ChatInput, type ChatReply } from './chat-completions-route.js';
 import { ApiError } from './errors.js';
+import { type HoldDeps, holdForOutcome } from './wait/hold.js';
 
 /** Logs and counts an error the way the express error handler does; returns what to answer. */
 export type ErrorReporter = (
@@ -23,6 +24,8 @@ export interface ChatFastPathDeps {
   runtime: Runtime;
   accept: (input: ChatInput) => Promise<ChatReply>;
   reportError: ErrorReporter;
+  /** Holds a request that waits for its outcome (transparent mode). */
+  hold: HoldDeps;
   /** True once the server is shutting down: answers then close their connection. */
   closing: () => boolean;
 }
@@ -32,7 +35,7 @@ const JSON_WS = new Set([0x20, 0x09, 0x0a, 0x0d]);
 
 /** Returns a handler that serves the request and answers true, or answers false and leaves it untouched. */
 export function chatFastPath(deps: ChatFastPathDeps): (req: IncomingMessage, res: ServerResponse) => boolean {
-  const { runtime, accept, reportError, closing } = deps;
+  const { runtime, accept, reportError, hold, closing } = deps;
   const maxBodyBytes = runtime.config.http.maxBodyBytes;
   const m = runtime.metrics.m;
 
@@ -72,24 +75,38 @@ export function chatFastPath(deps: ChatFastPathDeps): (req: IncomingMessage, res
     if (!(length > 0 && length <= maxBodyBytes)) return false;
     const tenant = tenantForAuthorization(runtime.tenants, h.authorization);
     if (!tenant) return false;
-    // A request that may wait for its outcome (transparent mode) holds its connection for seconds to minutes: express
-    // serves it, and the fast path stays the path of the asynchronous 202.
-    if (h.prefer !== undefined || (tenant.default_wait_s ?? 0) > 0) return false;
+    // A request that waits for its outcome (transparent mode) is held here too: express's per-request state would be
+    // kept for every held connection, for minutes (S7 in docs/benchmarks.md).
 
     const start = process.hrtime.bigint();
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    let chunks: Buffer[] = [];
+    const onData = (chunk: Buffer) => chunks.push(chunk);
+    req.on('data', onData);
     req.once('error', (err) => fail(res, start, tenant, bodyReadError(err)));
     req.once('end', () => {
+      req.off('data', onData);
+      const buf = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+      // Nothing of the body outlives the enqueue: a held connection keeps its request object for minutes.
+      chunks = [];
       let parsed: { body: unknown; text: string };
       try {
-        parsed = parseJson(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks));
+        parsed = parseJson(buf);
       } catch (err) {
         fail(res, start, tenant, err);
         return;
       }
       accept({ tenant, headers: h, body: parsed.body, rawText: parsed.text, hasBody: true }).then(
-        (reply) => answer(res, start, reply.status, reply.headers, reply.body),
+        (reply) => {
+          if (!reply.wait) {
+            answer(res, start, reply.status, reply.headers, reply.body);
+            return;
+          }
+          holdForOutcome(res, reply.wait, hold, (status) => {
+            if (status === 0) return;
+            const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+            m.httpRequestDuration.observe({ route: CHAT_ENDPOINT, status: `${Math.floor(status / 100)}xx` }, seconds);
+          });
+        },
         (err: unknown) => fail(res, start, tenant, err),
       );
     });

@@ -21,11 +21,17 @@ export interface EndpointRequest {
   canonicalBody: () => string;
   bodyCallbackUrl: string | undefined;
   bodyClientRef: string | undefined;
-  /** Chat only: the client asked for a stream (see chat-request.ts). */
-  stream: { includeUsage: boolean } | undefined;
+  /**
+   * The client asked for a stream (chat and Responses, only for a request that waits; see chat-request.ts): answered as
+   * that endpoint's streaming events re-telling the finished answer.
+   */
+  stream: StreamAsk | undefined;
   /** Estimated input tokens (providers' enqueued-token limits). */
   tokens: number;
 }
+
+/** How a streamed answer is told: chat-completion chunks, or the Responses API's events. */
+export type StreamAsk = { format: 'chat'; includeUsage: boolean } | { format: 'responses' };
 
 const tokenArray = z.array(z.number().int().min(0)).min(1);
 const extension = {
@@ -76,7 +82,8 @@ const SCHEMAS = {
     max_output_tokens: z.number().int().min(1).nullable().optional(),
     text: z.looseObject({ format: z.looseObject({ type: z.string() }).optional() }).optional(),
     tools: z.array(z.looseObject({ type: z.string() })).optional(),
-    stream: noStream,
+    // Accepted with a wait (checked below): answered as the Responses streaming events, stripped from the batch line.
+    stream: z.boolean().nullable().optional(),
     background: z
       .boolean()
       .nullable()
@@ -105,7 +112,8 @@ export function parseEndpointRequest(
 ): EndpointRequest {
   if (endpoint === '/v1/chat/completions') {
     const chat = parseChatRequest(raw, rawText, options);
-    return { endpoint, ...chat, tokens: estimateInputTokens(chat.messages) };
+    const stream: StreamAsk | undefined = chat.stream && { format: 'chat', includeUsage: chat.stream.includeUsage };
+    return { endpoint, ...chat, stream, tokens: estimateInputTokens(chat.messages) };
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw invalidParam('body', `request body must be a JSON object with ${endpoint} parameters`, 'invalid_body');
@@ -119,16 +127,30 @@ export function parseEndpointRequest(
   }
   const data = parsed.data as { model?: string; callback_url?: string; custom_id?: string };
   const body = raw as Record<string, unknown>;
+  // Only the Responses schema lets `stream` through; a batch line cannot stream, so it needs a wait (SPEC §8).
+  const streaming = endpoint === '/v1/responses' && body.stream === true;
+  if (streaming && !options.streamAllowed) {
+    throw invalidParam(
+      'stream',
+      'stream: true needs a wait: send `Prefer: wait=<seconds>` to get the answer as a stream once the batch returns ' +
+        '(without a wait, batchbridge answers through the callback webhook)',
+      'unsupported_parameter',
+    );
+  }
   let canonical: string | undefined;
   const canonicalBody = () => {
     if (canonical === undefined) {
       const { callback_url: _c, custom_id: _i, ...upstream } = body;
+      if (streaming) {
+        delete upstream.stream;
+        delete upstream.stream_options;
+      }
       canonical = JSON.stringify(upstream);
     }
     return canonical;
   };
   const verbatim =
-    rawText !== undefined && body.callback_url === undefined && body.custom_id === undefined
+    rawText !== undefined && body.callback_url === undefined && body.custom_id === undefined && !streaming
       ? verbatimBody(rawText, Object.keys(body).length)
       : undefined;
   return {
@@ -138,7 +160,7 @@ export function parseEndpointRequest(
     canonicalBody,
     bodyCallbackUrl: data.callback_url,
     bodyClientRef: data.custom_id,
-    stream: undefined,
+    stream: streaming ? { format: 'responses' } : undefined,
     tokens: estimateTokens(body),
   };
 }

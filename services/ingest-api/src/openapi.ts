@@ -49,7 +49,9 @@ export function openApiDocument(options: { version?: string } = {}): Record<stri
           `The body is the OpenAI ${endpoint} create body, checked against its schema (what the Batch API refuses, ` +
           'such as `stream` or Responses’ `background`, is refused here). Callback URL, custom id, Idempotency-Key ' +
           'and `Prefer: wait` work as for chat completions; with a wait, the answer is the provider’s body for this ' +
-          'endpoint.',
+          'endpoint. `/v1/responses` with a wait accepts `stream: true`: the answer is then `text/event-stream`, ' +
+          'comments while waiting, then the Responses streaming events (`response.created` … `response.completed`) ' +
+          're-telling the finished response.',
         requestBody: {
           required: true,
           content: json({

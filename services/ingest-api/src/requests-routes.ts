@@ -3,7 +3,7 @@
  * another tenant is indistinguishable from one that never existed (404), so ids cannot be probed across tenants.
  */
 import { randomBytes } from 'node:crypto';
-import { isTerminal, type RequestRecord, toRequestObject } from '@batchbridge/domain';
+import { isTerminal, type RequestObject, type RequestRecord, toRequestObject } from '@batchbridge/domain';
 import { jobIds } from '@batchbridge/queues';
 import type { Runtime } from '@batchbridge/runtime';
 import type { Request, Response } from 'express';
@@ -43,14 +43,33 @@ export function requestsHandlers(runtime: Runtime, hold?: HoldDeps) {
         res.json(toRequestObject(record));
         return;
       }
-      const gone = new AbortController();
-      const onClose = () => gone.abort();
+      // As a held POST does (wait/hold.ts): one 'close' listener, no timer, promise or AbortController of its own.
+      let handle: { cancel(): void } | undefined;
+      let over = false;
+      const onClose = () => {
+        if (over) return;
+        over = true;
+        handle?.cancel();
+        hold.onOutcome?.('aborted');
+      };
       res.once('close', onClose);
-      const outcome = await hold.waiter.wait(id, waitS * 1000, gone.signal).finally(() => res.off('close', onClose));
-      hold.onOutcome?.(outcome.kind);
-      if (outcome.kind === 'aborted') return;
-      const now = outcome.kind === 'finished' ? outcome.record : ((await store.requests.get(id)) ?? record);
-      res.set('Preference-Applied', `wait=${waitS}`).json(toRequestObject(now));
+      handle = hold.waiter.hold(id, waitS * 1000, (outcome) => {
+        if (over) return;
+        over = true;
+        res.off('close', onClose);
+        hold.onOutcome?.(outcome.kind);
+        if (outcome.kind === 'aborted' || res.destroyed) return;
+        const answer = (now: RequestObject) => {
+          if (!res.destroyed) res.set('Preference-Applied', `wait=${waitS}`).json(now);
+        };
+        if (outcome.kind === 'finished') answer(outcome.record);
+        else {
+          store.requests.get(id).then(
+            (now) => answer(toRequestObject(now ?? record)),
+            () => answer(toRequestObject(record)),
+          );
+        }
+      });
     },
 
     cancel: async (req: Request, res: Response): Promise<void> => {

@@ -18,4 +18,5 @@ redis.call('ZREM', key_pending(tag, f[3]), f[6])
 group_remove(tag, f[3], tonumber(f[4]), tonumber(f[5]))
 move(tag, KEYS[1], 'queued', 'cancelled', tenant, now)
 local member = finish(tag, KEYS[1], f[6], now, o.retention, o.partition)
+publish_finished(tag)
 return {'cancelled', member or ''}

@@ -62,4 +62,5 @@ if to >= lines then
     end
   end
 end
+publish_finished(tag)
 return {'ok', to, lines, member or ''}

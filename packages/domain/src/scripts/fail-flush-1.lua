@@ -32,6 +32,7 @@ for _, id in ipairs(ids) do
     if member then members[#members + 1] = member end
   end
 end
+publish_finished(tag)
 redis.call('HSET', KEYS[1], 'failed_at', now)
 redis.call('ZREM', key_flushes(tag), fid)
 redis.call('PEXPIRE', KEYS[1], o.retention)

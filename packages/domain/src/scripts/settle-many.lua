@@ -8,7 +8,8 @@
     then per item, in KEYS order:
       its options (JSON): kind (completed | rejected | retry | requeue), message, group ('' = keep)
       its response (JSON text, '' for none)
-  Output: per item, its outcome (completed | failed | retried | stale | unknown) and its outbox member ('' for none)
+  Output: per item, its outcome (completed | failed | retried | stale | unknown) and its outbox member ('' for none);
+  the finished ones are announced in one message (see finish)
 ]]
 --- @include "settle-one"
 local o = cjson.decode(ARGV[1])
@@ -20,4 +21,5 @@ for i = 1, #KEYS do
   out[#out + 1] = outcome
   out[#out + 1] = member or ''
 end
+publish_finished(o.tag)
 return out

@@ -3,12 +3,18 @@
  * 202 would have been true); from here on nothing the client does changes it: a dropped connection only stops the
  * wait. A plain request is answered once — the provider's answer, or the 202 when the wait ran out; a `stream: true`
  * one gets its event-stream headers at once, an SSE comment every `keepAliveMs` so that proxies and clients keep the
- * connection, then the completion as chunks (or the error as an event).
+ * connection, then the answer as that endpoint's stream events (or the error as an event).
+ *
+ * A held connection costs what it must and little more (S7 in docs/benchmarks.md): one 'close' listener, one entry
+ * in the waiter, no promise chain, timer or AbortController of its own; the keep-alive comments of all streams come
+ * from one interval.
  */
 import type { ServerResponse } from 'node:http';
 import { isTerminal, type RequestObject, type RequestRecord, toRequestObject } from '@batchbridge/domain';
+import type { StreamAsk } from '../endpoint-request.js';
 import { completionAsSse, errorAsSse, SSE_KEEPALIVE } from './chat-sse.js';
-import type { OutcomeWaiter } from './outcome-waiter.js';
+import type { OutcomeWaiter, WaitResult } from './outcome-waiter.js';
+import { responseAsSse, responsesErrorAsSse } from './responses-sse.js';
 import { finishedAnswer, pendingAnswer, type WaitAnswer } from './wait-answer.js';
 
 /** What the route hands over when a request is to wait. */
@@ -18,72 +24,145 @@ export interface WaitPlan {
   seconds: number;
   /** The answer as the request stands now (the 202 object, or a replay's stored record). */
   current: RequestObject;
-  /** `stream: true` was asked for. */
-  stream: { includeUsage: boolean } | undefined;
+  /** `stream: true` was asked for, and in which endpoint's event format. */
+  stream: StreamAsk | undefined;
 }
 
 export interface HoldDeps {
-  waiter: OutcomeWaiter<RequestRecord>;
+  /** Waits on the public view of a request (only the fields the answer needs are read). */
+  waiter: OutcomeWaiter<RequestObject>;
   /** Reads a record again (the final 202 shows the request as it stands then). */
   get(id: string): Promise<RequestRecord | undefined>;
   keepAliveMs?: number;
   onOutcome?: (outcome: 'finished' | 'timeout' | 'aborted' | 'closed') => void;
+  /** True once the server shuts down: the answer then closes its connection. */
+  closing?: () => boolean;
 }
 
-/** Waits for the outcome of `plan.id` and answers on `res`; resolves with the status answered (0 if none). */
-export async function holdForOutcome(res: ServerResponse, plan: WaitPlan, deps: HoldDeps): Promise<number> {
-  const controller = new AbortController();
-  const onClose = () => controller.abort();
-  res.once('close', onClose);
-  let keepAlive: NodeJS.Timeout | undefined;
-  try {
-    if (plan.stream) {
-      res.writeHead(200, {
-        'Content-Type': 'text/event-stream; charset=utf-8',
-        'Cache-Control': 'no-cache',
-        'X-Request-ID': plan.id,
-        'Preference-Applied': `wait=${plan.seconds}`,
-      });
-      res.flushHeaders();
-      keepAlive = setInterval(() => res.write(SSE_KEEPALIVE), deps.keepAliveMs ?? 15_000);
+/** The streams held, all kept alive by one interval per set of deps. */
+const keepAlives = new WeakMap<HoldDeps, KeepAlive>();
+
+class KeepAlive {
+  readonly #streams = new Set<ServerResponse>();
+  #timer: NodeJS.Timeout | undefined;
+  constructor(readonly everyMs: number) {}
+  add(res: ServerResponse): void {
+    this.#streams.add(res);
+    if (this.#timer) return;
+    this.#timer = setInterval(() => {
+      for (const r of this.#streams) r.write(SSE_KEEPALIVE);
+    }, this.everyMs);
+    this.#timer.unref();
+  }
+  delete(res: ServerResponse): void {
+    this.#streams.delete(res);
+    if (this.#streams.size === 0 && this.#timer) {
+      clearInterval(this.#timer);
+      this.#timer = undefined;
     }
-    const outcome = await outcomeOf(plan, deps, controller.signal);
-    deps.onOutcome?.(outcome.kind);
-    if (outcome.kind === 'aborted' || res.destroyed) return 0;
-    const answer =
-      outcome.kind === 'finished'
-        ? finishedAnswer(toRequestObject(outcome.record), plan.seconds)
-        : pendingAnswer(await latest(plan, deps), plan.seconds);
-    if (plan.stream) {
-      clearInterval(keepAlive);
-      res.end(streamText(answer, plan));
-      return 200;
-    }
-    const text = JSON.stringify(answer.body);
-    res.writeHead(answer.status, {
-      ...answer.headers,
-      'Content-Type': 'application/json; charset=utf-8',
-      'Content-Length': String(Buffer.byteLength(text)),
-    });
-    res.end(text);
-    return answer.status;
-  } finally {
-    clearInterval(keepAlive);
-    res.off('close', onClose);
   }
 }
 
-async function outcomeOf(
+function keepAliveOf(deps: HoldDeps): KeepAlive {
+  let k = keepAlives.get(deps);
+  if (!k) {
+    k = new KeepAlive(deps.keepAliveMs ?? 15_000);
+    keepAlives.set(deps, k);
+  }
+  return k;
+}
+
+/**
+ * Waits for the outcome of `plan.id` and answers on `res`; `onEnd` is called once with the status answered (0 when
+ * the client went away first).
+ */
+export function holdForOutcome(
+  res: ServerResponse,
   plan: WaitPlan,
   deps: HoldDeps,
-  signal: AbortSignal,
-): Promise<{ kind: 'finished'; record: RequestRecord } | { kind: 'timeout' | 'aborted' | 'closed' }> {
+  onEnd?: (status: number) => void,
+): void {
+  const keepAlive = plan.stream ? keepAliveOf(deps) : undefined;
+  let ended = false;
+  const end = (status: number) => {
+    if (ended) return;
+    ended = true;
+    keepAlive?.delete(res);
+    res.off('close', onClose);
+    onEnd?.(status);
+  };
+  let handle: { cancel(): void } | undefined;
+  let reported = false;
+  const onClose = () => {
+    handle?.cancel();
+    if (!reported) deps.onOutcome?.('aborted');
+    reported = true;
+    end(0);
+  };
+  res.once('close', onClose);
+  if (plan.stream) {
+    res.writeHead(200, [
+      'Content-Type',
+      'text/event-stream; charset=utf-8',
+      'Cache-Control',
+      'no-cache',
+      'X-Request-ID',
+      plan.id,
+      'Preference-Applied',
+      `wait=${plan.seconds}`,
+    ]);
+    res.flushHeaders();
+    keepAlive?.add(res);
+  }
+  const settled = (result: WaitResult<RequestObject>) => {
+    if (ended) return;
+    reported = true;
+    deps.onOutcome?.(result.kind);
+    if (result.kind === 'aborted' || res.destroyed) {
+      end(0);
+      return;
+    }
+    if (result.kind === 'finished') {
+      end(write(res, finishedAnswer(result.record, plan.seconds), plan, deps));
+      return;
+    }
+    void latest(plan, deps).then((current) => {
+      if (ended || res.destroyed) end(0);
+      else end(write(res, pendingAnswer(current, plan.seconds), plan, deps));
+    });
+  };
+  const wait = () => {
+    if (ended) return;
+    handle = deps.waiter.hold(plan.id, plan.seconds * 1000, settled);
+  };
   // A replayed request may be final already; a fresh one is queued and only the waiter can tell.
   if (isTerminal(plan.current.status)) {
-    const record = await deps.get(plan.id);
-    if (record && isTerminal(record.status)) return { kind: 'finished', record };
+    deps.get(plan.id).then(
+      (record) =>
+        record && isTerminal(record.status) ? settled({ kind: 'finished', record: toRequestObject(record) }) : wait(),
+      () => wait(),
+    );
+  } else wait();
+}
+
+/** Writes the answer; returns its status. */
+function write(res: ServerResponse, answer: WaitAnswer, plan: WaitPlan, deps: HoldDeps): number {
+  if (deps.closing?.()) res.shouldKeepAlive = false;
+  if (plan.stream) {
+    res.end(streamText(answer, plan));
+    return 200;
   }
-  return deps.waiter.wait(plan.id, plan.seconds * 1000, signal);
+  const text = JSON.stringify(answer.body);
+  const headers: string[] = [
+    'Content-Type',
+    'application/json; charset=utf-8',
+    'Content-Length',
+    String(Buffer.byteLength(text)),
+  ];
+  for (const name in answer.headers) headers.push(name, answer.headers[name] as string);
+  res.writeHead(answer.status, headers);
+  res.end(text);
+  return answer.status;
 }
 
 async function latest(plan: WaitPlan, deps: HoldDeps): Promise<RequestObject> {
@@ -92,9 +171,14 @@ async function latest(plan: WaitPlan, deps: HoldDeps): Promise<RequestObject> {
 }
 
 function streamText(answer: WaitAnswer, plan: WaitPlan): string {
-  if (answer.status === 200) return completionAsSse(answer.body, { includeUsage: plan.stream?.includeUsage === true });
+  const responses = plan.stream?.format === 'responses';
+  const asError = responses ? responsesErrorAsSse : errorAsSse;
+  if (answer.status === 200) {
+    if (responses) return responseAsSse(answer.body);
+    return completionAsSse(answer.body, { includeUsage: plan.stream?.format === 'chat' && plan.stream.includeUsage });
+  }
   if (answer.status === 202) {
-    return errorAsSse({
+    return asError({
       error: {
         message: `request ${plan.id} is still in progress after waiting ${plan.seconds} s; its result will be at GET /v1/requests/${plan.id}`,
         type: 'timeout_error',
@@ -103,5 +187,5 @@ function streamText(answer: WaitAnswer, plan: WaitPlan): string {
       },
     });
   }
-  return errorAsSse(answer.body);
+  return asError(answer.body);
 }

@@ -5,8 +5,11 @@
  * change and the publish), so every waiting request is also re-read now and then — first after `firstRecheckMs`, then
  * at growing intervals up to `maxRecheckMs`, all due ones in one pipelined round trip — and every one of them right
  * after the subscriber reconnects. Notices come in bursts (one provider batch settles thousands of requests at once):
- * they are read `readBatch` at a time, one batch in flight, rather than all at once. Memory per waiter is one small
- * object and one timer, whatever the body size.
+ * they are read `readBatch` at a time, one batch in flight, rather than all at once; one notice may name many ids
+ * (space-separated: the Lua scripts announce all the requests one call finished in one message). Memory per waiter is
+ * one small object, whatever the body size: no timer, promise or AbortSignal of its own — the deadlines are kept by
+ * the same sweep that runs the re-reads (every 250 ms), and a caller stops a wait with the handle `hold` returns.
+ * 10 000 waiters cost a few hundred KB here (S7 in docs/benchmarks.md).
  */
 
 /** A finished request as the waiter hands it back (the caller's own record type). */
@@ -29,7 +32,7 @@ export interface OutcomeWaiterOptions<R> {
   subscriber: Subscriber;
   /** The channels finished request ids are announced on (one per partition). */
   channels: readonly string[];
-  /** Reads the records of `ids` (undefined when gone); one call per due batch. */
+  /** Reads the records of `ids` (undefined when gone); one call per due batch (at most `readBatch` ids). */
   read(ids: readonly string[]): Promise<ReadonlyArray<R | undefined>>;
   /** Whether a record is final (completed, failed, cancelled). */
   isFinal(record: R): boolean;
@@ -40,20 +43,28 @@ export interface OutcomeWaiterOptions<R> {
   onError?: (error: unknown) => void;
 }
 
+/** A wait in progress: `cancel()` ends it without an answer (the client went away). */
+export interface WaitHandle {
+  cancel(): void;
+}
+
 interface Waiter<R> {
   id: string;
-  resolve: (result: WaitResult<R>) => void;
-  timer: NodeJS.Timeout;
+  done: ((result: WaitResult<R>) => void) | undefined;
+  /** When the wait runs out (ms since the epoch). */
+  deadline: number;
   nextCheck: number;
   interval: number;
-  onAbort: (() => void) | undefined;
-  signal: AbortSignal | undefined;
+  /** The next waiter for the same id (several connections may wait for one request). */
+  next: Waiter<R> | undefined;
 }
 
 export class OutcomeWaiter<R> {
   readonly #o: Required<Omit<OutcomeWaiterOptions<R>, 'onError'>> & Pick<OutcomeWaiterOptions<R>, 'onError'>;
-  readonly #byId = new Map<string, Set<Waiter<R>>>();
+  /** The first waiter of each id; the others hang off its `next`. */
+  readonly #byId = new Map<string, Waiter<R>>();
   readonly #channels: ReadonlySet<string>;
+  #size = 0;
   #sweep: NodeJS.Timeout | undefined;
   #sweeping = false;
   /** Ids announced and not yet read; `#draining` while a batch of them is being read. */
@@ -76,7 +87,7 @@ export class OutcomeWaiter<R> {
       // After a reconnect ioredis subscribes again by itself; what was announced meanwhile is lost, so look now.
       this.#o.subscriber.on('ready', () => this.#recheckAll());
       await this.#o.subscriber.subscribe(...this.#o.channels);
-      this.#sweep = setInterval(() => void this.#recheckDue(), Math.min(250, this.#o.firstRecheckMs));
+      this.#sweep = setInterval(() => this.#tick(), Math.min(250, this.#o.firstRecheckMs));
       this.#sweep.unref();
     })();
     return this.#started;
@@ -84,45 +95,47 @@ export class OutcomeWaiter<R> {
 
   /** Waiting connections in this process. */
   get size(): number {
-    let n = 0;
-    for (const set of this.#byId.values()) n += set.size;
-    return n;
+    return this.#size;
   }
 
   /**
-   * Resolves with the finished record of `id`, or `timeout` after `timeoutMs`, `aborted` when `signal` fires (the
-   * client went away: nothing else changes), `closed` when the waiter closes (shutdown).
+   * Calls `done` once: with the finished record of `id`, `timeout` once `timeoutMs` passed (at the next sweep),
+   * `closed` when the waiter closes (shutdown) — or never, after `cancel()` (the client went away: nothing else
+   * changes). `done` may run synchronously (when the waiter is closed already).
    */
+  hold(id: string, timeoutMs: number, done: (result: WaitResult<R>) => void): WaitHandle {
+    if (this.#closed) {
+      done({ kind: 'closed' });
+      return { cancel: () => undefined };
+    }
+    const now = Date.now();
+    const waiter: Waiter<R> = {
+      id,
+      done,
+      deadline: now + Math.max(0, timeoutMs),
+      nextCheck: now + this.#o.firstRecheckMs,
+      interval: this.#o.firstRecheckMs,
+      next: this.#byId.get(id),
+    };
+    this.#byId.set(id, waiter);
+    this.#size += 1;
+    return { cancel: () => this.#remove(waiter) };
+  }
+
+  /** `hold` as a promise; `signal` aborting answers `aborted`. */
   wait(id: string, timeoutMs: number, signal?: AbortSignal): Promise<WaitResult<R>> {
     if (this.#closed) return Promise.resolve({ kind: 'closed' });
     if (signal?.aborted) return Promise.resolve({ kind: 'aborted' });
     return new Promise<WaitResult<R>>((resolve) => {
-      const waiter: Waiter<R> = {
-        id,
-        resolve: (result) => {
-          clearTimeout(waiter.timer);
-          if (waiter.onAbort) waiter.signal?.removeEventListener('abort', waiter.onAbort);
-          const set = this.#byId.get(id);
-          set?.delete(waiter);
-          if (set?.size === 0) this.#byId.delete(id);
-          resolve(result);
-        },
-        timer: setTimeout(() => waiter.resolve({ kind: 'timeout' }), Math.max(0, timeoutMs)),
-        nextCheck: Date.now() + this.#o.firstRecheckMs,
-        interval: this.#o.firstRecheckMs,
-        onAbort: undefined,
-        signal,
+      const onAbort = () => {
+        handle.cancel();
+        resolve({ kind: 'aborted' });
       };
-      if (signal) {
-        waiter.onAbort = () => waiter.resolve({ kind: 'aborted' });
-        signal.addEventListener('abort', waiter.onAbort, { once: true });
-      }
-      let set = this.#byId.get(id);
-      if (!set) {
-        set = new Set();
-        this.#byId.set(id, set);
-      }
-      set.add(waiter);
+      const handle = this.hold(id, timeoutMs, (result) => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve(result);
+      });
+      signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
 
@@ -131,16 +144,56 @@ export class OutcomeWaiter<R> {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#sweep) clearInterval(this.#sweep);
-    for (const set of [...this.#byId.values()]) for (const w of [...set]) w.resolve({ kind: 'closed' });
+    for (const first of [...this.#byId.values()]) this.#settle(first.id, { kind: 'closed' });
     await this.#o.subscriber.quit().catch(() => undefined);
   }
 
-  #notice(id: string): void {
-    if (!this.#byId.has(id)) return;
-    // Ten thousand reads sent at once queue behind each other in Redis and on the connection until some pass the
-    // command timeout (measured in S7, docs/benchmarks.md); ids noticed while a batch is read go into the next one.
-    this.#noticed.add(id);
-    if (!this.#draining) void this.#drainNotices();
+  /** Takes `waiter` out (once); answers it `result` unless that is undefined. */
+  #remove(waiter: Waiter<R>, result?: WaitResult<R>): void {
+    const done = waiter.done;
+    if (done === undefined) return;
+    waiter.done = undefined;
+    this.#size -= 1;
+    let w = this.#byId.get(waiter.id);
+    if (w === waiter) {
+      if (waiter.next) this.#byId.set(waiter.id, waiter.next);
+      else this.#byId.delete(waiter.id);
+    } else {
+      while (w && w.next !== waiter) w = w.next;
+      if (w) w.next = waiter.next;
+    }
+    if (result) done(result);
+  }
+
+  /** Answers every waiter of `id`. */
+  #settle(id: string, result: WaitResult<R>): void {
+    let w = this.#byId.get(id);
+    this.#byId.delete(id);
+    while (w) {
+      const next = w.next;
+      const done = w.done;
+      if (done) {
+        w.done = undefined;
+        this.#size -= 1;
+        done(result);
+      }
+      w = next;
+    }
+  }
+
+  #notice(message: string): void {
+    // One message names every request one script call finished, space-separated.
+    let start = 0;
+    for (;;) {
+      const end = message.indexOf(' ', start);
+      const id = end < 0 ? message.slice(start) : message.slice(start, end);
+      // Ten thousand reads sent at once queue behind each other in Redis and on the connection until some pass the
+      // command timeout (measured in S7, docs/benchmarks.md); ids noticed while a batch is read go into the next one.
+      if (id !== '' && this.#byId.has(id)) this.#noticed.add(id);
+      if (end < 0) break;
+      start = end + 1;
+    }
+    if (this.#noticed.size > 0 && !this.#draining) void this.#drainNotices();
   }
 
   async #drainNotices(): Promise<void> {
@@ -162,33 +215,40 @@ export class OutcomeWaiter<R> {
 
   #dueNow(ids: readonly string[]): void {
     const now = Date.now();
-    for (const id of ids) for (const w of this.#byId.get(id) ?? []) w.nextCheck = Math.min(w.nextCheck, now);
+    for (const id of ids) for (let w = this.#byId.get(id); w; w = w.next) w.nextCheck = Math.min(w.nextCheck, now);
   }
 
   #recheckAll(): void {
     void this.#check([...this.#byId.keys()]);
   }
 
-  async #recheckDue(): Promise<void> {
-    if (this.#sweeping || this.#byId.size === 0) return;
-    this.#sweeping = true;
-    try {
-      const now = Date.now();
-      const due: string[] = [];
-      for (const [id, set] of this.#byId) {
-        let isDue = false;
-        for (const w of set) {
-          if (w.nextCheck > now) continue;
-          isDue = true;
-          w.interval = Math.min(this.#o.maxRecheckMs, w.interval * 2);
-          w.nextCheck = now + w.interval;
+  /** One pass over the waiters: the timed-out are answered, the due are re-read (one read in flight at a time). */
+  #tick(): void {
+    if (this.#byId.size === 0) return;
+    const now = Date.now();
+    const expired: Array<Waiter<R>> = [];
+    const due: string[] = [];
+    const collect = !this.#sweeping;
+    for (const [id, first] of this.#byId) {
+      let isDue = false;
+      for (let w: Waiter<R> | undefined = first; w; w = w.next) {
+        if (w.deadline <= now) {
+          expired.push(w);
+          continue;
         }
-        if (isDue) due.push(id);
+        if (!collect || w.nextCheck > now) continue;
+        isDue = true;
+        w.interval = Math.min(this.#o.maxRecheckMs, w.interval * 2);
+        w.nextCheck = now + w.interval;
       }
-      await this.#check(due);
-    } finally {
-      this.#sweeping = false;
+      if (isDue) due.push(id);
     }
+    for (const w of expired) this.#remove(w, { kind: 'timeout' });
+    if (due.length === 0) return;
+    this.#sweeping = true;
+    void this.#check(due).finally(() => {
+      this.#sweeping = false;
+    });
   }
 
   /** Reads `ids` and wakes the finished; `noticed`: they were announced, so a failed read is tried again soon. */
@@ -206,11 +266,11 @@ export class OutcomeWaiter<R> {
         if (noticed) this.#dueNow(ids.slice(i));
         return;
       }
+      // All the answers of one read are written in this one synchronous pass.
       for (const [j, id] of slice.entries()) {
         const record = records[j];
         if (record === undefined || !this.#o.isFinal(record)) continue;
-        const set = this.#byId.get(id);
-        if (set) for (const w of [...set]) w.resolve({ kind: 'finished', record });
+        this.#settle(id, { kind: 'finished', record });
       }
     }
   }

@@ -1,24 +1,32 @@
 --[[
   finish(tag, key, id, now, retention, partition): terminal bookkeeping of a request: completion time, retention,
-  the delivery job through the outbox, the undelivered index, and a notice on the partition's outcomes channel. Returns the outbox member
-  (for a line of a Batch API batch its batch is counted instead, see facade: the member of the batch webhook when
-  this line ended the batch, else false).
+  the delivery job through the outbox, the undelivered index; its id joins the notice that publish_finished(tag)
+  sends. Returns the outbox member (for a line of a Batch API batch its batch is counted instead, see facade: the
+  member of the batch webhook when this line ended the batch, else false).
+  publish_finished(tag): one PUBLISH on the partition's outcomes channel naming every request this call finished,
+  space-separated (a settle of 100 lines is one message, not 100). Every script that calls finish calls it last.
 ]]
 --- @include "outbox"
 --- @include "facade"
+local finished_ids = {}
 local function finish(tag, key, id, now, retention, partition)
   redis.call('HSET', key, 'completed_at', now)
   redis.call('PEXPIRE', key, retention)
   local fbatch = redis.call('HGET', key, 'fbatch')
   if fbatch then
     -- A line of a Batch API batch (SPEC §12): no per-line webhook; its batch counts it, and may end.
-    redis.call('PUBLISH', key_outcomes(tag), id)
+    finished_ids[#finished_ids + 1] = id
     return facade_line_done(tag, fbatch, redis.call('HGET', key, 'status'), now, retention, partition)
   end
   local member = outbox_add(tag, now, 'deliver', job_id_deliver(id), {partition=partition, requestId=id})
   -- Until its outcome is delivered, gone or dead-lettered: a deleted deliver job must not mean a lost outcome (14.6).
   redis.call('ZADD', key_undelivered(tag), now, id)
-  -- Wakes the connections waiting for this outcome (transparent mode); a missed notice is covered by their re-reads.
-  redis.call('PUBLISH', key_outcomes(tag), id)
+  finished_ids[#finished_ids + 1] = id
   return member
+end
+-- Wakes the connections waiting for these outcomes (transparent mode); a missed notice is covered by their re-reads.
+local function publish_finished(tag)
+  if #finished_ids == 0 then return end
+  redis.call('PUBLISH', key_outcomes(tag), table.concat(finished_ids, ' '))
+  finished_ids = {}
 end

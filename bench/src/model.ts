@@ -37,7 +37,13 @@ export interface Plan {
   s1: { warmupS: number; closedS: number; openS: number; rates: number[]; connections: number; bodyBytes: number };
   s2: { count: number; bodyBytes: number; bigBodyBytes: number | undefined };
   /** `embeddingInputs`: the embeddings variant's batch (one input per request, 1 536-dimension float vectors). */
-  s3: { lines: number; bigLines: number | undefined; embeddingInputs: number | undefined };
+  s3: {
+    lines: number;
+    bigLines: number | undefined;
+    embeddingInputs: number | undefined;
+    /** S3 routing only (`--s3-route-only`): no S4 deliveries, no large chat file. */
+    routeOnly?: boolean;
+  };
   s4: { concurrency: number };
   s5: { count: number; clientConcurrency: number };
   s6: { directS: number; prompts: number; reps: number };

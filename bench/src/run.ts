@@ -28,7 +28,15 @@ const arg = (name: string) => {
   return i >= 0 ? argv[i + 1] : undefined;
 };
 const quick = argv.includes('--quick');
-const plan: Plan = { ...(quick ? QUICK : FULL), profile: argv.includes('--profile') };
+const base = quick ? QUICK : FULL;
+// `--reps N` and `--s3-route-only` (S3's chat reps and its embeddings variant, no S4, no large chat file) make a
+// shorter run of the routing figures on a busy box.
+const plan: Plan = {
+  ...base,
+  profile: argv.includes('--profile'),
+  reps: arg('--reps') ? Number(arg('--reps')) : base.reps,
+  s3: { ...base.s3, ...(argv.includes('--s3-route-only') ? { routeOnly: true, bigLines: undefined } : {}) },
+};
 const only = new Set((arg('--only') ?? 'S1,S2,S3,S4,S5,S6,S7').split(',').map((s) => s.trim().toUpperCase()));
 const outDir = arg('--out') ?? join(REPO_ROOT, quick ? 'bench/results/quick' : 'docs');
 

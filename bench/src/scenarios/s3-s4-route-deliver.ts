@@ -274,6 +274,7 @@ export async function runS3S4(h: Harness, plan: Plan): Promise<ScenarioResult[]>
         'S3',
         `${label}: routed ${p.lines} lines in ${r.seconds.toFixed(2)} s = ${Math.round(r.linesPerS)} lines/s, poller RSS peak ${r.rssPeakMb.toFixed(0)} MB`,
       );
+      if (p.routeOnly) continue;
       const d = await deliver(h, plan, prep, receiver, p.lines);
       deliveries.push(d);
       progress(
@@ -467,5 +468,5 @@ export async function runS3S4(h: Harness, plan: Plan): Promise<ScenarioResult[]>
     ],
     charts: [],
   };
-  return [s3, s4];
+  return p.routeOnly ? [s3] : [s3, s4];
 }

@@ -35,7 +35,11 @@ const plan: Plan = {
   ...base,
   profile: argv.includes('--profile'),
   reps: arg('--reps') ? Number(arg('--reps')) : base.reps,
-  s3: { ...base.s3, ...(argv.includes('--s3-route-only') ? { routeOnly: true, bigLines: undefined } : {}) },
+  s3: {
+    ...base.s3,
+    ...(argv.includes('--s3-route-only') ? { routeOnly: true, bigLines: undefined } : {}),
+    ...(arg('--s3-lines') ? { lines: Number(arg('--s3-lines')) } : {}),
+  },
 };
 const only = new Set((arg('--only') ?? 'S1,S2,S3,S4,S5,S6,S7').split(',').map((s) => s.trim().toUpperCase()));
 const outDir = arg('--out') ?? join(REPO_ROOT, quick ? 'bench/results/quick' : 'docs');

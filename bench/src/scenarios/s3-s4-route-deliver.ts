@@ -113,13 +113,14 @@ async function prepare(
   const done = await waitUntil(
     'the simulator to finish the batch',
     async () => {
-      const b = await provider.batches.retrieve(batch.id);
+      // A busy simulator (writing a 1.6 GB embeddings output) may drop a pooled connection: poll again.
+      const b = await provider.batches.retrieve(batch.id, { maxRetries: 3 });
       if (b.status === 'failed') throw new Error(`S3 set-up: batch failed ${JSON.stringify(b.errors)}`);
       return b.status === 'completed' ? b : undefined;
     },
-    { timeoutMs: 600_000, everyMs: 500, children: [sim.child] },
+    { timeoutMs: 1_200_000, everyMs: 500, children: [sim.child] },
   );
-  const meta = await provider.files.retrieve(done.output_file_id!);
+  const meta = await provider.files.retrieve(done.output_file_id!, { maxRetries: 3 });
   return {
     rt,
     prefix,

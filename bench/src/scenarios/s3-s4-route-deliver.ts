@@ -252,7 +252,7 @@ async function deliver(
 
 export async function runS3S4(h: Harness, plan: Plan): Promise<ScenarioResult[]> {
   const p = plan.s3;
-  const maxLines = Math.max(p.lines, p.bigLines ?? 0) + 1;
+  const maxLines = Math.max(p.lines, p.bigLines ?? 0, p.embeddingInputs ?? 0) + 1;
   const sim = await h.startSim({
     SIM_VALIDATING_MS: '0',
     SIM_LINES_PER_SECOND: '0',

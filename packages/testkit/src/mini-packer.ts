@@ -2,15 +2,7 @@
  * The mini-packer of the tests: builds real provider batches for queued requests the way the packer
  * does (enqueue → claim → JSONL upload → batches.create → recordSubmission → relay), against the provider simulator.
  */
-import {
-  batchLine,
-  estimateInputTokens,
-  groupFor,
-  newFlushId,
-  newRequestId,
-  type PartitionId,
-  type RequestRecord,
-} from '@batchbridge/domain';
+import { batchLine, groupFor, newFlushId, type PartitionId, type RequestRecord } from '@batchbridge/domain';
 import { FLUSH_METADATA_KEY } from '@batchbridge/provider';
 import type { Runtime } from '@batchbridge/runtime';
 import { toFile } from 'openai';

@@ -7,6 +7,8 @@ import { randomBytes } from 'node:crypto';
 import type { Tenant } from '@batchbridge/config';
 import {
   batchLine,
+  countInputs,
+  estimateEndpointTokens,
   estimateInputTokens,
   groupFor,
   newRequestId,
@@ -16,6 +18,8 @@ import {
 
 export const MODEL = 'gpt-4o-mini';
 export const GROUP = groupFor('/v1/chat/completions', MODEL, false);
+export const EMBEDDING_MODEL = 'text-embedding-3-small';
+export const EMBEDDINGS_GROUP = groupFor('/v1/embeddings', EMBEDDING_MODEL, false);
 
 export const BENCH_TENANT: Tenant = {
   id: 'bench',
@@ -76,6 +80,11 @@ export interface SeedOptions {
   callbackUrl?: string | undefined;
   /** Put the size into a tool definition rather than the prompt (see `chatBody`). */
   padTools?: boolean;
+  /**
+   * Embeddings requests instead of chat: one input of about `bodyBytes` characters each, no `dimensions` (the model's
+   * native 1 536), `encoding_format: "float"`, in `EMBEDDINGS_GROUP`.
+   */
+  embeddings?: boolean;
   partition?: PartitionId;
   /** Progress callback, every chunk. */
   onProgress?: (done: number) => void;
@@ -90,8 +99,10 @@ export async function seedRequests(store: Store, options: SeedOptions): Promise<
     const jobs: Array<Promise<unknown>> = [];
     for (let i = start; i < Math.min(options.count, start + chunk); i++) {
       const id = newRequestId(partition);
-      const body = chatBody(i, options.bodyBytes, options.padTools);
       ids.push(id);
+      const request = options.embeddings
+        ? embeddingsRequest(id, i, options.bodyBytes)
+        : chatRequest(id, i, options.bodyBytes, options.padTools);
       jobs.push(
         store.requests
           .enqueue(
@@ -99,11 +110,7 @@ export async function seedRequests(store: Store, options: SeedOptions): Promise<
               id,
               partition,
               tenant: BENCH_TENANT.id,
-              model: MODEL,
-              group: GROUP,
-              body: body.json,
-              bytes: Buffer.byteLength(batchLine(id, body.json)),
-              tokens: estimateInputTokens(body.messages),
+              ...request,
               callbackUrl: options.callbackUrl,
             },
             {},
@@ -117,4 +124,28 @@ export async function seedRequests(store: Store, options: SeedOptions): Promise<
     options.onProgress?.(Math.min(options.count, start + chunk));
   }
   return ids;
+}
+
+function chatRequest(id: string, i: number, bytes: number, padTools: boolean | undefined) {
+  const body = chatBody(i, bytes, padTools);
+  return {
+    model: MODEL,
+    group: GROUP,
+    body: body.json,
+    bytes: Buffer.byteLength(batchLine(id, body.json)),
+    tokens: estimateInputTokens(body.messages),
+  };
+}
+
+function embeddingsRequest(id: string, i: number, chars: number) {
+  const body = { model: EMBEDDING_MODEL, input: `Chunk ${i}: ${filler(i, chars)}`, encoding_format: 'float' };
+  const json = JSON.stringify(body);
+  return {
+    model: EMBEDDING_MODEL,
+    group: EMBEDDINGS_GROUP,
+    body: json,
+    bytes: Buffer.byteLength(batchLine(id, json, '/v1/embeddings')),
+    tokens: estimateEndpointTokens('/v1/embeddings', body),
+    inputs: countInputs('/v1/embeddings', body),
+  };
 }

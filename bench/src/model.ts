@@ -36,7 +36,14 @@ export interface Plan {
   reps: number;
   s1: { warmupS: number; closedS: number; openS: number; rates: number[]; connections: number; bodyBytes: number };
   s2: { count: number; bodyBytes: number; bigBodyBytes: number | undefined };
-  s3: { lines: number; bigLines: number | undefined };
+  /** `embeddingInputs`: the embeddings variant's batch (one input per request, 1 536-dimension float vectors). */
+  s3: {
+    lines: number;
+    bigLines: number | undefined;
+    embeddingInputs: number | undefined;
+    /** S3 routing only (`--s3-route-only`): no S4 deliveries, no large chat file. */
+    routeOnly?: boolean;
+  };
   s4: { concurrency: number };
   s5: { count: number; clientConcurrency: number };
   s6: { directS: number; prompts: number; reps: number };
@@ -51,7 +58,7 @@ export const FULL: Plan = {
   reps: 3,
   s1: { warmupS: 3, closedS: 10, openS: 8, rates: [500, 1000, 1500, 2000, 3000], connections: 64, bodyBytes: 2048 },
   s2: { count: 50_000, bodyBytes: 1024, bigBodyBytes: 3_800 },
-  s3: { lines: 50_000, bigLines: 230_000 },
+  s3: { lines: 50_000, bigLines: 230_000, embeddingInputs: 50_000 },
   s4: { concurrency: 64 },
   s5: { count: 10_000, clientConcurrency: 32 },
   s6: { directS: 120, prompts: 10_000, reps: 3 },
@@ -64,7 +71,7 @@ export const QUICK: Plan = {
   reps: 1,
   s1: { warmupS: 1, closedS: 3, openS: 3, rates: [1500], connections: 64, bodyBytes: 2048 },
   s2: { count: 5_000, bodyBytes: 1024, bigBodyBytes: undefined },
-  s3: { lines: 5_000, bigLines: undefined },
+  s3: { lines: 5_000, bigLines: undefined, embeddingInputs: 5_000 },
   s4: { concurrency: 64 },
   s5: { count: 1_000, clientConcurrency: 32 },
   s6: { directS: 30, prompts: 2_000, reps: 1 },

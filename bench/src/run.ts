@@ -28,7 +28,19 @@ const arg = (name: string) => {
   return i >= 0 ? argv[i + 1] : undefined;
 };
 const quick = argv.includes('--quick');
-const plan: Plan = { ...(quick ? QUICK : FULL), profile: argv.includes('--profile') };
+const base = quick ? QUICK : FULL;
+// `--reps N` and `--s3-route-only` (S3's chat reps and its embeddings variant, no S4, no large chat file) make a
+// shorter run of the routing figures on a busy box.
+const plan: Plan = {
+  ...base,
+  profile: argv.includes('--profile'),
+  reps: arg('--reps') ? Number(arg('--reps')) : base.reps,
+  s3: {
+    ...base.s3,
+    ...(argv.includes('--s3-route-only') ? { routeOnly: true, bigLines: undefined } : {}),
+    ...(arg('--s3-lines') ? { lines: Number(arg('--s3-lines')) } : {}),
+  },
+};
 const only = new Set((arg('--only') ?? 'S1,S2,S3,S4,S5,S6,S7').split(',').map((s) => s.trim().toUpperCase()));
 const outDir = arg('--out') ?? join(REPO_ROOT, quick ? 'bench/results/quick' : 'docs');
 
@@ -99,7 +111,7 @@ async function profileUnmet(h: Harness, base: Plan, all: ScenarioResult[]): Prom
     profile: true,
     s1: { ...base.s1, rates: [], closedS: 8 },
     s2: { ...base.s2, count: Math.min(base.s2.count, 20_000), bigBodyBytes: undefined },
-    s3: { lines: Math.min(base.s3.lines, 20_000), bigLines: undefined },
+    s3: { lines: Math.min(base.s3.lines, 20_000), bigLines: undefined, embeddingInputs: undefined },
   };
   const attach = (id: ScenarioId, service: string) => {
     const file = h.cpuProfDir ? profileIn(join(h.cpuProfDir, service)) : undefined;

@@ -10,6 +10,11 @@
  * counted at the receiver, first to last arrival. Baselines: S3, downloading the same output file and splitting its
  * lines in the benchmark process (no routing); S4, unsigned undici POSTs of the same size at the same concurrency
  * from a separate process to the same receiver.
+ *
+ * S3 embeddings variant (issue 17): one `/v1/embeddings` batch of `embeddingInputs` requests of one input each
+ * (claimed with the openai profile's 50 000-input budget), answered by the simulator with the model's native
+ * 1 536-dimension float vectors; routed by the poller the same way, after the chat reps of the same run, and compared
+ * with their lines/s (target: within 2×) and with the ≤ 256 MB RSS bound.
  */
 import { once } from 'node:events';
 import { createWriteStream, openAsBlob } from 'node:fs';
@@ -18,13 +23,15 @@ import { join } from 'node:path';
 import { batchLine, newFlushId } from '@batchbridge/domain';
 import { FLUSH_METADATA_KEY } from '@batchbridge/provider';
 import type { Runtime } from '@batchbridge/runtime';
-import { GROUP, seedRequests } from '../fixtures.js';
+import { EMBEDDINGS_GROUP, GROUP, seedRequests } from '../fixtures.js';
 import type { Harness, Receiver, Sim } from '../harness.js';
 import { type Plan, progress, type Row, type ScenarioResult } from '../model.js';
 import { sleep, spawnTs, waitUntil } from '../procs.js';
 import { fmt, round, summarize } from '../stats.js';
 
 const BODY_BYTES = 400;
+/** Characters of text per embedding input (a RAG chunk of about 250 tokens). */
+const EMBEDDING_INPUT_CHARS = 1_000;
 
 interface Prepared {
   rt: Runtime;
@@ -36,15 +43,26 @@ interface Prepared {
   entry: () => Promise<string>;
 }
 
-/** Queues, claims and submits `lines` requests as one batch; resolves once the simulator's output file is written. */
-async function prepare(h: Harness, sim: Sim, lines: number, callbackUrl: string, label: string): Promise<Prepared> {
+/**
+ * Queues, claims and submits `lines` requests as one batch (chat, or embeddings of one input each); resolves once the
+ * simulator's output file is written.
+ */
+async function prepare(
+  h: Harness,
+  sim: Sim,
+  lines: number,
+  callbackUrl: string,
+  label: string,
+  embeddings = false,
+): Promise<Prepared> {
   await h.flush();
   const prefix = h.prefix('s3');
   const rt = await h.runtime(prefix, { UPSTREAM_BASE_URL: sim.url, POLL_INTERVAL_MS: '10' });
   let shown = 0;
   await seedRequests(rt.store, {
     count: lines,
-    bodyBytes: BODY_BYTES,
+    bodyBytes: embeddings ? EMBEDDING_INPUT_CHARS : BODY_BYTES,
+    embeddings,
     callbackUrl,
     onProgress: (n) => {
       if (n - shown >= 50_000 || n === lines) {
@@ -54,14 +72,19 @@ async function prepare(h: Harness, sim: Sim, lines: number, callbackUrl: string,
     },
   });
   const flushId = newFlushId();
+  const group = embeddings ? EMBEDDINGS_GROUP : GROUP;
+  const endpoint = embeddings ? '/v1/embeddings' : '/v1/chat/completions';
+  // Embeddings: the profile's own input budget (50 000 inputs per batch), as the packer claims them.
+  const maxInputs = embeddings ? rt.config.batch.endpoints['/v1/embeddings'].maxInputs : undefined;
   const claim = await rt.store.flushes.claim(
     0,
-    GROUP,
+    group,
     flushId,
-    { maxRequests: lines, maxBytes: 1e12, maxTokens: 1e12, maxWaitMs: 0 },
+    { maxRequests: lines, maxBytes: 1e12, maxTokens: 1e12, maxInputs, maxWaitMs: 0 },
     true,
   );
   if (!claim.claimed) throw new Error('S3 set-up: claim failed');
+  if (claim.count !== lines) throw new Error(`S3 set-up: claimed ${claim.count} of ${lines}`);
   // No packer runs: drop the flush job's outbox entry so that no sweep relays it.
   await rt.redis.zrem(rt.keys.partitionKeys(0).outbox, claim.outbox);
   const flush = await rt.store.flushes.get(0, flushId);
@@ -71,7 +94,7 @@ async function prepare(h: Harness, sim: Sim, lines: number, callbackUrl: string,
   for (let start = 0; start < lines; start += 5_000) {
     const ids = await rt.store.flushes.ids(0, flushId, start, start + 4_999);
     const bodies = await rt.store.requests.bodies(0, ids);
-    if (!out.write(ids.map((id, i) => batchLine(id, bodies[i] ?? '{}')).join(''))) await once(out, 'drain');
+    if (!out.write(ids.map((id, i) => batchLine(id, bodies[i] ?? '{}', endpoint)).join(''))) await once(out, 'drain');
   }
   out.end();
   await once(out, 'finish');
@@ -83,20 +106,21 @@ async function prepare(h: Harness, sim: Sim, lines: number, callbackUrl: string,
   await rm(path, { force: true });
   const batch = await provider.batches.create({
     input_file_id: file.id,
-    endpoint: '/v1/chat/completions',
+    endpoint,
     completion_window: '24h',
     metadata: { [FLUSH_METADATA_KEY]: flushId },
   });
   const done = await waitUntil(
     'the simulator to finish the batch',
     async () => {
-      const b = await provider.batches.retrieve(batch.id);
+      // A busy simulator (writing a 1.6 GB embeddings output) may drop a pooled connection: poll again.
+      const b = await provider.batches.retrieve(batch.id, { maxRetries: 3 });
       if (b.status === 'failed') throw new Error(`S3 set-up: batch failed ${JSON.stringify(b.errors)}`);
       return b.status === 'completed' ? b : undefined;
     },
-    { timeoutMs: 600_000, everyMs: 500, children: [sim.child] },
+    { timeoutMs: 1_200_000, everyMs: 500, children: [sim.child] },
   );
-  const meta = await provider.files.retrieve(done.output_file_id!);
+  const meta = await provider.files.retrieve(done.output_file_id!, { maxRetries: 3 });
   return {
     rt,
     prefix,
@@ -228,7 +252,7 @@ async function deliver(
 
 export async function runS3S4(h: Harness, plan: Plan): Promise<ScenarioResult[]> {
   const p = plan.s3;
-  const maxLines = Math.max(p.lines, p.bigLines ?? 0) + 1;
+  const maxLines = Math.max(p.lines, p.bigLines ?? 0, p.embeddingInputs ?? 0) + 1;
   const sim = await h.startSim({
     SIM_VALIDATING_MS: '0',
     SIM_LINES_PER_SECOND: '0',
@@ -240,6 +264,7 @@ export async function runS3S4(h: Harness, plan: Plan): Promise<ScenarioResult[]>
   const routes: RouteShot[] = [];
   const deliveries: DeliverShot[] = [];
   let big: RouteShot | undefined;
+  let embedded: RouteShot | undefined;
   try {
     for (let rep = 1; rep <= plan.reps; rep++) {
       const label = `rep ${rep}/${plan.reps}`;
@@ -250,6 +275,7 @@ export async function runS3S4(h: Harness, plan: Plan): Promise<ScenarioResult[]>
         'S3',
         `${label}: routed ${p.lines} lines in ${r.seconds.toFixed(2)} s = ${Math.round(r.linesPerS)} lines/s, poller RSS peak ${r.rssPeakMb.toFixed(0)} MB`,
       );
+      if (p.routeOnly) continue;
       const d = await deliver(h, plan, prep, receiver, p.lines);
       deliveries.push(d);
       progress(
@@ -263,6 +289,14 @@ export async function runS3S4(h: Harness, plan: Plan): Promise<ScenarioResult[]>
       progress(
         'S3',
         `large: ${big.outputMb.toFixed(0)} MB, ${p.bigLines} lines in ${big.seconds.toFixed(1)} s, poller RSS peak ${big.rssPeakMb.toFixed(0)} MB`,
+      );
+    }
+    if (p.embeddingInputs) {
+      const prep = await prepare(h, sim, p.embeddingInputs, 'http://127.0.0.1:9/unused', 'embeddings', true);
+      embedded = await route(h, plan, sim, prep, p.embeddingInputs);
+      progress(
+        'S3',
+        `embeddings: ${embedded.outputMb.toFixed(0)} MB, ${p.embeddingInputs} lines in ${embedded.seconds.toFixed(1)} s = ${Math.round(embedded.linesPerS)} lines/s, poller RSS peak ${embedded.rssPeakMb.toFixed(0)} MB`,
       );
     }
   } finally {
@@ -292,6 +326,25 @@ export async function runS3S4(h: Harness, plan: Plan): Promise<ScenarioResult[]>
       target: '≤ 256 MB',
       met: big.rssPeakMb <= 256,
     });
+  }
+  if (embedded) {
+    const inputs = p.embeddingInputs!.toLocaleString('en-US');
+    s3Rows.push(
+      {
+        metric: `route ${inputs}-input embeddings output (1,536 dims, ${embedded.outputMb.toFixed(0)} MB), lines/s`,
+        value: Math.round(embedded.linesPerS).toLocaleString('en-US'),
+        baseline: `${Math.round(lps.median).toLocaleString('en-US')} (chat, this run)`,
+        ratio: `${(lps.median / embedded.linesPerS).toFixed(1)}× slower`,
+        target: 'within 2× of chat',
+        met: embedded.linesPerS * 2 >= lps.median,
+      },
+      {
+        metric: `poller RSS peak MB, ${embedded.outputMb.toFixed(0)} MB embeddings output`,
+        value: embedded.rssPeakMb.toFixed(0),
+        target: '≤ 256 MB',
+        met: embedded.rssPeakMb <= 256,
+      },
+    );
   }
   const dps = summarize(deliveries.map((d) => d.perS));
   const baseDps = summarize(deliveries.map((d) => d.baselinePerS));
@@ -335,7 +388,24 @@ export async function runS3S4(h: Harness, plan: Plan): Promise<ScenarioResult[]>
             },
           }
         : {}),
-      targets: { lines_per_s_min: 10_000, rss_peak_mb_max: 256 },
+      ...(embedded
+        ? {
+            embeddings: {
+              inputs: p.embeddingInputs,
+              lines: p.embeddingInputs,
+              dimensions: 1536,
+              output_file_mb: round(embedded.outputMb),
+              lines_per_s: round(embedded.linesPerS, 0),
+              seconds: round(embedded.seconds, 1),
+              rss_peak_mb: round(embedded.rssPeakMb),
+              rss_idle_mb: round(embedded.rssIdleMb),
+              chat_lines_per_s_same_run: round(lps.median, 0),
+              baseline_download_split_lines_per_s: round(embedded.baselineLinesPerS, 0),
+              simulator_rss_peak_mb: round(embedded.simRssPeakMb),
+            },
+          }
+        : {}),
+      targets: { lines_per_s_min: 10_000, rss_peak_mb_max: 256, embeddings_within_chat_factor: 2 },
     },
     notes: [
       `One batch of ${p.lines.toLocaleString('en-US')} requests is queued, claimed, uploaded and completed at the simulator ` +
@@ -352,6 +422,18 @@ export async function runS3S4(h: Harness, plan: Plan): Promise<ScenarioResult[]>
               `${Math.round(big.linesPerS).toLocaleString('en-US')} lines/s, poller RSS ${big.rssIdleMb.toFixed(0)} MB idle → ` +
               `${big.rssPeakMb.toFixed(0)} MB peak. The simulator's own RSS peaked at ${big.simRssPeakMb.toFixed(0)} MB while ` +
               'running and serving this batch (its large-batch figure: flat memory on a 200 MB batch).',
+          ]
+        : []),
+      ...(embedded
+        ? [
+            `Embeddings: one \`/v1/embeddings\` batch of ${p.embeddingInputs!.toLocaleString('en-US')} requests of one ` +
+              `${EMBEDDING_INPUT_CHARS}-character input each (claimed with the openai profile's 50 000-input budget), ` +
+              'answered by the simulator with `text-embedding-3-small` float vectors of 1,536 dimensions: an output file ' +
+              `of ${embedded.outputMb.toFixed(0)} MB (${Math.round((embedded.outputMb * 1e6) / p.embeddingInputs!).toLocaleString('en-US')} bytes a line), ` +
+              `routed once after the chat reps: ${Math.round(embedded.linesPerS).toLocaleString('en-US')} lines/s ` +
+              `(${(embedded.seconds).toFixed(1)} s), poller RSS ${embedded.rssIdleMb.toFixed(0)} MB idle → ` +
+              `${embedded.rssPeakMb.toFixed(0)} MB peak; download-and-split alone ran at ` +
+              `${Math.round(embedded.baselineLinesPerS).toLocaleString('en-US')} lines/s.`,
           ]
         : []),
     ],
@@ -387,5 +469,5 @@ export async function runS3S4(h: Harness, plan: Plan): Promise<ScenarioResult[]>
     ],
     charts: [],
   };
-  return [s3, s4];
+  return p.routeOnly ? [s3] : [s3, s4];
 }

@@ -7,7 +7,15 @@ import { readFileSync } from 'node:fs';
 import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
 import { parseDuration, parseDurationList } from './duration.js';
-import { PROVIDER_PROFILES, type ProviderProfile, type ProviderProfileName } from './provider-profiles.js';
+import {
+  BATCH_ENDPOINTS,
+  type BatchEndpoint,
+  type EndpointLimits,
+  PROVIDER_PROFILES,
+  type ProviderProfile,
+  type ProviderProfileName,
+  UNBOUNDED_INPUTS,
+} from './provider-profiles.js';
 import { parseTenants } from './tenants.js';
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
@@ -206,6 +214,11 @@ export interface Config {
     maxRequests: number;
     maxBytes: number;
     maxTokens: number;
+    /**
+     * The limits of each endpoint's batches: the ones above, lowered where the profile's `endpointLimits` say so
+     * (OpenAI: 50 000 embedding inputs per batch), with `maxInputs` (unbounded unless the profile sets it).
+     */
+    endpoints: Record<BatchEndpoint, EndpointLimits>;
     maxWaitMs: number;
     mixModels: boolean;
     completionWindow: string;
@@ -287,6 +300,9 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
   if (problems.length > 0) return { ok: false, problems, message: formatProblems(problems) };
 
   const clamp = (value: number | undefined, limit: number) => Math.min(value ?? limit, limit);
+  const maxRequests = clamp(e.BATCH_MAX_REQUESTS, profile.maxRequests);
+  const maxBytes = clamp(e.BATCH_MAX_BYTES, profile.maxBytes);
+  const maxTokens = clamp(e.BATCH_MAX_TOKENS, profile.maxTokens);
   return {
     ok: true,
     config: {
@@ -321,9 +337,23 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
         maxWaitS: e.MAX_WAIT_S,
       },
       batch: {
-        maxRequests: clamp(e.BATCH_MAX_REQUESTS, profile.maxRequests),
-        maxBytes: clamp(e.BATCH_MAX_BYTES, profile.maxBytes),
-        maxTokens: clamp(e.BATCH_MAX_TOKENS, profile.maxTokens),
+        maxRequests,
+        maxBytes,
+        maxTokens,
+        endpoints: Object.fromEntries(
+          BATCH_ENDPOINTS.map((endpoint) => {
+            const own = profile.endpointLimits[endpoint] ?? {};
+            return [
+              endpoint,
+              {
+                maxRequests: Math.min(maxRequests, own.maxRequests ?? maxRequests),
+                maxBytes: Math.min(maxBytes, own.maxBytes ?? maxBytes),
+                maxTokens: Math.min(maxTokens, own.maxTokens ?? maxTokens),
+                maxInputs: own.maxInputs ?? UNBOUNDED_INPUTS,
+              },
+            ];
+          }),
+        ) as Record<BatchEndpoint, EndpointLimits>,
         maxWaitMs: e.BATCH_MAX_WAIT_MS,
         mixModels: e.BATCH_MIX_MODELS,
         completionWindow: e.COMPLETION_WINDOW,

@@ -16,8 +16,10 @@ export {
 export {
   BATCH_ENDPOINTS,
   type BatchEndpoint,
+  type EndpointLimits,
   PROVIDER_PROFILES,
   type ProviderProfile,
   type ProviderProfileName,
+  UNBOUNDED_INPUTS,
 } from './provider-profiles.js';
 export { parseTenants, type Tenant, TenantSchema, TenantsFileSchema, webhookSecrets } from './tenants.js';

@@ -35,3 +35,37 @@ export function endpointOfGroup(group: string): Endpoint {
 export function isEndpoint(value: string): value is Endpoint {
   return (ENDPOINTS as readonly string[]).includes(value);
 }
+
+/**
+ * How many inputs a request of `endpoint` holds, the unit of OpenAI's 50 000-embedding-inputs-per-batch limit: an
+ * embeddings `input` that is a string or one token array counts 1, an array of strings or of token arrays counts its
+ * length. Completions count their prompts and moderations their inputs the same way (no provider limits those yet);
+ * chat and Responses count 1.
+ */
+export function countInputs(endpoint: Endpoint, body: Readonly<Record<string, unknown>>): number {
+  if (endpoint === '/v1/chat/completions' || endpoint === '/v1/responses') return 1;
+  const input = endpoint === '/v1/completions' ? body.prompt : body.input;
+  if (!Array.isArray(input)) return 1;
+  if (input.length === 0) return 0;
+  return typeof input[0] === 'number' ? 1 : input.length;
+}
+
+/**
+ * Estimated input tokens of a request beyond chat (chat: `estimateInputTokens`), for providers' enqueued-token
+ * limits: about 4 characters per token over the text inputs (`input`, `prompt`, `instructions`), token arrays counting
+ * one per token, plus a few per input. Deliberately simple and a little pessimistic, like the chat estimate.
+ */
+export function estimateEndpointTokens(endpoint: Endpoint, body: Readonly<Record<string, unknown>>): number {
+  let chars = 0;
+  let tokens = 0;
+  const visit = (v: unknown, depth: number): void => {
+    if (depth > 8) return;
+    if (typeof v === 'string') chars += v.length;
+    else if (typeof v === 'number') tokens += 1;
+    else if (Array.isArray(v)) for (const item of v) visit(item, depth + 1);
+    else if (v && typeof v === 'object') for (const item of Object.values(v)) visit(item, depth + 1);
+  };
+  visit(endpoint === '/v1/completions' ? body.prompt : body.input, 0);
+  if (typeof body.instructions === 'string') chars += body.instructions.length;
+  return tokens + Math.ceil(chars / 4) + 4 * countInputs(endpoint, body) + 4;
+}

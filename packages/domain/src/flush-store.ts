@@ -12,6 +12,8 @@ export interface GroupStats {
   count: number;
   bytes: number;
   tokens: number;
+  /** Inputs of its queued requests (countInputs). */
+  inputs: number;
   oldestAt: number | undefined;
   held: boolean;
 }
@@ -20,6 +22,8 @@ export interface FlushLimits {
   maxRequests: number;
   maxBytes: number;
   maxTokens: number;
+  /** Inputs per flush across its requests (OpenAI: 50 000 embedding inputs per batch). @defaultValue unbounded */
+  maxInputs?: number | undefined;
   maxWaitMs: number;
 }
 
@@ -28,7 +32,16 @@ export interface FlushLimits {
  * recovery while this claim was still adding to it: recovery re-added its job).
  */
 export type ClaimResult =
-  | { claimed: true; flushId: string; count: number; reason: string; bytes: number; tokens: number; outbox: string }
+  | {
+      claimed: true;
+      flushId: string;
+      count: number;
+      reason: string;
+      bytes: number;
+      tokens: number;
+      inputs: number;
+      outbox: string;
+    }
   | { claimed: false; why: string };
 
 /** Requests moved into a flush per claim / claim-more call: about 40 ms of Redis time each, instead of about 0.9 s for
@@ -42,6 +55,7 @@ export interface FlushRecord {
   count: number;
   bytes: number;
   tokens: number;
+  inputs: number;
   reason: string;
   state: FlushState;
   created_at: number;
@@ -94,7 +108,7 @@ export class FlushStore {
     const out: GroupStats[] = [];
     for (const group of names) {
       const [stats, oldest, held] = await Promise.all([
-        redis.hmget(k.group(group), 'count', 'bytes', 'tokens'),
+        redis.hmget(k.group(group), 'count', 'bytes', 'tokens', 'inputs'),
         redis.zrange(k.pending(group), '0', '0', 'WITHSCORES'),
         redis.exists(k.hold(group)),
       ]);
@@ -103,6 +117,7 @@ export class FlushStore {
         count: Number(stats[0] ?? 0),
         bytes: Number(stats[1] ?? 0),
         tokens: Number(stats[2] ?? 0),
+        inputs: Number(stats[3] ?? 0),
         oldestAt: oldest[1] === undefined ? undefined : Number(oldest[1]),
         held: held === 1,
       });
@@ -140,6 +155,7 @@ export class FlushStore {
       maxCount: limits.maxRequests,
       maxBytes: limits.maxBytes,
       maxTokens: limits.maxTokens,
+      ...(limits.maxInputs === undefined ? {} : { maxInputs: limits.maxInputs }),
       partition: p,
       slice,
     };
@@ -154,6 +170,7 @@ export class FlushStore {
     let bytes = Number(reply[3]);
     let tokens = Number(reply[4]);
     let more = Number(reply[5]) === 1;
+    let inputs = Number(reply[6]);
     while (more) {
       await options.afterSlice?.();
       const next = await redis.bbClaimMore(k.pending(group), JSON.stringify({ ...common, now: Date.now() }));
@@ -162,8 +179,9 @@ export class FlushStore {
       count = Number(next[3]);
       bytes = Number(next[4]);
       tokens = Number(next[5]);
+      inputs = Number(next[6]);
     }
-    return { claimed: true, flushId, count, reason, outbox, bytes, tokens };
+    return { claimed: true, flushId, count, reason, outbox, bytes, tokens, inputs };
   }
 
   /** Ends a flush left `claiming` by a dead packer with what it holds; true if it was still claiming. */
@@ -183,6 +201,7 @@ export class FlushStore {
       count: Number(h.count ?? 0),
       bytes: Number(h.bytes ?? 0),
       tokens: Number(h.tokens ?? 0),
+      inputs: Number(h.inputs ?? 0),
       reason: h.reason ?? '',
       state: (h.state ?? 'claimed') as FlushRecord['state'],
       created_at: Number(h.created_at ?? 0),

@@ -7,7 +7,15 @@ export {
   type PollRecorded,
 } from './batch-store.js';
 export { DeadLetters } from './dead-letters.js';
-export { ENDPOINTS, type Endpoint, endpointOfGroup, groupPart, isEndpoint } from './endpoints.js';
+export {
+  countInputs,
+  ENDPOINTS,
+  type Endpoint,
+  endpointOfGroup,
+  estimateEndpointTokens,
+  groupPart,
+  isEndpoint,
+} from './endpoints.js';
 export {
   encodeFacadeLine,
   FACADE_CHUNK_BYTES,

@@ -22,6 +22,8 @@ export interface RequestRecord {
   bytes: number;
   /** Estimated input tokens. */
   tokens: number;
+  /** Inputs it holds (countInputs: embedding strings or token arrays); 0 for a record written before it was kept. */
+  inputs: number;
   created_at: number;
   updated_at: number;
   completed_at: number | undefined;
@@ -53,6 +55,7 @@ export function parseRecord(hash: Record<string, string>): RequestRecord | undef
     body: hash.body ?? '{}',
     bytes: num(hash.bytes) ?? 0,
     tokens: num(hash.tokens) ?? 0,
+    inputs: num(hash.inputs) ?? 0,
     created_at: num(hash.created_at) ?? 0,
     updated_at: num(hash.updated_at) ?? 0,
     completed_at: num(hash.completed_at),

@@ -18,6 +18,8 @@ export interface NewRequest {
   body: string;
   bytes: number;
   tokens: number;
+  /** Inputs it holds (countInputs), for per-batch input limits. @defaultValue `1` */
+  inputs?: number | undefined;
   clientRef?: string | undefined;
   callbackUrl?: string | undefined;
   idempotencyKey?: string | undefined;
@@ -109,6 +111,7 @@ export class RequestStore {
           globalElsewhere: limits.globalOpenElsewhere ?? 0,
           bytes: req.bytes,
           tokens: req.tokens,
+          inputs: req.inputs ?? 1,
           n,
         }),
         'model',

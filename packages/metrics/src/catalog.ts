@@ -65,7 +65,7 @@ export function createMetricsCatalog(registry: Registry) {
     }),
     batchFlushes: new Counter({
       name: 'batchbridge_batch_flushes_total',
-      help: 'Batches flushed by the packer, by trigger (count, bytes, tokens, age).',
+      help: 'Batches flushed by the packer, by trigger (count, bytes, tokens, inputs, age, forced).',
       labelNames: ['reason'] as const,
       registers,
     }),

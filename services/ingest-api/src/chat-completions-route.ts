@@ -254,24 +254,38 @@ export function chatCompletionsCore(
     // The body goes into the line verbatim: measure the envelope and the body apart rather than build the line twice.
     const bytes = Buffer.byteLength(batchLine(id, '', endpoint)) + Buffer.byteLength(chat.upstreamBody);
     const tokens = chat.tokens;
-    const sizeParam = endpoint === CHAT_ENDPOINT ? 'messages' : 'input';
-    if (bytes > config.batch.maxBytes) {
+    const inputs = chat.inputs;
+    // The limits of this endpoint's batches (profile `endpointLimits`): a request that could never fit in one is
+    // refused here, not left queued forever.
+    const limits = config.batch.endpoints[endpoint];
+    const sizeParam = endpoint === CHAT_ENDPOINT ? 'messages' : endpoint === '/v1/completions' ? 'prompt' : 'input';
+    if (bytes > limits.maxBytes) {
       throw new ApiError({
         status: 413,
         type: 'invalid_request_error',
         code: 'request_too_large',
         param: sizeParam,
-        message: `this request needs ${bytes} bytes in a batch file, more than the ${config.batch.maxBytes} a batch may hold`,
+        message: `this request needs ${bytes} bytes in a batch file, more than the ${limits.maxBytes} a batch may hold`,
         reason: 'too_large',
       });
     }
-    if (tokens > config.batch.maxTokens) {
+    if (tokens > limits.maxTokens) {
       throw new ApiError({
         status: 400,
         type: 'invalid_request_error',
         code: 'too_many_tokens',
         param: sizeParam,
-        message: `this request has about ${tokens} input tokens, more than the ${config.batch.maxTokens} a batch may hold`,
+        message: `this request has about ${tokens} input tokens, more than the ${limits.maxTokens} a batch may hold`,
+        reason: 'too_large',
+      });
+    }
+    if (inputs > limits.maxInputs) {
+      throw new ApiError({
+        status: 400,
+        type: 'invalid_request_error',
+        code: 'too_many_inputs',
+        param: sizeParam,
+        message: `this request has ${inputs} inputs, more than the ${limits.maxInputs} a ${endpoint} batch may hold`,
         reason: 'too_large',
       });
     }
@@ -335,6 +349,7 @@ export function chatCompletionsCore(
         body: chat.upstreamBody,
         bytes,
         tokens,
+        inputs,
         clientRef,
         callbackUrl,
         idempotencyKey,
@@ -451,6 +466,7 @@ function createdObject(
     body: '',
     bytes: 0,
     tokens: 0,
+    inputs: 0,
     created_at: createdAt,
     updated_at: createdAt,
     completed_at: undefined,

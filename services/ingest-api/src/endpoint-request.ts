@@ -6,7 +6,7 @@
  * batchbridge's own fields are stripped before the body goes upstream.
  */
 import type { Endpoint } from '@batchbridge/domain';
-import { estimateInputTokens } from '@batchbridge/domain';
+import { countInputs, estimateEndpointTokens, estimateInputTokens } from '@batchbridge/domain';
 import { z } from 'zod';
 import { MAX_CLIENT_REF_LENGTH, modelName, paramName, parseChatRequest, verbatimBody } from './chat-request.js';
 import { invalidParam } from './errors.js';
@@ -28,6 +28,8 @@ export interface EndpointRequest {
   stream: StreamAsk | undefined;
   /** Estimated input tokens (providers' enqueued-token limits). */
   tokens: number;
+  /** Inputs it holds (embeddings: strings or token arrays; see countInputs), for per-batch input limits. */
+  inputs: number;
 }
 
 /** How a streamed answer is told: chat-completion chunks, or the Responses API's events. */
@@ -113,7 +115,7 @@ export function parseEndpointRequest(
   if (endpoint === '/v1/chat/completions') {
     const chat = parseChatRequest(raw, rawText, options);
     const stream: StreamAsk | undefined = chat.stream && { format: 'chat', includeUsage: chat.stream.includeUsage };
-    return { endpoint, ...chat, stream, tokens: estimateInputTokens(chat.messages) };
+    return { endpoint, ...chat, stream, tokens: estimateInputTokens(chat.messages), inputs: 1 };
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw invalidParam('body', `request body must be a JSON object with ${endpoint} parameters`, 'invalid_body');
@@ -161,22 +163,7 @@ export function parseEndpointRequest(
     bodyCallbackUrl: data.callback_url,
     bodyClientRef: data.custom_id,
     stream: streaming ? { format: 'responses' } : undefined,
-    tokens: estimateTokens(body),
+    tokens: estimateEndpointTokens(endpoint, body),
+    inputs: countInputs(endpoint, body),
   };
-}
-
-/** About 4 characters per token over the text inputs (token arrays count as they are), a little pessimistic. */
-function estimateTokens(body: Record<string, unknown>): number {
-  let chars = 0;
-  let tokens = 0;
-  const visit = (v: unknown, depth: number): void => {
-    if (depth > 8) return;
-    if (typeof v === 'string') chars += v.length;
-    else if (typeof v === 'number') tokens += 1;
-    else if (Array.isArray(v)) for (const item of v) visit(item, depth + 1);
-    else if (v && typeof v === 'object') for (const item of Object.values(v)) visit(item, depth + 1);
-  };
-  visit(body.input ?? body.prompt, 0);
-  if (typeof body.instructions === 'string') chars += body.instructions.length;
-  return tokens + Math.ceil(chars / 4) + 8;
 }

@@ -49,9 +49,11 @@ export function openApiDocument(options: { version?: string } = {}): Record<stri
           `The body is the OpenAI ${endpoint} create body, checked against its schema (what the Batch API refuses, ` +
           'such as `stream` or Responses’ `background`, is refused here). Callback URL, custom id, Idempotency-Key ' +
           'and `Prefer: wait` work as for chat completions; with a wait, the answer is the provider’s body for this ' +
-          'endpoint. `/v1/responses` with a wait accepts `stream: true`: the answer is then `text/event-stream`, ' +
-          'comments while waiting, then the Responses streaming events (`response.created` … `response.completed`) ' +
-          're-telling the finished response.',
+          'endpoint. A provider batch holds one endpoint, within that endpoint’s limits of the provider profile ' +
+          '(openai: 50 000 requests and 200 MiB per file; for /v1/embeddings also at most 50 000 embedding inputs ' +
+          'per batch, counted one per string or token array). `/v1/responses` with a wait accepts `stream: true`: the ' +
+          'answer is then `text/event-stream`, comments while waiting, then the Responses streaming events ' +
+          '(`response.created` … `response.completed`) re-telling the finished response.',
         requestBody: {
           required: true,
           content: json({
@@ -156,7 +158,9 @@ function baseDocument(options: { version?: string }): Record<string, unknown> {
             '502': error('With a wait: the request failed upstream (the `code` is the request’s error code).'),
             '400': error(
               'Invalid JSON, invalid parameter (named in `param`), `stream: true` without a wait, no callback URL ' +
-                'without a wait or `respond-async`. With a wait: the provider refused the line (its own status and error body).',
+                'without a wait or `respond-async`, more estimated input tokens (`too_many_tokens`) or inputs ' +
+                '(`too_many_inputs`) than one batch of this endpoint may hold. With a wait: the provider refused the ' +
+                'line (its own status and error body).',
             ),
             '401': error('Missing or unknown API key.'),
             '403': error('The model is not allowed for this tenant.'),

@@ -1,11 +1,11 @@
 /**
  * One packing pass over a partition: every group that is not held and whose queued requests reach a flush trigger
- * (count, bytes, estimated tokens, age of the oldest) is claimed into flushes by the CLAIM script, which re-checks the
+ * (count, bytes, estimated tokens, inputs, age of the oldest) is claimed into flushes by the CLAIM script, which re-checks the
  * trigger atomically and takes at most the limits — so each request lands in exactly one flush even with several
  * packer replicas ticking at once. Large flushes are claimed in slices (CLAIM_MORE) so that Redis is never held long.
  * A group keeps being claimed while a full batch is still waiting.
  */
-import { type FlushLimits, newFlushId, type PartitionId, type Store } from '@batchbridge/domain';
+import { endpointOfGroup, type FlushLimits, newFlushId, type PartitionId, type Store } from '@batchbridge/domain';
 import type { Runtime } from '@batchbridge/runtime';
 import type { CrashPoint } from './crash-points.js';
 
@@ -13,7 +13,7 @@ import type { CrashPoint } from './crash-points.js';
 const MAX_CLAIMS_PER_GROUP = 100;
 
 function due(
-  g: { count: number; bytes: number; tokens: number; oldestAt: number | undefined },
+  g: { count: number; bytes: number; tokens: number; inputs: number; oldestAt: number | undefined },
   limits: FlushLimits,
   now: number,
 ) {
@@ -21,6 +21,7 @@ function due(
     g.count >= limits.maxRequests ||
     g.bytes >= limits.maxBytes ||
     g.tokens >= limits.maxTokens ||
+    (limits.maxInputs !== undefined && g.inputs >= limits.maxInputs) ||
     (g.oldestAt !== undefined && now - g.oldestAt >= limits.maxWaitMs)
   );
 }
@@ -34,14 +35,13 @@ export async function packPartition(
 ): Promise<number> {
   const { relay, config } = runtime;
   const m = runtime.metrics.m;
-  const limits: FlushLimits = {
-    maxRequests: config.batch.maxRequests,
-    maxBytes: config.batch.maxBytes,
-    maxTokens: config.batch.maxTokens,
-    maxWaitMs: config.batch.maxWaitMs,
-  };
   let flushes = 0;
   for (const group of await store.flushes.groups(p)) {
+    // The limits of the group's endpoint (profile `endpointLimits`: OpenAI caps embedding inputs per batch).
+    const limits: FlushLimits = {
+      ...config.batch.endpoints[endpointOfGroup(group.group)],
+      maxWaitMs: config.batch.maxWaitMs,
+    };
     // Held after a provider token-limit failure (set by the poller); CLAIM checks the hold too.
     if (group.held || !due(group, limits, Date.now())) continue;
     for (let i = 0; i < MAX_CLAIMS_PER_GROUP; i++) {

@@ -19,6 +19,7 @@ import {
   isolationGroup,
   type ModelSavings,
   type PartitionId,
+  Store,
 } from '@batchbridge/domain';
 import type { Logger } from '@batchbridge/logger';
 import { classifyProviderError, judgeLine, type ProviderBatch } from '@batchbridge/provider';
@@ -85,6 +86,14 @@ export class BatchRouter {
   private readonly provider: OpenAI;
   private readonly options: ResolvedPollerOptions;
   private readonly prices: PriceTable;
+  /**
+   * The store routing writes through: on the worker connection, not the runtime's fail-fast producer one (1 s command
+   * timeout, right for the request path). A SETTLE_MANY call carries its lines' whole answers — 100 embeddings lines of
+   * 1 536 float dimensions are about 3 MB — and on a busy machine such calls ran past 1 s: the poll job failed with
+   * "Command timed out" and routed the whole file again from the start, over and over (found by the S3 embeddings
+   * benchmark). Routing is background work, like the packer's claims.
+   */
+  private readonly store: Store;
 
   constructor(
     private readonly runtime: Runtime,
@@ -94,6 +103,11 @@ export class BatchRouter {
     this.provider = runtime.provider;
     this.options = resolvePollerOptions(options, runtime.config.upstream.timeoutMs);
     this.prices = loadPriceTable(runtime.config.priceTableFile);
+    this.store = new Store(runtime.workerRedis, runtime.keys, {
+      retentionMs: runtime.config.limits.resultRetentionMs,
+      idempotencyTtlMs: runtime.config.limits.idempotencyTtlMs,
+      maxAttempts: runtime.config.maxAttempts,
+    });
   }
 
   async route(p: PartitionId, batch: BatchRecord, remote: ProviderBatch, ctx: RouteContext): Promise<RouteSummary> {
@@ -167,7 +181,7 @@ export class BatchRouter {
   private settler(p: PartitionId, batchId: string, countStale: boolean, logger?: Logger): ChunkedSettler {
     return new ChunkedSettler({
       logger,
-      store: this.runtime.store,
+      store: this.store,
       relay: this.runtime.relay,
       metrics: this.runtime.metrics.m,
       partition: p,
@@ -186,7 +200,8 @@ export class BatchRouter {
     summary: RouteSummary,
     ctx: RouteContext,
   ): Promise<void> {
-    const { store, metrics } = this.runtime;
+    const { metrics } = this.runtime;
+    const store = this.store;
     const log = ctx.logger;
     const unknownSamples: string[] = [];
     let unknown = 0;
@@ -253,7 +268,7 @@ export class BatchRouter {
       if (priced && usd > 0) this.runtime.metrics.m.estimatedSavings.inc({ model: priced.name }, usd);
     }
     try {
-      await this.runtime.store.ledger.addSavings(entries);
+      await this.store.ledger.addSavings(entries);
     } catch (err) {
       // An estimate for the operator page: never a reason to route the batch again.
       log.warn({ err: (err as Error).message }, 'could not record estimated savings');
@@ -290,7 +305,7 @@ export class BatchRouter {
     const tokenLimit = errors.some(isTokenLimitError);
     if (tokenLimit && batch.group) {
       // Stop the packer from submitting this group again at once: the provider would fail it the same way.
-      await this.runtime.store.flushes.holdGroup(p, batch.group, this.options.groupHoldMs);
+      await this.store.flushes.holdGroup(p, batch.group, this.options.groupHoldMs);
     }
     const namesLines = errors.some((e) => typeof e.line === 'number' && e.line > 0);
     // A batch of one that failed whole: its one request is the cause, or the failure is not about requests at all;
@@ -322,7 +337,7 @@ export class BatchRouter {
     const settler = this.settler(p, batch.id, false, logger);
     const half = Math.ceil(batch.count / 2);
     for (let start = 0; ; start += ID_SLICE) {
-      const ids = await this.runtime.store.flushes.ids(p, batch.flush_id, start, start + ID_SLICE - 1);
+      const ids = await this.store.flushes.ids(p, batch.flush_id, start, start + ID_SLICE - 1);
       for (let i = 0; i < ids.length; i++) {
         const id = ids[i] as string;
         const line = start + i + 1;
@@ -349,7 +364,8 @@ export class BatchRouter {
     files: Array<string | null | undefined>,
     log: Logger,
   ): Promise<void> {
-    const { store, metrics, providerName, config } = this.runtime;
+    const { metrics, providerName, config } = this.runtime;
+    const store = this.store;
     await store.batches.finish(p, batch, status, outcomes);
     metrics.m.batchesFinished.inc({ provider: providerName, status });
     if (batch.submitted_at > 0) {

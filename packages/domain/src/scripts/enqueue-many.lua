@@ -9,7 +9,7 @@
     then per request, in KEYS order:
       its options (JSON): id, tenant, group, now, idemKey ('' for none), bodyHash, tenantLimit, tenantElsewhere,
         globalLimit, globalElsewhere (limits 0 = none; "elsewhere" = open in the other partitions), bytes, tokens,
-        n = how many record field/value strings follow
+        inputs, n = how many record field/value strings follow
       n field/value strings of its record (model, body, client_ref, ...)
   Output: one value per request: the integer 1 when it was created (the common case, and the cheapest reply to
     decode), else 'quota_tenant', 'quota_global', or 'replayed <1 when the body matches, else 0> <id of the first>'.
@@ -45,16 +45,17 @@ for k = 1, #KEYS do
     answer = 'quota_global'
   else
     local fields = {'id', id, 'tenant', tenant, 'group', group, 'status', 'queued', 'created_at', now,
-      'updated_at', now, 'attempts', 0, 'bytes', r.bytes, 'tokens', r.tokens}
+      'updated_at', now, 'attempts', 0, 'bytes', r.bytes, 'tokens', r.tokens,
+      'inputs', r.inputs}
     for i = first, a - 1 do fields[#fields + 1] = ARGV[i] end
     redis.call('HSET', KEYS[k], unpack(fields))
     local g = groups[group]
     if not g then
-      g = {count = 0, bytes = 0, tokens = 0, pending = {}}
+      g = {count = 0, bytes = 0, tokens = 0, inputs = 0, pending = {}}
       groups[group] = g
       groupOrder[#groupOrder + 1] = group
     end
-    g.count, g.bytes, g.tokens = g.count + 1, g.bytes + r.bytes, g.tokens + r.tokens
+    g.count, g.bytes, g.tokens, g.inputs = g.count + 1, g.bytes + r.bytes, g.tokens + r.tokens, g.inputs + r.inputs
     g.pending[#g.pending + 1] = now
     g.pending[#g.pending + 1] = id
     created = created + 1
@@ -67,7 +68,7 @@ for k = 1, #KEYS do
 end
 for _, group in ipairs(groupOrder) do
   local g = groups[group]
-  group_add(tag, group, g.pending, g.count, g.bytes, g.tokens)
+  group_add(tag, group, g.pending, g.count, g.bytes, g.tokens, g.inputs)
 end
 if created > 0 then
   redis.call('INCRBY', key_open(tag), created)

@@ -11,7 +11,7 @@
 --- @include "finish"
 local function settle_one(tag, key, batchId, kind, now, response, message, maxAttempts, retention, partition, group)
   local f = redis.call('HMGET', key, 'status', 'batch_id', 'tenant', 'attempts', 'group', 'created_at', 'bytes',
-    'tokens', 'id')
+    'tokens', 'id', 'inputs')
   if not f[1] then return 'unknown' end
   if f[1] ~= 'submitted' or f[2] ~= batchId then return 'stale' end
   local id, tenant = f[9], f[3]
@@ -43,6 +43,6 @@ local function settle_one(tag, key, batchId, kind, now, response, message, maxAt
   redis.call('HSET', key, 'last_error', message)
   redis.call('HDEL', key, 'batch_id', 'flush_id')
   move(tag, key, 'submitted', 'queued', tenant, now)
-  group_add(tag, target, {tonumber(f[6]), id}, 1, tonumber(f[7]) or 0, tonumber(f[8]) or 0)
+  group_add(tag, target, {tonumber(f[6]), id}, 1, tonumber(f[7]) or 0, tonumber(f[8]) or 0, tonumber(f[10]) or 0)
   return 'retried'
 end

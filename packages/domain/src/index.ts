@@ -6,6 +6,13 @@ export {
   type PollRecorded,
 } from './batch-store.js';
 export { DeadLetters } from './dead-letters.js';
+export {
+  type EndpointGate,
+  EndpointHealth,
+  type EndpointHealthOptions,
+  type EndpointResult,
+  type EndpointState,
+} from './endpoint-health.js';
 export { ENDPOINTS, type Endpoint, endpointOfGroup, groupPart, isEndpoint } from './endpoints.js';
 export {
   CLAIM_SLICE,
@@ -47,8 +54,11 @@ export {
   TERMINAL_STATUSES,
   TRANSITIONS,
 } from './lifecycle.js';
+export { type ReplayJob, ReplayJobs, type ReplayState, type ReplayStatusFilter } from './replays.js';
 export {
   batchLine,
+  type DeliveryState,
+  deliveryState,
   estimateInputTokens,
   groupFor,
   isolationGroup,
@@ -60,6 +70,8 @@ export {
   toRequestObject,
 } from './request-record.js';
 export {
+  type DeliveryAttempt,
+  type DeliveryAttemptInput,
   type EnqueueResult,
   type NewRequest,
   RequestStore,
@@ -68,3 +80,4 @@ export {
 } from './request-store.js';
 export { Store } from './store.js';
 export type { StoreOptions } from './store-context.js';
+export { type RotatedSecret, WebhookSecrets } from './webhook-secrets.js';

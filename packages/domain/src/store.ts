@@ -7,6 +7,9 @@
  *   batches      batch-store.ts     provider batches: polls and routing
  *   ledger       ledger.ts          estimated savings
  *   deadLetters  dead-letters.ts    outcomes whose delivery gave up
+ *   secrets      webhook-secrets.ts webhook secrets rotated through the API
+ *   endpoints    endpoint-health.ts circuit and disabling per tenant callback host
+ *   replays      replays.ts         time-range replay jobs and their progress
  *
  * Every read and write of their state goes through these (and so through the Lua scripts of `scripts/` for anything
  * that changes a state). Services never build keys themselves.
@@ -14,12 +17,15 @@
 import type { Cluster, Redis } from 'ioredis';
 import { BatchStore } from './batch-store.js';
 import { DeadLetters } from './dead-letters.js';
+import { EndpointHealth } from './endpoint-health.js';
 import { FlushStore } from './flush-store.js';
 import type { KeySpace } from './keys.js';
 import { Ledger } from './ledger.js';
 import { defineScripts } from './lua.js';
+import { ReplayJobs } from './replays.js';
 import { RequestStore } from './request-store.js';
 import type { StoreContext, StoreOptions } from './store-context.js';
+import { WebhookSecrets } from './webhook-secrets.js';
 
 export class Store {
   readonly keys: KeySpace;
@@ -28,6 +34,9 @@ export class Store {
   readonly batches: BatchStore;
   readonly ledger: Ledger;
   readonly deadLetters: DeadLetters;
+  readonly secrets: WebhookSecrets;
+  readonly endpoints: EndpointHealth;
+  readonly replays: ReplayJobs;
 
   constructor(redis: Redis | Cluster, keys: KeySpace, options: StoreOptions) {
     this.keys = keys;
@@ -41,5 +50,8 @@ export class Store {
     this.batches = new BatchStore(ctx);
     this.ledger = new Ledger(ctx);
     this.deadLetters = new DeadLetters(ctx);
+    this.secrets = new WebhookSecrets(ctx);
+    this.endpoints = new EndpointHealth(ctx);
+    this.replays = new ReplayJobs(ctx);
   }
 }

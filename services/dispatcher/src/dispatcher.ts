@@ -43,9 +43,22 @@ export async function startDispatcher(runtime: Runtime, options: DispatcherOptio
     limiter: createHostLimiter({ maxPerHost: config.webhook.hostConcurrency }),
     // The same in-process counter, keyed by tenant id instead of host.
     tenantLimiter: createHostLimiter({ maxPerHost: config.webhook.tenantConcurrency }),
+    // Per partition: its WEBHOOK_CONCURRENCY delivery slots shared fairly by the tenants that want them (SPEC §16).
+    fairShare: { slots: config.webhook.concurrency, maxPerTenant: config.webhook.tenantConcurrency },
     metrics: metrics.m,
     logger,
     parkMs: options.parkMs ?? 200,
+    retryScheduleMs: config.webhook.retryScheduleMs,
+    health: {
+      threshold: config.webhook.circuitFailures,
+      cooldownMs: config.webhook.circuitCooldownMs,
+      disableAfterMs: config.webhook.disableAfterMs,
+      // The probe holds a half-open circuit for at most one attempt's timeout (and a little).
+      probeMs: config.webhook.timeoutMs + 1_000,
+    },
+    logAttempts: config.webhook.logAttempts,
+    queues: runtime.queues,
+    relay: runtime.relay,
   });
 
   let closed = false;
@@ -60,7 +73,9 @@ export async function startDispatcher(runtime: Runtime, options: DispatcherOptio
     ping: runtime.redis,
     logger,
     processor,
-    concurrency: config.webhook.concurrency,
+    // A few worker slots beyond the delivery slots, so that a job of a tenant not yet seen is picked up (and finds the
+    // room fair sharing keeps) even while every delivery slot is held by slow receivers; jobs over a share are parked.
+    concurrency: config.webhook.concurrency + Math.max(1, Math.ceil(config.webhook.concurrency / 4)),
     lockDurationMs: options.lockDurationMs ?? 30_000,
     stalledIntervalMs: options.stalledIntervalMs ?? 30_000,
     backoffStrategy: backoffStrategy({ webhook: webhookBackoff(config.webhook.retryScheduleMs) }),

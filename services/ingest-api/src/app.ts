@@ -24,6 +24,7 @@ import { RateLimiter } from './rate-limiter.js';
 import { requestsHandlers } from './requests-routes.js';
 import type { HoldDeps } from './wait/hold.js';
 import { OutcomeWaiter } from './wait/outcome-waiter.js';
+import { webhookHandlers } from './webhook-routes.js';
 
 export interface IngestAppOptions {
   /** How callback host names are resolved (tests map names to addresses). @defaultValue the system resolver */
@@ -82,6 +83,7 @@ export function createIngestApp(runtime: Runtime, options: IngestAppOptions = {}
     onOutcome: (outcome) => m.waitOutcomes.inc({ outcome }),
   };
   const requests = requestsHandlers(runtime, hold);
+  const webhooks = webhookHandlers(runtime);
   const document = openApiDocument();
   const documentJson = JSON.stringify(document);
   const docsHtml = renderDocsPage(document);
@@ -174,6 +176,12 @@ export function createIngestApp(runtime: Runtime, options: IngestAppOptions = {}
   route('get', '/v1/requests/:id', auth, requests.get);
   route('post', '/v1/requests/:id/cancel', auth, requests.cancel);
   route('post', '/v1/requests/:id/redeliver', auth, requests.redeliver);
+  route('get', '/v1/requests/:id/deliveries', auth, webhooks.deliveries);
+  route('post', '/v1/webhook-secret/rotate', auth, webhooks.rotateSecret);
+  route('get', '/v1/endpoints', auth, webhooks.endpoints);
+  route('post', '/v1/endpoints/enable', auth, json, webhooks.enableEndpoint);
+  route('post', '/v1/deliveries/replay', auth, json, webhooks.replay);
+  route('get', '/v1/deliveries/replay/:id', auth, webhooks.replayStatus);
   route('get', '/v1/models', auth, (_req, res) => {
     const tenant = tenantOf(res);
     const owner = config.upstream.profile.name;

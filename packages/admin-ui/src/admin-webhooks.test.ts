@@ -32,7 +32,7 @@ it('lists a disabled endpoint and re-enables it', async () => {
   expect(await rt.store.endpoints.record('acme', 'hooks.example.com:443', false, 'receiver answered 500', health)).toBe(
     'disabled_now',
   );
-  const overview = await (await fetch(`${url}/overview.json`, { headers: bearer })).json();
+  const overview = (await (await fetch(`${url}/overview.json`, { headers: bearer })).json()) as { endpoints: unknown };
   expect(overview.endpoints).toMatchObject([
     { tenant: 'acme', host: 'hooks.example.com:443', state: 'disabled', lastError: 'receiver answered 500' },
   ]);
@@ -52,7 +52,9 @@ it('lists a disabled endpoint and re-enables it', async () => {
     body: 'tenant=acme&host=hooks.example.com%3A443',
   });
   expect(await ok.json()).toMatchObject({ state: 'enabled', was_unhealthy: true });
-  expect((await (await fetch(`${url}/overview.json`, { headers: bearer })).json()).endpoints).toEqual([]);
+  expect(
+    ((await (await fetch(`${url}/overview.json`, { headers: bearer })).json()) as { endpoints: unknown }).endpoints,
+  ).toEqual([]);
   expect(await rt.store.endpoints.gate('acme', 'hooks.example.com:443', 1000)).toEqual({ kind: 'closed' });
 });
 
@@ -70,7 +72,9 @@ it("shows an outcome's delivery attempts", async () => {
     { at, status_code: 502, error: 'receiver answered 502', duration_ms: 12, next_attempt_at: at },
     20,
   );
-  const json = await (await fetch(`${url}/requests/${id}/deliveries`, { headers: bearer })).json();
+  const json = (await (await fetch(`${url}/requests/${id}/deliveries`, { headers: bearer })).json()) as {
+    data: unknown;
+  };
   expect(json.data).toEqual([
     { attempt: 1, at, status_code: 502, error: 'receiver answered 502', duration_ms: 12, next_attempt_at: at },
   ]);

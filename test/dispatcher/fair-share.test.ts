@@ -41,7 +41,9 @@ it("one tenant's slow hosts hold only their share of the slots; another tenant's
 
   // B has been delivering (it is a tenant this dispatcher knows).
   const [b0] = await makeOutcomes(rt, [{ tenant: GLOBEX.id, callbackUrl: fast.url('/b0') }]);
-  await expect.poll(async () => (await rt.store.requests.get(b0 as string))?.delivered_at).toBeTypeOf('number');
+  await expect
+    .poll(async () => (await rt.store.requests.get(b0 as string))?.delivered_at, { timeout: 15_000 })
+    .toBeTypeOf('number');
 
   // A's backlog of slow deliveries arrives.
   await makeOutcomes(
@@ -49,7 +51,7 @@ it("one tenant's slow hosts hold only their share of the slots; another tenant's
     Array.from({ length: 8 }, (_, i) => ({ tenant: ACME.id, callbackUrl: slow[i % 2]!.url(`/a${i}`) })),
   );
   const aReceived = () => slow.flatMap((r) => r.deliveries());
-  await expect.poll(() => aReceived().length).toBeGreaterThanOrEqual(2);
+  await expect.poll(() => aReceived().length, { timeout: 15_000 }).toBeGreaterThanOrEqual(2);
   await new Promise((resolve) => setTimeout(resolve, 300));
   // A holds two of the four slots (the other share is kept for B), not all four.
   expect(aReceived()).toHaveLength(2);

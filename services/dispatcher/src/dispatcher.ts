@@ -73,9 +73,9 @@ export async function startDispatcher(runtime: Runtime, options: DispatcherOptio
     ping: runtime.redis,
     logger,
     processor,
-    // A few worker slots beyond the delivery slots, so that a job of a tenant not yet seen is picked up (and finds the
-    // room fair sharing keeps) even while every delivery slot is held by slow receivers; jobs over a share are parked.
-    concurrency: config.webhook.concurrency + Math.max(1, Math.ceil(config.webhook.concurrency / 4)),
+    // As many worker slots as delivery slots: a job over its tenant's fair share is parked (moved to delayed), which
+    // frees its worker slot, so the share kept for other tenants is a worker slot they can be picked up by.
+    concurrency: config.webhook.concurrency,
     lockDurationMs: options.lockDurationMs ?? 30_000,
     stalledIntervalMs: options.stalledIntervalMs ?? 30_000,
     backoffStrategy: backoffStrategy({ webhook: webhookBackoff(config.webhook.retryScheduleMs) }),

@@ -10,13 +10,16 @@ import type { SimState } from './sim-state.js';
 
 const MINUTE_MS = 60_000;
 
+/** What the gate reads of a simulator's state (the Anthropic mode passes its own). */
+export type FaultGateState = Pick<SimState, 'faults' | 'counters' | 'rng'>;
+
 export class FaultGate {
-  readonly #state: SimState;
+  readonly #state: FaultGateState;
   /** Accepted call times within the last minute, per operation. */
   #recent = new Map<SimOperation, number[]>();
   #inFlight = new Map<SimOperation, number>();
 
-  constructor(state: SimState) {
+  constructor(state: FaultGateState) {
     this.#state = state;
   }
 

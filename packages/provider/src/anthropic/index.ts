@@ -1,0 +1,3 @@
+/** The `anthropic` adapter's parts: chat ⇄ Messages translation and the Message Batches client. */
+export * from './batches-client.js';
+export * from './translate.js';

@@ -5,10 +5,16 @@ import type { Tenant } from '@batchbridge/config';
 import { startDispatcher } from '@batchbridge/dispatcher';
 import { webhookIdFor } from '@batchbridge/domain';
 import type { Service } from '@batchbridge/runtime';
-import { type ReceivedWebhook, startWebhookReceiver, TEST_TENANTS, type WebhookReceiver } from '@batchbridge/testkit';
+import {
+  jobOutcome,
+  makeOutcomes,
+  type ReceivedWebhook,
+  startWebhookReceiver,
+  TEST_TENANTS,
+  type WebhookReceiver,
+} from '@batchbridge/testkit';
 import { Webhook } from 'standardwebhooks';
 import { afterEach, describe, expect, it } from 'vitest';
-import { jobOutcome, makeOutcomes } from '../../services/dispatcher/src/testing/outcomes.js';
 import { startTestIngest, type TestIngest } from '../../services/ingest-api/test/helpers.js';
 
 const ACME = TEST_TENANTS[0] as Tenant;

@@ -118,7 +118,7 @@ describe('logs', () => {
     // Nothing secret anywhere in the run's logs.
     const secrets = [
       ...TEST_TENANTS.flatMap((t) => t.api_keys),
-      ...TEST_TENANTS.flatMap((t) => (Array.isArray(t.webhook_secret) ? t.webhook_secret : [t.webhook_secret])),
+      ...TEST_TENANTS.flatMap((t) => [t.webhook_secret ?? []].flat()),
       UPSTREAM_KEY,
       ADMIN_KEY,
       METRICS_TOKEN,

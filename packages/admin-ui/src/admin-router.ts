@@ -4,12 +4,15 @@
  * - `GET  /`                          overview: recent batches, dead letters with a redeliver button, savings
  * - `GET  /overview.json`             the same data as JSON
  * - `POST /requests/:id/redeliver`    re-sends a finished request's outcome webhook (same `webhook-id`)
+ * - `GET  /requests/:id/deliveries`   the outcome's delivery log (HTML, or JSON for API clients)
+ * - `POST /endpoints/enable`          re-enables a tenant's failing or disabled callback host (`tenant`, `host`)
+ * - `POST /tenants/reload`            reads TENANTS_FILE again in this process (each replica also watches the file)
  * - `GET|POST /login`, `POST /logout` the login form (HttpOnly, SameSite=Strict session cookie)
  * - `/queues/…`                       bull-board over every partition's queues
  *
  * Without ADMIN_KEY every path answers 404 saying how to turn the page on: no key, no page.
  */
-import { isRequestId, isTerminal } from '@batchbridge/domain';
+import { deliveryState, isRequestId, isTerminal } from '@batchbridge/domain';
 import { jobIds } from '@batchbridge/queues';
 import type { Runtime } from '@batchbridge/runtime';
 import express, { type NextFunction, type Request, type Response, Router } from 'express';
@@ -17,7 +20,7 @@ import { AdminAuth, SESSION_COOKIE, SESSION_MAX_AGE_S } from './admin-auth.js';
 import { escapeHtml } from './html.js';
 import { readOverview } from './overview.js';
 import { BOARD_CSP, createQueuesBoard } from './queues-board.js';
-import { PAGE_CSP, renderLoginPage, renderOverviewPage } from './render-page.js';
+import { PAGE_CSP, renderDeliveriesPage, renderLoginPage, renderOverviewPage } from './render-page.js';
 
 export interface AdminRouterOptions {
   /** The absolute path the router is mounted at (bull-board needs it for its asset URLs). @defaultValue `/admin` */
@@ -166,6 +169,49 @@ export function createAdminRouter(runtime: Runtime, options: AdminRouterOptions 
     log.info({ requestId: id, tenant: record.tenant, batchId: record.batch_id }, 'redelivery requested by an operator');
     if (wantsHtml) res.redirect(303, `${base}/?redelivered=${encodeURIComponent(id)}`);
     else res.status(202).json({ id, redelivery: 'queued' });
+  });
+
+  router.get('/requests/:id/deliveries', async (req, res) => {
+    const id = String(req.params.id);
+    const p = runtime.store.requests.partitionOf(id);
+    const record = p === undefined ? undefined : await runtime.store.requests.get(id);
+    const wantsHtml = req.headers.accept?.includes('text/html') === true;
+    if (p === undefined || !record) {
+      if (wantsHtml) page(res, 404, renderErrorPage(base, `no request ${id}`));
+      else res.status(404).json({ error: { message: `no request ${id}`, type: 'not_found_error' } });
+      return;
+    }
+    const attempts = await runtime.store.requests.deliveryLog(p, id);
+    const state = deliveryState(record);
+    const reason = record.dead ? (record.dead_reason ?? 'exhausted') : record.stop_reason;
+    if (wantsHtml) page(res, 200, renderDeliveriesPage(base, id, state, reason, attempts));
+    else res.json({ object: 'list', data: attempts, delivery: { state, reason: reason ?? null } });
+  });
+
+  router.post('/endpoints/enable', form, async (req, res) => {
+    const tenant = typeof req.body?.tenant === 'string' ? req.body.tenant : '';
+    const host = typeof req.body?.host === 'string' ? req.body.host : '';
+    const wantsHtml = req.headers.accept?.includes('text/html') === true;
+    if (!runtime.tenants.get(tenant) || !/^[A-Za-z0-9.\-[\]:]+:\d{1,5}$/.test(host)) {
+      const message = 'send tenant (a configured tenant id) and host (<host>:<port>) of the endpoint to re-enable';
+      if (wantsHtml) page(res, 400, renderErrorPage(base, message));
+      else res.status(400).json({ error: { message, type: 'invalid_request_error' } });
+      return;
+    }
+    const was = await runtime.store.endpoints.enable(tenant, host);
+    log.info({ tenant, host, was }, 'endpoint re-enabled by an operator');
+    if (wantsHtml) res.redirect(303, `${base}/`);
+    else res.json({ tenant, host, state: 'enabled', was_unhealthy: was });
+  });
+
+  router.post('/tenants/reload', (_req, res) => {
+    try {
+      const tenants = runtime.tenants.reload();
+      log.info({ tenants }, 'TENANTS_FILE reloaded by an operator');
+      res.json({ reloaded: true, tenants });
+    } catch (err) {
+      res.status(400).json({ error: { message: (err as Error).message, type: 'invalid_request_error' } });
+    }
   });
 
   const board = createQueuesBoard(runtime, `${base}/queues`);

@@ -36,6 +36,19 @@ export interface DeadLetterRow {
   /** Host of the callback URL only. */
   callbackHost: string | undefined;
   errorCode: string | undefined;
+  /** Why it was dead-lettered: exhausted, endpoint_disabled, refused, no_tenant. */
+  reason: string | undefined;
+}
+
+/** A failing or disabled callback host of a tenant (SPEC §16). */
+export interface EndpointRow {
+  tenant: string;
+  host: string;
+  state: 'failing' | 'open' | 'disabled';
+  fails: number;
+  failingSince: number;
+  disabledAt: number | undefined;
+  lastError: string | undefined;
 }
 
 export interface Overview {
@@ -43,6 +56,7 @@ export interface Overview {
   batches: BatchRow[];
   deadLetters: DeadLetterRow[];
   deadLetterTotal: number;
+  endpoints: EndpointRow[];
   savings: { totalUsd: number; models: ModelSavings[] };
   requests: Record<'queued' | 'batched' | 'submitted', number>;
   queues: Record<QueueKind, Record<string, number>>;
@@ -102,6 +116,7 @@ export async function readOverview(runtime: Runtime, limits: OverviewLimits = {}
       completedAt: r.completed_at,
       callbackHost: hostOf(r.callback_url ?? runtime.tenants.get(r.tenant)?.default_callback_url),
       errorCode: r.error?.code,
+      reason: r.dead_reason,
     });
   }
 
@@ -113,6 +128,15 @@ export async function readOverview(runtime: Runtime, limits: OverviewLimits = {}
     batches: batches.slice(0, maxBatches),
     deadLetters,
     deadLetterTotal: await store.deadLetters.count(),
+    endpoints: (await store.endpoints.unhealthy(undefined, 100)).map((e) => ({
+      tenant: e.tenant,
+      host: e.host,
+      state: e.disabledAt !== undefined ? 'disabled' : (e.openUntil ?? 0) > Date.now() ? 'open' : 'failing',
+      fails: e.fails,
+      failingSince: e.failingSince,
+      disabledAt: e.disabledAt,
+      lastError: e.lastError,
+    })),
     savings: { totalUsd: models.reduce((sum, m) => sum + m.usd, 0), models },
     requests: await store.requests.stateCounts(),
     queues,

@@ -2,8 +2,9 @@
  * The server-rendered pages: the overview and the login form. Plain HTML and inline CSS, no script and no external
  * asset (the page's Content-Security-Policy forbids both), so it works from an air-gapped operator laptop.
  */
+import type { DeliveryAttempt } from '@batchbridge/domain';
 import { html, raw, type SafeHtml } from './html.js';
-import type { BatchRow, DeadLetterRow, Overview } from './overview.js';
+import type { BatchRow, DeadLetterRow, EndpointRow, Overview } from './overview.js';
 
 const STYLE = `
 :root { color-scheme: light dark; --fg:#1d2430; --muted:#637083; --line:#d9dee6; --bg:#f6f7f9; --card:#fff;
@@ -91,6 +92,9 @@ ${o.batches.length === 0 ? html`<div class="empty">No batches yet.</div>` : batc
 <h2>Dead letters</h2>
 ${o.deadLetters.length === 0 ? html`<div class="empty">No dead letters: every outcome was delivered or is still being tried.</div>` : deadTable(o.deadLetters, ctx.base)}
 
+<h2>Unhealthy endpoints</h2>
+${o.endpoints.length === 0 ? html`<div class="empty">Every callback host answers: no circuit open, none disabled.</div>` : endpointsTable(o.endpoints, ctx.base)}
+
 <h2>Estimated savings by model</h2>
 ${
   o.savings.models.length === 0
@@ -122,15 +126,57 @@ ${rows.map(
 
 function deadTable(rows: DeadLetterRow[], base: string): SafeHtml {
   return html`<table id="dead-letters"><thead><tr><th>Request</th><th>Tenant</th><th>Outcome</th><th>Model</th><th>Batch</th>
-<th>Callback host</th><th>Finished</th><th></th></tr></thead><tbody>
+<th>Callback host</th><th>Finished</th><th>Why</th><th></th></tr></thead><tbody>
 ${rows.map(
   (d) => html`<tr data-request="${d.id}"><td><code>${d.id}</code></td><td>${d.tenant}</td>
 <td><span class="badge s-${d.status}">${d.status}</span>${d.errorCode ? html` <code>${d.errorCode}</code>` : ''}</td>
 <td><code>${d.model}</code></td><td><code>${d.batchId ?? '–'}</code></td><td>${d.callbackHost ?? '–'}</td>
-<td>${d.completedAt ? iso(d.completedAt) : '–'}</td>
+<td>${d.completedAt ? iso(d.completedAt) : '–'}</td><td>${d.reason ?? 'exhausted'} · <a href="${base}/requests/${d.id}/deliveries">attempts</a></td>
 <td><form class="inline" method="post" action="${base}/requests/${d.id}/redeliver"><button type="submit">Redeliver</button></form></td></tr>`,
 )}
 </tbody></table>`;
+}
+
+function endpointsTable(rows: EndpointRow[], base: string): SafeHtml {
+  return html`<table id="endpoints"><thead><tr><th>Tenant</th><th>Host</th><th>State</th><th class="num">Failures in a row</th>
+<th>Failing since</th><th>Last error</th><th></th></tr></thead><tbody>
+${rows.map(
+  (e) => html`<tr data-endpoint="${e.tenant} ${e.host}"><td>${e.tenant}</td><td><code>${e.host}</code></td>
+<td><span class="badge s-${e.state === 'disabled' ? 'failed' : 'live'}">${e.state}</span></td><td class="num">${e.fails}</td>
+<td>${iso(e.failingSince)}</td><td>${e.lastError ?? '–'}</td>
+<td><form class="inline" method="post" action="${base}/endpoints/enable"><input type="hidden" name="tenant" value="${e.tenant}"><input type="hidden" name="host" value="${e.host}"><button type="submit">Re-enable</button></form></td></tr>`,
+)}
+</tbody></table>`;
+}
+
+/** One outcome's delivery log (SPEC §16), oldest attempt first. */
+export function renderDeliveriesPage(
+  base: string,
+  requestId: string,
+  state: string,
+  reason: string | undefined,
+  attempts: readonly DeliveryAttempt[],
+): string {
+  const body = html`
+<header><h1>batchbridge · operator</h1><nav><a href="${base}/">Overview</a></nav></header>
+<main>
+<h2>Delivery attempts of <code>${requestId}</code></h2>
+<p>Delivery: <span class="badge s-${state}">${state}</span>${reason ? html` <code>${reason}</code>` : ''}</p>
+${
+  attempts.length === 0
+    ? html`<div class="empty">No attempt yet.</div>`
+    : html`<table id="deliveries"><thead><tr><th class="num">Attempt</th><th>At</th><th class="num">HTTP status</th><th>Error</th><th class="num">Duration (ms)</th><th>Next attempt</th></tr></thead><tbody>
+${attempts.map(
+  (
+    a,
+  ) => html`<tr><td class="num">${a.attempt}</td><td>${a.at}</td><td class="num">${a.status_code === null ? '–' : String(a.status_code)}</td>
+<td>${a.error ?? '–'}</td><td class="num">${a.duration_ms}</td><td>${a.next_attempt_at ?? '–'}</td></tr>`,
+)}
+</tbody></table>`
+}
+<form class="inline" method="post" action="${base}/requests/${requestId}/redeliver"><button type="submit">Redeliver</button></form>
+</main>`;
+  return layout('batchbridge · delivery attempts', body);
 }
 
 export function renderLoginPage(base: string, error?: string): string {

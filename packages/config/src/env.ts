@@ -162,6 +162,16 @@ const EnvSchema = z.object({
   WEBHOOK_HOST_CONCURRENCY: int(1, 10_000).default(8),
   /** Unset: max(WEBHOOK_HOST_CONCURRENCY, half of WEBHOOK_CONCURRENCY), computed in parseConfig. */
   WEBHOOK_TENANT_CONCURRENCY: int(1, 10_000).optional(),
+  /** How long the previous secret keeps signing after `POST /v1/webhook-secret/rotate` (SPEC §16). */
+  WEBHOOK_SECRET_OVERLAP: duration.default(86_400_000),
+  /** Consecutive failed attempts to one callback host that open its circuit (deliveries there wait, not fail). */
+  WEBHOOK_CIRCUIT_FAILURES: int(1, 1_000_000).default(5),
+  /** How long an open circuit waits before one probe delivery is let through. */
+  WEBHOOK_CIRCUIT_COOLDOWN: duration.default(30_000),
+  /** An endpoint failing (no success) for this long is disabled: its outcomes are dead-lettered (SPEC §16). */
+  WEBHOOK_DISABLE_AFTER: duration.default(5 * 86_400_000),
+  /** Attempts kept per outcome in its delivery log (`GET /v1/requests/{id}/deliveries`). */
+  WEBHOOK_LOG_ATTEMPTS: int(1, 1_000).default(20),
 
   METRICS_TOKEN: z.string().min(1).optional(),
   METRICS_TENANT_LABEL: bool.default(false),
@@ -236,6 +246,13 @@ export interface Config {
     hostConcurrency: number;
     /** Deliveries in flight per tenant in one dispatcher (issue 16.8): no tenant holds every slot. */
     tenantConcurrency: number;
+    /** Previous secret's overlap after a rotation (WEBHOOK_SECRET_OVERLAP). */
+    secretOverlapMs: number;
+    circuitFailures: number;
+    circuitCooldownMs: number;
+    disableAfterMs: number;
+    /** Attempts kept per outcome in its delivery log. */
+    logAttempts: number;
   };
   metrics: { token: string | undefined; tenantLabel: boolean };
   log: { level: string; pretty: boolean };
@@ -370,6 +387,11 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
         hostConcurrency: e.WEBHOOK_HOST_CONCURRENCY,
         tenantConcurrency:
           e.WEBHOOK_TENANT_CONCURRENCY ?? Math.max(e.WEBHOOK_HOST_CONCURRENCY, Math.ceil(e.WEBHOOK_CONCURRENCY / 2)),
+        secretOverlapMs: e.WEBHOOK_SECRET_OVERLAP,
+        circuitFailures: e.WEBHOOK_CIRCUIT_FAILURES,
+        circuitCooldownMs: e.WEBHOOK_CIRCUIT_COOLDOWN,
+        disableAfterMs: e.WEBHOOK_DISABLE_AFTER,
+        logAttempts: e.WEBHOOK_LOG_ATTEMPTS,
       },
       metrics: { token: e.METRICS_TOKEN, tenantLabel: e.METRICS_TENANT_LABEL },
       log: { level: e.LOG_LEVEL, pretty: e.LOG_PRETTY },

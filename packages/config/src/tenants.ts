@@ -8,8 +8,14 @@ export const TenantSchema = z.object({
     .max(64)
     .regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, _ . - only'),
   api_keys: z.array(z.string().min(16, 'API keys must be at least 16 characters')).min(1),
-  /** The signing secret, or several during a rotation (the first signs new deliveries, all are sent). */
-  webhook_secret: z.union([z.string().startsWith('whsec_'), z.array(z.string().startsWith('whsec_')).min(1)]),
+  /** The signing secret, or several during a rotation (each one adds a `v1,` signature to every delivery). */
+  webhook_secret: z
+    .union([z.string().startsWith('whsec_'), z.array(z.string().startsWith('whsec_')).min(1)])
+    .optional(),
+  /** Several signing secrets (SPEC §16), e.g. the old and the new one during a rotation made by hand; with `webhook_secret`, both lists count. */
+  webhook_secrets: z.array(z.string().startsWith('whsec_')).min(1).optional(),
+  /** Where operational events go (`endpoint.disabled`, `message.attempt.exhausted`), signed like every webhook. */
+  operations_url: z.url().optional(),
   allowed_models: z.array(z.string().min(1)).default(['*']),
   default_callback_url: z.url().optional(),
   rate_limit_per_s: z.number().int().positive().optional(),
@@ -18,12 +24,24 @@ export const TenantSchema = z.object({
   default_wait_s: z.number().int().min(0).max(86_400).optional(),
 });
 
-export const TenantsFileSchema = z.object({ tenants: z.array(TenantSchema).min(1) });
+export const TenantsFileSchema = z.object({
+  tenants: z
+    .array(
+      TenantSchema.refine((t) => t.webhook_secret !== undefined || t.webhook_secrets !== undefined, {
+        message: 'a tenant needs webhook_secret or webhook_secrets',
+        path: ['webhook_secret'],
+      }),
+    )
+    .min(1),
+});
 
 export type Tenant = z.infer<typeof TenantSchema>;
 
+/** The tenant's configured signing secrets (`webhook_secret` then `webhook_secrets`, without repeats). */
 export function webhookSecrets(tenant: Tenant): string[] {
-  return Array.isArray(tenant.webhook_secret) ? tenant.webhook_secret : [tenant.webhook_secret];
+  const one = tenant.webhook_secret;
+  const listed = one === undefined ? [] : Array.isArray(one) ? one : [one];
+  return [...new Set([...listed, ...(tenant.webhook_secrets ?? [])])];
 }
 
 /** Parses the tenants file content; throws an Error whose message lists every problem. */

@@ -12,10 +12,22 @@ export class DeadLetters {
     this.ctx = ctx;
   }
 
-  /** Retries used up: into the dead letters (if the record still exists), out of the undelivered index. */
-  async add(p: PartitionId, id: string): Promise<void> {
+  /**
+   * Retries used up (or the endpoint disabled, the address refused, the tenant gone — `reason`): into the dead letters
+   * (if the record still exists), out of the undelivered index; with `event`, the tenant's `message.attempt.exhausted`
+   * job goes to the outbox in the same step. Answers the outbox member written, if any.
+   */
+  async add(
+    p: PartitionId,
+    id: string,
+    reason?: string,
+    event?: { jobId: string; data: Record<string, unknown> },
+  ): Promise<string | undefined> {
     const k = this.ctx.keys.partitionKeys(p);
-    await this.ctx.redis.bbMarkDead(k.req(id), JSON.stringify({ tag: k.tag, id, now: Date.now() }));
+    const options = { tag: k.tag, id, now: Date.now(), ...(reason ? { reason } : {}), ...(event ? { event } : {}) };
+    const reply = await this.ctx.redis.bbMarkDead(k.req(id), JSON.stringify(options));
+    // The outbox member of the event written with the dead letter (the caller relays it at once).
+    return typeof reply === 'string' ? reply : undefined;
   }
 
   /** Dead-lettered request ids of a partition, newest first. */

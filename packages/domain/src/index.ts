@@ -8,6 +8,13 @@ export {
 } from './batch-store.js';
 export { DeadLetters } from './dead-letters.js';
 export {
+  type EndpointGate,
+  EndpointHealth,
+  type EndpointHealthOptions,
+  type EndpointResult,
+  type EndpointState,
+} from './endpoint-health.js';
+export {
   countInputs,
   ENDPOINTS,
   type Endpoint,
@@ -75,8 +82,11 @@ export {
   TERMINAL_STATUSES,
   TRANSITIONS,
 } from './lifecycle.js';
+export { type ReplayJob, ReplayJobs, type ReplayState, type ReplayStatusFilter } from './replays.js';
 export {
   batchLine,
+  type DeliveryState,
+  deliveryState,
   estimateInputTokens,
   groupFor,
   isolationGroup,
@@ -88,6 +98,8 @@ export {
   toRequestObject,
 } from './request-record.js';
 export {
+  type DeliveryAttempt,
+  type DeliveryAttemptInput,
   type EnqueueResult,
   type NewRequest,
   RequestStore,
@@ -96,3 +108,4 @@ export {
 } from './request-store.js';
 export { Store } from './store.js';
 export type { StoreOptions } from './store-context.js';
+export { type RotatedSecret, WebhookSecrets } from './webhook-secrets.js';

@@ -15,6 +15,8 @@ export const JOB_ID_PREFIXES = {
   poll: 'poll-',
   /** The deliver job of a finished request (dispatcher). */
   deliver: 'dlv-',
+  /** An operational event of a tenant (`endpoint.disabled`, `message.attempt.exhausted`) for its operations_url. */
+  event: 'evt-',
 } as const;
 
 export type JobIdKind = keyof typeof JOB_ID_PREFIXES;
@@ -27,6 +29,7 @@ export const jobIds = {
   flush: (flushId: string): string => JOB_ID_PREFIXES.flush + flushId,
   poll: (batchId: string): string => JOB_ID_PREFIXES.poll + batchId,
   deliver: (requestId: string): string => JOB_ID_PREFIXES.deliver + requestId,
+  event: (eventId: string): string => JOB_ID_PREFIXES.event + eventId,
   /**
    * A redeliver asked for at `at` (ms): a fresh id, since the first deliver job may still be kept as completed and
    * BullMQ would ignore an add with its id. `nonce` separates redelivers asked for in the same millisecond.

@@ -44,6 +44,10 @@
  * | T:fbatches:<tenant>          | zset   | the tenant's batches, score = creation time (ms) (list, newest first)    |
  * | T:fbatches-live              | zset   | batches not yet terminal, score = when the driver should look next (ms)  |
  * | T:fbatch:<batchId>:lease     | string | the driver holding a batch (token), PX: one process drives it at a time   |
+ * | T:attempts:<requestId>       | list   | the outcome's delivery log: newest attempt first, JSON each, trimmed to  |
+ * |                              |        | WEBHOOK_LOG_ATTEMPTS, PEXPIRE = the record's remaining TTL (SPEC §16)    |
+ * | T:finished                   | zset   | finished requests, score = finish time, pruned past RESULT_RETENTION     |
+ * |                              |        | (time-range replay, SPEC §16)                                            |
  * | T:<queue>:…                  | BullMQ | the flush, poll and deliver queues of the partition (queues package)    |
  *
  * Global keys (not per partition), with G = `{<prefix>:g}`:
@@ -57,6 +61,15 @@
  * | G:partitions                 | string | REDIS_PARTITIONS this prefix was first started with (checked at start)   |
  * | G:savings                    | hash   | estimated savings per model: `usd_micro:<model>`, `in:<model>`, `out:<model>` |
  * |                              |        | (micro-dollars and tokens of completed results; operator page)         |
+ * | G:whsec:<tenant>             | zset   | the tenant's rotated signing secrets, score = valid until (ms; `inf` for |
+ * |                              |        | the current one); read by every dispatcher (SPEC §16)                   |
+ * | G:endpoint:<tenant>:<host>   | hash   | health of one callback host of a tenant: fails, failing_since,          |
+ * |                              |        | open_until, disabled_at, last_error (circuit, SPEC §16)                 |
+ * | G:endpoints                  | zset   | `<tenant> <host>` of endpoints failing or disabled, score = failing     |
+ * |                              |        | since (operator page, re-enable)                                        |
+ * | G:replay:<replayId>          | hash   | a replay job: tenant, since, until, status, state, scanned, queued, ... |
+ * |                              |        | PX 24 h                                                                 |
+ * | G:replaygate:<tenant>        | string | a replay was started recently (one per tenant per minute), PX            |
  */
 
 export type PartitionId = number;
@@ -117,6 +130,31 @@ export class KeySpace {
     return `${this.globalTag()}:savings`;
   }
 
+  /** A tenant's rotated webhook secrets, score = valid until in ms (`inf`: the current one). */
+  webhookSecrets(tenant: string): string {
+    return `${this.globalTag()}:whsec:${tenant}`;
+  }
+
+  /** Health (circuit) of one callback host of a tenant. */
+  endpoint(tenant: string, host: string): string {
+    return `${this.globalTag()}:endpoint:${tenant}:${host}`;
+  }
+
+  /** Endpoints failing or disabled, member `<tenant> <host>`, score = failing since (ms). */
+  unhealthyEndpoints(): string {
+    return `${this.globalTag()}:endpoints`;
+  }
+
+  /** A replay job's state and progress. */
+  replay(replayId: string): string {
+    return `${this.globalTag()}:replay:${replayId}`;
+  }
+
+  /** Set while a tenant may not start another replay (rate limit), PX. */
+  replayGate(tenant: string): string {
+    return `${this.globalTag()}:replaygate:${tenant}`;
+  }
+
   allPartitions(): PartitionId[] {
     return Array.from({ length: this.partitions }, (_, i) => i);
   }
@@ -155,6 +193,8 @@ export const PARTITION_KEYS = {
   facadeBatches: 'fbatches:<tenant>',
   facadeLive: 'fbatches-live',
   facadeLease: 'fbatch:<batchId>:lease',
+  attempts: 'attempts:<requestId>',
+  finished: 'finished',
 } as const;
 
 export type PartitionKeyName = keyof typeof PARTITION_KEYS;
@@ -290,5 +330,13 @@ export class PartitionKeys {
   }
   facadeLease(batchId: string): string {
     return KEY.facadeLease(this.tag, batchId);
+  }
+  /** The delivery log of a request's outcome, newest attempt first (bounded, expires with the record). */
+  attempts(requestId: string): string {
+    return KEY.attempts(this.tag, requestId);
+  }
+  /** Finished requests by finish time (time-range replay). */
+  get finished(): string {
+    return KEY.finished(this.tag);
   }
 }

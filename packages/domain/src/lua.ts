@@ -44,7 +44,13 @@ export interface ScriptCommands {
   bbSetWebhookBody(key: string, body: string): Promise<number>;
   bbMarkDelivered(key: string, options: string): Promise<number>;
   bbMarkGone(key: string, options: string): Promise<number>;
-  bbMarkDead(key: string, options: string): Promise<number>;
+  bbMarkDead(key: string, options: string): Promise<number | string>;
+  bbRecordAttempt(key: string, options: string, attempt: string): Promise<number>;
+  bbRotateSecret(key: string, options: string): Promise<string>;
+  bbEndpointGate(key: string, options: string): Promise<string[]>;
+  bbEndpointResult(key: string, unhealthy: string, options: string): Promise<string>;
+  bbEnableEndpoint(key: string, unhealthy: string, options: string): Promise<number>;
+  bbReplayUpdate(key: string, options: string): Promise<number>;
   bbPruneDead(key: string, options: string): Promise<number>;
   bbRecordPoll(key: string, options: string): Promise<string>;
   bbFinishBatch(key: string, options: string): Promise<number>;

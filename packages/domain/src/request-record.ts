@@ -37,6 +37,12 @@ export interface RequestRecord {
   /** When the receiver answered 410 Gone (delivery stopped for good). */
   gone_at: number | undefined;
   dead: boolean;
+  /** Why deliveries stopped at `gone_at`: the receiver answered 410 (`gone`) or `webhook-delivery: abort-message`. */
+  stop_reason?: 'gone' | 'aborted' | undefined;
+  /** Why the outcome was dead-lettered: exhausted | endpoint_disabled | refused | no_tenant. */
+  dead_reason?: string | undefined;
+  /** Delivery attempts made for this outcome (its delivery log keeps the last few). */
+  delivery_attempts?: number;
 }
 
 /** Parses a record hash (HGETALL reply); undefined for a missing key. */
@@ -68,6 +74,9 @@ export function parseRecord(hash: Record<string, string>): RequestRecord | undef
     delivered_at: num(hash.delivered_at),
     gone_at: num(hash.gone_at),
     dead: hash.dead === '1',
+    stop_reason: hash.stop_reason === 'gone' || hash.stop_reason === 'aborted' ? hash.stop_reason : undefined,
+    dead_reason: hash.dead_reason || undefined,
+    delivery_attempts: num(hash.delivery_attempts) ?? 0,
   };
 }
 
@@ -96,6 +105,17 @@ export function toRequestObject(r: RequestRecord): RequestObject {
     response: r.response ?? null,
     error: r.error ?? null,
   };
+}
+
+/** Where the delivery of an outcome stands (delivery log, operator page). */
+export type DeliveryState = 'not_finished' | 'pending' | 'delivered' | 'stopped' | 'dead' | 'not_sent';
+
+export function deliveryState(r: RequestRecord): DeliveryState {
+  if (r.delivered_at !== undefined) return 'delivered';
+  if (r.dead) return 'dead';
+  if (r.gone_at !== undefined) return 'stopped';
+  if (r.completed_at === undefined) return 'not_finished';
+  return 'pending';
 }
 
 /** The webhook event type of a terminal status. */

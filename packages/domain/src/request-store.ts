@@ -32,6 +32,20 @@ export type EnqueueResult =
   | { kind: 'quota_tenant' }
   | { kind: 'quota_global' };
 
+/** One entry of an outcome's delivery log (SPEC §16), as `GET /v1/requests/{id}/deliveries` shows it. */
+export interface DeliveryAttempt {
+  attempt: number;
+  /** RFC 3339 time the attempt started. */
+  at: string;
+  status_code: number | null;
+  error: string | null;
+  duration_ms: number;
+  /** RFC 3339 time of the next attempt, null when none is due (delivered, stopped, dead-lettered). */
+  next_attempt_at: string | null;
+}
+
+export type DeliveryAttemptInput = Omit<DeliveryAttempt, 'attempt'>;
+
 export type SettleKind = 'completed' | 'rejected' | 'retry' | 'requeue';
 export type SettleOutcome = 'completed' | 'failed' | 'retried' | 'stale' | 'unknown';
 
@@ -342,9 +356,59 @@ export class RequestStore {
    * The receiver answered 410 Gone: no further attempts. Recorded on the request (like `delivered_at` for a 2xx) so that
    * a delivery job re-run after its completion was lost does not send again; a redeliver still can.
    */
-  async markGone(p: PartitionId, id: string): Promise<void> {
+  async markGone(p: PartitionId, id: string, reason: 'gone' | 'aborted' = 'gone'): Promise<void> {
     const k = this.ctx.keys.partitionKeys(p);
-    await this.ctx.redis.bbMarkGone(k.req(id), JSON.stringify({ tag: k.tag, id, now: Date.now() }));
+    await this.ctx.redis.bbMarkGone(k.req(id), JSON.stringify({ tag: k.tag, id, now: Date.now(), reason }));
+  }
+
+  /** One attempt into the outcome's delivery log (newest first, `max` kept); its number, or -1 for a gone record. */
+  async recordAttempt(p: PartitionId, id: string, attempt: DeliveryAttemptInput, max: number): Promise<number> {
+    const k = this.ctx.keys.partitionKeys(p);
+    const options = JSON.stringify({ tag: k.tag, id, max, retention: this.ctx.options.retentionMs });
+    return this.ctx.redis.bbRecordAttempt(k.req(id), options, JSON.stringify(attempt));
+  }
+
+  /** The outcome's delivery log, oldest attempt first. */
+  async deliveryLog(p: PartitionId, id: string): Promise<DeliveryAttempt[]> {
+    const entries = (await this.ctx.redis.lrange(this.ctx.keys.partitionKeys(p).attempts(id), 0, -1)) as string[];
+    return entries.map((e) => JSON.parse(e) as DeliveryAttempt).reverse();
+  }
+
+  /** Requests of the partition that finished in [sinceMs, untilMs], oldest first, `limit` from `offset`. */
+  async finishedBetween(
+    p: PartitionId,
+    sinceMs: number,
+    untilMs: number,
+    limit: number,
+    offset: number,
+  ): Promise<string[]> {
+    const key = this.ctx.keys.partitionKeys(p).finished;
+    return (await this.ctx.redis.zrangebyscore(key, sinceMs, untilMs, 'LIMIT', offset, limit)) as string[];
+  }
+
+  /** What a replay needs to know of each request (same order; undefined where the record is gone). */
+  async deliveryFacts(
+    p: PartitionId,
+    ids: readonly string[],
+  ): Promise<
+    Array<{ tenant: string; delivered: boolean; dead: boolean; gone: boolean; attempts: number } | undefined>
+  > {
+    const k = this.ctx.keys.partitionKeys(p);
+    const pipeline = this.ctx.redis.pipeline();
+    for (const id of ids) pipeline.hmget(k.req(id), 'tenant', 'delivered_at', 'dead', 'gone_at', 'delivery_attempts');
+    const replies = (await pipeline.exec()) ?? [];
+    return replies.map(([err, value]) => {
+      if (err) throw err;
+      const [tenant, delivered, dead, gone, attempts] = value as Array<string | null>;
+      if (!tenant) return undefined;
+      return {
+        tenant,
+        delivered: Boolean(delivered),
+        dead: dead === '1',
+        gone: Boolean(gone),
+        attempts: Number(attempts ?? 0),
+      };
+    });
   }
 
   /**

@@ -8,6 +8,9 @@
  *   ledger       ledger.ts          estimated savings
  *   deadLetters  dead-letters.ts    outcomes whose delivery gave up
  *   facade       facade-store.ts    the Batch API facade: uploaded files, batches of lines (SPEC §12)
+ *   secrets      webhook-secrets.ts webhook secrets rotated through the API
+ *   endpoints    endpoint-health.ts circuit and disabling per tenant callback host
+ *   replays      replays.ts         time-range replay jobs and their progress
  *
  * Every read and write of their state goes through these (and so through the Lua scripts of `scripts/` for anything
  * that changes a state). Services never build keys themselves.
@@ -15,13 +18,16 @@
 import type { Cluster, Redis } from 'ioredis';
 import { BatchStore } from './batch-store.js';
 import { DeadLetters } from './dead-letters.js';
+import { EndpointHealth } from './endpoint-health.js';
 import { FacadeStore } from './facade-store.js';
 import { FlushStore } from './flush-store.js';
 import type { KeySpace } from './keys.js';
 import { Ledger } from './ledger.js';
 import { defineScripts } from './lua.js';
+import { ReplayJobs } from './replays.js';
 import { RequestStore } from './request-store.js';
 import type { StoreContext, StoreOptions } from './store-context.js';
+import { WebhookSecrets } from './webhook-secrets.js';
 
 export class Store {
   readonly keys: KeySpace;
@@ -31,6 +37,9 @@ export class Store {
   readonly ledger: Ledger;
   readonly deadLetters: DeadLetters;
   readonly facade: FacadeStore;
+  readonly secrets: WebhookSecrets;
+  readonly endpoints: EndpointHealth;
+  readonly replays: ReplayJobs;
 
   constructor(redis: Redis | Cluster, keys: KeySpace, options: StoreOptions) {
     this.keys = keys;
@@ -48,5 +57,8 @@ export class Store {
     this.ledger = new Ledger(ctx);
     this.deadLetters = new DeadLetters(ctx);
     this.facade = new FacadeStore(ctx);
+    this.secrets = new WebhookSecrets(ctx);
+    this.endpoints = new EndpointHealth(ctx);
+    this.replays = new ReplayJobs(ctx);
   }
 }

@@ -119,7 +119,7 @@ export function createMetricsCatalog(registry: Registry) {
     }),
     webhookDeliveries: new Counter({
       name: 'batchbridge_webhook_deliveries_total',
-      help: 'Webhook delivery attempts, by outcome (delivered, retry, gone, refused, dead_letter, skipped).',
+      help: 'Webhook delivery attempts, by outcome (delivered, retry, gone, aborted, refused, dead_letter, skipped).',
       labelNames: ['outcome'] as const,
       registers,
     }),
@@ -127,6 +127,28 @@ export function createMetricsCatalog(registry: Registry) {
       name: 'batchbridge_webhook_delivery_duration_seconds',
       help: 'Duration of one webhook delivery attempt.',
       buckets: SECONDS,
+      registers,
+    }),
+    webhookCircuit: new Counter({
+      name: 'batchbridge_webhook_circuit_total',
+      help: 'Endpoint health events: opened (consecutive failures), delayed (a delivery waited for an open circuit), probe, closed, disabled.',
+      labelNames: ['event'] as const,
+      registers,
+    }),
+    webhookEvents: new Counter({
+      name: 'batchbridge_webhook_operational_events_total',
+      help: "Operational events for tenants' operations_url, by type and outcome (queued, delivered, retry, failed).",
+      labelNames: ['type', 'outcome'] as const,
+      registers,
+    }),
+    webhookFairParked: new Counter({
+      name: 'batchbridge_webhook_fair_share_parked_total',
+      help: "Deliveries that waited because their tenant held its fair share of a partition's delivery slots.",
+      registers,
+    }),
+    webhookReplays: new Counter({
+      name: 'batchbridge_webhook_replayed_total',
+      help: 'Outcomes queued for redelivery by replay jobs (POST /v1/deliveries/replay).',
       registers,
     }),
     webhookDeadLetters: new Gauge({

@@ -37,6 +37,9 @@ export function providerBackoff(options: ProviderBackoffOptions = {}): (attempts
 /** The webhook schedule (WEBHOOK_RETRY_SCHEDULE) with jitter; at least the receiver's Retry-After. */
 export function webhookBackoff(scheduleMs: readonly number[]): (attemptsMade: number, err?: unknown) => number {
   return (attemptsMade, err) => {
+    // The delay the processor already chose (and wrote into the delivery log as the next attempt's time).
+    const chosen = (err as { delayMs?: unknown } | undefined)?.delayMs;
+    if (typeof chosen === 'number' && Number.isFinite(chosen) && chosen >= 0) return chosen;
     const base = scheduleMs[Math.min(scheduleMs.length - 1, Math.max(0, attemptsMade - 1))] ?? 5_000;
     return Math.max(jitter(base), retryAfterOf(err));
   };

@@ -29,6 +29,13 @@ const partition = z.number().int().min(0).max(1023);
 export const FlushJob = z.object({ partition, flushId: z.string().min(1) });
 /** poller: poll one provider batch until terminal, then route its output and error files. Rescheduled, not retried. */
 export const PollJob = z.object({ partition, batchId: z.string().min(1), polls: z.number().int().min(0).optional() });
+/** An operational event for a tenant's operations_url (SPEC §16); its body is fixed when the event is made. */
+export const OperationalEvent = z.object({
+  id: z.string().min(1),
+  tenant: z.string().min(1),
+  type: z.enum(['endpoint.disabled', 'message.attempt.exhausted']),
+  body: z.string().min(1),
+});
 /**
  * dispatcher: deliver one request's outcome to its callback URL, signed; `redeliver` bypasses the delivered check.
  * With `batch: true`, `requestId` is a Batch API batch id and the event is its `batch.*` webhook (SPEC §12).
@@ -38,7 +45,10 @@ export const DeliverJob = z.object({
   requestId: z.string().min(1),
   redeliver: z.boolean().optional(),
   batch: z.boolean().optional(),
+  /** Set on an operational-event job: sent to the tenant's operations_url instead of an outcome. */
+  event: OperationalEvent.optional(),
 });
+export type OperationalEventData = z.infer<typeof OperationalEvent>;
 
 export type FlushJobData = z.infer<typeof FlushJob>;
 export type PollJobData = z.infer<typeof PollJob>;

@@ -11,6 +11,8 @@ export {
   FlushJob,
   type FlushJobData,
   jobIds,
+  OperationalEvent,
+  type OperationalEventData,
   PollJob,
   type PollJobData,
   QUEUE_KINDS,

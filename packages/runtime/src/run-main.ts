@@ -91,6 +91,22 @@ export async function runMain(proc: NodeJS.Process, options: RunMainOptions): Pr
     await stopEmbedded();
     proc.exit(1);
   }
+  // Tenant configuration without a restart (SPEC §16): the file is watched, and SIGHUP reloads it at once.
+  const directory = tenants.directory;
+  const reloaded = (result: { ok: true; tenants: number } | { ok: false; error: string }) => {
+    if (result.ok) logger.info({ tenants: result.tenants }, 'TENANTS_FILE reloaded');
+    else logger.error({ err: result.error }, 'TENANTS_FILE changed but does not parse; the previous tenants stay');
+  };
+  directory.watch(reloaded);
+  if (directory.file !== undefined) {
+    proc.on('SIGHUP', () => {
+      try {
+        reloaded({ ok: true, tenants: directory.reload() });
+      } catch (err) {
+        reloaded({ ok: false, error: (err as Error).message });
+      }
+    });
+  }
   const started = await options.start(runtime);
   service = started;
   const port = config.http.metricsPort ?? options.defaultMetricsPort;

@@ -15,7 +15,10 @@ export {
 } from './callback-url.js';
 export { AddressRefusedError } from './errors.js';
 export {
+  createFairShareLimiter,
   createHostLimiter,
+  type FairShareLimiter,
+  type FairShareOptions,
   type HostLimiter,
   type HostLimiterOptions,
   hostKey,

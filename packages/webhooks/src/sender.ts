@@ -36,9 +36,10 @@ export interface DeliveryRequest {
 
 /**
  * `delivered` (2xx), `retry` (other statuses incl. 3xx, timeouts, connection errors), `gone` (410: stop retrying),
- * `refused` (the address policy refused the host, or the URL is unusable: do not retry).
+ * `aborted` (a non-2xx answer with `webhook-delivery: abort-message`: stop retrying, SPEC §16), `refused` (the
+ * address policy refused the host, or the URL is unusable: do not retry).
  */
-export type DeliveryOutcome = 'delivered' | 'retry' | 'gone' | 'refused';
+export type DeliveryOutcome = 'delivered' | 'retry' | 'gone' | 'aborted' | 'refused';
 
 /** What one attempt came to. */
 export interface DeliveryResult {
@@ -139,12 +140,21 @@ function classify(response: Dispatcher.ResponseData, snippet: string, durationMs
   const base = { status, durationMs, ...(snippet !== '' ? { responseSnippet: snippet } : {}) };
   if (status >= 200 && status < 300) return { outcome: 'delivered', ...base };
   if (status === 410) return { outcome: 'gone', ...base, error: 'receiver answered 410 Gone' };
+  if (isAbort(response.headers['webhook-delivery'])) {
+    return { outcome: 'aborted', ...base, error: `receiver answered ${status} with webhook-delivery: abort-message` };
+  }
   const retryAfterMs = parseRetryAfter(response.headers['retry-after']);
   const error =
     status >= 300 && status < 400
       ? `receiver answered ${status}; redirects are not followed`
       : `receiver answered ${status}`;
   return { outcome: 'retry', ...base, error, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
+}
+
+// The Standard Webhooks way for a receiver to say "never send this message again", whatever the status.
+function isAbort(value: string | string[] | undefined): boolean {
+  const values = Array.isArray(value) ? value : value === undefined ? [] : [value];
+  return values.some((v) => v.split(',').some((part) => part.trim().toLowerCase() === 'abort-message'));
 }
 
 function failure(error: unknown, signal: AbortSignal, durationMs: number): DeliveryResult {

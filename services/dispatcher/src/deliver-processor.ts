@@ -4,8 +4,10 @@
  * the same bytes under the same `webhook-id`. What to do after the attempt (done, retry later, stop, dead-letter) is
  * decided here; the retry timing is the queue's `webhook` backoff strategy.
  */
+import { createHash } from 'node:crypto';
 import { type Tenant, webhookSecrets } from '@batchbridge/config';
 import {
+  type EndpointHealthOptions,
   isTerminal,
   outcomeType,
   type PartitionId,
@@ -16,8 +18,25 @@ import {
 } from '@batchbridge/domain';
 import type { Logger } from '@batchbridge/logger';
 import type { MetricsCatalog } from '@batchbridge/metrics';
-import { DeliverJob, type DeliverJobData } from '@batchbridge/queues';
-import { type HostLimiter, hostKey, type ReleaseSlot, signWebhook, type WebhookSender } from '@batchbridge/webhooks';
+import {
+  DeliverJob,
+  type DeliverJobData,
+  jobIds,
+  type OperationalEventData,
+  type OutboxRelay,
+  type PartitionedQueues,
+  webhookBackoff,
+} from '@batchbridge/queues';
+import {
+  createFairShareLimiter,
+  type DeliveryResult,
+  type FairShareLimiter,
+  type HostLimiter,
+  hostKey,
+  type ReleaseSlot,
+  signWebhook,
+  type WebhookSender,
+} from '@batchbridge/webhooks';
 import { DelayedError, type Job } from 'bullmq';
 import { deliverBatchEvent } from './batch-event.js';
 import { DeliveryRetryError } from './errors.js';
@@ -29,16 +48,32 @@ export interface DeliverProcessorDeps {
   limiter: HostLimiter;
   /** Slots per tenant (keyed by tenant id): one tenant's slow hosts cannot hold every worker slot (issue 16.8). */
   tenantLimiter?: HostLimiter;
+  /**
+   * Fair share of each partition's delivery slots across tenants (SPEC §16): `slots` per partition, a tenant at most
+   * `maxPerTenant` and at most slots / (active tenants + 1). Unset: no fair-share limit.
+   */
+  fairShare?: { slots: number; maxPerTenant?: number };
   metrics: MetricsCatalog;
   logger: Logger;
   /** How long a job waits when its host is at its concurrency limit. */
   parkMs: number;
+  /** WEBHOOK_RETRY_SCHEDULE: the delay before the next attempt is chosen here, so the delivery log can show it. */
+  retryScheduleMs?: readonly number[];
+  /** Circuit and disabling per endpoint (SPEC §16); unset: no endpoint health. */
+  health?: EndpointHealthOptions & { probeMs: number };
+  /** Attempts kept in each outcome's delivery log. @defaultValue 20 */
+  logAttempts?: number;
+  /** For operational events (`endpoint.disabled`, `message.attempt.exhausted`): queues and the outbox relay. */
+  queues?: PartitionedQueues;
+  relay?: OutboxRelay;
 }
 
 /** What a finished job records as its return value (visible in BullMQ, handy when reading a job by id). */
 export type DeliverResult =
   | 'delivered'
   | 'gone'
+  | 'aborted'
+  | 'event_failed'
   | 'dead_letter'
   | 'skipped'
   | 'not_found'
@@ -54,6 +89,23 @@ export type DeliverProcessor = (
 
 export function createDeliverProcessor(deps: DeliverProcessorDeps): DeliverProcessor {
   const { store, metrics: m } = deps;
+  const backoff = webhookBackoff(deps.retryScheduleMs ?? [5_000]);
+  const fair = new Map<PartitionId, FairShareLimiter>();
+  const fairFor = (p: PartitionId): FairShareLimiter | undefined => {
+    if (deps.fairShare === undefined) return undefined;
+    let limiter = fair.get(p);
+    if (limiter === undefined) {
+      limiter = createFairShareLimiter({
+        slots: deps.fairShare.slots,
+        ...(deps.fairShare.maxPerTenant !== undefined ? { maxPerKey: deps.fairShare.maxPerTenant } : {}),
+      });
+      fair.set(p, limiter);
+    }
+    return limiter;
+  };
+  /** The tenant's signing secrets now: rotated ones (Redis, every replica) and configured ones. */
+  const secretsOf = (tenant: Tenant) => store.secrets.active(tenant.id, webhookSecrets(tenant));
+  const events = eventSender(deps, secretsOf);
 
   return async (job, token, partition) => {
     const parsed = DeliverJob.safeParse(job.data);
@@ -61,7 +113,8 @@ export function createDeliverProcessor(deps: DeliverProcessorDeps): DeliverProce
       deps.logger.error({ jobId: job.id, partition }, 'deliver job with an invalid payload; dropped');
       return 'invalid_job';
     }
-    const { requestId, redeliver } = parsed.data;
+    const { requestId, redeliver, event } = parsed.data;
+    if (event !== undefined) return events.deliver(job, event);
     if (parsed.data.batch === true) {
       // A Batch API batch ended (SPEC §12): its one webhook, not a request's.
       if (store.facade.partitionOf(requestId) !== partition) return 'invalid_job';
@@ -102,7 +155,7 @@ export function createDeliverProcessor(deps: DeliverProcessorDeps): DeliverProce
     const tenant = deps.tenants.get(record.tenant);
     if (tenant === undefined) {
       // Nothing to sign with: keep the outcome replayable once the tenant is configured again.
-      await store.deadLetters.add(p, requestId);
+      await store.deadLetters.add(p, requestId, 'no_tenant');
       m.webhookDeliveries.inc({ outcome: 'dead_letter' });
       log().error('tenant of the request is not configured; outcome dead-lettered');
       return 'dead_letter';
@@ -120,7 +173,7 @@ export function createDeliverProcessor(deps: DeliverProcessorDeps): DeliverProce
     try {
       url = new URL(callbackUrl);
     } catch {
-      await store.deadLetters.add(p, requestId);
+      await store.deadLetters.add(p, requestId, 'refused');
       m.webhookDeliveries.inc({ outcome: 'refused' });
       log().error('callback URL cannot be parsed; outcome dead-lettered');
       return 'dead_letter';
@@ -128,7 +181,39 @@ export function createDeliverProcessor(deps: DeliverProcessorDeps): DeliverProce
     const host = hostKey(url);
     bind.host = host;
 
-    const release = acquireSlots(deps, record.tenant, host);
+    /** Dead-letters the outcome; the tenant's `message.attempt.exhausted` event goes to the outbox with it. */
+    const deadLetter = async (reason: string, last?: DeliveryResult) => {
+      const eventJob =
+        tenant.operations_url === undefined
+          ? undefined
+          : exhaustedEvent(p, tenant.id, requestId, webhookId, reason, job.attemptsMade + 1, last);
+      const member = await store.deadLetters.add(p, requestId, reason, eventJob);
+      if (member !== undefined && deps.relay) {
+        m.webhookEvents.inc({ type: 'message.attempt.exhausted', outcome: 'queued' });
+        await deps.relay.relay(p, [member]).catch(() => undefined); // else the outbox sweep relays it
+      }
+    };
+
+    if (deps.health) {
+      const gate = await store.endpoints.gate(tenant.id, host, deps.health.probeMs);
+      if (gate.kind === 'disabled') {
+        if (!gate.notified) await events.endpointDisabled(p, tenant, host, gate.at, requestId);
+        await deadLetter('endpoint_disabled');
+        m.webhookDeliveries.inc({ outcome: 'dead_letter' });
+        log().warn('endpoint is disabled; outcome dead-lettered');
+        return 'dead_letter';
+      }
+      if (gate.kind === 'open') {
+        // The receiver is failing: wait for the circuit's probe instead of spending an attempt or a worker slot.
+        m.webhookCircuit.inc({ event: 'delayed' });
+        const wait = Math.max(0, gate.until - Date.now()) + Math.round(deps.parkMs * (1 + Math.random()));
+        await job.moveToDelayed(Date.now() + wait, token);
+        throw new DelayedError();
+      }
+      if (gate.kind === 'probe') m.webhookCircuit.inc({ event: 'probe' });
+    }
+
+    const release = acquireSlots(deps, fairFor(p), record.tenant, host);
     if (release === null) {
       // The host or the tenant already has its share of deliveries in flight: wait a little without spending an
       // attempt, so a slow receiver holds at most `hostConcurrency` worker slots, one tenant at most
@@ -139,15 +224,49 @@ export function createDeliverProcessor(deps: DeliverProcessorDeps): DeliverProce
     }
 
     let result: Awaited<ReturnType<WebhookSender['send']>>;
+    const startedAt = new Date();
     try {
       const body = await store.requests.webhookBody(p, requestId, () => buildBody(record));
-      const headers = signWebhook({ secret: webhookSecrets(tenant), id: webhookId, timestamp: new Date(), body });
+      const headers = signWebhook({ secret: await secretsOf(tenant), id: webhookId, timestamp: startedAt, body });
       result = await deps.sender.send({ url, headers, body });
     } finally {
       release();
     }
     m.webhookDeliveryDuration.observe(result.durationMs / 1000);
     const status = result.status;
+    const attempts = job.opts.attempts ?? 1;
+    // The next attempt's delay, chosen now so that the delivery log can say when it is (the backoff strategy uses it).
+    const nextDelayMs = result.outcome === 'retry' && attempt < attempts ? backoff(attempt, result) : undefined;
+
+    let disabledNow = false;
+    if (deps.health && result.outcome !== 'refused') {
+      // A receiver that answered (2xx, 410, abort) is alive; errors, timeouts and other statuses count as failures.
+      const ok = result.outcome !== 'retry';
+      const health = await store.endpoints.record(tenant.id, host, ok, result.error, deps.health);
+      if (health === 'open') m.webhookCircuit.inc({ event: 'opened' });
+      if (health === 'closed' && !ok) m.webhookCircuit.inc({ event: 'closed' });
+      if (health === 'disabled_now') {
+        disabledNow = true;
+        m.webhookCircuit.inc({ event: 'disabled' });
+        log().warn({ host }, 'endpoint failing for WEBHOOK_DISABLE_AFTER; disabled');
+        await events.endpointDisabled(p, tenant, host, Date.now(), requestId);
+      }
+    }
+    await store.requests
+      .recordAttempt(
+        p,
+        requestId,
+        {
+          at: startedAt.toISOString(),
+          status_code: status ?? null,
+          error: result.outcome === 'delivered' ? null : (result.error ?? null),
+          duration_ms: result.durationMs,
+          next_attempt_at:
+            nextDelayMs === undefined || disabledNow ? null : new Date(Date.now() + nextDelayMs).toISOString(),
+        },
+        deps.logAttempts ?? 20,
+      )
+      .catch((err: Error) => log().warn({ err: err.message }, 'delivery log not written'));
 
     switch (result.outcome) {
       case 'delivered': {
@@ -158,19 +277,32 @@ export function createDeliverProcessor(deps: DeliverProcessorDeps): DeliverProce
         return 'delivered';
       }
       case 'gone':
-        await store.requests.markGone(p, requestId);
+        await store.requests.markGone(p, requestId, 'gone');
         m.webhookDeliveries.inc({ outcome: 'gone' });
         log().warn({ status }, 'receiver answered 410 Gone; no further attempts');
         return 'gone';
+      case 'aborted':
+        await store.requests.markGone(p, requestId, 'aborted');
+        m.webhookDeliveries.inc({ outcome: 'aborted' });
+        log().warn({ status }, 'receiver answered webhook-delivery: abort-message; no further attempts');
+        return 'aborted';
       case 'refused':
-        await store.deadLetters.add(p, requestId);
+        await deadLetter('refused', result);
         m.webhookDeliveries.inc({ outcome: 'refused' });
         log().warn({ error: result.error }, 'callback address refused by the address policy; outcome dead-lettered');
         return 'dead_letter';
       case 'retry': {
-        const attempts = job.opts.attempts ?? 1;
+        if (disabledNow) {
+          await deadLetter('endpoint_disabled', result);
+          m.webhookDeliveries.inc({ outcome: 'dead_letter' });
+          log().warn(
+            { status, error: result.error },
+            'delivery failed and its endpoint is now disabled; dead-lettered',
+          );
+          return 'dead_letter';
+        }
         if (attempt >= attempts) {
-          await store.deadLetters.add(p, requestId);
+          await deadLetter('exhausted', result);
           m.webhookDeliveries.inc({ outcome: 'dead_letter' });
           log().warn({ status, error: result.error, attempts }, 'last delivery attempt failed; outcome dead-lettered');
           return 'dead_letter';
@@ -180,7 +312,7 @@ export function createDeliverProcessor(deps: DeliverProcessorDeps): DeliverProce
           { status, error: result.error, retryAfterMs: result.retryAfterMs },
           'delivery attempt failed; will retry',
         );
-        throw new DeliveryRetryError(result.error ?? 'delivery failed', result.retryAfterMs);
+        throw new DeliveryRetryError(result.error ?? 'delivery failed', result.retryAfterMs, nextDelayMs);
       }
     }
   };
@@ -196,17 +328,117 @@ function buildBody(record: RequestRecord): string {
   });
 }
 
-/** A slot of the tenant's share and one of the host's, or null (holding neither) when either is full. */
-function acquireSlots(deps: DeliverProcessorDeps, tenant: string, host: string): ReleaseSlot | null {
+/**
+ * A slot of the tenant's fair share of the partition, one of the tenant's share and one of the host's, or null
+ * (holding none) when any is full.
+ */
+function acquireSlots(
+  deps: DeliverProcessorDeps,
+  fair: FairShareLimiter | undefined,
+  tenant: string,
+  host: string,
+): ReleaseSlot | null {
+  const fairSlot = fair ? fair.tryAcquire(tenant) : () => undefined;
+  if (fairSlot === null) {
+    deps.metrics.webhookFairParked.inc();
+    return null;
+  }
   const tenantSlot = deps.tenantLimiter ? deps.tenantLimiter.tryAcquire(tenant) : () => undefined;
-  if (tenantSlot === null) return null;
+  if (tenantSlot === null) {
+    fairSlot();
+    return null;
+  }
   const hostSlot = deps.limiter.tryAcquire(host);
   if (hostSlot === null) {
     tenantSlot();
+    fairSlot();
     return null;
   }
   return () => {
     hostSlot();
     tenantSlot();
+    fairSlot();
+  };
+}
+
+/** The `message.attempt.exhausted` event job of a dead-lettered outcome (written to the outbox with the dead letter). */
+function exhaustedEvent(
+  p: PartitionId,
+  tenant: string,
+  requestId: string,
+  webhookId: string,
+  reason: string,
+  attempts: number,
+  last: DeliveryResult | undefined,
+): { jobId: string; data: Record<string, unknown> } {
+  const now = Date.now();
+  const id = `evt_exh_${requestId}_${now}`;
+  const body = JSON.stringify({
+    type: 'message.attempt.exhausted',
+    timestamp: new Date(now).toISOString(),
+    data: {
+      request_id: requestId,
+      webhook_id: webhookId,
+      reason,
+      attempts,
+      last_status_code: last?.status ?? null,
+      last_error: last?.error ?? null,
+    },
+  });
+  const event: OperationalEventData = { id, tenant, type: 'message.attempt.exhausted', body };
+  return { jobId: jobIds.event(id), data: { partition: p, requestId, event } };
+}
+
+/** Sends operational events to tenants' operations_url, signed like every webhook (SPEC §16). */
+function eventSender(deps: DeliverProcessorDeps, secretsOf: (tenant: Tenant) => Promise<string[]>) {
+  const m = deps.metrics;
+  return {
+    /** Queues the `endpoint.disabled` event of an endpoint (once per disabling) and marks it sent. */
+    async endpointDisabled(p: PartitionId, tenant: Tenant, host: string, at: number, requestId: string) {
+      if (tenant.operations_url !== undefined && deps.queues) {
+        const digest = createHash('sha256').update(host).digest('hex').slice(0, 16);
+        const id = `evt_dis_${tenant.id}_${digest}_${at}`;
+        const body = JSON.stringify({
+          type: 'endpoint.disabled',
+          timestamp: new Date(at).toISOString(),
+          data: { tenant: tenant.id, host, disabled_at: new Date(at).toISOString(), request_id: requestId },
+        });
+        const event: OperationalEventData = { id, tenant: tenant.id, type: 'endpoint.disabled', body };
+        // A deterministic job id: a second dispatcher seeing the same disabling adds nothing.
+        await deps.queues.addBulk('deliver', p, [
+          { jobId: jobIds.event(id), data: { partition: p, requestId, event } },
+        ]);
+        m.webhookEvents.inc({ type: 'endpoint.disabled', outcome: 'queued' });
+      }
+      await deps.store.endpoints.markNotified(tenant.id, host);
+    },
+
+    /** One attempt to send an event job; retried on the webhook schedule, logged and counted when it gives up. */
+    async deliver(job: Job<DeliverJobData>, event: OperationalEventData): Promise<DeliverResult> {
+      const tenant = deps.tenants.get(event.tenant);
+      if (tenant?.operations_url === undefined) return 'no_callback_url';
+      const headers = signWebhook({
+        secret: await secretsOf(tenant),
+        id: event.id,
+        timestamp: new Date(),
+        body: event.body,
+      });
+      const result = await deps.sender.send({ url: tenant.operations_url, headers, body: event.body });
+      if (result.outcome === 'delivered') {
+        m.webhookEvents.inc({ type: event.type, outcome: 'delivered' });
+        return 'delivered';
+      }
+      const attempts = job.opts.attempts ?? 1;
+      if (result.outcome === 'retry' && job.attemptsMade + 1 < attempts) {
+        m.webhookEvents.inc({ type: event.type, outcome: 'retry' });
+        throw new DeliveryRetryError(result.error ?? 'event delivery failed', result.retryAfterMs);
+      }
+      m.webhookEvents.inc({ type: event.type, outcome: 'failed' });
+      deps.logger.warn(
+        { tenant: tenant.id, eventId: event.id, type: event.type, status: result.status, error: result.error },
+        'operational event not delivered; given up',
+      );
+      return 'event_failed';
+    },
   };
 }

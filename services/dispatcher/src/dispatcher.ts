@@ -43,9 +43,22 @@ export async function startDispatcher(runtime: Runtime, options: DispatcherOptio
     limiter: createHostLimiter({ maxPerHost: config.webhook.hostConcurrency }),
     // The same in-process counter, keyed by tenant id instead of host.
     tenantLimiter: createHostLimiter({ maxPerHost: config.webhook.tenantConcurrency }),
+    // Per partition: its WEBHOOK_CONCURRENCY delivery slots shared fairly by the tenants that want them (SPEC §16).
+    fairShare: { slots: config.webhook.concurrency, maxPerTenant: config.webhook.tenantConcurrency },
     metrics: metrics.m,
     logger,
     parkMs: options.parkMs ?? 200,
+    retryScheduleMs: config.webhook.retryScheduleMs,
+    health: {
+      threshold: config.webhook.circuitFailures,
+      cooldownMs: config.webhook.circuitCooldownMs,
+      disableAfterMs: config.webhook.disableAfterMs,
+      // The probe holds a half-open circuit for at most one attempt's timeout (and a little).
+      probeMs: config.webhook.timeoutMs + 1_000,
+    },
+    logAttempts: config.webhook.logAttempts,
+    queues: runtime.queues,
+    relay: runtime.relay,
   });
 
   let closed = false;
@@ -60,6 +73,8 @@ export async function startDispatcher(runtime: Runtime, options: DispatcherOptio
     ping: runtime.redis,
     logger,
     processor,
+    // As many worker slots as delivery slots: a job over its tenant's fair share is parked (moved to delayed), which
+    // frees its worker slot, so the share kept for other tenants is a worker slot they can be picked up by.
     concurrency: config.webhook.concurrency,
     lockDurationMs: options.lockDurationMs ?? 30_000,
     stalledIntervalMs: options.stalledIntervalMs ?? 30_000,

@@ -9,9 +9,12 @@ import type { RetryAfterCarrier } from '@batchbridge/queues';
  */
 export class DeliveryRetryError extends BatchbridgeError implements RetryAfterCarrier {
   readonly retryAfterMs: number | undefined;
+  /** The delay the processor chose for the next attempt (shown in the delivery log); the backoff strategy uses it. */
+  readonly delayMs: number | undefined;
 
-  constructor(message: string, retryAfterMs?: number) {
+  constructor(message: string, retryAfterMs?: number, delayMs?: number) {
     super('dispatcher.delivery_retry', message);
     this.retryAfterMs = retryAfterMs;
+    this.delayMs = delayMs;
   }
 }

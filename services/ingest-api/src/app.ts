@@ -27,6 +27,7 @@ import { RateLimiter } from './rate-limiter.js';
 import { requestsHandlers } from './requests-routes.js';
 import type { HoldDeps } from './wait/hold.js';
 import { OutcomeWaiter } from './wait/outcome-waiter.js';
+import { webhookHandlers } from './webhook-routes.js';
 
 export interface IngestAppOptions {
   /** How callback host names are resolved (tests map names to addresses). @defaultValue the system resolver */
@@ -99,6 +100,7 @@ export function createIngestApp(runtime: Runtime, options: IngestAppOptions = {}
   facadeDriver.start();
   const files = filesHandlers(runtime, models);
   const batches = batchesHandlers(runtime, callbacks, facadeDriver);
+  const webhooks = webhookHandlers(runtime);
   const document = openApiDocument();
   const documentJson = JSON.stringify(document);
   const docsHtml = renderDocsPage(document);
@@ -200,6 +202,12 @@ export function createIngestApp(runtime: Runtime, options: IngestAppOptions = {}
   route('get', '/v1/batches', auth, batches.list);
   route('get', '/v1/batches/:id', auth, batches.retrieve);
   route('post', '/v1/batches/:id/cancel', auth, batches.cancel);
+  route('get', '/v1/requests/:id/deliveries', auth, webhooks.deliveries);
+  route('post', '/v1/webhook-secret/rotate', auth, webhooks.rotateSecret);
+  route('get', '/v1/endpoints', auth, webhooks.endpoints);
+  route('post', '/v1/endpoints/enable', auth, json, webhooks.enableEndpoint);
+  route('post', '/v1/deliveries/replay', auth, json, webhooks.replay);
+  route('get', '/v1/deliveries/replay/:id', auth, webhooks.replayStatus);
   route('get', '/v1/models', auth, (_req, res) => {
     const tenant = tenantOf(res);
     const owner = config.upstream.profile.name;

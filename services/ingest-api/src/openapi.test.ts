@@ -107,6 +107,23 @@ describe('OpenAPI document', () => {
       conforms('POST', path, await t.call('POST', path, { body: { model: 'gpt-4o-mini' }, headers: hook }));
     }
 
+    // SPEC §16: delivery log, secret rotation, endpoints, replay.
+    conforms('GET', `${R}/deliveries`, await t.call('GET', `/v1/requests/${id}/deliveries`));
+    conforms('GET', `${R}/deliveries`, await t.call('GET', `/v1/requests/${id}/deliveries`, { key: GLOBEX_KEY }));
+    conforms('POST', '/v1/webhook-secret/rotate', await t.call('POST', '/v1/webhook-secret/rotate'));
+    conforms('POST', '/v1/webhook-secret/rotate', await t.call('POST', '/v1/webhook-secret/rotate', { key: null }));
+    conforms('GET', '/v1/endpoints', await t.call('GET', '/v1/endpoints'));
+    const enable = (body: unknown) => t.call('POST', '/v1/endpoints/enable', { body });
+    conforms('POST', '/v1/endpoints/enable', await enable({ url: 'https://hooks.example.com/x' }));
+    conforms('POST', '/v1/endpoints/enable', await enable({ host: 'no port' }));
+    const replay = (body: unknown) => t.call('POST', '/v1/deliveries/replay', { body });
+    conforms('POST', '/v1/deliveries/replay', await replay({ since: 'soon' }));
+    const replayed = await replay({ since: '2026-01-01T00:00:00Z', status: 'dead' });
+    conforms('POST', '/v1/deliveries/replay', replayed);
+    conforms('POST', '/v1/deliveries/replay', await replay({ since: '2026-01-01T00:00:00Z' }));
+    conforms('GET', '/v1/deliveries/replay/{id}', await t.call('GET', `/v1/deliveries/replay/${replayed.json.id}`));
+    conforms('GET', '/v1/deliveries/replay/{id}', await t.call('GET', '/v1/deliveries/replay/rpl_nope'));
+
     conforms('GET', '/v1/models', await t.call('GET', '/v1/models'));
     conforms('GET', '/v1/models', await t.call('GET', '/v1/models', { key: null }));
     for (const path of ['/healthz', '/readyz', '/metrics', '/openapi.json', '/docs']) {

@@ -219,6 +219,134 @@ function baseDocument(options: { version?: string }): Record<string, unknown> {
           },
         },
       },
+      '/v1/requests/{id}/deliveries': {
+        get: {
+          operationId: 'listDeliveries',
+          summary: "The outcome's delivery log: its last attempts (WEBHOOK_LOG_ATTEMPTS), oldest first",
+          parameters: [idParam],
+          responses: {
+            '200': {
+              description: 'The attempts and where the delivery stands.',
+              content: json({ $ref: '#/components/schemas/DeliveryLog' }),
+            },
+            '401': error('Missing or unknown API key.'),
+            '404': error('No such request for this API key.'),
+          },
+        },
+      },
+      '/v1/webhook-secret/rotate': {
+        post: {
+          operationId: 'rotateWebhookSecret',
+          summary:
+            'A new webhook signing secret; the previous ones keep signing for WEBHOOK_SECRET_OVERLAP (default 24 h)',
+          description:
+            'Every delivery carries one `v1,` signature per active secret (space-separated in `webhook-signature`, as ' +
+            'Standard Webhooks allows), so a receiver can switch to the new secret at any time during the overlap.',
+          responses: {
+            '200': { description: 'The new secret.', content: json({ $ref: '#/components/schemas/WebhookSecret' }) },
+            '401': error('Missing or unknown API key.'),
+            '503': error('Redis unreachable.', retryAfter),
+          },
+        },
+      },
+      '/v1/endpoints': {
+        get: {
+          operationId: 'listUnhealthyEndpoints',
+          summary: "The tenant's callback hosts that are failing, in an open circuit, or disabled",
+          responses: {
+            '200': {
+              description: 'Unhealthy endpoints (healthy ones are not listed).',
+              content: json({
+                type: 'object',
+                required: ['object', 'data'],
+                properties: {
+                  object: { const: 'list' },
+                  data: { type: 'array', items: { $ref: '#/components/schemas/Endpoint' } },
+                },
+              }),
+            },
+            '401': error('Missing or unknown API key.'),
+          },
+        },
+      },
+      '/v1/endpoints/enable': {
+        post: {
+          operationId: 'enableEndpoint',
+          summary: 'Re-enable a callback host (forget its failures, close its circuit)',
+          requestBody: {
+            required: true,
+            content: json({
+              type: 'object',
+              properties: {
+                url: { type: 'string', description: 'A callback URL of the endpoint.' },
+                host: { type: 'string', description: '`<host>:<port>` of the endpoint.' },
+              },
+            }),
+          },
+          responses: {
+            '200': {
+              description: 'Enabled.',
+              content: json({
+                type: 'object',
+                required: ['object', 'host', 'state', 'was_unhealthy'],
+                properties: {
+                  object: { const: 'endpoint' },
+                  host: { type: 'string' },
+                  state: { const: 'enabled' },
+                  was_unhealthy: { type: 'boolean' },
+                },
+              }),
+            },
+            '400': error('Neither a usable url nor host.'),
+            '401': error('Missing or unknown API key.'),
+          },
+        },
+      },
+      '/v1/deliveries/replay': {
+        post: {
+          operationId: 'replayDeliveries',
+          summary:
+            'Deliver again the outcomes that finished in a time range (a background job; same webhook-id per outcome)',
+          requestBody: {
+            required: true,
+            content: json({
+              type: 'object',
+              required: ['since'],
+              properties: {
+                since: { type: 'string', format: 'date-time' },
+                until: { type: 'string', format: 'date-time', description: 'Default: now.' },
+                status: {
+                  enum: ['dead', 'failed', 'all'],
+                  description:
+                    '`dead`: dead letters; `failed`: not delivered after at least one attempt (dead, stopped or still retrying); `all` (default): every outcome.',
+                },
+              },
+            }),
+          },
+          responses: {
+            '202': {
+              description: 'The replay job; read its progress at the Location.',
+              headers: { Location: { description: 'The job.', schema: { type: 'string' } } },
+              content: json({ $ref: '#/components/schemas/Replay' }),
+            },
+            '400': error('A bad since, until or status.'),
+            '401': error('Missing or unknown API key.'),
+            '429': error('A replay was started less than a minute ago.', retryAfter),
+          },
+        },
+      },
+      '/v1/deliveries/replay/{id}': {
+        get: {
+          operationId: 'getReplay',
+          summary: 'Progress of a replay job (kept 24 h)',
+          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: {
+            '200': { description: 'The job.', content: json({ $ref: '#/components/schemas/Replay' }) },
+            '401': error('Missing or unknown API key.'),
+            '404': error('No such replay for this API key.'),
+          },
+        },
+      },
       '/v1/models': {
         get: {
           operationId: 'listModels',
@@ -352,6 +480,120 @@ function baseDocument(options: { version?: string }): Record<string, unknown> {
                 },
               ],
             },
+          },
+        },
+        DeliveryAttempt: {
+          type: 'object',
+          required: ['attempt', 'at', 'status_code', 'error', 'duration_ms', 'next_attempt_at'],
+          additionalProperties: false,
+          properties: {
+            attempt: { type: 'integer', minimum: 1 },
+            at: { type: 'string', format: 'date-time' },
+            status_code: {
+              type: ['integer', 'null'],
+              description: "The receiver's HTTP status; null for a timeout or connection error.",
+            },
+            error: { type: ['string', 'null'] },
+            duration_ms: { type: 'integer', minimum: 0 },
+            next_attempt_at: {
+              type: ['string', 'null'],
+              format: 'date-time',
+              description: 'Null when no attempt follows.',
+            },
+          },
+        },
+        DeliveryLog: {
+          type: 'object',
+          required: ['object', 'data', 'request_id', 'delivery'],
+          properties: {
+            object: { const: 'list' },
+            data: { type: 'array', items: { $ref: '#/components/schemas/DeliveryAttempt' } },
+            request_id: { type: 'string' },
+            delivery: {
+              type: 'object',
+              required: ['state', 'reason', 'attempts', 'delivered_at'],
+              properties: {
+                state: { enum: ['not_finished', 'pending', 'delivered', 'stopped', 'dead', 'not_sent'] },
+                reason: {
+                  type: ['string', 'null'],
+                  description:
+                    'stopped: `gone` (410) or `aborted` (webhook-delivery: abort-message); dead: `exhausted`, `endpoint_disabled`, `refused`, `no_tenant`.',
+                },
+                attempts: { type: 'integer', minimum: 0 },
+                delivered_at: { type: ['string', 'null'], format: 'date-time' },
+              },
+            },
+          },
+        },
+        WebhookSecret: {
+          type: 'object',
+          required: ['object', 'secret', 'previous_valid_until'],
+          properties: {
+            object: { const: 'webhook_secret' },
+            secret: { type: 'string', pattern: '^whsec_' },
+            previous_valid_until: { type: 'string', format: 'date-time' },
+          },
+        },
+        Endpoint: {
+          type: 'object',
+          required: [
+            'object',
+            'host',
+            'state',
+            'consecutive_failures',
+            'failing_since',
+            'open_until',
+            'disabled_at',
+            'last_error',
+          ],
+          properties: {
+            object: { const: 'endpoint' },
+            host: { type: 'string' },
+            state: { enum: ['failing', 'open', 'disabled'] },
+            consecutive_failures: { type: 'integer' },
+            failing_since: { type: ['string', 'null'], format: 'date-time' },
+            open_until: { type: ['string', 'null'], format: 'date-time' },
+            disabled_at: { type: ['string', 'null'], format: 'date-time' },
+            last_error: { type: ['string', 'null'] },
+          },
+        },
+        Replay: {
+          type: 'object',
+          required: [
+            'id',
+            'object',
+            'since',
+            'until',
+            'status',
+            'state',
+            'scanned',
+            'queued',
+            'created_at',
+            'finished_at',
+            'error',
+          ],
+          properties: {
+            id: { type: 'string' },
+            object: { const: 'delivery.replay' },
+            since: { type: 'string', format: 'date-time' },
+            until: { type: 'string', format: 'date-time' },
+            status: { enum: ['dead', 'failed', 'all'] },
+            state: { enum: ['running', 'done', 'failed', 'interrupted'] },
+            scanned: { type: 'integer' },
+            queued: { type: 'integer' },
+            created_at: { type: ['string', 'null'], format: 'date-time' },
+            finished_at: { type: ['string', 'null'], format: 'date-time' },
+            error: { type: ['string', 'null'] },
+          },
+        },
+        OperationalEvent: {
+          type: 'object',
+          description: "Sent to the tenant's operations_url, signed like every webhook (its own webhook-id).",
+          required: ['type', 'timestamp', 'data'],
+          properties: {
+            type: { enum: ['endpoint.disabled', 'message.attempt.exhausted'] },
+            timestamp: { type: 'string', format: 'date-time' },
+            data: { type: 'object' },
           },
         },
         WebhookEvent: {

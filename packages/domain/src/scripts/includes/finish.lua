@@ -21,6 +21,9 @@ local function finish(tag, key, id, now, retention, partition)
   local member = outbox_add(tag, now, 'deliver', job_id_deliver(id), {partition=partition, requestId=id})
   -- Until its outcome is delivered, gone or dead-lettered: a deleted deliver job must not mean a lost outcome (14.6).
   redis.call('ZADD', key_undelivered(tag), now, id)
+  -- By finish time, for replays of a time range (SPEC §16); older than the records' retention is dropped on the way.
+  redis.call('ZADD', key_finished(tag), now, id)
+  redis.call('ZREMRANGEBYSCORE', key_finished(tag), '-inf', now - retention)
   finished_ids[#finished_ids + 1] = id
   return member
 end

@@ -215,6 +215,10 @@ export async function runFaults(profile: FaultProfile, log: (line: string) => vo
       MAX_ATTEMPTS: '4',
       WEBHOOK_TIMEOUT_MS: String(WEBHOOK_TIMEOUT_MS),
       WEBHOOK_RETRY_SCHEDULE: '250ms,500ms,1s,2s,3s,4s',
+      // The receiver circuit on the run's time scale (like the retry schedule): every callback of the run is on one
+      // host, whose scripted paths fail on purpose, so the production 30 s cool-down would hold the whole run's
+      // deliveries back for half a minute at a time. The circuit itself is tested in test/dispatcher/webhooks-par.
+      WEBHOOK_CIRCUIT_COOLDOWN: '1s',
       WEBHOOK_ALLOW_CIDRS: '127.0.0.0/8',
       // Every callback of the run is on one receiver host; the default 8 in flight per host would make it the
       // bottleneck of the soak run (a slow path holds a slot for the whole sender timeout).

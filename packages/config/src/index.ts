@@ -16,8 +16,18 @@ export {
 export {
   BATCH_ENDPOINTS,
   type BatchEndpoint,
+  PROVIDER_PROFILE_NAMES,
   PROVIDER_PROFILES,
+  type ProviderApi,
   type ProviderProfile,
   type ProviderProfileName,
 } from './provider-profiles.js';
+export {
+  DEFAULT_PROVIDER_ID,
+  globToRegExp,
+  PROVIDER_ID_PATTERN,
+  type ProviderConfig,
+  type ProvidersResult,
+  parseProviders,
+} from './providers.js';
 export { parseTenants, type Tenant, TenantSchema, TenantsFileSchema, webhookSecrets } from './tenants.js';

@@ -24,6 +24,11 @@ export const PROFILE_DEFAULT_MODELS: Readonly<Record<ProviderProfileName, readon
     'deepseek-ai/DeepSeek-R1',
     'deepseek-ai/DeepSeek-V3',
   ],
+  doubleword: [],
+  together: ['meta-llama/Llama-3.3-70B-Instruct-Turbo', 'meta-llama/Meta-Llama-3.1-8B-Instruct-Turbo'],
+  groq: ['llama-3.3-70b-versatile', 'llama-3.1-8b-instant'],
+  mistral: ['mistral-small-latest', 'mistral-large-latest', 'mistral-embed'],
+  anthropic: [],
   generic: [],
 };
 

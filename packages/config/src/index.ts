@@ -16,6 +16,7 @@ export {
 export {
   BATCH_ENDPOINTS,
   type BatchEndpoint,
+  PROFILE_USUAL_MODELS,
   PROVIDER_PROFILE_NAMES,
   PROVIDER_PROFILES,
   type ProviderApi,

@@ -6,7 +6,16 @@ export {
   type PollRecorded,
 } from './batch-store.js';
 export { DeadLetters } from './dead-letters.js';
-export { ENDPOINTS, type Endpoint, endpointOfGroup, groupPart, isEndpoint } from './endpoints.js';
+export {
+  DEFAULT_GROUP_PROVIDER,
+  ENDPOINTS,
+  type Endpoint,
+  endpointOfGroup,
+  groupPart,
+  isEndpoint,
+  providerOfGroup,
+  providerPartOf,
+} from './endpoints.js';
 export {
   CLAIM_SLICE,
   type ClaimResult,
@@ -47,6 +56,13 @@ export {
   TERMINAL_STATUSES,
   TRANSITIONS,
 } from './lifecycle.js';
+export {
+  type CircuitSettings,
+  type CircuitState,
+  type HealthOperation,
+  type ProviderHealthState,
+  ProviderHealthStore,
+} from './provider-health.js';
 export {
   batchLine,
   estimateInputTokens,

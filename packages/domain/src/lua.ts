@@ -48,6 +48,8 @@ export interface ScriptCommands {
   bbPruneDead(key: string, options: string): Promise<number>;
   bbRecordPoll(key: string, options: string): Promise<string>;
   bbFinishBatch(key: string, options: string): Promise<number>;
+  bbSetFlushProvider(key: string, options: string): Promise<number>;
+  bbProviderHealth(key: string, options: string): Promise<[string, number, number, number]>;
 }
 
 export type ScriptClient = Client & ScriptCommands;

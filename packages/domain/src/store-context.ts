@@ -8,12 +8,14 @@ export interface StoreOptions {
   /** Idempotency-Key lifetime. @defaultValue 24 h */
   idempotencyTtlMs?: number;
   maxAttempts: number;
+  /** Provider circuits: consecutive failures that open one, cool-down before a probe. @defaultValue 5, 60 s */
+  circuit?: { failures: number; cooldownMs: number };
 }
 
 export interface StoreContext {
   readonly redis: ScriptClient;
   readonly keys: KeySpace;
-  readonly options: Required<StoreOptions>;
+  readonly options: Required<Omit<StoreOptions, 'circuit'>> & Pick<StoreOptions, 'circuit'>;
 }
 
 /** A flush job run's fencing token as the scripts take it: '' when not checked (tests and tools). */

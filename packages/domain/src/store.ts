@@ -7,6 +7,7 @@
  *   batches      batch-store.ts     provider batches: polls and routing
  *   ledger       ledger.ts          estimated savings
  *   deadLetters  dead-letters.ts    outcomes whose delivery gave up
+ *   providers    provider-health.ts per-provider circuits (failover)
  *
  * Every read and write of their state goes through these (and so through the Lua scripts of `scripts/` for anything
  * that changes a state). Services never build keys themselves.
@@ -18,6 +19,7 @@ import { FlushStore } from './flush-store.js';
 import type { KeySpace } from './keys.js';
 import { Ledger } from './ledger.js';
 import { defineScripts } from './lua.js';
+import { ProviderHealthStore } from './provider-health.js';
 import { RequestStore } from './request-store.js';
 import type { StoreContext, StoreOptions } from './store-context.js';
 
@@ -28,6 +30,8 @@ export class Store {
   readonly batches: BatchStore;
   readonly ledger: Ledger;
   readonly deadLetters: DeadLetters;
+  /** Per-provider circuits (SPEC §11); the thresholds come from the configuration (`withSettings`). */
+  providers: ProviderHealthStore;
 
   constructor(redis: Redis | Cluster, keys: KeySpace, options: StoreOptions) {
     this.keys = keys;
@@ -41,5 +45,6 @@ export class Store {
     this.batches = new BatchStore(ctx);
     this.ledger = new Ledger(ctx);
     this.deadLetters = new DeadLetters(ctx);
+    this.providers = new ProviderHealthStore(ctx, options.circuit);
   }
 }

@@ -1,10 +1,16 @@
 // Issue 10: the data layer on a real 3-master Redis Cluster. Every Lua script, MULTI and BullMQ queue touches one
 // partition's hash tag only (no CROSSSLOT), the 16 partitions spread over the masters, and queues, workers and the
 // outbox relay run jobs on the cluster.
-import { KeySpace, newFlushId, newRequestId, Store } from '@batchbridge/domain';
+import { jobIds, KeySpace, newFlushId, newRequestId, Store } from '@batchbridge/domain';
 import { type DeliverJobData, OutboxRelay, PartitionedQueues, startWorkers } from '@batchbridge/queues';
 import { closeRedis, createRedis, type RedisClient, waitReady } from '@batchbridge/redis';
-import { createTestRuntime, freshPrefix, startRedisCluster, type TestRedisCluster } from '@batchbridge/testkit';
+import {
+  createTestRuntime,
+  freshPrefix,
+  newRequestFixture,
+  startRedisCluster,
+  type TestRedisCluster,
+} from '@batchbridge/testkit';
 import type { Worker } from 'bullmq';
 import type { Cluster } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -57,24 +63,19 @@ function setup() {
 }
 
 async function add(store: Store, partition: number, idem?: string) {
-  const id = newRequestId(partition);
   const body = '{"model":"m","messages":[]}';
-  const r = await store.requests.enqueue(
-    {
-      id,
-      partition,
-      tenant: 'acme',
-      model: 'm',
-      group: GROUP,
-      body,
-      bytes: 100,
-      tokens: 10,
-      idempotencyKey: idem,
-      bodyHash: body,
-    },
-    { tenantMax: 1_000, globalMax: 1_000 },
-  );
-  return { id, r };
+  const req = newRequestFixture({
+    partition,
+    model: 'm',
+    group: GROUP,
+    body,
+    bytes: 100,
+    tokens: 10,
+    idempotencyKey: idem,
+    bodyHash: body,
+  });
+  const r = await store.requests.enqueue(req, { tenantMax: 1_000, globalMax: 1_000 });
+  return { id: req.id, r };
 }
 
 describe('RequestStore on a 3-master Redis Cluster with REDIS_PARTITIONS=16', () => {
@@ -239,7 +240,7 @@ describe('BullMQ queues, workers and the outbox relay on the cluster', () => {
     await allSeen;
     expect(seen.map((s) => s.requestId).sort()).toEqual(expected.sort());
     for (const s of seen) {
-      expect(s.jobId).toBe(`dlv-${s.requestId}`);
+      expect(s.jobId).toBe(jobIds.deliver(s.requestId));
       expect(store.requests.partitionOf(s.requestId)).toBe(s.partition);
     }
     // A relay that runs twice adds nothing: BullMQ ignores the duplicate jobId.
@@ -264,7 +265,9 @@ describe('createTestRuntime against the cluster', () => {
     });
     expect(rt.keys.partitions).toBe(PARTITIONS);
     for (let p = 0; p < PARTITIONS; p++) await add(rt.store, p);
-    await rt.queues.addBulk('deliver', 3, [{ jobId: 'dlv-x', data: { partition: 3, requestId: 'breq_x' } }]);
+    await rt.queues.addBulk('deliver', 3, [
+      { jobId: jobIds.deliver('x'), data: { partition: 3, requestId: 'breq_x' } },
+    ]);
     const before = [...(await keysPerMaster(rt.prefix)).values()].flat();
     expect(before.length).toBeGreaterThan(PARTITIONS);
     await rt.dispose();

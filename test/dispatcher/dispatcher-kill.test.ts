@@ -3,10 +3,9 @@
 import type { Tenant } from '@batchbridge/config';
 import { startDispatcher } from '@batchbridge/dispatcher';
 import { webhookIdFor } from '@batchbridge/domain';
-import { createTestRuntime, startWebhookReceiver, TEST_TENANTS } from '@batchbridge/testkit';
+import { createTestRuntime, makeOutcomes, startWebhookReceiver, TEST_TENANTS } from '@batchbridge/testkit';
 import type { Redis } from 'ioredis';
 import { afterEach, expect, it } from 'vitest';
-import { makeOutcomes } from '../../services/dispatcher/src/testing/outcomes.js';
 import { startDispatcherChild } from './fixtures/child-process.js';
 
 const SECRET = (TEST_TENANTS[0] as Tenant).webhook_secret as string;

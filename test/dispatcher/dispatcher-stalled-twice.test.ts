@@ -3,10 +3,9 @@
 // delivered nor dead-lettered, and its job id then blocked the outbox relay. It must still be delivered (SPEC §6 I1).
 import type { Tenant } from '@batchbridge/config';
 import { startDispatcher } from '@batchbridge/dispatcher';
-import { createTestRuntime, startWebhookReceiver, TEST_TENANTS } from '@batchbridge/testkit';
+import { createTestRuntime, makeOutcomes, startWebhookReceiver, TEST_TENANTS } from '@batchbridge/testkit';
 import type { Redis } from 'ioredis';
 import { afterEach, expect, it } from 'vitest';
-import { makeOutcomes } from '../../services/dispatcher/src/testing/outcomes.js';
 import { killChild, startDispatcherChild } from './fixtures/child-process.js';
 
 const SECRET = (TEST_TENANTS[0] as Tenant).webhook_secret as string;

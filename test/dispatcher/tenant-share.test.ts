@@ -3,9 +3,14 @@
 // tenant B's outcome is delivered while tenant A's slow deliveries are still in flight.
 import type { Tenant } from '@batchbridge/config';
 import { startDispatcher } from '@batchbridge/dispatcher';
-import { createTestRuntime, startWebhookReceiver, TEST_TENANTS, type WebhookReceiver } from '@batchbridge/testkit';
+import {
+  createTestRuntime,
+  makeOutcomes,
+  startWebhookReceiver,
+  TEST_TENANTS,
+  type WebhookReceiver,
+} from '@batchbridge/testkit';
 import { afterEach, expect, it } from 'vitest';
-import { makeOutcomes } from '../../services/dispatcher/src/testing/outcomes.js';
 
 const ACME = TEST_TENANTS[0] as Tenant;
 const GLOBEX = TEST_TENANTS[1] as Tenant;

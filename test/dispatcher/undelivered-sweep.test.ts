@@ -3,9 +3,9 @@
 // undelivered sweep gives the outcome a job again and it is delivered, under the same webhook-id.
 import type { Tenant } from '@batchbridge/config';
 import { startDispatcher } from '@batchbridge/dispatcher';
-import { createTestRuntime, startWebhookReceiver, TEST_TENANTS } from '@batchbridge/testkit';
+import { jobIds } from '@batchbridge/domain';
+import { createTestRuntime, makeOutcomes, startWebhookReceiver, TEST_TENANTS } from '@batchbridge/testkit';
 import { afterEach, expect, it } from 'vitest';
-import { makeOutcomes } from '../../services/dispatcher/src/testing/outcomes.js';
 import { sweepUndelivered } from '../../services/dispatcher/src/undelivered-sweep.js';
 
 const SECRET = (TEST_TENANTS[0] as Tenant).webhook_secret as string;
@@ -31,7 +31,7 @@ it('delivers an outcome whose delayed retry job was cleaned away', async () => {
   await expect.poll(async () => (await queue.getJobCounts('delayed')).delayed, { timeout: 10_000 }).toBe(1);
   await first.close();
   await queue.clean(0, 1_000, 'delayed'); // "Clean all" on the delayed deliver queue
-  expect(await queue.getJob(`dlv-${id}`)).toBeUndefined();
+  expect(await queue.getJob(jobIds.deliver(id!))).toBeUndefined();
   down = false;
 
   // Without the sweep nothing would ever send it again; with it, it is delivered within one interval.
@@ -56,14 +56,14 @@ it('pages through the whole index in one pass, reading only what it needs', asyn
   const queue = rt.queues.queue('deliver', 0);
   // …but the newest one's job was deleted, and the five oldest were delivered after all (a mark that raced the index).
   const newest = ids[ids.length - 1] as string;
-  await queue.remove(`dlv-${newest}`);
+  await queue.remove(jobIds.deliver(newest));
   for (const id of ids.slice(0, 5)) await rt.store.requests.markDelivered(0, id);
   await rt.redis.zadd(rt.keys.partitionKeys(0).undelivered, ...ids.slice(0, 5).flatMap((id) => [0, id]));
 
   // Four members per read: the old sweep looked at the oldest page only and never reached the newest member.
   const recreated = await sweepUndelivered(rt, rt.logger, { graceMs: 0, limit: 4 });
   expect(recreated).toBe(1);
-  expect(await queue.getJob(`dlv-${newest}`)).toBeDefined();
+  expect(await queue.getJob(jobIds.deliver(newest))).toBeDefined();
   const left = await rt.store.requests.undeliveredBefore(0, Date.now(), 100);
   expect(left).toHaveLength(20);
   expect(left).not.toContain(ids[0]);

@@ -99,6 +99,7 @@ describe('infra/k8s manifests: Kubernetes schemas', () => {
     expect(kustomizations.map((k) => relative(k8sDir, k.file)).sort()).toEqual([
       'base/kustomization.yaml',
       'overlays/dev/kustomization.yaml',
+      'overlays/sentinel/kustomization.yaml',
     ]);
   });
 

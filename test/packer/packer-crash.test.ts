@@ -7,6 +7,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { jobIds } from '@batchbridge/domain';
 import { CRASH_POINTS, type CrashPoint, startPacker } from '@batchbridge/packer';
 import { createProviderSim, FAST_TIMINGS } from '@batchbridge/provider-sim';
 import { createTestRuntime } from '@batchbridge/testkit';
@@ -70,7 +71,7 @@ describe('packer recovery after a SIGKILL', () => {
     // The dead worker's job lock, and its claim on the queue's stalled-job check, would expire after 30 s (its
     // lockDuration and stalledInterval); expire them now so that the fresh packer hands the job back at once.
     const flushQueue = runtime.queues.queue('flush', 0);
-    await runtime.redis.pexpire(`${flushQueue.toKey(`flush-${fid}`)}:lock`, 1);
+    await runtime.redis.pexpire(`${flushQueue.toKey(jobIds.flush(fid!))}:lock`, 1);
     await runtime.redis.pexpire(flushQueue.toKey('stalled-check'), 1);
 
     const packer = await startPacker(runtime, FAST_PACKER);
@@ -81,7 +82,7 @@ describe('packer recovery after a SIGKILL', () => {
     expect(records.every((r) => r.attempts === 1 && r.flush_id === fid)).toBe(true);
 
     const batchId = records[0]!.batch_id!;
-    await waitFor('poll job of the batch', () => runtime.queues.queue('poll', 0).getJob(`poll-${batchId}`));
+    await waitFor('poll job of the batch', () => runtime.queues.queue('poll', 0).getJob(jobIds.poll(batchId)));
     const counters = await waitFor('batch answered', () => {
       const c = sim.counters();
       return c.outputLines >= ids.length ? c : undefined;

@@ -3,7 +3,7 @@
  * that batch however many newer batches the provider lists in front of it (the lookup used to stop after 20 pages
  * and then create a second, paid batch), and a run that lost its fencing token writes nothing.
  */
-import { newFlushId, StaleFlushRunError } from '@batchbridge/domain';
+import { jobIds, newFlushId, StaleFlushRunError } from '@batchbridge/domain';
 import { startPacker } from '@batchbridge/packer';
 import { FLUSH_METADATA_KEY } from '@batchbridge/provider';
 import { createProviderSim } from '@batchbridge/provider-sim';
@@ -110,7 +110,7 @@ describe('flush reconciliation', () => {
       'f',
       fresh,
     );
-    expect(JSON.parse(entry)).toMatchObject({ jobId: 'poll-batch_fresh' });
+    expect(JSON.parse(entry)).toMatchObject({ jobId: jobIds.poll('batch_fresh') });
     for (const id of ids)
       expect(await runtime.store.requests.get(id)).toMatchObject({ status: 'submitted', batch_id: 'batch_fresh' });
   });

@@ -3,7 +3,7 @@
  * sharing the work without sharing a request, and the provider's faults at batch creation (a create that times out
  * after the batch exists, 429 with Retry-After, a 400, the create-per-minute limit).
  */
-import { newFlushId } from '@batchbridge/domain';
+import { jobIds, newFlushId } from '@batchbridge/domain';
 import { startPacker } from '@batchbridge/packer';
 import { createProviderSim, FAST_TIMINGS, type ProviderSim, type ProviderSimOptions } from '@batchbridge/provider-sim';
 import type { Service } from '@batchbridge/runtime';
@@ -255,7 +255,7 @@ describe('provider faults at batch creation', () => {
       expect(r.status).toBe('failed');
       expect(r.error?.code).toBe('provider_rejected');
       expect(r.error?.message).toContain("Invalid value for 'completion_window'");
-      expect(await runtime.queues.queue('deliver', 0).getJob(`dlv-${r.id}`)).toBeDefined();
+      expect(await runtime.queues.queue('deliver', 0).getJob(jobIds.deliver(r.id))).toBeDefined();
     }
     expect(sim.counters().batchesCreated).toBe(0);
   });
@@ -269,7 +269,7 @@ describe('provider faults at batch creation', () => {
     const second = await enqueueChat(runtime);
     const fid = await waitFor('second flush claimed', async () => (await runtime.store.requests.get(second))?.flush_id);
     const job = await waitFor('flush job delayed', async () => {
-      const j = await runtime.queues.queue('flush', 0).getJob(`flush-${fid}`);
+      const j = await runtime.queues.queue('flush', 0).getJob(jobIds.flush(fid));
       return j && (await j.getState()) === 'delayed' ? j : undefined;
     });
     expect(job.failedReason).toBeFalsy();

@@ -3,12 +3,19 @@
  * packed into several batches, polled and routed; every request ends in the terminal status its prompt asks for, with
  * its own answer, and with exactly one delivery job.
  */
-import { batchLine, estimateInputTokens, groupFor, newRequestId, type RequestRecord } from '@batchbridge/domain';
+import {
+  batchLine,
+  estimateInputTokens,
+  groupFor,
+  jobIds,
+  newRequestId,
+  type RequestRecord,
+} from '@batchbridge/domain';
 import { startPacker } from '@batchbridge/packer';
 import { startPoller } from '@batchbridge/poller';
 import { createProviderSim, type ProviderSim, simulatedCompletion } from '@batchbridge/provider-sim';
 import type { Service } from '@batchbridge/runtime';
-import { createTestRuntime, type TestRuntime } from '@batchbridge/testkit';
+import { createTestRuntime, newRequestFixture, type TestRuntime } from '@batchbridge/testkit';
 import { afterEach, expect, it } from 'vitest';
 
 const stops: Array<() => Promise<unknown>> = [];
@@ -24,24 +31,10 @@ interface Sent {
 }
 
 async function enqueue(rt: TestRuntime, model: string, content: string, partition: number): Promise<Sent> {
-  const id = newRequestId(partition);
-  const messages = [{ role: 'user', content }];
-  const body = JSON.stringify({ model, messages });
-  const res = await rt.store.requests.enqueue(
-    {
-      id,
-      partition,
-      tenant: 'acme',
-      model,
-      group: groupFor('/v1/chat/completions', model, false),
-      body,
-      bytes: Buffer.byteLength(batchLine(id, body)),
-      tokens: estimateInputTokens(messages),
-    },
-    {},
-  );
+  const req = newRequestFixture({ partition, model, content });
+  const res = await rt.store.requests.enqueue(req, {});
   expect(res.kind).toBe('created');
-  return { id, model, content };
+  return { id: req.id, model, content };
 }
 
 it('packer → provider → poller: every request reaches the status its prompt asks for, once', async () => {
@@ -106,7 +99,7 @@ it('packer → provider → poller: every request reaches the status its prompt 
   // Exactly one delivery job per request, in the request's own partition.
   for (const p of [0, 1]) {
     const jobs = await rt.queues.queue('deliver', p).getJobs(['waiting', 'delayed', 'active', 'completed', 'failed']);
-    const mine = sent.filter((s) => rt.store.requests.partitionOf(s.id) === p).map((s) => `dlv-${s.id}`);
+    const mine = sent.filter((s) => rt.store.requests.partitionOf(s.id) === p).map((s) => jobIds.deliver(s.id));
     expect(jobs.map((j) => String(j.id)).sort()).toEqual(mine.sort());
     expect(await rt.store.batches.live(p)).toEqual([]);
   }

@@ -8,7 +8,7 @@ import { startPacker } from '@batchbridge/packer';
 import { startPoller } from '@batchbridge/poller';
 import { createProviderSim, type ProviderSim } from '@batchbridge/provider-sim';
 import type { Service } from '@batchbridge/runtime';
-import { createTestRuntime, type TestRuntime } from '@batchbridge/testkit';
+import { createTestRuntime, newRequestFixture, type TestRuntime } from '@batchbridge/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 
 const MODEL = 'gpt-4o-mini';
@@ -43,24 +43,10 @@ async function pipeline(): Promise<{ rt: TestRuntime; sim: ProviderSim }> {
 }
 
 async function enqueue(rt: TestRuntime, tenant: string, content: string): Promise<string> {
-  const id = newRequestId(0);
-  const messages = [{ role: 'user', content }];
-  const body = JSON.stringify({ model: MODEL, messages });
-  const res = await rt.store.requests.enqueue(
-    {
-      id,
-      partition: 0,
-      tenant,
-      model: MODEL,
-      group: groupFor('/v1/chat/completions', MODEL, false),
-      body,
-      bytes: Buffer.byteLength(batchLine(id, body)),
-      tokens: estimateInputTokens(messages),
-    },
-    {},
-  );
+  const req = newRequestFixture({ tenant, model: MODEL, content });
+  const res = await rt.store.requests.enqueue(req, {});
   expect(res.kind).toBe('created');
-  return id;
+  return req.id;
 }
 
 /** Eight requests in one batch: the poison one of tenant acme, the others of globex and acme. */

@@ -7,11 +7,16 @@
 import type { Tenant } from '@batchbridge/config';
 import { startDispatcher } from '@batchbridge/dispatcher';
 import { startIngestApi } from '@batchbridge/ingest-api';
-import { createTestRuntime, startWebhookReceiver, TEST_TENANTS, type TestRuntime } from '@batchbridge/testkit';
+import {
+  createTestRuntime,
+  makeOutcomes,
+  startWebhookReceiver,
+  TEST_TENANTS,
+  type TestRuntime,
+} from '@batchbridge/testkit';
 import { createAddressPolicy, createWebhookSender, type ResolveHost, signWebhook } from '@batchbridge/webhooks';
 import { Webhook } from 'standardwebhooks';
 import { afterEach, describe, expect, it } from 'vitest';
-import { makeOutcomes } from '../../services/dispatcher/src/testing/outcomes.js';
 
 const ACME_KEY = TEST_TENANTS[0]?.api_keys[0] as string;
 const GLOBEX_KEY = TEST_TENANTS[1]?.api_keys[0] as string;

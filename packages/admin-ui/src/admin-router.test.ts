@@ -2,8 +2,8 @@
 // redeliver button's job, and the queues board served from this origin only. The browser test is in test/observability.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { newFlushId, newRequestId } from '@batchbridge/domain';
-import { createTestRuntime, type TestRuntime } from '@batchbridge/testkit';
+import { jobIds, newFlushId, newRequestId } from '@batchbridge/domain';
+import { createTestRuntime, newRequestFixture, type TestRuntime } from '@batchbridge/testkit';
 import express from 'express';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_OFF_MESSAGE, createAdminRouter } from './index.js';
@@ -22,22 +22,14 @@ async function serve(runtime: TestRuntime): Promise<{ url: string; server: Serve
 /** One request through a batch to `completed`, dead-lettered, and one routed batch with its outcome counts. */
 async function seed(runtime: TestRuntime) {
   const { store } = runtime;
-  const id = newRequestId(1);
-  const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: PROMPT }] });
-  await store.requests.enqueue(
-    {
-      id,
-      partition: 1,
-      tenant: 'acme',
-      model: 'gpt-4o-mini',
-      group: 'chat.completions|gpt-4o-mini',
-      body,
-      bytes: body.length,
-      tokens: 12,
-      callbackUrl: 'https://hooks.example.com/path/with-token-abc123',
-    },
-    {},
-  );
+  const req = newRequestFixture({
+    partition: 1,
+    content: PROMPT,
+    tokens: 12,
+    callbackUrl: 'https://hooks.example.com/path/with-token-abc123',
+  });
+  const id = req.id;
+  await store.requests.enqueue(req, {});
   const flushId = newFlushId();
   await store.flushes.claim(
     1,
@@ -146,20 +138,24 @@ describe('operator page', () => {
 
   it('serves bull-board read-only: clean, retry and remove are refused and no job is lost (issue 14.6)', async () => {
     const queue = runtime.queues.queue('deliver', 1);
-    await queue.add('deliver', { partition: 1, requestId: 'x' }, { jobId: 'dlv-readonly-probe', delay: 60_000 });
+    await queue.add(
+      'deliver',
+      { partition: 1, requestId: 'x' },
+      { jobId: jobIds.deliver('readonly-probe'), delay: 60_000 },
+    );
     const name = encodeURIComponent('p1/deliver');
     const list = await fetch(`${url}/admin/queues/api/queues`, { headers: bearer });
     expect(list.status).toBe(200);
     for (const [method, path] of [
       ['PUT', `/admin/queues/api/queues/${name}/clean/delayed`],
       ['PUT', `/admin/queues/api/queues/${name}/empty`],
-      ['PUT', `/admin/queues/api/queues/${name}/dlv-readonly-probe/clean`],
+      ['PUT', `/admin/queues/api/queues/${name}/${jobIds.deliver('readonly-probe')}/clean`],
       ['PUT', `/admin/queues/api/queues/${name}/pause`],
     ] as const) {
       const res = await fetch(`${url}${path}`, { method, headers: bearer });
       expect(res.status, path).toBe(405);
     }
-    expect(await queue.getJob('dlv-readonly-probe')).toBeDefined();
+    expect(await queue.getJob(jobIds.deliver('readonly-probe'))).toBeDefined();
   });
 
   it('ends a session on logout, on the server: the same cookie no longer works (issue 16.15)', async () => {

@@ -22,7 +22,7 @@ describe('parseConfig', () => {
     expect(r.message).toMatch(/PORT: expected a whole number/);
     expect(r.message).toMatch(/MAX_ATTEMPTS: .*\(got "0"\)/);
     expect(r.message).toMatch(/WEBHOOK_RETRY_SCHEDULE: expected comma-separated durations/);
-    expect(r.message).toMatch(/REDIS_MODE: expected standalone or cluster/);
+    expect(r.message).toMatch(/REDIS_MODE: expected standalone, cluster or sentinel/);
   });
 
   it('never echoes secrets in problems', () => {
@@ -40,6 +40,36 @@ describe('parseConfig', () => {
     if (bad.ok) return;
     expect(bad.problems.join('\n')).toMatch(/UPSTREAM_API_KEY: required/);
     expect(bad.problems.join('\n')).toMatch(/BATCH_MIX_MODELS: the openai profile allows one model/);
+  });
+
+  it('checks the Sentinel and durability settings together (SPEC §18)', () => {
+    const missing = parseConfig({ REDIS_MODE: 'sentinel' });
+    expect(missing.ok ? [] : missing.problems).toEqual([
+      'REDIS_SENTINELS: required in sentinel mode (comma-separated host:port)',
+      'REDIS_SENTINEL_MASTER: required in sentinel mode (the master name)',
+    ]);
+    const onCluster = parseConfig({ REDIS_MODE: 'cluster', REDIS_URL: 'redis://a:7000', REDIS_DURABILITY: 'replica' });
+    expect(onCluster.ok ? [] : onCluster.problems).toEqual([
+      'REDIS_DURABILITY: replica is not supported with REDIS_MODE=cluster (use standalone or sentinel)',
+    ]);
+    const bad = parseConfig({ REDIS_MODE: 'sentinel', REDIS_SENTINELS: 'host', REDIS_SENTINEL_MASTER: 'm' });
+    expect(bad.ok ? '' : bad.message).toMatch(/REDIS_SENTINELS: expected comma-separated host:port pairs/);
+    const ok = parseConfig({
+      REDIS_MODE: 'sentinel',
+      REDIS_SENTINELS: '10.0.0.1:26379, [2001:db8::1]:26380',
+      REDIS_SENTINEL_MASTER: 'mymaster',
+      REDIS_DURABILITY: 'replica',
+    });
+    expect(ok.ok && ok.config.redis).toMatchObject({
+      mode: 'sentinel',
+      sentinels: [
+        { host: '10.0.0.1', port: 26379 },
+        { host: '2001:db8::1', port: 26380 },
+      ],
+      sentinelMaster: 'mymaster',
+      durability: 'replica',
+      durabilityTimeoutMs: 1000,
+    });
   });
 
   it('uses 16 partitions by default in cluster mode', () => {

@@ -87,7 +87,24 @@ const EnvSchema = z.object({
       'expected redis://host:port (several comma-separated seed nodes in cluster mode)',
     )
     .optional(),
-  REDIS_MODE: z.enum(['standalone', 'cluster'], { error: 'expected standalone or cluster' }).default('standalone'),
+  REDIS_MODE: z
+    .enum(['standalone', 'cluster', 'sentinel'], { error: 'expected standalone, cluster or sentinel' })
+    .default('standalone'),
+  REDIS_SENTINELS: z
+    .string()
+    .trim()
+    .refine(
+      (v) => v.split(',').every((s) => /^[A-Za-z0-9.-]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/.test(s.trim())),
+      'expected comma-separated host:port pairs such as 10.0.0.1:26379,10.0.0.2:26379',
+    )
+    .optional(),
+  REDIS_SENTINEL_MASTER: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9._-]{1,64}$/, 'expected the master name of the Sentinel configuration, such as mymaster')
+    .optional(),
+  REDIS_DURABILITY: z.enum(['none', 'replica', 'fsync'], { error: 'expected none, replica or fsync' }).default('none'),
+  REDIS_DURABILITY_TIMEOUT_MS: int(10, 60_000).default(1_000),
   REDIS_PARTITIONS: int(1, 1024).optional(),
   REDIS_KEY_PREFIX: z
     .string()
@@ -159,7 +176,16 @@ export const CONFIG_ENV_NAMES: readonly string[] = Object.keys(EnvSchema.shape);
 export interface Config {
   redis: {
     url: string | undefined;
-    mode: 'standalone' | 'cluster';
+    mode: 'standalone' | 'cluster' | 'sentinel';
+    /** `REDIS_MODE=sentinel`: the Sentinels and the master name they watch. */
+    sentinels: Array<{ host: string; port: number }>;
+    sentinelMaster: string | undefined;
+    /**
+     * What a write must reach before it counts (SPEC §18): `none` (Redis' memory), `replica` (`WAIT 1` confirms a
+     * replica holds it), `fsync` (the start checks `appendfsync always`).
+     */
+    durability: 'none' | 'replica' | 'fsync';
+    durabilityTimeoutMs: number;
     partitions: number;
     keyPrefix: string;
     allowEviction: boolean;
@@ -292,6 +318,16 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
   if (e.REDIS_MODE === 'cluster' && !e.REDIS_URL) {
     problems.push('REDIS_URL: required in cluster mode (comma-separated seed nodes)');
   }
+  if (e.REDIS_MODE === 'sentinel') {
+    if (!e.REDIS_SENTINELS) problems.push('REDIS_SENTINELS: required in sentinel mode (comma-separated host:port)');
+    if (!e.REDIS_SENTINEL_MASTER) problems.push('REDIS_SENTINEL_MASTER: required in sentinel mode (the master name)');
+  } else if (e.REDIS_SENTINELS || e.REDIS_SENTINEL_MASTER) {
+    problems.push('REDIS_SENTINELS: only read when REDIS_MODE=sentinel');
+  }
+  if (e.REDIS_DURABILITY === 'replica' && e.REDIS_MODE === 'cluster') {
+    // WAIT confirms the writes of one connection on one node; a coalesced call spans the partitions of several masters.
+    problems.push('REDIS_DURABILITY: replica is not supported with REDIS_MODE=cluster (use standalone or sentinel)');
+  }
   if (e.TENANTS_FILE) problems.push(...tenantsFileProblems(e.TENANTS_FILE, new Set(providers.map((p) => p.id))));
   const retryTotalMs = e.WEBHOOK_RETRY_SCHEDULE.reduce((sum, ms) => sum + ms, 0);
   if (e.RESULT_RETENTION < retryTotalMs) {
@@ -309,6 +345,17 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
       redis: {
         url: e.REDIS_URL,
         mode: e.REDIS_MODE,
+        sentinels: (e.REDIS_SENTINELS ?? '')
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean)
+          .map((s) => {
+            const at = s.lastIndexOf(':');
+            return { host: s.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(s.slice(at + 1)) };
+          }),
+        sentinelMaster: e.REDIS_SENTINEL_MASTER,
+        durability: e.REDIS_DURABILITY,
+        durabilityTimeoutMs: e.REDIS_DURABILITY_TIMEOUT_MS,
         partitions: e.REDIS_PARTITIONS ?? (e.REDIS_MODE === 'cluster' ? 16 : 1),
         keyPrefix: e.REDIS_KEY_PREFIX,
         allowEviction: e.REDIS_ALLOW_EVICTION,

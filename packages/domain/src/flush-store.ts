@@ -256,6 +256,8 @@ export class FlushStore {
   async markCreateStarted(p: PartitionId, flushId: string, fence: number): Promise<void> {
     const options = JSON.stringify({ now: Date.now(), fence: fenceArg(fence) });
     await fenced(flushId, this.ctx.redis.bbMarkCreateStarted(this.key(p, flushId), options));
+    // A failover that lost this mark would let a later run create a second paid batch.
+    await this.ctx.confirm();
   }
 
   /** The run's `batches.create` call ended, whatever its answer. */
@@ -296,6 +298,7 @@ export class FlushStore {
     await options.beforeFinish?.();
     const finish = { tag: k.tag, flushId: flush.id, batchId, now: Date.now(), partition: p, fileId, fence: token };
     const reply = await fenced(flush.id, redis.bbFinishSubmission(key, JSON.stringify(finish)));
+    await this.ctx.confirm();
     return String(reply[1]);
   }
 

@@ -139,7 +139,15 @@ export class RequestStore {
 
   private sendEnqueues(batch: EnqueueBatch): void {
     const { keys, ids, args, waiters } = batch;
-    this.ctx.redis.bbEnqueueMany(keys.length, ...keys, ...args).then(
+    // The 202 waits for confirmWrites too (REDIS_DURABILITY=replica: one WAIT for the whole call).
+    const written = this.ctx.redis.bbEnqueueMany(keys.length, ...keys, ...args);
+    const confirmed = this.ctx.confirming
+      ? written.then(async (reply) => {
+          await this.ctx.confirm();
+          return reply;
+        })
+      : written;
+    confirmed.then(
       (reply) => {
         for (let i = 0; i < waiters.length; i++) {
           const answer = reply[i];
@@ -265,7 +273,10 @@ export class RequestStore {
     }
     const outbox: string[] = [];
     const outcomes: SettleOutcome[] = [];
-    for (const reply of await Promise.all(slices)) {
+    const replies = await Promise.all(slices);
+    // Before any delivery job is relayed: an outcome told to a receiver must survive the master's loss.
+    await this.ctx.confirm();
+    for (const reply of replies) {
       for (let i = 0; i < reply.length; i += 2) {
         outcomes.push(String(reply[i]) as SettleOutcome);
         const member = reply[i + 1];

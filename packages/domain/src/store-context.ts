@@ -10,12 +10,23 @@ export interface StoreOptions {
   maxAttempts: number;
   /** Provider circuits: consecutive failures that open one, cool-down before a probe. @defaultValue 5, 60 s */
   circuit?: { failures: number; cooldownMs: number };
+  /**
+   * Resolves once the writes this client made so far are durable as REDIS_DURABILITY asks (SPEC §18: `WAIT 1` in
+   * `replica` mode), else rejects. Called after each write that an answer or a provider call relies on: enqueue
+   * (before the 202), create-started (before `batches.create`), the submission record, settle (before delivery).
+   * @defaultValue resolves at once
+   */
+  confirmWrites?: () => Promise<void>;
 }
 
 export interface StoreContext {
   readonly redis: ScriptClient;
   readonly keys: KeySpace;
-  readonly options: Required<Omit<StoreOptions, 'circuit'>> & Pick<StoreOptions, 'circuit'>;
+  readonly options: Required<Omit<StoreOptions, 'confirmWrites' | 'circuit'>> & Pick<StoreOptions, 'circuit'>;
+  /** See `StoreOptions.confirmWrites`. */
+  readonly confirm: () => Promise<void>;
+  /** Whether `confirm` does anything (the intake path skips the extra step when it does not). */
+  readonly confirming: boolean;
 }
 
 /** A flush job run's fencing token as the scripts take it: '' when not checked (tests and tools). */

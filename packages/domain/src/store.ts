@@ -35,10 +35,13 @@ export class Store {
 
   constructor(redis: Redis | Cluster, keys: KeySpace, options: StoreOptions) {
     this.keys = keys;
+    const { confirmWrites, ...rest } = options;
     const ctx: StoreContext = {
       redis: defineScripts(redis),
       keys,
-      options: { idempotencyTtlMs: 86_400_000, ...options },
+      options: { idempotencyTtlMs: 86_400_000, ...rest },
+      confirm: confirmWrites ?? (async () => undefined),
+      confirming: confirmWrites !== undefined,
     };
     this.requests = new RequestStore(ctx);
     this.flushes = new FlushStore(ctx);

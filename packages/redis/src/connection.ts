@@ -8,10 +8,17 @@ import { Cluster, Redis, type RedisOptions } from 'ioredis';
 export type RedisClient = Redis | Cluster;
 
 export interface RedisSettings {
-  /** `redis://host:port`, or several comma-separated seed nodes in cluster mode. */
+  /**
+   * `redis://host:port`, or several comma-separated seed nodes in cluster mode. In sentinel mode only its user,
+   * password and database are read (the master's address comes from the Sentinels).
+   */
   url: string;
   /** @defaultValue `'standalone'` */
-  mode?: 'standalone' | 'cluster';
+  mode?: 'standalone' | 'cluster' | 'sentinel';
+  /** Sentinel mode: the Sentinels to ask for the master. */
+  sentinels?: ReadonlyArray<{ host: string; port: number }>;
+  /** Sentinel mode: the master name the Sentinels watch. */
+  sentinelMaster?: string | undefined;
 }
 
 export type ConnectionRole = 'worker' | 'producer';
@@ -53,6 +60,22 @@ export function createRedis(settings: RedisSettings, role: ConnectionRole, name?
       enableOfflineQueue: enableOfflineQueue ?? true,
       enableAutoPipelining: true,
       clusterRetryStrategy: (times) => Math.min(100 * times, 2_000),
+    });
+  }
+  if (settings.mode === 'sentinel') {
+    const url = /^rediss?:\/\//.test(settings.url) ? new URL(settings.url.split(',')[0]?.trim() ?? '') : undefined;
+    const db = url?.pathname.slice(1);
+    return new Redis({
+      ...options,
+      sentinels: [...(settings.sentinels ?? [])],
+      name: settings.sentinelMaster ?? 'mymaster',
+      role: 'master',
+      // Subscribes to +switch-master on the Sentinels: a failover is followed at once, not at the next error.
+      failoverDetector: true,
+      sentinelRetryStrategy: (times) => Math.min(100 * times, 2_000),
+      ...(url?.username ? { username: decodeURIComponent(url.username) } : {}),
+      ...(url?.password ? { password: decodeURIComponent(url.password) } : {}),
+      ...(db ? { db: Number(db) } : {}),
     });
   }
   return new Redis(settings.url, options);

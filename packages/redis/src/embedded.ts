@@ -23,6 +23,8 @@ export interface ResolveRedisOptions {
   logger?: Logger;
   /** Port to probe for a local Redis. @defaultValue `6379` */
   localPort?: number;
+  /** `sentinel`: the Sentinels name the master; nothing is probed or started here. */
+  mode?: 'standalone' | 'cluster' | 'sentinel';
   /** The redis-server binary. @defaultValue `'redis-server'` */
   redisServerBin?: string;
 }
@@ -30,6 +32,7 @@ export interface ResolveRedisOptions {
 export async function resolveRedis(options: ResolveRedisOptions = {}): Promise<ResolvedRedis> {
   const noop = async () => undefined;
   if (options.url) return { url: options.url, source: 'configured', stop: noop };
+  if (options.mode === 'sentinel') return { url: '', source: 'configured', stop: noop };
   const localPort = options.localPort ?? 6379;
   if (await pingRedis('127.0.0.1', localPort)) {
     return { url: `redis://127.0.0.1:${localPort}`, source: 'local', stop: noop };

@@ -7,6 +7,13 @@ export {
   waitReady,
 } from './connection.js';
 export {
+  type ConfirmWrites,
+  checkDurability,
+  type DurabilityMode,
+  type DurabilitySettings,
+  writeConfirmer,
+} from './durability.js';
+export {
   freePort,
   pingRedis,
   type ResolvedRedis,
@@ -14,6 +21,6 @@ export {
   resolveRedis,
   spawnRedisServer,
 } from './embedded.js';
-export { RedisSetupError } from './errors.js';
+export { RedisSetupError, ReplicaUnconfirmedError } from './errors.js';
 export { checkEvictionPolicy } from './eviction-check.js';
 export { probeRedis, redactRedisUrl } from './probe.js';

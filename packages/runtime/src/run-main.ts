@@ -71,7 +71,12 @@ export async function runMain(proc: NodeJS.Process, options: RunMainOptions): Pr
     proc.exit(2);
   }
   try {
-    const redis = await resolveRedis({ url: config.redis.url, dataDir: config.redis.dataDir, logger });
+    const redis = await resolveRedis({
+      url: config.redis.url,
+      mode: config.redis.mode,
+      dataDir: config.redis.dataDir,
+      logger,
+    });
     stopEmbedded = redis.stop;
     runtime = await createRuntime({
       config,

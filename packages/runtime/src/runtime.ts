@@ -18,12 +18,14 @@ import {
 } from '@batchbridge/provider';
 import { OutboxRelay, PartitionedQueues, QUEUE_KINDS } from '@batchbridge/queues';
 import {
+  checkDurability,
   checkEvictionPolicy,
   closeRedis,
   createRedis,
   type RedisClient,
   RedisSetupError,
   waitReady,
+  writeConfirmer,
 } from '@batchbridge/redis';
 import type OpenAI from 'openai';
 import type { TenantDirectory } from './tenants.js';
@@ -65,7 +67,13 @@ export interface CreateRuntimeOptions {
 
 export async function createRuntime(options: CreateRuntimeOptions): Promise<Runtime> {
   const { config, logger } = options;
-  const settings = { url: options.redisUrl, mode: config.redis.mode };
+  const settings = {
+    url: options.redisUrl,
+    mode: config.redis.mode,
+    sentinels: config.redis.sentinels,
+    sentinelMaster: config.redis.sentinelMaster,
+  };
+  const durability = { mode: config.redis.durability, timeoutMs: config.redis.durabilityTimeoutMs };
   const redis = createRedis(settings, 'producer', `${options.service}-producer`);
   const workerRedis = createRedis(settings, 'worker', `${options.service}-worker`);
   // Errors are reported through readiness and failing commands; an unhandled 'error' event would crash the process.
@@ -79,6 +87,7 @@ export async function createRuntime(options: CreateRuntimeOptions): Promise<Runt
   try {
     await Promise.all([waitReady(redis), waitReady(workerRedis)]);
     await checkEvictionPolicy(redis, { allowEviction: config.redis.allowEviction, logger });
+    await checkDurability(redis, durability, logger);
   } catch (err) {
     redis.disconnect();
     workerRedis.disconnect();
@@ -98,6 +107,7 @@ export async function createRuntime(options: CreateRuntimeOptions): Promise<Runt
     idempotencyTtlMs: config.limits.idempotencyTtlMs,
     maxAttempts: config.maxAttempts,
     circuit: config.circuit,
+    ...(durability.mode === 'replica' ? { confirmWrites: writeConfirmer(redis, durability) } : {}),
   });
   const queues = new PartitionedQueues(workerRedis, keys, {
     deliver: { attempts: config.webhook.retryScheduleMs.length + 1 },

@@ -20,6 +20,7 @@ export {
   type WebhookResponder,
   type WebhookResponse,
 } from '@batchbridge/webhooks';
+export { newRequestFixture, type RequestFixtureOptions } from './fixtures.js';
 export {
   chatRequestBody,
   counterValue,
@@ -32,6 +33,8 @@ export {
   type TestRequest,
   waitRouted,
 } from './mini-packer.js';
+export { jobOutcome, makeOutcomes, type OutcomeSpec, redeliver } from './outcomes.js';
 export { type StartRedisClusterOptions, startRedisCluster, type TestRedisCluster } from './redis-cluster.js';
+export { type StartRedisSentinelOptions, startRedisSentinel, type TestRedisSentinel } from './redis-sentinel.js';
 export { createTestRuntime, TEST_TENANTS, type TestRuntime, type TestRuntimeOptions } from './test-runtime.js';
 export { waitFor } from './wait-for.js';

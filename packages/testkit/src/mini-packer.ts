@@ -2,18 +2,11 @@
  * The mini-packer of the tests: builds real provider batches for queued requests the way the packer
  * does (enqueue → claim → JSONL upload → batches.create → recordSubmission → relay), against the provider simulator.
  */
-import {
-  batchLine,
-  estimateInputTokens,
-  groupFor,
-  newFlushId,
-  newRequestId,
-  type PartitionId,
-  type RequestRecord,
-} from '@batchbridge/domain';
+import { batchLine, groupFor, newFlushId, type PartitionId, type RequestRecord } from '@batchbridge/domain';
 import { FLUSH_METADATA_KEY } from '@batchbridge/provider';
 import type { Runtime } from '@batchbridge/runtime';
 import { toFile } from 'openai';
+import { newRequestFixture } from './fixtures.js';
 import { waitFor } from './wait-for.js';
 
 export interface TestRequest {
@@ -59,24 +52,16 @@ export async function enqueueRequests(
   const group = groupFor('/v1/chat/completions', model, false);
   const ids: string[] = [];
   for (const r of requests) {
-    const id = newRequestId(partition);
-    const body = r.body ?? chatRequestBody(model, r.content);
-    const result = await rt.store.requests.enqueue(
-      {
-        id,
-        partition,
-        tenant: 'acme',
-        model,
-        group,
-        body,
-        bytes: Buffer.byteLength(batchLine(id, body)),
-        tokens: estimateInputTokens([{ content: r.content }]),
-        callbackUrl: 'http://127.0.0.1:9/hook',
-      },
-      {},
-    );
+    const req = newRequestFixture({
+      partition,
+      model,
+      content: r.content,
+      body: r.body ?? chatRequestBody(model, r.content),
+      callbackUrl: 'http://127.0.0.1:9/hook',
+    });
+    const result = await rt.store.requests.enqueue(req, {});
     if (result.kind !== 'created') throw new Error(`enqueue: ${result.kind}`);
-    ids.push(id);
+    ids.push(req.id);
   }
   return { ids, group };
 }

@@ -84,7 +84,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded>
     const first = parseConfig({ ...env, UPSTREAM_BASE_URL: env.UPSTREAM_BASE_URL ?? 'http://127.0.0.1:1/v1' });
     if (!first.ok) throw new EmbeddedConfigError(first.message);
     // Before anything else starts: an unreachable Redis is one line naming REDIS_URL, not a stack trace later.
-    if (first.config.redis.url) await probeRedis(first.config.redis.url);
+    if (first.config.redis.url && first.config.redis.mode !== 'sentinel') await probeRedis(first.config.redis.url);
     const logger =
       options.logger ??
       createLogger({ service: 'batchbridge', level: first.config.log.level, pretty: first.config.log.pretty });
@@ -103,7 +103,12 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded>
     const config = parsed.config;
 
     const tenants = loadTenants(config.tenantsFile, `${config.redis.dataDir}/../dev-tenant.json`);
-    const redis = await resolveRedis({ url: config.redis.url, dataDir: config.redis.dataDir, logger });
+    const redis = await resolveRedis({
+      url: config.redis.url,
+      mode: config.redis.mode,
+      dataDir: config.redis.dataDir,
+      logger,
+    });
     stack.push('embedded-redis', () => redis.stop());
     const runtime = await createRuntime({
       config,

@@ -1,11 +1,14 @@
 import { PassThrough } from 'node:stream';
 import type { Tenant } from '@batchbridge/config';
-import { toRequestObject, webhookIdFor } from '@batchbridge/domain';
+import { jobIds, toRequestObject, webhookIdFor } from '@batchbridge/domain';
 import { createLogger } from '@batchbridge/logger';
 import type { Service } from '@batchbridge/runtime';
 import {
   createTestRuntime,
+  jobOutcome,
+  makeOutcomes,
   type ReceivedWebhook,
+  redeliver,
   startWebhookReceiver,
   TEST_TENANTS,
   type TestRuntime,
@@ -13,7 +16,6 @@ import {
 } from '@batchbridge/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type DispatcherOptions, startDispatcher } from './index.js';
-import { jobOutcome, makeOutcomes, redeliver } from './testing/outcomes.js';
 
 const ACME = TEST_TENANTS[0] as Tenant;
 const GLOBEX = TEST_TENANTS[1] as Tenant;
@@ -76,7 +78,7 @@ describe('dispatcher', () => {
       { callbackUrl: hooks.url('/done'), kind: 'cancelled' },
     ]);
     await hooks.waitFor((d) => d.length >= 3);
-    for (const id of ids) expect(await jobOutcome(rt, `dlv-${id}`)).toBe('delivered');
+    for (const id of ids) expect(await jobOutcome(rt, jobIds.deliver(id))).toBe('delivered');
 
     const got = hooks.deliveries();
     expect(got).toHaveLength(3);
@@ -97,9 +99,9 @@ describe('dispatcher', () => {
 
     // The same outcome relayed again (a second deliver job without `redeliver`) is skipped: still one delivery each.
     await rt.queues.addBulk('deliver', 0, [
-      { jobId: `dlv-${ids[0]}-again`, data: { partition: 0, requestId: ids[0] } },
+      { jobId: `${jobIds.deliver(ids[0]!)}-again`, data: { partition: 0, requestId: ids[0] } },
     ]);
-    expect(await jobOutcome(rt, `dlv-${ids[0]}-again`)).toBe('skipped');
+    expect(await jobOutcome(rt, `${jobIds.deliver(ids[0]!)}-again`)).toBe('skipped');
     expect(hooks.deliveries()).toHaveLength(3);
     expect(await metricLine(rt, 'batchbridge_webhook_deliveries_total{outcome="delivered"}')).toMatch(/ 3$/);
     expect(await metricLine(rt, 'batchbridge_webhook_deliveries_total{outcome="skipped"}')).toMatch(/ 1$/);
@@ -111,7 +113,7 @@ describe('dispatcher', () => {
     let calls = 0;
     const hooks = await receiver({ secrets: [ACME_SECRET], respond: () => ({ status: ++calls === 1 ? 500 : 200 }) });
     const [id] = await makeOutcomes(rt, [{ callbackUrl: hooks.url('/h') }]);
-    expect(await jobOutcome(rt, `dlv-${id}`)).toBe('delivered');
+    expect(await jobOutcome(rt, jobIds.deliver(id!))).toBe('delivered');
     const [first, second, ...rest] = hooks.deliveries();
     expect(rest).toHaveLength(0);
     expect(first?.webhookId).toBe(webhookIdFor(id!));
@@ -129,7 +131,7 @@ describe('dispatcher', () => {
     let calls = 0;
     const hooks = await receiver({ secrets: [ACME_SECRET], respond: () => ({ status: ++calls === 1 ? 500 : 200 }) });
     const [id] = await makeOutcomes(rt, [{ callbackUrl: hooks.url('/h?token=query-secret-123') }]);
-    expect(await jobOutcome(rt, `dlv-${id}`)).toBe('delivered');
+    expect(await jobOutcome(rt, jobIds.deliver(id!))).toBe('delivered');
     await new Promise((resolve) => setImmediate(resolve));
 
     const text = lines.join('\n');
@@ -169,7 +171,7 @@ describe('dispatcher', () => {
       respond: () => (++calls === 1 ? { status: 200, delayMs: 2_000 } : { status: 200 }),
     });
     const [id] = await makeOutcomes(rt, [{ callbackUrl: hooks.url('/h') }]);
-    expect(await jobOutcome(rt, `dlv-${id}`)).toBe('delivered');
+    expect(await jobOutcome(rt, jobIds.deliver(id!))).toBe('delivered');
     expect(hooks.deliveries().map((d) => d.webhookId)).toEqual([webhookIdFor(id!), webhookIdFor(id!)]);
   });
 
@@ -181,7 +183,7 @@ describe('dispatcher', () => {
       respond: () => (++calls === 1 ? { status: 503, headers: { 'retry-after': '1' } } : { status: 200 }),
     });
     const [id] = await makeOutcomes(rt, [{ callbackUrl: hooks.url('/h') }]);
-    expect(await jobOutcome(rt, `dlv-${id}`)).toBe('delivered');
+    expect(await jobOutcome(rt, jobIds.deliver(id!))).toBe('delivered');
     const [first, second] = hooks.deliveries();
     // The schedule says 50 ms; the receiver asked for 1 s. Both bounds below follow from the delay, not from speed.
     expect(second!.receivedAt.getTime() - first!.receivedAt.getTime()).toBeGreaterThanOrEqual(950);
@@ -193,15 +195,17 @@ describe('dispatcher', () => {
     const { rt } = await setup();
     const hooks = await receiver({ secrets: [ACME_SECRET], respond: () => ({ status: 410 }) });
     const [id] = await makeOutcomes(rt, [{ callbackUrl: hooks.url('/h') }]);
-    expect(await jobOutcome(rt, `dlv-${id}`)).toBe('gone');
+    expect(await jobOutcome(rt, jobIds.deliver(id!))).toBe('gone');
     expect(hooks.deliveries()).toHaveLength(1);
     expect(await rt.store.deadLetters.count()).toBe(0);
     expect((await rt.store.requests.get(id!))?.delivered_at).toBeUndefined();
     expect((await rt.store.requests.get(id!))?.gone_at).toBeDefined();
     expect(await metricLine(rt, 'batchbridge_webhook_deliveries_total{outcome="gone"}')).toMatch(/ 1$/);
     // The same delivery run again (its job's completion lost in a crash, the outbox relaying it anew): nothing is sent.
-    await rt.queues.addBulk('deliver', 0, [{ jobId: `dlv-${id}-again`, data: { partition: 0, requestId: id! } }]);
-    expect(await jobOutcome(rt, `dlv-${id}-again`)).toBe('skipped');
+    await rt.queues.addBulk('deliver', 0, [
+      { jobId: `${jobIds.deliver(id!)}-again`, data: { partition: 0, requestId: id! } },
+    ]);
+    expect(await jobOutcome(rt, `${jobIds.deliver(id!)}-again`)).toBe('skipped');
     expect(hooks.deliveries()).toHaveLength(1);
   });
 
@@ -209,7 +213,7 @@ describe('dispatcher', () => {
     const { rt } = await setup();
     const hooks = await receiver({ secrets: [ACME_SECRET], respond: () => ({ status: 503 }) });
     const [id] = await makeOutcomes(rt, [{ callbackUrl: hooks.url('/h') }]);
-    expect(await jobOutcome(rt, `dlv-${id}`)).toBe('dead_letter');
+    expect(await jobOutcome(rt, jobIds.deliver(id!))).toBe('dead_letter');
     // 1 + 3 schedule entries.
     expect(hooks.deliveries()).toHaveLength(4);
     expect(await rt.store.deadLetters.list(0)).toEqual([id]);
@@ -241,7 +245,7 @@ describe('dispatcher', () => {
     const url = hooks.url('/h');
     await hooks.close();
     const [id] = await makeOutcomes(rt, [{ callbackUrl: url }]);
-    expect(await jobOutcome(rt, `dlv-${id}`)).toBe('dead_letter');
+    expect(await jobOutcome(rt, jobIds.deliver(id!))).toBe('dead_letter');
     expect(await rt.store.deadLetters.list(0)).toEqual([id]);
   });
 
@@ -253,7 +257,7 @@ describe('dispatcher', () => {
       respond: () => ({ status: 307, headers: { location: target.url('/stolen') } }),
     });
     const [id] = await makeOutcomes(rt, [{ callbackUrl: redirector.url('/h') }]);
-    expect(await jobOutcome(rt, `dlv-${id}`)).toBe('dead_letter');
+    expect(await jobOutcome(rt, jobIds.deliver(id!))).toBe('dead_letter');
     expect(redirector.deliveries()).toHaveLength(4);
     expect(target.deliveries()).toHaveLength(0);
   });
@@ -263,7 +267,7 @@ describe('dispatcher', () => {
     const { rt } = await setup({ env: { WEBHOOK_ALLOW_CIDRS: '192.0.2.0/24' } });
     const hooks = await receiver();
     const [id] = await makeOutcomes(rt, [{ callbackUrl: hooks.url('/h') }]);
-    expect(await jobOutcome(rt, `dlv-${id}`)).toBe('dead_letter');
+    expect(await jobOutcome(rt, jobIds.deliver(id!))).toBe('dead_letter');
     expect(hooks.deliveries()).toHaveLength(0);
     expect(await rt.store.deadLetters.list(0)).toEqual([id]);
     expect(await metricLine(rt, 'batchbridge_webhook_deliveries_total{outcome="refused"}')).toMatch(/ 1$/);
@@ -303,11 +307,11 @@ describe('dispatcher', () => {
     // All of the fast host's outcomes arrive while the slow host still holds its first delivery.
     await fast.waitFor((d) => d.length >= 3);
     expect(slow.deliveries()).toHaveLength(1);
-    for (const id of fastIds) expect(await jobOutcome(rt, `dlv-${id}`)).toBe('delivered');
+    for (const id of fastIds) expect(await jobOutcome(rt, jobIds.deliver(id))).toBe('delivered');
 
     open();
     await slow.waitFor((d) => d.length >= 3);
-    for (const id of slowIds) expect(await jobOutcome(rt, `dlv-${id}`)).toBe('delivered');
+    for (const id of slowIds) expect(await jobOutcome(rt, jobIds.deliver(id))).toBe('delivered');
     expect(maxInFlight).toBe(1);
     // Parking does not spend attempts: each slow outcome was sent exactly once.
     expect(slow.uniqueByWebhookId()).toHaveLength(3);
@@ -345,7 +349,7 @@ describe('dispatcher', () => {
     const hooks = await receiver();
     const { rt } = await setup({ tenants: [ACME] });
     const [id] = await makeOutcomes(rt, [{ tenant: 'globex', callbackUrl: hooks.url('/globex') }]);
-    expect(await jobOutcome(rt, `dlv-${id}`)).toBe('dead_letter');
+    expect(await jobOutcome(rt, jobIds.deliver(id!))).toBe('dead_letter');
     expect(hooks.deliveries()).toHaveLength(0);
     expect(await rt.store.deadLetters.list(0)).toEqual([id]);
   });
@@ -353,7 +357,7 @@ describe('dispatcher', () => {
   it('finishes without sending when neither the request nor its tenant has a callback URL', async () => {
     const { rt } = await setup();
     const [id] = await makeOutcomes(rt, [{}]);
-    expect(await jobOutcome(rt, `dlv-${id}`)).toBe('no_callback_url');
+    expect(await jobOutcome(rt, jobIds.deliver(id!))).toBe('no_callback_url');
     expect(await rt.store.deadLetters.count()).toBe(0);
   });
 

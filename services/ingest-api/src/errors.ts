@@ -89,6 +89,23 @@ export function unavailable(cause?: unknown): ApiError {
   });
 }
 
+/**
+ * REDIS_DURABILITY=replica and no replica confirmed the write in time (SPEC §18). Unlike `unavailable`, the request
+ * may be stored: a retry with the same Idempotency-Key finds it instead of creating a second one.
+ */
+export function replicaUnconfirmed(cause?: unknown): ApiError {
+  return new ApiError({
+    status: 503,
+    type: 'service_unavailable',
+    code: 'replica_unconfirmed',
+    message:
+      'the request was written but no Redis replica confirmed it in time, so it is not accepted yet; retry with the same Idempotency-Key (a retry finds it, never duplicates it)',
+    reason: 'unavailable',
+    headers: { 'Retry-After': '1' },
+    cause,
+  });
+}
+
 /** Replies from Redis that mean "not now" rather than "this command is wrong". */
 const TRANSIENT_REPLY = /^(LOADING|BUSY|OOM|MISCONF|READONLY|CLUSTERDOWN|TRYAGAIN|MASTERDOWN|NOREPLICAS)\b/;
 
@@ -118,6 +135,7 @@ export function toApiError(err: unknown): ApiError {
   const e = err as { type?: unknown; status?: unknown; name?: unknown; message?: unknown } | null;
   // body-parser (express.json) errors carry a `type` and an HTTP status.
   if (e && typeof e.type === 'string' && typeof e.status === 'number') return fromBodyParser(e.type, e.status, err);
+  if ((err as { code?: unknown } | null)?.code === 'redis.replica_unconfirmed') return replicaUnconfirmed(err);
   if (isRedisUnavailable(err)) return unavailable(err);
   return new ApiError({
     status: 500,

@@ -1,3 +1,4 @@
+import { jobIds } from '@batchbridge/domain';
 /**
  * The HTTP contract of SPEC §3 against a real ingest server and the shared test Redis: status codes, header/body
  * precedence, idempotency, cancel/redeliver rules, tenant isolation, quotas and rate limits, callback URL policy.
@@ -281,7 +282,7 @@ describe('ingest API (default configuration)', () => {
       expect(res.json).toMatchObject({ id, status: 'cancelled' });
       expect(res.json.completed_at).toEqual(expect.any(Number));
       expect(await pendingIds(t.rt)).not.toContain(id);
-      const job = await t.rt.queues.queue('deliver', 0).getJob(`dlv-${id}`);
+      const job = await t.rt.queues.queue('deliver', 0).getJob(jobIds.deliver(id));
       expect(job?.data).toEqual({ partition: 0, requestId: id });
 
       const again = await t.call('POST', `/v1/requests/${id}/cancel`);

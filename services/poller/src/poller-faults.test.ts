@@ -1,5 +1,6 @@
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { jobIds } from '@batchbridge/domain';
 import { createProviderSim, type ProviderSim, simulatedCompletion } from '@batchbridge/provider-sim';
 import type { Service } from '@batchbridge/runtime';
 import {
@@ -46,7 +47,7 @@ async function poller(rt: TestRuntime, options: PollerOptions = {}): Promise<Ser
 }
 
 function pollJob(rt: TestRuntime, b: SubmittedBatch) {
-  return rt.queues.queue('poll', b.partition).getJob(`poll-${b.batchId}`);
+  return rt.queues.queue('poll', b.partition).getJob(jobIds.poll(b.batchId));
 }
 
 async function expectRoutedCorrectly(rt: TestRuntime, b: SubmittedBatch, contents: string[], model = 'gpt-4o-mini') {

@@ -1,3 +1,4 @@
+import { jobIds } from '@batchbridge/domain';
 import { createProviderSim, type ProviderSim, simulatedCompletion } from '@batchbridge/provider-sim';
 import type { Service } from '@batchbridge/runtime';
 import {
@@ -73,7 +74,7 @@ describe('poller', () => {
       const body = rec.response?.body as { choices: Array<{ message: { content: string } }> };
       expect(body.choices[0]?.message.content).toBe(expectedContent(contents[i] as string));
     });
-    expect(await deliverJobIds(r, b)).toEqual(b.ids.map((id) => `dlv-${id}`).sort());
+    expect(await deliverJobIds(r, b)).toEqual(b.ids.map((id) => jobIds.deliver(id)).sort());
     expect(await r.store.batches.live(0)).toEqual([]);
     expect(await r.store.batches.get(0, b.batchId)).toMatchObject({
       status: 'completed',
@@ -125,7 +126,7 @@ describe('poller', () => {
     expect(gone?.last_error).toMatch(/missing_from_output/);
     // Retried requests are back in their group for the packer.
     expect((await r.store.flushes.groups(0)).find((g) => g.group === b.group)?.count).toBe(2);
-    expect(await deliverJobIds(r, b)).toEqual([`dlv-${b.ids[0]}`, `dlv-${b.ids[1]}`].sort());
+    expect(await deliverJobIds(r, b)).toEqual([jobIds.deliver(b.ids[0]!), jobIds.deliver(b.ids[1]!)].sort());
     expect(await counterValue(r.metrics.m.results, { outcome: 'unknown' })).toBe(1);
     expect(await counterValue(r.metrics.m.results, { outcome: 'retried' })).toBe(2);
     expect((await r.store.batches.get(0, b.batchId))?.outcomes).toEqual({ completed: 1, failed: 1, retried: 2 });
@@ -139,7 +140,7 @@ describe('poller', () => {
     expect(rec?.status).toBe('failed');
     expect(rec?.error?.code).toBe('max_attempts_exceeded');
     expect(rec?.error?.message).toMatch(/missing_from_output/);
-    expect(await deliverJobIds(r, b)).toEqual([`dlv-${b.ids[0]}`]);
+    expect(await deliverJobIds(r, b)).toEqual([jobIds.deliver(b.ids[0]!)]);
   });
 
   it('delivers the finished lines of an expired batch and puts the rest back in the queue', async () => {
@@ -175,7 +176,7 @@ describe('poller', () => {
       expect(rec).toMatchObject({ status: 'queued', attempts: 0 });
       expect(rec?.last_error).toMatch(/batch_failed/);
     }
-    expect(await deliverJobIds(r, b)).toEqual([`dlv-${b.ids[1]}`]);
+    expect(await deliverJobIds(r, b)).toEqual([jobIds.deliver(b.ids[1]!)]);
     expect((await r.store.batches.get(0, b.batchId))?.status).toBe('failed');
   });
 

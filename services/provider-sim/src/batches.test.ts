@@ -1,15 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { api, type Batch, chatLine, readLines, startSim, submitBatch, upload, waitForBatch } from '../test/helpers.js';
 import { messagesHash, simulatedCompletion } from './completion.js';
-import {
-  api,
-  type Batch,
-  chatLine,
-  readLines,
-  startSim,
-  submitBatch,
-  upload,
-  waitForBatch,
-} from './sim-test-helpers.js';
 
 const lines = (n: number, model = 'gpt-4o-mini') =>
   Array.from({ length: n }, (_, i) => chatLine(`req-${i}`, `question number ${i}`, model));

@@ -3,9 +3,9 @@
  * parameters refused per line, the embedding-input limit, a line too large to buffer, and a profile without them.
  */
 import { describe, expect, it } from 'vitest';
+import { api, readLines, startSim, submitBatch, waitForBatch } from '../test/helpers.js';
 import type { ProviderSim } from './create-provider-sim.js';
 import { simulatedEmbedding } from './embeddings.js';
-import { api, readLines, startSim, submitBatch, waitForBatch } from './sim-test-helpers.js';
 
 type Body = Record<string, unknown>;
 

@@ -10,7 +10,7 @@ import {
   submitBatch,
   upload,
   waitForBatch,
-} from './sim-test-helpers.js';
+} from '../test/helpers.js';
 
 const chat = (text = 'hi', model = 'gpt-4o-mini') => ({ model, messages: [{ role: 'user', content: text }] });
 const lines = (n: number) => Array.from({ length: n }, (_, i) => chatLine(`req-${i}`, `question ${i}`));

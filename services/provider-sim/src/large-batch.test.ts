@@ -12,7 +12,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { api, type Batch, startSim, waitForBatch } from './sim-test-helpers.js';
+import { api, type Batch, startSim, waitForBatch } from '../test/helpers.js';
 
 const LINES = 50_000;
 const PADDING = 'x'.repeat(3_950);

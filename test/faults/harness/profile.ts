@@ -1,6 +1,6 @@
 /** The two sizes of the fault run: `ci` (default, a few minutes) and `soak` (FAULTS_PROFILE=soak, run by hand). */
 export interface FaultProfile {
-  name: 'ci' | 'soak';
+  name: 'ci' | 'soak' | 'sentinel';
   seed: number;
   requests: number;
   /** How long requests are submitted and faults injected. */
@@ -14,6 +14,13 @@ export interface FaultProfile {
   settleTimeoutMs: number;
   packers: number;
   ingests: number;
+  /**
+   * `aof`: one redis-server with AOF everysec, SIGKILLed and restarted (a request acknowledged < 1 s before a kill may
+   * be lost: "at risk"). `sentinel` (FAULTS_REDIS=sentinel): master + replica + three Sentinels with
+   * REDIS_DURABILITY=replica; a Redis kill SIGKILLs the master, Sentinel promotes the replica and the old master
+   * returns as a replica — nothing acknowledged may be lost at all (SPEC §18).
+   */
+  redis: 'aof' | 'sentinel';
 }
 
 export function faultProfile(env: Record<string, string | undefined>): FaultProfile {
@@ -42,5 +49,6 @@ export function faultProfile(env: Record<string, string | undefined>): FaultProf
   // Overrides for trying the harness itself on a smaller run.
   const requests = env.FAULTS_REQUESTS ? Number(env.FAULTS_REQUESTS) : base.requests;
   const chaosMs = env.FAULTS_CHAOS_MS ? Number(env.FAULTS_CHAOS_MS) : base.chaosMs;
-  return { ...base, requests, chaosMs, seed, packers: 2, ingests: 2 };
+  const redis = env.FAULTS_REDIS === 'sentinel' ? 'sentinel' : 'aof';
+  return { ...base, requests, chaosMs, seed, packers: 2, ingests: 2, redis };
 }

@@ -90,7 +90,8 @@ export function renderReport(report: RunReport): string {
     '',
     `Parameters: ${p.requests} requests at most ${p.concurrency} at once over ${Math.round((p.chaosMs * 0.9) / 1000)} s; ` +
       `${p.ingests} ingest-api, ${p.packers} packers, 1 poller, 1 dispatcher, provider simulator (all child processes); ` +
-      `private redis-server with AOF everysec; ${p.serviceKills} service SIGKILLs planned and ${p.redisKills} Redis ` +
+      `${p.redis === 'sentinel' ? 'master + replica + 3 Sentinels, REDIS_DURABILITY=replica' : 'private redis-server with AOF everysec'}; ` +
+      `${p.serviceKills} service SIGKILLs planned and ${p.redisKills} Redis ${p.redis === 'sentinel' ? 'master ' : ''}` +
       `SIGKILLs; log lines scanned: ${report.logs.lines} in ${report.logs.files} files.`,
   );
   if (failed.length > 0) {

@@ -12,7 +12,13 @@ import type { Tenant } from '@batchbridge/config';
 import { CRASH_POINTS } from '@batchbridge/packer';
 import { FLUSH_METADATA_KEY } from '@batchbridge/provider';
 import { freePort } from '@batchbridge/redis';
-import { createTestRuntime, startRedis, type TestRedis, type TestRuntime } from '@batchbridge/testkit';
+import {
+  createTestRuntime,
+  startRedis,
+  startRedisSentinel,
+  type TestRedis,
+  type TestRuntime,
+} from '@batchbridge/testkit';
 import { generateWebhookSecret } from '@batchbridge/webhooks';
 import { type CheckResult, check } from './checker.js';
 import { FaultClient, type LedgerEntry } from './client.js';
@@ -154,7 +160,7 @@ export async function runFaults(profile: FaultProfile, log: (line: string) => vo
     writeFileSync(tenantsFile, JSON.stringify({ tenants }));
 
     // --- Redis, simulator, receiver ---
-    const redis: TestRedis = await startRedis({ aof: true, forceProcess: true });
+    const redis = await startFaultRedis(profile.redis);
     cleanups.push(() => redis.stop());
     const simPort = await freePort();
     const simUrl = `http://127.0.0.1:${simPort}/v1`;
@@ -194,7 +200,7 @@ export async function runFaults(profile: FaultProfile, log: (line: string) => vo
     // --- services ---
     const prefix = `bbf${hex().slice(0, 6)}`;
     const common: Record<string, string> = {
-      REDIS_URL: redis.url,
+      ...redis.env,
       REDIS_KEY_PREFIX: prefix,
       REDIS_DATA_DIR: join(runDir, 'redis-unused'),
       TENANTS_FILE: tenantsFile,
@@ -238,7 +244,11 @@ export async function runFaults(profile: FaultProfile, log: (line: string) => vo
     // The observer reads queue counts and request states straight from Redis, for the drills and the settling only:
     // it is closed while Redis is being killed (its clients would only report the refused connections).
     const openObserver = async (): Promise<TestRuntime> => {
-      const rt = await createTestRuntime({ redisUrl: redis.url, tenants, env: { REDIS_KEY_PREFIX: prefix } });
+      const rt = await createTestRuntime({
+        redisUrl: redis.url,
+        tenants,
+        env: { ...redis.observerEnv, REDIS_KEY_PREFIX: prefix },
+      });
       cleanups.push(() => rt.dispose());
       return rt;
     };
@@ -498,7 +508,7 @@ export async function runFaults(profile: FaultProfile, log: (line: string) => vo
           redisKills.push(Date.now());
           await redis.kill();
           kills += 1;
-          countFault('SIGKILL redis (AOF everysec, restarted)');
+          countFault(redis.killLabel);
           await sleep(rng.int(500, 2_000));
           await redis.restart();
           continue;
@@ -679,7 +689,8 @@ export async function runFaults(profile: FaultProfile, log: (line: string) => vo
       answeredTwice: counters.customIdsAnsweredTwice,
       rejectedBySim: counters.customIdsRejected,
       batchesPerFlush,
-      redisKills,
+      // With Sentinel and REDIS_DURABILITY=replica there is no "at risk" window: a request missing after a kill is lost.
+      redisKills: profile.redis === 'aof' ? redisKills : [],
       internalHits: receiver.internalHits(),
     });
     faults['receiver 503 answers while down'] = receiver.downAnswers();
@@ -711,4 +722,57 @@ export async function runFaults(profile: FaultProfile, log: (line: string) => vo
     if (!process.env.FAULTS_KEEP_LOGS) rmSync(runDir, { recursive: true, force: true });
     else log(`[faults] logs kept in ${logDir}`);
   }
+}
+
+/** The Redis of a fault run: what the services' environment names, and how a "Redis kill" is done (profile.redis). */
+interface FaultRedis {
+  /** A URL for tools that need one (the observer's fallback); unused by the services in sentinel mode. */
+  url: string;
+  env: Record<string, string>;
+  observerEnv: Record<string, string>;
+  killLabel: string;
+  kill(): Promise<void>;
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+async function startFaultRedis(kind: FaultProfile['redis']): Promise<FaultRedis> {
+  if (kind === 'aof') {
+    const redis: TestRedis = await startRedis({ aof: true, forceProcess: true });
+    return {
+      url: redis.url,
+      env: { REDIS_URL: redis.url },
+      observerEnv: {},
+      killLabel: 'SIGKILL redis (AOF everysec, restarted)',
+      kill: () => redis.kill(),
+      restart: () => redis.restart(),
+      stop: () => redis.stop(),
+    };
+  }
+  const sentinel = await startRedisSentinel();
+  const env = {
+    REDIS_MODE: 'sentinel',
+    REDIS_SENTINELS: sentinel.sentinelsEnv,
+    REDIS_SENTINEL_MASTER: sentinel.masterName,
+    REDIS_DURABILITY: 'replica',
+    REDIS_DURABILITY_TIMEOUT_MS: '1000',
+  };
+  let killed: number | undefined;
+  return {
+    url: '',
+    env,
+    observerEnv: env,
+    killLabel: 'SIGKILL redis master (Sentinel failover, REDIS_DURABILITY=replica)',
+    kill: async () => {
+      killed = await sentinel.killMaster();
+    },
+    // The replica is promoted; the old master comes back on its AOF and the Sentinels make it a replica.
+    restart: async () => {
+      if (killed === undefined) return;
+      await sentinel.waitForFailover(killed, 60_000);
+      await sentinel.restartNode(killed);
+      killed = undefined;
+    },
+    stop: () => sentinel.stop(),
+  };
 }

@@ -1,11 +1,10 @@
 // The store's read side for operators: recent routed batches with their outcome counts, estimated savings summed
 // across writers, and the tenants of request ids for per-request log lines.
-import { freshPrefix, sharedRedisUrl } from '@batchbridge/test-redis';
+
+import { KeySpace, newFlushId, newRequestId, Store } from '@batchbridge/domain';
+import { freshPrefix, newRequestFixture, sharedRedisUrl } from '@batchbridge/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { newFlushId, newRequestId } from './ids.js';
-import { KeySpace } from './keys.js';
-import { Store } from './store.js';
 
 let redis: Redis;
 let stopRedis: () => Promise<void>;
@@ -34,13 +33,9 @@ function setup() {
 async function submittedBatch(store: Store, batchId: string, tenants: string[]) {
   const ids: string[] = [];
   for (const tenant of tenants) {
-    const id = newRequestId(0);
-    const body = '{"model":"m","messages":[]}';
-    await store.requests.enqueue(
-      { id, partition: 0, tenant, model: 'm', group: 'chat.completions|m', body, bytes: 10, tokens: 1 },
-      {},
-    );
-    ids.push(id);
+    const req = newRequestFixture({ tenant, model: 'm', body: '{"model":"m","messages":[]}', bytes: 10, tokens: 1 });
+    await store.requests.enqueue(req, {});
+    ids.push(req.id);
   }
   const flushId = newFlushId();
   const claim = await store.flushes.claim(

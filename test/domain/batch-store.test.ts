@@ -1,11 +1,10 @@
 // A batch's status changes only by the moves of lifecycle.ts BATCH_TRANSITIONS, inside Redis: a poll records the
 // provider's status, routing records the last one once, and a routed batch takes no move at all.
-import { freshPrefix, sharedRedisUrl } from '@batchbridge/test-redis';
+
+import { KeySpace, newFlushId, newRequestId, Store } from '@batchbridge/domain';
+import { freshPrefix, newRequestFixture, sharedRedisUrl } from '@batchbridge/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { newFlushId, newRequestId } from './ids.js';
-import { KeySpace } from './keys.js';
-import { Store } from './store.js';
 
 let redis: Redis;
 let stopRedis: () => Promise<void>;
@@ -29,12 +28,8 @@ async function submittedBatch(batchId: string) {
   const prefix = freshPrefix();
   prefixes.push(prefix);
   const store = new Store(redis, new KeySpace(prefix, 1), { retentionMs: 60_000, maxAttempts: 2 });
-  const id = newRequestId(0);
   const body = '{"model":"m","messages":[]}';
-  await store.requests.enqueue(
-    { id, partition: 0, tenant: 'acme', model: 'm', group: 'chat.completions|m', body, bytes: 10, tokens: 1 },
-    {},
-  );
+  await store.requests.enqueue(newRequestFixture({ model: 'm', body, bytes: 10, tokens: 1 }), {});
   const flushId = newFlushId();
   const limits = { maxRequests: 10, maxBytes: 1e9, maxTokens: 1e9, maxWaitMs: 60_000 };
   await store.flushes.claim(0, 'chat.completions|m', flushId, limits, true);

@@ -1,11 +1,11 @@
 /**
- * Test helpers (not part of the public surface): terminal requests made the way the pipeline makes them — enqueue,
- * claim, submit, settle through the store's scripts — so the dispatcher's tests need no provider. The settle's outbox
+ * Terminal requests made the way the pipeline makes them — enqueue, claim, submit, settle through the store's
+ * scripts — so the dispatcher's tests need no provider. The settle's outbox
  * entries are relayed like the poller does, unless a test wants to play a process that died before relaying.
  */
-import { groupFor, newFlushId, newRequestId, type PartitionId, type SettleKind } from '@batchbridge/domain';
-import { jobIds } from '@batchbridge/queues';
+import { groupFor, jobIds, newFlushId, type PartitionId, type SettleKind } from '@batchbridge/domain';
 import type { Runtime } from '@batchbridge/runtime';
+import { newRequestFixture } from './fixtures.js';
 
 export interface OutcomeSpec {
   tenant?: string;
@@ -30,23 +30,17 @@ export async function makeOutcomes(
   const ids: string[] = [];
   const outbox: string[] = [];
   for (const spec of specs) {
-    const id = newRequestId(p);
-    const body = JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: `question ${ids.length}` }] });
-    const created = await store.requests.enqueue(
-      {
-        id,
-        partition: p,
-        tenant: spec.tenant ?? 'acme',
-        model: MODEL,
-        group,
-        body,
-        bytes: body.length + 1,
-        tokens: 8,
-        clientRef: spec.clientRef,
-        callbackUrl: spec.callbackUrl,
-      },
-      {},
-    );
+    const req = newRequestFixture({
+      partition: p,
+      tenant: spec.tenant ?? 'acme',
+      model: MODEL,
+      content: `question ${ids.length}`,
+      clientRef: spec.clientRef,
+      callbackUrl: spec.callbackUrl,
+      tokens: 8,
+    });
+    const id = req.id;
+    const created = await store.requests.enqueue(req, {});
     if (created.kind !== 'created') throw new Error(`enqueue: ${created.kind}`);
     if (spec.kind === 'cancelled') {
       const cancelled = await store.requests.cancel(id, spec.tenant ?? 'acme');

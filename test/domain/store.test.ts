@@ -1,9 +1,7 @@
-import { freshPrefix, sharedRedisUrl } from '@batchbridge/test-redis';
+import { jobIds, KeySpace, newFlushId, newRequestId, Store } from '@batchbridge/domain';
+import { freshPrefix, newRequestFixture, sharedRedisUrl } from '@batchbridge/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { newFlushId, newRequestId } from './ids.js';
-import { KeySpace } from './keys.js';
-import { Store } from './store.js';
 
 let redis: Redis;
 let stopRedis: () => Promise<void>;
@@ -25,24 +23,18 @@ function setup(maxAttempts = 2) {
 }
 
 async function add(store: Store, partition: number, extra: Partial<{ idem: string; body: string }> = {}) {
-  const id = newRequestId(partition);
   const body = extra.body ?? '{"model":"m","messages":[]}';
-  const r = await store.requests.enqueue(
-    {
-      id,
-      partition,
-      tenant: 'acme',
-      model: 'm',
-      group: 'chat.completions|m',
-      body,
-      bytes: 100,
-      tokens: 10,
-      idempotencyKey: extra.idem,
-      bodyHash: body,
-    },
-    {},
-  );
-  return { id, r };
+  const req = newRequestFixture({
+    partition,
+    model: 'm',
+    body,
+    bytes: 100,
+    tokens: 10,
+    idempotencyKey: extra.idem,
+    bodyHash: body,
+  });
+  const r = await store.requests.enqueue(req, {});
+  return { id: req.id, r };
 }
 
 const limits = { maxRequests: 3, maxBytes: 1_000_000, maxTokens: 1_000_000, maxWaitMs: 60_000 };
@@ -74,7 +66,7 @@ describe('RequestStore lifecycle', () => {
     const poll = await store.flushes.recordSubmission(1, flush, 'batch_1', 'file_1');
     expect(JSON.parse(poll)).toEqual({
       queue: 'poll',
-      jobId: 'poll-batch_1',
+      jobId: jobIds.poll('batch_1'),
       data: { partition: 1, batchId: 'batch_1' },
     });
     // A second recording (after a crash) changes nothing and gives the same entry.
@@ -89,7 +81,7 @@ describe('RequestStore lifecycle', () => {
       { id: 'breq_01nope', kind: 'completed' },
     ]);
     expect(settled.outcomes).toEqual(['completed', 'failed', 'retried', 'unknown']);
-    expect(settled.outbox.map((m) => JSON.parse(m).jobId)).toEqual([`dlv-${ids[0]}`, `dlv-${ids[1]}`]);
+    expect(settled.outbox.map((m) => JSON.parse(m).jobId)).toEqual([jobIds.deliver(ids[0]!), jobIds.deliver(ids[1]!)]);
     // Routing the same results again changes nothing.
     const again = await store.requests.settle(1, 'batch_1', [{ id: ids[0]!, kind: 'completed', response: {} }]);
     expect(again.outcomes).toEqual(['stale']);
@@ -123,7 +115,7 @@ describe('RequestStore lifecycle', () => {
     expect(first.outcomes.slice(0, n)).toEqual(ids.map((_, i) => (i % 5 === 4 ? 'retried' : 'completed')));
     expect(first.outcomes[n]).toBe('stale');
     expect(first.outbox.map((m) => JSON.parse(m).jobId)).toEqual(
-      ids.filter((_, i) => i % 5 !== 4).map((id) => `dlv-${id}`),
+      ids.filter((_, i) => i % 5 !== 4).map((id) => jobIds.deliver(id)),
     );
     expect((await store.requests.get(ids[7]!))?.response).toEqual({
       status_code: 200,
@@ -188,10 +180,12 @@ describe('RequestStore lifecycle', () => {
 
   it('enforces quotas and never claims one request twice across concurrent claims', async () => {
     const { store } = setup();
-    const id = newRequestId(0);
     const quota = await store.requests.enqueue(
-      { id, partition: 0, tenant: 'acme', model: 'm', group: 'g', body: '{}', bytes: 1, tokens: 1 },
-      { tenantMax: 1, tenantOpenElsewhere: 1 },
+      newRequestFixture({ model: 'm', group: 'g', body: '{}', bytes: 1, tokens: 1 }),
+      {
+        tenantMax: 1,
+        tenantOpenElsewhere: 1,
+      },
     );
     expect(quota).toEqual({ kind: 'quota_tenant' });
     for (let i = 0; i < 50; i++) await add(store, 0);
@@ -208,20 +202,19 @@ describe('RequestStore lifecycle', () => {
 
   it('creates requests enqueued together one by one: quotas, repeated keys and both partitions as if sent apart', async () => {
     const { store, keys } = setup();
-    const request = (partition: number, n: number, idem?: string) => ({
-      id: newRequestId(partition),
-      partition,
-      tenant: 'acme',
-      model: 'm',
-      group: 'g',
-      body: `{"n":${n}}`,
-      bytes: 1,
-      tokens: 1,
-      clientRef: `ref-${n}`,
-      callbackUrl: 'https://example.com/hook',
-      idempotencyKey: idem,
-      bodyHash: idem === undefined ? undefined : `h${n}`,
-    });
+    const request = (partition: number, n: number, idem?: string) =>
+      newRequestFixture({
+        partition,
+        model: 'm',
+        group: 'g',
+        body: `{"n":${n}}`,
+        bytes: 1,
+        tokens: 1,
+        clientRef: `ref-${n}`,
+        callbackUrl: 'https://example.com/hook',
+        idempotencyKey: idem,
+        bodyHash: idem === undefined ? undefined : `h${n}`,
+      });
     // All in one turn of the event loop: one ENQUEUE_MANY call per partition.
     const reqs = [
       request(0, 1, 'same'),

@@ -3,8 +3,8 @@
  * Not part of the public surface.
  */
 import { afterEach } from 'vitest';
-import { createProviderSim, type ProviderSim } from './create-provider-sim.js';
-import { FAST_TIMINGS, type ProviderSimOptions } from './options.js';
+import { createProviderSim, type ProviderSim } from '../src/create-provider-sim.js';
+import { FAST_TIMINGS, type ProviderSimOptions } from '../src/options.js';
 
 const started: ProviderSim[] = [];
 

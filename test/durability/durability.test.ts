@@ -1,0 +1,175 @@
+/**
+ * SPEC §18: REDIS_DURABILITY and REDIS_MODE=sentinel against real redis-server processes.
+ * - `replica` with no replica: 503 `replica_unconfirmed` + Retry-After, the request stays stored, and once a replica
+ *   confirms, a retry with the same Idempotency-Key is answered with that request (never a second one).
+ * - `fsync`: the start refuses a Redis that does not fsync every write, in one line.
+ * - Sentinel: the master SIGKILLed mid-intake; every request answered 202 before, during and after the failover is on
+ *   the promoted master.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, spawnRedisServer } from '@batchbridge/redis';
+import { createTestRuntime, startRedis, startRedisSentinel, type TestRedis } from '@batchbridge/testkit';
+import { Redis } from 'ioredis';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startTestIngest, type TestIngest } from '../../services/ingest-api/test/helpers.js';
+
+const cleanups: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
+});
+
+const body = (n: number) => ({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: `question ${n}` }] });
+
+async function replicationUp(port: number): Promise<void> {
+  const r = new Redis({ port, lazyConnect: true });
+  r.on('error', () => undefined);
+  await r.connect();
+  try {
+    for (let i = 0; i < 200; i++) {
+      if ((await r.info('replication')).includes('master_link_status:up')) return;
+      await new Promise((done) => setTimeout(done, 50));
+    }
+    throw new Error('replica link did not come up');
+  } finally {
+    r.disconnect();
+  }
+}
+
+describe('REDIS_DURABILITY=replica', () => {
+  it('answers 503 replica_unconfirmed while no replica confirms, then a retry with the key finds the same request', async () => {
+    const master: TestRedis = await startRedis({ aof: false, forceProcess: true });
+    cleanups.push(() => master.stop());
+    const ingest: TestIngest = await startTestIngest({
+      redisUrl: master.url,
+      env: { REDIS_DURABILITY: 'replica', REDIS_DURABILITY_TIMEOUT_MS: '200' },
+    });
+    cleanups.push(() => ingest.dispose());
+
+    const first = await ingest.chat(body(1), { 'idempotency-key': 'dur-1' });
+    expect(first.status).toBe(503);
+    expect(first.json.error.code).toBe('replica_unconfirmed');
+    expect(first.headers.get('retry-after')).toBe('1');
+    // The write stands: the tenant's key already names a request.
+    const requestKeys = ingest.rt.keys.partitionKeys(0).req('*');
+    const stored = await ingest.rt.redis.keys(requestKeys);
+    expect(stored).toHaveLength(1);
+
+    // A replica joins; the retry is confirmed and answered with the stored request.
+    const replicaDir = mkdtempSync(join(tmpdir(), 'bb-replica-'));
+    cleanups.push(async () => rmSync(replicaDir, { recursive: true, force: true }));
+    const replicaPort = await freePort();
+    const replica = await spawnRedisServer('redis-server', replicaPort, replicaDir, [
+      '--appendonly',
+      'no',
+      '--replicaof',
+      '127.0.0.1',
+      String(master.port),
+    ]);
+    cleanups.push(async () => replica.kill('SIGKILL'));
+    await replicationUp(replicaPort);
+
+    const retry = await ingest.chat(body(1), { 'idempotency-key': 'dur-1' });
+    expect(retry.status).toBe(200);
+    expect(retry.headers.get('idempotent-replayed')).toBe('true');
+    expect(stored[0]).toBe(ingest.rt.keys.partitionKeys(0).req(retry.json.id));
+    const fresh = await ingest.chat(body(2), { 'idempotency-key': 'dur-2' });
+    expect(fresh.status).toBe(202);
+    // The replica holds both.
+    const onReplica = new Redis({ port: replicaPort });
+    cleanups.push(async () => onReplica.disconnect());
+    expect(await onReplica.keys(requestKeys)).toHaveLength(2);
+  });
+});
+
+describe('REDIS_DURABILITY=fsync', () => {
+  it('refuses a Redis without appendfsync always in one line, and starts on one with it', async () => {
+    const everysec = await startRedis({ forceProcess: true });
+    cleanups.push(() => everysec.stop());
+    const refused = await createTestRuntime({ redisUrl: everysec.url, env: { REDIS_DURABILITY: 'fsync' } }).then(
+      () => 'started',
+      (err: Error) => err.message,
+    );
+    expect(refused).toBe(
+      'REDIS_DURABILITY=fsync needs appendonly yes and appendfsync always; Redis reports appendonly yes and appendfsync everysec',
+    );
+
+    const always = await startRedis({ forceProcess: true, args: ['--appendfsync', 'always'] });
+    cleanups.push(() => always.stop());
+    const rt = await createTestRuntime({ redisUrl: always.url, env: { REDIS_DURABILITY: 'fsync' } });
+    cleanups.push(() => rt.dispose());
+    expect(rt.config.redis.durability).toBe('fsync');
+  });
+});
+
+describe('REDIS_MODE=sentinel', () => {
+  it('loses no 202 when the master is SIGKILLed mid-intake and Sentinel promotes the replica', async () => {
+    const sentinel = await startRedisSentinel();
+    cleanups.push(() => sentinel.stop());
+    const ingest = await startTestIngest({
+      env: {
+        REDIS_MODE: 'sentinel',
+        REDIS_SENTINELS: sentinel.sentinelsEnv,
+        REDIS_SENTINEL_MASTER: sentinel.masterName,
+        REDIS_DURABILITY: 'replica',
+        REDIS_DURABILITY_TIMEOUT_MS: '500',
+      },
+    });
+    cleanups.push(() => ingest.dispose());
+
+    const accepted = new Map<string, string>(); // idempotency key → request id
+    const refusals = new Map<number, number>();
+    const send = async (n: number) => {
+      // Retry with the same key until it is accepted, as a client honouring Retry-After would.
+      for (let attempt = 0; attempt < 600; attempt++) {
+        const res = await ingest.chat(body(n), { 'idempotency-key': `sent-${n}` }).catch(() => undefined);
+        if (res && (res.status === 202 || res.status === 200)) {
+          accepted.set(`sent-${n}`, res.json.id as string);
+          return;
+        }
+        if (res) refusals.set(res.status, (refusals.get(res.status) ?? 0) + 1);
+        await new Promise((done) => setTimeout(done, 100));
+      }
+      throw new Error(`request ${n} never accepted`);
+    };
+    const total = 400;
+    let next = 0;
+    const lanes = Array.from({ length: 8 }, async () => {
+      while (next < total) await send(next++);
+    });
+    // Mid-intake: SIGKILL the master, wait for the promotion, bring the old master back (as a replica: until then the
+    // promoted master has no replica to confirm writes, and intake answers 503).
+    let killedAt = -1;
+    let newMaster = -1;
+    const chaos = (async () => {
+      while (accepted.size < 150) await new Promise((done) => setTimeout(done, 5));
+      killedAt = await sentinel.killMaster();
+      newMaster = await sentinel.waitForFailover(killedAt);
+      await sentinel.restartNode(killedAt);
+    })();
+    await Promise.all([...lanes, chaos]);
+    expect(killedAt).toBeGreaterThan(0);
+    expect(newMaster).not.toBe(killedAt);
+    expect(accepted.size).toBe(total);
+    // The failover was seen by the clients (503s while no master or no replica), and nothing accepted is missing.
+    expect(refusals.get(503) ?? 0).toBeGreaterThan(0);
+    expect([...refusals.keys()]).toEqual([503]);
+    const promoted = new Redis({ port: newMaster });
+    cleanups.push(async () => promoted.disconnect());
+    let missing = 0;
+    for (const id of accepted.values()) {
+      if ((await promoted.exists(ingest.rt.keys.partitionKeys(0).req(id))) !== 1) missing++;
+    }
+    expect(missing).toBe(0);
+    expect(new Set(accepted.values()).size).toBe(total);
+
+    // The old master came back and the Sentinels made it a replica of the new one.
+    const old = new Redis({ port: killedAt });
+    cleanups.push(async () => old.disconnect());
+    for (let i = 0; i < 300 && ((await old.call('ROLE')) as unknown[])[0] !== 'slave'; i++) {
+      await new Promise((done) => setTimeout(done, 100));
+    }
+    expect(((await old.call('ROLE')) as unknown[])[0]).toBe('slave');
+  });
+});

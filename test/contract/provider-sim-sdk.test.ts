@@ -6,7 +6,7 @@ import { createProviderSim, type ProfileName, type ProviderSim, simulatedComplet
 import OpenAI, { toFile } from 'openai';
 import { afterEach, describe, expect, it } from 'vitest';
 
-const MODELS: Record<ProfileName, [string, string]> = {
+const MODELS: Record<Extract<ProfileName, 'openai' | 'kluster'>, [string, string]> = {
   openai: ['gpt-4o-mini', 'gpt-4o-mini'],
   kluster: ['klusterai/Meta-Llama-3.1-8B-Instruct-Turbo', 'deepseek-ai/DeepSeek-V3'],
 };

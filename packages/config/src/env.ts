@@ -11,11 +11,13 @@ import {
   BATCH_ENDPOINTS,
   type BatchEndpoint,
   type EndpointLimits,
+  PROVIDER_PROFILE_NAMES,
   PROVIDER_PROFILES,
   type ProviderProfile,
   type ProviderProfileName,
   UNBOUNDED_INPUTS,
 } from './provider-profiles.js';
+import { DEFAULT_PROVIDER_ID, type ProviderConfig, parseProviders } from './providers.js';
 import { parseTenants } from './tenants.js';
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
@@ -119,8 +121,15 @@ const EnvSchema = z.object({
   UPSTREAM_API_KEY: z.string().min(1).optional(),
   UPSTREAM_TIMEOUT_MS: int(100, 3_600_000).default(60_000),
   PROVIDER_PROFILE: z
-    .enum(['openai', 'kluster', 'generic'], { error: 'expected openai, kluster or generic' })
+    .enum(PROVIDER_PROFILE_NAMES, { error: `expected one of ${PROVIDER_PROFILE_NAMES.join(', ')}` })
     .default('openai'),
+  UPSTREAM_WEBHOOK_SECRET: z.string().min(1).optional(),
+  /** Several providers at once (SPEC §11, providers.ts); `UPSTREAM_*` is then ignored. */
+  PROVIDERS_FILE: z.string().min(1).optional(),
+  /** Consecutive failed provider calls (uploads, creates, polls, downloads) that open a provider's circuit. */
+  PROVIDER_CIRCUIT_FAILURES: int(1, 1_000).default(5),
+  /** How long an open circuit skips the provider for new flushes before one probe is let through. */
+  PROVIDER_CIRCUIT_COOLDOWN: duration.default(60_000),
 
   HOST: z.string().default('127.0.0.1'),
   PORT: int(0, 65_535).default(8080),
@@ -141,7 +150,7 @@ const EnvSchema = z.object({
   BATCH_MIX_MODELS: bool.default(false),
   COMPLETION_WINDOW: z
     .string()
-    .regex(/^\d+h$/, 'expected hours such as 24h')
+    .regex(/^\d+[hd]$/, 'expected hours or days such as 24h or 7d')
     .default('24h'),
 
   /** Batch API facade (SPEC §12): most lines per uploaded file (4 base-36 characters of a line's request id). */
@@ -202,12 +211,22 @@ export interface Config {
     allowEviction: boolean;
     dataDir: string;
   };
+  /** The first provider (by priority): the one provider of `UPSTREAM_*`, or the preferred one of `PROVIDERS_FILE`. */
   upstream: {
     baseUrl: string | undefined;
     apiKey: string | undefined;
     timeoutMs: number;
     profile: ProviderProfile;
   };
+  /**
+   * Every provider, by priority (lowest first). From `PROVIDERS_FILE`, or the one of `UPSTREAM_*` (id `default`);
+   * empty when neither is set (an ingest-only process, or `pnpm start` before it starts the simulator).
+   */
+  providers: ProviderConfig[];
+  /** Whether the providers came from `PROVIDERS_FILE`. */
+  providersFile: string | undefined;
+  /** Per-provider health (failover): failures that open the circuit, cool-down before a probe. */
+  circuit: { failures: number; cooldownMs: number };
   http: { host: string; port: number; metricsPort: number | undefined; maxBodyBytes: number };
   tenantsFile: string | undefined;
   adminKey: string | undefined;
@@ -278,17 +297,54 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
   }
   const e = parsed.data;
   const problems: string[] = [];
-  const profile = PROVIDER_PROFILES[e.PROVIDER_PROFILE as ProviderProfileName];
-  if (e.UPSTREAM_BASE_URL && !e.UPSTREAM_API_KEY) {
-    problems.push('UPSTREAM_API_KEY: required when UPSTREAM_BASE_URL is set (missing)');
+  let providers: ProviderConfig[] = [];
+  if (e.PROVIDERS_FILE) {
+    const read = providersFile(e.PROVIDERS_FILE, env, e.UPSTREAM_TIMEOUT_MS);
+    if (read.ok) providers = read.providers;
+    else problems.push(...read.problems);
+  } else {
+    if (e.UPSTREAM_BASE_URL && !e.UPSTREAM_API_KEY) {
+      problems.push('UPSTREAM_API_KEY: required when UPSTREAM_BASE_URL is set (missing)');
+    }
+    const only = PROVIDER_PROFILES[e.PROVIDER_PROFILE as ProviderProfileName];
+    if (e.UPSTREAM_BASE_URL && e.UPSTREAM_API_KEY) {
+      providers = [
+        {
+          id: DEFAULT_PROVIDER_ID,
+          profile: only,
+          baseUrl: e.UPSTREAM_BASE_URL,
+          apiKey: e.UPSTREAM_API_KEY,
+          models: [],
+          aliases: {},
+          priority: 100,
+          webhookSecret: e.UPSTREAM_WEBHOOK_SECRET,
+          lanes: ['batch'],
+          realtime: undefined,
+          timeoutMs: e.UPSTREAM_TIMEOUT_MS,
+          batchCreatesPerMinute: only.batchCreatesPerMinute,
+        },
+      ];
+    }
   }
-  if (!profile.completionWindows.includes(e.COMPLETION_WINDOW)) {
-    problems.push(
-      `COMPLETION_WINDOW: the ${profile.name} profile accepts ${profile.completionWindows.join(', ')} (got "${e.COMPLETION_WINDOW}")`,
-    );
-  }
-  if (e.BATCH_MIX_MODELS && !profile.mixedModels) {
-    problems.push(`BATCH_MIX_MODELS: the ${profile.name} profile allows one model per batch file (got true)`);
+  // Stable: equal priorities keep the file's order.
+  providers = providers
+    .map((p, i) => ({ p, i }))
+    .sort((a, b) => a.p.priority - b.p.priority || a.i - b.i)
+    .map((x) => x.p);
+  const first = providers[0];
+  const profile = first?.profile ?? PROVIDER_PROFILES[e.PROVIDER_PROFILE as ProviderProfileName];
+  const profiles =
+    providers.length > 0 ? providers.map((p) => ({ id: p.id, profile: p.profile })) : [{ id: '', profile }];
+  for (const { id, profile: pr } of profiles) {
+    const who = id && e.PROVIDERS_FILE ? `provider ${id} (profile ${pr.name})` : `the ${pr.name} profile`;
+    if (pr.windowQuirk !== 'ignores' && !pr.completionWindows.includes(e.COMPLETION_WINDOW)) {
+      problems.push(
+        `COMPLETION_WINDOW: ${who} accepts ${pr.completionWindows.join(', ')} (got "${e.COMPLETION_WINDOW}")`,
+      );
+    }
+    if (e.BATCH_MIX_MODELS && !pr.mixedModels) {
+      problems.push(`BATCH_MIX_MODELS: ${who} allows one model per batch file (got true)`);
+    }
   }
   if (e.POLL_MAX_INTERVAL_MS < e.POLL_INTERVAL_MS) {
     problems.push('POLL_MAX_INTERVAL_MS: must not be below POLL_INTERVAL_MS');
@@ -306,7 +362,7 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
     // WAIT confirms the writes of one connection on one node; a coalesced call spans the partitions of several masters.
     problems.push('REDIS_DURABILITY: replica is not supported with REDIS_MODE=cluster (use standalone or sentinel)');
   }
-  if (e.TENANTS_FILE) problems.push(...tenantsFileProblems(e.TENANTS_FILE));
+  if (e.TENANTS_FILE) problems.push(...tenantsFileProblems(e.TENANTS_FILE, new Set(providers.map((p) => p.id))));
   const retryTotalMs = e.WEBHOOK_RETRY_SCHEDULE.reduce((sum, ms) => sum + ms, 0);
   if (e.RESULT_RETENTION < retryTotalMs) {
     // The record would expire while retries are still due: the outcome would be dropped without a trace.
@@ -317,9 +373,10 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
   if (problems.length > 0) return { ok: false, problems, message: formatProblems(problems) };
 
   const clamp = (value: number | undefined, limit: number) => Math.min(value ?? limit, limit);
-  const maxRequests = clamp(e.BATCH_MAX_REQUESTS, profile.maxRequests);
-  const maxBytes = clamp(e.BATCH_MAX_BYTES, profile.maxBytes);
-  const maxTokens = clamp(e.BATCH_MAX_TOKENS, profile.maxTokens);
+  // Flush limits fit the strictest provider: a flush may be created at any provider serving its model.
+  const maxRequests = clamp(e.BATCH_MAX_REQUESTS, Math.min(...profiles.map((x) => x.profile.maxRequests)));
+  const maxBytes = clamp(e.BATCH_MAX_BYTES, Math.min(...profiles.map((x) => x.profile.maxBytes)));
+  const maxTokens = clamp(e.BATCH_MAX_TOKENS, Math.min(...profiles.map((x) => x.profile.maxTokens)));
   return {
     ok: true,
     config: {
@@ -342,7 +399,12 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
         allowEviction: e.REDIS_ALLOW_EVICTION,
         dataDir: e.REDIS_DATA_DIR,
       },
-      upstream: { baseUrl: e.UPSTREAM_BASE_URL, apiKey: e.UPSTREAM_API_KEY, timeoutMs: e.UPSTREAM_TIMEOUT_MS, profile },
+      upstream: first
+        ? { baseUrl: first.baseUrl, apiKey: first.apiKey, timeoutMs: e.UPSTREAM_TIMEOUT_MS, profile }
+        : { baseUrl: e.UPSTREAM_BASE_URL, apiKey: e.UPSTREAM_API_KEY, timeoutMs: e.UPSTREAM_TIMEOUT_MS, profile },
+      providers,
+      providersFile: e.PROVIDERS_FILE,
+      circuit: { failures: e.PROVIDER_CIRCUIT_FAILURES, cooldownMs: e.PROVIDER_CIRCUIT_COOLDOWN },
       http: { host: e.HOST, port: e.PORT, metricsPort: e.METRICS_PORT, maxBodyBytes: e.MAX_BODY_BYTES },
       tenantsFile: e.TENANTS_FILE,
       adminKey: e.ADMIN_KEY,
@@ -353,13 +415,15 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
         idempotencyTtlMs: e.IDEMPOTENCY_TTL,
         maxWaitS: e.MAX_WAIT_S,
       },
+      // One set of flush limits for every group: the strictest profile's, so no provider gets a batch it refuses.
       batch: {
         maxRequests,
         maxBytes,
         maxTokens,
         endpoints: Object.fromEntries(
           BATCH_ENDPOINTS.map((endpoint) => {
-            const own = profile.endpointLimits[endpoint] ?? {};
+            // The strictest of the providers' own limits for this endpoint (a flush may go to any of them).
+            const own = strictestEndpointLimits(profiles.map((x) => x.profile.endpointLimits[endpoint] ?? {}));
             return [
               endpoint,
               {
@@ -400,7 +464,7 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
 }
 
 /** Reads and checks the tenants file here, so that a missing or bad file is a configuration problem, one line each. */
-function tenantsFileProblems(file: string): string[] {
+function tenantsFileProblems(file: string, providerIds: ReadonlySet<string>): string[] {
   let json: string;
   try {
     json = readFileSync(file, 'utf8');
@@ -408,11 +472,45 @@ function tenantsFileProblems(file: string): string[] {
     return [`TENANTS_FILE: cannot read ${JSON.stringify(file)} (${(err as NodeJS.ErrnoException).code ?? 'error'})`];
   }
   try {
-    parseTenants(json, 'TENANTS_FILE');
-    return [];
+    const tenants = parseTenants(json, 'TENANTS_FILE');
+    const problems: string[] = [];
+    for (const t of tenants) {
+      for (const id of t.allowed_providers ?? []) {
+        if (providerIds.size > 0 && !providerIds.has(id))
+          problems.push(
+            `TENANTS_FILE: ${file}: tenant ${t.id}: allowed_providers names "${id}", which no provider has`,
+          );
+      }
+    }
+    return problems;
   } catch (err) {
     return (err as Error).message.split('\n').map((line) => line.replace(/^TENANTS_FILE: /, `TENANTS_FILE: ${file}: `));
   }
+}
+
+/** Reads and checks the providers file (JSON, or YAML by its extension); problems one line each, naming the file. */
+function providersFile(
+  file: string,
+  env: Record<string, string | undefined>,
+  timeoutMs: number,
+): { ok: true; providers: ProviderConfig[] } | { ok: false; problems: string[] } {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    return {
+      ok: false,
+      problems: [
+        `PROVIDERS_FILE: cannot read ${JSON.stringify(file)} (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+      ],
+    };
+  }
+  return parseProviders(text, {
+    source: `PROVIDERS_FILE: ${file}`,
+    yaml: /\.ya?ml$/i.test(file),
+    env,
+    defaults: { timeoutMs },
+  });
 }
 
 function redactValue(name: string, value: string): string {
@@ -421,4 +519,16 @@ function redactValue(name: string, value: string): string {
 
 function formatProblems(problems: string[]): string {
   return `batchbridge: invalid configuration\n${problems.map((p) => `  - ${p}`).join('\n')}\n`;
+}
+
+/** The smallest of each limit that any of the given endpoint limits sets (unset: no limit of its own). */
+function strictestEndpointLimits(list: ReadonlyArray<Partial<EndpointLimits>>): Partial<EndpointLimits> {
+  const out: Partial<EndpointLimits> = {};
+  for (const own of list) {
+    for (const k of ['maxRequests', 'maxBytes', 'maxTokens', 'maxInputs'] as const) {
+      const v = own[k];
+      if (v !== undefined) out[k] = Math.min(out[k] ?? v, v);
+    }
+  }
+  return out;
 }

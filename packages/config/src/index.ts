@@ -17,9 +17,20 @@ export {
   BATCH_ENDPOINTS,
   type BatchEndpoint,
   type EndpointLimits,
+  PROFILE_USUAL_MODELS,
+  PROVIDER_PROFILE_NAMES,
   PROVIDER_PROFILES,
+  type ProviderApi,
   type ProviderProfile,
   type ProviderProfileName,
   UNBOUNDED_INPUTS,
 } from './provider-profiles.js';
+export {
+  DEFAULT_PROVIDER_ID,
+  globToRegExp,
+  PROVIDER_ID_PATTERN,
+  type ProviderConfig,
+  type ProvidersResult,
+  parseProviders,
+} from './providers.js';
 export { parseTenants, type Tenant, TenantSchema, TenantsFileSchema, webhookSecrets } from './tenants.js';

@@ -22,6 +22,8 @@ export const TenantSchema = z.object({
   max_queued: z.number().int().positive().optional(),
   /** Transparent mode (SPEC §8): requests wait this long for their outcome unless they say `Prefer: wait=…`. */
   default_wait_s: z.number().int().min(0).max(86_400).optional(),
+  /** Provider ids of PROVIDERS_FILE this tenant's requests may go to (SPEC §11); unset = any. */
+  allowed_providers: z.array(z.string().min(1)).min(1).optional(),
 });
 
 export const TenantsFileSchema = z.object({

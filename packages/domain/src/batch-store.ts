@@ -15,6 +15,8 @@ export interface BatchRecord {
   status: string;
   file_id: string | undefined;
   routed_at: number | undefined;
+  /** The provider that holds the batch (SPEC §11); `default` for the one provider of UPSTREAM_*. */
+  provider: string;
   /** How its requests came out when it was routed (absent while live, and for batches routed before this existed). */
   outcomes?: BatchOutcomes | undefined;
 }
@@ -61,6 +63,7 @@ export class BatchStore {
       status: h.status ?? 'submitted',
       file_id: h.file_id || undefined,
       routed_at: h.routed_at ? Number(h.routed_at) : undefined,
+      provider: h.provider || 'default',
       outcomes:
         h.n_completed === undefined
           ? undefined

@@ -29,7 +29,34 @@ export function groupPart(endpoint: string): string {
 /** The endpoint of a packing group; chat for a group that names none (groups written before endpoints existed). */
 export function endpointOfGroup(group: string): Endpoint {
   const bar = group.indexOf('|');
-  return BY_GROUP_PART.get(bar < 0 ? group : group.slice(0, bar)) ?? '/v1/chat/completions';
+  const head = bar < 0 ? group : group.slice(0, bar);
+  const colon = head.indexOf(':');
+  return BY_GROUP_PART.get(colon < 0 ? head : head.slice(colon + 1)) ?? '/v1/chat/completions';
+}
+
+/** The provider every group without a provider part belongs to (`UPSTREAM_*`, and groups written before SPEC §11). */
+export const DEFAULT_GROUP_PROVIDER = 'default';
+
+/**
+ * The provider part of a group (SPEC §11: a group is (provider, endpoint, model)). A group name is
+ * `[<provider>[~<allowed>+<allowed>…]:]<endpoint>|<model>[|iso:…]`: `<provider>` is the provider the request was routed
+ * to at intake (none = `default`), and `~…` lists the providers the request may fail over to when its tenant is
+ * limited to some (`allowed_providers`); without it, any provider that serves the model may take it.
+ */
+export function providerPartOf(group: string): { provider: string; allowed: readonly string[] | undefined } {
+  const bar = group.indexOf('|');
+  const head = bar < 0 ? group : group.slice(0, bar);
+  const colon = head.indexOf(':');
+  if (colon < 0) return { provider: DEFAULT_GROUP_PROVIDER, allowed: undefined };
+  const part = head.slice(0, colon);
+  const tilde = part.indexOf('~');
+  if (tilde < 0) return { provider: part, allowed: undefined };
+  return { provider: part.slice(0, tilde), allowed: part.slice(tilde + 1).split('+') };
+}
+
+/** The provider a group was routed to at intake. */
+export function providerOfGroup(group: string): string {
+  return providerPartOf(group).provider;
 }
 
 export function isEndpoint(value: string): value is Endpoint {

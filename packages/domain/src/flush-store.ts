@@ -66,6 +66,8 @@ export interface FlushRecord {
   create_started_at: number | undefined;
   /** A `batches.create` was started and its run never saw it end (the run died or stalled in the call). */
   create_open: boolean;
+  /** The provider the packer chose for it (SPEC §11); undefined until chosen (the group's provider then). */
+  provider: string | undefined;
 }
 
 /**
@@ -210,6 +212,7 @@ export class FlushStore {
       create_started: h.create_started === '1',
       create_started_at: h.create_started_at ? Number(h.create_started_at) : undefined,
       create_open: h.create_open === '1',
+      provider: h.provider || undefined,
     };
   }
 
@@ -251,6 +254,15 @@ export class FlushStore {
   async recordUpload(p: PartitionId, flushId: string, fileId: string, fence: number): Promise<void> {
     const options = JSON.stringify({ fileId, fence: fenceArg(fence) });
     await fenced(flushId, this.ctx.redis.bbRecordUpload(this.key(p, flushId), options));
+  }
+
+  /**
+   * The provider this flush goes to, recorded before its upload or create (SPEC §11); changing it forgets an upload to
+   * the earlier one. Returns whether it changed. Throws StaleFlushRunError for a run that lost its fence.
+   */
+  async setProvider(p: PartitionId, flushId: string, provider: string, fence: number): Promise<boolean> {
+    const options = JSON.stringify({ provider, fence: fenceArg(fence) });
+    return (await fenced(flushId, this.ctx.redis.bbSetFlushProvider(this.key(p, flushId), options))) === 1;
   }
 
   /** The provider lost the input file: upload again (`uploaded → claimed`). */

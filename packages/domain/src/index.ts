@@ -16,12 +16,15 @@ export {
 } from './endpoint-health.js';
 export {
   countInputs,
+  DEFAULT_GROUP_PROVIDER,
   ENDPOINTS,
   type Endpoint,
   endpointOfGroup,
   estimateEndpointTokens,
   groupPart,
   isEndpoint,
+  providerOfGroup,
+  providerPartOf,
 } from './endpoints.js';
 export {
   encodeFacadeLine,
@@ -82,6 +85,13 @@ export {
   TERMINAL_STATUSES,
   TRANSITIONS,
 } from './lifecycle.js';
+export {
+  type CircuitSettings,
+  type CircuitState,
+  type HealthOperation,
+  type ProviderHealthState,
+  ProviderHealthStore,
+} from './provider-health.js';
 export { type ReplayJob, ReplayJobs, type ReplayState, type ReplayStatusFilter } from './replays.js';
 export {
   batchLine,

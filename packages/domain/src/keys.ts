@@ -53,12 +53,14 @@
  * Global keys (not per partition), with G = `{<prefix>:g}`:
  *
  * | G:rate:<tenant>:<unixSecond> | string | tenant's accepted requests in that second (rate limit), PX 2 s         |
- * | G:creates:<unixMinute>       | string | provider batches created in that minute, all packers (profile limit), PX 2 m |
+ * | G:creates:[<id>:]<unixMinute> | string | batches created at a provider in that minute, all packers (profile limit), PX 2 m |
  * | G:admin:session:<sha256>     | string | an operator-page session (digest of its cookie), PX 12 h                 |
  * | G:admin:fail:<ip>            | string | failed admin logins from an address, PX 15 min (10 → 429)                |
  * | G:join:<tenant>:<bodyHash>   | string | the request id a waiting request without Idempotency-Key created, so an   |
  * |                              |        | SDK's own retry of the same body joins it (X-Stainless-Retry-Count), PX  |
  * | G:partitions                 | string | REDIS_PARTITIONS this prefix was first started with (checked at start)   |
+ * | G:provider:<id>              | hash   | a provider's circuit (SPEC §11 failover): state closed|open, failures,  |
+ * |                              |        | until (ms), opened (count), last_failure, last_failure_at, probe_at      |
  * | G:savings                    | hash   | estimated savings per model: `usd_micro:<model>`, `in:<model>`, `out:<model>` |
  * |                              |        | (micro-dollars and tokens of completed results; operator page)         |
  * | G:whsec:<tenant>             | zset   | the tenant's rotated signing secrets, score = valid until (ms; `inf` for |
@@ -101,8 +103,10 @@ export class KeySpace {
   }
 
   /** Provider `batches.create` calls in one minute, counted across packer replicas (`batchCreatesPerMinute`). */
-  batchCreates(unixMinute: number): string {
-    return `${this.globalTag()}:creates:${unixMinute}`;
+  batchCreates(unixMinute: number, providerId = 'default'): string {
+    // The one provider of UPSTREAM_* keeps the key it always had.
+    const who = providerId === 'default' ? '' : `${providerId}:`;
+    return `${this.globalTag()}:creates:${who}${unixMinute}`;
   }
 
   /** An operator-page session (the SHA-256 of its cookie value), PX = session lifetime. */
@@ -123,6 +127,11 @@ export class KeySpace {
   /** The REDIS_PARTITIONS this prefix was first started with: Idempotency-Keys and request ids depend on it. */
   partitionCount(): string {
     return `${this.globalTag()}:partitions`;
+  }
+
+  /** A provider's health: its circuit over uploads, creates, polls and downloads, shared by every replica. */
+  providerHealth(providerId: string): string {
+    return `${this.globalTag()}:provider:${providerId}`;
   }
 
   /** Estimated savings of completed results per model, across all pollers (price table; operator page). */

@@ -61,6 +61,8 @@ export interface ScriptCommands {
   bbFacadeEndPass(key: string, options: string): Promise<Array<string | number>>;
   bbFacadeFileCommit(key: string, options: string): Promise<number>;
   bbFacadeFileDelete(key: string, options: string): Promise<string>;
+  bbSetFlushProvider(key: string, options: string): Promise<number>;
+  bbProviderHealth(key: string, options: string): Promise<[string, number, number, number]>;
 }
 
 export type ScriptClient = Client & ScriptCommands;

@@ -126,9 +126,17 @@ export function outcomeType(status: RequestStatus): WebhookEventType {
 }
 
 /** The packing group of a request: one model per batch file unless the profile and configuration allow mixing. */
-export function groupFor(endpoint: string, model: string, mixModels: boolean): string {
+export function groupFor(
+  endpoint: string,
+  model: string,
+  mixModels: boolean,
+  route?: { provider: string; allowed?: readonly string[] | undefined },
+): string {
   const ep = groupPart(endpoint);
-  return mixModels ? `${ep}|*` : `${ep}|${model}`;
+  const tail = mixModels ? `${ep}|*` : `${ep}|${model}`;
+  if (!route || (route.provider === 'default' && !route.allowed)) return tail;
+  const allowed = route.allowed ? `~${[...route.allowed].sort().join('+')}` : '';
+  return `${route.provider}${allowed}:${tail}`;
 }
 
 export function modelOfGroup(group: string): string {

@@ -8,6 +8,8 @@ export interface StoreOptions {
   /** Idempotency-Key lifetime. @defaultValue 24 h */
   idempotencyTtlMs?: number;
   maxAttempts: number;
+  /** Provider circuits: consecutive failures that open one, cool-down before a probe. @defaultValue 5, 60 s */
+  circuit?: { failures: number; cooldownMs: number };
   /**
    * Resolves once the writes this client made so far are durable as REDIS_DURABILITY asks (SPEC §18: `WAIT 1` in
    * `replica` mode), else rejects. Called after each write that an answer or a provider call relies on: enqueue
@@ -20,7 +22,7 @@ export interface StoreOptions {
 export interface StoreContext {
   readonly redis: ScriptClient;
   readonly keys: KeySpace;
-  readonly options: Required<Omit<StoreOptions, 'confirmWrites'>>;
+  readonly options: Required<Omit<StoreOptions, 'confirmWrites' | 'circuit'>> & Pick<StoreOptions, 'circuit'>;
   /** See `StoreOptions.confirmWrites`. */
   readonly confirm: () => Promise<void>;
   /** Whether `confirm` does anything (the intake path skips the extra step when it does not). */

@@ -11,6 +11,7 @@
  *   secrets      webhook-secrets.ts webhook secrets rotated through the API
  *   endpoints    endpoint-health.ts circuit and disabling per tenant callback host
  *   replays      replays.ts         time-range replay jobs and their progress
+ *   providers    provider-health.ts per-provider circuits (failover)
  *
  * Every read and write of their state goes through these (and so through the Lua scripts of `scripts/` for anything
  * that changes a state). Services never build keys themselves.
@@ -24,6 +25,7 @@ import { FlushStore } from './flush-store.js';
 import type { KeySpace } from './keys.js';
 import { Ledger } from './ledger.js';
 import { defineScripts } from './lua.js';
+import { ProviderHealthStore } from './provider-health.js';
 import { ReplayJobs } from './replays.js';
 import { RequestStore } from './request-store.js';
 import type { StoreContext, StoreOptions } from './store-context.js';
@@ -40,6 +42,8 @@ export class Store {
   readonly secrets: WebhookSecrets;
   readonly endpoints: EndpointHealth;
   readonly replays: ReplayJobs;
+  /** Per-provider circuits (SPEC §11); the thresholds come from the configuration (`withSettings`). */
+  providers: ProviderHealthStore;
 
   constructor(redis: Redis | Cluster, keys: KeySpace, options: StoreOptions) {
     this.keys = keys;
@@ -60,5 +64,6 @@ export class Store {
     this.secrets = new WebhookSecrets(ctx);
     this.endpoints = new EndpointHealth(ctx);
     this.replays = new ReplayJobs(ctx);
+    this.providers = new ProviderHealthStore(ctx, options.circuit);
   }
 }

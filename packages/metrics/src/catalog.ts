@@ -162,6 +162,24 @@ export function createMetricsCatalog(registry: Registry) {
       buckets: LONG_SECONDS,
       registers,
     }),
+    providerCircuitOpen: new Gauge({
+      name: 'batchbridge_provider_circuit_open',
+      help: 'Per provider (SPEC §11): 1 while its circuit is open (new flushes go to another provider that serves the model), else 0. Refreshed at each scrape.',
+      labelNames: ['provider'] as const,
+      registers,
+    }),
+    providerCallFailures: new Gauge({
+      name: 'batchbridge_provider_consecutive_failures',
+      help: 'Per provider and operation (upload, create, poll, download): failed calls in a row, as the circuit counts them. Refreshed at each scrape.',
+      labelNames: ['provider', 'operation'] as const,
+      registers,
+    }),
+    providerFailovers: new Counter({
+      name: 'batchbridge_provider_failovers_total',
+      help: "Flushes sent to another provider than the one their group was routed to, because that one's circuit was open.",
+      labelNames: ['from', 'to'] as const,
+      registers,
+    }),
     upstreamRequests: new Counter({
       name: 'batchbridge_upstream_requests_total',
       help: 'Calls to the provider API, by operation and HTTP status (or "error" when no status came back).',

@@ -11,7 +11,7 @@ export interface ProviderClientOptions {
   apiKey: string;
   /** Per-request timeout. @defaultValue 60 000 ms */
   timeoutMs?: number;
-  metrics?: MetricsCatalog;
+  metrics?: MetricsCatalog | undefined;
 }
 
 /** `GET /v1/batches/batch_1` → `batches.retrieve`: a bounded label for metrics. */

@@ -1,4 +1,11 @@
 export {
+  type BatchInputFile,
+  type CreateBatchParams,
+  flushFileName,
+  type ProviderAdapter,
+  type ResultSource,
+} from './adapter.js';
+export {
   BATCH_STATUSES,
   type BatchStatus,
   type FindBatchOptions,
@@ -18,4 +25,16 @@ export {
   type ProviderErrorInfo,
   toProviderError,
 } from './errors.js';
+export { type HealthHooks, type HealthOp, withHealth } from './health.js';
+export { OpenAIAdapter, type OpenAIAdapterOptions } from './openai-adapter.js';
+export {
+  type AdapterContext,
+  type AdapterFactory,
+  adapterFactoryFor,
+  defaultAdapter,
+  openAIAdapterFactory,
+  ProviderRegistry,
+  providerLabel,
+  registerAdapterFactory,
+} from './registry.js';
 export { judgeLine, type LineVerdict, RETRYABLE_LINE_CODES, type ResultLine, ResultLineSchema } from './result-line.js';

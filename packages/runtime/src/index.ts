@@ -1,6 +1,6 @@
 export { type HealthServer, type HealthServerOptions, startHealthServer } from './health-server.js';
 export { type RunMainOptions, runMain } from './run-main.js';
-export { type CreateRuntimeOptions, createRuntime, type Runtime } from './runtime.js';
+export { buildProviderRegistry, type CreateRuntimeOptions, createRuntime, type Runtime } from './runtime.js';
 export type { Service } from './service.js';
 export { CloseStack, createShutdown, handleSignals, type ShutdownStep } from './shutdown.js';
 export { type LoadTenantsResult, loadTenants, TenantDirectory } from './tenants.js';

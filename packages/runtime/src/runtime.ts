@@ -3,11 +3,19 @@
  * the key space, the request store, the partitioned queues, the outbox relay and the provider client. A service's
  * `main` builds one; the all-in-one process builds one and hands it to every service.
  */
-import type { Config } from '@batchbridge/config';
+import type { Config, ProviderConfig } from '@batchbridge/config';
 import { KeySpace, Store } from '@batchbridge/domain';
 import type { Logger } from '@batchbridge/logger';
 import { createMetrics, type Metrics } from '@batchbridge/metrics';
-import { createProviderClient } from '@batchbridge/provider';
+import {
+  type AdapterContext,
+  createProviderClient,
+  defaultAdapter,
+  type ProviderAdapter,
+  ProviderRegistry,
+  providerLabel,
+  withHealth,
+} from '@batchbridge/provider';
 import { OutboxRelay, PartitionedQueues, QUEUE_KINDS } from '@batchbridge/queues';
 import {
   checkDurability,
@@ -34,9 +42,14 @@ export interface Runtime {
   store: Store;
   queues: PartitionedQueues;
   relay: OutboxRelay;
-  /** The provider; undefined when no upstream is configured (ingest-only processes). */
+  /**
+   * The first provider's SDK client (UPSTREAM_*, or the preferred one of PROVIDERS_FILE); undefined when no upstream
+   * is configured (ingest-only processes). Tests may replace it: the `default` adapter reads it at every call.
+   */
   provider: OpenAI | undefined;
   providerName: string;
+  /** Every provider (SPEC §11): routing by model and one adapter each, its calls counted against its circuit. */
+  providers: ProviderRegistry;
   tenants: TenantDirectory;
   close(): Promise<void>;
 }
@@ -93,6 +106,7 @@ export async function createRuntime(options: CreateRuntimeOptions): Promise<Runt
     retentionMs: config.limits.resultRetentionMs,
     idempotencyTtlMs: config.limits.idempotencyTtlMs,
     maxAttempts: config.maxAttempts,
+    circuit: config.circuit,
     ...(durability.mode === 'replica' ? { confirmWrites: writeConfirmer(redis, durability) } : {}),
   });
   const queues = new PartitionedQueues(workerRedis, keys, {
@@ -118,7 +132,7 @@ export async function createRuntime(options: CreateRuntimeOptions): Promise<Runt
   });
 
   let closing: Promise<void> | undefined;
-  return {
+  const runtime: Runtime = {
     config,
     logger,
     metrics,
@@ -130,6 +144,7 @@ export async function createRuntime(options: CreateRuntimeOptions): Promise<Runt
     relay,
     provider,
     providerName: config.upstream.profile.name,
+    providers: new ProviderRegistry([]),
     tenants: options.tenants,
     close: () => {
       closing ??= (async () => {
@@ -140,6 +155,83 @@ export async function createRuntime(options: CreateRuntimeOptions): Promise<Runt
       return closing;
     },
   };
+  runtime.providers = buildProviderRegistry(runtime);
+  // Each provider's circuit for operators (SPEC §11), read from Redis at each scrape.
+  metrics.onCollect(async () => {
+    for (const c of runtime.providers.configs) {
+      const h = await store.providers.get(c.id);
+      const provider = providerLabel(c.id, c.profile);
+      metrics.m.providerCircuitOpen.set({ provider }, h.state === 'open' ? 1 : 0);
+      for (const operation of ['upload', 'create', 'poll', 'download'] as const) {
+        metrics.m.providerCallFailures.set({ provider, operation }, h.failures[operation] ?? 0);
+      }
+    }
+  });
+  const missing = runtime.providers.missingAdapters();
+  if (missing.length > 0) {
+    await runtime.close();
+    throw new Error(
+      `PROVIDERS_FILE: no adapter is available for provider(s) ${missing.join(', ')} (their profile's protocol is not built in)`,
+    );
+  }
+  return runtime;
+}
+
+/**
+ * The providers of a runtime as adapters, each call counted against its provider's circuit. The `default` provider
+ * (UPSTREAM_*) reads `runtime.provider` at every call, so that a test that replaces the client is obeyed; the packer
+ * builds its own registry with a streaming upload fetch (`context.uploadFetch`).
+ */
+export function buildProviderRegistry(
+  runtime: Pick<Runtime, 'config' | 'metrics' | 'store' | 'logger' | 'provider'>,
+  context: AdapterContext = {},
+): ProviderRegistry {
+  const { config } = runtime;
+  const adapters: Record<string, ProviderAdapter> = {};
+  // Without PROVIDERS_FILE the one provider is `default` over `runtime.provider` — also when a test sets that client
+  // itself on a runtime configured without UPSTREAM_BASE_URL.
+  const providers: ProviderConfig[] =
+    config.providers.length > 0
+      ? config.providers
+      : [
+          {
+            id: 'default',
+            profile: config.upstream.profile,
+            baseUrl: config.upstream.baseUrl ?? 'http://127.0.0.1:1/v1',
+            apiKey: config.upstream.apiKey ?? '',
+            models: [],
+            aliases: {},
+            priority: 100,
+            webhookSecret: undefined,
+            lanes: ['batch'],
+            realtime: undefined,
+            timeoutMs: config.upstream.timeoutMs,
+            batchCreatesPerMinute: config.upstream.profile.batchCreatesPerMinute,
+          },
+        ];
+  const first = providers[0];
+  if (first && first.id === 'default') {
+    const upload = context.uploadFetch;
+    adapters.default = defaultAdapter(
+      first.profile,
+      () => {
+        if (!runtime.provider) throw new Error('no provider configured (UPSTREAM_BASE_URL and UPSTREAM_API_KEY)');
+        return runtime.provider;
+      },
+      upload ? () => (runtime.provider as OpenAI).withOptions({ fetch: upload }) : undefined,
+    );
+  }
+  const health = runtime.store.providers;
+  return new ProviderRegistry(providers, {
+    context: { metrics: runtime.metrics.m, ...context },
+    adapters,
+    wrap: (adapter) =>
+      withHealth(adapter, {
+        success: (provider, op) => health.success(provider, op),
+        failure: (provider, op, message) => health.failure(provider, op, message),
+        onError: (err) => runtime.logger.warn({ err: (err as Error).message }, 'could not record provider health'),
+      }),
+  });
 }
 
 /**

@@ -89,7 +89,8 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded>
       options.logger ??
       createLogger({ service: 'batchbridge', level: first.config.log.level, pretty: first.config.log.pretty });
 
-    if (!env.UPSTREAM_BASE_URL) {
+    // PROVIDERS_FILE names the providers itself: no bundled simulator then.
+    if (!env.UPSTREAM_BASE_URL && !env.PROVIDERS_FILE) {
       const simProfile = first.config.upstream.profile.name === 'kluster' ? 'kluster' : 'openai';
       sim = await createProviderSim({
         ...optionsFromEnv({ ...env, SIM_PORT: env.SIM_PORT ?? '0', PROVIDER_PROFILE: simProfile }),

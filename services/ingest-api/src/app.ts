@@ -21,8 +21,9 @@ import { batchesHandlers } from './facade/batches-routes.js';
 import { FacadeDriver } from './facade/driver.js';
 import { filesHandlers } from './facade/files-routes.js';
 import { ModelCatalog } from './model-catalog.js';
-import { listedModels, PROFILE_DEFAULT_MODELS } from './model-policy.js';
+import { listedModels, modelAllowed, PROFILE_DEFAULT_MODELS } from './model-policy.js';
 import { openApiDocument } from './openapi.js';
+import { ProviderCatalog } from './provider-catalog.js';
 import { RateLimiter } from './rate-limiter.js';
 import { requestsHandlers } from './requests-routes.js';
 import type { HoldDeps } from './wait/hold.js';
@@ -66,7 +67,10 @@ export function createIngestApp(runtime: Runtime, options: IngestAppOptions = {}
     runtime.tenants.tenants,
     logger,
   );
-  models.start();
+  // Several providers (PROVIDERS_FILE): each one's model list, routing by model, circuits (SPEC §11).
+  const providers = config.providersFile ? new ProviderCatalog(runtime.providers, store, logger) : undefined;
+  if (providers) providers.start();
+  else models.start();
   const auth = requireTenant(runtime.tenants);
   // Requests that wait for their outcome (transparent mode): one subscriber connection per process, whatever the
   // number of waiting connections. A worker-role connection: it must queue its SUBSCRIBE until connected and resubscribe
@@ -163,6 +167,7 @@ export function createIngestApp(runtime: Runtime, options: IngestAppOptions = {}
     rateLimiter: new RateLimiter(runtime.redis, runtime.keys),
     capacity,
     models,
+    providers,
   });
   // Logging and the rejection metric of every error answer, shared by express and the fast path.
   const reportError: ErrorReporter = (err, context) => {
@@ -210,6 +215,14 @@ export function createIngestApp(runtime: Runtime, options: IngestAppOptions = {}
   route('get', '/v1/deliveries/replay/:id', auth, webhooks.replayStatus);
   route('get', '/v1/models', auth, (_req, res) => {
     const tenant = tenantOf(res);
+    if (providers) {
+      const data = providers
+        .models(tenant)
+        .filter((x) => modelAllowed(tenant, x.id))
+        .map((x) => ({ id: x.id, object: 'model', created: 0, owned_by: x.owner }));
+      res.json({ object: 'list', data });
+      return;
+    }
     const owner = config.upstream.profile.name;
     res.json({
       object: 'list',
@@ -226,7 +239,10 @@ export function createIngestApp(runtime: Runtime, options: IngestAppOptions = {}
   });
   route('get', '/readyz', async (_req, res) => {
     const ok = await ready();
-    res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'not_ready' });
+    const body: Record<string, unknown> = { status: ok ? 'ready' : 'not_ready' };
+    // Each provider's circuit: an open one does not make the door unready (requests queue; flushes fail over).
+    if (providers) body.providers = providerStates(providers);
+    res.status(ok ? 200 : 503).json(body);
   });
   const serveMetrics = metricsHandler(metrics, config.metrics.token);
   route('get', '/metrics', (req, res) => serveMetrics(req, res));
@@ -292,9 +308,22 @@ export function createIngestApp(runtime: Runtime, options: IngestAppOptions = {}
     stop: async () => {
       models.stop();
       await facadeDriver.stop();
+      providers?.stop();
       await waiter.close();
     },
   };
+}
+
+/** What /readyz shows of each provider (SPEC §11). */
+function providerStates(catalog: ProviderCatalog) {
+  return catalog.health().map((h) => ({
+    id: h.provider,
+    profile: catalog.registry.config(h.provider)?.profile.name,
+    circuit: h.state,
+    failures: h.failures,
+    ...(h.state === 'open' ? { opened_by: h.openedBy, probe_at: new Date(h.until).toISOString() } : {}),
+    ...(h.lastFailure ? { last_failure: h.lastFailure } : {}),
+  }));
 }
 
 /** A new connection with the same settings (Redis or Cluster; their `duplicate` signatures do not unify). */

@@ -28,6 +28,7 @@ import { ApiError, conflict, invalidParam } from './errors.js';
 import { checkJsonText, checkJsonValue } from './json-limits.js';
 import type { ModelCatalog } from './model-catalog.js';
 import { modelAllowed } from './model-policy.js';
+import type { ProviderCatalog } from './provider-catalog.js';
 import type { RateLimiter } from './rate-limiter.js';
 import type { HoldDeps, WaitPlan } from './wait/hold.js';
 import { holdForOutcome } from './wait/hold.js';
@@ -47,6 +48,8 @@ export interface ChatRouteDeps {
   rateLimiter: RateLimiter;
   capacity: CapacityView;
   models: ModelCatalog;
+  /** Several providers (PROVIDERS_FILE): routing by model; undefined with the one provider of UPSTREAM_*. */
+  providers?: ProviderCatalog | undefined;
 }
 
 /** What the route answers when it accepts (or replays) a request; refusals are thrown as ApiError. */
@@ -127,7 +130,7 @@ function releaseBody(req: Request): void {
 export function chatCompletionsCore(
   deps: ChatRouteDeps,
 ): (input: ChatInput, endpoint?: Endpoint) => Promise<ChatReply> {
-  const { runtime, callbacks, rateLimiter, capacity, models } = deps;
+  const { runtime, callbacks, rateLimiter, capacity, models, providers } = deps;
   const { config, store, metrics, logger } = runtime;
   const partitions = config.redis.partitions;
 
@@ -146,7 +149,7 @@ export function chatCompletionsCore(
     if (req.body === undefined && !req.hasBody) {
       throw invalidParam('body', `request body is required: a JSON ${endpoint} body`, 'missing_body');
     }
-    if (!config.upstream.profile.endpoints.includes(endpoint)) {
+    if (!providers && !config.upstream.profile.endpoints.includes(endpoint)) {
       throw new ApiError({
         status: 400,
         type: 'invalid_request_error',
@@ -191,10 +194,36 @@ export function chatCompletionsCore(
       });
     }
 
+    // Several providers: the model picks the providers that serve it (SPEC §11); the group names the one chosen.
+    let route: { provider: string; allowed?: readonly string[] | undefined } | undefined;
+    if (providers) {
+      const answer = await providers.route(tenant, chat.model, endpoint);
+      if (!answer.ok && answer.reason === 'endpoint') {
+        throw new ApiError({
+          status: 400,
+          type: 'invalid_request_error',
+          code: 'endpoint_not_supported',
+          param: null,
+          message: `${endpoint} is not batched by the providers that serve '${chat.model}' (${answer.providers.join(', ')})`,
+          reason: 'invalid',
+        });
+      }
+      if (!answer.ok) {
+        throw new ApiError({
+          status: 400,
+          type: 'invalid_request_error',
+          code: 'model_not_found',
+          param: 'model',
+          message: `The model '${chat.model}' is not served by any configured provider${tenant.allowed_providers ? ` this key may use (${tenant.allowed_providers.join(', ')})` : ''} (see GET /v1/models)`,
+          reason: 'model',
+        });
+      }
+      route = { provider: answer.provider.id, allowed: answer.allowed };
+    }
     // `*` and `prefix*` mean the models the provider serves: a junk name would become its own failing batch and its
     // own metric series (issue 14.5).
     // Known models are decided without an await (the hot path); only an unknown one may wait for the first list.
-    if (!models.serves(chat.model) && !(await models.servesSoon(chat.model))) {
+    if (!providers && !models.serves(chat.model) && !(await models.servesSoon(chat.model))) {
       throw new ApiError({
         status: 400,
         type: 'invalid_request_error',
@@ -248,7 +277,7 @@ export function chatCompletionsCore(
       );
     }
 
-    const group = groupFor(endpoint, chat.model, config.batch.mixModels);
+    const group = groupFor(endpoint, chat.model, config.batch.mixModels, route);
     const partition = choosePartition(partitions, tenant.id, idempotencyKey);
     const id = newRequestId(partition);
     // The body goes into the line verbatim: measure the envelope and the body apart rather than build the line twice.

@@ -2,30 +2,10 @@
  * Which models a tenant may use (`allowed_models`: exact names, `*` for any, or `prefix*`), and the list `GET /v1/models`
  * shows. The check is compiled once per tenant object and cached, so the hot path does a Set lookup.
  */
-import type { ProviderProfileName, Tenant } from '@batchbridge/config';
+import { PROFILE_USUAL_MODELS, type ProviderProfileName, type Tenant } from '@batchbridge/config';
 
 /** What `GET /v1/models` lists for a tenant allowed `*`: the usual batch models of the provider profile. */
-export const PROFILE_DEFAULT_MODELS: Readonly<Record<ProviderProfileName, readonly string[]>> = {
-  openai: [
-    'gpt-4o-mini',
-    'gpt-4o',
-    'gpt-4.1-mini',
-    'gpt-4.1-nano',
-    'gpt-4.1',
-    'gpt-5-mini',
-    'text-embedding-3-small',
-    'text-embedding-3-large',
-    'omni-moderation-latest',
-  ],
-  kluster: [
-    'klusterai/Meta-Llama-3.1-8B-Instruct-Turbo',
-    'klusterai/Meta-Llama-3.1-405B-Instruct-Turbo',
-    'klusterai/Meta-Llama-3.3-70B-Instruct-Turbo',
-    'deepseek-ai/DeepSeek-R1',
-    'deepseek-ai/DeepSeek-V3',
-  ],
-  generic: [],
-};
+export const PROFILE_DEFAULT_MODELS = PROFILE_USUAL_MODELS;
 
 interface CompiledPolicy {
   any: boolean;

@@ -13,12 +13,14 @@ export class BatchCreateLimiter {
     private readonly redis: Redis | Cluster,
     private readonly keys: KeySpace,
     private readonly perMinute: number,
+    /** Each provider has its own budget (SPEC §11). */
+    private readonly providerId = 'default',
   ) {}
 
   /** Takes one create slot of the current minute, or says when the next minute starts. */
   async take(now = Date.now()): Promise<CreateSlot> {
     const minute = Math.floor(now / 60_000);
-    const key = this.keys.batchCreates(minute);
+    const key = this.keys.batchCreates(minute, this.providerId);
     const [[, used]] = (await this.redis.multi().incr(key).pexpire(key, 120_000).exec()) as [[unknown, number]];
     if (Number(used) <= this.perMinute) return { ok: true };
     // Spread the waiting flushes over the first seconds of the next minute rather than all at its first millisecond.

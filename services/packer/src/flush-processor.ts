@@ -12,10 +12,17 @@
     (invariant I2: never a second batch for the same requests). The look goes through the provider's whole list back
     to the create time; when it cannot finish, the flush is held (retried later, an error logged and counted), never
     created again.
- 3. `claimed` (no input file yet) → stream the JSONL to a temporary file and upload it from disk (I4); record the
-    file id (`uploaded`).
- 4. take a create slot (profile limit, all replicas), set `create_started`, then `batches.create` with metadata.
- 5. record the batch id on the flush, mark its requests submitted (Lua, guarded on `batched` in this flush), record the
+ 3. choose the provider (SPEC §11): the flush's recorded one, or — while that one's circuit is open and another
+    provider that serves the model (and that the group's tenants may use) is healthy — the next by priority. The
+    choice is recorded before any upload or create (set-flush-provider), and it changes only when the earlier
+    provider certainly holds no batch of this flush (step 2 found none, or no create was ever started), so a batch at
+    one provider is never duplicated at another (I2).
+ 4. `claimed` (no input file yet) → stream the JSONL to a temporary file (models renamed to the provider's own names)
+    and, for a file adapter, upload it from disk (I4); record the file id (`uploaded`). An inline adapter (Anthropic)
+    takes the file in its create call instead.
+ 5. take a create slot (the provider's limit, all replicas), set `create_started`, then create with the flush id as
+    the tag the adapter can find it by.
+ 6. record the batch id on the flush, mark its requests submitted (Lua, guarded on `batched` in this flush), record the
     batch as live and relay the poll job.
  *
  * Provider errors: retryable ones (429, 5xx, timeouts, connection) are rethrown carrying `retryAfterMs` so that the
@@ -36,36 +43,36 @@ import {
   type FlushRecord,
   modelOfGroup,
   type PartitionId,
+  providerPartOf,
   StaleFlushRunError,
   type Store,
 } from '@batchbridge/domain';
 import type { Logger } from '@batchbridge/logger';
 import {
+  type BatchInputFile,
   classifyProviderError,
-  FLUSH_METADATA_KEY,
-  findBatchByFlushId,
-  normalizeBatch,
+  flushFileName,
+  type ProviderAdapter,
   type ProviderBatch,
   ProviderError,
+  type ProviderRegistry,
+  providerLabel,
 } from '@batchbridge/provider';
 import { FlushJob } from '@batchbridge/queues';
 import type { Runtime } from '@batchbridge/runtime';
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
-import type OpenAI from 'openai';
 import type { CrashPoint } from './crash-points.js';
 import type { BatchCreateLimiter } from './create-limiter.js';
 import { writeFlushFile } from './jsonl-file.js';
 import { logFlushRequests, logSubmittedRequests } from './log-submitted.js';
-import { deleteOrphanFiles, flushFileName } from './orphan-files.js';
-import { uploadBatchFile } from './upload-file.js';
 
 export interface FlushProcessorOptions {
   /** The packer's store (on a connection without the request path's 1 s command timeout). */
   store: Store;
-  provider: OpenAI;
-  /** The provider client for uploads (a fetch that streams the request body from disk). */
-  uploadProvider: OpenAI;
-  limiter: BatchCreateLimiter;
+  /** Every provider's adapter (uploads through a fetch that streams the request body from disk). */
+  providers: ProviderRegistry;
+  /** The create budget of each provider. */
+  limiter: (providerId: string) => BatchCreateLimiter;
   crashPoint: (point: CrashPoint) => void;
   /** Directory of the temporary JSONL files. */
   tmpDir: string;
@@ -90,52 +97,108 @@ const UNDECIDED_RETRY_MS = 5 * 60_000;
 
 export function createFlushProcessor(runtime: Runtime, options: FlushProcessorOptions) {
   const { relay } = runtime;
-  const { store, provider, uploadProvider, limiter, crashPoint } = options;
+  const { store, providers, limiter, crashPoint } = options;
   const m = runtime.metrics.m;
 
-  /** Step 3: JSONL to a temporary file, uploaded from disk. Undefined when no request of the flush is left. */
+  /**
+   * The flush's JSONL in a temporary file, models renamed to the provider's own names; undefined when no request of
+   * the flush is left (the flush failed). The caller removes the file.
+   */
+  async function writeInput(
+    p: PartitionId,
+    flush: FlushRecord,
+    adapter: ProviderAdapter,
+    fence: number,
+    log: Logger,
+  ): Promise<BatchInputFile | undefined> {
+    const path = join(options.tmpDir, `batchbridge-${flush.id}-${randomBytes(4).toString('hex')}.jsonl`);
+    const aliases = providers.config(adapter.id)?.aliases ?? {};
+    const rename = Object.keys(aliases).length > 0 ? (model: string) => aliases[model] ?? model : undefined;
+    let file: Awaited<ReturnType<typeof writeFlushFile>>;
+    try {
+      file = await writeFlushFile(store, p, flush, path, () => crashPoint('mid-upload'), rename);
+    } catch (err) {
+      await rm(path, { force: true });
+      throw err;
+    }
+    if (file.missing.length > 0) {
+      log.error({ missing: file.missing.length }, 'request records of a batched flush are gone; leaving them out');
+      await store.flushes.drop(p, flush.id, file.missing);
+    }
+    if (file.lines === 0) {
+      await rm(path, { force: true });
+      const members = await store.flushes.fail(p, flush.id, 'none of the requests of this flush is left', fence);
+      await relay.relay(p, members);
+      return undefined;
+    }
+    // Streamed from disk with a Content-Length: memory does not grow with the file (I4); see upload-file.ts.
+    const timeoutMs = Math.max(
+      providers.config(adapter.id)?.timeoutMs ?? runtime.config.upstream.timeoutMs,
+      Math.ceil((file.bytes / MIN_UPLOAD_BYTES_PER_SECOND) * 1000),
+    );
+    return { path, filename: flushFileName(flush.id), lines: file.lines, bytes: file.bytes, timeoutMs };
+  }
+
+  /** Step 4 for a file adapter: JSONL to a temporary file, uploaded from disk. Undefined when nothing is left. */
   async function upload(
     job: Job,
     p: PartitionId,
     flush: FlushRecord,
+    adapter: ProviderAdapter,
     fence: number,
     log: Logger,
   ): Promise<string | undefined> {
     if (job.attemptsStarted > 1) {
       // An earlier run may have uploaded a file and died before recording it.
-      const deleted = await deleteOrphanFiles(provider, flush.id, Math.floor(flush.created_at / 1000) - 60).catch(
-        (err: unknown) => {
+      const deleted = await adapter
+        .deleteOrphanInputs(flush.id, Math.floor(flush.created_at / 1000) - 60)
+        .catch((err: unknown) => {
           log.warn({ err: classifyProviderError(err).message }, 'could not look for orphan input files');
           return 0;
-        },
-      );
+        });
       if (deleted > 0) log.info({ deleted }, 'deleted orphan input files of an earlier run');
     }
-    const path = join(options.tmpDir, `batchbridge-${flush.id}-${randomBytes(4).toString('hex')}.jsonl`);
+    const input = await writeInput(p, flush, adapter, fence, log);
+    if (!input) return undefined;
     try {
-      const file = await writeFlushFile(store, p, flush, path, () => crashPoint('mid-upload'));
-      if (file.missing.length > 0) {
-        log.error({ missing: file.missing.length }, 'request records of a batched flush are gone; leaving them out');
-        await store.flushes.drop(p, flush.id, file.missing);
-      }
-      if (file.lines === 0) {
-        const members = await store.flushes.fail(p, flush.id, 'none of the requests of this flush is left', fence);
-        await relay.relay(p, members);
-        return undefined;
-      }
-      // Streamed from disk with a Content-Length: memory does not grow with the file (I4); see upload-file.ts.
-      const timeout = Math.max(
-        runtime.config.upstream.timeoutMs,
-        Math.ceil((file.bytes / MIN_UPLOAD_BYTES_PER_SECOND) * 1000),
-      );
-      const created = await uploadBatchFile(uploadProvider, path, flushFileName(flush.id), { timeout });
+      const created = await adapter.uploadInput(input);
       crashPoint('after-upload');
-      await store.flushes.recordUpload(p, flush.id, created.id, fence);
-      log.info({ fileId: created.id, lines: file.lines, bytes: file.bytes }, 'input file uploaded');
-      return created.id;
+      await store.flushes.recordUpload(p, flush.id, created.fileId, fence);
+      log.info({ fileId: created.fileId, lines: input.lines, bytes: input.bytes }, 'input file uploaded');
+      return created.fileId;
     } finally {
-      await rm(path, { force: true });
+      await rm(input.path, { force: true });
     }
+  }
+
+  /**
+   * Step 3: the provider for a flush that has no batch yet. The current one (recorded, else the group's) while its
+   * circuit lets flushes through; else the first provider by priority that serves the group's model, that the
+   * group's tenants may use, and whose circuit lets it through. When none does, the current one (its calls fail and
+   * are retried with backoff, as with a single provider).
+   */
+  async function chooseProvider(flush: FlushRecord, current: string, log: Logger): Promise<string> {
+    if (providers.size < 2) return current;
+    const { allowed } = providerPartOf(flush.group);
+    const model = modelOfGroup(flush.group);
+    if (model === '*' || model === '') return current;
+    if (await store.providers.allow(current)) return current;
+    const others = providers.candidates(model, allowed).serving.filter((c) => c.id !== current);
+    for (const other of others) {
+      if (!providers.has(other.id) || !(await store.providers.allow(other.id))) continue;
+      m.providerFailovers.inc({ from: current, to: other.id });
+      log.warn({ from: current, to: other.id, model }, 'provider circuit open; this flush goes to another provider');
+      return other.id;
+    }
+    return current;
+  }
+
+  /** The completion window to ask a provider for: the configured one, or the provider's own when it has no such one. */
+  function windowFor(adapter: ProviderAdapter): string {
+    const wanted = runtime.config.batch.completionWindow;
+    const { completionWindows, windowQuirk } = adapter.profile;
+    if (windowQuirk === 'ignores' || completionWindows.includes(wanted)) return wanted;
+    return completionWindows.includes('24h') ? '24h' : (completionWindows[0] ?? wanted);
   }
 
   const processFlush = async (job: Job, token: string | undefined, p: PartitionId): Promise<FlushOutcome> => {
@@ -186,6 +249,8 @@ export function createFlushProcessor(runtime: Runtime, options: FlushProcessorOp
     }
 
     let stage: Stage = 'lookup';
+    // The provider of this run: the recorded choice, else the one intake routed the group to.
+    let providerId = flush.provider ?? providerPartOf(flush.group).provider;
     try {
       let batch: ProviderBatch | undefined;
       if (flush.create_started) {
@@ -202,7 +267,7 @@ export function createFlushProcessor(runtime: Runtime, options: FlushProcessorOp
           throw new DelayedError();
         }
         const notBefore = Math.floor((flush.create_started_at ?? flush.created_at) / 1000) - 60;
-        const found = await findBatchByFlushId(provider, flushId, { notBeforeSec: notBefore });
+        const found = await providers.adapter(providerId).findBatchByFlushId(flushId, { notBeforeSec: notBefore });
         if (found.kind === 'undecided') {
           m.flushesHeld.inc({ reason: 'undecided' });
           log.error(
@@ -225,32 +290,52 @@ export function createFlushProcessor(runtime: Runtime, options: FlushProcessorOp
       // `uploaded` holds the file id of an earlier run's upload; `claimed` (first run, or the file was lost) has none.
       let fileId = batch?.input_file_id ?? (flush.state === 'uploaded' ? flush.file_id : undefined);
       if (!batch) {
-        if (!fileId) {
+        // No batch of this flush exists at `providerId` (none was created, or the look found none): it may change.
+        const chosen = await chooseProvider(flush, providerId, log);
+        if (chosen !== flush.provider && !(chosen === 'default' && flush.provider === undefined)) {
+          await store.flushes.setProvider(p, flushId, chosen, fence);
+          if (chosen !== providerId) fileId = undefined; // an upload to the earlier provider is forgotten
+        }
+        providerId = chosen;
+      }
+      const adapter = providers.adapter(providerId);
+      if (!batch) {
+        let input: BatchInputFile | undefined;
+        if (!fileId && adapter.inputMode === 'file') {
           stage = 'upload';
-          fileId = await upload(job, p, flush, fence, log);
+          fileId = await upload(job, p, flush, adapter, fence, log);
           if (fileId === undefined) return 'failed';
         }
-        const slot = await limiter.take();
+        const slot = await limiter(providerId).take();
         if (!slot.ok) {
           log.info({ retryAt: new Date(slot.retryAt).toISOString() }, 'batch creates per minute used up; delaying');
           await job.moveToDelayed(slot.retryAt, token);
           throw new DelayedError();
         }
-        await store.flushes.markCreateStarted(p, flushId, fence);
-        crashPoint('before-create');
-        stage = 'create';
+        if (adapter.inputMode === 'inline') {
+          // No upload: the lines go in the create call (Anthropic Message Batches), read from the file on disk.
+          input = await writeInput(p, flush, adapter, fence, log);
+          if (!input) return 'failed';
+        }
         try {
-          batch = normalizeBatch(
-            await provider.batches.create({
-              input_file_id: fileId,
+          await store.flushes.markCreateStarted(p, flushId, fence);
+          crashPoint('before-create');
+          stage = 'create';
+          try {
+            batch = await adapter.createBatch({
+              flushId,
+              partition: p,
               endpoint: endpointOfGroup(flush.group),
-              completion_window: runtime.config.batch.completionWindow as '24h',
-              metadata: { [FLUSH_METADATA_KEY]: flushId, batchbridge_partition: String(p) },
-            }),
-          );
+              completionWindow: windowFor(adapter),
+              fileId,
+              input,
+            });
+          } finally {
+            // Best effort: when this fails, the next run only waits out the call timeout before it looks.
+            await store.flushes.markCreateEnded(p, flushId, fence).catch(() => undefined);
+          }
         } finally {
-          // Best effort: when this fails, the next run only waits out the call timeout before it looks.
-          await store.flushes.markCreateEnded(p, flushId, fence).catch(() => undefined);
+          if (input) await rm(input.path, { force: true });
         }
         crashPoint('after-create');
       }
@@ -261,8 +346,11 @@ export function createFlushProcessor(runtime: Runtime, options: FlushProcessorOp
       });
       crashPoint('after-record');
       await relay.relay(p, [entry]);
-      m.batchesSubmitted.inc({ provider: runtime.providerName, model: modelOfGroup(flush.group) });
-      log.info({ batchId: batch.id, fileId, count: current.count }, 'batch submitted');
+      m.batchesSubmitted.inc({
+        provider: providerLabel(adapter.id, adapter.profile),
+        model: modelOfGroup(flush.group),
+      });
+      log.info({ batchId: batch.id, fileId, count: current.count, provider: providerId }, 'batch submitted');
       await logSubmittedRequests(runtime, log, p, flushId, batch.id);
       return 'submitted';
     } catch (err) {

@@ -32,6 +32,8 @@ export async function writeFlushFile(
   flush: FlushRecord,
   path: string,
   onFirstSlice?: () => void,
+  /** The provider's own name of a model a client sent (aliases, SPEC §11); unset: bodies go as they are. */
+  renameModel?: (model: string) => string,
 ): Promise<FlushFile> {
   const avg = flush.count > 0 ? flush.bytes / flush.count : 1;
   const slice = Math.max(1, Math.min(MAX_SLICE, Math.floor(SLICE_BYTES / Math.max(1, avg))));
@@ -52,7 +54,7 @@ export async function writeFlushFile(
           result.missing.push(id);
           continue;
         }
-        const line = batchLine(id, body, url);
+        const line = batchLine(id, renameModel ? renamed(body, renameModel) : body, url);
         result.lines += 1;
         result.bytes += Buffer.byteLength(line);
         if (!out.write(line)) await Promise.race([once(out, 'drain'), failed]);
@@ -67,4 +69,14 @@ export async function writeFlushFile(
     out.destroy();
     throw err;
   }
+}
+
+/** The body with its `model` renamed, or the very same text when the name does not change. */
+function renamed(body: string, rename: (model: string) => string): string {
+  const parsed = JSON.parse(body) as { model?: unknown };
+  if (typeof parsed.model !== 'string') return body;
+  const to = rename(parsed.model);
+  if (to === parsed.model) return body;
+  parsed.model = to;
+  return JSON.stringify(parsed);
 }

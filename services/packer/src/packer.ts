@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Store } from '@batchbridge/domain';
 import { backoffStrategy, type ProviderBackoffOptions, providerBackoff, startWorkerGroup } from '@batchbridge/queues';
-import type { Runtime, Service } from '@batchbridge/runtime';
+import { buildProviderRegistry, type Runtime, type Service } from '@batchbridge/runtime';
 import type { CrashPoint } from './crash-points.js';
 import { BatchCreateLimiter } from './create-limiter.js';
 import { createFlushProcessor } from './flush-processor.js';
@@ -44,18 +44,13 @@ export interface PackerOptions {
 }
 
 export async function startPacker(runtime: Runtime, options: PackerOptions = {}): Promise<Service> {
-  const provider = runtime.provider;
-  if (!provider) throw new Error('packer: no provider configured (UPSTREAM_BASE_URL and UPSTREAM_API_KEY)');
+  if (!runtime.provider && !runtime.config.providersFile)
+    throw new Error('packer: no provider configured (UPSTREAM_BASE_URL and UPSTREAM_API_KEY, or PROVIDERS_FILE)');
   const log = runtime.logger;
   const crashPoint = options.crashPoint ?? (() => undefined);
   const tickMs = options.tickIntervalMs ?? Math.max(20, Math.min(250, Math.floor(runtime.config.batch.maxWaitMs / 4)));
   const sweepMs = options.sweepIntervalMs ?? 10_000;
   const recover = { outboxAgeMs: options.outboxAgeMs ?? 5_000, staleFlushMs: options.staleFlushMs ?? 30_000 };
-  const limiter = new BatchCreateLimiter(
-    runtime.redis,
-    runtime.keys,
-    options.batchCreatesPerMinute ?? runtime.config.upstream.profile.batchCreatesPerMinute,
-  );
 
   const { config } = runtime;
   // The runtime's store sits on the fail-fast producer connection (1 s command timeout, right for the request path).
@@ -65,16 +60,30 @@ export async function startPacker(runtime: Runtime, options: PackerOptions = {})
     retentionMs: config.limits.resultRetentionMs,
     idempotencyTtlMs: config.limits.idempotencyTtlMs,
     maxAttempts: config.maxAttempts,
+    circuit: config.circuit,
   });
-  const uploadProvider = provider.withOptions({
-    fetch: instrumentedFetch(options.uploadFetch ?? streamingFetch, runtime.metrics.m),
+  // The packer's own adapters: uploads go through a fetch that streams the file from disk (streaming-fetch.ts).
+  const providers = buildProviderRegistry(runtime, {
+    uploadFetch: instrumentedFetch(options.uploadFetch ?? streamingFetch, runtime.metrics.m),
   });
+  const limiters = new Map<string, BatchCreateLimiter>();
+  const limiter = (providerId: string): BatchCreateLimiter => {
+    let l = limiters.get(providerId);
+    if (!l) {
+      const perMinute =
+        options.batchCreatesPerMinute ??
+        providers.config(providerId)?.batchCreatesPerMinute ??
+        runtime.config.upstream.profile.batchCreatesPerMinute;
+      l = new BatchCreateLimiter(runtime.redis, runtime.keys, perMinute, providerId);
+      limiters.set(providerId, l);
+    }
+    return l;
+  };
   const tmpDir = options.tmpDir ?? join(tmpdir(), 'batchbridge-packer');
   await ensureTempDir(tmpDir);
   const processor = createFlushProcessor(runtime, {
     store,
-    provider,
-    uploadProvider,
+    providers,
     limiter,
     crashPoint,
     tmpDir,

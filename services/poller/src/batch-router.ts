@@ -22,13 +22,19 @@ import {
   Store,
 } from '@batchbridge/domain';
 import type { Logger } from '@batchbridge/logger';
-import { classifyProviderError, judgeLine, type ProviderBatch } from '@batchbridge/provider';
+import {
+  classifyProviderError,
+  judgeLine,
+  type ProviderAdapter,
+  type ProviderBatch,
+  providerLabel,
+  type ResultSource,
+} from '@batchbridge/provider';
 import type { Runtime } from '@batchbridge/runtime';
-import type OpenAI from 'openai';
 import { ChunkedSettler, emptyCounts, type OutcomeCounts, type SettleItem } from './chunked-settler.js';
 import { PollerError } from './errors.js';
 import { type PollerOptions, type ResolvedPollerOptions, resolvePollerOptions } from './options.js';
-import { readResultFile } from './result-file.js';
+import { readResultSource } from './result-file.js';
 
 /** Line-level validation codes that are not the request's fault: the request is retried, not rejected. */
 const NOT_THE_REQUEST: ReadonlySet<string> = new Set([
@@ -83,7 +89,6 @@ function intern(message: string): string {
 }
 
 export class BatchRouter {
-  private readonly provider: OpenAI;
   private readonly options: ResolvedPollerOptions;
   private readonly prices: PriceTable;
   /**
@@ -99,8 +104,8 @@ export class BatchRouter {
     private readonly runtime: Runtime,
     options: PollerOptions = {},
   ) {
-    if (!runtime.provider) throw new Error('the poller needs a provider (UPSTREAM_BASE_URL)');
-    this.provider = runtime.provider;
+    if (!runtime.provider && !runtime.config.providersFile)
+      throw new Error('the poller needs a provider (UPSTREAM_BASE_URL)');
     this.options = resolvePollerOptions(options, runtime.config.upstream.timeoutMs);
     this.prices = loadPriceTable(runtime.config.priceTableFile);
     this.store = new Store(runtime.workerRedis, runtime.keys, {
@@ -123,9 +128,10 @@ export class BatchRouter {
     const started = Date.now();
     const settler = this.settler(p, batch.id, true, ctx.logger);
     const held: HeldLines = new Map();
+    const adapter = this.adapterOf(batch);
     try {
-      for (const fileId of [remote.output_file_id, remote.error_file_id]) {
-        if (fileId) await this.routeFile(p, fileId, settler, held, summary, ctx);
+      for (const source of adapter.resultSources(remote)) {
+        await this.routeFile(p, source, settler, held, summary, ctx);
       }
       // After every answer: a request answered by one line is no longer submitted, so its other line is stale.
       for (const item of held.values()) await settler.add(item);
@@ -192,9 +198,14 @@ export class BatchRouter {
     });
   }
 
+  /** The adapter of the provider that holds the batch (its record says which, also after a restart). */
+  adapterOf(batch: BatchRecord): ProviderAdapter {
+    return this.runtime.providers.adapter(batch.provider);
+  }
+
   private async routeFile(
     p: PartitionId,
-    fileId: string,
+    source: ResultSource,
     settler: ChunkedSettler,
     held: HeldLines,
     summary: RouteSummary,
@@ -203,11 +214,12 @@ export class BatchRouter {
     const { metrics } = this.runtime;
     const store = this.store;
     const log = ctx.logger;
+    const fileId = source.ref;
     const unknownSamples: string[] = [];
     let unknown = 0;
     let malformed = 0;
     try {
-      for await (const item of readResultFile(this.provider, fileId, {
+      for await (const item of readResultSource(source, {
         idleTimeoutMs: this.options.downloadIdleTimeoutMs,
       })) {
         if (item.kind === 'malformed') {
@@ -364,22 +376,21 @@ export class BatchRouter {
     files: Array<string | null | undefined>,
     log: Logger,
   ): Promise<void> {
-    const { metrics, providerName, config } = this.runtime;
+    const { metrics, config } = this.runtime;
     const store = this.store;
     await store.batches.finish(p, batch, status, outcomes);
-    metrics.m.batchesFinished.inc({ provider: providerName, status });
+    const adapter = this.adapterOf(batch);
+    const label = providerLabel(adapter.id, adapter.profile);
+    metrics.m.batchesFinished.inc({ provider: label, status });
     if (batch.submitted_at > 0) {
-      metrics.m.batchDuration.observe(
-        { provider: providerName },
-        Math.max(0, (Date.now() - batch.submitted_at) / 1000),
-      );
+      metrics.m.batchDuration.observe({ provider: label }, Math.max(0, (Date.now() - batch.submitted_at) / 1000));
     }
     if (!config.deleteProviderFiles) return;
     // After finishBatch: a crash before it must still find the result files to route them again.
     for (const fileId of new Set(files)) {
       if (!fileId) continue;
       try {
-        await this.provider.files.delete(fileId);
+        await adapter.deleteFiles([fileId]);
       } catch (err) {
         const info = classifyProviderError(err);
         if (info.status !== 404)

@@ -5,17 +5,10 @@
  * backoff (honouring Retry-After); those that no retry can fix fail the job, and the sweep retries it later.
  */
 import type { PartitionId } from '@batchbridge/domain';
-import {
-  classifyProviderError,
-  isTerminalBatch,
-  normalizeBatch,
-  type ProviderBatch,
-  ProviderError,
-} from '@batchbridge/provider';
+import { classifyProviderError, isTerminalBatch, type ProviderBatch, ProviderError } from '@batchbridge/provider';
 import { PollJob, type PollJobData } from '@batchbridge/queues';
 import type { Runtime } from '@batchbridge/runtime';
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
-import type OpenAI from 'openai';
 import type { BatchRouter, RouteSummary } from './batch-router.js';
 import { PollerError } from './errors.js';
 import type { ResolvedPollerOptions } from './options.js';
@@ -28,7 +21,6 @@ export type PollResult =
   | { state: 'abandoned'; retried: number };
 
 export function createPollProcessor(runtime: Runtime, options: ResolvedPollerOptions, router: BatchRouter) {
-  const provider = runtime.provider as OpenAI;
   const { store } = runtime;
 
   return async (job: Job<PollJobData>, token: string | undefined, p: PartitionId): Promise<PollResult> => {
@@ -44,9 +36,14 @@ export function createPollProcessor(runtime: Runtime, options: ResolvedPollerOpt
     if (batch.routed_at !== undefined) return { state: 'already_routed' };
     const log = base.child({ flushId: batch.flush_id });
 
+    if (!runtime.providers.has(batch.provider)) {
+      // Its provider was taken out of PROVIDERS_FILE: nothing here can reach the batch. Kept for when it is back.
+      log.error({ provider: batch.provider }, 'the provider of this batch is not configured; cannot poll it');
+      throw new UnrecoverableError(`provider ${batch.provider} of batch ${data.batchId} is not configured`);
+    }
     let remote: ProviderBatch;
     try {
-      remote = normalizeBatch(await provider.batches.retrieve(data.batchId));
+      remote = await router.adapterOf(batch).retrieveBatch(data.batchId);
     } catch (err) {
       const info = classifyProviderError(err);
       if (info.status === 404) {

@@ -10,7 +10,8 @@ import { createPollProcessor } from './poll-processor.js';
 import { sweepPolls } from './poll-sweep.js';
 
 export async function startPoller(runtime: Runtime, options: PollerOptions = {}): Promise<Service> {
-  if (!runtime.provider) throw new Error('poller: no provider configured (UPSTREAM_BASE_URL and UPSTREAM_API_KEY)');
+  if (!runtime.provider && !runtime.config.providersFile)
+    throw new Error('poller: no provider configured (UPSTREAM_BASE_URL and UPSTREAM_API_KEY, or PROVIDERS_FILE)');
   const resolved = resolvePollerOptions(options, runtime.config.upstream.timeoutMs);
   const log = runtime.logger.child({ component: 'poller' });
   const router = new BatchRouter(runtime, options);

@@ -11,7 +11,7 @@
  */
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { type ResultLine, ResultLineSchema } from '@batchbridge/provider';
+import { type ResultLine, ResultLineSchema, type ResultSource } from '@batchbridge/provider';
 import type OpenAI from 'openai';
 import { TruncatedDownloadError } from './errors.js';
 
@@ -71,11 +71,29 @@ export async function* splitLines(input: AsyncIterable<Buffer | Uint8Array>, max
   if (held > 0 || tooLong) yield finish();
 }
 
-export async function* readResultFile(
+/** One result file of an OpenAI-compatible provider, by id. */
+export function readResultFile(
   provider: OpenAI,
   fileId: string,
   options: ReadResultFileOptions,
 ): AsyncGenerator<FileItem> {
+  return readResultSource(
+    {
+      ref: fileId,
+      open: async (signal) =>
+        ((await provider.files.content(fileId, { signal })).body as ReadableStream<Uint8Array> | null) ?? null,
+    },
+    options,
+  );
+}
+
+/** One result stream of any provider (adapter.ts `ResultSource`), each line mapped by its `toResultLine`. */
+export async function* readResultSource(
+  source: ResultSource,
+  options: ReadResultFileOptions,
+): AsyncGenerator<FileItem> {
+  const fileId = source.ref;
+  const toLine = source.toResultLine ? source.toResultLine.bind(source) : (json: unknown) => json;
   const abort = new AbortController();
   let idle = false;
   const timer = setTimeout(() => {
@@ -84,10 +102,10 @@ export async function* readResultFile(
   }, options.idleTimeoutMs);
   let input: Readable | undefined;
   try {
-    const response = await provider.files.content(fileId, { signal: abort.signal });
+    const body = await source.open(abort.signal);
     timer.refresh();
-    if (!response.body) return;
-    input = Readable.fromWeb(response.body as WebReadableStream<Uint8Array>);
+    if (!body) return;
+    input = Readable.fromWeb(body as WebReadableStream<Uint8Array>);
     input.on('data', () => timer.refresh());
     const lines = splitLines(input, options.maxLineBytes ?? MAX_RESULT_LINE_BYTES);
     // One line of lookahead: only the last line of a file can be a cut-off one.
@@ -96,7 +114,7 @@ export async function* readResultFile(
     try {
       for await (const raw of lines) {
         if (typeof raw === 'string' && raw.trim() === '') continue;
-        if (previous !== undefined) yield parse(previous, lineNumber);
+        if (previous !== undefined) yield parse(previous, lineNumber, toLine);
         previous = raw;
         lineNumber++;
       }
@@ -108,7 +126,7 @@ export async function* readResultFile(
       );
     }
     if (previous !== undefined) {
-      const item = parse(previous, lineNumber);
+      const item = parse(previous, lineNumber, toLine);
       if (item.kind === 'malformed' && item.reason === 'json') {
         throw new TruncatedDownloadError(fileId, `last line (${lineNumber}) is not complete JSON`);
       }
@@ -120,7 +138,7 @@ export async function* readResultFile(
   }
 }
 
-function parse(raw: RawLine, lineNumber: number): FileItem {
+function parse(raw: RawLine, lineNumber: number, toLine: (json: unknown) => unknown): FileItem {
   if (typeof raw !== 'string') return { kind: 'malformed', lineNumber, reason: 'line_too_long' };
   let json: unknown;
   try {
@@ -128,6 +146,12 @@ function parse(raw: RawLine, lineNumber: number): FileItem {
   } catch {
     return { kind: 'malformed', lineNumber, reason: 'json' };
   }
-  const parsed = ResultLineSchema.safeParse(json);
+  let mapped: unknown;
+  try {
+    mapped = toLine(json);
+  } catch {
+    return { kind: 'malformed', lineNumber, reason: 'schema' };
+  }
+  const parsed = ResultLineSchema.safeParse(mapped);
   return parsed.success ? { kind: 'line', line: parsed.data } : { kind: 'malformed', lineNumber, reason: 'schema' };
 }

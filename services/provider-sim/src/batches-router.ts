@@ -64,7 +64,8 @@ export function batchesRouter(
         'endpoint',
       );
     }
-    if (!state.profile.completionWindows.includes(body.completion_window)) {
+    const ignoresWindow = state.profile.windowQuirk === 'ignores';
+    if (!ignoresWindow && !state.profile.completionWindows.includes(body.completion_window)) {
       throw invalidRequest(
         `Invalid value for 'completion_window': '${body.completion_window}'. Supported: ${state.profile.completionWindows.join(', ')}.`,
         'completion_window',
@@ -75,11 +76,11 @@ export function batchesRouter(
       id: newId('batch', state.profile.idStyle),
       endpoint: body.endpoint,
       input_file_id: file.id,
-      completion_window: body.completion_window,
+      completion_window: ignoresWindow ? '24h' : body.completion_window,
       status: 'validating',
       created_at: created,
       in_progress_at: null,
-      expires_at: created + completionWindowSeconds(body.completion_window),
+      expires_at: created + completionWindowSeconds(ignoresWindow ? '24h' : body.completion_window),
       finalizing_at: null,
       completed_at: null,
       failed_at: null,

@@ -6,7 +6,8 @@
  */
 import type { SimEndpoint } from './endpoints.js';
 
-export type ProfileName = 'openai' | 'kluster';
+export type ProfileName = 'openai' | 'kluster' | 'doubleword' | 'together' | 'groq';
+export const PROFILE_NAMES: readonly ProfileName[] = ['openai', 'kluster', 'doubleword', 'together', 'groq'];
 
 export interface SimProfile {
   readonly name: ProfileName;
@@ -32,6 +33,17 @@ export interface SimProfile {
   readonly pageFields: boolean;
   /** Shape of generated ids. */
   readonly idStyle: 'openai' | 'objectid';
+  /**
+   * What is done with `completion_window`: checked against `completionWindows` (default); `ignores` (Together: any
+   * value is taken, the batch is best-effort 24 h and reads back `24h`); `label` (Doubleword: read back as a label
+   * such as "Standard (24h)").
+   */
+  readonly windowQuirk?: 'ignores' | 'label';
+}
+
+/** How a `label` profile renders a window (Doubleword). The 24 h label is Doubleword's; the 1 h one is modelled on it. */
+export function windowLabel(window: string): string {
+  return window === '1h' ? 'Priority (1h)' : `Standard (${window})`;
 }
 
 const MB = 1024 * 1024;
@@ -84,10 +96,58 @@ export const PROFILES: Readonly<Record<ProfileName, SimProfile>> = {
     pageFields: true,
     idStyle: 'objectid',
   },
+  doubleword: {
+    // OpenAI-compatible; 1 h and 24 h windows, the window read back as a label.
+    name: 'doubleword',
+    models: ['Qwen/Qwen3-30B-A3B-Instruct-2507-FP8', 'meta-llama/Llama-3.3-70B-Instruct', 'Qwen/Qwen3-Embedding-8B'],
+    endpoints: ['/v1/chat/completions', '/v1/embeddings'],
+    maxEmbeddingInputs: 50_000,
+    modelOwner: 'doubleword',
+    mixedModels: false,
+    maxLines: 50_000,
+    maxBytes: 200 * MB,
+    completionWindows: ['1h', '24h'],
+    stringTimestamps: false,
+    pageFields: false,
+    idStyle: 'openai',
+    windowQuirk: 'label',
+  },
+  together: {
+    // docs.together.ai: 50 000 requests and 100 MB per file, chat only, best-effort 24 h whatever the window.
+    name: 'together',
+    models: ['meta-llama/Llama-3.3-70B-Instruct-Turbo', 'meta-llama/Meta-Llama-3.1-8B-Instruct-Turbo'],
+    endpoints: ['/v1/chat/completions'],
+    maxEmbeddingInputs: 50_000,
+    modelOwner: 'together',
+    mixedModels: false,
+    maxLines: 50_000,
+    maxBytes: 100 * MB,
+    completionWindows: ['24h'],
+    stringTimestamps: false,
+    pageFields: false,
+    idStyle: 'openai',
+    windowQuirk: 'ignores',
+  },
+  groq: {
+    // Groq: OpenAI's shape, completion_window from 24h to 7d.
+    name: 'groq',
+    models: ['llama-3.3-70b-versatile', 'llama-3.1-8b-instant'],
+    endpoints: ['/v1/chat/completions'],
+    maxEmbeddingInputs: 50_000,
+    modelOwner: 'groq',
+    mixedModels: false,
+    maxLines: 50_000,
+    maxBytes: 200 * MB,
+    completionWindows: ['24h', '48h', '72h', '4d', '5d', '6d', '7d'],
+    stringTimestamps: false,
+    pageFields: false,
+    idStyle: 'openai',
+  },
 };
 
-/** Seconds in a completion window such as `24h`. */
+/** Seconds in a completion window such as `24h` or `7d`. */
 export function completionWindowSeconds(window: string): number {
-  const match = /^(\d+)h$/.exec(window);
-  return match ? Number(match[1]) * 3600 : 24 * 3600;
+  const match = /^(\d+)([hd])$/.exec(window);
+  if (!match) return 24 * 3600;
+  return Number(match[1]) * (match[2] === 'd' ? 86_400 : 3600);
 }

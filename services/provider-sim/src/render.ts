@@ -3,7 +3,7 @@
  * strings when a batch is retrieved, listed or cancelled (not in the create answer) and in file objects, as its guide
  * shows.
  */
-import type { SimProfile } from './profiles.js';
+import { type SimProfile, windowLabel } from './profiles.js';
 import type { BatchRecord, BatchTimestampField, FileRecord } from './store.js';
 
 type Timestamp = number | string | null;
@@ -52,7 +52,7 @@ export function renderBatch(
     endpoint: batch.endpoint,
     errors: batch.errors ? { object: 'list', data: batch.errors.data.map((e) => ({ ...e })) } : null,
     input_file_id: batch.input_file_id,
-    completion_window: batch.completion_window,
+    completion_window: profile.windowQuirk === 'label' ? windowLabel(batch.completion_window) : batch.completion_window,
     status: batch.status,
     output_file_id: batch.output_file_id,
     error_file_id: batch.error_file_id,

@@ -208,6 +208,13 @@ export function createMetricsCatalog(registry: Registry) {
   };
   // Rare events still get a series at 0, so a dashboard or alert can tell "never happened" from "not exposed".
   for (const reason of ['undecided', 'stale_run'] as const) catalog.flushesHeld.inc({ reason }, 0);
+  for (const status of ['validating', 'failed'] as const) catalog.facadeBatchesCreated.inc({ status }, 0);
+  for (const event of ['opened', 'delayed', 'probe', 'closed', 'disabled'] as const) {
+    catalog.webhookCircuit.inc({ event }, 0);
+  }
+  for (const type of ['endpoint.disabled', 'message.attempt.exhausted'] as const) {
+    catalog.webhookEvents.inc({ type, outcome: 'queued' }, 0);
+  }
   return catalog;
 }
 

@@ -45,6 +45,7 @@ async function fileOf(store: Store, lines: number): Promise<string> {
           model: 'm',
           group: '/v1/chat/completions|m',
           tokens: 3,
+          inputs: 1,
           body: `{"model":"m","messages":[{"role":"user","content":"${i}"}]}`,
         }),
       );

@@ -24,13 +24,15 @@ export interface FacadeLine {
   model: string;
   group: string;
   tokens: number;
+  /** Embedding inputs (1 for other endpoints): the per-batch input budget counts them (SPEC §9). */
+  inputs: number;
   /** The body sent upstream (JSON text). */
   body: string;
 }
 
 /** The stored form of a line: a JSON header, a newline, the body (facade-enqueue splits it there). */
 export function encodeFacadeLine(l: FacadeLine): string {
-  return `${JSON.stringify({ c: l.customId, u: l.url, m: l.model, g: l.group, t: l.tokens })}\n${l.body}`;
+  return `${JSON.stringify({ c: l.customId, u: l.url, m: l.model, g: l.group, t: l.tokens, i: l.inputs })}\n${l.body}`;
 }
 
 export interface FacadeFileRecord {

@@ -38,10 +38,10 @@ for idx = cursor, to - 1 do
   end
   local id = stem .. s
   local key = key_req(tag, id)
-  local f = redis.call('HMGET', key, 'status', 'group', 'bytes', 'tokens', 'tenant')
+  local f = redis.call('HMGET', key, 'status', 'group', 'bytes', 'tokens', 'tenant', 'inputs')
   if f[1] == 'queued' then
     redis.call('ZREM', key_pending(tag, f[2]), id)
-    group_remove(tag, f[2], tonumber(f[3]) or 0, tonumber(f[4]) or 0)
+    group_remove(tag, f[2], tonumber(f[3]) or 0, tonumber(f[4]) or 0, tonumber(f[6]) or 1)
     redis.call('HSET', key, 'error', errJson)
     move(tag, key, 'queued', 'cancelled', f[5], now)
     member = finish(tag, key, id, now, o.retention, o.partition) or member

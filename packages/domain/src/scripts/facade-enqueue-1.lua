@@ -48,22 +48,23 @@ for i, s in ipairs(lines) do
   local id = stem .. b36(base + i - 1)
   -- The JSONL line this request takes in a provider file (batchLine in request-record.ts), with its newline.
   local bytes = 50 + #id + #h.u + #body
+  local inputs = h.i or 1
   redis.call('HSET', key_req(tag, id), 'id', id, 'tenant', tenant, 'group', h.g, 'status', 'queued',
     'created_at', now, 'updated_at', now, 'attempts', 0, 'bytes', bytes, 'tokens', h.t, 'model', h.m,
-    'body', body, 'client_ref', h.c, 'fbatch', batchId)
+    'body', body, 'client_ref', h.c, 'fbatch', batchId, 'inputs', inputs)
   local g = groups[h.g]
   if not g then
-    g = {count = 0, bytes = 0, tokens = 0, pending = {}}
+    g = {count = 0, bytes = 0, tokens = 0, inputs = 0, pending = {}}
     groups[h.g] = g
     order[#order + 1] = h.g
   end
-  g.count, g.bytes, g.tokens = g.count + 1, g.bytes + bytes, g.tokens + h.t
+  g.count, g.bytes, g.tokens, g.inputs = g.count + 1, g.bytes + bytes, g.tokens + h.t, g.inputs + inputs
   g.pending[#g.pending + 1] = now
   g.pending[#g.pending + 1] = id
 end
 for _, name in ipairs(order) do
   local g = groups[name]
-  group_add(tag, name, g.pending, g.count, g.bytes, g.tokens)
+  group_add(tag, name, g.pending, g.count, g.bytes, g.tokens, g.inputs)
 end
 local n = #lines
 redis.call('INCRBY', key_open(tag), n)

@@ -133,6 +133,7 @@ export async function checkLine(text: string, n: number, ctx: LineCheckContext):
     model,
     group: groupFor(url, model, ctx.mixModels),
     tokens: request.tokens,
+    inputs: request.inputs,
     body: request.upstreamBody,
   };
 }

@@ -1,75 +1,22 @@
 // The Responses streaming re-telling of a finished response, read by the real openai SDK: what a client assembles
 // from the events must be the response batchbridge got, item by item (the AI SDK: test/ingest/responses-stream-ai-sdk).
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SSE_KEEPALIVE } from './chat-sse.js';
+import { response, type SseServer, startSseServer } from '../../test/responses-fixture.js';
 import { responseAsSse, responsesErrorAsSse } from './responses-sse.js';
 
-const response = {
-  id: 'resp_abc',
-  object: 'response',
-  created_at: 1_700_000_000,
-  status: 'completed',
-  completed_at: 1_700_000_001,
-  error: null,
-  incomplete_details: null,
-  instructions: null,
-  model: 'gpt-4o-mini',
-  output: [
-    {
-      id: 'rs_1',
-      type: 'reasoning',
-      summary: [{ type: 'summary_text', text: 'Thought about it.' }],
-    },
-    {
-      id: 'msg_1',
-      type: 'message',
-      status: 'completed',
-      role: 'assistant',
-      content: [{ type: 'output_text', text: 'Hello there.', annotations: [], logprobs: [] }],
-    },
-    {
-      id: 'fc_1',
-      type: 'function_call',
-      status: 'completed',
-      call_id: 'call_1',
-      name: 'lookup',
-      arguments: '{"q":"x"}',
-    },
-  ],
-  parallel_tool_calls: true,
-  tools: [],
-  usage: {
-    input_tokens: 5,
-    input_tokens_details: { cached_tokens: 0 },
-    output_tokens: 3,
-    output_tokens_details: { reasoning_tokens: 0 },
-    total_tokens: 8,
-  },
-  metadata: {},
-};
-
-let server: Server;
+let sse: SseServer;
 let client: OpenAI;
-let answer: string;
 
 beforeAll(async () => {
-  server = createServer((_req, res) => {
-    res.writeHead(200, { 'content-type': 'text/event-stream' });
-    res.write(SSE_KEEPALIVE);
-    res.end(answer);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  client = new OpenAI({ baseURL: `http://127.0.0.1:${port}/v1`, apiKey: 'k', maxRetries: 0 });
+  sse = await startSseServer();
+  client = new OpenAI({ baseURL: sse.baseURL, apiKey: 'k', maxRetries: 0 });
 });
-afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+afterAll(() => sse.close());
 
 describe('response as Responses streaming events', () => {
   it('is assembled back into the same response by the openai SDK (responses.stream)', async () => {
-    answer = responseAsSse(response);
+    sse.answer = responseAsSse(response);
     const stream = client.responses.stream({ model: 'gpt-4o-mini', input: 'hi' });
     let text = '';
     stream.on('response.output_text.delta', (e) => {
@@ -83,7 +30,7 @@ describe('response as Responses streaming events', () => {
   });
 
   it('numbers the events from 0 in order, in the documented sequence', async () => {
-    answer = responseAsSse(response);
+    sse.answer = responseAsSse(response);
     const stream = await client.responses.create({ model: 'gpt-4o-mini', input: 'hi', stream: true });
     const events: Array<{ type: string; sequence_number: number }> = [];
     for await (const event of stream) events.push(event);
@@ -114,14 +61,14 @@ describe('response as Responses streaming events', () => {
 
   it('ends with response.incomplete for an incomplete response', async () => {
     const incomplete = { ...response, status: 'incomplete', incomplete_details: { reason: 'max_output_tokens' } };
-    answer = responseAsSse(incomplete);
+    sse.answer = responseAsSse(incomplete);
     const final = await client.responses.stream({ model: 'gpt-4o-mini', input: 'hi' }).finalResponse();
     expect(final.status).toBe('incomplete');
     expect(final.incomplete_details).toEqual({ reason: 'max_output_tokens' });
   });
 
   it('tells an error the way the SDK raises it', async () => {
-    answer = responsesErrorAsSse({
+    sse.answer = responsesErrorAsSse({
       error: { message: 'bad model', type: 'invalid_request_error', param: null, code: 'x' },
     });
     const stream = await client.responses.create({ model: 'gpt-4o-mini', input: 'hi', stream: true });

@@ -3,31 +3,14 @@
 
 import { KeySpace, newFlushId, newRequestId, Store } from '@batchbridge/domain';
 import { freshPrefix, newRequestFixture, sharedRedisUrl } from '@batchbridge/testkit';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useSharedRedis } from './shared-redis.js';
 
-let redis: Redis;
-let stopRedis: () => Promise<void>;
-const prefixes: string[] = [];
-
-beforeAll(async () => {
-  const shared = await sharedRedisUrl();
-  stopRedis = shared.stop;
-  redis = new Redis(shared.url);
-});
-afterAll(async () => {
-  for (const prefix of prefixes) {
-    const keys = await redis.keys(`{${prefix}:*`);
-    if (keys.length > 0) await redis.unlink(...keys);
-  }
-  await redis.quit();
-  await stopRedis();
-});
+const shared = useSharedRedis();
 
 async function submittedBatch(batchId: string) {
   const prefix = freshPrefix();
-  prefixes.push(prefix);
-  const store = new Store(redis, new KeySpace(prefix, 1), { retentionMs: 60_000, maxAttempts: 2 });
+  const store = new Store(shared.redis, new KeySpace(prefix, 1), { retentionMs: 60_000, maxAttempts: 2 });
   const body = '{"model":"m","messages":[]}';
   await store.requests.enqueue(newRequestFixture({ model: 'm', body, bytes: 10, tokens: 1 }), {});
   const flushId = newFlushId();
@@ -53,7 +36,7 @@ describe('BatchStore moves', () => {
       /ILLEGAL_BATCH_TRANSITION completed -> in_progress/,
     );
     expect((await store.batches.get(0, batch.id))?.status).toBe('completed');
-    expect(await redis.hget(store.keys.partitionKeys(0).batch(batch.id), 'polls')).toBe('5');
+    expect(await shared.redis.hget(store.keys.partitionKeys(0).batch(batch.id), 'polls')).toBe('5');
   });
 
   it('routes a batch once: a routed batch takes neither a poll nor a second routing', async () => {
@@ -70,7 +53,7 @@ describe('BatchStore moves', () => {
     await expect(store.batches.finish(0, batch, 'exploded')).rejects.toThrow(/ILLEGAL_BATCH_TRANSITION/);
     expect(await store.batches.live(0)).toEqual([batch.id]);
     expect(await store.batches.recordPoll(0, 'batch_none', poll('in_progress', 1))).toBe('missing');
-    expect(await redis.exists(store.keys.partitionKeys(0).batch('batch_none'))).toBe(0);
+    expect(await shared.redis.exists(store.keys.partitionKeys(0).batch('batch_none'))).toBe(0);
   });
 
   it('lets a batch the provider lost after finishing be abandoned', async () => {

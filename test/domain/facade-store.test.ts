@@ -11,26 +11,10 @@ import {
   Store,
 } from '@batchbridge/domain';
 import { freshPrefix, sharedRedisUrl } from '@batchbridge/testkit';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useSharedRedis } from './shared-redis.js';
 
-let redis: Redis;
-let stopRedis: () => Promise<void>;
-const prefixes: string[] = [];
-
-beforeAll(async () => {
-  const shared = await sharedRedisUrl();
-  stopRedis = shared.stop;
-  redis = new Redis(shared.url);
-});
-afterAll(async () => {
-  for (const prefix of prefixes) {
-    const keys = await redis.keys(`{${prefix}:*`);
-    if (keys.length > 0) await redis.unlink(...keys);
-  }
-  await redis.quit();
-  await stopRedis();
-});
+const shared = useSharedRedis();
 
 async function fileOf(store: Store, lines: number): Promise<string> {
   const id = newFacadeFileId(0);
@@ -66,8 +50,7 @@ async function fileOf(store: Store, lines: number): Promise<string> {
 
 function setup() {
   const prefix = freshPrefix();
-  prefixes.push(prefix);
-  return new Store(redis, new KeySpace(prefix, 1), { retentionMs: 60_000, maxAttempts: 2 });
+  return new Store(shared.redis, new KeySpace(prefix, 1), { retentionMs: 60_000, maxAttempts: 2 });
 }
 
 async function create(store: Store, fileId: string): Promise<string> {

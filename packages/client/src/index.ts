@@ -43,6 +43,7 @@ export type {
   BatchEndpoint,
   BatchWebhookEvent,
   BatchWebhookEventType,
+  RequestLane,
   RequestStatus,
   WebhookEvent,
   WebhookEventType,

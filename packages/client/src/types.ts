@@ -46,7 +46,20 @@ export interface BatchbridgeRequest {
   response: { status_code: number; body: unknown } | null;
   /** Why the request failed or was cancelled (set when failed). */
   error: { code: string; message: string } | null;
+  /**
+   * The lane it is answered on (SPEC §10): `batch` (the provider's Batch API), `flex` (a synchronous call with
+   * `service_tier: "flex"`, batch price) or `realtime` (a synchronous call, full price). Requests without a deadline
+   * stay on `batch`.
+   */
+  lane: RequestLane;
+  /** Its deadline (`X-Deadline`, `deadline` or the tenant's `default_deadline`), unix seconds; null when none. */
+  deadline_at: number | null;
+  /** Once final: whether it finished by its deadline; null without a deadline or while it is open. */
+  deadline_met: boolean | null;
 }
+
+/** The lanes a request can be answered on. */
+export type RequestLane = 'batch' | 'flex' | 'realtime';
 
 /** The three outcome events; one is delivered per request, with the same `webhook-id` on every retry. */
 export type WebhookEventType = 'request.completed' | 'request.failed' | 'request.cancelled';

@@ -11,6 +11,8 @@ import {
   BATCH_ENDPOINTS,
   type BatchEndpoint,
   type EndpointLimits,
+  LANES,
+  type Lane,
   PROVIDER_PROFILE_NAMES,
   PROVIDER_PROFILES,
   type ProviderProfile,
@@ -182,6 +184,27 @@ const EnvSchema = z.object({
   /** Attempts kept per outcome in its delivery log (`GET /v1/requests/{id}/deliveries`). */
   WEBHOOK_LOG_ATTEMPTS: int(1, 1_000).default(20),
 
+  /**
+   * Deadlines and lanes (SPEC §10): the lanes of the `UPSTREAM_*` provider (`batch`, `flex`, `realtime`; unset:
+   * batch and realtime, plus flex where the profile has it) and its realtime/flex budget, shared by every replica.
+   */
+  UPSTREAM_LANES: z
+    .string()
+    .refine(
+      (v) => v.split(',').every((l) => (LANES as readonly string[]).includes(l.trim())),
+      'expected a comma-separated list of batch, flex, realtime',
+    )
+    .optional(),
+  REALTIME_RPM: int(1, 10_000_000).optional(),
+  REALTIME_TPM: int(1, 1_000_000_000).optional(),
+  REALTIME_CONCURRENCY: int(1, 100_000).optional(),
+  /** Added to every expected batch completion before it is compared with a deadline. */
+  DEADLINE_MARGIN: duration.default(30_000),
+  /** The batch turnaround assumed until some batches were observed. @defaultValue the profile's */
+  BATCH_TURNAROUND: duration.optional(),
+  /** How often queued requests with a deadline are looked at again. */
+  DEADLINE_PASS_MS: int(50, 600_000).default(1_000),
+
   METRICS_TOKEN: z.string().min(1).optional(),
   METRICS_TENANT_LABEL: bool.default(false),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -273,6 +296,8 @@ export interface Config {
     /** Attempts kept per outcome in its delivery log. */
     logAttempts: number;
   };
+  /** Deadlines and lanes (SPEC §10). */
+  deadlines: { marginMs: number; turnaroundMs: number | undefined; passMs: number };
   metrics: { token: string | undefined; tenantLabel: boolean };
   log: { level: string; pretty: boolean };
 }
@@ -318,8 +343,8 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
           aliases: {},
           priority: 100,
           webhookSecret: e.UPSTREAM_WEBHOOK_SECRET,
-          lanes: ['batch'],
-          realtime: undefined,
+          lanes: upstreamLanes(e.UPSTREAM_LANES, only),
+          realtime: realtimeBudget(e),
           timeoutMs: e.UPSTREAM_TIMEOUT_MS,
           batchCreatesPerMinute: only.batchCreatesPerMinute,
         },
@@ -457,10 +482,23 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
         disableAfterMs: e.WEBHOOK_DISABLE_AFTER,
         logAttempts: e.WEBHOOK_LOG_ATTEMPTS,
       },
+      deadlines: { marginMs: e.DEADLINE_MARGIN, turnaroundMs: e.BATCH_TURNAROUND, passMs: e.DEADLINE_PASS_MS },
       metrics: { token: e.METRICS_TOKEN, tenantLabel: e.METRICS_TENANT_LABEL },
       log: { level: e.LOG_LEVEL, pretty: e.LOG_PRETTY },
     },
   };
+}
+
+/** The lanes of the `UPSTREAM_*` provider: UPSTREAM_LANES, else batch and realtime plus flex where the profile has it. */
+export function upstreamLanes(raw: string | undefined, profile: ProviderProfile): Lane[] {
+  if (raw) return [...new Set(raw.split(',').map((l) => l.trim() as Lane))];
+  return profile.flex ? ['batch', 'flex', 'realtime'] : ['batch', 'realtime'];
+}
+
+function realtimeBudget(e: Env): ProviderConfig['realtime'] {
+  if (e.REALTIME_RPM === undefined && e.REALTIME_TPM === undefined && e.REALTIME_CONCURRENCY === undefined)
+    return undefined;
+  return { rpm: e.REALTIME_RPM, tpm: e.REALTIME_TPM, concurrency: e.REALTIME_CONCURRENCY };
 }
 
 /** Reads and checks the tenants file here, so that a missing or bad file is a configuration problem, one line each. */

@@ -1,5 +1,11 @@
+export {
+  type DeadlineParse,
+  MAX_DEADLINE_MS,
+  parseDeadline,
+  parseRelativeDeadlineMs,
+} from './deadline.js';
 export { parseDuration, parseDurationList } from './duration.js';
-export { CONFIG_ENV_NAMES, type Config, type ConfigResult, type Env, parseConfig } from './env.js';
+export { CONFIG_ENV_NAMES, type Config, type ConfigResult, type Env, parseConfig, upstreamLanes } from './env.js';
 export {
   DEFAULT_PRICE_TABLE,
   estimateSavingsUsd,
@@ -16,7 +22,10 @@ export {
 export {
   BATCH_ENDPOINTS,
   type BatchEndpoint,
+  defaultTurnaroundMs,
   type EndpointLimits,
+  LANES,
+  type Lane,
   PROFILE_USUAL_MODELS,
   PROVIDER_PROFILE_NAMES,
   PROVIDER_PROFILES,

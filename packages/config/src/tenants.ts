@@ -1,5 +1,7 @@
 /** Tenants: who may call the API, with which keys, models, limits and webhook secret (`TENANTS_FILE`). */
 import { z } from 'zod';
+import { parseRelativeDeadlineMs } from './deadline.js';
+import { LANES } from './provider-profiles.js';
 
 export const TenantSchema = z.object({
   id: z
@@ -24,6 +26,15 @@ export const TenantSchema = z.object({
   default_wait_s: z.number().int().min(0).max(86_400).optional(),
   /** Provider ids of PROVIDERS_FILE this tenant's requests may go to (SPEC §11); unset = any. */
   allowed_providers: z.array(z.string().min(1)).min(1).optional(),
+  /** Deadline of requests that name none (SPEC §10): seconds or a duration (`90`, `10m`, `2h`) from arrival. */
+  default_deadline: z
+    .union([z.number().positive(), z.string()])
+    .refine((v) => parseRelativeDeadlineMs(v) !== undefined, 'expected seconds or a duration such as 90s, 10m, 2h')
+    .optional(),
+  /** The lanes this tenant's requests may take (SPEC §10); unset = every lane its provider has. */
+  lanes: z.array(z.enum(LANES)).min(1).optional(),
+  /** Take the openai SDK's own `X-Stainless-Timeout` (seconds) as the deadline of a request that names none. */
+  deadline_from_client_timeout: z.boolean().optional(),
 });
 
 export const TenantsFileSchema = z.object({

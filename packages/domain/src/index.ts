@@ -64,6 +64,15 @@ export {
 } from './ids.js';
 export { JOB_ID_PREFIXES, type JobIdKind, jobIds } from './job-ids.js';
 export { KeySpace, PARTITION_KEYS, type PartitionId, PartitionKeys } from './keys.js';
+export {
+  type DeadlineCandidate,
+  type FastLane,
+  type LaneBudget,
+  type LaneClaim,
+  LaneStore,
+  percentile,
+  TURNAROUND_SAMPLES,
+} from './lane-store.js';
 export { Ledger, type ModelSavings } from './ledger.js';
 export {
   BATCH_STATES,
@@ -100,6 +109,7 @@ export {
   estimateInputTokens,
   groupFor,
   isolationGroup,
+  type Lane,
   modelOfGroup,
   outcomeType,
   parseRecord,

@@ -15,6 +15,8 @@ export const JOB_ID_PREFIXES = {
   poll: 'poll-',
   /** The deliver job of a finished request (dispatcher). */
   deliver: 'dlv-',
+  /** The fast-lane call of a request (flex or realtime, SPEC §10), by its run id (one per lane claim). */
+  lane: 'lane-',
   /** An operational event of a tenant (`endpoint.disabled`, `message.attempt.exhausted`) for its operations_url. */
   event: 'evt-',
 } as const;
@@ -30,6 +32,7 @@ export const jobIds = {
   poll: (batchId: string): string => JOB_ID_PREFIXES.poll + batchId,
   deliver: (requestId: string): string => JOB_ID_PREFIXES.deliver + requestId,
   event: (eventId: string): string => JOB_ID_PREFIXES.event + eventId,
+  lane: (runId: string): string => JOB_ID_PREFIXES.lane + runId,
   /**
    * A redeliver asked for at `at` (ms): a fresh id, since the first deliver job may still be kept as completed and
    * BullMQ would ignore an add with its id. `nonce` separates redelivers asked for in the same millisecond.

@@ -48,6 +48,10 @@
  * |                              |        | WEBHOOK_LOG_ATTEMPTS, PEXPIRE = the record's remaining TTL (SPEC §16)    |
  * | T:finished                   | zset   | finished requests, score = finish time, pruned past RESULT_RETENTION     |
  * |                              |        | (time-range replay, SPEC §16)                                            |
+ * | T:deadlines                  | zset   | queued requests with a deadline, score = deadline (ms): the scheduler's   |
+ * |                              |        | pass reads the ones due soon (SPEC §10); out when claimed by a lane or    |
+ * |                              |        | seen not queued, back when a batch sends the request back to the queue   |
+ * | T:deadline-stats             | hash   | deadlines met and missed: `<lane>|met|missed|<group>` → count (metrics)   |
  * | T:<queue>:…                  | BullMQ | the flush, poll and deliver queues of the partition (queues package)    |
  *
  * Global keys (not per partition), with G = `{<prefix>:g}`:
@@ -72,6 +76,12 @@
  * | G:replay:<replayId>          | hash   | a replay job: tenant, since, until, status, state, scanned, queued, ... |
  * |                              |        | PX 24 h                                                                 |
  * | G:replaygate:<tenant>        | string | a replay was started recently (one per tenant per minute), PX            |
+ * | G:turnaround:<prov>:<model>  | list   | the last 50 observed batch turnarounds (ms, submit → routed), newest     |
+ * |                              |        | first: the scheduler's p90 (SPEC §10)                                    |
+ * | G:lanebudget:<prov>:<minute> | hash   | realtime/flex calls started in that minute: `req`, `tok` (all replicas),  |
+ * |                              |        | PX 2 min                                                                 |
+ * | G:laneinflight:<prov>        | zset   | realtime/flex calls in flight (run id), score = lease end (ms)           |
+ * | G:lanebackoff:<prov>:<lane>  | string | set while the provider asked us to wait (429 Retry-After), PX            |
  */
 
 export type PartitionId = number;
@@ -164,6 +174,26 @@ export class KeySpace {
     return `${this.globalTag()}:replaygate:${tenant}`;
   }
 
+  /** Recent batch turnarounds of a provider and model (ms), newest first (SPEC §10). */
+  turnaround(providerId: string, model: string): string {
+    return `${this.globalTag()}:turnaround:${providerId}:${model}`;
+  }
+
+  /** Realtime/flex calls started at a provider in one minute (`req`, `tok`), counted across replicas. */
+  laneBudget(providerId: string, unixMinute: number): string {
+    return `${this.globalTag()}:lanebudget:${providerId}:${unixMinute}`;
+  }
+
+  /** Realtime/flex calls in flight at a provider, score = lease end (ms). */
+  laneInflight(providerId: string): string {
+    return `${this.globalTag()}:laneinflight:${providerId}`;
+  }
+
+  /** Set while a provider's lane asked us to wait (429 with Retry-After), PX. */
+  laneBackoff(providerId: string, lane: string): string {
+    return `${this.globalTag()}:lanebackoff:${providerId}:${lane}`;
+  }
+
   allPartitions(): PartitionId[] {
     return Array.from({ length: this.partitions }, (_, i) => i);
   }
@@ -204,6 +234,8 @@ export const PARTITION_KEYS = {
   facadeLease: 'fbatch:<batchId>:lease',
   attempts: 'attempts:<requestId>',
   finished: 'finished',
+  deadlines: 'deadlines',
+  deadlineStats: 'deadline-stats',
 } as const;
 
 export type PartitionKeyName = keyof typeof PARTITION_KEYS;
@@ -347,5 +379,13 @@ export class PartitionKeys {
   /** Finished requests by finish time (time-range replay). */
   get finished(): string {
     return KEY.finished(this.tag);
+  }
+  /** Queued requests with a deadline, score = deadline (ms). */
+  get deadlines(): string {
+    return KEY.deadlines(this.tag);
+  }
+  /** Deadlines met and missed, `<lane>|met|<group>` / `<lane>|missed|<group>` → count. */
+  get deadlineStats(): string {
+    return KEY.deadlineStats(this.tag);
   }
 }

@@ -10,6 +10,9 @@
  *     │  ▲                │                   │
  *     │  └────────────────┴──── retry ◀───────┘   (back to queued, attempts counted per submitted batch)
  *     └──cancel──▶ cancelled                      (batched → failed when the provider refuses the file or batch)
+ *
+ *   queued ──lane claim──▶ submitted   (a fast lane, SPEC §10: `flex` or `realtime` takes the request for one
+ *                                       synchronous call; its run id stands in `batch_id`, so the same settle applies)
  */
 export const REQUEST_STATUSES = ['queued', 'batched', 'submitted', 'completed', 'failed', 'cancelled'] as const;
 export type RequestStatus = (typeof REQUEST_STATUSES)[number];
@@ -18,7 +21,7 @@ export const TERMINAL_STATUSES: readonly RequestStatus[] = ['completed', 'failed
 export const OPEN_STATUSES = ['queued', 'batched', 'submitted'] as const;
 
 export const TRANSITIONS: Readonly<Record<RequestStatus, readonly RequestStatus[]>> = {
-  queued: ['batched', 'cancelled'],
+  queued: ['batched', 'submitted', 'cancelled'],
   batched: ['submitted', 'queued', 'failed'],
   submitted: ['completed', 'failed', 'queued'],
   completed: [],

@@ -63,6 +63,8 @@ export interface ScriptCommands {
   bbFacadeFileDelete(key: string, options: string): Promise<string>;
   bbSetFlushProvider(key: string, options: string): Promise<number>;
   bbProviderHealth(key: string, options: string): Promise<[string, number, number, number]>;
+  bbLaneClaim(key: string, options: string): Promise<string[]>;
+  bbLaneAcquire(budget: string, inflight: string, backoff: string, options: string): Promise<[number, number]>;
 }
 
 export type ScriptClient = Client & ScriptCommands;

@@ -43,6 +43,19 @@ export interface RequestRecord {
   dead_reason?: string | undefined;
   /** Delivery attempts made for this outcome (its delivery log keeps the last few). */
   delivery_attempts?: number;
+  /** The lane it is on (SPEC §10): `batch` unless the scheduler took it to `flex` or `realtime`. */
+  lane?: Lane;
+  /** Its deadline (ms since the epoch), when it has one. */
+  deadline_at?: number | undefined;
+  /** Set when it finished: whether that was by its deadline. */
+  deadline_met?: boolean | undefined;
+}
+
+/** The lanes of SPEC §10 (mirrored from @batchbridge/config's LANES). */
+export type Lane = 'batch' | 'flex' | 'realtime';
+
+function laneOf(v: string | undefined): Lane {
+  return v === 'flex' || v === 'realtime' ? v : 'batch';
 }
 
 /** Parses a record hash (HGETALL reply); undefined for a missing key. */
@@ -77,6 +90,9 @@ export function parseRecord(hash: Record<string, string>): RequestRecord | undef
     stop_reason: hash.stop_reason === 'gone' || hash.stop_reason === 'aborted' ? hash.stop_reason : undefined,
     dead_reason: hash.dead_reason || undefined,
     delivery_attempts: num(hash.delivery_attempts) ?? 0,
+    lane: laneOf(hash.lane),
+    deadline_at: num(hash.deadline_at),
+    deadline_met: hash.deadline_met === undefined ? undefined : hash.deadline_met === '1',
   };
 }
 
@@ -100,10 +116,14 @@ export function toRequestObject(r: RequestRecord): RequestObject {
     custom_id: r.client_ref ?? null,
     created_at: Math.floor(r.created_at / 1000),
     completed_at: r.completed_at === undefined ? null : Math.floor(r.completed_at / 1000),
-    batch_id: r.batch_id ?? null,
+    // A fast lane's run id stands in `batch_id` (lane-claim-1.lua); it is no provider batch.
+    batch_id: (r.lane ?? 'batch') === 'batch' ? (r.batch_id ?? null) : null,
     attempts: r.attempts,
     response: r.response ?? null,
     error: r.error ?? null,
+    lane: r.lane ?? 'batch',
+    deadline_at: r.deadline_at === undefined ? null : Math.floor(r.deadline_at / 1000),
+    deadline_met: r.deadline_met ?? null,
   };
 }
 

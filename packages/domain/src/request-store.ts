@@ -24,6 +24,8 @@ export interface NewRequest {
   callbackUrl?: string | undefined;
   idempotencyKey?: string | undefined;
   bodyHash?: string | undefined;
+  /** Its deadline (ms since the epoch, SPEC §10): the record keeps it and the deadline index holds the request. */
+  deadlineAt?: number | undefined;
 }
 
 export type EnqueueResult =
@@ -107,7 +109,12 @@ export class RequestStore {
         batch = { keys: [], ids: [], args: [call], waiters: [], bytes: 0 };
         this.enqueueBatches.set(req.partition, batch);
       }
-      const n = 4 + (req.clientRef ? 2 : 0) + (req.callbackUrl ? 2 : 0) + (req.idempotencyKey ? 2 : 0);
+      const n =
+        4 +
+        (req.clientRef ? 2 : 0) +
+        (req.callbackUrl ? 2 : 0) +
+        (req.idempotencyKey ? 2 : 0) +
+        (req.deadlineAt ? 4 : 0);
       batch.keys.push(k.req(req.id));
       batch.ids.push(req.id);
       // The request's options (see enqueue-many.lua), then its record's field/value strings.
@@ -126,6 +133,7 @@ export class RequestStore {
           bytes: req.bytes,
           tokens: req.tokens,
           inputs: req.inputs ?? 1,
+          deadlineAt: req.deadlineAt ?? 0,
           n,
         }),
         'model',
@@ -136,6 +144,7 @@ export class RequestStore {
       if (req.clientRef) batch.args.push('client_ref', req.clientRef);
       if (req.callbackUrl) batch.args.push('callback_url', req.callbackUrl);
       if (req.idempotencyKey) batch.args.push('idem_key', req.idempotencyKey);
+      if (req.deadlineAt) batch.args.push('deadline_at', String(req.deadlineAt), 'lane', 'batch');
       batch.waiters.push({ resolve, reject });
       batch.bytes += req.body.length;
       if (batch.keys.length >= ENQUEUE_SLICE || batch.bytes >= ENQUEUE_SLICE_BYTES) {
@@ -284,7 +293,7 @@ export class RequestStore {
   async settle(
     p: PartitionId,
     batchId: string,
-    items: Array<{ id: string; kind: SettleKind; response?: unknown; message?: string; group?: string }>,
+    items: Array<{ id: string; kind: SettleKind; response?: unknown; message?: string; group?: string; lane?: string }>,
   ): Promise<{ outcomes: SettleOutcome[]; outbox: string[] }> {
     const k = this.ctx.keys.partitionKeys(p);
     const { maxAttempts, retentionMs } = this.ctx.options;
@@ -304,7 +313,12 @@ export class RequestStore {
       for (const item of slice) {
         // The item's options, then its response (see settle-many.lua).
         args.push(
-          JSON.stringify({ kind: item.kind, message: item.message ?? '', group: item.group ?? '' }),
+          JSON.stringify({
+            kind: item.kind,
+            message: item.message ?? '',
+            group: item.group ?? '',
+            lane: item.lane ?? '',
+          }),
           item.response === undefined ? '' : JSON.stringify(item.response),
         );
       }
@@ -455,4 +469,7 @@ const OBJECT_FIELDS = [
   'attempts',
   'response',
   'error',
+  'lane',
+  'deadline_at',
+  'deadline_met',
 ] as const;

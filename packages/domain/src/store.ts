@@ -12,6 +12,7 @@
  *   endpoints    endpoint-health.ts circuit and disabling per tenant callback host
  *   replays      replays.ts         time-range replay jobs and their progress
  *   providers    provider-health.ts per-provider circuits (failover)
+ *   lanes        lane-store.ts      deadlines and fast lanes: deadline index, lane claims, turnarounds, budgets
  *
  * Every read and write of their state goes through these (and so through the Lua scripts of `scripts/` for anything
  * that changes a state). Services never build keys themselves.
@@ -23,6 +24,7 @@ import { EndpointHealth } from './endpoint-health.js';
 import { FacadeStore } from './facade-store.js';
 import { FlushStore } from './flush-store.js';
 import type { KeySpace } from './keys.js';
+import { LaneStore } from './lane-store.js';
 import { Ledger } from './ledger.js';
 import { defineScripts } from './lua.js';
 import { ProviderHealthStore } from './provider-health.js';
@@ -42,6 +44,7 @@ export class Store {
   readonly secrets: WebhookSecrets;
   readonly endpoints: EndpointHealth;
   readonly replays: ReplayJobs;
+  readonly lanes: LaneStore;
   /** Per-provider circuits (SPEC §11); the thresholds come from the configuration (`withSettings`). */
   providers: ProviderHealthStore;
 
@@ -64,6 +67,7 @@ export class Store {
     this.secrets = new WebhookSecrets(ctx);
     this.endpoints = new EndpointHealth(ctx);
     this.replays = new ReplayJobs(ctx);
+    this.lanes = new LaneStore(ctx);
     this.providers = new ProviderHealthStore(ctx, options.circuit);
   }
 }

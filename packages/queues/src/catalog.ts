@@ -49,6 +49,19 @@ export const DeliverJob = z.object({
   event: OperationalEvent.optional(),
 });
 export type OperationalEventData = z.infer<typeof OperationalEvent>;
+/**
+ * lanes: one synchronous provider call of a request a fast lane claimed (SPEC §10: `flex` or `realtime`); `runId` is
+ * the claim's, held in the record's `batch_id`, so a stale job (the request settled or claimed again) does nothing.
+ */
+export const LaneJob = z.object({
+  partition,
+  requestId: z.string().min(1),
+  runId: z.string().min(1),
+  lane: z.enum(['flex', 'realtime']),
+  /** The lane the run is on now, once flex gave way to realtime (kept across the job's delays). */
+  current: z.enum(['flex', 'realtime']).optional(),
+});
+export type LaneJobData = z.infer<typeof LaneJob>;
 
 export type FlushJobData = z.infer<typeof FlushJob>;
 export type PollJobData = z.infer<typeof PollJob>;
@@ -83,6 +96,13 @@ export const QUEUES = {
     jobName: 'poll-batch',
     schema: PollJob,
     jobOptions: { attempts: 100, backoff: { type: 'provider' }, ...keep },
+    backoff: 'provider',
+  },
+  lane: {
+    name: 'lane',
+    jobName: 'lane-call',
+    schema: LaneJob,
+    jobOptions: { attempts: 8, backoff: { type: 'provider' }, ...keep },
     backoff: 'provider',
   },
   deliver: {

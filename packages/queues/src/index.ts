@@ -11,6 +11,8 @@ export {
   FlushJob,
   type FlushJobData,
   jobIds,
+  LaneJob,
+  type LaneJobData,
   OperationalEvent,
   type OperationalEventData,
   PollJob,

@@ -1,4 +1,12 @@
 export { type HealthServer, type HealthServerOptions, startHealthServer } from './health-server.js';
+export {
+  FLEX_EXPECTED_MS,
+  isFastLane,
+  type LanePlan,
+  LaneScheduler,
+  type PlanInput,
+  REALTIME_EXPECTED_MS,
+} from './lane-scheduler.js';
 export { type RunMainOptions, runMain } from './run-main.js';
 export { buildProviderRegistry, type CreateRuntimeOptions, createRuntime, type Runtime } from './runtime.js';
 export type { Service } from './service.js';

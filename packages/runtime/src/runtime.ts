@@ -3,8 +3,8 @@
  * the key space, the request store, the partitioned queues, the outbox relay and the provider client. A service's
  * `main` builds one; the all-in-one process builds one and hands it to every service.
  */
-import type { Config, ProviderConfig } from '@batchbridge/config';
-import { KeySpace, Store } from '@batchbridge/domain';
+import { type Config, type ProviderConfig, upstreamLanes } from '@batchbridge/config';
+import { KeySpace, modelOfGroup, providerOfGroup, Store } from '@batchbridge/domain';
 import type { Logger } from '@batchbridge/logger';
 import { createMetrics, type Metrics } from '@batchbridge/metrics';
 import {
@@ -167,6 +167,25 @@ export async function createRuntime(options: CreateRuntimeOptions): Promise<Runt
       }
     }
   });
+  // Deadlines met and missed (SPEC §10), counted by the finish script per partition; fast-lane calls in flight.
+  metrics.onCollect(async () => {
+    const totals = new Map<string, number>();
+    for (const p of keys.allPartitions()) {
+      for (const [field, n] of Object.entries(await store.lanes.deadlineStats(p))) {
+        const [lane = 'batch', outcome = 'met', ...rest] = field.split('|');
+        const group = rest.join('|');
+        const label = `${lane}\n${providerOfGroup(group)}\n${modelOfGroup(group)}\n${outcome}`;
+        totals.set(label, (totals.get(label) ?? 0) + n);
+      }
+    }
+    for (const [label, n] of totals) {
+      const [lane, provider, model, outcome] = label.split('\n') as [string, string, string, string];
+      metrics.m.deadlineOutcomes.set({ lane, provider, model, outcome }, n);
+    }
+    for (const c of runtime.providers.configs) {
+      if (c.lanes.length > 1) metrics.m.laneInflight.set({ provider: c.id }, await store.lanes.inflight(c.id));
+    }
+  });
   const missing = runtime.providers.missingAdapters();
   if (missing.length > 0) {
     await runtime.close();
@@ -203,7 +222,7 @@ export function buildProviderRegistry(
             aliases: {},
             priority: 100,
             webhookSecret: undefined,
-            lanes: ['batch'],
+            lanes: upstreamLanes(undefined, config.upstream.profile),
             realtime: undefined,
             timeoutMs: config.upstream.timeoutMs,
             batchCreatesPerMinute: config.upstream.profile.batchCreatesPerMinute,

@@ -7,17 +7,19 @@
  */
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Tenant } from '@batchbridge/config';
+import { parseDeadline, parseRelativeDeadlineMs, type Tenant } from '@batchbridge/config';
 import {
   batchLine,
   choosePartition,
   type Endpoint,
   groupFor,
+  type Lane,
   newRequestId,
+  providerOfGroup,
   type RequestObject,
   toRequestObject,
 } from '@batchbridge/domain';
-import type { Runtime } from '@batchbridge/runtime';
+import { isFastLane, LaneScheduler, type Runtime } from '@batchbridge/runtime';
 import type { Request, Response } from 'express';
 import { tenantOf } from './auth.js';
 import type { CallbackPolicy } from './callback-policy.js';
@@ -133,6 +135,7 @@ export function chatCompletionsCore(
   const { runtime, callbacks, rateLimiter, capacity, models, providers } = deps;
   const { config, store, metrics, logger } = runtime;
   const partitions = config.redis.partitions;
+  const scheduler = new LaneScheduler(runtime);
 
   /** The reply that joins the request an earlier attempt created (see X-Stainless-Retry-Count above), if any. */
   const joinEarlier = async (joinKey: string): Promise<ChatReply | undefined> => {
@@ -264,6 +267,7 @@ export function chatCompletionsCore(
       throw invalidParam('custom_id', `X-Custom-ID must be 1–${MAX_CLIENT_REF_LENGTH} characters`);
     }
     const clientRef = headerRef ?? chat.bodyClientRef;
+    const deadlineAt = deadlineOf(req, chat.bodyDeadline, tenant);
 
     const idempotencyKey = header(req, 'idempotency-key');
     if (
@@ -383,6 +387,7 @@ export function chatCompletionsCore(
         callbackUrl,
         idempotencyKey,
         bodyHash,
+        deadlineAt,
       },
       {
         tenantMax: tenant.max_queued,
@@ -397,7 +402,20 @@ export function chatCompletionsCore(
         capacity.noteCreated(tenant.id, partition);
         metrics.m.requestsAccepted.inc({ tenant: config.metrics.tenantLabel ? tenant.id : '' });
         logger.debug({ requestId: id, tenant: tenant.id }, 'request accepted');
-        const body = createdObject(id, chat.model, group, clientRef, createdAt);
+        let body = createdObject(id, chat.model, group, clientRef, createdAt, deadlineAt);
+        if (deadlineAt !== undefined) {
+          // The cheapest lane expected to meet the deadline (SPEC §10); a fast one takes the request from the queue at
+          // once (a crash before that leaves it queued and indexed: the lane service's deadline pass plans it again).
+          const plan = await scheduler.plan({ partition, group, tenant, deadlineAt, queued: true });
+          metrics.m.laneDecisions.inc({ lane: plan.lane, provider: providerOfGroup(group) });
+          if (isFastLane(plan.lane)) {
+            const claim = await store.lanes.claim(partition, id, plan.lane);
+            if (claim.claimed) {
+              await runtime.relay.relay(partition, [claim.outbox]);
+              body = { ...body, status: 'submitted', lane: plan.lane, attempts: 1 };
+            }
+          }
+        }
         if (joinKey !== undefined) {
           // Best effort: without it a retry creates a second request, as it would without transparent mode.
           await runtime.redis.set(joinKey, id, 'PX', joinWindowMs(waitS)).catch(() => undefined);
@@ -477,12 +495,46 @@ function header(req: { headers: IncomingHttpHeaders }, name: string): string | u
   return v === '' ? undefined : v;
 }
 
+/**
+ * The request's deadline (SPEC §10), ms since the epoch: `X-Deadline` (wins), the body's `deadline`, the tenant's
+ * `default_deadline`, or — for a tenant that asks for it — the openai SDK's own `X-Stainless-Timeout`. A bad value is
+ * a 400 naming it.
+ */
+function deadlineOf(
+  req: { headers: IncomingHttpHeaders },
+  bodyDeadline: string | number | undefined,
+  tenant: Tenant,
+): number | undefined {
+  const now = Date.now();
+  const fromHeader = header(req, 'x-deadline');
+  const raw = fromHeader ?? bodyDeadline;
+  if (raw !== undefined) {
+    const parsed = parseDeadline(raw, now);
+    if (!parsed.ok) {
+      const param = fromHeader !== undefined ? 'X-Deadline' : 'deadline';
+      throw invalidParam(param, `Invalid '${param}': ${parsed.message}`, 'invalid_deadline');
+    }
+    return parsed.atMs;
+  }
+  if (tenant.default_deadline !== undefined) {
+    const ms = parseRelativeDeadlineMs(tenant.default_deadline);
+    if (ms !== undefined) return now + ms;
+  }
+  if (tenant.deadline_from_client_timeout) {
+    const s = clientTimeoutS(req.headers['x-stainless-timeout']);
+    if (s !== undefined) return now + Math.round(s * 1000);
+  }
+  return undefined;
+}
+
 function createdObject(
   id: string,
   model: string,
   group: string,
   clientRef: string | undefined,
   createdAt: number,
+  deadlineAt?: number,
+  lane: Lane = 'batch',
 ): RequestObject {
   return toRequestObject({
     id,
@@ -508,5 +560,7 @@ function createdObject(
     delivered_at: undefined,
     gone_at: undefined,
     dead: false,
+    lane,
+    deadline_at: deadlineAt,
   });
 }

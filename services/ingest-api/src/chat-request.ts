@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { invalidParam } from './errors.js';
 
 /** Body fields that belong to batchbridge, never to the provider: stripped from the upstream body. */
-export const BATCHBRIDGE_FIELDS = ['callback_url', 'custom_id'] as const;
+export const BATCHBRIDGE_FIELDS = ['callback_url', 'custom_id', 'deadline'] as const;
 
 /** Longest client reference (`X-Custom-ID` / `custom_id`). */
 export const MAX_CLIENT_REF_LENGTH = 64;
@@ -82,6 +82,7 @@ const ChatRequestSchema = z.looseObject({
   parallel_tool_calls: z.boolean().optional(),
   callback_url: z.string().optional(),
   custom_id: z.string().min(1).max(MAX_CLIENT_REF_LENGTH).optional(),
+  deadline: z.union([z.number(), z.string()], { error: 'expected seconds, a duration or an RFC 3339 time' }).optional(),
 });
 
 export interface ChatRequest {
@@ -97,6 +98,8 @@ export interface ChatRequest {
   /** From the body; the header takes precedence (see ingest route). */
   bodyCallbackUrl: string | undefined;
   bodyClientRef: string | undefined;
+  /** The `deadline` field (SPEC §10), checked by the route; the `X-Deadline` header wins. */
+  bodyDeadline: string | number | undefined;
   /**
    * The client asked for a stream (allowed only for a request that waits, SPEC §8): it is answered as server-sent events
    * re-telling the finished completion; `stream` and `stream_options` are stripped from the upstream body, since a
@@ -140,7 +143,7 @@ export function parseChatRequest(raw: unknown, rawText?: string, options: ChatRe
   const canonicalBody = () => {
     if (canonical === undefined) {
       // Strip from the client's own object (not zod's copy), so unknown parameters keep their exact shape and order.
-      const { callback_url: _c, custom_id: _i, ...upstream } = body;
+      const { callback_url: _c, custom_id: _i, deadline: _d, ...upstream } = body;
       if (streaming) {
         delete upstream.stream;
         delete upstream.stream_options;
@@ -150,7 +153,11 @@ export function parseChatRequest(raw: unknown, rawText?: string, options: ChatRe
     return canonical;
   };
   const verbatim =
-    rawText !== undefined && body.callback_url === undefined && body.custom_id === undefined && !streaming
+    rawText !== undefined &&
+    body.callback_url === undefined &&
+    body.custom_id === undefined &&
+    body.deadline === undefined &&
+    !streaming
       ? verbatimBody(rawText, Object.keys(body).length)
       : undefined;
   const streamOptions = body.stream_options as { include_usage?: unknown } | null | undefined;
@@ -161,6 +168,7 @@ export function parseChatRequest(raw: unknown, rawText?: string, options: ChatRe
     canonicalBody,
     bodyCallbackUrl: data.callback_url,
     bodyClientRef: data.custom_id,
+    bodyDeadline: data.deadline,
     stream: streaming ? { includeUsage: streamOptions?.include_usage === true } : undefined,
   };
 }

@@ -21,6 +21,8 @@ export interface EndpointRequest {
   canonicalBody: () => string;
   bodyCallbackUrl: string | undefined;
   bodyClientRef: string | undefined;
+  /** The `deadline` field (SPEC §10), checked by the route; the `X-Deadline` header wins. */
+  bodyDeadline: string | number | undefined;
   /**
    * The client asked for a stream (chat and Responses, only for a request that waits; see chat-request.ts): answered as
    * that endpoint's streaming events re-telling the finished answer.
@@ -39,6 +41,7 @@ const tokenArray = z.array(z.number().int().min(0)).min(1);
 const extension = {
   callback_url: z.string().optional(),
   custom_id: z.string().min(1).max(MAX_CLIENT_REF_LENGTH).optional(),
+  deadline: z.union([z.number(), z.string()], { error: 'expected seconds, a duration or an RFC 3339 time' }).optional(),
 };
 const noStream = z
   .boolean()
@@ -127,7 +130,7 @@ export function parseEndpointRequest(
     const code = param === 'stream' || param === 'background' ? 'unsupported_parameter' : 'invalid_value';
     throw invalidParam(param, `Invalid '${param}': ${issue?.message ?? 'invalid value'}`, code);
   }
-  const data = parsed.data as { model?: string; callback_url?: string; custom_id?: string };
+  const data = parsed.data as { model?: string; callback_url?: string; custom_id?: string; deadline?: string | number };
   const body = raw as Record<string, unknown>;
   // Only the Responses schema lets `stream` through; a batch line cannot stream, so it needs a wait (SPEC §8).
   const streaming = endpoint === '/v1/responses' && body.stream === true;
@@ -142,7 +145,7 @@ export function parseEndpointRequest(
   let canonical: string | undefined;
   const canonicalBody = () => {
     if (canonical === undefined) {
-      const { callback_url: _c, custom_id: _i, ...upstream } = body;
+      const { callback_url: _c, custom_id: _i, deadline: _d, ...upstream } = body;
       if (streaming) {
         delete upstream.stream;
         delete upstream.stream_options;
@@ -152,7 +155,11 @@ export function parseEndpointRequest(
     return canonical;
   };
   const verbatim =
-    rawText !== undefined && body.callback_url === undefined && body.custom_id === undefined && !streaming
+    rawText !== undefined &&
+    body.callback_url === undefined &&
+    body.custom_id === undefined &&
+    body.deadline === undefined &&
+    !streaming
       ? verbatimBody(rawText, Object.keys(body).length)
       : undefined;
   return {
@@ -162,6 +169,7 @@ export function parseEndpointRequest(
     canonicalBody,
     bodyCallbackUrl: data.callback_url,
     bodyClientRef: data.custom_id,
+    bodyDeadline: data.deadline,
     stream: streaming ? { format: 'responses' } : undefined,
     tokens: estimateEndpointTokens(endpoint, body),
     inputs: countInputs(endpoint, body),

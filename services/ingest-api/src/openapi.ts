@@ -122,6 +122,14 @@ function baseDocument(options: { version?: string }): Record<string, unknown> {
               description: 'Scoped to the tenant: a retry with the same key and body answers 200 with the request.',
               schema: { type: 'string', minLength: 1, maxLength: 255 },
             },
+            {
+              name: 'X-Deadline',
+              in: 'header',
+              description:
+                'SPEC §10: seconds or a duration (`90`, `10m`, `2h`) from now, or an RFC 3339 time (wins over the ' +
+                '`deadline` field). The request goes on the cheapest lane expected to answer by then.',
+              schema: { type: 'string' },
+            },
             preferParam(
               'Transparent mode (RFC 7240): hold the answer up to this many seconds (capped by MAX_WAIT_S) and answer ' +
                 'with the outcome itself; the tenant’s `default_wait_s` applies when absent, `wait=0` asks for the ' +
@@ -444,6 +452,9 @@ function baseDocument(options: { version?: string }): Record<string, unknown> {
             'attempts',
             'response',
             'error',
+            'lane',
+            'deadline_at',
+            'deadline_met',
           ],
           additionalProperties: false,
           properties: {
@@ -479,6 +490,17 @@ function baseDocument(options: { version?: string }): Record<string, unknown> {
                   properties: { code: { type: 'string' }, message: { type: 'string' } },
                 },
               ],
+            },
+            lane: {
+              enum: ['batch', 'flex', 'realtime'],
+              description:
+                'SPEC §10: `batch` (the Batch API), `flex` (a synchronous call with service_tier flex, batch price) or ' +
+                '`realtime` (a synchronous call, full price): the cheapest lane expected to meet the deadline.',
+            },
+            deadline_at: { type: ['integer', 'null'], description: 'Unix seconds; null without a deadline.' },
+            deadline_met: {
+              type: ['boolean', 'null'],
+              description: 'Once final: whether it finished by its deadline; null without one or while open.',
             },
           },
         },
@@ -644,6 +666,10 @@ function baseDocument(options: { version?: string }): Record<string, unknown> {
             stream: { description: 'Must not be true.', type: ['boolean', 'null'] },
             callback_url: { type: 'string', format: 'uri', description: 'batchbridge: where the webhook goes.' },
             custom_id: { type: 'string', minLength: 1, maxLength: 64, description: 'batchbridge: your reference.' },
+            deadline: {
+              type: ['string', 'number'],
+              description: 'batchbridge: seconds, a duration (`15m`) or an RFC 3339 time (SPEC §10).',
+            },
           },
         },
         ModelList: {

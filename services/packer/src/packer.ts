@@ -7,10 +7,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Store } from '@batchbridge/domain';
 import { backoffStrategy, type ProviderBackoffOptions, providerBackoff, startWorkerGroup } from '@batchbridge/queues';
-import { buildProviderRegistry, type Runtime, type Service } from '@batchbridge/runtime';
+import { buildProviderRegistry, LaneScheduler, type Runtime, type Service } from '@batchbridge/runtime';
 import type { CrashPoint } from './crash-points.js';
 import { BatchCreateLimiter } from './create-limiter.js';
 import { createFlushProcessor } from './flush-processor.js';
+import { deadlinePass } from './lanes/deadline-pass.js';
+import { createLaneProcessor } from './lanes/lane-processor.js';
 import { packPartition } from './pack-partition.js';
 import { recoverFlushes } from './recover-flushes.js';
 import { instrumentedFetch, streamingFetch } from './streaming-fetch.js';
@@ -41,6 +43,8 @@ export interface PackerOptions {
   uploadFetch?: typeof fetch;
   /** Fault-injection hook called at each crash-sensitive step (tests only; see crash-points.ts). @defaultValue none */
   crashPoint?: (point: CrashPoint) => void;
+  /** Fast-lane calls (flex, realtime; SPEC §10) in flight per partition in this process. @defaultValue 8 */
+  laneConcurrency?: number;
 }
 
 export async function startPacker(runtime: Runtime, options: PackerOptions = {}): Promise<Service> {
@@ -122,5 +126,38 @@ export async function startPacker(runtime: Runtime, options: PackerOptions = {})
       },
     ],
   });
-  return { name: 'packer', ready: group.ready, close: group.close };
+  // The fast lanes (SPEC §10): their provider calls, and the pass that moves queued requests whose deadline is at risk.
+  const scheduler = new LaneScheduler(runtime);
+  const lanes = await startWorkerGroup({
+    kind: 'lane',
+    keys: runtime.keys,
+    connection: runtime.workerRedis,
+    ping: runtime.redis,
+    logger: log,
+    processor: createLaneProcessor(runtime, { store }),
+    concurrency: options.laneConcurrency ?? 8,
+    lockDurationMs: Math.max(30_000, config.upstream.timeoutMs + 10_000),
+    stalledIntervalMs: options.stalledIntervalMs ?? 30_000,
+    backoffStrategy: backoffStrategy({ provider: providerBackoff(options.backoff) }),
+    gaveUp: { message: 'fast-lane job gave up' },
+    sweeps: [
+      {
+        name: 'deadline pass',
+        everyMs: config.deadlines.passMs,
+        run: async () => {
+          for (const p of runtime.keys.allPartitions()) {
+            if (lanes.stopped) return;
+            await deadlinePass(runtime, store, scheduler, p);
+          }
+        },
+      },
+    ],
+  });
+  return {
+    name: 'packer',
+    ready: async () => (await group.ready()) && (await lanes.ready()),
+    close: async () => {
+      await Promise.all([group.close(), lanes.close()]);
+    },
+  };
 }

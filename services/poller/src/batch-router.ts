@@ -18,6 +18,7 @@ import {
   type BatchRecord,
   isolationGroup,
   type ModelSavings,
+  modelOfGroup,
   type PartitionId,
   Store,
 } from '@batchbridge/domain';
@@ -378,12 +379,20 @@ export class BatchRouter {
   ): Promise<void> {
     const { metrics, config } = this.runtime;
     const store = this.store;
-    await store.batches.finish(p, batch, status, outcomes);
+    const routedNow = await store.batches.finish(p, batch, status, outcomes);
     const adapter = this.adapterOf(batch);
     const label = providerLabel(adapter.id, adapter.profile);
     metrics.m.batchesFinished.inc({ provider: label, status });
     if (batch.submitted_at > 0) {
-      metrics.m.batchDuration.observe({ provider: label }, Math.max(0, (Date.now() - batch.submitted_at) / 1000));
+      const turnaroundMs = Math.max(0, Date.now() - batch.submitted_at);
+      metrics.m.batchDuration.observe({ provider: label }, turnaroundMs / 1000);
+      // What the deadline scheduler predicts with (SPEC §10): answered batches only, once per batch.
+      if (routedNow && (status === 'completed' || status === 'expired')) {
+        metrics.m.batchTurnaround.observe({ provider: batch.provider }, turnaroundMs / 1000);
+        await store.lanes
+          .recordTurnaround(batch.provider, modelOfGroup(batch.group), turnaroundMs)
+          .catch((err: unknown) => log.warn({ err: (err as Error).message }, 'could not record batch turnaround'));
+      }
     }
     if (!config.deleteProviderFiles) return;
     // After finishBatch: a crash before it must still find the result files to route them again.

@@ -2,6 +2,7 @@
  * `/v1/chat/completions` (realtime) and `/v1/models`. Realtime answers use the same deterministic completion as batch
  * lines, and honour the `[sim:error=NNN]` marker.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Router } from 'express';
 import { chatBodySchema } from './chat-body.js';
 import { simMarkers, simulatedCompletion } from './completion.js';
@@ -14,7 +15,7 @@ const MODELS_CREATED = 1_721_172_741;
 export function chatRouter(state: SimState, gate: FaultGate): Router {
   const router = Router();
 
-  router.post('/chat/completions', gate.for('chat.completions'), (req, res) => {
+  router.post('/chat/completions', gate.for('chat.completions'), async (req, res) => {
     const body = chatBodySchema.parse(req.body ?? {});
     if (!state.models.includes(body.model)) {
       throw new SimHttpError(404, `The model \`${body.model}\` does not exist or you do not have access to it.`, {
@@ -30,8 +31,23 @@ export function chatRouter(state: SimState, gate: FaultGate): Router {
         `Simulated error ${markers.errorStatus} requested by [sim:error=${markers.errorStatus}].`,
       );
     }
-    state.counters.chatCompletion();
-    res.json(simulatedCompletion(body));
+    // Flex processing (SPEC §10): batch price, slower, and sometimes no capacity (429 resource_unavailable).
+    const flex = (req.body as { service_tier?: unknown } | undefined)?.service_tier === 'flex';
+    if (flex) {
+      const { flexUnavailableFraction, flexLatencyMs, retryAfterMs } = state.faults;
+      if (flexUnavailableFraction > 0 && state.rng() < flexUnavailableFraction) {
+        state.counters.rateLimited();
+        const ms = Math.max(0, Math.ceil(retryAfterMs));
+        throw new SimHttpError(429, 'Resource unavailable for flex processing; please retry later.', {
+          type: 'invalid_request_error',
+          code: 'resource_unavailable',
+          headers: { 'retry-after': String(Math.ceil(ms / 1000)), 'retry-after-ms': String(ms) },
+        });
+      }
+      if (flexLatencyMs > 0) await sleep(flexLatencyMs);
+    }
+    state.counters.chatCompletion(flex);
+    res.json(flex ? { ...simulatedCompletion(body), service_tier: 'flex' } : simulatedCompletion(body));
   });
 
   const renderModel = (id: string) => ({

@@ -12,6 +12,8 @@ export interface SimCountersSnapshot {
   linesReceived: number;
   /** Realtime chat completions answered 200. */
   chatCompletions: number;
+  /** Of those, the ones asked with `service_tier: "flex"`. */
+  flexCompletions: number;
   /** Calls per operation, rejected ones included. */
   requests: Partial<Record<SimOperation, number>>;
   /** Calls answered 429 by a fault or a limit. */
@@ -35,6 +37,7 @@ export class SimCounters {
   #batchesCreated = 0;
   #linesReceived = 0;
   #chatCompletions = 0;
+  #flexCompletions = 0;
   #requests = new Map<SimOperation, number>();
   #rateLimited = 0;
   #serverErrors = 0;
@@ -61,8 +64,9 @@ export class SimCounters {
   linesReceived(count: number): void {
     this.#linesReceived += count;
   }
-  chatCompletion(): void {
+  chatCompletion(flex = false): void {
     this.#chatCompletions++;
+    if (flex) this.#flexCompletions++;
   }
   errorLine(customId: string, status: number | null): void {
     this.#errorLines++;
@@ -87,6 +91,7 @@ export class SimCounters {
       batchesCreated: this.#batchesCreated,
       linesReceived: this.#linesReceived,
       chatCompletions: this.#chatCompletions,
+      flexCompletions: this.#flexCompletions,
       requests: Object.fromEntries(this.#requests),
       rateLimited: this.#rateLimited,
       serverErrors: this.#serverErrors,

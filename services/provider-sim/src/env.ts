@@ -52,6 +52,8 @@ const envSchema = z.object({
   SIM_RETRY_AFTER_MS: int.min(0).optional(),
   SIM_CHAT_RPM: int.positive().optional(),
   SIM_CHAT_CONCURRENCY: int.positive().optional(),
+  SIM_FLEX_UNAVAILABLE_FRACTION: num.min(0).max(1).optional(),
+  SIM_FLEX_LATENCY_MS: int.min(0).optional(),
 });
 
 /** Reads simulator options from an environment; throws a ZodError naming the bad variable. */
@@ -76,6 +78,8 @@ export function optionsFromEnv(env: Record<string, string | undefined>): Provide
   addPerOp('requestsPerMinute', 'chat.completions', e.SIM_CHAT_RPM);
   addPerOp('maxConcurrent', 'chat.completions', e.SIM_CHAT_CONCURRENCY);
   if (e.SIM_RETRY_AFTER_MS !== undefined) faults.retryAfterMs = e.SIM_RETRY_AFTER_MS;
+  if (e.SIM_FLEX_UNAVAILABLE_FRACTION !== undefined) faults.flexUnavailableFraction = e.SIM_FLEX_UNAVAILABLE_FRACTION;
+  if (e.SIM_FLEX_LATENCY_MS !== undefined) faults.flexLatencyMs = e.SIM_FLEX_LATENCY_MS;
 
   const options: ProviderSimOptions = {
     // `generic` providers get the most permissive built-in profile.

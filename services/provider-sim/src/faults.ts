@@ -42,6 +42,13 @@ export const simFaultsSchema = z.strictObject({
   serverErrorStatus: z.number().int().min(500).max(599).default(500),
   /** Added latency before a call is handled, per operation (ms). */
   latencyMs: perOperation(z.number().int().min(0)).default({}),
+  /**
+   * Fraction of realtime calls with `service_tier: "flex"` answered 429 `resource_unavailable` (with `Retry-After`),
+   * as OpenAI's flex processing does when it is short of capacity.
+   */
+  flexUnavailableFraction: fraction.default(0),
+  /** Added latency of a flex call (ms): flex is slower than the default tier. */
+  flexLatencyMs: z.number().int().min(0).default(0),
   /** Sliding one-minute request limit per operation; calls over it get 429. */
   requestsPerMinute: perOperation(z.number().int().positive()).default({}),
   /** Most calls in flight per operation; calls over it get 429. */

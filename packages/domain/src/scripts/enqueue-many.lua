@@ -9,7 +9,8 @@
     then per request, in KEYS order:
       its options (JSON): id, tenant, group, now, idemKey ('' for none), bodyHash, tenantLimit, tenantElsewhere,
         globalLimit, globalElsewhere (limits 0 = none; "elsewhere" = open in the other partitions), bytes, tokens,
-        inputs, n = how many record field/value strings follow
+        inputs, deadlineAt (ms, 0 = none: then also in the deadline index), n = how many record field/value strings
+      follow
       n field/value strings of its record (model, body, client_ref, ...)
   Output: one value per request: the integer 1 when it was created (the common case, and the cheapest reply to
     decode), else 'quota_tenant', 'quota_global', or 'replayed <1 when the body matches, else 0> <id of the first>'.
@@ -49,6 +50,7 @@ for k = 1, #KEYS do
       'inputs', r.inputs}
     for i = first, a - 1 do fields[#fields + 1] = ARGV[i] end
     redis.call('HSET', KEYS[k], unpack(fields))
+    if r.deadlineAt and r.deadlineAt > 0 then redis.call('ZADD', key_deadlines(tag), r.deadlineAt, id) end
     local g = groups[group]
     if not g then
       g = {count = 0, bytes = 0, tokens = 0, inputs = 0, pending = {}}

@@ -15,6 +15,9 @@ const base: RequestObject = {
   attempts: 1,
   response: null,
   error: null,
+  lane: 'batch',
+  deadline_at: null,
+  deadline_met: null,
 };
 
 describe('answers after a wait', () => {

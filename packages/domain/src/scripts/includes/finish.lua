@@ -1,5 +1,6 @@
 --[[
   finish(tag, key, id, now, retention, partition): terminal bookkeeping of a request: completion time, retention,
+  whether its deadline was met (and out of the deadline index),
   the delivery job through the outbox, the undelivered index; its id joins the notice that publish_finished(tag)
   sends. Returns the outbox member (for a line of a Batch API batch its batch is counted instead, see facade: the
   member of the batch webhook when this line ended the batch, else false).
@@ -12,7 +13,19 @@ local finished_ids = {}
 local function finish(tag, key, id, now, retention, partition)
   redis.call('HSET', key, 'completed_at', now)
   redis.call('PEXPIRE', key, retention)
-  local fbatch = redis.call('HGET', key, 'fbatch')
+  local f = redis.call('HMGET', key, 'fbatch', 'deadline_at', 'status', 'lane', 'group')
+  local fbatch = f[1]
+  if f[2] then
+    -- Deadlines (SPEC §10): met or missed, counted per lane and group (provider, model) for the metrics.
+    redis.call('ZREM', key_deadlines(tag), id)
+    if f[3] ~= 'cancelled' then
+      local met = now <= tonumber(f[2])
+      redis.call('HSET', key, 'deadline_met', met and '1' or '0')
+      local group = string.gsub(f[5] or '', '|iso:.*$', '')
+      redis.call('HINCRBY', key_deadline_stats(tag), (f[4] or 'batch') .. '|' .. (met and 'met' or 'missed') .. '|' ..
+        group, 1)
+    end
+  end
   if fbatch then
     -- A line of a Batch API batch (SPEC §12): no per-line webhook; its batch counts it, and may end.
     finished_ids[#finished_ids + 1] = id

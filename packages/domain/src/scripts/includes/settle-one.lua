@@ -1,20 +1,24 @@
 --[[
-  settle_one(tag, key, batchId, kind, now, response, message, maxAttempts, retention, partition, group): applies one
+  settle_one(tag, key, batchId, kind, now, response, message, maxAttempts, retention, partition, group, lane): applies one
   routed result to the request at `key`. Returns the outcome and, for a terminal outcome, the delivery job's outbox
   member. A request not submitted in this batch is left alone ('stale'), which makes routing a file twice harmless.
   Kinds: `completed`, `rejected` (fails the request), `retry` (back to the queue; the attempt this batch used counts),
   `requeue` (back to the queue with the attempt given back: the batch failed through no fault of this request). A
-  non-empty `group` moves the request to that packing group (a failed batch is split to isolate a poison request).
+  non-empty `group` moves the request to that packing group (a failed batch is split to isolate a poison request); a
+  non-empty `lane` records the lane that answered (a fast-lane run, SPEC §10).
 ]]
 --- @include "move"
 --- @include "group"
 --- @include "finish"
-local function settle_one(tag, key, batchId, kind, now, response, message, maxAttempts, retention, partition, group)
+local function settle_one(tag, key, batchId, kind, now, response, message, maxAttempts, retention, partition, group,
+    lane)
   local f = redis.call('HMGET', key, 'status', 'batch_id', 'tenant', 'attempts', 'group', 'created_at', 'bytes',
     'tokens', 'id', 'inputs')
   if not f[1] then return 'unknown' end
   if f[1] ~= 'submitted' or f[2] ~= batchId then return 'stale' end
   local id, tenant = f[9], f[3]
+  -- A fast-lane run that changed lane on the way (flex answered 429, realtime took over) says which one answered.
+  if lane ~= nil and lane ~= '' then redis.call('HSET', key, 'lane', lane) end
   if kind == 'completed' then
     redis.call('HSET', key, 'response', response)
     move(tag, key, 'submitted', 'completed', tenant, now)
@@ -43,6 +47,10 @@ local function settle_one(tag, key, batchId, kind, now, response, message, maxAt
   redis.call('HSET', key, 'last_error', message)
   redis.call('HDEL', key, 'batch_id', 'flush_id')
   move(tag, key, 'submitted', 'queued', tenant, now)
+  -- Back in the queue: the deadline scheduler looks at it again, from the batch lane (SPEC §10).
+  local back = redis.call('HMGET', key, 'deadline_at', 'lane')
+  if back[1] then redis.call('ZADD', key_deadlines(tag), back[1], id) end
+  if back[2] then redis.call('HSET', key, 'lane', 'batch') end
   group_add(tag, target, {tonumber(f[6]), id}, 1, tonumber(f[7]) or 0, tonumber(f[8]) or 0, tonumber(f[10]) or 0)
   return 'retried'
 end

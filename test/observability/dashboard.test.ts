@@ -127,6 +127,18 @@ describe('Grafana dashboard', () => {
       { timeoutMs: 30_000 },
     );
     await expect.poll(() => pipeline.runtime.store.deadLetters.count(), { timeout: 30_000 }).toBe(1);
+    // A request with a short deadline (SPEC §10): answered by a realtime call, its deadline met.
+    const urgent = await fetch(`${pipeline.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${ACME_KEY}`,
+        'content-type': 'application/json',
+        'x-deadline': '5s',
+        prefer: 'wait=10',
+      },
+      body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'urgent' }] }),
+    });
+    expect(urgent.status).toBe(200);
 
     const text = await (await fetch(`${pipeline.url}/metrics`)).text();
     const exposed = samples(text);
@@ -141,7 +153,12 @@ describe('Grafana dashboard', () => {
 
     // Every catalogued metric is on the merged /metrics, and the ones this run exercised moved.
     // Failovers are between two providers: a one-provider deployment (this run) has no pair to label a series with.
-    const needsSeveralProviders = new Set(['batchbridge_provider_failovers_total']);
+    // Lane moves and budget waits need a queued request whose batch turns late, or a budget used up (deadlines.test.ts).
+    const needsSeveralProviders = new Set([
+      'batchbridge_provider_failovers_total',
+      'batchbridge_lane_moves_total',
+      'batchbridge_lane_budget_waits_total',
+    ]);
     for (const name of catalogueNames().filter((n) => !needsSeveralProviders.has(n))) {
       expect(seriesOf(name, exposed).length, name).toBeGreaterThan(0);
     }

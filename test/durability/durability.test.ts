@@ -87,7 +87,7 @@ describe('REDIS_DURABILITY=replica', () => {
     cleanups.push(async () => onReplica.disconnect());
     expect(await onReplica.keys(requestKeys)).toHaveLength(2);
   });
-  it('confirms the background services\' writes too: the worker connection\'s store waits for a replica', async () => {
+  it("confirms the background services' writes too: the worker connection's store waits for a replica", async () => {
     // The packer and the poller write on the worker connection (flush create markers, submissions, settles). A
     // failover to a replica that lacked a create marker would let a retry create a second paid batch.
     const master: TestRedis = await startRedis({ aof: false, forceProcess: true });

@@ -19,7 +19,7 @@ import {
   isolationGroup,
   type ModelSavings,
   type PartitionId,
-  Store,
+  type Store,
 } from '@batchbridge/domain';
 import type { Logger } from '@batchbridge/logger';
 import {

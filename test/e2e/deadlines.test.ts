@@ -8,6 +8,7 @@ import type { Tenant } from '@batchbridge/config';
 import { groupFor } from '@batchbridge/domain';
 import { createProviderSim, type ProviderSim, simulatedCompletion } from '@batchbridge/provider-sim';
 import { freshPrefix, startWebhookReceiver, TEST_TENANTS, type WebhookReceiver, waitFor } from '@batchbridge/testkit';
+import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACME_KEY, startPipeline } from './helpers.js';
 
@@ -15,6 +16,10 @@ type Pipeline = Awaited<ReturnType<typeof startPipeline>>;
 
 /** A tenant limited to the batch and realtime lanes (no flex). */
 const RT_KEY = 'bb_test_realtime_only_key_0123';
+/** A tenant whose requests get a one-hour deadline by default. */
+const PATIENT_KEY = 'bb_test_patient_tenant_key_0123';
+/** A tenant whose unchanged openai SDK's own timeout (X-Stainless-Timeout) is the deadline. */
+const SDK_KEY = 'bb_test_sdk_timeout_tenant_key_01';
 const tenants: Tenant[] = [
   ...TEST_TENANTS,
   {
@@ -22,6 +27,22 @@ const tenants: Tenant[] = [
     api_keys: [RT_KEY],
     webhook_secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
     allowed_models: ['*'],
+    lanes: ['batch', 'realtime'],
+  },
+  {
+    id: 'patient',
+    api_keys: [PATIENT_KEY],
+    webhook_secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
+    allowed_models: ['*'],
+    default_deadline: '1h',
+  },
+  {
+    id: 'sdk',
+    api_keys: [SDK_KEY],
+    webhook_secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
+    allowed_models: ['*'],
+    default_wait_s: 9,
+    deadline_from_client_timeout: true,
     lanes: ['batch', 'realtime'],
   },
 ];
@@ -172,6 +193,27 @@ describe('deadlines and lanes under slow batches', () => {
     const metrics = await (await fetch(`${pipeline.url}/metrics`)).text();
     expect(metrics).toMatch(/batchbridge_lane_moves_total\{from="batch",to="realtime",provider="default"\} [1-9]/);
     expect(metrics).toMatch(/batchbridge_deadline_outcomes\{[^}]*lane="realtime"[^}]*outcome="met"\} [1-9]/);
+  });
+
+  it("takes the tenant's default_deadline, and for a tenant that asks, the SDK's own timeout", async () => {
+    const started = Date.now();
+    const { status, json } = await post(pipeline.url, PATIENT_KEY, chat('patient: name a forest'), {
+      prefer: 'respond-async',
+    });
+    expect(status).toBe(202);
+    expect(json).toMatchObject({ lane: 'batch', status: 'queued' });
+    expect(Number(json.deadline_at)).toBeGreaterThanOrEqual(Math.floor(started / 1000) + 3599);
+    created.set(String(json.id), 'batch');
+
+    // An unchanged client: only its base URL and key, and a timeout on the call, which the SDK sends as
+    // X-Stainless-Timeout: 10.
+    const client = new OpenAI({ baseURL: `${pipeline.url}/v1`, apiKey: SDK_KEY, maxRetries: 0 });
+    const body = chat('sdk: name a glacier');
+    const { data, response } = await client.chat.completions.create(body, { timeout: 10_000 }).withResponse();
+    expect(contentOf(data)).toBe(contentOf(simulatedCompletion(body)));
+    const id = String(response.headers.get('x-request-id'));
+    created.set(id, 'realtime');
+    expect(await getRequest(pipeline.url, SDK_KEY, id)).toMatchObject({ lane: 'realtime', deadline_met: true });
   });
 
   it('refuses a bad deadline with a 400 naming it', async () => {

@@ -48,6 +48,14 @@ async function seed(runtime: TestRuntime) {
     retried: 0,
   });
   await store.deadLetters.add(1, id);
+  // A request with a deadline answered on the realtime lane (SPEC §10).
+  const urgent = newRequestFixture({ partition: 1, model: 'gpt-4.1-mini', deadlineAt: Date.now() + 60_000 });
+  await store.requests.enqueue(urgent, {});
+  const claim = await store.lanes.claim(1, urgent.id, 'realtime');
+  if (!claim.claimed) throw new Error('lane claim refused');
+  await store.requests.settle(1, claim.runId, [
+    { id: urgent.id, kind: 'completed', response: { status_code: 200, body: {} } },
+  ]);
   await store.ledger.addSavings([{ model: 'gpt-4o-mini', usd: 1.25, inputTokens: 4_000_000, outputTokens: 1_000_000 }]);
   return { id, flushId };
 }
@@ -212,6 +220,10 @@ describe('operator page', () => {
     ]);
     expect(json.deadLetters.map((d) => d.id)).toEqual([seeded.id]);
     expect(json.savings.totalUsd).toBe(1.25);
+    expect((json as unknown as { deadlines: unknown[] }).deadlines).toEqual([
+      { lane: 'realtime', provider: 'default', model: 'gpt-4.1-mini', met: 1, missed: 0 },
+    ]);
+    expect(html).toContain('id="deadlines"');
   });
 
   it('redeliver adds a redeliver job for the request, like the public route', async () => {

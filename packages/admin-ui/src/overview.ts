@@ -3,7 +3,13 @@
  * flush that made them), dead-lettered outcomes, the savings estimate and the request and queue counts. Read-only; no
  * prompt text or callback URL path ever leaves here (a URL's path or query may carry a receiver's token).
  */
-import { type BatchOutcomes, type ModelSavings, modelOfGroup, type PartitionId } from '@batchbridge/domain';
+import {
+  type BatchOutcomes,
+  type ModelSavings,
+  modelOfGroup,
+  type PartitionId,
+  providerOfGroup,
+} from '@batchbridge/domain';
 import { QUEUE_KINDS, type QueueKind } from '@batchbridge/queues';
 import type { Runtime } from '@batchbridge/runtime';
 
@@ -58,8 +64,18 @@ export interface Overview {
   deadLetterTotal: number;
   endpoints: EndpointRow[];
   savings: { totalUsd: number; models: ModelSavings[] };
+  /** Finished requests with a deadline (SPEC §10), met and missed, per lane, provider and model. */
+  deadlines: DeadlineRow[];
   requests: Record<'queued' | 'batched' | 'submitted', number>;
   queues: Record<QueueKind, Record<string, number>>;
+}
+
+export interface DeadlineRow {
+  lane: string;
+  provider: string;
+  model: string;
+  met: number;
+  missed: number;
 }
 
 export interface OverviewLimits {
@@ -120,6 +136,20 @@ export async function readOverview(runtime: Runtime, limits: OverviewLimits = {}
     });
   }
 
+  const deadlines = new Map<string, DeadlineRow>();
+  for (const p of keys.allPartitions()) {
+    for (const [field, n] of Object.entries(await store.lanes.deadlineStats(p))) {
+      const [lane = 'batch', outcome = 'met', ...rest] = field.split('|');
+      const group = rest.join('|');
+      const row = { lane, provider: providerOfGroup(group), model: modelOfGroup(group), met: 0, missed: 0 };
+      const key = `${row.lane} ${row.provider} ${row.model}`;
+      const seen = deadlines.get(key) ?? row;
+      if (outcome === 'met') seen.met += n;
+      else seen.missed += n;
+      deadlines.set(key, seen);
+    }
+  }
+
   const models = await store.ledger.savings();
   const queues = {} as Record<QueueKind, Record<string, number>>;
   for (const kind of QUEUE_KINDS) queues[kind] = await runtime.queues.counts(kind);
@@ -138,6 +168,7 @@ export async function readOverview(runtime: Runtime, limits: OverviewLimits = {}
       lastError: e.lastError,
     })),
     savings: { totalUsd: models.reduce((sum, m) => sum + m.usd, 0), models },
+    deadlines: [...deadlines.values()].sort((a, b) => a.lane.localeCompare(b.lane) || a.model.localeCompare(b.model)),
     requests: await store.requests.stateCounts(),
     queues,
   };

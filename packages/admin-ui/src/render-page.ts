@@ -95,6 +95,15 @@ ${o.deadLetters.length === 0 ? html`<div class="empty">No dead letters: every ou
 <h2>Unhealthy endpoints</h2>
 ${o.endpoints.length === 0 ? html`<div class="empty">Every callback host answers: no circuit open, none disabled.</div>` : endpointsTable(o.endpoints, ctx.base)}
 
+<h2>Deadlines by lane</h2>
+${
+  o.deadlines.length === 0
+    ? html`<div class="empty">No request with a deadline has finished yet (X-Deadline, deadline, default_deadline).</div>`
+    : html`<table id="deadlines"><thead><tr><th>Lane</th><th>Provider</th><th>Model</th><th class="num">Met</th><th class="num">Missed</th></tr></thead><tbody>
+${o.deadlines.map((d) => html`<tr><td>${d.lane}</td><td><code>${d.provider}</code></td><td><code>${d.model}</code></td><td class="num">${int(d.met)}</td><td class="num">${int(d.missed)}</td></tr>`)}
+</tbody></table>`
+}
+
 <h2>Estimated savings by model</h2>
 ${
   o.savings.models.length === 0

@@ -276,9 +276,11 @@ describe('operator page', () => {
     expect(queues.map((q) => q.name).sort()).toEqual([
       'p0/deliver',
       'p0/flush',
+      'p0/lane',
       'p0/poll',
       'p1/deliver',
       'p1/flush',
+      'p1/lane',
       'p1/poll',
     ]);
     expect((await fetch(`${url}/admin/queues/api/queues`)).status).toBe(401);

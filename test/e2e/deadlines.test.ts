@@ -6,8 +6,16 @@
 import { randomUUID } from 'node:crypto';
 import type { Tenant } from '@batchbridge/config';
 import { groupFor } from '@batchbridge/domain';
+import { laneSweep } from '@batchbridge/packer';
 import { createProviderSim, type ProviderSim, simulatedCompletion } from '@batchbridge/provider-sim';
-import { freshPrefix, startWebhookReceiver, TEST_TENANTS, type WebhookReceiver, waitFor } from '@batchbridge/testkit';
+import {
+  freshPrefix,
+  newRequestFixture,
+  startWebhookReceiver,
+  TEST_TENANTS,
+  type WebhookReceiver,
+  waitFor,
+} from '@batchbridge/testkit';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACME_KEY, startPipeline } from './helpers.js';
@@ -214,6 +222,25 @@ describe('deadlines and lanes under slow batches', () => {
     const id = String(response.headers.get('x-request-id'));
     created.set(id, 'realtime');
     expect(await getRequest(pipeline.url, SDK_KEY, id)).toMatchObject({ lane: 'realtime', deadline_met: true });
+  });
+
+  it('gives a fast-lane run whose job was lost its job again (lane sweep)', async () => {
+    const { runtime } = pipeline;
+    const req = newRequestFixture({ tenant: 'rt', deadlineAt: Date.now() + 30_000, content: 'lost job: name a cape' });
+    await runtime.store.requests.enqueue(req, {});
+    const claim = await runtime.store.lanes.claim(0, req.id, 'realtime');
+    if (!claim.claimed) throw new Error('not claimed');
+    // The process died after the claim, and its outbox entry was lost with its job (say, removed by hand).
+    await runtime.redis.zrem(runtime.keys.partitionKeys(0).outbox, claim.outbox);
+    created.set(req.id, 'realtime');
+    expect(await laneSweep(runtime, runtime.store, 0)).toBe(1);
+    const request = await waitFor('the run to complete', async () => {
+      const r = await getRequest(pipeline.url, RT_KEY, req.id);
+      return r.status === 'completed' ? r : undefined;
+    });
+    expect(request).toMatchObject({ lane: 'realtime', deadline_met: true, attempts: 1 });
+    // Settled: no longer a lane run, so a later sweep leaves it alone.
+    expect(await laneSweep(runtime, runtime.store, 0)).toBe(0);
   });
 
   it('refuses a bad deadline with a 400 naming it', async () => {

@@ -51,6 +51,8 @@
  * | T:deadlines                  | zset   | queued requests with a deadline, score = deadline (ms): the scheduler's   |
  * |                              |        | pass reads the ones due soon (SPEC §10); out when claimed by a lane or    |
  * |                              |        | seen not queued, back when a batch sends the request back to the queue   |
+ * | T:lane-runs                  | zset   | requests a fast lane claimed and has not settled, score = claim time (ms) |
+ * |                              |        | (the lane sweep gives a run whose job is gone its job again)             |
  * | T:deadline-stats             | hash   | deadlines met and missed: `<lane>|met|missed|<group>` → count (metrics)   |
  * | T:<queue>:…                  | BullMQ | the flush, poll and deliver queues of the partition (queues package)    |
  *
@@ -236,6 +238,7 @@ export const PARTITION_KEYS = {
   finished: 'finished',
   deadlines: 'deadlines',
   deadlineStats: 'deadline-stats',
+  laneRuns: 'lane-runs',
 } as const;
 
 export type PartitionKeyName = keyof typeof PARTITION_KEYS;
@@ -387,5 +390,9 @@ export class PartitionKeys {
   /** Deadlines met and missed, `<lane>|met|<group>` / `<lane>|missed|<group>` → count. */
   get deadlineStats(): string {
     return KEY.deadlineStats(this.tag);
+  }
+  /** Requests on a fast lane (claimed, not yet settled), score = claim time (ms): the lane sweep's list. */
+  get laneRuns(): string {
+    return KEY.laneRuns(this.tag);
   }
 }

@@ -89,6 +89,17 @@ export class LaneStore {
     await this.ctx.redis.zrem(this.ctx.keys.partitionKeys(p).deadlines, id);
   }
 
+  /** Requests a fast lane claimed before `beforeMs` and has not settled (the lane sweep). */
+  async runsBefore(p: PartitionId, beforeMs: number, limit: number): Promise<string[]> {
+    const k = this.ctx.keys.partitionKeys(p);
+    return (await this.ctx.redis.zrangebyscore(k.laneRuns, '-inf', beforeMs, 'LIMIT', 0, limit)) as string[];
+  }
+
+  /** Takes a request out of the lane runs (seen settled or claimed again: index upkeep only). */
+  async dropRun(p: PartitionId, id: string): Promise<void> {
+    await this.ctx.redis.zrem(this.ctx.keys.partitionKeys(p).laneRuns, id);
+  }
+
   /** What the scheduler needs of a group: queued count, oldest enqueue time, and how long a hold still lasts. */
   async groupTiming(
     p: PartitionId,

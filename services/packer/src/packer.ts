@@ -13,6 +13,7 @@ import { BatchCreateLimiter } from './create-limiter.js';
 import { createFlushProcessor } from './flush-processor.js';
 import { deadlinePass } from './lanes/deadline-pass.js';
 import { createLaneProcessor } from './lanes/lane-processor.js';
+import { laneSweep } from './lanes/lane-sweep.js';
 import { packPartition } from './pack-partition.js';
 import { recoverFlushes } from './recover-flushes.js';
 import { instrumentedFetch, streamingFetch } from './streaming-fetch.js';
@@ -45,6 +46,8 @@ export interface PackerOptions {
   crashPoint?: (point: CrashPoint) => void;
   /** Fast-lane calls (flex, realtime; SPEC §10) in flight per partition in this process. @defaultValue 8 */
   laneConcurrency?: number;
+  /** A fast-lane run unsettled this long has its job checked by the lane sweep. @defaultValue 2 × UPSTREAM_TIMEOUT_MS, at least 60 s */
+  laneRunStaleMs?: number;
 }
 
 export async function startPacker(runtime: Runtime, options: PackerOptions = {}): Promise<Service> {
@@ -145,6 +148,12 @@ export async function startPacker(runtime: Runtime, options: PackerOptions = {})
             await deadlinePass(runtime, store, scheduler, p);
           }
         },
+      },
+      {
+        name: 'lane sweep',
+        everyMs: sweepMs,
+        atStart: false,
+        run: () => laneSweep(runtime, store, options.laneRunStaleMs ?? Math.max(60_000, 2 * config.upstream.timeoutMs)),
       },
     ],
   });

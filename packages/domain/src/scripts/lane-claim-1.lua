@@ -1,6 +1,6 @@
 --[[
   Takes a queued request for a fast lane (SPEC §10: `flex` or `realtime`, one synchronous call): out of its group's
-  pending set and the deadline index, queued → submitted with a fresh run id in `batch_id` (so the one settle script
+  pending set and the deadline index (into the lane runs, for the lane sweep), queued → submitted with a fresh run id in `batch_id` (so the one settle script
   applies its result exactly as a batch line's), the attempt counted, and the lane job in the outbox. A request that is
   not queued any more (a packer claimed it into a flush, it was cancelled or already moved) is left alone: a request in
   a live provider batch is never sent a second way (I2).
@@ -27,6 +27,7 @@ redis.call('HSET', KEYS[1], 'lane', o.lane, 'batch_id', run, 'attempts', attempt
 redis.call('HDEL', KEYS[1], 'flush_id')
 move(tag, KEYS[1], 'queued', 'submitted', f[8], now)
 redis.call('ZREM', key_deadlines(tag), id)
+redis.call('ZADD', key_lane_runs(tag), now, id)
 local member = outbox_add(tag, now, 'lane', job_id_lane(run),
   {partition = o.partition, requestId = id, runId = run, lane = o.lane})
 return {'claimed', run, member}

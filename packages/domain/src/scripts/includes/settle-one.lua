@@ -17,6 +17,8 @@ local function settle_one(tag, key, batchId, kind, now, response, message, maxAt
   if not f[1] then return 'unknown' end
   if f[1] ~= 'submitted' or f[2] ~= batchId then return 'stale' end
   local id, tenant = f[9], f[3]
+  -- A fast-lane run ends here, whatever its outcome (SPEC §10): out of the lane sweep's list.
+  if string.sub(batchId, 1, 5) == 'lane_' then redis.call('ZREM', key_lane_runs(tag), id) end
   -- A fast-lane run that changed lane on the way (flex answered 429, realtime took over) says which one answered.
   if lane ~= nil and lane ~= '' then redis.call('HSET', key, 'lane', lane) end
   if kind == 'completed' then

@@ -1,0 +1,59 @@
+// The deadline scheduler's choice (SPEC §10) over a real runtime and Redis: the cheapest lane expected to meet the
+// deadline, within the lanes the provider and the tenant allow; observed turnarounds replace the default.
+import type { Tenant } from '@batchbridge/config';
+import { groupFor } from '@batchbridge/domain';
+import { LaneScheduler } from '@batchbridge/runtime';
+import { createTestRuntime, TEST_TENANTS, type TestRuntime } from '@batchbridge/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+let rt: TestRuntime;
+let scheduler: LaneScheduler;
+const tenant = TEST_TENANTS[0] as Tenant;
+const chat = groupFor('/v1/chat/completions', 'gpt-4o-mini', false);
+
+beforeAll(async () => {
+  // Flushes every 10 s, batches assumed to take 60 s until observed, a 5 s margin: 75 s to a batch answer.
+  rt = await createTestRuntime({
+    env: {
+      UPSTREAM_BASE_URL: 'http://127.0.0.1:1/v1',
+      UPSTREAM_API_KEY: 'sk-test',
+      BATCH_MAX_WAIT_MS: '10000',
+      BATCH_TURNAROUND: '60s',
+      DEADLINE_MARGIN: '5s',
+    },
+  });
+  scheduler = new LaneScheduler(rt);
+});
+afterAll(async () => {
+  await rt?.dispose();
+});
+
+const plan = (seconds: number, group = chat, t: Tenant = tenant) =>
+  scheduler.plan({ partition: 0, group, tenant: t, deadlineAt: Date.now() + seconds * 1000, queued: false });
+
+describe('the deadline scheduler', () => {
+  it('keeps batch when it is expected in time, else flex when there is time for it, else realtime', async () => {
+    expect((await plan(3600)).lane).toBe('batch');
+    expect((await plan(80)).lane).toBe('batch');
+    expect((await plan(60)).lane).toBe('flex');
+    expect((await plan(12)).lane).toBe('realtime');
+  });
+
+  it('stays within the lanes the tenant and the endpoint allow', async () => {
+    expect((await plan(60, chat, { ...tenant, lanes: ['batch', 'realtime'] })).lane).toBe('realtime');
+    expect((await plan(60, chat, { ...tenant, lanes: ['batch'] })).lane).toBe('batch');
+    // Flex is a tier of chat and Responses: embeddings go realtime.
+    expect((await plan(60, groupFor('/v1/embeddings', 'text-embedding-3-small', false))).lane).toBe('realtime');
+  });
+
+  it('predicts with the observed turnaround (p90) once batches were seen', async () => {
+    const model = 'gpt-4.1-mini';
+    const group = groupFor('/v1/chat/completions', model, false);
+    expect((await plan(80, group)).lane).toBe('batch');
+    for (let i = 0; i < 10; i++) await rt.store.lanes.recordTurnaround('default', model, 300_000);
+    await new Promise((r) => setTimeout(r, 2_100)); // the scheduler's cache of the p90
+    expect(await scheduler.turnaroundMs('default', model)).toBe(300_000);
+    expect((await plan(80, group)).lane).toBe('flex');
+    expect((await plan(400, group)).lane).toBe('batch');
+  });
+});

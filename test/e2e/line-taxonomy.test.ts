@@ -4,7 +4,7 @@
 // failed — and structured outputs are checked: a schema-breaking answer is batched again, and after MAX_ATTEMPTS the
 // request fails `schema_validation_failed` with the last answer kept.
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import OpenAI from 'openai';
+import OpenAI, { toFile } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACME_KEY, startPipeline, submit } from './helpers.js';
 
@@ -173,6 +173,41 @@ describe('structured outputs', () => {
     expect(r.error?.code).toBe('schema_validation_failed');
     expect(r.error?.message).toMatch(/not JSON/);
     expect(String(choice(r).message.content)).toMatch(/breaks its JSON schema on purpose/);
+  });
+
+  it('a Batch API line with a json_schema is checked too: broken once, redone, valid in the output file', async () => {
+    const client = new OpenAI({ baseURL: `${pipeline.url}/v1`, apiKey: ACME_KEY, maxRetries: 2 });
+    const line = (i: number) =>
+      JSON.stringify({
+        custom_id: `person-${i}`,
+        method: 'POST',
+        url: '/v1/chat/completions',
+        body: chat(`structured: batch api person ${i}`, { response_format: personFormat }),
+      });
+    pipeline.sim!.setFaults({ schemaBreakingAnswers: 1 });
+    const file = await client.files.create({
+      file: await toFile(Buffer.from(`${line(0)}\n${line(1)}\n`), 'people.jsonl'),
+      purpose: 'batch',
+    });
+    const created = await client.batches.create({
+      input_file_id: file.id,
+      endpoint: '/v1/chat/completions',
+      completion_window: '24h',
+    });
+    let batch = created;
+    for (let i = 0; i < 200 && batch.status !== 'completed'; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      batch = await client.batches.retrieve(created.id);
+    }
+    expect(batch.status).toBe('completed');
+    expect(batch.request_counts).toMatchObject({ total: 2, completed: 2, failed: 0 });
+    const output = (await (await client.files.content(String(batch.output_file_id))).text()).trim().split('\n');
+    expect(output).toHaveLength(2);
+    for (const raw of output) {
+      const l = JSON.parse(raw) as { response: { body: { choices: Array<{ message: { content: string } }> } } };
+      expect(validPerson(JSON.parse(l.response.body.choices[0]!.message.content))).toBe(true);
+    }
+    expect(pipeline.sim!.getFaults().schemaBreakingAnswers).toBe(0);
   });
 
   it('a Responses text.format json_schema answer follows its schema', async () => {

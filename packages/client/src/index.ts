@@ -60,8 +60,10 @@ export type {
 export {
   type HeadersLike,
   type VerifiedWebhook,
+  type VerifiedWebhookEvents,
   type VerifyOptions,
   verifyWebhook,
+  verifyWebhookEvents,
   type WebhookVerificationCode,
   WebhookVerificationError,
 } from './webhooks.js';

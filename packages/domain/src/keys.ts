@@ -21,7 +21,8 @@
  * | T:flush:<flushId>:ids        | list   | request ids of the flush, in JSONL line order (line n = index n-1)       |
  * | T:batches                    | zset   | live provider batches (submitted, not yet routed), score = submit time   |
  * | T:batch:<batchId>            | hash   | batch record: flush_id, group, count, submitted_at, status, routed_at,   |
- * |                              |        | and on routing n_completed, n_failed, n_retried (outcome counts)         |
+ * |                              |        | and on routing n_completed, n_failed, n_retried (outcome counts);        |
+ * |                              |        | terminal_at (the provider's terminal time, ms) from the terminal poll    |
  * | T:recent                     | zset   | routed batches, newest 200, score = routing time (operator page)         |
  * | T:idem:<tenant>:<key>        | string | `<requestId> <bodyHash>` for Idempotency-Key, PX = idempotency TTL       |
  * | T:open                       | string | non-terminal requests in the partition (global capacity)                 |
@@ -54,6 +55,12 @@
  * | T:lane-runs                  | zset   | requests a fast lane claimed and has not settled, score = claim time (ms) |
  * |                              |        | (the lane sweep gives a run whose job is gone its job again)             |
  * | T:deadline-stats             | hash   | deadlines met and missed: `<lane>|met|missed|<group>` → count (metrics)   |
+ * | T:agg:<tenant>:<urlHash>     | zset   | aggregated deliveries (SPEC §16): outcome ids waiting for the next signed |
+ * |                              |        | POST to one callback URL (hash = its SHA-256, 16 hex), score = added (ms) |
+ * | T:agg:<tenant>:<urlHash>:in  | set    | ids in that buffer or in its envelope being sent (no id twice)            |
+ * | T:agg:<tenant>:<urlHash>:cur | hash   | the envelope being sent: id, at (ms), members (ids, space-separated); the |
+ * |                              |        | same id, time and members on every retry, so the same bytes               |
+ * | T:agg:<tenant>:<urlHash>:job | string | set while an aggregate job is scheduled or running for the buffer, PX     |
  * | T:<queue>:…                  | BullMQ | the flush, poll and deliver queues of the partition (queues package)    |
  *
  * Global keys (not per partition), with G = `{<prefix>:g}`:
@@ -84,6 +91,9 @@
  * |                              |        | PX 2 min                                                                 |
  * | G:laneinflight:<prov>        | zset   | realtime/flex calls in flight (run id), score = lease end (ms)           |
  * | G:lanebackoff:<prov>:<lane>  | string | set while the provider asked us to wait (429 Retry-After), PX            |
+ * | G:pevent:<provider>:<eventId> | string | a provider batch event (SPEC §13) was handled: its batch's poll was      |
+ * |                              |        | triggered; written after the trigger (SET NX PX 3 days), so a crash     |
+ * |                              |        | between the two lets the provider's retry trigger again                  |
  */
 
 export type PartitionId = number;
@@ -196,6 +206,11 @@ export class KeySpace {
     return `${this.globalTag()}:lanebackoff:${providerId}:${lane}`;
   }
 
+  /** A provider's batch event already handled (dedupe on its id, SPEC §13), PX. */
+  providerEvent(providerId: string, eventId: string): string {
+    return `${this.globalTag()}:pevent:${providerId}:${eventId}`;
+  }
+
   allPartitions(): PartitionId[] {
     return Array.from({ length: this.partitions }, (_, i) => i);
   }
@@ -239,6 +254,10 @@ export const PARTITION_KEYS = {
   deadlines: 'deadlines',
   deadlineStats: 'deadline-stats',
   laneRuns: 'lane-runs',
+  aggBuffer: 'agg:<tenant>:<urlHash>',
+  aggMembers: 'agg:<tenant>:<urlHash>:in',
+  aggEnvelope: 'agg:<tenant>:<urlHash>:cur',
+  aggScheduled: 'agg:<tenant>:<urlHash>:job',
 } as const;
 
 export type PartitionKeyName = keyof typeof PARTITION_KEYS;
@@ -394,5 +413,18 @@ export class PartitionKeys {
   /** Requests on a fast lane (claimed, not yet settled), score = claim time (ms): the lane sweep's list. */
   get laneRuns(): string {
     return KEY.laneRuns(this.tag);
+  }
+  /** Outcome ids waiting for the next aggregated delivery to one callback URL of a tenant. */
+  aggBuffer(tenant: string, urlHash: string): string {
+    return KEY.aggBuffer(this.tag, tenant, urlHash);
+  }
+  aggMembers(tenant: string, urlHash: string): string {
+    return KEY.aggMembers(this.tag, tenant, urlHash);
+  }
+  aggEnvelope(tenant: string, urlHash: string): string {
+    return KEY.aggEnvelope(this.tag, tenant, urlHash);
+  }
+  aggScheduled(tenant: string, urlHash: string): string {
+    return KEY.aggScheduled(this.tag, tenant, urlHash);
   }
 }

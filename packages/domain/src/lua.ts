@@ -65,6 +65,9 @@ export interface ScriptCommands {
   bbProviderHealth(key: string, options: string): Promise<[string, number, number, number]>;
   bbLaneClaim(key: string, options: string): Promise<string[]>;
   bbLaneAcquire(budget: string, inflight: string, backoff: string, options: string): Promise<[number, number]>;
+  bbAggAdd(key: string, options: string): Promise<[number, number]>;
+  bbAggTake(key: string, options: string): Promise<string[]>;
+  bbAggDone(key: string, options: string): Promise<number>;
 }
 
 export type ScriptClient = Client & ScriptCommands;

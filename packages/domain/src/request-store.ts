@@ -26,6 +26,8 @@ export interface NewRequest {
   bodyHash?: string | undefined;
   /** Its deadline (ms since the epoch, SPEC §10): the record keeps it and the deadline index holds the request. */
   deadlineAt?: number | undefined;
+  /** The JSON schema's text that every answer must follow (structured outputs, SPEC §14). */
+  schema?: string | undefined;
 }
 
 export type EnqueueResult =
@@ -48,7 +50,8 @@ export interface DeliveryAttempt {
 
 export type DeliveryAttemptInput = Omit<DeliveryAttempt, 'attempt'>;
 
-export type SettleKind = 'completed' | 'rejected' | 'retry' | 'requeue';
+/** `invalid`: an answer that breaks its request's JSON schema (SPEC §14): retried, then `schema_validation_failed`. */
+export type SettleKind = 'completed' | 'rejected' | 'retry' | 'requeue' | 'invalid';
 export type SettleOutcome = 'completed' | 'failed' | 'retried' | 'stale' | 'unknown';
 
 /** Results settled per settle-many call: big enough to save most per-call overhead, small enough that one call does
@@ -114,6 +117,7 @@ export class RequestStore {
         (req.clientRef ? 2 : 0) +
         (req.callbackUrl ? 2 : 0) +
         (req.idempotencyKey ? 2 : 0) +
+        (req.schema ? 2 : 0) +
         (req.deadlineAt ? 4 : 0);
       batch.keys.push(k.req(req.id));
       batch.ids.push(req.id);
@@ -144,6 +148,7 @@ export class RequestStore {
       if (req.clientRef) batch.args.push('client_ref', req.clientRef);
       if (req.callbackUrl) batch.args.push('callback_url', req.callbackUrl);
       if (req.idempotencyKey) batch.args.push('idem_key', req.idempotencyKey);
+      if (req.schema) batch.args.push('schema', req.schema);
       if (req.deadlineAt) batch.args.push('deadline_at', String(req.deadlineAt), 'lane', 'batch');
       batch.waiters.push({ resolve, reject });
       batch.bytes += req.body.length;
@@ -293,7 +298,15 @@ export class RequestStore {
   async settle(
     p: PartitionId,
     batchId: string,
-    items: Array<{ id: string; kind: SettleKind; response?: unknown; message?: string; group?: string; lane?: string }>,
+    items: Array<{
+      id: string;
+      kind: SettleKind;
+      response?: unknown;
+      message?: string;
+      group?: string;
+      truncated?: boolean;
+      lane?: string;
+    }>,
   ): Promise<{ outcomes: SettleOutcome[]; outbox: string[] }> {
     const k = this.ctx.keys.partitionKeys(p);
     const { maxAttempts, retentionMs } = this.ctx.options;
@@ -317,7 +330,8 @@ export class RequestStore {
             kind: item.kind,
             message: item.message ?? '',
             group: item.group ?? '',
-            lane: item.lane ?? '',
+            ...(item.truncated ? { truncated: true } : {}),
+            ...(item.lane ? { lane: item.lane } : {}),
           }),
           item.response === undefined ? '' : JSON.stringify(item.response),
         );
@@ -450,6 +464,19 @@ export class RequestStore {
     });
   }
 
+  /** The JSON schema text (structured outputs, SPEC §14) of each request, undefined for those without one. */
+  async schemas(p: PartitionId, ids: readonly string[]): Promise<Array<string | undefined>> {
+    if (ids.length === 0) return [];
+    const k = this.ctx.keys.partitionKeys(p);
+    const pipeline = this.ctx.redis.pipeline();
+    for (const id of ids) pipeline.hget(k.req(id), 'schema');
+    const replies = (await pipeline.exec()) ?? [];
+    return replies.map(([err, value]) => {
+      if (err) throw err;
+      return typeof value === 'string' && value !== '' ? value : undefined;
+    });
+  }
+
   /** Takes a request out of the undelivered index (its record expired, or its outcome is recorded after all). */
   async forgetUndelivered(p: PartitionId, id: string): Promise<void> {
     await this.ctx.redis.zrem(this.ctx.keys.partitionKeys(p).undelivered, id);
@@ -467,6 +494,7 @@ const OBJECT_FIELDS = [
   'completed_at',
   'batch_id',
   'attempts',
+  'truncated',
   'response',
   'error',
   'lane',

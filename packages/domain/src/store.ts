@@ -11,6 +11,7 @@
  *   secrets      webhook-secrets.ts webhook secrets rotated through the API
  *   endpoints    endpoint-health.ts circuit and disabling per tenant callback host
  *   replays      replays.ts         time-range replay jobs and their progress
+ *   aggregates   aggregates.ts      aggregated deliveries: buffers of outcomes per tenant and callback URL
  *   providers    provider-health.ts per-provider circuits (failover)
  *   lanes        lane-store.ts      deadlines and fast lanes: deadline index, lane claims, turnarounds, budgets
  *
@@ -18,6 +19,7 @@
  * that changes a state). Services never build keys themselves.
  */
 import type { Cluster, Redis } from 'ioredis';
+import { Aggregates } from './aggregates.js';
 import { BatchStore } from './batch-store.js';
 import { DeadLetters } from './dead-letters.js';
 import { EndpointHealth } from './endpoint-health.js';
@@ -45,6 +47,7 @@ export class Store {
   readonly endpoints: EndpointHealth;
   readonly replays: ReplayJobs;
   readonly lanes: LaneStore;
+  readonly aggregates: Aggregates;
   /** Per-provider circuits (SPEC §11); the thresholds come from the configuration (`withSettings`). */
   providers: ProviderHealthStore;
 
@@ -68,6 +71,7 @@ export class Store {
     this.endpoints = new EndpointHealth(ctx);
     this.replays = new ReplayJobs(ctx);
     this.lanes = new LaneStore(ctx);
+    this.aggregates = new Aggregates(ctx);
     this.providers = new ProviderHealthStore(ctx, options.circuit);
   }
 }

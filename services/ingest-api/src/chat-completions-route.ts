@@ -17,6 +17,7 @@ import {
   newRequestId,
   providerOfGroup,
   type RequestObject,
+  structuredOutputSchema,
   toRequestObject,
 } from '@batchbridge/domain';
 import { isFastLane, LaneScheduler, type Runtime } from '@batchbridge/runtime';
@@ -387,6 +388,7 @@ export function chatCompletionsCore(
         callbackUrl,
         idempotencyKey,
         bodyHash,
+        schema: schemaText(endpoint, req.body),
         deadlineAt,
       },
       {
@@ -563,4 +565,10 @@ function createdObject(
     lane,
     deadline_at: deadlineAt,
   });
+}
+
+/** The JSON schema every answer must follow (structured outputs, SPEC §14), as stored on the record. */
+function schemaText(endpoint: string, body: unknown): string | undefined {
+  const schema = structuredOutputSchema(endpoint, body);
+  return schema === undefined ? undefined : JSON.stringify(schema);
 }

@@ -1,6 +1,6 @@
 /** The shape every scenario hands back to the report, and the run plan (full or quick). */
 
-export type ScenarioId = 'S1' | 'S2' | 'S3' | 'S4' | 'S5' | 'S6' | 'S7';
+export type ScenarioId = 'S1' | 'S2' | 'S3' | 'S4' | 'S5' | 'S6' | 'S7' | 'S8';
 
 /** One line of the stdout table and of the report's summary table. */
 export interface Row {
@@ -49,6 +49,8 @@ export interface Plan {
   s6: { directS: number; prompts: number; reps: number };
   /** Concurrent waiting connections held by one ingest process (transparent mode). */
   s7: { connections: number };
+  /** Prompts with deadlines (SPEC §10) against slow batches. */
+  s8: { count: number };
   /** Write CPU profiles of the services under test (for targets not met). */
   profile: boolean;
 }
@@ -63,6 +65,7 @@ export const FULL: Plan = {
   s5: { count: 10_000, clientConcurrency: 32 },
   s6: { directS: 120, prompts: 10_000, reps: 3 },
   s7: { connections: 10_000 },
+  s8: { count: 10_000 },
   profile: false,
 };
 
@@ -76,6 +79,7 @@ export const QUICK: Plan = {
   s5: { count: 1_000, clientConcurrency: 32 },
   s6: { directS: 30, prompts: 2_000, reps: 1 },
   s7: { connections: 1_000 },
+  s8: { count: 1_000 },
   profile: false,
 };
 

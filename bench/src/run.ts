@@ -21,6 +21,7 @@ import { runS3S4 } from './scenarios/s3-s4-route-deliver.js';
 import { runS5 } from './scenarios/s5-end-to-end.js';
 import { runS6 } from './scenarios/s6-headline.js';
 import { runS7 } from './scenarios/s7-waits.js';
+import { runS8 } from './scenarios/s8-deadlines.js';
 
 const argv = process.argv.slice(2);
 const arg = (name: string) => {
@@ -41,7 +42,7 @@ const plan: Plan = {
     ...(arg('--s3-lines') ? { lines: Number(arg('--s3-lines')) } : {}),
   },
 };
-const only = new Set((arg('--only') ?? 'S1,S2,S3,S4,S5,S6,S7').split(',').map((s) => s.trim().toUpperCase()));
+const only = new Set((arg('--only') ?? 'S1,S2,S3,S4,S5,S6,S7,S8').split(',').map((s) => s.trim().toUpperCase()));
 const outDir = arg('--out') ?? join(REPO_ROOT, quick ? 'bench/results/quick' : 'docs');
 
 const SCENARIOS: Array<{
@@ -54,6 +55,7 @@ const SCENARIOS: Array<{
   { id: 'S5', run: runS5 },
   { id: 'S6', run: runS6 },
   { id: 'S7', run: runS7 },
+  { id: 'S8', run: runS8 },
 ];
 
 const startedAt = new Date();

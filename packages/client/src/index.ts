@@ -43,7 +43,13 @@ export type {
   BatchEndpoint,
   BatchWebhookEvent,
   BatchWebhookEventType,
+  Lane,
+  RequestCost,
   RequestStatus,
+  RequestUsage,
+  UsageAmounts,
+  UsageReport,
+  UsageRow,
   WebhookEvent,
   WebhookEventType,
 } from './types.js';

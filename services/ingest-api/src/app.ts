@@ -4,6 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createAdminRouter } from '@batchbridge/admin-ui';
+import { loadPriceTable } from '@batchbridge/config';
 import { ENDPOINTS, isTerminal, OPEN_STATUSES, type RequestObject } from '@batchbridge/domain';
 import { metricsHandler } from '@batchbridge/metrics';
 import type { Runtime } from '@batchbridge/runtime';
@@ -11,6 +12,7 @@ import type { ResolveHost } from '@batchbridge/webhooks';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { Cluster, type Redis } from 'ioredis';
 import { requireTenant, tenantOf } from './auth.js';
+import { BudgetGate } from './budget.js';
 import { CallbackPolicy } from './callback-policy.js';
 import { CapacityView } from './capacity.js';
 import { CHAT_ENDPOINT, chatCompletionsCore, chatCompletionsHandler } from './chat-completions-route.js';
@@ -26,6 +28,7 @@ import { openApiDocument } from './openapi.js';
 import { ProviderCatalog } from './provider-catalog.js';
 import { RateLimiter } from './rate-limiter.js';
 import { requestsHandlers } from './requests-routes.js';
+import { usageHandler } from './usage-routes.js';
 import type { HoldDeps } from './wait/hold.js';
 import { OutcomeWaiter } from './wait/outcome-waiter.js';
 import { webhookHandlers } from './webhook-routes.js';
@@ -168,6 +171,7 @@ export function createIngestApp(runtime: Runtime, options: IngestAppOptions = {}
     capacity,
     models,
     providers,
+    budgets: new BudgetGate(runtime.store, loadPriceTable(config.priceTableFile)),
   });
   // Logging and the rejection metric of every error answer, shared by express and the fast path.
   const reportError: ErrorReporter = (err, context) => {
@@ -213,6 +217,7 @@ export function createIngestApp(runtime: Runtime, options: IngestAppOptions = {}
   route('post', '/v1/endpoints/enable', auth, json, webhooks.enableEndpoint);
   route('post', '/v1/deliveries/replay', auth, json, webhooks.replay);
   route('get', '/v1/deliveries/replay/:id', auth, webhooks.replayStatus);
+  route('get', '/v1/usage', auth, usageHandler(runtime));
   route('get', '/v1/models', auth, (_req, res) => {
     const tenant = tenantOf(res);
     if (providers) {

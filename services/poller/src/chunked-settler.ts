@@ -4,7 +4,7 @@
  * the next lines: per-line work stays small and memory stays bounded by chunk size × chunks in flight.
  */
 import { type TokenUsage, usageOf } from '@batchbridge/config';
-import type { PartitionId, SettleKind, SettleOutcome, Store } from '@batchbridge/domain';
+import type { Billed, BillItem, PartitionId, SettleKind, SettleOutcome, Store } from '@batchbridge/domain';
 import type { Logger } from '@batchbridge/logger';
 import type { MetricsCatalog } from '@batchbridge/metrics';
 import type { OutboxRelay } from '@batchbridge/queues';
@@ -38,6 +38,10 @@ export interface ChunkedSettlerOptions {
   countStale: boolean;
   /** The poll job's logger: at debug level, one line per settled request (log-settled.ts). */
   logger?: Logger | undefined;
+  /** Prices a completed answer for the settle script to bill (SPEC §15); none: nothing is billed. */
+  price?: ((response: unknown) => BillItem | undefined) | undefined;
+  /** Told of every request the settle billed (metrics, budgets), with what it was priced from. */
+  onBilled?: ((billed: Billed, item: BillItem) => void) | undefined;
 }
 
 export class ChunkedSettler {
@@ -83,6 +87,8 @@ export class ChunkedSettler {
     if (!u) return;
     const sum = this.usage.get(u.model) ?? { inputTokens: 0, outputTokens: 0 };
     sum.inputTokens += u.inputTokens;
+    if (u.cachedTokens) sum.cachedTokens = (sum.cachedTokens ?? 0) + u.cachedTokens;
+    if (u.cacheWriteTokens) sum.cacheWriteTokens = (sum.cacheWriteTokens ?? 0) + u.cacheWriteTokens;
     sum.outputTokens += u.outputTokens;
     this.usage.set(u.model, sum);
   }
@@ -92,8 +98,11 @@ export class ChunkedSettler {
   }
 
   private async settle(items: SettleItem[]): Promise<void> {
-    const { store, relay, metrics, partition, batchId } = this.o;
-    const { outcomes, outbox } = await store.requests.settle(partition, batchId, items);
+    const { store, relay, metrics, partition, batchId, price } = this.o;
+    const priced = price
+      ? items.map((item) => (item.kind === 'completed' ? { ...item, bill: price(item.response) } : item))
+      : items;
+    const { outcomes, outbox, billed } = await store.requests.settle(partition, batchId, priced);
     // A crash between settle and relay leaves the entries in the outbox; the sweep relays them.
     await relay.relay(partition, outbox);
     if (this.o.logger) await logSettled(store, this.o.logger, partition, items, outcomes);
@@ -101,6 +110,9 @@ export class ChunkedSettler {
     outcomes.forEach((outcome, i) => {
       chunkCounts[outcome] += 1;
       if (outcome === 'completed') this.addUsage(items[i]?.response);
+      const b = billed[i];
+      const bill = (priced[i] as { bill?: BillItem } | undefined)?.bill;
+      if (b && bill) this.o.onBilled?.(b, bill);
     });
     for (const [outcome, n] of Object.entries(chunkCounts) as Array<[SettleOutcome, number]>) {
       if (n === 0) continue;

@@ -148,6 +148,18 @@ describe('price table', () => {
         },
       }),
     ).toEqual({ model: 'gpt-4o', inputTokens: 7, outputTokens: 3, cachedTokens: 2 });
+    // An Anthropic answer as the adapter translates it: cache writes apart from cache reads.
+    expect(
+      usageOf({
+        model: 'claude-haiku-4-5',
+        usage: {
+          prompt_tokens: 18,
+          completion_tokens: 4,
+          total_tokens: 22,
+          prompt_tokens_details: { cached_tokens: 6, audio_tokens: 0, cache_creation_tokens: 2 },
+        },
+      }),
+    ).toEqual({ model: 'claude-haiku-4-5', inputTokens: 18, outputTokens: 4, cachedTokens: 6, cacheWriteTokens: 2 });
     expect(
       usageOf({
         model: 'gpt-4o',

@@ -15,10 +15,21 @@ const bill: BillItem = {
   rt: 8_000_000,
 };
 
+const INITECH_KEY = 'bb_test_initech_key_0123456789';
 let t: TestIngest;
 beforeAll(async () => {
   t = await startTestIngest({
-    tenants: [{ ...TEST_TENANTS[0]!, monthly_budget_usd: 0.01 }, TEST_TENANTS[1]!],
+    tenants: [
+      { ...TEST_TENANTS[0]!, monthly_budget_usd: 0.01 },
+      TEST_TENANTS[1]!,
+      {
+        id: 'initech',
+        api_keys: [INITECH_KEY],
+        webhook_secret: TEST_TENANTS[0]!.webhook_secret,
+        allowed_models: ['*'],
+        daily_budget_usd: 0.003,
+      },
+    ],
   });
 });
 afterAll(async () => {
@@ -89,5 +100,17 @@ describe('GET /v1/usage and budgets', () => {
     expect(await t.rt.metrics.m.budgetRefused.get()).toMatchObject({
       values: expect.arrayContaining([expect.objectContaining({ labels: { period: 'month' }, value: 1 })]),
     });
+  });
+
+  it('refuses past a daily budget, and lets the first request of a tenant with no spend through', async () => {
+    // No spend yet: this request's own estimate (a few input tokens at the batch price) is far below $0.003.
+    expect((await t.chat(chat, { 'x-callback-url': CALLBACK }, INITECH_KEY)).status).toBe(202);
+    await makeOutcomes(t.rt, [{ tenant: 'initech', bill }]);
+    // The gate caches a tenant's spend for a second.
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    const refused = await t.chat(chat, { 'x-callback-url': CALLBACK }, INITECH_KEY);
+    expect(refused.status).toBe(429);
+    expect(refused.json.error.code).toBe('budget_exceeded');
+    expect(refused.json.error.message).toMatch(/^daily budget of \$0\.0030 reached: spent \$0\.0040 this day/);
   });
 });

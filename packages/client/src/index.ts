@@ -65,8 +65,10 @@ export type {
 export {
   type HeadersLike,
   type VerifiedWebhook,
+  type VerifiedWebhookEvents,
   type VerifyOptions,
   verifyWebhook,
+  verifyWebhookEvents,
   type WebhookVerificationCode,
   WebhookVerificationError,
 } from './webhooks.js';

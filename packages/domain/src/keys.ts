@@ -54,6 +54,12 @@
  * |                              |        | requests), `up|…` (unpriced ones), `usd|…`, `rt|…` (nano-USD, realtime)  |
  * | T:spend:<tenant>             | hash   | the tenant's spend in this partition: `d:<day>`, `m:<month>` (nano-USD), |
  * |                              |        | `c:<month>` (priced requests); budgets, summed over partitions at intake |
+ * | T:agg:<tenant>:<urlHash>     | zset   | aggregated deliveries (SPEC §16): outcome ids waiting for the next signed |
+ * |                              |        | POST to one callback URL (hash = its SHA-256, 16 hex), score = added (ms) |
+ * | T:agg:<tenant>:<urlHash>:in  | set    | ids in that buffer or in its envelope being sent (no id twice)            |
+ * | T:agg:<tenant>:<urlHash>:cur | hash   | the envelope being sent: id, at (ms), members (ids, space-separated); the |
+ * |                              |        | same id, time and members on every retry, so the same bytes               |
+ * | T:agg:<tenant>:<urlHash>:job | string | set while an aggregate job is scheduled or running for the buffer, PX     |
  * | T:<queue>:…                  | BullMQ | the flush, poll and deliver queues of the partition (queues package)    |
  *
  * Global keys (not per partition), with G = `{<prefix>:g}`:
@@ -220,6 +226,10 @@ export const PARTITION_KEYS = {
   ledger: 'ledger:<tenant>',
   ledgerPeriod: 'ledger:<tenant>:<period>',
   spend: 'spend:<tenant>',
+  aggBuffer: 'agg:<tenant>:<urlHash>',
+  aggMembers: 'agg:<tenant>:<urlHash>:in',
+  aggEnvelope: 'agg:<tenant>:<urlHash>:cur',
+  aggScheduled: 'agg:<tenant>:<urlHash>:job',
 } as const;
 
 export type PartitionKeyName = keyof typeof PARTITION_KEYS;
@@ -375,5 +385,18 @@ export class PartitionKeys {
   /** The tenant's spend per day and month in this partition (nano-USD), for budgets. */
   spend(tenant: string): string {
     return KEY.spend(this.tag, tenant);
+  }
+  /** Outcome ids waiting for the next aggregated delivery to one callback URL of a tenant. */
+  aggBuffer(tenant: string, urlHash: string): string {
+    return KEY.aggBuffer(this.tag, tenant, urlHash);
+  }
+  aggMembers(tenant: string, urlHash: string): string {
+    return KEY.aggMembers(this.tag, tenant, urlHash);
+  }
+  aggEnvelope(tenant: string, urlHash: string): string {
+    return KEY.aggEnvelope(this.tag, tenant, urlHash);
+  }
+  aggScheduled(tenant: string, urlHash: string): string {
+    return KEY.aggScheduled(this.tag, tenant, urlHash);
   }
 }

@@ -51,8 +51,26 @@ export interface EndpointRow {
   lastError: string | undefined;
 }
 
+/** A tenant's ledger this month (SPEC §15) against its budgets. */
+export interface TenantCostRow {
+  tenant: string;
+  month: string;
+  usd: number;
+  realtimeUsd: number;
+  savedUsd: number;
+  requests: number;
+  unpricedRequests: number;
+  monthlyBudgetUsd: number | undefined;
+  dailyBudgetUsd: number | undefined;
+}
+
+/** Tenants shown in the cost table (each costs one ledger read per partition). */
+const MAX_TENANT_ROWS = 200;
+
 export interface Overview {
   generatedAt: number;
+  /** Cost per tenant this month (UTC), largest first. */
+  tenants: TenantCostRow[];
   batches: BatchRow[];
   deadLetters: DeadLetterRow[];
   deadLetterTotal: number;
@@ -121,10 +139,29 @@ export async function readOverview(runtime: Runtime, limits: OverviewLimits = {}
   }
 
   const models = await store.ledger.savings();
+  const today = new Date().toISOString().slice(0, 10);
+  const month = today.slice(0, 7);
+  const tenants: TenantCostRow[] = [];
+  for (const t of runtime.tenants.tenants.slice(0, MAX_TENANT_ROWS)) {
+    const { total } = await store.ledger.usage(t.id, `${month}-01`, today);
+    tenants.push({
+      tenant: t.id,
+      month,
+      usd: total.usd,
+      realtimeUsd: total.realtime_usd,
+      savedUsd: total.saved_usd,
+      requests: total.requests,
+      unpricedRequests: total.unpriced_requests,
+      monthlyBudgetUsd: t.monthly_budget_usd,
+      dailyBudgetUsd: t.daily_budget_usd,
+    });
+  }
+  tenants.sort((a, b) => b.usd - a.usd || a.tenant.localeCompare(b.tenant));
   const queues = {} as Record<QueueKind, Record<string, number>>;
   for (const kind of QUEUE_KINDS) queues[kind] = await runtime.queues.counts(kind);
   return {
     generatedAt: Date.now(),
+    tenants,
     batches: batches.slice(0, maxBatches),
     deadLetters,
     deadLetterTotal: await store.deadLetters.count(),

@@ -95,6 +95,16 @@ ${o.deadLetters.length === 0 ? html`<div class="empty">No dead letters: every ou
 <h2>Unhealthy endpoints</h2>
 ${o.endpoints.length === 0 ? html`<div class="empty">Every callback host answers: no circuit open, none disabled.</div>` : endpointsTable(o.endpoints, ctx.base)}
 
+<h2>Cost by tenant, this month (UTC)</h2>
+${
+  o.tenants.every((t) => t.requests === 0)
+    ? html`<div class="empty">No answered request billed this month yet.</div>`
+    : html`<table id="tenant-costs"><thead><tr><th>Tenant</th><th class="num">Requests</th><th class="num">Unpriced</th><th class="num">Cost</th><th class="num">At realtime</th><th class="num">Saved</th><th class="num">Monthly budget</th></tr></thead><tbody>
+${o.tenants.map((t) => html`<tr><td><code>${t.tenant}</code></td><td class="num">${int(t.requests)}</td><td class="num">${int(t.unpricedRequests)}</td><td class="num">${usd(t.usd)}</td><td class="num">${usd(t.realtimeUsd)}</td><td class="num">${usd(t.savedUsd)}</td><td class="num">${t.monthlyBudgetUsd === undefined ? '—' : `${usd(t.monthlyBudgetUsd)} (${Math.round((t.usd / t.monthlyBudgetUsd) * 100)} %)`}</td></tr>`)}
+</tbody></table>
+<p class="muted">Per day and model: <code>${ctx.base}/tenants/&lt;id&gt;/usage.json?from=YYYY-MM-DD&amp;to=YYYY-MM-DD&amp;group_by=model</code>.</p>`
+}
+
 <h2>Estimated savings by model</h2>
 ${
   o.savings.models.length === 0

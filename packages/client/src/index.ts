@@ -52,7 +52,13 @@ export type {
   BatchEndpoint,
   BatchWebhookEvent,
   BatchWebhookEventType,
+  Lane,
+  RequestCost,
   RequestStatus,
+  RequestUsage,
+  UsageAmounts,
+  UsageReport,
+  UsageRow,
   WebhookEvent,
   WebhookEventType,
 } from './types.js';

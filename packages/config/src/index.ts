@@ -1,17 +1,31 @@
 export { parseDuration, parseDurationList } from './duration.js';
 export { CONFIG_ENV_NAMES, type Config, type ConfigResult, type Env, parseConfig } from './env.js';
 export {
+  ANY_PROVIDER,
+  costOf,
   DEFAULT_PRICE_TABLE,
   estimateSavingsUsd,
+  LANES,
+  type Lane,
+  type LaneCosts,
+  type LanePrice,
+  laneCosts,
+  laneRate,
   loadPriceTable,
-  type ModelPrice,
-  ModelPriceSchema,
+  type ModelEntry,
+  ModelEntrySchema,
+  NANO,
+  type PricedModel,
   type PriceTable,
   PriceTableSchema,
   parsePriceTable,
   priceFor,
+  type Rate,
+  type RequestCost,
   type TokenUsage,
+  toNano,
   usageOf,
+  usdOf,
 } from './price-table.js';
 export {
   BATCH_ENDPOINTS,

@@ -34,6 +34,10 @@ export const TenantSchema = z.object({
     .optional(),
   /** Provider ids of PROVIDERS_FILE this tenant's requests may go to (SPEC §11); unset = any. */
   allowed_providers: z.array(z.string().min(1)).min(1).optional(),
+  /** Spend limit per calendar month (UTC) in USD (SPEC §15): intake answers 429 `budget_exceeded` past it. */
+  monthly_budget_usd: z.number().positive().optional(),
+  /** Spend limit per UTC day in USD, like `monthly_budget_usd`. */
+  daily_budget_usd: z.number().positive().optional(),
 });
 
 export const TenantsFileSchema = z.object({

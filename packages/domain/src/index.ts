@@ -65,7 +65,7 @@ export {
 } from './ids.js';
 export { aggregateRun, JOB_ID_PREFIXES, type JobIdKind, jobIds } from './job-ids.js';
 export { KeySpace, PARTITION_KEYS, type PartitionId, PartitionKeys } from './keys.js';
-export { Ledger, type ModelSavings } from './ledger.js';
+export { Ledger, type ModelSavings, type UsageGroupBy, type UsageReport, type UsageRow } from './ledger.js';
 export {
   BATCH_STATES,
   BATCH_TRANSITIONS,
@@ -109,9 +109,12 @@ export {
   toRequestObject,
 } from './request-record.js';
 export {
+  type Billed,
+  type BillItem,
   type DeliveryAttempt,
   type DeliveryAttemptInput,
   type EnqueueResult,
+  ledgerDay,
   type NewRequest,
   RequestStore,
   type SettleKind,

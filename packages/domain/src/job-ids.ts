@@ -15,7 +15,7 @@ export const JOB_ID_PREFIXES = {
   poll: 'poll-',
   /** The deliver job of a finished request (dispatcher). */
   deliver: 'dlv-',
-  /** An operational event of a tenant (`endpoint.disabled`, `message.attempt.exhausted`) for its operations_url. */
+  /** An operational event of a tenant (`endpoint.disabled`, `message.attempt.exhausted`, `budget.threshold`). */
   event: 'evt-',
   /** An aggregated delivery run: sends a tenant's buffered outcomes for one callback URL, N per signed POST. */
   aggregate: 'agg-',

@@ -1,7 +1,13 @@
 /**
  * The request record as stored in Redis (hash `T:req:<id>`) and the public request object built from it (SPEC §3).
  */
-import type { BatchbridgeRequest, RequestStatus as PublicRequestStatus, WebhookEventType } from '@batchbridge/client';
+import type {
+  BatchbridgeRequest,
+  RequestStatus as PublicRequestStatus,
+  RequestCost,
+  RequestUsage,
+  WebhookEventType,
+} from '@batchbridge/client';
 import { endpointOfGroup, groupPart } from './endpoints.js';
 import type { RequestStatus } from './lifecycle.js';
 
@@ -45,6 +51,11 @@ export interface RequestRecord {
   dead_reason?: string | undefined;
   /** Delivery attempts made for this outcome (its delivery log keeps the last few). */
   delivery_attempts?: number;
+  /** The answer's tokens and cost, written by the settle that billed it (includes/bill.lua, SPEC §15). */
+  usage?: RequestUsage | undefined;
+  cost?: RequestCost | undefined;
+  /** The request's lane (SPEC §10) when one was chosen; billing reads `batch` otherwise. */
+  lane?: string | undefined;
 }
 
 /** Parses a record hash (HGETALL reply); undefined for a missing key. */
@@ -80,6 +91,9 @@ export function parseRecord(hash: Record<string, string>): RequestRecord | undef
     stop_reason: hash.stop_reason === 'gone' || hash.stop_reason === 'aborted' ? hash.stop_reason : undefined,
     dead_reason: hash.dead_reason || undefined,
     delivery_attempts: num(hash.delivery_attempts) ?? 0,
+    usage: json(hash.usage),
+    cost: json(hash.cost),
+    lane: hash.lane || undefined,
   };
 }
 
@@ -108,6 +122,8 @@ export function toRequestObject(r: RequestRecord): RequestObject {
     ...(r.truncated ? { truncated: true as const } : {}),
     response: r.response ?? null,
     error: r.error ?? null,
+    usage: r.usage ?? null,
+    cost: r.cost ?? null,
   };
 }
 

@@ -21,6 +21,7 @@ import {
 import type { Runtime } from '@batchbridge/runtime';
 import type { Request, Response } from 'express';
 import { tenantOf } from './auth.js';
+import type { BudgetGate } from './budget.js';
 import type { CallbackPolicy } from './callback-policy.js';
 import type { CapacityView } from './capacity.js';
 import { MAX_CLIENT_REF_LENGTH } from './chat-request.js';
@@ -51,6 +52,8 @@ export interface ChatRouteDeps {
   models: ModelCatalog;
   /** Several providers (PROVIDERS_FILE): routing by model; undefined with the one provider of UPSTREAM_*. */
   providers?: ProviderCatalog | undefined;
+  /** Budgets (SPEC §15): tenants with `monthly_budget_usd` / `daily_budget_usd`. */
+  budgets?: BudgetGate | undefined;
 }
 
 /** What the route answers when it accepts (or replays) a request; refusals are thrown as ApiError. */
@@ -131,7 +134,7 @@ function releaseBody(req: Request): void {
 export function chatCompletionsCore(
   deps: ChatRouteDeps,
 ): (input: ChatInput, endpoint?: Endpoint) => Promise<ChatReply> {
-  const { runtime, callbacks, rateLimiter, capacity, models, providers } = deps;
+  const { runtime, callbacks, rateLimiter, capacity, models, providers, budgets } = deps;
   const { config, store, metrics, logger } = runtime;
   const partitions = config.redis.partitions;
 
@@ -362,6 +365,20 @@ export function chatCompletionsCore(
       if (joined) {
         metrics.m.waitRetriesJoined.inc();
         return { ...joined, wait: { id: joined.body.id, seconds: waitS, current: joined.body, stream: chat.stream } };
+      }
+    }
+
+    if (budgets) {
+      try {
+        await budgets.check(tenant, {
+          model: chat.model,
+          tokens,
+          providers: [route?.provider ?? 'default', config.upstream.profile.name],
+        });
+      } catch (err) {
+        if (err instanceof ApiError && err.code === 'budget_exceeded')
+          metrics.m.budgetRefused.inc({ period: err.message.startsWith('daily') ? 'day' : 'month' });
+        throw err;
       }
     }
 

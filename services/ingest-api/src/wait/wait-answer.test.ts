@@ -15,6 +15,8 @@ const base: RequestObject = {
   attempts: 1,
   response: null,
   error: null,
+  usage: null,
+  cost: null,
 };
 
 describe('answers after a wait', () => {

@@ -5,6 +5,13 @@ export {
   type ProviderAdapter,
   type ResultSource,
 } from './adapter.js';
+// Registers the `anthropic` protocol's factory (after the registry, which the module imports).
+export {
+  AnthropicAdapter,
+  type AnthropicAdapterOptions,
+  anthropicAdapterFactory,
+  toProviderBatch as anthropicToProviderBatch,
+} from './anthropic/adapter.js';
 export {
   BATCH_STATUSES,
   type BatchStatus,
@@ -26,15 +33,3 @@ export {
   toProviderError,
 } from './errors.js';
 export { type HealthHooks, type HealthOp, withHealth } from './health.js';
-export { OpenAIAdapter, type OpenAIAdapterOptions } from './openai-adapter.js';
-export {
-  type AdapterContext,
-  type AdapterFactory,
-  adapterFactoryFor,
-  defaultAdapter,
-  openAIAdapterFactory,
-  ProviderRegistry,
-  providerLabel,
-  registerAdapterFactory,
-} from './registry.js';
-export { judgeLine, type LineVerdict, RETRYABLE_LINE_CODES, type ResultLine, ResultLineSchema } from './result-line.js';

@@ -1,5 +1,5 @@
 /**
- * What the operator page shows, read from the request store: recent provider batches (live and routed, with the
+ * What the operator page shows, read from the request store: each provider's circuit, recent provider batches (live and routed, with the
  * flush that made them), dead-lettered outcomes, the savings estimate and the request and queue counts. Read-only; no
  * prompt text or callback URL path ever leaves here (a URL's path or query may carry a receiver's token).
  */
@@ -51,8 +51,27 @@ export interface EndpointRow {
   lastError: string | undefined;
 }
 
+/** One provider's circuit (SPEC §11 failover), as every replica sees it (`G:provider:<id>`). */
+export interface ProviderRow {
+  id: string;
+  profile: string;
+  priority: number;
+  state: 'closed' | 'open';
+  /** The operation whose failures opened the circuit. */
+  openedBy: string | undefined;
+  /** Consecutive failures per operation (upload, create, poll, download). */
+  failures: Record<string, number>;
+  /** While open: when the next probe may go (ms). */
+  probeAt: number | undefined;
+  /** Times the circuit opened. */
+  opened: number;
+  lastFailure: string | undefined;
+  lastFailureAt: number | undefined;
+}
+
 export interface Overview {
   generatedAt: number;
+  providers: ProviderRow[];
   batches: BatchRow[];
   deadLetters: DeadLetterRow[];
   deadLetterTotal: number;
@@ -123,8 +142,25 @@ export async function readOverview(runtime: Runtime, limits: OverviewLimits = {}
   const models = await store.ledger.savings();
   const queues = {} as Record<QueueKind, Record<string, number>>;
   for (const kind of QUEUE_KINDS) queues[kind] = await runtime.queues.counts(kind);
+  const providers: ProviderRow[] = [];
+  for (const c of runtime.providers.configs) {
+    const h = await store.providers.get(c.id);
+    providers.push({
+      id: c.id,
+      profile: c.profile.name,
+      priority: c.priority,
+      state: h.state,
+      openedBy: h.openedBy,
+      failures: h.failures as Record<string, number>,
+      probeAt: h.state === 'open' ? h.until : undefined,
+      opened: h.opened,
+      lastFailure: h.lastFailure,
+      lastFailureAt: h.lastFailureAt,
+    });
+  }
   return {
     generatedAt: Date.now(),
+    providers,
     batches: batches.slice(0, maxBatches),
     deadLetters,
     deadLetterTotal: await store.deadLetters.count(),

@@ -33,3 +33,26 @@ export {
   toProviderError,
 } from './errors.js';
 export { type HealthHooks, type HealthOp, withHealth } from './health.js';
+// Registers the `mistral` protocol's factory.
+export {
+  fromMistralJob,
+  MISTRAL_STATUSES,
+  MistralAdapter,
+  type MistralAdapterOptions,
+  type MistralBatchJob,
+  mistralAdapterFactory,
+  timeoutHours,
+  writeMistralInput,
+} from './mistral-adapter.js';
+export { OpenAIAdapter, type OpenAIAdapterOptions } from './openai-adapter.js';
+export {
+  type AdapterContext,
+  type AdapterFactory,
+  adapterFactoryFor,
+  defaultAdapter,
+  openAIAdapterFactory,
+  ProviderRegistry,
+  providerLabel,
+  registerAdapterFactory,
+} from './registry.js';
+export { judgeLine, type LineVerdict, RETRYABLE_LINE_CODES, type ResultLine, ResultLineSchema } from './result-line.js';

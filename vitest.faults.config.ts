@@ -4,9 +4,10 @@ import { defineConfig } from 'vitest/config';
 // services as processes for minutes. One file, one fork: the run itself needs both cores.
 export default defineConfig({
   test: {
-    // The Sentinel phase (test/faults/sentinel.test.ts, issue 27) is opt-in until the second provider batch it found
-    // after a master failover is fixed: `pnpm test:faults:sentinel`.
-    include: process.env.FAULTS_SENTINEL ? ['test/faults/sentinel.test.ts'] : ['test/faults/invariants.test.ts'],
+    // The main run and the Sentinel phase (issue 27), one file at a time; `pnpm test:faults:sentinel` runs the Sentinel phase alone.
+    include: process.env.FAULTS_SENTINEL
+      ? ['test/faults/sentinel.test.ts']
+      : ['test/faults/invariants.test.ts', 'test/faults/sentinel.test.ts'],
     exclude: ['**/node_modules/**'],
     testTimeout: 900_000,
     hookTimeout: 120_000,

@@ -10,7 +10,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, spawnRedisServer } from '@batchbridge/redis';
-import { createTestRuntime, startRedis, startRedisSentinel, type TestRedis } from '@batchbridge/testkit';
+import {
+  createTestRuntime,
+  newRequestFixture,
+  startRedis,
+  startRedisSentinel,
+  type TestRedis,
+} from '@batchbridge/testkit';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startTestIngest, type TestIngest } from '../../services/ingest-api/test/helpers.js';
@@ -80,6 +86,24 @@ describe('REDIS_DURABILITY=replica', () => {
     const onReplica = new Redis({ port: replicaPort });
     cleanups.push(async () => onReplica.disconnect());
     expect(await onReplica.keys(requestKeys)).toHaveLength(2);
+  });
+  it("confirms the background services' writes too: the worker connection's store waits for a replica", async () => {
+    // The packer and the poller write on the worker connection (flush create markers, submissions, settles). A
+    // failover to a replica that lacked a create marker would let a retry create a second paid batch.
+    const master: TestRedis = await startRedis({ aof: false, forceProcess: true });
+    cleanups.push(() => master.stop());
+    const rt = await createTestRuntime({
+      redisUrl: master.url,
+      env: { REDIS_DURABILITY: 'replica', REDIS_DURABILITY_TIMEOUT_MS: '100' },
+    });
+    cleanups.push(() => rt.dispose());
+    for (const store of [rt.store, rt.workerStore]) {
+      const refused = await store.requests.enqueue(newRequestFixture(), {}).then(
+        () => 'confirmed',
+        (err: Error & { code?: string }) => err.code,
+      );
+      expect(refused).toBe('redis.replica_unconfirmed');
+    }
   });
 });
 

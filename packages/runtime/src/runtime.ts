@@ -40,6 +40,12 @@ export interface Runtime {
   workerRedis: RedisClient;
   keys: KeySpace;
   store: Store;
+  /**
+   * The same store on the worker connection, for background work whose scripts may run longer than the request path's
+   * 1 s command timeout (packer, poller). Same options — REDIS_DURABILITY=replica confirms its writes too (WAIT on
+   * this connection): a flush's create marker or a settle that a promoted replica lacks would mean a second batch.
+   */
+  workerStore: Store;
   queues: PartitionedQueues;
   relay: OutboxRelay;
   /**
@@ -102,13 +108,16 @@ export async function createRuntime(options: CreateRuntimeOptions): Promise<Runt
     throw err;
   }
   const metrics = options.metrics ?? createMetrics();
-  const store = new Store(redis, keys, {
-    retentionMs: config.limits.resultRetentionMs,
-    idempotencyTtlMs: config.limits.idempotencyTtlMs,
-    maxAttempts: config.maxAttempts,
-    circuit: config.circuit,
-    ...(durability.mode === 'replica' ? { confirmWrites: writeConfirmer(redis, durability) } : {}),
-  });
+  const storeOn = (connection: RedisClient) =>
+    new Store(connection, keys, {
+      retentionMs: config.limits.resultRetentionMs,
+      idempotencyTtlMs: config.limits.idempotencyTtlMs,
+      maxAttempts: config.maxAttempts,
+      circuit: config.circuit,
+      ...(durability.mode === 'replica' ? { confirmWrites: writeConfirmer(connection, durability) } : {}),
+    });
+  const store = storeOn(redis);
+  const workerStore = storeOn(workerRedis);
   const queues = new PartitionedQueues(workerRedis, keys, {
     deliver: { attempts: config.webhook.retryScheduleMs.length + 1 },
   });
@@ -140,6 +149,7 @@ export async function createRuntime(options: CreateRuntimeOptions): Promise<Runt
     workerRedis,
     keys,
     store,
+    workerStore,
     queues,
     relay,
     provider,

@@ -56,12 +56,7 @@ export async function startPacker(runtime: Runtime, options: PackerOptions = {})
   // The runtime's store sits on the fail-fast producer connection (1 s command timeout, right for the request path).
   // Claiming or failing a 50 000-request flush runs longer than that inside Redis, and a reply lost to the timeout
   // would leave the work to the recovery sweep; the packer is background work, so it uses the worker connection.
-  const store = new Store(runtime.workerRedis, runtime.keys, {
-    retentionMs: config.limits.resultRetentionMs,
-    idempotencyTtlMs: config.limits.idempotencyTtlMs,
-    maxAttempts: config.maxAttempts,
-    circuit: config.circuit,
-  });
+  const store = runtime.workerStore;
   // The packer's own adapters: uploads go through a fetch that streams the file from disk (streaming-fetch.ts).
   const providers = buildProviderRegistry(runtime, {
     uploadFetch: instrumentedFetch(options.uploadFetch ?? streamingFetch, runtime.metrics.m),

@@ -19,7 +19,7 @@ import {
   isolationGroup,
   type ModelSavings,
   type PartitionId,
-  Store,
+  type Store,
 } from '@batchbridge/domain';
 import type { Logger } from '@batchbridge/logger';
 import {
@@ -108,11 +108,7 @@ export class BatchRouter {
       throw new Error('the poller needs a provider (UPSTREAM_BASE_URL)');
     this.options = resolvePollerOptions(options, runtime.config.upstream.timeoutMs);
     this.prices = loadPriceTable(runtime.config.priceTableFile);
-    this.store = new Store(runtime.workerRedis, runtime.keys, {
-      retentionMs: runtime.config.limits.resultRetentionMs,
-      idempotencyTtlMs: runtime.config.limits.idempotencyTtlMs,
-      maxAttempts: runtime.config.maxAttempts,
-    });
+    this.store = runtime.workerStore;
   }
 
   async route(p: PartitionId, batch: BatchRecord, remote: ProviderBatch, ctx: RouteContext): Promise<RouteSummary> {

@@ -274,3 +274,40 @@ describe('OpenAI and Anthropic providers behind one deployment', () => {
     ]);
   });
 });
+
+describe('Anthropic as the one provider of UPSTREAM_*', () => {
+  let single: Pipeline;
+  let sim: AnthropicSim;
+  beforeAll(async () => {
+    sim = await createAnthropicSim({ processingMs: 50, cancellingMs: 0, apiKeys: ['sk-ant-single'] });
+    single = await startPipeline({
+      UPSTREAM_BASE_URL: sim.url,
+      UPSTREAM_API_KEY: 'sk-ant-single',
+      PROVIDER_PROFILE: 'anthropic',
+    });
+  });
+  afterAll(async () => {
+    await single?.dispose();
+    await sim?.close();
+  });
+
+  it('lists its models through the adapter, answers chat.completions, refuses what it cannot carry', async () => {
+    const client = new OpenAI({
+      baseURL: `${single.url}/v1`,
+      apiKey: ACME_KEY,
+      maxRetries: 0,
+      defaultHeaders: { Prefer: 'wait=60' },
+    });
+    const body = { model: SONNET, messages: [{ role: 'user' as const, content: 'alone' }], max_tokens: 64 };
+    const answer = await client.chat.completions.create(body);
+    expect(answer.object).toBe('chat.completion');
+    expect(answer.choices[0]!.message.content).toBe(expectedFromClaude(body, SONNET).choices[0].message.content);
+    const refused = await submit(single.url, ACME_KEY, { ...body, n: 2 });
+    expect(refused.status).toBe(400);
+    expect((refused.json as { error: { param: string } }).error.param).toBe('n');
+    // A model the Anthropic provider does not list is refused at the door.
+    const unknown = await submit(single.url, ACME_KEY, { ...body, model: 'gpt-4o-mini' });
+    expect(unknown.status).toBe(400);
+    expect(sim.counters().linesReceived).toBe(1);
+  });
+});

@@ -61,8 +61,10 @@ export function createIngestApp(runtime: Runtime, options: IngestAppOptions = {}
     allowCidrs: config.webhook.allowCidrs,
     ...(options.resolveHost ? { resolve: options.resolveHost } : {}),
   });
+  // The one provider of UPSTREAM_* lists its models through its adapter when it speaks another protocol (Anthropic).
+  const speaksOpenAI = (config.upstream.profile.api ?? 'openai') === 'openai';
   const models = new ModelCatalog(
-    runtime.provider,
+    speaksOpenAI || !runtime.provider ? runtime.provider : runtime.providers.adapter('default'),
     PROFILE_DEFAULT_MODELS[config.upstream.profile.name],
     runtime.tenants.tenants,
     logger,

@@ -62,9 +62,11 @@ export function createIngestApp(runtime: Runtime, options: IngestAppOptions = {}
     ...(options.resolveHost ? { resolve: options.resolveHost } : {}),
   });
   // The one provider of UPSTREAM_* lists its models through its adapter when it speaks another protocol (Anthropic).
-  const speaksOpenAI = (config.upstream.profile.api ?? 'openai') === 'openai';
+  // (With PROVIDERS_FILE this catalogue is not started: ProviderCatalog lists every provider through its adapter.)
+  const viaAdapter =
+    !config.providersFile && runtime.provider !== undefined && (config.upstream.profile.api ?? 'openai') !== 'openai';
   const models = new ModelCatalog(
-    speaksOpenAI || !runtime.provider ? runtime.provider : runtime.providers.adapter('default'),
+    viaAdapter ? runtime.providers.adapter('default') : runtime.provider,
     PROFILE_DEFAULT_MODELS[config.upstream.profile.name],
     runtime.tenants.tenants,
     logger,

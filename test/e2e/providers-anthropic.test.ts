@@ -311,3 +311,90 @@ describe('Anthropic as the one provider of UPSTREAM_*', () => {
     expect(sim.counters().linesReceived).toBe(1);
   });
 });
+
+describe('failover out of an Anthropic provider', () => {
+  let pipe: Pipeline;
+  let claude: AnthropicSim;
+  let gateway: ProviderSim;
+  let hooks: WebhookReceiver;
+  beforeAll(async () => {
+    claude = await createAnthropicSim({ processingMs: 50, cancellingMs: 0 });
+    // An OpenAI-compatible gateway that also serves the Claude model (as OpenRouter-like gateways do).
+    gateway = await createProviderSim({
+      profile: 'openai',
+      timings: { validatingMs: 0, finalizingMs: 0, linesPerSecond: 0, cancellingMs: 0 },
+      models: [HAIKU],
+    });
+    const file = join(dir, 'failover-providers.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        providers: [
+          {
+            id: 'claude',
+            profile: 'anthropic',
+            base_url: claude.url,
+            api_key: 'k',
+            models: ['claude-*'],
+            priority: 10,
+          },
+          { id: 'gw', profile: 'openai', base_url: gateway.url, api_key: 'k', models: ['claude-*'], priority: 20 },
+        ],
+      }),
+    );
+    pipe = await startPipeline({
+      PROVIDERS_FILE: file,
+      BATCH_MAX_REQUESTS: '4',
+      PROVIDER_CIRCUIT_FAILURES: '2',
+      PROVIDER_CIRCUIT_COOLDOWN: '60s',
+    });
+    hooks = await startWebhookReceiver({ secrets: () => [String(TEST_TENANTS[0]!.webhook_secret)] });
+  });
+  afterAll(async () => {
+    await hooks?.close();
+    await pipe?.dispose();
+    await claude?.close();
+    await gateway?.close();
+  });
+
+  it('sends the Claude flushes to the gateway while Anthropic fails every create; none lost or paid twice', async () => {
+    claude.setFaults({ serverErrorFraction: { 'batches.create': 1 } });
+    const sent = new Map<string, string>();
+    await Promise.all(
+      Array.from({ length: 12 }, async (_, i) => {
+        const content = `failover ${i}`;
+        const { status, json } = await submit(
+          pipe.url,
+          ACME_KEY,
+          { model: HAIKU, max_tokens: 30, messages: [{ role: 'user', content }] },
+          { 'x-callback-url': hooks.url(`/f/${i}`) },
+        );
+        expect(status, JSON.stringify(json)).toBe(202);
+        sent.set(String(json.id), content);
+      }),
+    );
+    await hooks.waitFor(() => hooks.uniqueByWebhookId().length >= sent.size, { timeoutMs: 90_000 });
+    const events = hooks.uniqueByWebhookId();
+    expect(events).toHaveLength(sent.size);
+    for (const d of events) {
+      expect(d.verified).toBe(true);
+      const e = d.json as { type: string; data: { id: string; response: { body: Record<string, unknown> } } };
+      expect(e.type).toBe('request.completed');
+      // The gateway answered, as an OpenAI-compatible provider does, from the very body the client sent.
+      const body = { model: HAIKU, max_tokens: 30, messages: [{ role: 'user', content: sent.get(e.data.id)! }] };
+      expect(e.data.response.body).toMatchObject({
+        choices: [{ message: { content: simulatedCompletion(body).choices[0]!.message.content } }],
+      });
+    }
+    expect(claude.counters().batchesCreated).toBe(0);
+    expect(gateway.counters().linesReceived).toBe(sent.size);
+    expect(gateway.counters().customIdsAnsweredTwice).toEqual([]);
+    const ready = (await (await fetch(`${pipe.url}/readyz`)).json()) as {
+      providers: Array<{ id: string; circuit: string }>;
+    };
+    expect(ready.providers).toEqual([
+      expect.objectContaining({ id: 'claude', circuit: 'open' }),
+      expect.objectContaining({ id: 'gw', circuit: 'closed' }),
+    ]);
+  });
+});

@@ -229,4 +229,48 @@ describe('batchbridge submit', () => {
     expect((await cli(['frobnicate']).done).code).toBe(2);
     expect((await cli(['submit', join(dir, 'missing.jsonl')]).done).code).toBe(2);
   }, 120_000);
+
+  it('batch uploads a file, creates a Batch API batch, watches it and writes its output file; replay runs a range', async () => {
+    const bodies = Array.from({ length: 20 }, (_, i) => ({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: `cli batch line ${i}` }],
+    }));
+    const input = join(dir, 'batch-api.jsonl');
+    writeFileSync(
+      input,
+      `${bodies.map((body, i) => JSON.stringify({ custom_id: `line-${i}`, method: 'POST', url: '/v1/chat/completions', body })).join('\n')}\n`,
+    );
+    const out = join(dir, 'batch-api.out.jsonl');
+    const run = await cli(['batch', input, '--out', out, '--json']).done;
+    expect(run.code, run.stderr).toBe(0);
+    const batch = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as Record<string, any>;
+    expect(batch).toMatchObject({ object: 'batch', status: 'completed', request_counts: { total: 20, completed: 20 } });
+    const lines = readFileSync(out, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(lines).toHaveLength(20);
+    for (const line of lines) {
+      const i = Number(String(line.custom_id).slice('line-'.length));
+      expect(line.response.status_code).toBe(200);
+      expect(line.response.body.choices[0].message.content).toBe(
+        simulatedCompletion(bodies[i]!).choices[0]!.message.content,
+      );
+    }
+    // Watching the finished batch again answers at once with the same batch.
+    const again = await cli(['watch', batch.id, '--json']).done;
+    expect(again.code).toBe(0);
+    expect(JSON.parse(again.stdout.trim())).toMatchObject({ id: batch.id, status: 'completed' });
+
+    const since = new Date(Date.now() - 3_600_000).toISOString();
+    const replayed = await cli(['replay', '--since', since, '--dead', '--wait', '--json']).done;
+    expect(replayed.code, replayed.stderr).toBe(0);
+    expect(JSON.parse(replayed.stdout.trim())).toMatchObject({
+      object: 'delivery.replay',
+      status: 'dead',
+      state: 'done',
+      queued: 0,
+    });
+    expect((await cli(['replay']).done).stderr).toContain('--since');
+  }, 120_000);
 });

@@ -10,6 +10,7 @@ import {
   memoryDedupeStore,
   redisDedupeStore,
   verifyWebhook,
+  verifyWebhookEvents,
   type WebhookEvent,
   type WebhookVerificationError,
   webhookHandler,
@@ -296,6 +297,65 @@ describe('verifyWebhook', () => {
       'timestamp_out_of_range',
     );
     expect(await codeOf(verifyWebhook(payload, { 'webhook-id': 'msg_1' }, SECRET))).toBe('missing_headers');
+  });
+  it('reads an aggregated delivery as its outcomes; webhookHandler handles each once across retries', async () => {
+    const at = new Date().toISOString();
+    const outcome = (n: number): WebhookEvent => ({
+      type: 'request.completed',
+      timestamp: at,
+      data: { id: `breq_agg${n}`, status: 'completed' } as BatchbridgeRequest,
+    });
+    const envelope = (ns: number[]) =>
+      `{"type":"request.outcomes","timestamp":"${new Date().toISOString()}","data":[${ns
+        .map((n) => `{"webhook_id":"msg_in${n}","event":${JSON.stringify(outcome(n))}}`)
+        .join(',')}]}`;
+    const signed = (id: string, payload: string) => {
+      const now = new Date();
+      return {
+        'content-type': 'application/json',
+        'webhook-id': id,
+        'webhook-timestamp': String(Math.floor(now.getTime() / 1000)),
+        'webhook-signature': new Webhook(SECRET).sign(id, now, payload),
+      };
+    };
+    const payload = envelope([1, 2, 3]);
+    const read = await verifyWebhookEvents(payload, signed('msg_agg1', payload), SECRET);
+    expect(read).toMatchObject({ id: 'msg_agg1', aggregated: true });
+    expect(read.events.map((e) => [e.id, e.event.data.id])).toEqual([
+      ['msg_in1', 'breq_agg1'],
+      ['msg_in2', 'breq_agg2'],
+      ['msg_in3', 'breq_agg3'],
+    ]);
+    // verifyWebhook alone would see one outcome: it refuses and says what to use.
+    const refused = await verifyWebhook(payload, signed('msg_agg1', payload), SECRET).catch((e: Error) => e.message);
+    expect(refused).toContain('verifyWebhookEvents');
+    const single = JSON.stringify(outcome(9));
+    expect((await verifyWebhookEvents(single, signed('msg_s', single), SECRET)).events).toEqual([
+      { id: 'msg_s', event: outcome(9) },
+    ]);
+
+    // A receiver whose handler fails on one outcome: the retried envelope handles only what was not handled.
+    const handled: string[] = [];
+    let failOn: string | undefined = 'breq_agg2';
+    const app = express();
+    app.post(
+      '/hooks',
+      webhookHandler({
+        secret: SECRET,
+        onEvent: async (event) => {
+          if (event.data.id === failOn) throw new Error('not now');
+          handled.push(event.data.id);
+        },
+      }),
+    );
+    const base = await listen(app);
+    const post = () => fetch(`${base}/hooks`, { method: 'POST', headers: signed('msg_agg1', payload), body: payload });
+    expect((await post()).status).toBe(500);
+    failOn = undefined;
+    const again = await post();
+    expect(again.status).toBe(200);
+    expect(await again.json()).toEqual({ received: true, events: 3, duplicates: 1 });
+    expect(handled).toEqual(['breq_agg1', 'breq_agg2', 'breq_agg3']);
   });
 });
 

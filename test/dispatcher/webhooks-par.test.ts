@@ -267,3 +267,68 @@ describe('replay', () => {
     ).toBe(404);
   });
 });
+
+describe('aggregated deliveries', () => {
+  it('sends a tenant its outcomes N per signed POST, each with its own webhook-id, the same bytes on a retry', async () => {
+    const tenant: Tenant = { ...ACME, webhook_batch: { max_events: 10, max_wait_ms: 300 } };
+    const { ingest } = await setup({}, [tenant, ...TEST_TENANTS.slice(1)]);
+    let failFirst = true;
+    const hooks = await receiver({
+      secrets: [OLD_SECRET],
+      // The first POST fails: the retry must carry the same envelope.
+      respond: () => {
+        if (!failFirst) return { status: 200 };
+        failFirst = false;
+        return { status: 500 };
+      },
+    });
+    const ids = await makeOutcomes(
+      ingest.rt,
+      Array.from({ length: 25 }, () => ({ callbackUrl: hooks.url('/agg') })),
+    );
+    type Envelope = { type: string; timestamp: string; data: Array<{ webhook_id: string; event: any }> };
+    const events = (ds: readonly ReceivedWebhook[]) =>
+      ds.flatMap((d) => (d.json as Envelope).data.map((e) => e.webhook_id));
+    const all = await hooks.waitFor((ds) => new Set(events(ds.slice(1))).size >= 25, { timeoutMs: 30_000 });
+
+    for (const d of all) {
+      expect(d.verified).toBe(true);
+      expect(verifiesWith(d, OLD_SECRET)).toBe(true);
+      expect((d.json as Envelope).type).toBe('request.outcomes');
+      expect((d.json as Envelope).data.length).toBeLessThanOrEqual(10);
+    }
+    // The failed first POST was sent again byte for byte, under the same webhook-id.
+    const [first, ...rest] = all;
+    const retry = rest.find((d) => d.webhookId === first!.webhookId);
+    expect(retry?.body).toBe(first!.body);
+    // 25 outcomes in a few POSTs (≤ 10 each, plus the retry), every outcome exactly once among the delivered ones.
+    const delivered = rest;
+    expect(delivered.length).toBeGreaterThanOrEqual(3);
+    expect(delivered.length).toBeLessThanOrEqual(8);
+    const inner = events(delivered);
+    expect(new Set(inner)).toEqual(new Set(ids.map(webhookIdFor)));
+    expect(inner).toHaveLength(25);
+    // Each inner event is the outcome's own webhook body: its request object, completed.
+    for (const e of delivered.flatMap((d) => (d.json as Envelope).data)) {
+      expect(e.event.type).toBe('request.completed');
+      expect(webhookIdFor(e.event.data.id)).toBe(e.webhook_id);
+    }
+    // The request objects say delivered; the delivery log names the envelope.
+    await waitForDelivered(ingest, ids);
+    const log = await ingest.call('GET', `/v1/requests/${ids[0]}/deliveries`);
+    expect(log.json.delivery.state).toBe('delivered');
+    expect(log.json.data[0].envelope_id).toMatch(/^msg_agg/);
+  }, 60_000);
+});
+
+async function waitForDelivered(ingest: TestIngest, ids: readonly string[]): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const states = await Promise.all(
+      ids.map(async (id) => (await ingest.call('GET', `/v1/requests/${id}/deliveries`)).json.delivery.state),
+    );
+    if (states.every((s) => s === 'delivered')) return;
+    if (Date.now() > deadline) throw new Error(`not all delivered: ${states.join(',')}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

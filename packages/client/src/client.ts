@@ -36,8 +36,93 @@ export interface SubmitOptions {
   customId?: string;
   /** The Idempotency-Key (≤ 255 characters). @defaultValue a random UUID, the same on every retry of this call */
   idempotencyKey?: string;
+  /**
+   * When the outcome is needed (`X-Deadline`, SPEC §10): seconds from now, a duration such as `'15m'`, or a time
+   * (`Date` or RFC 3339). A service that knows deadlines picks a faster lane when a batch would be late.
+   */
+  deadline?: number | string | Date;
   signal?: AbortSignal;
   headers?: Record<string, string>;
+}
+
+/** What `replay` sends again: dead-lettered outcomes, every undelivered one, or all in the range. */
+export type ReplayStatus = 'dead' | 'failed' | 'all';
+
+export interface ReplayOptions extends CallOptions {
+  /** Start of the range of finished outcomes (required). */
+  since: Date | string;
+  /** End of the range. @defaultValue now */
+  until?: Date | string;
+  /** @defaultValue 'all' */
+  status?: ReplayStatus;
+}
+
+/** A replay job (`POST /v1/deliveries/replay`): it runs in the background; read its progress with `replayStatus`. */
+export interface ReplayJob {
+  id: string;
+  object: 'delivery.replay';
+  since: string;
+  until: string;
+  status: ReplayStatus;
+  state: 'running' | 'done' | 'failed' | 'interrupted';
+  scanned: number;
+  queued: number;
+  created_at: string | null;
+  finished_at: string | null;
+  error: string | null;
+}
+
+/** A file of the Batch API (SPEC §12), as OpenAI shapes it. */
+export interface BatchFile {
+  id: string;
+  object: 'file';
+  bytes: number;
+  created_at: number;
+  filename: string;
+  purpose: string;
+  [field: string]: unknown;
+}
+
+/** A batch of the Batch API (SPEC §12), as OpenAI shapes it. */
+export interface Batch {
+  id: string;
+  object: 'batch';
+  endpoint: string;
+  input_file_id: string;
+  completion_window: string;
+  status: 'validating' | 'failed' | 'in_progress' | 'finalizing' | 'completed' | 'expired' | 'cancelling' | 'cancelled';
+  output_file_id: string | null;
+  error_file_id: string | null;
+  request_counts: { total: number; completed: number; failed: number };
+  metadata: Record<string, string> | null;
+  [field: string]: unknown;
+}
+
+export interface CreateBatchOptions extends CallOptions {
+  inputFileId: string;
+  /** @defaultValue '/v1/chat/completions' */
+  endpoint?: string;
+  /** @defaultValue '24h' */
+  completionWindow?: string;
+  metadata?: Record<string, string>;
+  /** Kept on every retry of this call, so a lost answer never creates a second batch. @defaultValue a random UUID */
+  idempotencyKey?: string;
+}
+
+export interface WatchBatchOptions extends CallOptions {
+  /** Seconds between two reads. @defaultValue 5 */
+  intervalS?: number;
+  /** Give up after this many seconds and return the batch as it stands. @defaultValue no limit */
+  timeoutS?: number;
+  /** Called after every read. */
+  onProgress?: (batch: Batch) => void;
+}
+
+const BATCH_FINAL: ReadonlySet<Batch['status']> = new Set(['completed', 'failed', 'expired', 'cancelled']);
+
+/** Whether a Batch API batch has ended (`completed`, `failed`, `expired` or `cancelled`). */
+export function isBatchFinal(batch: Pick<Batch, 'status'>): boolean {
+  return BATCH_FINAL.has(batch.status);
 }
 
 export interface Submitted {
@@ -78,6 +163,8 @@ interface Attempt {
   path: string;
   headers?: Record<string, string>;
   body?: string;
+  /** A multipart body, built again for every attempt (a FormData body is read once). */
+  form?: () => FormData;
   /** Timeout of one attempt. */
   timeoutMs?: number;
   signal?: AbortSignal | undefined;
@@ -135,6 +222,7 @@ export class BatchbridgeClient {
     };
     if (options.callbackUrl !== undefined) headers['x-callback-url'] = options.callbackUrl;
     if (options.customId !== undefined) headers['x-custom-id'] = options.customId;
+    if (options.deadline !== undefined) headers['x-deadline'] = deadlineHeader(options.deadline);
     const { res, attempts } = await this.#send({
       method: 'POST',
       path,
@@ -213,6 +301,120 @@ export class BatchbridgeClient {
     }
   }
 
+  /**
+   * Sends finished outcomes of a time range again (`POST /v1/deliveries/replay`, same `webhook-id` each): e.g.
+   * `{ since, status: 'dead' }` after a receiver outage. At most one replay per tenant a minute (else a 429 error).
+   */
+  async replay(options: ReplayOptions): Promise<ReplayJob> {
+    const body: Record<string, string> = { since: isoTime(options.since), status: options.status ?? 'all' };
+    if (options.until !== undefined) body.until = isoTime(options.until);
+    // Not retried on an unclear answer: a second replay would only be refused (429) or send the outcomes twice.
+    const { res } = await this.#send(
+      {
+        method: 'POST',
+        path: '/v1/deliveries/replay',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+        signal: options.signal,
+      },
+      { retry: false },
+    );
+    return (await res.json()) as ReplayJob;
+  }
+
+  /** A replay job's progress (`GET /v1/deliveries/replay/{id}`). */
+  async replayStatus(id: string, options: CallOptions = {}): Promise<ReplayJob> {
+    const path = `/v1/deliveries/replay/${encodeURIComponent(id)}`;
+    const { res } = await this.#send({ method: 'GET', path, signal: options.signal });
+    return (await res.json()) as ReplayJob;
+  }
+
+  /**
+   * Uploads a JSONL file of provider batch lines for the Batch API (`POST /v1/files`, `purpose=batch`). A retry after
+   * a lost answer may leave an unused second file; it is never batched.
+   */
+  async uploadFile(
+    content: Blob | string | Uint8Array,
+    options: CallOptions & { filename?: string } = {},
+  ): Promise<BatchFile> {
+    const blob =
+      content instanceof Blob
+        ? content
+        : new Blob([typeof content === 'string' ? content : new Uint8Array(content)], { type: 'application/jsonl' });
+    const { res } = await this.#send({
+      method: 'POST',
+      path: '/v1/files',
+      form: () => {
+        const form = new FormData();
+        form.set('purpose', 'batch');
+        form.set('file', blob, options.filename ?? 'batch.jsonl');
+        return form;
+      },
+      timeoutMs: Math.max(this.#timeoutMs, 600_000),
+      signal: options.signal,
+    });
+    return (await res.json()) as BatchFile;
+  }
+
+  /** Creates a batch over an uploaded file (`POST /v1/batches`), with one Idempotency-Key across its retries. */
+  async createBatch(options: CreateBatchOptions): Promise<Batch> {
+    const body = {
+      input_file_id: options.inputFileId,
+      endpoint: options.endpoint ?? '/v1/chat/completions',
+      completion_window: options.completionWindow ?? '24h',
+      ...(options.metadata ? { metadata: options.metadata } : {}),
+    };
+    const { res } = await this.#send({
+      method: 'POST',
+      path: '/v1/batches',
+      headers: {
+        'content-type': 'application/json',
+        'idempotency-key': options.idempotencyKey ?? globalThis.crypto.randomUUID(),
+      },
+      body: JSON.stringify(body),
+      signal: options.signal,
+    });
+    return (await res.json()) as Batch;
+  }
+
+  /** A batch as it stands (`GET /v1/batches/{id}`). */
+  async getBatch(id: string, options: CallOptions = {}): Promise<Batch> {
+    const { res } = await this.#send({ method: 'GET', path: batchPath(id), signal: options.signal });
+    return (await res.json()) as Batch;
+  }
+
+  /** Cancels a batch (`POST /v1/batches/{id}/cancel`): answered lines stay answered, the rest are cancelled. */
+  async cancelBatch(id: string, options: CallOptions = {}): Promise<Batch> {
+    const { res } = await this.#send({ method: 'POST', path: `${batchPath(id)}/cancel`, signal: options.signal });
+    return (await res.json()) as Batch;
+  }
+
+  /** Reads a batch every `intervalS` until it has ended (or `timeoutS` has passed) and resolves with it. */
+  async watchBatch(id: string, options: WatchBatchOptions = {}): Promise<Batch> {
+    const deadline = options.timeoutS === undefined ? Number.POSITIVE_INFINITY : Date.now() + options.timeoutS * 1000;
+    const intervalMs = Math.max(0.1, options.intervalS ?? 5) * 1000;
+    for (;;) {
+      const batch = await this.getBatch(id, options);
+      options.onProgress?.(batch);
+      if (isBatchFinal(batch) || Date.now() + intervalMs > deadline) return batch;
+      await sleep(intervalMs, options.signal);
+    }
+  }
+
+  /** A file's content as a stream of bytes (`GET /v1/files/{id}/content`): an output or error file, JSONL. */
+  async fileContent(id: string, options: CallOptions = {}): Promise<ReadableStream<Uint8Array>> {
+    const path = `/v1/files/${encodeURIComponent(id)}/content`;
+    const { res } = await this.#send({
+      method: 'GET',
+      path,
+      timeoutMs: Math.max(this.#timeoutMs, 600_000),
+      signal: options.signal,
+    });
+    if (!res.body)
+      throw new BatchbridgeError({ status: res.status, code: 'empty_body', message: `GET ${path}: no body` });
+    return res.body;
+  }
+
   /** The models this deployment accepts for this key (`GET /v1/models`). */
   async models(options: CallOptions = {}): Promise<string[]> {
     const { res } = await this.#send({ method: 'GET', path: '/v1/models', signal: options.signal });
@@ -221,7 +423,10 @@ export class BatchbridgeClient {
   }
 
   /** One call, retried as the class comment says; resolves with the first 2xx answer. */
-  async #send(attempt: Attempt): Promise<{ res: Response; attempts: number }> {
+  async #send(
+    attempt: Attempt,
+    policy: { retry: boolean } = { retry: true },
+  ): Promise<{ res: Response; attempts: number }> {
     for (let n = 1; ; n++) {
       let error: BatchbridgeError;
       const timeout = AbortSignal.timeout(attempt.timeoutMs ?? this.#timeoutMs);
@@ -231,6 +436,7 @@ export class BatchbridgeClient {
           method: attempt.method,
           headers: { ...this.#headers, authorization: `Bearer ${this.#apiKey}`, ...attempt.headers },
           ...(attempt.body !== undefined ? { body: attempt.body } : {}),
+          ...(attempt.form ? { body: attempt.form() } : {}),
           signal,
         });
         if (res.ok) return { res, attempts: n };
@@ -245,7 +451,7 @@ export class BatchbridgeClient {
         });
       }
       if (n > 1) (error as RetriedError).afterRetry = true;
-      if (!error.retryable || n > this.#maxRetries) throw error;
+      if (!error.retryable || n > this.#maxRetries || !policy.retry) throw error;
       await sleep(this.#retryDelayMs(n, error.headers['retry-after']), attempt.signal);
     }
   }
@@ -259,6 +465,20 @@ export class BatchbridgeClient {
 }
 
 type RetriedError = BatchbridgeError & { afterRetry?: boolean };
+
+function batchPath(id: string): string {
+  return `/v1/batches/${encodeURIComponent(id)}`;
+}
+
+function isoTime(t: Date | string): string {
+  return t instanceof Date ? t.toISOString() : t;
+}
+
+/** `X-Deadline`: seconds (a number), a duration or RFC 3339 text as given, or a Date as RFC 3339. */
+function deadlineHeader(deadline: number | string | Date): string {
+  if (deadline instanceof Date) return deadline.toISOString();
+  return typeof deadline === 'number' ? String(Math.ceil(deadline)) : deadline;
+}
 
 function requestPath(id: string): string {
   return `/v1/requests/${encodeURIComponent(id)}`;

@@ -1,6 +1,7 @@
 /**
  * A webhook receiver for express (or plain `node:http`): `webhookHandler` reads the raw body, verifies it
- * (`verifyWebhook`), dedupes on `webhook-id` through a pluggable store, calls `onEvent` once per outcome and answers
+ * (`verifyWebhookEvents`), dedupes on `webhook-id` through a pluggable store, calls `onEvent` once per outcome (each of
+ * an aggregated delivery's outcomes, deduped on its own `webhook-id`) and answers
  * what makes batchbridge do the right thing (SPEC §4): 2xx when handled (or handled before), 401 when the signature or
  * timestamp is wrong, 400 for a body that is no event, 409 while the same `webhook-id` is still being handled by another
  * attempt, 500 when `onEvent` throws — every non-2xx is retried by batchbridge with the same `webhook-id` and body.
@@ -9,7 +10,12 @@
  * (express's `Request`, Node's `IncomingMessage`) and any response with `statusCode`, `setHeader` and `end`.
  */
 import type { WebhookEvent } from './types.js';
-import { type HeadersLike, type VerifiedWebhook, verifyWebhook, WebhookVerificationError } from './webhooks.js';
+import {
+  type HeadersLike,
+  type VerifiedWebhookEvents,
+  verifyWebhookEvents,
+  WebhookVerificationError,
+} from './webhooks.js';
 
 /** What a dedupe store knows of a `webhook-id`. */
 export type DedupeState = 'new' | 'processing' | 'done';
@@ -131,9 +137,9 @@ export function webhookHandler(
     } catch (err) {
       return reply(err instanceof BodyError ? err.status : 400, { error: (err as Error).message });
     }
-    let verified: VerifiedWebhook;
+    let verified: VerifiedWebhookEvents;
     try {
-      verified = await verifyWebhook(raw, req.headers, options.secret, {
+      verified = await verifyWebhookEvents(raw, req.headers, options.secret, {
         ...(options.toleranceS !== undefined ? { toleranceS: options.toleranceS } : {}),
       });
     } catch (err) {
@@ -142,23 +148,28 @@ export function webhookHandler(
       }
       throw err;
     }
-    const state = await dedupe.begin(verified.id, leaseMs);
-    if (state === 'done') return reply(200, { received: true, duplicate: true });
-    if (state === 'processing') {
-      return reply(
-        409,
-        { error: `webhook ${verified.id} is being handled by another attempt` },
-        { 'retry-after': '5' },
-      );
+    // One outcome per entry (several in an aggregated delivery), each deduped on its own webhook-id: a retry of an
+    // aggregated delivery handles only the outcomes an earlier attempt did not.
+    let duplicates = 0;
+    for (const { id, event } of verified.events) {
+      const state = await dedupe.begin(id, leaseMs);
+      if (state === 'done') {
+        duplicates += 1;
+        continue;
+      }
+      if (state === 'processing') {
+        return reply(409, { error: `webhook ${id} is being handled by another attempt` }, { 'retry-after': '5' });
+      }
+      try {
+        await options.onEvent(event, { id, timestamp: verified.timestamp });
+      } catch (err) {
+        await dedupe.abort(id).catch(() => undefined);
+        return reply(500, { error: `handler failed: ${(err as Error).message}` });
+      }
+      await dedupe.done(id, ttlMs);
     }
-    try {
-      await options.onEvent(verified.event, { id: verified.id, timestamp: verified.timestamp });
-    } catch (err) {
-      await dedupe.abort(verified.id).catch(() => undefined);
-      return reply(500, { error: `handler failed: ${(err as Error).message}` });
-    }
-    await dedupe.done(verified.id, ttlMs);
-    reply(200, { received: true });
+    if (!verified.aggregated && duplicates === 1) return reply(200, { received: true, duplicate: true });
+    reply(200, { received: true, ...(verified.aggregated ? { events: verified.events.length, duplicates } : {}) });
   };
 }
 

@@ -42,6 +42,18 @@ export interface VerifiedWebhook {
   event: WebhookEvent;
 }
 
+/**
+ * A verified delivery as a list of outcomes (`verifyWebhookEvents`): one for a single webhook, up to the tenant's
+ * `webhook_batch.max_events` for an aggregated one — each with its own `webhook-id` to dedupe on.
+ */
+export interface VerifiedWebhookEvents {
+  /** The delivery's own `webhook-id` (an aggregated delivery's envelope id). */
+  id: string;
+  timestamp: number;
+  aggregated: boolean;
+  events: Array<{ id: string; event: WebhookEvent }>;
+}
+
 const EVENT_TYPES: ReadonlySet<WebhookEventType> = new Set([
   'request.completed',
   'request.failed',
@@ -62,6 +74,62 @@ export async function verifyWebhook(
   secrets: string | readonly string[],
   options: VerifyOptions = {},
 ): Promise<VerifiedWebhook> {
+  const { id, timestamp, parsed } = await verifySigned(rawBody, headers, secrets, options);
+  if (isRecord(parsed) && parsed.type === OUTCOMES_TYPE) {
+    throw new WebhookVerificationError(
+      'invalid_body',
+      'this delivery carries several outcomes (the tenant has aggregated deliveries, webhook_batch): read it with verifyWebhookEvents',
+    );
+  }
+  return { id, timestamp, event: asEvent(parsed) };
+}
+
+/**
+ * `verifyWebhook` for receivers of aggregated deliveries too (a tenant's `webhook_batch`): resolves with every outcome
+ * the delivery carries — one for a single webhook — each with its own `webhook-id`.
+ */
+export async function verifyWebhookEvents(
+  rawBody: string | Uint8Array,
+  headers: HeadersLike,
+  secrets: string | readonly string[],
+  options: VerifyOptions = {},
+): Promise<VerifiedWebhookEvents> {
+  const { id, timestamp, parsed } = await verifySigned(rawBody, headers, secrets, options);
+  if (!(isRecord(parsed) && parsed.type === OUTCOMES_TYPE)) {
+    return { id, timestamp, aggregated: false, events: [{ id, event: asEvent(parsed) }] };
+  }
+  if (!Array.isArray(parsed.data)) {
+    throw new WebhookVerificationError('invalid_body', 'an aggregated delivery needs a data array');
+  }
+  const events = parsed.data.map((entry: unknown) => {
+    if (!isRecord(entry) || typeof entry.webhook_id !== 'string') {
+      throw new WebhookVerificationError('invalid_body', 'an aggregated delivery entry needs webhook_id and event');
+    }
+    return { id: entry.webhook_id, event: asEvent(entry.event) };
+  });
+  return { id, timestamp, aggregated: true, events };
+}
+
+const OUTCOMES_TYPE = 'request.outcomes';
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function asEvent(v: unknown): WebhookEvent {
+  const event = v as WebhookEvent;
+  if (!isRecord(v) || !EVENT_TYPES.has(event.type) || typeof event.data !== 'object' || event.data === null) {
+    throw new WebhookVerificationError('invalid_body', 'the webhook body is not a batchbridge event');
+  }
+  return event;
+}
+
+async function verifySigned(
+  rawBody: string | Uint8Array,
+  headers: HeadersLike,
+  secrets: string | readonly string[],
+  options: VerifyOptions,
+): Promise<{ id: string; timestamp: number; parsed: unknown }> {
   const id = header(headers, 'webhook-id');
   const ts = header(headers, 'webhook-timestamp');
   const signatures = header(headers, 'webhook-signature');
@@ -100,16 +168,13 @@ export async function verifyWebhook(
     if (matched) break;
   }
   if (!matched) throw new WebhookVerificationError('bad_signature', 'no webhook-signature matches the secret(s)');
-  let event: WebhookEvent;
+  let parsed: unknown;
   try {
-    event = JSON.parse(new TextDecoder().decode(body)) as WebhookEvent;
+    parsed = JSON.parse(new TextDecoder().decode(body));
   } catch {
     throw new WebhookVerificationError('invalid_body', 'the webhook body is not JSON');
   }
-  if (typeof event !== 'object' || event === null || !EVENT_TYPES.has(event.type) || typeof event.data !== 'object') {
-    throw new WebhookVerificationError('invalid_body', 'the webhook body is not a batchbridge event');
-  }
-  return { id, timestamp, event };
+  return { id, timestamp, parsed };
 }
 
 function hmacKey(secret: string): Promise<HmacKey> {

@@ -22,6 +22,16 @@ export const TenantSchema = z.object({
   max_queued: z.number().int().positive().optional(),
   /** Transparent mode (SPEC §8): requests wait this long for their outcome unless they say `Prefer: wait=…`. */
   default_wait_s: z.number().int().min(0).max(86_400).optional(),
+  /**
+   * Aggregated deliveries (SPEC §16): outcomes for one callback URL go out together, up to `max_events` per signed POST
+   * (each keeping its own `webhook-id` inside), after waiting at most `max_wait_ms` for more. Unset: one POST each.
+   */
+  webhook_batch: z
+    .object({
+      max_events: z.number().int().min(2).max(1_000),
+      max_wait_ms: z.number().int().min(0).max(60_000).default(1_000),
+    })
+    .optional(),
   /** Provider ids of PROVIDERS_FILE this tenant's requests may go to (SPEC §11); unset = any. */
   allowed_providers: z.array(z.string().min(1)).min(1).optional(),
 });

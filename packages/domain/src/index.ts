@@ -1,4 +1,5 @@
 export type { BatchWebhookEvent, BatchWebhookEventType } from '@batchbridge/client';
+export { type AggregateEnvelope, Aggregates, callbackUrlHash } from './aggregates.js';
 export {
   type BatchOutcomes,
   type BatchPoll,
@@ -62,7 +63,7 @@ export {
   resultFileId,
   webhookIdFor,
 } from './ids.js';
-export { JOB_ID_PREFIXES, type JobIdKind, jobIds } from './job-ids.js';
+export { aggregateRun, JOB_ID_PREFIXES, type JobIdKind, jobIds } from './job-ids.js';
 export { KeySpace, PARTITION_KEYS, type PartitionId, PartitionKeys } from './keys.js';
 export { Ledger, type ModelSavings } from './ledger.js';
 export {

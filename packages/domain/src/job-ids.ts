@@ -17,6 +17,8 @@ export const JOB_ID_PREFIXES = {
   deliver: 'dlv-',
   /** An operational event of a tenant (`endpoint.disabled`, `message.attempt.exhausted`) for its operations_url. */
   event: 'evt-',
+  /** An aggregated delivery run: sends a tenant's buffered outcomes for one callback URL, N per signed POST. */
+  aggregate: 'agg-',
 } as const;
 
 export type JobIdKind = keyof typeof JOB_ID_PREFIXES;
@@ -30,6 +32,8 @@ export const jobIds = {
   poll: (batchId: string): string => JOB_ID_PREFIXES.poll + batchId,
   deliver: (requestId: string): string => JOB_ID_PREFIXES.deliver + requestId,
   event: (eventId: string): string => JOB_ID_PREFIXES.event + eventId,
+  /** An aggregate job of one buffer's run (`aggregateRun`): a fresh id each time the buffer is scheduled. */
+  aggregate: (run: string): string => JOB_ID_PREFIXES.aggregate + run,
   /**
    * A redeliver asked for at `at` (ms): a fresh id, since the first deliver job may still be kept as completed and
    * BullMQ would ignore an add with its id. `nonce` separates redelivers asked for in the same millisecond.
@@ -40,3 +44,8 @@ export const jobIds = {
   resweep: (requestId: string, finishedOn: number): string =>
     `${jobIds.deliver(requestId)}${RESWEEP_MARK}${finishedOn}`,
 } as const;
+
+/** The run of an aggregate job: its buffer (tenant, callback URL hash) and when it was scheduled (ms). */
+export function aggregateRun(tenant: string, urlHash: string, at: number): string {
+  return `${tenant}-${urlHash}-${at}`;
+}

@@ -48,6 +48,12 @@
  * |                              |        | WEBHOOK_LOG_ATTEMPTS, PEXPIRE = the record's remaining TTL (SPEC §16)    |
  * | T:finished                   | zset   | finished requests, score = finish time, pruned past RESULT_RETENTION     |
  * |                              |        | (time-range replay, SPEC §16)                                            |
+ * | T:agg:<tenant>:<urlHash>     | zset   | aggregated deliveries (SPEC §16): outcome ids waiting for the next signed |
+ * |                              |        | POST to one callback URL (hash = its SHA-256, 16 hex), score = added (ms) |
+ * | T:agg:<tenant>:<urlHash>:in  | set    | ids in that buffer or in its envelope being sent (no id twice)            |
+ * | T:agg:<tenant>:<urlHash>:cur | hash   | the envelope being sent: id, at (ms), members (ids, space-separated); the |
+ * |                              |        | same id, time and members on every retry, so the same bytes               |
+ * | T:agg:<tenant>:<urlHash>:job | string | set while an aggregate job is scheduled or running for the buffer, PX     |
  * | T:<queue>:…                  | BullMQ | the flush, poll and deliver queues of the partition (queues package)    |
  *
  * Global keys (not per partition), with G = `{<prefix>:g}`:
@@ -204,6 +210,10 @@ export const PARTITION_KEYS = {
   facadeLease: 'fbatch:<batchId>:lease',
   attempts: 'attempts:<requestId>',
   finished: 'finished',
+  aggBuffer: 'agg:<tenant>:<urlHash>',
+  aggMembers: 'agg:<tenant>:<urlHash>:in',
+  aggEnvelope: 'agg:<tenant>:<urlHash>:cur',
+  aggScheduled: 'agg:<tenant>:<urlHash>:job',
 } as const;
 
 export type PartitionKeyName = keyof typeof PARTITION_KEYS;
@@ -347,5 +357,18 @@ export class PartitionKeys {
   /** Finished requests by finish time (time-range replay). */
   get finished(): string {
     return KEY.finished(this.tag);
+  }
+  /** Outcome ids waiting for the next aggregated delivery to one callback URL of a tenant. */
+  aggBuffer(tenant: string, urlHash: string): string {
+    return KEY.aggBuffer(this.tag, tenant, urlHash);
+  }
+  aggMembers(tenant: string, urlHash: string): string {
+    return KEY.aggMembers(this.tag, tenant, urlHash);
+  }
+  aggEnvelope(tenant: string, urlHash: string): string {
+    return KEY.aggEnvelope(this.tag, tenant, urlHash);
+  }
+  aggScheduled(tenant: string, urlHash: string): string {
+    return KEY.aggScheduled(this.tag, tenant, urlHash);
   }
 }

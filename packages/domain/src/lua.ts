@@ -63,6 +63,9 @@ export interface ScriptCommands {
   bbFacadeFileDelete(key: string, options: string): Promise<string>;
   bbSetFlushProvider(key: string, options: string): Promise<number>;
   bbProviderHealth(key: string, options: string): Promise<[string, number, number, number]>;
+  bbAggAdd(key: string, options: string): Promise<[number, number]>;
+  bbAggTake(key: string, options: string): Promise<string[]>;
+  bbAggDone(key: string, options: string): Promise<number>;
 }
 
 export type ScriptClient = Client & ScriptCommands;

@@ -11,12 +11,14 @@
  *   secrets      webhook-secrets.ts webhook secrets rotated through the API
  *   endpoints    endpoint-health.ts circuit and disabling per tenant callback host
  *   replays      replays.ts         time-range replay jobs and their progress
+ *   aggregates   aggregates.ts      aggregated deliveries: buffers of outcomes per tenant and callback URL
  *   providers    provider-health.ts per-provider circuits (failover)
  *
  * Every read and write of their state goes through these (and so through the Lua scripts of `scripts/` for anything
  * that changes a state). Services never build keys themselves.
  */
 import type { Cluster, Redis } from 'ioredis';
+import { Aggregates } from './aggregates.js';
 import { BatchStore } from './batch-store.js';
 import { DeadLetters } from './dead-letters.js';
 import { EndpointHealth } from './endpoint-health.js';
@@ -42,6 +44,7 @@ export class Store {
   readonly secrets: WebhookSecrets;
   readonly endpoints: EndpointHealth;
   readonly replays: ReplayJobs;
+  readonly aggregates: Aggregates;
   /** Per-provider circuits (SPEC §11); the thresholds come from the configuration (`withSettings`). */
   providers: ProviderHealthStore;
 
@@ -64,6 +67,7 @@ export class Store {
     this.secrets = new WebhookSecrets(ctx);
     this.endpoints = new EndpointHealth(ctx);
     this.replays = new ReplayJobs(ctx);
+    this.aggregates = new Aggregates(ctx);
     this.providers = new ProviderHealthStore(ctx, options.circuit);
   }
 }

@@ -119,7 +119,7 @@ export function createMetricsCatalog(registry: Registry) {
     }),
     webhookDeliveries: new Counter({
       name: 'batchbridge_webhook_deliveries_total',
-      help: 'Webhook delivery attempts, by outcome (delivered, retry, gone, aborted, refused, dead_letter, skipped).',
+      help: 'Webhook delivery attempts, by outcome (delivered, retry, gone, aborted, refused, dead_letter, skipped, aggregated: buffered for an aggregated delivery).',
       labelNames: ['outcome'] as const,
       registers,
     }),

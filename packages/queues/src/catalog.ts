@@ -47,6 +47,11 @@ export const DeliverJob = z.object({
   batch: z.boolean().optional(),
   /** Set on an operational-event job: sent to the tenant's operations_url instead of an outcome. */
   event: OperationalEvent.optional(),
+  /**
+   * Set on an aggregate job (SPEC §16, a tenant's `webhook_batch`): sends the buffered outcomes of one callback URL,
+   * `max_events` per signed POST (`requestId` is then the job's run, not a request).
+   */
+  aggregate: z.object({ tenant: z.string().min(1), url: z.string().min(1), urlHash: z.string().min(1) }).optional(),
 });
 export type OperationalEventData = z.infer<typeof OperationalEvent>;
 

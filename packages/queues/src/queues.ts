@@ -32,10 +32,18 @@ export class PartitionedQueues {
     return q;
   }
 
-  async addBulk(kind: QueueKind, p: PartitionId, jobs: Array<{ data: Record<string, unknown>; jobId: string }>) {
+  async addBulk(
+    kind: QueueKind,
+    p: PartitionId,
+    jobs: Array<{ data: Record<string, unknown>; jobId: string; delayMs?: number }>,
+  ) {
     const def = QUEUES[kind];
     await this.queue(kind, p).addBulk(
-      jobs.map((j) => ({ name: def.jobName, data: def.schema.parse(j.data), opts: { jobId: j.jobId } })),
+      jobs.map((j) => ({
+        name: def.jobName,
+        data: def.schema.parse(j.data),
+        opts: { jobId: j.jobId, ...(j.delayMs ? { delay: j.delayMs } : {}) },
+      })),
     );
   }
 

@@ -38,6 +38,7 @@ import {
   type WebhookSender,
 } from '@batchbridge/webhooks';
 import { DelayedError, type Job } from 'bullmq';
+import { createAggregator } from './aggregate.js';
 import { deliverBatchEvent } from './batch-event.js';
 import { DeliveryRetryError } from './errors.js';
 
@@ -79,6 +80,7 @@ export type DeliverResult =
   | 'not_found'
   | 'not_terminal'
   | 'no_callback_url'
+  | 'aggregated'
   | 'invalid_job';
 
 export type DeliverProcessor = (
@@ -106,6 +108,14 @@ export function createDeliverProcessor(deps: DeliverProcessorDeps): DeliverProce
   /** The tenant's signing secrets now: rotated ones (Redis, every replica) and configured ones. */
   const secretsOf = (tenant: Tenant) => store.secrets.active(tenant.id, webhookSecrets(tenant));
   const events = eventSender(deps, secretsOf);
+  const aggregator = createAggregator({
+    deps,
+    secretsOf,
+    backoff,
+    slots: (p, tenant, host) => acquireSlots(deps, fairFor(p), tenant, host),
+    buildBody,
+    deadLetter: deadLetterOutcome,
+  });
 
   return async (job, token, partition) => {
     const parsed = DeliverJob.safeParse(job.data);
@@ -113,8 +123,9 @@ export function createDeliverProcessor(deps: DeliverProcessorDeps): DeliverProce
       deps.logger.error({ jobId: job.id, partition }, 'deliver job with an invalid payload; dropped');
       return 'invalid_job';
     }
-    const { requestId, redeliver, event } = parsed.data;
+    const { requestId, redeliver, event, aggregate } = parsed.data;
     if (event !== undefined) return events.deliver(job, event);
+    if (aggregate !== undefined) return aggregator.run(job, token, partition, aggregate);
     if (parsed.data.batch === true) {
       // A Batch API batch ended (SPEC §12): its one webhook, not a request's.
       if (store.facade.partitionOf(requestId) !== partition) return 'invalid_job';
@@ -181,18 +192,13 @@ export function createDeliverProcessor(deps: DeliverProcessorDeps): DeliverProce
     const host = hostKey(url);
     bind.host = host;
 
-    /** Dead-letters the outcome; the tenant's `message.attempt.exhausted` event goes to the outbox with it. */
-    const deadLetter = async (reason: string, last?: DeliveryResult) => {
-      const eventJob =
-        tenant.operations_url === undefined
-          ? undefined
-          : exhaustedEvent(p, tenant.id, requestId, webhookId, reason, job.attemptsMade + 1, last);
-      const member = await store.deadLetters.add(p, requestId, reason, eventJob);
-      if (member !== undefined && deps.relay) {
-        m.webhookEvents.inc({ type: 'message.attempt.exhausted', outcome: 'queued' });
-        await deps.relay.relay(p, [member]).catch(() => undefined); // else the outbox sweep relays it
-      }
-    };
+    const deadLetter = (reason: string, last?: DeliveryResult) =>
+      deadLetterOutcome(deps, p, tenant, requestId, reason, job.attemptsMade + 1, last);
+
+    if (!redeliver && tenant.webhook_batch !== undefined && deps.queues !== undefined) {
+      // Aggregated deliveries (SPEC §16): into the URL's buffer; this job stays alive until the outcome is settled.
+      return aggregator.buffer(job, token, p, tenant, record, callbackUrl);
+    }
 
     if (deps.health) {
       const gate = await store.endpoints.gate(tenant.id, host, deps.health.probeMs);
@@ -316,6 +322,27 @@ export function createDeliverProcessor(deps: DeliverProcessorDeps): DeliverProce
       }
     }
   };
+}
+
+/** Dead-letters an outcome; the tenant's `message.attempt.exhausted` event goes to the outbox with it. */
+async function deadLetterOutcome(
+  deps: DeliverProcessorDeps,
+  p: PartitionId,
+  tenant: Tenant,
+  requestId: string,
+  reason: string,
+  attempts: number,
+  last?: DeliveryResult,
+): Promise<void> {
+  const eventJob =
+    tenant.operations_url === undefined
+      ? undefined
+      : exhaustedEvent(p, tenant.id, requestId, webhookIdFor(requestId), reason, attempts, last);
+  const member = await deps.store.deadLetters.add(p, requestId, reason, eventJob);
+  if (member !== undefined && deps.relay) {
+    deps.metrics.webhookEvents.inc({ type: 'message.attempt.exhausted', outcome: 'queued' });
+    await deps.relay.relay(p, [member]).catch(() => undefined); // else the outbox sweep relays it
+  }
 }
 
 /** The webhook body of an outcome; its `timestamp` is the outcome's time, so rebuilding it gives the same bytes. */

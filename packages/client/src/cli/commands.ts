@@ -1,10 +1,11 @@
-/** The commands of `batchbridge`: submit, watch, export, get, cancel, redeliver. */
+/** The commands of `batchbridge`: submit, watch, export, get, cancel, redeliver; batch and replay in batch-commands.ts. */
 import { existsSync, renameSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { BatchbridgeClient, isFinal } from '../client.js';
 import { endpointPath } from '../endpoints.js';
 import { BatchbridgeError } from '../errors.js';
 import type { BatchbridgeRequest, BatchEndpoint } from '../types.js';
+import { batchFile, replay, watchBatch } from './batch-commands.js';
 import { EXIT, UsageError } from './exit.js';
 import { parseLine, readLines } from './lines.js';
 import type { Values } from './main.js';
@@ -35,6 +36,13 @@ Commands:
       --wait-timeout <s>     Give up waiting after this many seconds (default 86400); exit 4.
       --restart              Forget an existing state file and start a new run (new Idempotency-Keys).
   watch <id|file.jsonl>      Wait for one request, or for every line of a submitted file, showing progress.
+  batch <file.jsonl>         The Batch API: upload a file of provider batch lines, create a batch, watch it.
+      --out, -o <file>       Write its output file here when it ends; --errors <file> its error file.
+  watch <batch_id>           Watch a Batch API batch (with --out / --errors as for batch).
+  replay --since <time>      Send the finished outcomes since <time> (RFC 3339) again, same webhook-id each.
+      --until <time>         End of the range (default now).
+      --dead                 Only dead-lettered outcomes (or --status dead|failed|all; default all).
+      --wait                 Stay until the replay has run through the range.
   export <file.jsonl> --out <results.jsonl>
                              Write the results of a submitted file as they stand (no waiting).
   get <id>                   Print a request object.
@@ -63,7 +71,7 @@ export async function runCommand(positionals: string[], values: Values): Promise
   const [command, ...args] = positionals;
   const baseURL = values['base-url'] ?? process.env.BATCHBRIDGE_BASE_URL;
   const apiKey = values['api-key'] ?? process.env.BATCHBRIDGE_API_KEY;
-  const known = ['submit', 'watch', 'export', 'get', 'cancel', 'redeliver'];
+  const known = ['submit', 'watch', 'export', 'get', 'cancel', 'redeliver', 'batch', 'replay'];
   if (!command || !known.includes(command)) {
     throw new UsageError(`unknown command '${command ?? ''}' (one of ${known.join(', ')}; --help)`);
   }
@@ -79,7 +87,8 @@ export async function runCommand(positionals: string[], values: Values): Promise
     case 'submit':
       return submit(ctx, one('file'));
     case 'watch': {
-      const target = one('request id or file');
+      const target = one('request id, batch id or file');
+      if (/^batch_/.test(target) && !existsSync(target)) return watchBatch(ctx, target);
       return /^breq_/.test(target) && !existsSync(target) ? watchOne(ctx, target) : collect(ctx, target, 'watch');
     }
     case 'export':
@@ -91,6 +100,11 @@ export async function runCommand(positionals: string[], values: Values): Promise
       return show(ctx, await client.cancel(one('request id')));
     case 'redeliver':
       return show(ctx, await client.redeliver(one('request id')));
+    case 'batch':
+      return batchFile(ctx, one('file'));
+    case 'replay':
+      if (args.length > 0) throw new UsageError('replay takes no arguments: --since <time> [--until <time>] [--dead]');
+      return replay(ctx);
   }
   return EXIT.usage;
 }

@@ -57,6 +57,11 @@ export function parse(argv: string[]) {
       'callback-url': { type: 'string' },
       'wait-timeout': { type: 'string' },
       restart: { type: 'boolean', default: false },
+      errors: { type: 'string' },
+      since: { type: 'string' },
+      until: { type: 'string' },
+      dead: { type: 'boolean', default: false },
+      status: { type: 'string' },
     },
   });
 }

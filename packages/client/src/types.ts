@@ -42,9 +42,15 @@ export interface BatchbridgeRequest {
   batch_id: string | null;
   /** Provider batches this request has been part of. */
   attempts: number;
+  /** Present when the answer was cut off by the provider's token limit (`finish_reason: length`, SPEC §14). */
+  truncated?: true;
   /** The provider's answer, unchanged: for chat an OpenAI `ChatCompletion` in `body` (set when completed). */
   response: { status_code: number; body: unknown } | null;
-  /** Why the request failed or was cancelled (set when failed). */
+  /**
+   * Why the request failed or was cancelled (set when failed): `provider_rejected` (a 4xx line, its body in
+   * `response`), `max_attempts_exceeded`, `schema_validation_failed` (every answer broke the request's JSON schema; the
+   * last one is in `response`), …
+   */
   error: { code: string; message: string } | null;
 }
 

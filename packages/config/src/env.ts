@@ -123,6 +123,7 @@ const EnvSchema = z.object({
   PROVIDER_PROFILE: z
     .enum(PROVIDER_PROFILE_NAMES, { error: `expected one of ${PROVIDER_PROFILE_NAMES.join(', ')}` })
     .default('openai'),
+  /** Signing secret of the `default` provider's own batch webhooks (SPEC §13, `POST /v1/provider-events/default`). */
   UPSTREAM_WEBHOOK_SECRET: z.string().min(1).optional(),
   /** Several providers at once (SPEC §11, providers.ts); `UPSTREAM_*` is then ignored. */
   PROVIDERS_FILE: z.string().min(1).optional(),
@@ -161,6 +162,8 @@ const EnvSchema = z.object({
 
   POLL_INTERVAL_MS: int(10).default(5_000),
   POLL_MAX_INTERVAL_MS: int(10).default(60_000),
+  /** The poll cap for batches of a provider that pushes its batch events (SPEC §13): polling is only the backstop. */
+  POLL_MAX_INTERVAL_MS_PUSH: int(10).default(300_000),
   MAX_ATTEMPTS: int(1, 100).default(3),
   DELETE_PROVIDER_FILES: bool.default(true),
 
@@ -217,6 +220,8 @@ export interface Config {
     apiKey: string | undefined;
     timeoutMs: number;
     profile: ProviderProfile;
+    /** UPSTREAM_WEBHOOK_SECRET (without PROVIDERS_FILE): the `default` provider's batch webhook secret. */
+    webhookSecret: string | undefined;
   };
   /**
    * Every provider, by priority (lowest first). From `PROVIDERS_FILE`, or the one of `UPSTREAM_*` (id `default`);
@@ -252,7 +257,11 @@ export interface Config {
     mixModels: boolean;
     completionWindow: string;
   };
-  poll: { intervalMs: number; maxIntervalMs: number };
+  /**
+   * Poll schedule: POLL_INTERVAL_MS × 1.5^polls, capped at POLL_MAX_INTERVAL_MS, or at POLL_MAX_INTERVAL_MS_PUSH for
+   * the batches of a provider that pushes its batch events (`push`, SPEC §13).
+   */
+  poll: { intervalMs: number; maxIntervalMs: number; maxIntervalMsPush: number };
   /** The Batch API served by batchbridge (SPEC §12). */
   facade: { maxLines: number; maxFileBytes: number; maxWindowMs: number };
   maxAttempts: number;
@@ -318,6 +327,7 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
           aliases: {},
           priority: 100,
           webhookSecret: e.UPSTREAM_WEBHOOK_SECRET,
+          push: e.UPSTREAM_WEBHOOK_SECRET !== undefined,
           lanes: ['batch'],
           realtime: undefined,
           timeoutMs: e.UPSTREAM_TIMEOUT_MS,
@@ -399,9 +409,14 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
         allowEviction: e.REDIS_ALLOW_EVICTION,
         dataDir: e.REDIS_DATA_DIR,
       },
-      upstream: first
-        ? { baseUrl: first.baseUrl, apiKey: first.apiKey, timeoutMs: e.UPSTREAM_TIMEOUT_MS, profile }
-        : { baseUrl: e.UPSTREAM_BASE_URL, apiKey: e.UPSTREAM_API_KEY, timeoutMs: e.UPSTREAM_TIMEOUT_MS, profile },
+      upstream: {
+        ...(first
+          ? { baseUrl: first.baseUrl, apiKey: first.apiKey }
+          : { baseUrl: e.UPSTREAM_BASE_URL, apiKey: e.UPSTREAM_API_KEY }),
+        timeoutMs: e.UPSTREAM_TIMEOUT_MS,
+        profile,
+        webhookSecret: e.PROVIDERS_FILE ? undefined : e.UPSTREAM_WEBHOOK_SECRET,
+      },
       providers,
       providersFile: e.PROVIDERS_FILE,
       circuit: { failures: e.PROVIDER_CIRCUIT_FAILURES, cooldownMs: e.PROVIDER_CIRCUIT_COOLDOWN },
@@ -439,7 +454,11 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
         mixModels: e.BATCH_MIX_MODELS,
         completionWindow: e.COMPLETION_WINDOW,
       },
-      poll: { intervalMs: e.POLL_INTERVAL_MS, maxIntervalMs: e.POLL_MAX_INTERVAL_MS },
+      poll: {
+        intervalMs: e.POLL_INTERVAL_MS,
+        maxIntervalMs: e.POLL_MAX_INTERVAL_MS,
+        maxIntervalMsPush: Math.max(e.POLL_MAX_INTERVAL_MS, e.POLL_MAX_INTERVAL_MS_PUSH),
+      },
       facade: { maxLines: e.FACADE_MAX_LINES, maxFileBytes: e.FACADE_MAX_FILE_BYTES, maxWindowMs: e.FACADE_MAX_WINDOW },
       maxAttempts: e.MAX_ATTEMPTS,
       deleteProviderFiles: e.DELETE_PROVIDER_FILES,

@@ -28,6 +28,49 @@ const two = {
   ],
 };
 
+describe('provider push (SPEC §13)', () => {
+  it('a provider with a webhook secret pushes (slower backstop polls) unless it says push: false', () => {
+    const r = parseConfig({
+      PROVIDERS_FILE: file('push.json', {
+        providers: [
+          { id: 'a', profile: 'openai', base_url: 'http://127.0.0.1:9/v1', api_key: 'k', webhook_secret: 'whsec_AA==' },
+          {
+            id: 'b',
+            profile: 'openai',
+            base_url: 'http://127.0.0.1:9/v1',
+            api_key: 'k',
+            webhook_secret: 'whsec_AA==',
+            push: false,
+          },
+          { id: 'c', profile: 'openai', base_url: 'http://127.0.0.1:9/v1', api_key: 'k' },
+        ],
+      }),
+      POLL_MAX_INTERVAL_MS_PUSH: '900000',
+    });
+    if (!r.ok) throw new Error(r.message);
+    expect(r.config.providers.map((p) => [p.id, p.push])).toEqual([
+      ['a', true],
+      ['b', false],
+      ['c', false],
+    ]);
+    expect(r.config.poll.maxIntervalMsPush).toBe(900_000);
+  });
+
+  it('UPSTREAM_WEBHOOK_SECRET makes the default provider push', () => {
+    const r = parseConfig({
+      UPSTREAM_BASE_URL: 'http://127.0.0.1:9/v1',
+      UPSTREAM_API_KEY: 'k',
+      UPSTREAM_WEBHOOK_SECRET: 'whsec_AA==',
+    });
+    if (!r.ok) throw new Error(r.message);
+    expect(r.config.providers[0]).toMatchObject({ id: 'default', push: true, webhookSecret: 'whsec_AA==' });
+    expect(r.config.upstream.webhookSecret).toBe('whsec_AA==');
+    // Never below the usual cap.
+    const low = parseConfig({ POLL_MAX_INTERVAL_MS_PUSH: '10' });
+    expect(low.ok && low.config.poll.maxIntervalMsPush).toBe(60_000);
+  });
+});
+
 describe('PROVIDERS_FILE', () => {
   it('reads several providers, resolves api_key_env and orders them by priority', () => {
     const r = parseConfig({ PROVIDERS_FILE: file('two.json', two), TOGETHER_KEY: 'sk-t' });

@@ -1,7 +1,7 @@
 /**
  * Several providers at once (SPEC §11): `PROVIDERS_FILE`, JSON (or YAML when the name ends in .yaml/.yml)
  * `{"providers":[{"id","profile","base_url","api_key" | "api_key_env","models"?,"aliases"?,"priority"?,
- * "webhook_secret"?,"lanes"?,"realtime"?}]}`. Without the file, `UPSTREAM_*` is the one provider, id `default`.
+ * "webhook_secret"?,"push"?,"lanes"?,"realtime"?}]}`. Without the file, `UPSTREAM_*` is the one provider, id `default`.
  *
  * Parsed and checked at start like every other setting: `parseProviders` never throws, it answers every problem, one
  * line each, naming the file and the field.
@@ -50,6 +50,11 @@ const ProviderEntrySchema = z
     priority: z.number().int().min(0).max(1_000_000).default(100),
     /** Signing secret of the provider's own batch webhooks (SPEC §13). */
     webhook_secret: z.string().min(1).optional(),
+    /**
+     * The provider pushes its batch events to `POST /v1/provider-events/<id>`: its batches are polled only as a
+     * backstop (POLL_MAX_INTERVAL_MS_PUSH). @defaultValue true when webhook_secret is set
+     */
+    push: z.boolean().optional(),
     lanes: z
       .array(z.enum(['batch', 'flex', 'realtime']))
       .min(1)
@@ -84,6 +89,8 @@ export interface ProviderConfig {
   aliases: Readonly<Record<string, string>>;
   priority: number;
   webhookSecret: string | undefined;
+  /** Pushes its batch events (SPEC §13): polling slows to the backstop cap POLL_MAX_INTERVAL_MS_PUSH. */
+  push: boolean;
   lanes: readonly ('batch' | 'flex' | 'realtime')[];
   realtime: { rpm?: number | undefined; tpm?: number | undefined; concurrency?: number | undefined } | undefined;
   timeoutMs: number;
@@ -161,6 +168,7 @@ export function parseProviders(
       aliases: p.aliases ?? {},
       priority: p.priority,
       webhookSecret: p.webhook_secret,
+      push: p.push ?? p.webhook_secret !== undefined,
       lanes: p.lanes,
       realtime: p.realtime,
       timeoutMs: p.timeout_ms ?? options.defaults.timeoutMs,

@@ -19,6 +19,8 @@ export interface BatchRecord {
   provider: string;
   /** How its requests came out when it was routed (absent while live, and for batches routed before this existed). */
   outcomes?: BatchOutcomes | undefined;
+  /** When the provider says the batch reached its terminal status (ms; recorded by the poll that saw it terminal). */
+  terminal_at?: number | undefined;
 }
 
 /** Requests of a routed batch by outcome: completed, failed for good, sent back to the queue for another batch. */
@@ -36,6 +38,8 @@ export interface BatchPoll {
   failed: number;
   /** Polls of the batch so far, this one included. */
   polls: number;
+  /** When the provider says the batch reached its terminal status (ms), when it is terminal and says so. */
+  terminalAt?: number | undefined;
 }
 
 /** `recorded`; `routed`: the batch was routed meanwhile (nothing written); `missing`: its record is gone. */
@@ -68,6 +72,7 @@ export class BatchStore {
         h.n_completed === undefined
           ? undefined
           : { completed: Number(h.n_completed), failed: Number(h.n_failed ?? 0), retried: Number(h.n_retried ?? 0) },
+      terminal_at: h.terminal_at ? Number(h.terminal_at) : undefined,
     };
   }
 

@@ -28,11 +28,22 @@ export interface FacadeLine {
   inputs: number;
   /** The body sent upstream (JSON text). */
   body: string;
+  /** The JSON schema's text every answer must follow (structured outputs, SPEC §14). */
+  schema?: string | undefined;
 }
 
 /** The stored form of a line: a JSON header, a newline, the body (facade-enqueue splits it there). */
 export function encodeFacadeLine(l: FacadeLine): string {
-  return `${JSON.stringify({ c: l.customId, u: l.url, m: l.model, g: l.group, t: l.tokens, i: l.inputs })}\n${l.body}`;
+  const head = {
+    c: l.customId,
+    u: l.url,
+    m: l.model,
+    g: l.group,
+    t: l.tokens,
+    i: l.inputs,
+    ...(l.schema ? { s: l.schema } : {}),
+  };
+  return `${JSON.stringify(head)}\n${l.body}`;
 }
 
 export interface FacadeFileRecord {

@@ -119,4 +119,5 @@ export {
 } from './request-store.js';
 export { Store } from './store.js';
 export type { StoreOptions } from './store-context.js';
+export { type AnswerText, answerText, structuredOutputSchema } from './structured-output.js';
 export { type RotatedSecret, WebhookSecrets } from './webhook-secrets.js';

@@ -21,7 +21,8 @@
  * | T:flush:<flushId>:ids        | list   | request ids of the flush, in JSONL line order (line n = index n-1)       |
  * | T:batches                    | zset   | live provider batches (submitted, not yet routed), score = submit time   |
  * | T:batch:<batchId>            | hash   | batch record: flush_id, group, count, submitted_at, status, routed_at,   |
- * |                              |        | and on routing n_completed, n_failed, n_retried (outcome counts)         |
+ * |                              |        | and on routing n_completed, n_failed, n_retried (outcome counts);        |
+ * |                              |        | terminal_at (the provider's terminal time, ms) from the terminal poll    |
  * | T:recent                     | zset   | routed batches, newest 200, score = routing time (operator page)         |
  * | T:idem:<tenant>:<key>        | string | `<requestId> <bodyHash>` for Idempotency-Key, PX = idempotency TTL       |
  * | T:open                       | string | non-terminal requests in the partition (global capacity)                 |
@@ -78,6 +79,9 @@
  * | G:replay:<replayId>          | hash   | a replay job: tenant, since, until, status, state, scanned, queued, ... |
  * |                              |        | PX 24 h                                                                 |
  * | G:replaygate:<tenant>        | string | a replay was started recently (one per tenant per minute), PX            |
+ * | G:pevent:<provider>:<eventId> | string | a provider batch event (SPEC §13) was handled: its batch's poll was      |
+ * |                              |        | triggered; written after the trigger (SET NX PX 3 days), so a crash     |
+ * |                              |        | between the two lets the provider's retry trigger again                  |
  */
 
 export type PartitionId = number;
@@ -168,6 +172,11 @@ export class KeySpace {
   /** Set while a tenant may not start another replay (rate limit), PX. */
   replayGate(tenant: string): string {
     return `${this.globalTag()}:replaygate:${tenant}`;
+  }
+
+  /** A provider's batch event already handled (dedupe on its id, SPEC §13), PX. */
+  providerEvent(providerId: string, eventId: string): string {
+    return `${this.globalTag()}:pevent:${providerId}:${eventId}`;
   }
 
   allPartitions(): PartitionId[] {

@@ -30,6 +30,8 @@ export interface RequestRecord {
   batch_id: string | undefined;
   flush_id: string | undefined;
   attempts: number;
+  /** The answer was cut off (`finish_reason: length`, SPEC §14). */
+  truncated?: boolean;
   response: { status_code: number; body: unknown } | undefined;
   error: { code: string; message: string } | undefined;
   last_error: string | undefined;
@@ -68,6 +70,7 @@ export function parseRecord(hash: Record<string, string>): RequestRecord | undef
     batch_id: hash.batch_id || undefined,
     flush_id: hash.flush_id || undefined,
     attempts: num(hash.attempts) ?? 0,
+    truncated: hash.truncated === '1',
     response: json(hash.response),
     error: json(hash.error),
     last_error: hash.last_error || undefined,
@@ -102,6 +105,7 @@ export function toRequestObject(r: RequestRecord): RequestObject {
     completed_at: r.completed_at === undefined ? null : Math.floor(r.completed_at / 1000),
     batch_id: r.batch_id ?? null,
     attempts: r.attempts,
+    ...(r.truncated ? { truncated: true as const } : {}),
     response: r.response ?? null,
     error: r.error ?? null,
   };

@@ -24,6 +24,8 @@ export interface NewRequest {
   callbackUrl?: string | undefined;
   idempotencyKey?: string | undefined;
   bodyHash?: string | undefined;
+  /** The JSON schema's text that every answer must follow (structured outputs, SPEC §14). */
+  schema?: string | undefined;
 }
 
 export type EnqueueResult =
@@ -46,7 +48,8 @@ export interface DeliveryAttempt {
 
 export type DeliveryAttemptInput = Omit<DeliveryAttempt, 'attempt'>;
 
-export type SettleKind = 'completed' | 'rejected' | 'retry' | 'requeue';
+/** `invalid`: an answer that breaks its request's JSON schema (SPEC §14): retried, then `schema_validation_failed`. */
+export type SettleKind = 'completed' | 'rejected' | 'retry' | 'requeue' | 'invalid';
 export type SettleOutcome = 'completed' | 'failed' | 'retried' | 'stale' | 'unknown';
 
 /** Results settled per settle-many call: big enough to save most per-call overhead, small enough that one call does
@@ -107,7 +110,8 @@ export class RequestStore {
         batch = { keys: [], ids: [], args: [call], waiters: [], bytes: 0 };
         this.enqueueBatches.set(req.partition, batch);
       }
-      const n = 4 + (req.clientRef ? 2 : 0) + (req.callbackUrl ? 2 : 0) + (req.idempotencyKey ? 2 : 0);
+      const n =
+        4 + (req.clientRef ? 2 : 0) + (req.callbackUrl ? 2 : 0) + (req.idempotencyKey ? 2 : 0) + (req.schema ? 2 : 0);
       batch.keys.push(k.req(req.id));
       batch.ids.push(req.id);
       // The request's options (see enqueue-many.lua), then its record's field/value strings.
@@ -136,6 +140,7 @@ export class RequestStore {
       if (req.clientRef) batch.args.push('client_ref', req.clientRef);
       if (req.callbackUrl) batch.args.push('callback_url', req.callbackUrl);
       if (req.idempotencyKey) batch.args.push('idem_key', req.idempotencyKey);
+      if (req.schema) batch.args.push('schema', req.schema);
       batch.waiters.push({ resolve, reject });
       batch.bytes += req.body.length;
       if (batch.keys.length >= ENQUEUE_SLICE || batch.bytes >= ENQUEUE_SLICE_BYTES) {
@@ -284,7 +289,14 @@ export class RequestStore {
   async settle(
     p: PartitionId,
     batchId: string,
-    items: Array<{ id: string; kind: SettleKind; response?: unknown; message?: string; group?: string }>,
+    items: Array<{
+      id: string;
+      kind: SettleKind;
+      response?: unknown;
+      message?: string;
+      group?: string;
+      truncated?: boolean;
+    }>,
   ): Promise<{ outcomes: SettleOutcome[]; outbox: string[] }> {
     const k = this.ctx.keys.partitionKeys(p);
     const { maxAttempts, retentionMs } = this.ctx.options;
@@ -304,7 +316,12 @@ export class RequestStore {
       for (const item of slice) {
         // The item's options, then its response (see settle-many.lua).
         args.push(
-          JSON.stringify({ kind: item.kind, message: item.message ?? '', group: item.group ?? '' }),
+          JSON.stringify({
+            kind: item.kind,
+            message: item.message ?? '',
+            group: item.group ?? '',
+            ...(item.truncated ? { truncated: true } : {}),
+          }),
           item.response === undefined ? '' : JSON.stringify(item.response),
         );
       }
@@ -436,6 +453,19 @@ export class RequestStore {
     });
   }
 
+  /** The JSON schema text (structured outputs, SPEC §14) of each request, undefined for those without one. */
+  async schemas(p: PartitionId, ids: readonly string[]): Promise<Array<string | undefined>> {
+    if (ids.length === 0) return [];
+    const k = this.ctx.keys.partitionKeys(p);
+    const pipeline = this.ctx.redis.pipeline();
+    for (const id of ids) pipeline.hget(k.req(id), 'schema');
+    const replies = (await pipeline.exec()) ?? [];
+    return replies.map(([err, value]) => {
+      if (err) throw err;
+      return typeof value === 'string' && value !== '' ? value : undefined;
+    });
+  }
+
   /** Takes a request out of the undelivered index (its record expired, or its outcome is recorded after all). */
   async forgetUndelivered(p: PartitionId, id: string): Promise<void> {
     await this.ctx.redis.zrem(this.ctx.keys.partitionKeys(p).undelivered, id);
@@ -453,6 +483,7 @@ const OBJECT_FIELDS = [
   'completed_at',
   'batch_id',
   'attempts',
+  'truncated',
   'response',
   'error',
 ] as const;

@@ -117,6 +117,11 @@ export function createMetricsCatalog(registry: Registry) {
       labelNames: ['outcome'] as const,
       registers,
     }),
+    schemaRejected: new Counter({
+      name: 'batchbridge_schema_validation_failures_total',
+      help: "Answers that broke their request's JSON schema (structured outputs, SPEC §14): each is batched again, or fails the request with schema_validation_failed after MAX_ATTEMPTS.",
+      registers,
+    }),
     webhookDeliveries: new Counter({
       name: 'batchbridge_webhook_deliveries_total',
       help: 'Webhook delivery attempts, by outcome (delivered, retry, gone, aborted, refused, dead_letter, skipped, aggregated: buffered for an aggregated delivery).',
@@ -160,6 +165,19 @@ export function createMetricsCatalog(registry: Registry) {
       name: 'batchbridge_request_turnaround_seconds',
       help: 'Time from acceptance (202) to the first successful delivery of the outcome.',
       buckets: LONG_SECONDS,
+      registers,
+    }),
+    providerEvents: new Counter({
+      name: 'batchbridge_provider_events_total',
+      help: "Providers' batch events (POST /v1/provider-events/{provider}, SPEC §13), by step: received; verified (signature good and fresh) or refused (401: unsigned, forged or stale); then duplicate (event id seen before), ignored (not a batch event), unknown_batch, or polled (the batch's poll job run at once).",
+      labelNames: ['provider', 'outcome'] as const,
+      registers,
+    }),
+    providerTerminalToDelivery: new Histogram({
+      name: 'batchbridge_provider_terminal_to_delivery_seconds',
+      help: "Time from the provider's terminal status of a batch (its completed_at, failed_at, expired_at or cancelled_at) to the first successful delivery of each of its outcomes: what push (SPEC §13) shortens.",
+      labelNames: ['provider'] as const,
+      buckets: [0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600],
       registers,
     }),
     providerCircuitOpen: new Gauge({

@@ -41,6 +41,9 @@ export const ProviderBatchSchema = z.object({
   error_file_id: z.string().nullish(),
   created_at: timestamp,
   completed_at: timestamp,
+  failed_at: timestamp,
+  expired_at: timestamp,
+  cancelled_at: timestamp,
   expires_at: timestamp,
   metadata: z.record(z.string(), z.string()).nullish(),
   request_counts: z
@@ -64,6 +67,21 @@ export const ProviderBatchSchema = z.object({
 });
 
 export type ProviderBatch = z.infer<typeof ProviderBatchSchema>;
+
+/** When the provider says a terminal batch reached its status (ms), when it says so. */
+export function terminalAtMs(batch: ProviderBatch): number | undefined {
+  const seconds =
+    batch.status === 'completed'
+      ? batch.completed_at
+      : batch.status === 'failed'
+        ? batch.failed_at
+        : batch.status === 'expired'
+          ? batch.expired_at
+          : batch.status === 'cancelled'
+            ? batch.cancelled_at
+            : undefined;
+  return typeof seconds === 'number' && seconds > 0 ? seconds * 1000 : undefined;
+}
 
 export function normalizeBatch(raw: unknown): ProviderBatch {
   return ProviderBatchSchema.parse(raw);

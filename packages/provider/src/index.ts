@@ -24,6 +24,7 @@ export {
   type ProviderBatch,
   ProviderBatchSchema,
   TERMINAL_BATCH_STATUSES,
+  terminalAtMs,
 } from './batch.js';
 export { createProviderClient, operationOf, type ProviderClientOptions } from './client.js';
 export {

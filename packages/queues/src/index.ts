@@ -22,5 +22,6 @@ export {
   type QueueKind,
 } from './catalog.js';
 export { OutboxRelay } from './outbox.js';
+export { type PollNowOptions, type PollNowResult, pollNow } from './poll-now.js';
 export { PartitionedQueues, startWorkers } from './queues.js';
 export { type Sweep, startWorkerGroup, type WorkerGroup, type WorkerGroupOptions } from './worker-group.js';

@@ -42,4 +42,11 @@ export {
   type WebhookSender,
   type WebhookSenderOptions,
 } from './sender.js';
-export { generateWebhookSecret, type SignWebhookInput, signWebhook, type WebhookHeaders } from './sign.js';
+export {
+  generateWebhookSecret,
+  type SignWebhookInput,
+  signWebhook,
+  verifyWebhook,
+  type WebhookHeaders,
+  type WebhookRefusal,
+} from './sign.js';

@@ -67,3 +67,47 @@ function webhookFor(secret: string, index: number): Webhook {
   signers.set(secret, signer);
   return signer;
 }
+
+/** Why {@link verifyWebhook} refused a request: headers missing, signature wrong, or timestamp outside the tolerance. */
+export type WebhookRefusal = 'missing_headers' | 'bad_signature' | 'stale' | 'bad_secret';
+
+/**
+ * Verifies a Standard Webhooks request that a provider sent us (SPEC §13) with the reference library: one of the
+ * `v1,` signatures must be the HMAC of `id.timestamp.body` with `secret`, and the timestamp within 5 minutes of now
+ * (the library's tolerance), so a replayed old event is refused. `body` must be the exact bytes received.
+ */
+export function verifyWebhook(
+  secret: string,
+  body: Buffer | string,
+  headers: Record<string, string | string[] | undefined>,
+): { ok: true } | { ok: false; reason: WebhookRefusal } {
+  const flat: Record<string, string> = {};
+  for (const name of ['webhook-id', 'webhook-timestamp', 'webhook-signature']) {
+    const v = headers[name];
+    const value = Array.isArray(v) ? v.join(' ') : v;
+    if (!value) return { ok: false, reason: 'missing_headers' };
+    flat[name] = value;
+  }
+  let verifier: Webhook;
+  try {
+    verifier = verifierFor(secret);
+  } catch {
+    return { ok: false, reason: 'bad_secret' };
+  }
+  try {
+    verifier.verify(body, flat, { jsonParse: false });
+    return { ok: true };
+  } catch (err) {
+    return { ok: false, reason: /timestamp/i.test((err as Error).message) ? 'stale' : 'bad_signature' };
+  }
+}
+
+const verifiers = new Map<string, Webhook>();
+function verifierFor(secret: string): Webhook {
+  const known = verifiers.get(secret);
+  if (known) return known;
+  const v = new Webhook(secret);
+  if (verifiers.size >= 1_000) verifiers.clear();
+  verifiers.set(secret, v);
+  return v;
+}

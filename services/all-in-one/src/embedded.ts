@@ -92,8 +92,17 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded>
     // PROVIDERS_FILE names the providers itself: no bundled simulator then.
     if (!env.UPSTREAM_BASE_URL && !env.PROVIDERS_FILE) {
       const simProfile = first.config.upstream.profile.name === 'kluster' ? 'kluster' : 'openai';
+      // SIM_WEBHOOK_SECRET without SIM_WEBHOOK_URL: the simulator pushes its batch events to this process's own
+      // `POST /v1/provider-events/default` once the ingest listens (SPEC §13).
+      const selfPush = env.SIM_WEBHOOK_SECRET !== undefined && !env.SIM_WEBHOOK_URL;
+      const simEnv: Record<string, string | undefined> = {
+        ...env,
+        SIM_PORT: env.SIM_PORT ?? '0',
+        PROVIDER_PROFILE: simProfile,
+      };
+      if (selfPush) delete simEnv.SIM_WEBHOOK_SECRET;
       sim = await createProviderSim({
-        ...optionsFromEnv({ ...env, SIM_PORT: env.SIM_PORT ?? '0', PROVIDER_PROFILE: simProfile }),
+        ...optionsFromEnv(simEnv),
         logger: logger.child({ component: 'provider-sim' }),
       });
       stack.push('provider-sim', () => sim!.close());
@@ -129,6 +138,9 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded>
     const ingest = await startIngestApi(runtime, { host: config.http.host, port: config.http.port });
     services.push(ingest);
     stack.push(ingest.name, () => ingest.close());
+    if (sim && env.SIM_WEBHOOK_SECRET !== undefined && !env.SIM_WEBHOOK_URL) {
+      sim.setWebhook({ url: `${ingest.url}/v1/provider-events/default`, secret: env.SIM_WEBHOOK_SECRET });
+    }
 
     let closing: Promise<void> | undefined;
     return {

@@ -116,6 +116,26 @@ export function createDeliverProcessor(deps: DeliverProcessorDeps): DeliverProce
     buildBody,
     deadLetter: deadLetterOutcome,
   });
+  /**
+   * When the provider says each recent batch ended (`terminal_at`, set by the poll that saw it) and who holds it, for the
+   * terminal-to-delivery latency (SPEC §13): one read per batch per dispatcher, not one per outcome. Bounded.
+   */
+  const terminals = new Map<string, { at: number | undefined; provider: string } | null>();
+  const observeTerminalToDelivery = async (p: PartitionId, batchId: string): Promise<void> => {
+    let known = terminals.get(batchId);
+    if (known === undefined) {
+      const batch = await store.batches.get(p, batchId);
+      known = batch ? { at: batch.terminal_at, provider: batch.provider } : null;
+      // Written by the poll that saw the batch terminal, before any of its lines was routed: final once there.
+      if (batch?.terminal_at !== undefined) {
+        if (terminals.size >= 1_000) terminals.clear();
+        terminals.set(batchId, known);
+      }
+    }
+    if (known?.at !== undefined) {
+      m.providerTerminalToDelivery.observe({ provider: known.provider }, Math.max(0, Date.now() - known.at) / 1000);
+    }
+  };
 
   return async (job, token, partition) => {
     const parsed = DeliverJob.safeParse(job.data);
@@ -277,7 +297,14 @@ export function createDeliverProcessor(deps: DeliverProcessorDeps): DeliverProce
     switch (result.outcome) {
       case 'delivered': {
         const first = await store.requests.markDelivered(p, requestId);
-        if (first) m.requestTurnaround.observe(Math.max(0, Date.now() - record.created_at) / 1000);
+        if (first) {
+          m.requestTurnaround.observe(Math.max(0, Date.now() - record.created_at) / 1000);
+          if (record.batch_id !== undefined) {
+            await observeTerminalToDelivery(p, record.batch_id).catch((err: Error) =>
+              log().debug({ err: err.message }, 'terminal-to-delivery latency not observed'),
+            );
+          }
+        }
         m.webhookDeliveries.inc({ outcome: 'delivered' });
         log().info({ status, redeliver: redeliver === true, durationMs: result.durationMs }, 'webhook delivered');
         return 'delivered';

@@ -24,6 +24,7 @@ import { ModelCatalog } from './model-catalog.js';
 import { listedModels, modelAllowed, PROFILE_DEFAULT_MODELS } from './model-policy.js';
 import { openApiDocument } from './openapi.js';
 import { ProviderCatalog } from './provider-catalog.js';
+import { providerEventsHandler } from './provider-events.js';
 import { RateLimiter } from './rate-limiter.js';
 import { requestsHandlers } from './requests-routes.js';
 import type { HoldDeps } from './wait/hold.js';
@@ -89,6 +90,11 @@ export function createIngestApp(runtime: Runtime, options: IngestAppOptions = {}
   });
   // Every outcome series from the start, at 0: a dashboard rate() over a series that appears late misses its first step.
   for (const outcome of ['finished', 'timeout', 'aborted', 'closed']) m.waitOutcomes.inc({ outcome }, 0);
+  // Each provider's batch events (SPEC §13) from the start too: a refused one must show as a step, not a new series.
+  const providerIds = config.providers.length > 0 ? config.providers.map((x) => x.id) : ['default'];
+  for (const provider of providerIds) {
+    for (const outcome of ['received', 'verified', 'refused', 'polled']) m.providerEvents.inc({ provider, outcome }, 0);
+  }
   waiter.start().catch((err: Error) => logger.warn({ err: err.message }, 'outcome waiter: subscribe failed'));
   // Set when the server shuts down: answers from then on close their connection.
   let closing = false;
@@ -217,6 +223,9 @@ export function createIngestApp(runtime: Runtime, options: IngestAppOptions = {}
   route('post', '/v1/endpoints/enable', auth, json, webhooks.enableEndpoint);
   route('post', '/v1/deliveries/replay', auth, json, webhooks.replay);
   route('get', '/v1/deliveries/replay/:id', auth, webhooks.replayStatus);
+  // Providers' own batch webhooks (SPEC §13): signed by the provider, no tenant key; the exact bytes are verified.
+  const providerEventBody = express.raw({ type: () => true, limit: 1024 * 1024 });
+  route('post', '/v1/provider-events/:provider', providerEventBody, providerEventsHandler(runtime));
   route('get', '/v1/models', auth, (_req, res) => {
     const tenant = tenantOf(res);
     if (providers) {

@@ -15,6 +15,7 @@ import {
   groupFor,
   newRequestId,
   type RequestObject,
+  structuredOutputSchema,
   toRequestObject,
 } from '@batchbridge/domain';
 import { type ChatCompletionBody, describeRefusal, refusedChatFields } from '@batchbridge/provider/anthropic';
@@ -404,6 +405,7 @@ export function chatCompletionsCore(
         callbackUrl,
         idempotencyKey,
         bodyHash,
+        schema: schemaText(endpoint, req.body),
       },
       {
         tenantMax: tenant.max_queued,
@@ -530,4 +532,10 @@ function createdObject(
     gone_at: undefined,
     dead: false,
   });
+}
+
+/** The JSON schema every answer must follow (structured outputs, SPEC §14), as stored on the record. */
+function schemaText(endpoint: string, body: unknown): string | undefined {
+  const schema = structuredOutputSchema(endpoint, body);
+  return schema === undefined ? undefined : JSON.stringify(schema);
 }

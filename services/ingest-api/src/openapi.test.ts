@@ -184,6 +184,11 @@ describe('OpenAPI document', () => {
     conforms('DELETE', '/v1/files/{id}', await t.call('DELETE', `/v1/files/${fid}`));
     conforms('DELETE', '/v1/files/{id}', await t.call('DELETE', `/v1/files/${fid}`));
 
+    const PE = '/v1/provider-events/{provider}';
+    const event = { key: null, raw: '{"type":"batch.completed","data":{"id":"batch_x"}}' } as const;
+    conforms('POST', PE, await t.call('POST', '/v1/provider-events/default', event));
+    conforms('POST', PE, await t.call('POST', '/v1/provider-events/nobody', event));
+
     const documented = Object.entries(doc.paths).flatMap(([path, methods]) =>
       Object.keys(methods).map((m) => `${m.toUpperCase()} ${path}`),
     );

@@ -234,6 +234,46 @@ function baseDocument(options: { version?: string }): Record<string, unknown> {
           },
         },
       },
+      '/v1/provider-events/{provider}': {
+        post: {
+          operationId: 'receiveProviderEvent',
+          summary:
+            "A provider's own batch webhook (OpenAI batch.completed|failed|expired|cancelled): polls that batch at once",
+          description:
+            "Standard Webhooks signed with the provider's `webhook_secret` (PROVIDERS_FILE) or UPSTREAM_WEBHOOK_SECRET " +
+            '(provider `default`); no API key. Unsigned, badly signed or stale (over 5 minutes) events get 401 and change ' +
+            'nothing; events for batches this deployment does not hold get 200 and change nothing. See ' +
+            'docs/provider-push.md.',
+          parameters: [
+            {
+              name: 'provider',
+              in: 'path',
+              required: true,
+              schema: { type: 'string' },
+              description: 'The provider id (`default` for UPSTREAM_*).',
+            },
+          ],
+          responses: {
+            '200': {
+              description: 'Received; what became of it.',
+              content: json({
+                type: 'object',
+                required: ['received', 'outcome'],
+                properties: {
+                  received: { const: true },
+                  outcome: { enum: ['polled', 'duplicate', 'ignored', 'unknown_batch', 'already_routed'] },
+                  poll: { enum: ['promoted', 'queued', 'retried', 'added', 'running'] },
+                },
+              }),
+            },
+            '400': error('A signed body that is not JSON.'),
+            '401': error('Unsigned, badly signed or stale, or the provider has no webhook secret.'),
+            '404': error('No such provider is configured.'),
+            '413': error('Body too large.'),
+            '503': error('Redis unreachable.', retryAfter),
+          },
+        },
+      },
       '/v1/webhook-secret/rotate': {
         post: {
           operationId: 'rotateWebhookSecret',
@@ -460,6 +500,11 @@ function baseDocument(options: { version?: string }): Record<string, unknown> {
             completed_at: { type: ['integer', 'null'], description: 'Unix seconds.' },
             batch_id: { type: ['string', 'null'], description: 'The provider batch of the latest attempt.' },
             attempts: { type: 'integer', minimum: 0 },
+            truncated: {
+              const: true,
+              description:
+                "Present (true) when the answer in `response` was cut off by the provider's token limit (`finish_reason: length`).",
+            },
             response: {
               oneOf: [
                 { type: 'null' },

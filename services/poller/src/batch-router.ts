@@ -35,6 +35,7 @@ import { ChunkedSettler, emptyCounts, type OutcomeCounts, type SettleItem } from
 import { PollerError } from './errors.js';
 import { type PollerOptions, type ResolvedPollerOptions, resolvePollerOptions } from './options.js';
 import { readResultSource } from './result-file.js';
+import { SchemaChecker } from './schema-check.js';
 
 /** Line-level validation codes that are not the request's fault: the request is retried, not rejected. */
 const NOT_THE_REQUEST: ReadonlySet<string> = new Set([
@@ -99,6 +100,8 @@ export class BatchRouter {
    * benchmark). Routing is background work, like the packer's claims.
    */
   private readonly store: Store;
+  /** Compiled JSON schemas of structured-output requests (SPEC §14), shared by every batch this poller routes. */
+  private readonly schemas = new SchemaChecker();
 
   constructor(
     private readonly runtime: Runtime,
@@ -191,6 +194,7 @@ export class BatchRouter {
       chunk: this.options.settleChunk,
       maxInFlight: this.options.settleInFlight,
       countStale,
+      schemas: this.schemas,
     });
   }
 

@@ -4,11 +4,12 @@
  * the next lines: per-line work stays small and memory stays bounded by chunk size × chunks in flight.
  */
 import { type TokenUsage, usageOf } from '@batchbridge/config';
-import type { PartitionId, SettleKind, SettleOutcome, Store } from '@batchbridge/domain';
+import { answerText, type PartitionId, type SettleKind, type SettleOutcome, type Store } from '@batchbridge/domain';
 import type { Logger } from '@batchbridge/logger';
 import type { MetricsCatalog } from '@batchbridge/metrics';
 import type { OutboxRelay } from '@batchbridge/queues';
 import { logSettled } from './log-settled.js';
+import type { SchemaChecker } from './schema-check.js';
 
 export interface SettleItem {
   id: string;
@@ -17,6 +18,8 @@ export interface SettleItem {
   message?: string;
   /** Moves a requeued request to this packing group (a failed batch split in halves). */
   group?: string;
+  /** The answer was cut off (`finish_reason: length`): kept on the record as `truncated`. */
+  truncated?: boolean;
 }
 
 export type OutcomeCounts = Record<SettleOutcome, number>;
@@ -38,6 +41,11 @@ export interface ChunkedSettlerOptions {
   countStale: boolean;
   /** The poll job's logger: at debug level, one line per settled request (log-settled.ts). */
   logger?: Logger | undefined;
+  /**
+   * Checks each answer of a request that asked for a JSON schema (SPEC §14) before it is settled; one that breaks it is
+   * settled `invalid` (batched again, or `schema_validation_failed` after MAX_ATTEMPTS). Absent: no check.
+   */
+  schemas?: SchemaChecker | undefined;
 }
 
 export class ChunkedSettler {
@@ -91,8 +99,40 @@ export class ChunkedSettler {
     if (this.failure) throw this.failure.error;
   }
 
+  /**
+   * Structured outputs and truncation (SPEC §14), for the answered items of one chunk: one pipelined read of their
+   * requests' schemas (a short reply for the many without one), then each answer is checked with its schema.
+   */
+  private async checkAnswers(items: SettleItem[]): Promise<void> {
+    const answered = items.filter((item) => item.kind === 'completed');
+    if (answered.length === 0) return;
+    for (const item of answered) {
+      const answer = answerText((item.response as { body?: unknown } | undefined)?.body);
+      if (answer?.truncated) item.truncated = true;
+    }
+    const checker = this.o.schemas;
+    if (!checker) return;
+    const schemas = await this.o.store.requests.schemas(
+      this.o.partition,
+      answered.map((item) => item.id),
+    );
+    answered.forEach((item, i) => {
+      const schema = schemas[i];
+      if (schema === undefined) return;
+      const answer = answerText((item.response as { body?: unknown } | undefined)?.body);
+      // A refusal is the model's answer, told as it is (`refusal`), not a broken one.
+      if (!answer || answer.refusal) return;
+      const verdict = checker.check(schema, answer);
+      if (!verdict.ok) {
+        item.kind = 'invalid';
+        item.message = verdict.message;
+      }
+    });
+  }
+
   private async settle(items: SettleItem[]): Promise<void> {
     const { store, relay, metrics, partition, batchId } = this.o;
+    await this.checkAnswers(items);
     const { outcomes, outbox } = await store.requests.settle(partition, batchId, items);
     // A crash between settle and relay leaves the entries in the outbox; the sweep relays them.
     await relay.relay(partition, outbox);
@@ -100,6 +140,8 @@ export class ChunkedSettler {
     const chunkCounts = emptyCounts();
     outcomes.forEach((outcome, i) => {
       chunkCounts[outcome] += 1;
+      // Counted when it changed the request (not for a line routed again after a crash: stale).
+      if (items[i]?.kind === 'invalid' && outcome !== 'stale' && outcome !== 'unknown') metrics.schemaRejected.inc();
       if (outcome === 'completed') this.addUsage(items[i]?.response);
     });
     for (const [outcome, n] of Object.entries(chunkCounts) as Array<[SettleOutcome, number]>) {

@@ -5,7 +5,13 @@
  * backoff (honouring Retry-After); those that no retry can fix fail the job, and the sweep retries it later.
  */
 import type { PartitionId } from '@batchbridge/domain';
-import { classifyProviderError, isTerminalBatch, type ProviderBatch, ProviderError } from '@batchbridge/provider';
+import {
+  classifyProviderError,
+  isTerminalBatch,
+  type ProviderBatch,
+  ProviderError,
+  terminalAtMs,
+} from '@batchbridge/provider';
 import { PollJob, type PollJobData } from '@batchbridge/queues';
 import type { Runtime } from '@batchbridge/runtime';
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
@@ -67,6 +73,7 @@ export function createPollProcessor(runtime: Runtime, options: ResolvedPollerOpt
       completed: remote.request_counts?.completed ?? 0,
       failed: remote.request_counts?.failed ?? 0,
       polls: polls + 1,
+      terminalAt: terminalAtMs(remote),
     });
     // Another run routed it meanwhile, or its record expired: nothing was written, and there is nothing left to do.
     if (recorded === 'routed') return { state: 'already_routed' };
@@ -76,7 +83,11 @@ export function createPollProcessor(runtime: Runtime, options: ResolvedPollerOpt
     }
 
     if (!isTerminalBatch(remote.status)) {
-      const delay = nextPollDelay(polls, runtime.config.poll.intervalMs, runtime.config.poll.maxIntervalMs);
+      // A provider that pushes its batch events (SPEC §13) has the batch polled at once on its event: polling is then
+      // only the backstop for a lost event, and slows down to POLL_MAX_INTERVAL_MS_PUSH.
+      const { intervalMs, maxIntervalMs, maxIntervalMsPush } = runtime.config.poll;
+      const pushes = runtime.providers.config(batch.provider)?.push === true;
+      const delay = nextPollDelay(polls, intervalMs, pushes ? maxIntervalMsPush : maxIntervalMs);
       await job.updateData({ ...job.data, polls: polls + 1 });
       await job.moveToDelayed(Date.now() + delay, token);
       throw new DelayedError();

@@ -45,7 +45,7 @@ async function start(env: Record<string, string> = {}, options: PollerOptions = 
 }
 
 function expectedContent(content: string, model = MODEL): string {
-  return simulatedCompletion({ model, messages: [{ role: 'user', content }] }).choices[0].message.content;
+  return simulatedCompletion({ model, messages: [{ role: 'user', content }] }).choices[0].message.content ?? '';
 }
 
 async function deliverJobIds(r: TestRuntime, b: SubmittedBatch): Promise<string[]> {

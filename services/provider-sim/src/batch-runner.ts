@@ -10,10 +10,11 @@ import { createInterface } from 'node:readline';
 import { setTimeout as sleep, setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { BatchbridgeError } from '@batchbridge/errors';
 import { validateBatchInput } from './batch-validation.js';
-import { type SimMarkers, simMarkersInText } from './completion.js';
+import { chatJsonSchema, type SimMarkers, simMarkersInText } from './completion.js';
 import { ENDPOINTS, type SimEndpoint } from './endpoints.js';
 import { errorBodyForStatus } from './errors.js';
 import { newId } from './ids.js';
+import { responsesJsonSchema } from './responses.js';
 import { ShuffledJsonlWriter } from './shuffled-jsonl-writer.js';
 import type { SimState } from './sim-state.js';
 import { type BatchErrorItem, type BatchRecord, type FileRecord, TERMINAL_STATUSES } from './store.js';
@@ -59,6 +60,10 @@ export class BatchRunner {
         this.#fail(batch, [
           { code: 'internal_error', message: 'The batch failed unexpectedly.', param: null, line: null },
         ]);
+      })
+      .then(() => {
+        // The batch's one event (SPEC §13), when a webhook target is set; a run stopped by close() ends non-terminal.
+        if (TERMINAL_STATUSES.has(batch.status)) this.#state.pusher?.batchEnded(batch);
       })
       .finally(() => this.#tasks.delete(batch.id));
     this.#tasks.set(batch.id, { done, wake });
@@ -245,7 +250,14 @@ export class BatchRunner {
     }
     const problem = checked.request.problem('batch');
     if (problem) return this.#errorLine(batch, errorsOut, line.custom_id, 400, problem);
-    const answer = checked.request.answer(nowSeconds());
+    let answer = checked.request.answer(nowSeconds());
+    if (state.faults.schemaBreakingAnswers > 0 && this.#hasJsonSchema(batch.endpoint, line.body)) {
+      state.faults = { ...state.faults, schemaBreakingAnswers: state.faults.schemaBreakingAnswers - 1 };
+      answer = {
+        ...answer,
+        json: [JSON.stringify(breakSchema(JSON.parse([...answer.json].join('')) as SimAnswerBody))],
+      };
+    }
     // The same line as JSON.stringify({id, custom_id, response: {status_code, request_id, body}, error: null}) would
     // give, written in the answer's chunks: an embeddings body can be far too large for one string.
     const head = `{"id":${JSON.stringify(newId('batch_req', 'openai'))},"custom_id":${JSON.stringify(line.custom_id)},"response":{"status_code":200,"request_id":${JSON.stringify(newId('request', 'openai'))},"body":`;
@@ -316,6 +328,12 @@ export class BatchRunner {
     return id;
   }
 
+  #hasJsonSchema(endpoint: string, body: Record<string, unknown>): boolean {
+    if (endpoint === '/v1/chat/completions') return chatJsonSchema(body) !== undefined;
+    if (endpoint === '/v1/responses') return responsesJsonSchema(body) !== undefined;
+    return false;
+  }
+
   /** `cancelling` lasts the configured delay, then `cancelled` with whatever output was written (lines not yet run
    * get no line at all). */
   async #finishCancel(
@@ -331,4 +349,19 @@ export class BatchRunner {
     batch.status = 'cancelled';
     batch.cancelled_at = nowSeconds();
   }
+}
+
+interface SimAnswerBody {
+  choices?: Array<{ message?: { content?: unknown } }>;
+  output?: Array<{ content?: Array<{ text?: unknown }> }>;
+}
+
+/** The `schemaBreakingAnswers` fault: the answer's text is replaced by text that is not JSON at all. */
+function breakSchema(body: SimAnswerBody): SimAnswerBody {
+  const broken = 'sim: this answer breaks its JSON schema on purpose (fault schemaBreakingAnswers)';
+  const message = body.choices?.[0]?.message;
+  if (message) message.content = broken;
+  const part = body.output?.[0]?.content?.[0];
+  if (part) part.text = broken;
+  return body;
 }

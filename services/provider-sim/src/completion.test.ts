@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { estimateTokens, messagesHash, simMarkers, simulatedCompletion } from './completion.js';
+import { estimateTokens, messagesHash, sampleForSchema, simMarkers, simulatedCompletion } from './completion.js';
 
 const request = {
   model: 'gpt-4o-mini',
@@ -37,7 +37,7 @@ describe('simulatedCompletion', () => {
     const long = 'a'.repeat(4000);
     const c = simulatedCompletion({ model: 'm', messages: [{ role: 'user', content: long }] });
     expect(c.usage.prompt_tokens).toBe(1000);
-    expect(c.usage.completion_tokens).toBe(estimateTokens(c.choices[0].message.content));
+    expect(c.usage.completion_tokens).toBe(estimateTokens(c.choices[0].message.content ?? ''));
     expect(c.usage.total_tokens).toBe(c.usage.prompt_tokens + c.usage.completion_tokens);
   });
 
@@ -59,5 +59,49 @@ describe('simMarkers', () => {
     expect(simMarkers([{ role: 'user', content: 'x [sim:error=503] y' }])).toEqual({ errorStatus: 503, drop: false });
     expect(simMarkers([{ role: 'system', content: '[sim:drop]' }])).toEqual({ errorStatus: null, drop: true });
     expect(simMarkers([{ role: 'user', content: '[sim:error=200]' }]).errorStatus).toBeNull();
+  });
+});
+
+describe('structured outputs and refusals', () => {
+  const schema = {
+    type: 'object',
+    properties: {
+      name: { type: 'string', minLength: 30 },
+      n: { type: 'integer', minimum: 3 },
+      ok: { type: 'boolean' },
+      kind: { enum: ['a', 'b'] },
+      items: { type: 'array', items: { $ref: '#/$defs/item' }, minItems: 2 },
+      maybe: { anyOf: [{ type: 'null' }, { type: 'number' }] },
+    },
+    required: ['name', 'n', 'ok', 'kind', 'items', 'maybe'],
+    $defs: { item: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] } },
+  };
+
+  it('sampleForSchema builds a value that follows the schema, from the seed', () => {
+    expect(sampleForSchema(schema, 'sim:x')).toEqual({
+      name: 'sim:x'.padEnd(30, '.'),
+      n: 3,
+      ok: true,
+      kind: 'a',
+      items: [{ id: 'sim:x' }, { id: 'sim:x' }],
+      maybe: 1,
+    });
+  });
+
+  it('answers a json_schema chat request with JSON that follows it, and [sim:refuse] with a refusal', () => {
+    const messages = [{ role: 'user', content: 'a thing' }];
+    const answer = simulatedCompletion({
+      model: 'gpt-4o-mini',
+      messages,
+      response_format: { type: 'json_schema', json_schema: { name: 't', schema } },
+    });
+    const value = JSON.parse(String(answer.choices[0].message.content)) as { name: string };
+    expect(value.name.startsWith(`sim:${messagesHash(messages)}`)).toBe(true);
+    const refused = simulatedCompletion({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: '[sim:refuse]' }],
+    });
+    expect(refused.choices[0].message.content).toBeNull();
+    expect(refused.choices[0].message.refusal).toMatch(/can't help/);
   });
 });

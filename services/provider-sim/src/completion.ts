@@ -7,6 +7,9 @@
  * Usage: `prompt_tokens = ceil(chars of all message text / 4)`, `completion_tokens = ceil(content length / 4)`.
  * A `max_completion_tokens` (or `max_tokens`) below that cuts the content to 4 characters per token and reports
  * `finish_reason: 'length'`.
+ * `[sim:refuse]` in the messages: the model refuses (`content: null`, `refusal: "sim: I can't help with that."`).
+ * Structured outputs: with `response_format: {type: "json_schema", json_schema: {schema}}` the content is instead
+ * `JSON.stringify(sampleForSchema(schema, "sim:<hash>"))`, a value that follows the schema (its strings are the seed).
  */
 import { createHash } from 'node:crypto';
 
@@ -16,6 +19,7 @@ export interface SimChatRequest {
   messages: readonly unknown[];
   max_tokens?: number | null | undefined;
   max_completion_tokens?: number | null | undefined;
+  response_format?: unknown;
 }
 
 /** A chat.completion object as OpenAI returns it. */
@@ -27,7 +31,7 @@ export interface SimChatCompletion {
   choices: [
     {
       index: 0;
-      message: { role: 'assistant'; content: string; refusal: null; annotations: [] };
+      message: { role: 'assistant'; content: string | null; refusal: string | null; annotations: [] };
       logprobs: null;
       finish_reason: 'stop' | 'length';
     },
@@ -110,7 +114,11 @@ export interface SimulatedCompletionOptions {
 export function simulatedCompletion(body: SimChatRequest, options: SimulatedCompletionOptions = {}): SimChatCompletion {
   const hash = messagesHash(body.messages);
   const excerpt = lastUserText(body.messages).replace(/\s+/g, ' ').trim().slice(0, 80);
-  let content = `sim:${hash} ${body.model} re: ${excerpt}`;
+  const schema = chatJsonSchema(body);
+  let content =
+    schema === undefined
+      ? `sim:${hash} ${body.model} re: ${excerpt}`
+      : JSON.stringify(sampleForSchema(schema, `sim:${hash}`));
   let completionTokens = estimateTokens(content);
   let finishReason: 'stop' | 'length' = 'stop';
   const limit = body.max_completion_tokens ?? body.max_tokens;
@@ -118,6 +126,12 @@ export function simulatedCompletion(body: SimChatRequest, options: SimulatedComp
     content = content.slice(0, limit * 4);
     completionTokens = limit;
     finishReason = 'length';
+  }
+  const refused = messagesText(body.messages).includes('[sim:refuse]');
+  if (refused) {
+    content = "sim: I can't help with that.";
+    completionTokens = estimateTokens(content);
+    finishReason = 'stop';
   }
   const promptTokens = estimateTokens(messagesText(body.messages));
   return {
@@ -128,7 +142,9 @@ export function simulatedCompletion(body: SimChatRequest, options: SimulatedComp
     choices: [
       {
         index: 0,
-        message: { role: 'assistant', content, refusal: null, annotations: [] },
+        message: refused
+          ? { role: 'assistant', content: null, refusal: content, annotations: [] }
+          : { role: 'assistant', content, refusal: null, annotations: [] },
         logprobs: null,
         finish_reason: finishReason,
       },
@@ -173,4 +189,72 @@ export function simMarkersInText(text: string): SimMarkers {
     errorStatus: status !== null && status >= 400 && status <= 599 ? status : null,
     drop: text.includes('[sim:drop]'),
   };
+}
+
+type JsonObject = Record<string, unknown>;
+const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The JSON schema of a chat request's `response_format: {type: "json_schema"}`, if it has one. */
+export function chatJsonSchema(body: { response_format?: unknown }): JsonObject | undefined {
+  const format = body.response_format;
+  if (!isObject(format) || format.type !== 'json_schema' || !isObject(format.json_schema)) return undefined;
+  return isObject(format.json_schema.schema) ? format.json_schema.schema : undefined;
+}
+
+/**
+ * A deterministic value that follows a JSON schema (the subset structured outputs use: type, properties, required,
+ * items, enum, const, anyOf/oneOf/allOf, $ref into $defs/definitions, minItems, minLength, minimum/maximum): every
+ * string is `seed` (padded to minLength), numbers their minimum or 1, booleans true, arrays minItems (at least one)
+ * items, objects every property.
+ */
+export function sampleForSchema(schema: unknown, seed: string, root: unknown = schema, depth = 0): unknown {
+  if (!isObject(schema) || depth > 12) return seed;
+  if (typeof schema.$ref === 'string') {
+    const m = /^#\/(\$defs|definitions)\/(.+)$/.exec(schema.$ref);
+    const defs = m && isObject(root) ? root[m[1] as string] : undefined;
+    const target = isObject(defs) ? defs[decodeURIComponent((m as RegExpExecArray)[2] as string)] : undefined;
+    return sampleForSchema(target, seed, root, depth + 1);
+  }
+  if ('const' in schema) return schema.const;
+  if (Array.isArray(schema.enum) && schema.enum.length > 0) return schema.enum[0];
+  for (const key of ['anyOf', 'oneOf', 'allOf'] as const) {
+    const branches = schema[key];
+    if (Array.isArray(branches) && branches.length > 0) {
+      const branch = branches.find((b) => !(isObject(b) && b.type === 'null')) ?? branches[0];
+      return sampleForSchema(branch, seed, root, depth + 1);
+    }
+  }
+  const types = Array.isArray(schema.type) ? schema.type : [schema.type];
+  const type =
+    types.find((t) => typeof t === 'string' && t !== 'null') ??
+    (types.includes('null') ? 'null' : isObject(schema.properties) ? 'object' : schema.items ? 'array' : 'string');
+  switch (type) {
+    case 'object': {
+      const out: JsonObject = {};
+      const properties = isObject(schema.properties) ? schema.properties : {};
+      for (const [name, sub] of Object.entries(properties)) out[name] = sampleForSchema(sub, seed, root, depth + 1);
+      return out;
+    }
+    case 'array': {
+      const n = Math.max(1, typeof schema.minItems === 'number' ? schema.minItems : 1);
+      const max = typeof schema.maxItems === 'number' ? schema.maxItems : n;
+      return Array.from({ length: Math.min(n, max) }, () => sampleForSchema(schema.items, seed, root, depth + 1));
+    }
+    case 'integer':
+    case 'number': {
+      const min = typeof schema.minimum === 'number' ? schema.minimum : undefined;
+      const max = typeof schema.maximum === 'number' ? schema.maximum : undefined;
+      const v = min ?? (max !== undefined && max < 1 ? max : 1);
+      return type === 'integer' ? Math.ceil(v) : v;
+    }
+    case 'boolean':
+      return true;
+    case 'null':
+      return null;
+    default: {
+      const minLength = typeof schema.minLength === 'number' ? schema.minLength : 0;
+      const text = seed.padEnd(minLength, '.');
+      return typeof schema.maxLength === 'number' ? text.slice(0, schema.maxLength) : text;
+    }
+  }
 }

@@ -18,6 +18,7 @@ import { PROFILES, type ProfileName } from './profiles.js';
 import { createRng } from './rng.js';
 import type { SimState } from './sim-state.js';
 import { SimStore } from './store.js';
+import { type SimWebhookStats, type SimWebhookTarget, WebhookPusher } from './webhook-pusher.js';
 
 export interface ProviderSim {
   /** Base URL of the provider API, ending in `/v1` (give it to the openai SDK as `baseURL`). */
@@ -38,6 +39,10 @@ export interface ProviderSim {
   counters(): SimCountersSnapshot;
   /** Forgets all files, batches and counters, restores the start faults and the seed. */
   reset(): Promise<void>;
+  /** Where batch webhooks go from now on (SPEC §13), or none. */
+  setWebhook(target: SimWebhookTarget | null): void;
+  /** What the batch webhooks did so far. */
+  webhookStats(): SimWebhookStats;
 }
 
 function definedOnly<T extends object>(value: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
@@ -76,6 +81,8 @@ export async function createProviderSim(options: ProviderSimOptions = {}): Promi
     counters: new SimCounters(),
     rng: createRng(opts.seed),
   };
+  const pusher = new WebhookPusher(state, opts.webhook ?? null);
+  state.pusher = pusher;
   const gate = new FaultGate(state);
   const runner = new BatchRunner(state);
   let closing = new AbortController();
@@ -92,6 +99,8 @@ export async function createProviderSim(options: ProviderSimOptions = {}): Promi
   const reset = async (): Promise<void> => {
     closing.abort();
     await runner.close();
+    await pusher.close();
+    pusher.reset();
     closing = new AbortController();
     await store.clear();
     state.counters = new SimCounters();
@@ -144,6 +153,7 @@ export async function createProviderSim(options: ProviderSimOptions = {}): Promi
       server.closeAllConnections();
       await step(() => serverClosed);
       await step(() => runner.close());
+      await step(() => pusher.close());
       await step(() => rm(dataDir, { recursive: true, force: true }));
       if (errors.length > 0) throw new AggregateError(errors, 'provider simulator did not close cleanly');
     })();
@@ -162,5 +172,7 @@ export async function createProviderSim(options: ProviderSimOptions = {}): Promi
     getFaults: () => state.faults,
     counters: () => state.counters.snapshot(),
     reset,
+    setWebhook: (target) => pusher.setTarget(target),
+    webhookStats: () => pusher.stats(),
   };
 }

@@ -54,6 +54,9 @@ const envSchema = z.object({
   SIM_RETRY_AFTER_MS: int.min(0).optional(),
   SIM_CHAT_RPM: int.positive().optional(),
   SIM_CHAT_CONCURRENCY: int.positive().optional(),
+  /** Push batch webhooks here (SPEC §13), signed with SIM_WEBHOOK_SECRET (`whsec_…`). */
+  SIM_WEBHOOK_URL: z.url().optional(),
+  SIM_WEBHOOK_SECRET: z.string().min(1).optional(),
 });
 
 /** Reads simulator options from an environment; throws a ZodError naming the bad variable. */
@@ -95,5 +98,10 @@ export function optionsFromEnv(env: Record<string, string | undefined>): Provide
   if (e.SIM_MAX_BYTES) options.maxBytes = e.SIM_MAX_BYTES;
   if (e.SIM_SEED !== undefined) options.seed = e.SIM_SEED;
   if (e.SIM_SHUFFLE_WINDOW) options.shuffleWindow = e.SIM_SHUFFLE_WINDOW;
+  if (e.SIM_WEBHOOK_URL || e.SIM_WEBHOOK_SECRET) {
+    if (!e.SIM_WEBHOOK_URL || !e.SIM_WEBHOOK_SECRET)
+      throw new Error('SIM_WEBHOOK_URL and SIM_WEBHOOK_SECRET: set both, or neither');
+    options.webhook = { url: e.SIM_WEBHOOK_URL, secret: e.SIM_WEBHOOK_SECRET };
+  }
   return options;
 }

@@ -67,6 +67,17 @@ export const simFaultsSchema = z.strictObject({
   lineErrorStatus: z.number().int().min(400).max(599).default(500),
   /** Fraction of batch lines silently missing from both output and error file. */
   dropLineFraction: fraction.default(0),
+  /**
+   * Structured outputs: the next this many batch answers to requests with a JSON schema (chat `response_format`,
+   * Responses `text.format`) break it (their text is not JSON), once each.
+   */
+  schemaBreakingAnswers: z.number().int().min(0).default(0),
+  /** Batch webhooks (webhook-pusher.ts): the next this many events are never sent. */
+  webhookLost: z.number().int().min(0).default(0),
+  /** The next this many events are sent twice (same webhook-id and body). */
+  webhookDuplicate: z.number().int().min(0).default(0),
+  /** The next this many events are signed with a wrong secret. */
+  webhookBadSignature: z.number().int().min(0).default(0),
   /** How long a batch stays `cancelling` (ms); null uses `timings.cancellingMs`. */
   cancelDelayMs: z.number().int().min(0).nullable().default(null),
   /**

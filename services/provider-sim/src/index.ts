@@ -4,11 +4,13 @@
  */
 
 export {
+  chatJsonSchema,
   estimateTokens,
   messagesHash,
   type SimChatCompletion,
   type SimChatRequest,
   type SimMarkers,
+  sampleForSchema,
   simMarkers,
   simulatedCompletion,
 } from './completion.js';
@@ -55,3 +57,4 @@ export {
   type SimTextCompletionRequest,
   simulatedTextCompletion,
 } from './text-completion.js';
+export { type SimWebhookStats, type SimWebhookTarget, standardWebhookSignature } from './webhook-pusher.js';

@@ -62,6 +62,11 @@ export interface ProviderSimOptions {
   seed?: number;
   /** Output lines are shuffled within windows of this many lines (memory stays bounded). @defaultValue `1000` */
   shuffleWindow?: number;
+  /**
+   * Push batch webhooks as OpenAI does (`batch.completed|failed|expired|cancelled`, Standard Webhooks signed with
+   * `secret`) to `url` (SIM_WEBHOOK_URL, SIM_WEBHOOK_SECRET). @defaultValue none (no push; `setWebhook` sets one later)
+   */
+  webhook?: { url: string; secret: string };
   /** pino logger. @defaultValue a silent logger */
   logger?: Logger;
 }
@@ -91,5 +96,6 @@ export const providerSimOptionsSchema = z.object({
     .partial()
     .default({}),
   seed: z.number().int().default(1),
+  webhook: z.object({ url: z.url(), secret: z.string().min(1) }).optional(),
   shuffleWindow: z.number().int().positive().default(1000),
 });

@@ -9,10 +9,12 @@
  * Usage: `input_tokens = ceil(chars of instructions and input text / 4)`, `output_tokens = ceil(text length / 4)`.
  * A `max_output_tokens` below that cuts the text to 4 characters per token and answers `status: "incomplete"`,
  * `incomplete_details: {reason: "max_output_tokens"}`, as OpenAI does.
+ * Structured outputs: with `text: {format: {type: "json_schema", schema}}` the text is instead
+ * `JSON.stringify(sampleForSchema(schema, "sim:<hash>"))` (completion.ts), and the response echoes the request's `text`.
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { estimateTokens, lastUserText, messagesText, stableStringify } from './completion.js';
+import { estimateTokens, lastUserText, messagesText, sampleForSchema, stableStringify } from './completion.js';
 
 /**
  * The Responses request body as the simulator checks it: only what the simulated model reads. The document's
@@ -110,7 +112,11 @@ export interface SimulatedResponseOptions {
 /** The deterministic answer to a Responses request (see the module comment for the exact rules). */
 export function simulatedResponse(body: SimResponsesRequest, options: SimulatedResponseOptions = {}): SimResponse {
   const created = options.created ?? Math.floor(Date.now() / 1000);
-  let text = `sim:${responseInputHash(body)} ${body.model} re: ${excerptOf(body.input)}`;
+  const schema = responsesJsonSchema(body);
+  let text =
+    schema === undefined
+      ? `sim:${responseInputHash(body)} ${body.model} re: ${excerptOf(body.input)}`
+      : JSON.stringify(sampleForSchema(schema, `sim:${responseInputHash(body)}`));
   let outputTokens = estimateTokens(text);
   const limit = body.max_output_tokens;
   const incomplete = typeof limit === 'number' && limit > 0 && outputTokens > limit;
@@ -148,7 +154,7 @@ export function simulatedResponse(body: SimResponsesRequest, options: SimulatedR
     service_tier: 'default',
     store: body.store ?? true,
     temperature: body.temperature ?? 1,
-    text: { format: { type: 'text' } },
+    text: isRecord(body.text) ? body.text : { format: { type: 'text' } },
     tool_choice: body.tool_choice ?? 'auto',
     tools: body.tools ?? [],
     top_p: body.top_p ?? 1,
@@ -162,4 +168,13 @@ export function simulatedResponse(body: SimResponsesRequest, options: SimulatedR
     },
     metadata: body.metadata ?? {},
   };
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The JSON schema of a Responses request's `text.format` `{type: "json_schema", schema}`, if it has one. */
+export function responsesJsonSchema(body: Record<string, unknown>): Record<string, unknown> | undefined {
+  const format = isRecord(body.text) ? body.text.format : undefined;
+  if (!isRecord(format) || format.type !== 'json_schema') return undefined;
+  return isRecord(format.schema) ? format.schema : undefined;
 }

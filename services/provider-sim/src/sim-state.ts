@@ -8,6 +8,7 @@ import type { SimTimings } from './options.js';
 import type { SimProfile } from './profiles.js';
 import type { Rng } from './rng.js';
 import type { SimStore } from './store.js';
+import type { WebhookPusher } from './webhook-pusher.js';
 
 export interface SimState {
   readonly profile: SimProfile;
@@ -27,4 +28,6 @@ export interface SimState {
   faults: SimFaults;
   counters: SimCounters;
   rng: Rng;
+  /** Batch webhooks (SPEC §13), set once the state is built. */
+  pusher?: WebhookPusher;
 }

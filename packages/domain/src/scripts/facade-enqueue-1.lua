@@ -52,6 +52,8 @@ for i, s in ipairs(lines) do
   redis.call('HSET', key_req(tag, id), 'id', id, 'tenant', tenant, 'group', h.g, 'status', 'queued',
     'created_at', now, 'updated_at', now, 'attempts', 0, 'bytes', bytes, 'tokens', h.t, 'model', h.m,
     'body', body, 'client_ref', h.c, 'fbatch', batchId, 'inputs', inputs)
+  -- Structured outputs (SPEC §14): the schema every answer of the line is checked against.
+  if h.s then redis.call('HSET', key_req(tag, id), 'schema', h.s) end
   local g = groups[h.g]
   if not g then
     g = {count = 0, bytes = 0, tokens = 0, inputs = 0, pending = {}}

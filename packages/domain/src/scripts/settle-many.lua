@@ -6,7 +6,8 @@
     KEYS[i]  the request hash of item i
     ARGV[1]  call options (JSON): tag, batchId, now, maxAttempts, retention (ms), partition
     then per item, in KEYS order:
-      its options (JSON): kind (completed | rejected | retry | requeue), message, group ('' = keep)
+      its options (JSON): kind (completed | rejected | retry | requeue | invalid), message, group ('' = keep),
+        truncated (true: finish_reason length)
       its response (JSON text, '' for none)
   Output: per item, its outcome (completed | failed | retried | stale | unknown) and its outbox member ('' for none);
   the finished ones are announced in one message (see finish)
@@ -17,7 +18,7 @@ local out = {}
 for i = 1, #KEYS do
   local item = cjson.decode(ARGV[2 * i])
   local outcome, member = settle_one(o.tag, KEYS[i], o.batchId, item.kind, o.now, ARGV[2 * i + 1], item.message,
-    o.maxAttempts, o.retention, o.partition, item.group)
+    o.maxAttempts, o.retention, o.partition, item.group, item.truncated == true)
   out[#out + 1] = outcome
   out[#out + 1] = member or ''
 end

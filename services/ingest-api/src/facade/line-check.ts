@@ -5,7 +5,14 @@
  * size and token limits. A line that passes is stored as what creating its request needs (`FacadeLine`).
  */
 import type { Tenant } from '@batchbridge/config';
-import { batchLine, type Endpoint, type FacadeLine, groupFor, isEndpoint } from '@batchbridge/domain';
+import {
+  batchLine,
+  type Endpoint,
+  type FacadeLine,
+  groupFor,
+  isEndpoint,
+  structuredOutputSchema,
+} from '@batchbridge/domain';
 import { parseEndpointRequest } from '../endpoint-request.js';
 import { ApiError } from '../errors.js';
 import { checkJsonText } from '../json-limits.js';
@@ -127,6 +134,7 @@ export async function checkLine(text: string, n: number, ctx: LineCheckContext):
     );
   }
   ctx.seen.add(customId);
+  const schema = structuredOutputSchema(url, line.body);
   return {
     customId,
     url,
@@ -135,5 +143,6 @@ export async function checkLine(text: string, n: number, ctx: LineCheckContext):
     tokens: request.tokens,
     inputs: request.inputs,
     body: request.upstreamBody,
+    ...(schema === undefined ? {} : { schema: JSON.stringify(schema) }),
   };
 }

@@ -59,6 +59,9 @@ export function renderLine(
   const head = `{"id":"batch_req_${r.id}","custom_id":${JSON.stringify(r.customId ?? '')},`;
   if (ok) return `${head}"response":${withRequestId(r.response ?? '{}', r.id)},"error":null}\n`;
   if (r.status === 'failed' && r.response !== undefined && r.error !== undefined) {
+    // Every answer broke the line's JSON schema (SPEC §14): the last answer, and why it does not count.
+    if (r.error.includes('"schema_validation_failed"'))
+      return `${head}"response":${withRequestId(r.response, r.id)},"error":${r.error}}\n`;
     // A line the provider refused: its answer, as the provider's error file has it.
     return `${head}"response":${withRequestId(r.response, r.id)},"error":null}\n`;
   }

@@ -1,15 +1,20 @@
 --[[
-  settle_one(tag, key, batchId, kind, now, response, message, maxAttempts, retention, partition, group): applies one
+  settle_one(tag, key, batchId, kind, now, response, message, maxAttempts, retention, partition, group, truncated):
+  applies one
   routed result to the request at `key`. Returns the outcome and, for a terminal outcome, the delivery job's outbox
   member. A request not submitted in this batch is left alone ('stale'), which makes routing a file twice harmless.
   Kinds: `completed`, `rejected` (fails the request), `retry` (back to the queue; the attempt this batch used counts),
   `requeue` (back to the queue with the attempt given back: the batch failed through no fault of this request). A
   non-empty `group` moves the request to that packing group (a failed batch is split to isolate a poison request).
+  `invalid` (SPEC §14): an answer that breaks its request's JSON schema — a retry (the attempt counts), and after
+  maxAttempts a failure `schema_validation_failed` with that last answer kept in `response`. `truncated` (a
+  `completed` answer cut off by `finish_reason: length`) is kept on the record.
 ]]
 --- @include "move"
 --- @include "group"
 --- @include "finish"
-local function settle_one(tag, key, batchId, kind, now, response, message, maxAttempts, retention, partition, group)
+local function settle_one(tag, key, batchId, kind, now, response, message, maxAttempts, retention, partition, group,
+    truncated)
   local f = redis.call('HMGET', key, 'status', 'batch_id', 'tenant', 'attempts', 'group', 'created_at', 'bytes',
     'tokens', 'id', 'inputs')
   if not f[1] then return 'unknown' end
@@ -17,6 +22,7 @@ local function settle_one(tag, key, batchId, kind, now, response, message, maxAt
   local id, tenant = f[9], f[3]
   if kind == 'completed' then
     redis.call('HSET', key, 'response', response)
+    if truncated then redis.call('HSET', key, 'truncated', '1') end
     move(tag, key, 'submitted', 'completed', tenant, now)
     return 'completed', finish(tag, key, id, now, retention, partition)
   end
@@ -27,9 +33,16 @@ local function settle_one(tag, key, batchId, kind, now, response, message, maxAt
     return 'failed', finish(tag, key, id, now, retention, partition)
   end
   local attempts = tonumber(f[4]) or 0
+  if kind == 'invalid' and attempts >= maxAttempts then
+    if response ~= '' then redis.call('HSET', key, 'response', response) end
+    if truncated then redis.call('HSET', key, 'truncated', '1') end
+    redis.call('HSET', key, 'error', cjson.encode({code='schema_validation_failed', message=message}))
+    move(tag, key, 'submitted', 'failed', tenant, now)
+    return 'failed', finish(tag, key, id, now, retention, partition)
+  end
   if kind == 'requeue' then
     if attempts > 0 then redis.call('HINCRBY', key, 'attempts', -1) end
-  elseif attempts >= maxAttempts then
+  elseif kind ~= 'invalid' and attempts >= maxAttempts then
     redis.call('HSET', key, 'error', cjson.encode({code='max_attempts_exceeded',
       message='gave up after ' .. attempts .. ' attempts; last error: ' .. message}))
     move(tag, key, 'submitted', 'failed', tenant, now)

@@ -44,6 +44,7 @@ function config(sim: AnthropicSim, extra: Partial<ProviderConfig> = {}): Provide
     timeoutMs: 10_000,
     batchCreatesPerMinute: 30,
     defaultMaxTokens: 256,
+    push: false,
     ...extra,
   };
 }

@@ -38,6 +38,7 @@ beforeAll(async () => {
     realtime: undefined,
     timeoutMs: 10_000,
     batchCreatesPerMinute: 30,
+    push: false,
   };
   adapter = new ProviderRegistry([config]).adapter('mistral');
   raw = new OpenAI({ baseURL: sim.url, apiKey: 'sk-m', maxRetries: 0 });
@@ -131,6 +132,7 @@ describe('the mistral adapter against the simulator', () => {
           realtime: undefined,
           timeoutMs: 10_000,
           batchCreatesPerMinute: 30,
+          push: false,
         },
       ]);
       const a = registry.adapter('slow');

@@ -1,5 +1,5 @@
 /**
- * What the operator page shows, read from the request store: recent provider batches (live and routed, with the
+ * What the operator page shows, read from the request store: each provider's circuit, recent provider batches (live and routed, with the
  * flush that made them), dead-lettered outcomes, the savings estimate and the request and queue counts. Read-only; no
  * prompt text or callback URL path ever leaves here (a URL's path or query may carry a receiver's token).
  */
@@ -67,10 +67,29 @@ export interface TenantCostRow {
 /** Tenants shown in the cost table (each costs one ledger read per partition). */
 const MAX_TENANT_ROWS = 200;
 
+/** One provider's circuit (SPEC §11 failover), as every replica sees it (`G:provider:<id>`). */
+export interface ProviderRow {
+  id: string;
+  profile: string;
+  priority: number;
+  state: 'closed' | 'open';
+  /** The operation whose failures opened the circuit. */
+  openedBy: string | undefined;
+  /** Consecutive failures per operation (upload, create, poll, download). */
+  failures: Record<string, number>;
+  /** While open: when the next probe may go (ms). */
+  probeAt: number | undefined;
+  /** Times the circuit opened. */
+  opened: number;
+  lastFailure: string | undefined;
+  lastFailureAt: number | undefined;
+}
+
 export interface Overview {
   generatedAt: number;
   /** Cost per tenant this month (UTC), largest first. */
   tenants: TenantCostRow[];
+  providers: ProviderRow[];
   batches: BatchRow[];
   deadLetters: DeadLetterRow[];
   deadLetterTotal: number;
@@ -159,9 +178,26 @@ export async function readOverview(runtime: Runtime, limits: OverviewLimits = {}
   tenants.sort((a, b) => b.usd - a.usd || a.tenant.localeCompare(b.tenant));
   const queues = {} as Record<QueueKind, Record<string, number>>;
   for (const kind of QUEUE_KINDS) queues[kind] = await runtime.queues.counts(kind);
+  const providers: ProviderRow[] = [];
+  for (const c of runtime.providers.configs) {
+    const h = await store.providers.get(c.id);
+    providers.push({
+      id: c.id,
+      profile: c.profile.name,
+      priority: c.priority,
+      state: h.state,
+      openedBy: h.openedBy,
+      failures: h.failures as Record<string, number>,
+      probeAt: h.state === 'open' ? h.until : undefined,
+      opened: h.opened,
+      lastFailure: h.lastFailure,
+      lastFailureAt: h.lastFailureAt,
+    });
+  }
   return {
     generatedAt: Date.now(),
     tenants,
+    providers,
     batches: batches.slice(0, maxBatches),
     deadLetters,
     deadLetterTotal: await store.deadLetters.count(),

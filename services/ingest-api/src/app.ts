@@ -65,8 +65,12 @@ export function createIngestApp(runtime: Runtime, options: IngestAppOptions = {}
     allowCidrs: config.webhook.allowCidrs,
     ...(options.resolveHost ? { resolve: options.resolveHost } : {}),
   });
+  // The one provider of UPSTREAM_* lists its models through its adapter when it speaks another protocol (Anthropic).
+  // (With PROVIDERS_FILE this catalogue is not started: ProviderCatalog lists every provider through its adapter.)
+  const viaAdapter =
+    !config.providersFile && runtime.provider !== undefined && (config.upstream.profile.api ?? 'openai') !== 'openai';
   const models = new ModelCatalog(
-    runtime.provider,
+    viaAdapter ? runtime.providers.adapter('default') : runtime.provider,
     PROFILE_DEFAULT_MODELS[config.upstream.profile.name],
     runtime.tenants.tenants,
     logger,

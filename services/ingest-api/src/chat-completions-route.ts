@@ -18,6 +18,7 @@ import {
   structuredOutputSchema,
   toRequestObject,
 } from '@batchbridge/domain';
+import { type ChatCompletionBody, describeRefusal, refusedChatFields } from '@batchbridge/provider/anthropic';
 import type { Runtime } from '@batchbridge/runtime';
 import type { Request, Response } from 'express';
 import { tenantOf } from './auth.js';
@@ -223,6 +224,26 @@ export function chatCompletionsCore(
         });
       }
       route = { provider: answer.provider.id, allowed: answer.allowed };
+    }
+    // A provider that translates chat completions (Anthropic Messages): what the translation cannot carry (n > 1,
+    // logprobs, penalties, json_object, …) is refused here, naming the field, rather than failing inside a batch.
+    const routedTo = route ? providers?.registry.config(route.provider) : undefined;
+    const routedProfile = routedTo?.profile ?? config.upstream.profile;
+    if (endpoint === CHAT_ENDPOINT && routedProfile.api === 'anthropic') {
+      const fields = refusedChatFields(JSON.parse(chat.upstreamBody) as ChatCompletionBody, {
+        defaultMaxTokens: routedTo ? routedTo.defaultMaxTokens : routedProfile.defaultMaxTokens,
+      });
+      const first = fields[0];
+      if (first) {
+        throw new ApiError({
+          status: 400,
+          type: 'invalid_request_error',
+          code: 'unsupported_parameter',
+          param: first.field,
+          message: describeRefusal(fields),
+          reason: 'invalid',
+        });
+      }
     }
     // `*` and `prefix*` mean the models the provider serves: a junk name would become its own failing batch and its
     // own metric series (issue 14.5).

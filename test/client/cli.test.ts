@@ -272,5 +272,16 @@ describe('batchbridge submit', () => {
       queued: 0,
     });
     expect((await cli(['replay']).done).stderr).toContain('--since');
+
+    // What the key's answered requests cost: the 20 lines above at least, priced (gpt-4o-mini), cheaper than realtime.
+    const spent = await cli(['usage', '--group-by', 'model', '--json']).done;
+    expect(spent.code, spent.stderr).toBe(0);
+    const report = JSON.parse(spent.stdout.trim());
+    const mini = report.data.find((r: { model: string }) => r.model === 'gpt-4o-mini');
+    expect(mini.requests).toBeGreaterThanOrEqual(20);
+    expect(mini.usd).toBeGreaterThan(0);
+    expect(mini.saved_usd).toBeGreaterThan(0);
+    expect(mini.realtime_usd).toBeCloseTo(mini.usd + mini.saved_usd, 9);
+    expect((await cli(['usage', '--group-by', 'tenant']).done).code).toBe(2);
   }, 120_000);
 });

@@ -203,7 +203,7 @@ describe('several providers behind one deployment', () => {
       expect(metrics).toMatch(/batchbridge_provider_circuit_open\{provider="tg"\} 0/);
       expect(metrics).toMatch(/batchbridge_provider_failovers_total\{from="oa",to="tg"\} [1-9]/);
     } finally {
-      openai.setFaults({ serverErrorFraction: {} });
+      openai.clearFaults();
     }
   });
 });

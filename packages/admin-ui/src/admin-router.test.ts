@@ -40,7 +40,19 @@ async function seed(runtime: TestRuntime) {
   );
   await store.flushes.recordSubmission(1, (await store.flushes.get(1, flushId))!, 'batch_seeded01', 'file-input01');
   await store.requests.settle(1, 'batch_seeded01', [
-    { id, kind: 'completed', response: { status_code: 200, body: {} } },
+    {
+      id,
+      kind: 'completed',
+      response: { status_code: 200, body: {} },
+      // Billed as the poller bills it: $0.50 in the batch lane, $1 at realtime (SPEC §15).
+      bill: {
+        provider: 'openai',
+        model: 'gpt-4o-mini',
+        usage: { input_tokens: 10, cached_tokens: 0, cache_write_tokens: 0, output_tokens: 1 },
+        lanes: { batch: 500_000_000, realtime: 1_000_000_000 },
+        rt: 1_000_000_000,
+      },
+    },
   ]);
   await store.batches.finish(1, (await store.batches.get(1, 'batch_seeded01'))!, 'completed', {
     completed: 1,
@@ -224,6 +236,20 @@ describe('operator page', () => {
       { lane: 'realtime', provider: 'default', model: 'gpt-4.1-mini', met: 1, missed: 0 },
     ]);
     expect(html).toContain('id="deadlines"');
+    // Cost per tenant this month, against its budget (none here), and one tenant's ledger in detail.
+    expect(html).toContain('id="tenant-costs"');
+    expect(html).toContain('$0.50');
+    expect((json as unknown as { tenants: unknown[] }).tenants).toContainEqual(
+      expect.objectContaining({ tenant: 'acme', usd: 0.5, realtimeUsd: 1, savedUsd: 0.5, requests: 1 }),
+    );
+    const detail = await fetch(`${url}/admin/tenants/acme/usage.json?group_by=model`, { headers: bearer });
+    expect(detail.status).toBe(200);
+    expect(await detail.json()).toMatchObject({
+      object: 'usage',
+      total: { usd: 0.5, requests: 1 },
+      data: [expect.objectContaining({ model: 'gpt-4o-mini', lane: null, usd: 0.5 })],
+    });
+    expect((await fetch(`${url}/admin/tenants/nobody/usage.json`, { headers: bearer })).status).toBe(404);
   });
 
   it('redeliver adds a redeliver job for the request, like the public route', async () => {

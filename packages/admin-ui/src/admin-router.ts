@@ -7,6 +7,7 @@
  * - `GET  /requests/:id/deliveries`   the outcome's delivery log (HTML, or JSON for API clients)
  * - `POST /endpoints/enable`          re-enables a tenant's failing or disabled callback host (`tenant`, `host`)
  * - `POST /tenants/reload`            reads TENANTS_FILE again in this process (each replica also watches the file)
+ * - `GET  /tenants/:id/usage.json`    one tenant's ledger (`from`, `to`, `group_by` as `GET /v1/usage`; SPEC §15)
  * - `GET|POST /login`, `POST /logout` the login form (HttpOnly, SameSite=Strict session cookie)
  * - `/queues/…`                       bull-board over every partition's queues
  *
@@ -145,6 +146,19 @@ export function createAdminRouter(runtime: Runtime, options: AdminRouterOptions 
   });
   router.get('/overview.json', async (_req, res) => {
     res.json(await readOverview(runtime));
+  });
+  router.get('/tenants/:id/usage.json', async (req, res) => {
+    const tenant = runtime.tenants.get(String(req.params.id));
+    if (!tenant) {
+      res.status(404).json({ error: 'no such tenant' });
+      return;
+    }
+    const date = (v: unknown) => (typeof v === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(v) ? v : undefined);
+    const to = date(req.query.to) ?? new Date().toISOString().slice(0, 10);
+    const from = date(req.query.from) ?? `${to.slice(0, 7)}-01`;
+    const g = req.query.group_by;
+    const groupBy = g === 'model' || g === 'lane' || g === 'provider' ? g : undefined;
+    res.json(await runtime.store.ledger.usage(tenant.id, from, to, groupBy));
   });
 
   router.post('/requests/:id/redeliver', async (req, res) => {

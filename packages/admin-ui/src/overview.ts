@@ -1,5 +1,5 @@
 /**
- * What the operator page shows, read from the request store: recent provider batches (live and routed, with the
+ * What the operator page shows, read from the request store: each provider's circuit, recent provider batches (live and routed, with the
  * flush that made them), dead-lettered outcomes, the savings estimate and the request and queue counts. Read-only; no
  * prompt text or callback URL path ever leaves here (a URL's path or query may carry a receiver's token).
  */
@@ -57,8 +57,45 @@ export interface EndpointRow {
   lastError: string | undefined;
 }
 
+/** A tenant's ledger this month (SPEC §15) against its budgets. */
+export interface TenantCostRow {
+  tenant: string;
+  month: string;
+  usd: number;
+  realtimeUsd: number;
+  savedUsd: number;
+  requests: number;
+  unpricedRequests: number;
+  monthlyBudgetUsd: number | undefined;
+  dailyBudgetUsd: number | undefined;
+}
+
+/** Tenants shown in the cost table (each costs one ledger read per partition). */
+const MAX_TENANT_ROWS = 200;
+
+/** One provider's circuit (SPEC §11 failover), as every replica sees it (`G:provider:<id>`). */
+export interface ProviderRow {
+  id: string;
+  profile: string;
+  priority: number;
+  state: 'closed' | 'open';
+  /** The operation whose failures opened the circuit. */
+  openedBy: string | undefined;
+  /** Consecutive failures per operation (upload, create, poll, download). */
+  failures: Record<string, number>;
+  /** While open: when the next probe may go (ms). */
+  probeAt: number | undefined;
+  /** Times the circuit opened. */
+  opened: number;
+  lastFailure: string | undefined;
+  lastFailureAt: number | undefined;
+}
+
 export interface Overview {
   generatedAt: number;
+  /** Cost per tenant this month (UTC), largest first. */
+  tenants: TenantCostRow[];
+  providers: ProviderRow[];
   batches: BatchRow[];
   deadLetters: DeadLetterRow[];
   deadLetterTotal: number;
@@ -151,10 +188,46 @@ export async function readOverview(runtime: Runtime, limits: OverviewLimits = {}
   }
 
   const models = await store.ledger.savings();
+  const today = new Date().toISOString().slice(0, 10);
+  const month = today.slice(0, 7);
+  const tenants: TenantCostRow[] = [];
+  for (const t of runtime.tenants.tenants.slice(0, MAX_TENANT_ROWS)) {
+    const { total } = await store.ledger.usage(t.id, `${month}-01`, today);
+    tenants.push({
+      tenant: t.id,
+      month,
+      usd: total.usd,
+      realtimeUsd: total.realtime_usd,
+      savedUsd: total.saved_usd,
+      requests: total.requests,
+      unpricedRequests: total.unpriced_requests,
+      monthlyBudgetUsd: t.monthly_budget_usd,
+      dailyBudgetUsd: t.daily_budget_usd,
+    });
+  }
+  tenants.sort((a, b) => b.usd - a.usd || a.tenant.localeCompare(b.tenant));
   const queues = {} as Record<QueueKind, Record<string, number>>;
   for (const kind of QUEUE_KINDS) queues[kind] = await runtime.queues.counts(kind);
+  const providers: ProviderRow[] = [];
+  for (const c of runtime.providers.configs) {
+    const h = await store.providers.get(c.id);
+    providers.push({
+      id: c.id,
+      profile: c.profile.name,
+      priority: c.priority,
+      state: h.state,
+      openedBy: h.openedBy,
+      failures: h.failures as Record<string, number>,
+      probeAt: h.state === 'open' ? h.until : undefined,
+      opened: h.opened,
+      lastFailure: h.lastFailure,
+      lastFailureAt: h.lastFailureAt,
+    });
+  }
   return {
     generatedAt: Date.now(),
+    tenants,
+    providers,
     batches: batches.slice(0, maxBatches),
     deadLetters,
     deadLetterTotal: await store.deadLetters.count(),

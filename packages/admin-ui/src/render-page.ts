@@ -4,7 +4,7 @@
  */
 import type { DeliveryAttempt } from '@batchbridge/domain';
 import { html, raw, type SafeHtml } from './html.js';
-import type { BatchRow, DeadLetterRow, EndpointRow, Overview } from './overview.js';
+import type { BatchRow, DeadLetterRow, EndpointRow, Overview, ProviderRow } from './overview.js';
 
 const STYLE = `
 :root { color-scheme: light dark; --fg:#1d2430; --muted:#637083; --line:#d9dee6; --bg:#f6f7f9; --card:#fff;
@@ -32,7 +32,7 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 code { font: 12px/1.3 ui-monospace, SFMono-Regular, Menlo, monospace; }
 .badge { display: inline-block; padding: .05rem .45rem; border-radius: 999px; font-size: .78rem; border: 1px solid currentColor; }
 .s-completed { color: var(--ok); } .s-failed, .s-expired, .s-cancelled, .s-not_found { color: var(--bad); }
-.s-live { color: var(--warn); }
+.s-live { color: var(--warn); } .s-open { color: var(--bad); font-weight: 600; } .s-closed { color: var(--ok); }
 .empty { color: var(--muted); padding: .8rem; background: var(--card); border: 1px dashed var(--line); border-radius: 8px; }
 .flash { padding: .6rem .9rem; border-radius: 6px; background: var(--card); border: 1px solid var(--ok); margin-bottom: 1rem; }
 .flash.error { border-color: var(--bad); }
@@ -86,6 +86,9 @@ ${ctx.flash ? html`<div class="flash ${ctx.flash.kind === 'error' ? 'error' : ''
     <div class="sub">flush ${queueTotal('flush', ['waiting', 'delayed', 'active'])} · poll ${queueTotal('poll', ['waiting', 'delayed', 'active'])} · deliver ${queueTotal('deliver', ['waiting', 'delayed', 'active'])} · failed ${queueTotal('flush', ['failed']) + queueTotal('poll', ['failed']) + queueTotal('deliver', ['failed'])}</div></div>
 </section>
 
+<h2>Providers</h2>
+${o.providers.length === 0 ? html`<div class="empty">No provider is configured.</div>` : providersTable(o.providers)}
+
 <h2>Recent batches</h2>
 ${o.batches.length === 0 ? html`<div class="empty">No batches yet.</div>` : batchesTable(o.batches)}
 
@@ -104,6 +107,16 @@ ${o.deadlines.map((d) => html`<tr><td>${d.lane}</td><td><code>${d.provider}</cod
 </tbody></table>`
 }
 
+<h2>Cost by tenant, this month (UTC)</h2>
+${
+  o.tenants.every((t) => t.requests === 0)
+    ? html`<div class="empty">No answered request billed this month yet.</div>`
+    : html`<table id="tenant-costs"><thead><tr><th>Tenant</th><th class="num">Requests</th><th class="num">Unpriced</th><th class="num">Cost</th><th class="num">At realtime</th><th class="num">Saved</th><th class="num">Monthly budget</th></tr></thead><tbody>
+${o.tenants.map((t) => html`<tr><td><code>${t.tenant}</code></td><td class="num">${int(t.requests)}</td><td class="num">${int(t.unpricedRequests)}</td><td class="num">${usd(t.usd)}</td><td class="num">${usd(t.realtimeUsd)}</td><td class="num">${usd(t.savedUsd)}</td><td class="num">${t.monthlyBudgetUsd === undefined ? '—' : `${usd(t.monthlyBudgetUsd)} (${Math.round((t.usd / t.monthlyBudgetUsd) * 100)} %)`}</td></tr>`)}
+</tbody></table>
+<p class="muted">Per day and model: <code>${ctx.base}/tenants/&lt;id&gt;/usage.json?from=YYYY-MM-DD&amp;to=YYYY-MM-DD&amp;group_by=model</code>.</p>`
+}
+
 <h2>Estimated savings by model</h2>
 ${
   o.savings.models.length === 0
@@ -115,6 +128,24 @@ ${o.savings.models.map((m) => html`<tr><td><code>${m.model}</code></td><td class
 <p class="muted">Generated ${iso(o.generatedAt)} · savings = tokens × (realtime − batch price), PRICE_TABLE_FILE or built-in list prices.</p>
 </main>`;
   return layout('batchbridge · operator', body);
+}
+
+function providersTable(rows: ProviderRow[]): SafeHtml {
+  const failures = (f: Record<string, number>) =>
+    Object.entries(f)
+      .filter(([, n]) => n > 0)
+      .map(([op, n]) => `${op} ${n}`)
+      .join(' · ') || '–';
+  return html`<table id="providers"><thead><tr><th>Provider</th><th>Profile</th><th>Circuit</th><th>Opened by</th>
+<th>Failures in a row</th><th>Next probe</th><th class="num">Times opened</th><th class="num">Priority</th><th>Last failure</th></tr></thead><tbody>
+${rows.map(
+  (
+    p,
+  ) => html`<tr data-provider="${p.id}"><td>${p.id}</td><td>${p.profile}</td><td class="s-${p.state}">${p.state}</td><td>${p.openedBy ?? '–'}</td>
+<td>${failures(p.failures)}</td><td>${p.probeAt ? iso(p.probeAt) : '–'}</td><td class="num">${p.opened}</td><td class="num">${p.priority}</td>
+<td>${p.lastFailure ? html`${p.lastFailure}${p.lastFailureAt ? html` <span class="muted">(${iso(p.lastFailureAt)})</span>` : ''}` : '–'}</td></tr>`,
+)}
+</tbody></table>`;
 }
 
 function batchesTable(rows: BatchRow[]): SafeHtml {

@@ -10,7 +10,7 @@
  */
 import { type BodyOf, type EndpointRef, endpointPath } from './endpoints.js';
 import { BatchbridgeError, errorFromResponse } from './errors.js';
-import type { BatchbridgeRequest, RequestStatus } from './types.js';
+import type { BatchbridgeRequest, RequestStatus, UsageReport } from './types.js';
 
 export interface ClientOptions {
   /** Where batchbridge listens, e.g. `http://127.0.0.1:8080` (a trailing `/v1` is accepted too). */
@@ -413,6 +413,23 @@ export class BatchbridgeClient {
     if (!res.body)
       throw new BatchbridgeError({ status: res.status, code: 'empty_body', message: `GET ${path}: no body` });
     return res.body;
+  }
+
+  /**
+   * What this key's answered requests cost, what they would have cost at realtime prices and the difference
+   * (`GET /v1/usage`): UTC days `YYYY-MM-DD`, both inclusive (default: this month so far), per day and provider, model
+   * and lane, or grouped by one of them.
+   */
+  async usage(
+    options: CallOptions & { from?: string; to?: string; groupBy?: 'model' | 'lane' | 'provider' } = {},
+  ): Promise<UsageReport> {
+    const query = new URLSearchParams();
+    if (options.from) query.set('from', options.from);
+    if (options.to) query.set('to', options.to);
+    if (options.groupBy) query.set('group_by', options.groupBy);
+    const qs = query.toString();
+    const { res } = await this.#send({ method: 'GET', path: `/v1/usage${qs ? `?${qs}` : ''}`, signal: options.signal });
+    return (await res.json()) as UsageReport;
   }
 
   /** The models this deployment accepts for this key (`GET /v1/models`). */

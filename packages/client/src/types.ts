@@ -62,10 +62,68 @@ export interface BatchbridgeRequest {
   deadline_at: number | null;
   /** Once final: whether it finished by its deadline; null without a deadline or while it is open. */
   deadline_met: boolean | null;
+  /** Tokens of the provider's answer (set when completed with an answer that reports them; SPEC §15). */
+  usage: RequestUsage | null;
+  /** What the answer cost, from the price table (set with `usage`). */
+  cost: RequestCost | null;
 }
 
-/** The lanes a request can be answered on. */
-export type RequestLane = 'batch' | 'flex' | 'realtime';
+/** Lanes of SPEC §10: what a request was priced at. */
+export type Lane = 'batch' | 'flex' | 'realtime';
+
+/** Tokens as the provider reported them; `input_tokens` includes the cached and cache-written ones. */
+export interface RequestUsage {
+  input_tokens: number;
+  /** Input tokens read from the provider's prompt cache. */
+  cached_tokens: number;
+  /** Input tokens written to the prompt cache (Anthropic). */
+  cache_write_tokens: number;
+  output_tokens: number;
+}
+
+/** A request's cost in USD (SPEC §15). Unpriced (`priced: false`, the amounts null) is never free. */
+export interface RequestCost {
+  /** What it cost in its lane; null when the price table does not price the model or the lane. */
+  usd: number | null;
+  /** What the same tokens cost at realtime prices; null when unpriced. */
+  realtime_usd: number | null;
+  /** `realtime_usd − usd`; null when unpriced. */
+  saved_usd: number | null;
+  lane: Lane;
+  priced: boolean;
+}
+
+/** `GET /v1/usage`: the tenant's ledger over a range of days (SPEC §15). */
+export interface UsageReport {
+  object: 'usage';
+  /** YYYY-MM-DD, inclusive. */
+  from: string;
+  to: string;
+  total: UsageAmounts;
+  data: UsageRow[];
+}
+
+export interface UsageAmounts {
+  usd: number;
+  realtime_usd: number;
+  saved_usd: number;
+  /** Requests billed (answered), unpriced ones included. */
+  requests: number;
+  /** Of those, requests the price table could not price (no money counted for them). */
+  unpriced_requests: number;
+}
+
+/** One row per day (or month, for days rolled up) and group; the fields not grouped by are null. */
+export interface UsageRow extends UsageAmounts {
+  /** YYYY-MM-DD, or YYYY-MM for a month whose days were rolled up (the whole month, when it overlaps the range). */
+  date: string;
+  provider: string | null;
+  model: string | null;
+  lane: string | null;
+}
+
+/** The lanes a request can be answered on (the same as `Lane`). */
+export type RequestLane = Lane;
 
 /** The three outcome events; one is delivered per request, with the same `webhook-id` on every retry. */
 export type WebhookEventType = 'request.completed' | 'request.failed' | 'request.cancelled';

@@ -7,12 +7,11 @@ import { readFileSync } from 'node:fs';
 import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
 import { parseDuration, parseDurationList } from './duration.js';
+import { LANES, type Lane } from './price-table.js';
 import {
   BATCH_ENDPOINTS,
   type BatchEndpoint,
   type EndpointLimits,
-  LANES,
-  type Lane,
   PROVIDER_PROFILE_NAMES,
   PROVIDER_PROFILES,
   type ProviderProfile,

@@ -69,6 +69,8 @@ const ProviderEntrySchema = z
       .optional(),
     /** Per-call timeout for this provider. @defaultValue UPSTREAM_TIMEOUT_MS */
     timeout_ms: z.number().int().min(100).max(3_600_000).optional(),
+    /** `max_tokens` of a translated request that gives none (profile `anthropic`). @defaultValue the profile's */
+    default_max_tokens: z.number().int().positive().max(1_000_000).optional(),
     /** Batch creations per minute across replicas. @defaultValue the profile's */
     batch_creates_per_minute: z.number().int().positive().optional(),
   })
@@ -93,6 +95,8 @@ export interface ProviderConfig {
   realtime: { rpm?: number | undefined; tpm?: number | undefined; concurrency?: number | undefined } | undefined;
   timeoutMs: number;
   batchCreatesPerMinute: number;
+  /** `max_tokens` for a translated request that gives none (Anthropic); undefined: such requests are refused. */
+  defaultMaxTokens?: number | undefined;
 }
 
 export type ProvidersResult = { ok: true; providers: ProviderConfig[] } | { ok: false; problems: string[] };
@@ -169,6 +173,7 @@ export function parseProviders(
       realtime: p.realtime,
       timeoutMs: p.timeout_ms ?? options.defaults.timeoutMs,
       batchCreatesPerMinute: p.batch_creates_per_minute ?? profile.batchCreatesPerMinute,
+      defaultMaxTokens: p.default_max_tokens ?? profile.defaultMaxTokens,
     });
   });
   if (problems.length > 0) return { ok: false, problems };

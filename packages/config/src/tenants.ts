@@ -1,7 +1,7 @@
 /** Tenants: who may call the API, with which keys, models, limits and webhook secret (`TENANTS_FILE`). */
 import { z } from 'zod';
 import { parseRelativeDeadlineMs } from './deadline.js';
-import { LANES } from './provider-profiles.js';
+import { LANES } from './price-table.js';
 
 export const TenantSchema = z.object({
   id: z
@@ -45,6 +45,10 @@ export const TenantSchema = z.object({
   lanes: z.array(z.enum(LANES)).min(1).optional(),
   /** Take the openai SDK's own `X-Stainless-Timeout` (seconds) as the deadline of a request that names none. */
   deadline_from_client_timeout: z.boolean().optional(),
+  /** Spend limit per calendar month (UTC) in USD (SPEC §15): intake answers 429 `budget_exceeded` past it. */
+  monthly_budget_usd: z.number().positive().optional(),
+  /** Spend limit per UTC day in USD, like `monthly_budget_usd`. */
+  daily_budget_usd: z.number().positive().optional(),
 });
 
 export const TenantsFileSchema = z.object({

@@ -74,7 +74,7 @@ export {
   percentile,
   TURNAROUND_SAMPLES,
 } from './lane-store.js';
-export { Ledger, type ModelSavings } from './ledger.js';
+export { Ledger, type ModelSavings, type UsageGroupBy, type UsageReport, type UsageRow } from './ledger.js';
 export {
   BATCH_STATES,
   BATCH_TRANSITIONS,
@@ -119,9 +119,12 @@ export {
   toRequestObject,
 } from './request-record.js';
 export {
+  type Billed,
+  type BillItem,
   type DeliveryAttempt,
   type DeliveryAttemptInput,
   type EnqueueResult,
+  ledgerDay,
   type NewRequest,
   RequestStore,
   type SettleKind,

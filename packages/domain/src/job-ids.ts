@@ -17,7 +17,7 @@ export const JOB_ID_PREFIXES = {
   deliver: 'dlv-',
   /** The fast-lane call of a request (flex or realtime, SPEC §10), by its run id (one per lane claim). */
   lane: 'lane-',
-  /** An operational event of a tenant (`endpoint.disabled`, `message.attempt.exhausted`) for its operations_url. */
+  /** An operational event of a tenant (`endpoint.disabled`, `message.attempt.exhausted`, `budget.threshold`). */
   event: 'evt-',
   /** An aggregated delivery run: sends a tenant's buffered outcomes for one callback URL, N per signed POST. */
   aggregate: 'agg-',

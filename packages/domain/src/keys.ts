@@ -55,6 +55,12 @@
  * | T:lane-runs                  | zset   | requests a fast lane claimed and has not settled, score = claim time (ms) |
  * |                              |        | (the lane sweep gives a run whose job is gone its job again)             |
  * | T:deadline-stats             | hash   | deadlines met and missed: `<lane>|met|missed|<group>` → count (metrics)   |
+ * | T:ledger:<tenant>            | zset   | the tenant's ledger periods in this partition: member `YYYY-MM-DD` (a    |
+ * |                              |        | day) or `YYYY-MM` (days rolled up past LEDGER_DAYS), score = epoch day   |
+ * | T:ledger:<tenant>:<period>   | hash   | one period's money per `<provider>|<model>|<lane>`: fields `n|…` (billed |
+ * |                              |        | requests), `up|…` (unpriced ones), `usd|…`, `rt|…` (nano-USD, realtime)  |
+ * | T:spend:<tenant>             | hash   | the tenant's spend in this partition: `d:<day>`, `m:<month>` (nano-USD), |
+ * |                              |        | `c:<month>` (priced requests); budgets, summed over partitions at intake |
  * | T:agg:<tenant>:<urlHash>     | zset   | aggregated deliveries (SPEC §16): outcome ids waiting for the next signed |
  * |                              |        | POST to one callback URL (hash = its SHA-256, 16 hex), score = added (ms) |
  * | T:agg:<tenant>:<urlHash>:in  | set    | ids in that buffer or in its envelope being sent (no id twice)            |
@@ -94,6 +100,8 @@
  * | G:pevent:<provider>:<eventId> | string | a provider batch event (SPEC §13) was handled: its batch's poll was      |
  * |                              |        | triggered; written after the trigger (SET NX PX 3 days), so a crash     |
  * |                              |        | between the two lets the provider's retry trigger again                  |
+ * | G:budget:<tenant>:<period>:<pct> | string | the budget event of that period (`YYYY-MM`, `YYYY-MM-DD`) and threshold |
+ * |                              |        | (80, 100) was queued, PX 40 days (SPEC §15)                             |
  */
 
 export type PartitionId = number;
@@ -211,6 +219,11 @@ export class KeySpace {
     return `${this.globalTag()}:pevent:${providerId}:${eventId}`;
   }
 
+  /** Set once a tenant's budget event of a period and threshold is queued (one event each). */
+  budgetAlert(tenant: string, period: string, percent: number): string {
+    return `${this.globalTag()}:budget:${tenant}:${period}:${percent}`;
+  }
+
   allPartitions(): PartitionId[] {
     return Array.from({ length: this.partitions }, (_, i) => i);
   }
@@ -254,6 +267,9 @@ export const PARTITION_KEYS = {
   deadlines: 'deadlines',
   deadlineStats: 'deadline-stats',
   laneRuns: 'lane-runs',
+  ledger: 'ledger:<tenant>',
+  ledgerPeriod: 'ledger:<tenant>:<period>',
+  spend: 'spend:<tenant>',
   aggBuffer: 'agg:<tenant>:<urlHash>',
   aggMembers: 'agg:<tenant>:<urlHash>:in',
   aggEnvelope: 'agg:<tenant>:<urlHash>:cur',
@@ -413,6 +429,18 @@ export class PartitionKeys {
   /** Requests on a fast lane (claimed, not yet settled), score = claim time (ms): the lane sweep's list. */
   get laneRuns(): string {
     return KEY.laneRuns(this.tag);
+  }
+  /** The tenant's ledger periods in this partition (SPEC §15), score = epoch day of the period's start. */
+  ledger(tenant: string): string {
+    return KEY.ledger(this.tag, tenant);
+  }
+  /** One ledger period (`YYYY-MM-DD` or, rolled up, `YYYY-MM`) of a tenant in this partition. */
+  ledgerPeriod(tenant: string, period: string): string {
+    return KEY.ledgerPeriod(this.tag, tenant, period);
+  }
+  /** The tenant's spend per day and month in this partition (nano-USD), for budgets. */
+  spend(tenant: string): string {
+    return KEY.spend(this.tag, tenant);
   }
   /** Outcome ids waiting for the next aggregated delivery to one callback URL of a tenant. */
   aggBuffer(tenant: string, urlHash: string): string {

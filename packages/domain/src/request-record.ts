@@ -1,7 +1,13 @@
 /**
  * The request record as stored in Redis (hash `T:req:<id>`) and the public request object built from it (SPEC §3).
  */
-import type { BatchbridgeRequest, RequestStatus as PublicRequestStatus, WebhookEventType } from '@batchbridge/client';
+import type {
+  BatchbridgeRequest,
+  RequestStatus as PublicRequestStatus,
+  RequestCost,
+  RequestUsage,
+  WebhookEventType,
+} from '@batchbridge/client';
 import { endpointOfGroup, groupPart } from './endpoints.js';
 import type { RequestStatus } from './lifecycle.js';
 
@@ -45,6 +51,9 @@ export interface RequestRecord {
   dead_reason?: string | undefined;
   /** Delivery attempts made for this outcome (its delivery log keeps the last few). */
   delivery_attempts?: number;
+  /** The answer's tokens and cost, written by the settle that billed it (includes/bill.lua, SPEC §15). */
+  usage?: RequestUsage | undefined;
+  cost?: RequestCost | undefined;
   /** The lane it is on (SPEC §10): `batch` unless the scheduler took it to `flex` or `realtime`. */
   lane?: Lane;
   /** Its deadline (ms since the epoch), when it has one. */
@@ -93,6 +102,8 @@ export function parseRecord(hash: Record<string, string>): RequestRecord | undef
     stop_reason: hash.stop_reason === 'gone' || hash.stop_reason === 'aborted' ? hash.stop_reason : undefined,
     dead_reason: hash.dead_reason || undefined,
     delivery_attempts: num(hash.delivery_attempts) ?? 0,
+    usage: json(hash.usage),
+    cost: json(hash.cost),
     lane: laneOf(hash.lane),
     deadline_at: num(hash.deadline_at),
     deadline_met: hash.deadline_met === undefined ? undefined : hash.deadline_met === '1',
@@ -128,6 +139,8 @@ export function toRequestObject(r: RequestRecord): RequestObject {
     lane: r.lane ?? 'batch',
     deadline_at: r.deadline_at === undefined ? null : Math.floor(r.deadline_at / 1000),
     deadline_met: r.deadline_met ?? null,
+    usage: r.usage ?? null,
+    cost: r.cost ?? null,
   };
 }
 

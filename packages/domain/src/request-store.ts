@@ -52,6 +52,35 @@ export type DeliveryAttemptInput = Omit<DeliveryAttempt, 'attempt'>;
 
 /** `invalid`: an answer that breaks its request's JSON schema (SPEC §14): retried, then `schema_validation_failed`. */
 export type SettleKind = 'completed' | 'rejected' | 'retry' | 'requeue' | 'invalid';
+
+/**
+ * What a completed answer costs, priced by the poller for the settle script to bill (includes/bill.lua): the
+ * script picks the request's lane, so every lane the price table knows is priced (nano-USD).
+ */
+export interface BillItem {
+  provider: string;
+  model: string;
+  usage: { input_tokens: number; cached_tokens: number; cache_write_tokens: number; output_tokens: number };
+  /** nano-USD per lane priced; a lane missing is unpriced. */
+  lanes: Partial<Record<'batch' | 'flex' | 'realtime', number>>;
+  /** nano-USD at realtime prices; absent when the model is unpriced. */
+  rt?: number;
+}
+
+/** A billed request as the settle script answers it. */
+export interface Billed {
+  tenant: string;
+  lane: string;
+  usdNano: number;
+  realtimeNano: number;
+  priced: boolean;
+}
+
+/** The ledger day of a moment (UTC): `YYYY-MM-DD`, `YYYY-MM` and the epoch day. */
+export function ledgerDay(ms: number): { day: string; month: string; epochDay: number } {
+  const day = new Date(ms).toISOString().slice(0, 10);
+  return { day, month: day.slice(0, 7), epochDay: Math.floor(ms / 86_400_000) };
+}
 export type SettleOutcome = 'completed' | 'failed' | 'retried' | 'stale' | 'unknown';
 
 /** Results settled per settle-many call: big enough to save most per-call overhead, small enough that one call does
@@ -306,17 +335,20 @@ export class RequestStore {
       group?: string;
       truncated?: boolean;
       lane?: string;
+      bill?: BillItem | undefined;
     }>,
-  ): Promise<{ outcomes: SettleOutcome[]; outbox: string[] }> {
+  ): Promise<{ outcomes: SettleOutcome[]; outbox: string[]; billed: Array<Billed | undefined> }> {
     const k = this.ctx.keys.partitionKeys(p);
-    const { maxAttempts, retentionMs } = this.ctx.options;
+    const { maxAttempts, retentionMs, ledgerDays } = this.ctx.options;
+    const now = Date.now();
     const call = JSON.stringify({
       tag: k.tag,
       batchId,
-      now: Date.now(),
+      now,
       maxAttempts,
       retention: retentionMs,
       partition: p,
+      ledger: { ...ledgerDay(now), keepDays: ledgerDays },
     });
     const slices: Array<Promise<string[]>> = [];
     for (let start = 0; start < items.length; start += SETTLE_SLICE) {
@@ -332,6 +364,7 @@ export class RequestStore {
             group: item.group ?? '',
             ...(item.truncated ? { truncated: true } : {}),
             ...(item.lane ? { lane: item.lane } : {}),
+            bill: item.bill,
           }),
           item.response === undefined ? '' : JSON.stringify(item.response),
         );
@@ -340,17 +373,30 @@ export class RequestStore {
     }
     const outbox: string[] = [];
     const outcomes: SettleOutcome[] = [];
+    const billed: Array<Billed | undefined> = [];
     const replies = await Promise.all(slices);
     // Before any delivery job is relayed: an outcome told to a receiver must survive the master's loss.
     await this.ctx.confirm();
     for (const reply of replies) {
-      for (let i = 0; i < reply.length; i += 2) {
+      for (let i = 0; i < reply.length; i += 3) {
         outcomes.push(String(reply[i]) as SettleOutcome);
         const member = reply[i + 1];
         if (member) outbox.push(String(member));
+        const line = reply[i + 2] ? String(reply[i + 2]).split(' ') : undefined;
+        billed.push(
+          line
+            ? {
+                tenant: line[0] as string,
+                lane: line[1] as string,
+                usdNano: Number(line[2]),
+                realtimeNano: Number(line[3]),
+                priced: line[4] === '1',
+              }
+            : undefined,
+        );
       }
     }
-    return { outcomes, outbox };
+    return { outcomes, outbox, billed };
   }
 
   // --- delivery ----------------------------------------------------------------------------------------------------
@@ -500,4 +546,6 @@ const OBJECT_FIELDS = [
   'lane',
   'deadline_at',
   'deadline_met',
+  'usage',
+  'cost',
 ] as const;

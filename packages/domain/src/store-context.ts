@@ -8,6 +8,8 @@ export interface StoreOptions {
   /** Idempotency-Key lifetime. @defaultValue 24 h */
   idempotencyTtlMs?: number;
   maxAttempts: number;
+  /** Days a tenant ledger keeps per day before rolling them up into months (SPEC §15). @defaultValue 92 */
+  ledgerDays?: number;
   /** Provider circuits: consecutive failures that open one, cool-down before a probe. @defaultValue 5, 60 s */
   circuit?: { failures: number; cooldownMs: number };
   /**

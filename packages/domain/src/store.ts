@@ -5,7 +5,7 @@
  *   requests     request-store.ts   create, read, cancel, settle requests; record their delivery
  *   flushes      flush-store.ts     packing groups, claiming flushes, a flush's way to a provider batch
  *   batches      batch-store.ts     provider batches: polls and routing
- *   ledger       ledger.ts          estimated savings
+ *   ledger       ledger.ts          tenant ledgers (cost per day, usage reports, budgets), estimated savings
  *   deadLetters  dead-letters.ts    outcomes whose delivery gave up
  *   facade       facade-store.ts    the Batch API facade: uploaded files, batches of lines (SPEC §12)
  *   secrets      webhook-secrets.ts webhook secrets rotated through the API
@@ -57,7 +57,7 @@ export class Store {
     const ctx: StoreContext = {
       redis: defineScripts(redis),
       keys,
-      options: { idempotencyTtlMs: 86_400_000, ...rest },
+      options: { idempotencyTtlMs: 86_400_000, ledgerDays: 92, ...rest },
       confirm: confirmWrites ?? (async () => undefined),
       confirming: confirmWrites !== undefined,
     };

@@ -260,6 +260,24 @@ export function createMetricsCatalog(registry: Registry) {
       labelNames: ['queue', 'state'] as const,
       registers,
     }),
+    costUsd: new Counter({
+      name: 'batchbridge_cost_usd_total',
+      help: 'What answered requests cost at the price table, in their lane (SPEC §15); unpriced answers add nothing.',
+      labelNames: ['lane', 'provider', 'model', 'tenant'] as const,
+      registers,
+    }),
+    savedUsd: new Counter({
+      name: 'batchbridge_saved_usd_total',
+      help: 'What answered requests saved against realtime prices (realtime cost − cost in their lane).',
+      labelNames: ['lane', 'provider', 'model', 'tenant'] as const,
+      registers,
+    }),
+    budgetRefused: new Counter({
+      name: 'batchbridge_budget_refused_total',
+      help: 'Requests refused at intake with 429 budget_exceeded, by budget period (month, day).',
+      labelNames: ['period'] as const,
+      registers,
+    }),
     estimatedSavings: new Counter({
       name: 'batchbridge_estimated_savings_usd_total',
       help: 'Estimated money saved against realtime prices (tokens x price difference from the price table).',
@@ -273,7 +291,8 @@ export function createMetricsCatalog(registry: Registry) {
   for (const event of ['opened', 'delayed', 'probe', 'closed', 'disabled'] as const) {
     catalog.webhookCircuit.inc({ event }, 0);
   }
-  for (const type of ['endpoint.disabled', 'message.attempt.exhausted'] as const) {
+  for (const period of ['month', 'day'] as const) catalog.budgetRefused.inc({ period }, 0);
+  for (const type of ['endpoint.disabled', 'message.attempt.exhausted', 'budget.threshold'] as const) {
     catalog.webhookEvents.inc({ type, outcome: 'queued' }, 0);
   }
   return catalog;

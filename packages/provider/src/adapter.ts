@@ -69,6 +69,8 @@ export interface CreateBatchParams {
   endpoint: BatchEndpoint;
   /** As configured (`24h`, `1h`, `7d`); the adapter maps it to the provider's field (Mistral `timeout_hours`). */
   completionWindow: string;
+  /** The flush's model, the provider's own name (Mistral jobs name one model); undefined for a mixed-model group. */
+  model?: string | undefined;
   /** The uploaded input (file adapters). */
   fileId?: string | undefined;
   /** The input file on disk (inline adapters translate and send its lines in the create call). */

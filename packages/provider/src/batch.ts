@@ -107,6 +107,12 @@ export interface FindBatchOptions {
   maxMs?: number;
   /** Give up (undecided) after this many pages of 100. @defaultValue 2 000 (200 000 batches) */
   maxPages?: number;
+  /**
+   * For adapters whose batches carry no tag (Anthropic): how many requests the flush's create carried, and whether a
+   * `custom_id` is one of the flush's. Without them such an adapter answers `undecided`.
+   */
+  requestCount?: number;
+  isFlushRequest?: (customId: string) => boolean;
 }
 
 /**

@@ -16,7 +16,11 @@ export interface ProviderClientOptions {
 
 /** `GET /v1/batches/batch_1` → `batches.retrieve`: a bounded label for metrics. */
 export function operationOf(method: string, url: string): string {
-  const path = new URL(url).pathname.replace(/^.*?\/(files|batches|models|chat\/completions)/, '$1');
+  // Mistral's jobs (`/v1/batch/jobs`) count as batches.
+  const path = new URL(url).pathname.replace(
+    /^.*?\/(files|batch\/jobs|batches|models|chat\/completions)/,
+    (_, r: string) => (r === 'batch/jobs' ? 'batches' : r),
+  );
   const parts = path.split('/').filter(Boolean);
   const [resource, id, action] = parts;
   const m = method.toUpperCase();

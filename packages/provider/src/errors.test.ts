@@ -1,6 +1,6 @@
 import { APIError } from 'openai';
 import { describe, expect, it } from 'vitest';
-import { classifyProviderError } from './errors.js';
+import { classifyProviderError, ProviderError } from './errors.js';
 
 const apiError = (status: number, headers: Record<string, string>) =>
   APIError.generate(status, { message: 'slow down' }, undefined, new Headers(headers));
@@ -27,5 +27,22 @@ describe('classifyProviderError', () => {
   it('ignores a Retry-After that is neither delay-seconds nor a date', () => {
     expect(classifyProviderError(apiError(429, { 'retry-after': '1.5' })).retryAfterMs).toBeUndefined();
     expect(classifyProviderError(apiError(429, { 'retry-after': '-3' })).retryAfterMs).toBeUndefined();
+  });
+
+  it('keeps what a ProviderError already decided (the Anthropic client throws them)', () => {
+    const refused = new ProviderError({
+      retryable: false,
+      status: 404,
+      retryAfterMs: undefined,
+      message: 'no such batch',
+      code: 'not_found_error',
+    });
+    expect(classifyProviderError(refused)).toEqual({
+      retryable: false,
+      status: 404,
+      retryAfterMs: undefined,
+      message: 'no such batch',
+      code: 'not_found_error',
+    });
   });
 });

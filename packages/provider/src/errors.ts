@@ -18,11 +18,14 @@ export class ProviderError extends BatchbridgeError {
   readonly retryable: boolean;
   readonly status: number | undefined;
   readonly retryAfterMs: number | undefined;
+  /** The provider's own error code or type (`invalid_request_error`, `connection`), when it gave one. */
+  readonly providerCode: string | undefined;
   constructor(info: ProviderErrorInfo, options?: { cause?: unknown }) {
     super('provider.error', info.message, options);
     this.retryable = info.retryable;
     this.status = info.status;
     this.retryAfterMs = info.retryAfterMs;
+    this.providerCode = info.code;
   }
 }
 
@@ -33,6 +36,16 @@ function parseRetryAfterMs(value: string | null | undefined): number | undefined
 }
 
 export function classifyProviderError(err: unknown): ProviderErrorInfo {
+  // Already decided (the Anthropic client's errors, an error rethrown by the packer or the poller): kept as it is.
+  if (err instanceof ProviderError) {
+    return {
+      retryable: err.retryable,
+      status: err.status,
+      retryAfterMs: err.retryAfterMs,
+      message: err.message,
+      code: err.providerCode,
+    };
+  }
   if (err instanceof APIConnectionError) {
     return { retryable: true, status: undefined, retryAfterMs: undefined, message: err.message, code: 'connection' };
   }

@@ -5,6 +5,13 @@ export {
   type ProviderAdapter,
   type ResultSource,
 } from './adapter.js';
+// Registers the `anthropic` protocol's factory (after the registry, which the module imports).
+export {
+  AnthropicAdapter,
+  type AnthropicAdapterOptions,
+  anthropicAdapterFactory,
+  toProviderBatch as anthropicToProviderBatch,
+} from './anthropic/adapter.js';
 export {
   BATCH_STATUSES,
   type BatchStatus,
@@ -27,6 +34,17 @@ export {
   toProviderError,
 } from './errors.js';
 export { type HealthHooks, type HealthOp, withHealth } from './health.js';
+// Registers the `mistral` protocol's factory.
+export {
+  fromMistralJob,
+  MISTRAL_STATUSES,
+  MistralAdapter,
+  type MistralAdapterOptions,
+  type MistralBatchJob,
+  mistralAdapterFactory,
+  timeoutHours,
+  writeMistralInput,
+} from './mistral-adapter.js';
 export { OpenAIAdapter, type OpenAIAdapterOptions } from './openai-adapter.js';
 export {
   type AdapterContext,

@@ -33,7 +33,7 @@ export const PollJob = z.object({ partition, batchId: z.string().min(1), polls: 
 export const OperationalEvent = z.object({
   id: z.string().min(1),
   tenant: z.string().min(1),
-  type: z.enum(['endpoint.disabled', 'message.attempt.exhausted']),
+  type: z.enum(['endpoint.disabled', 'message.attempt.exhausted', 'budget.threshold']),
   body: z.string().min(1),
 });
 /**

@@ -237,10 +237,13 @@ export function buildProviderRegistry(
             realtime: undefined,
             timeoutMs: config.upstream.timeoutMs,
             batchCreatesPerMinute: config.upstream.profile.batchCreatesPerMinute,
+            defaultMaxTokens: config.upstream.profile.defaultMaxTokens,
           },
         ];
   const first = providers[0];
-  if (first && first.id === 'default') {
+  // The `default` adapter over `runtime.provider` is the OpenAI-compatible one; another protocol (UPSTREAM_* with
+  // PROVIDER_PROFILE=anthropic) gets its factory's adapter.
+  if (first && first.id === 'default' && (first.profile.api ?? 'openai') === 'openai') {
     const upload = context.uploadFetch;
     adapters.default = defaultAdapter(
       first.profile,

@@ -3,7 +3,7 @@
  * scripts — so the dispatcher's tests need no provider. The settle's outbox
  * entries are relayed like the poller does, unless a test wants to play a process that died before relaying.
  */
-import { groupFor, jobIds, newFlushId, type PartitionId, type SettleKind } from '@batchbridge/domain';
+import { type BillItem, groupFor, jobIds, newFlushId, type PartitionId, type SettleKind } from '@batchbridge/domain';
 import type { Runtime } from '@batchbridge/runtime';
 import { newRequestFixture } from './fixtures.js';
 
@@ -13,6 +13,8 @@ export interface OutcomeSpec {
   clientRef?: string;
   /** `completed` (default), `rejected` (→ failed) or `cancelled` (cancelled while queued). */
   kind?: SettleKind | 'cancelled';
+  /** A completed one is billed with this (as the poller prices an answer, SPEC §15). */
+  bill?: BillItem;
 }
 
 const MODEL = 'gpt-4o-mini';
@@ -63,8 +65,14 @@ export async function makeOutcomes(
       batchId,
       toSettle.map((id) => {
         const kind = specs[ids.indexOf(id)]?.kind ?? 'completed';
+        const bill = specs[ids.indexOf(id)]?.bill;
         return kind === 'completed'
-          ? { id, kind, response: { status_code: 200, body: { id: `chatcmpl_${id}`, object: 'chat.completion' } } }
+          ? {
+              id,
+              kind,
+              response: { status_code: 200, body: { id: `chatcmpl_${id}`, object: 'chat.completion' } },
+              ...(bill ? { bill } : {}),
+            }
           : { id, kind: kind as SettleKind, message: 'invalid request line' };
       }),
     );

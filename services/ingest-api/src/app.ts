@@ -4,6 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createAdminRouter } from '@batchbridge/admin-ui';
+import { loadPriceTable } from '@batchbridge/config';
 import { ENDPOINTS, isTerminal, OPEN_STATUSES, type RequestObject } from '@batchbridge/domain';
 import { metricsHandler } from '@batchbridge/metrics';
 import type { Runtime } from '@batchbridge/runtime';
@@ -11,6 +12,7 @@ import type { ResolveHost } from '@batchbridge/webhooks';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { Cluster, type Redis } from 'ioredis';
 import { requireTenant, tenantOf } from './auth.js';
+import { BudgetGate } from './budget.js';
 import { CallbackPolicy } from './callback-policy.js';
 import { CapacityView } from './capacity.js';
 import { CHAT_ENDPOINT, chatCompletionsCore, chatCompletionsHandler } from './chat-completions-route.js';
@@ -27,6 +29,7 @@ import { ProviderCatalog } from './provider-catalog.js';
 import { providerEventsHandler } from './provider-events.js';
 import { RateLimiter } from './rate-limiter.js';
 import { requestsHandlers } from './requests-routes.js';
+import { usageHandler } from './usage-routes.js';
 import type { HoldDeps } from './wait/hold.js';
 import { OutcomeWaiter } from './wait/outcome-waiter.js';
 import { webhookHandlers } from './webhook-routes.js';
@@ -62,8 +65,12 @@ export function createIngestApp(runtime: Runtime, options: IngestAppOptions = {}
     allowCidrs: config.webhook.allowCidrs,
     ...(options.resolveHost ? { resolve: options.resolveHost } : {}),
   });
+  // The one provider of UPSTREAM_* lists its models through its adapter when it speaks another protocol (Anthropic).
+  // (With PROVIDERS_FILE this catalogue is not started: ProviderCatalog lists every provider through its adapter.)
+  const viaAdapter =
+    !config.providersFile && runtime.provider !== undefined && (config.upstream.profile.api ?? 'openai') !== 'openai';
   const models = new ModelCatalog(
-    runtime.provider,
+    viaAdapter ? runtime.providers.adapter('default') : runtime.provider,
     PROFILE_DEFAULT_MODELS[config.upstream.profile.name],
     runtime.tenants.tenants,
     logger,
@@ -174,6 +181,7 @@ export function createIngestApp(runtime: Runtime, options: IngestAppOptions = {}
     capacity,
     models,
     providers,
+    budgets: new BudgetGate(runtime.store, loadPriceTable(config.priceTableFile)),
   });
   // Logging and the rejection metric of every error answer, shared by express and the fast path.
   const reportError: ErrorReporter = (err, context) => {
@@ -222,6 +230,7 @@ export function createIngestApp(runtime: Runtime, options: IngestAppOptions = {}
   // Providers' own batch webhooks (SPEC §13): signed by the provider, no tenant key; the exact bytes are verified.
   const providerEventBody = express.raw({ type: () => true, limit: 1024 * 1024 });
   route('post', '/v1/provider-events/:provider', providerEventBody, providerEventsHandler(runtime));
+  route('get', '/v1/usage', auth, usageHandler(runtime));
   route('get', '/v1/models', auth, (_req, res) => {
     const tenant = tenantOf(res);
     if (providers) {

@@ -20,9 +20,11 @@ import {
   structuredOutputSchema,
   toRequestObject,
 } from '@batchbridge/domain';
+import { type ChatCompletionBody, describeRefusal, refusedChatFields } from '@batchbridge/provider/anthropic';
 import { isFastLane, LaneScheduler, type Runtime } from '@batchbridge/runtime';
 import type { Request, Response } from 'express';
 import { tenantOf } from './auth.js';
+import type { BudgetGate } from './budget.js';
 import type { CallbackPolicy } from './callback-policy.js';
 import type { CapacityView } from './capacity.js';
 import { MAX_CLIENT_REF_LENGTH } from './chat-request.js';
@@ -53,6 +55,8 @@ export interface ChatRouteDeps {
   models: ModelCatalog;
   /** Several providers (PROVIDERS_FILE): routing by model; undefined with the one provider of UPSTREAM_*. */
   providers?: ProviderCatalog | undefined;
+  /** Budgets (SPEC §15): tenants with `monthly_budget_usd` / `daily_budget_usd`. */
+  budgets?: BudgetGate | undefined;
 }
 
 /** What the route answers when it accepts (or replays) a request; refusals are thrown as ApiError. */
@@ -133,7 +137,7 @@ function releaseBody(req: Request): void {
 export function chatCompletionsCore(
   deps: ChatRouteDeps,
 ): (input: ChatInput, endpoint?: Endpoint) => Promise<ChatReply> {
-  const { runtime, callbacks, rateLimiter, capacity, models, providers } = deps;
+  const { runtime, callbacks, rateLimiter, capacity, models, providers, budgets } = deps;
   const { config, store, metrics, logger } = runtime;
   const partitions = config.redis.partitions;
   const scheduler = new LaneScheduler(runtime);
@@ -223,6 +227,26 @@ export function chatCompletionsCore(
         });
       }
       route = { provider: answer.provider.id, allowed: answer.allowed };
+    }
+    // A provider that translates chat completions (Anthropic Messages): what the translation cannot carry (n > 1,
+    // logprobs, penalties, json_object, …) is refused here, naming the field, rather than failing inside a batch.
+    const routedTo = route ? providers?.registry.config(route.provider) : undefined;
+    const routedProfile = routedTo?.profile ?? config.upstream.profile;
+    if (endpoint === CHAT_ENDPOINT && routedProfile.api === 'anthropic') {
+      const fields = refusedChatFields(JSON.parse(chat.upstreamBody) as ChatCompletionBody, {
+        defaultMaxTokens: routedTo ? routedTo.defaultMaxTokens : routedProfile.defaultMaxTokens,
+      });
+      const first = fields[0];
+      if (first) {
+        throw new ApiError({
+          status: 400,
+          type: 'invalid_request_error',
+          code: 'unsupported_parameter',
+          param: first.field,
+          message: describeRefusal(fields),
+          reason: 'invalid',
+        });
+      }
     }
     // `*` and `prefix*` mean the models the provider serves: a junk name would become its own failing batch and its
     // own metric series (issue 14.5).
@@ -366,6 +390,20 @@ export function chatCompletionsCore(
       if (joined) {
         metrics.m.waitRetriesJoined.inc();
         return { ...joined, wait: { id: joined.body.id, seconds: waitS, current: joined.body, stream: chat.stream } };
+      }
+    }
+
+    if (budgets) {
+      try {
+        await budgets.check(tenant, {
+          model: chat.model,
+          tokens,
+          providers: [route?.provider ?? 'default', config.upstream.profile.name],
+        });
+      } catch (err) {
+        if (err instanceof ApiError && err.code === 'budget_exceeded')
+          metrics.m.budgetRefused.inc({ period: err.message.startsWith('daily') ? 'day' : 'month' });
+        throw err;
       }
     }
 

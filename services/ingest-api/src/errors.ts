@@ -23,6 +23,7 @@ export type RejectReason =
   | 'model'
   | 'rate_limited'
   | 'quota'
+  | 'budget'
   | 'capacity'
   | 'callback_url'
   | 'too_large'

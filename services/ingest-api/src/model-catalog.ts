@@ -19,8 +19,11 @@ export interface ModelCatalogOptions {
   timeoutMs?: number;
 }
 
+/** What lists the provider's models: the OpenAI SDK, or an adapter of another protocol (Anthropic's `GET /v1/models`). */
+export type ModelLister = OpenAI | { listModels(options: { timeoutMs: number }): Promise<string[]> };
+
 export class ModelCatalog {
-  readonly #provider: OpenAI | undefined;
+  readonly #provider: ModelLister | undefined;
   readonly #configured: ReadonlySet<string>;
   readonly #logger: Logger;
   readonly #refreshMs: number;
@@ -30,7 +33,7 @@ export class ModelCatalog {
   #first: Promise<void> | undefined;
 
   constructor(
-    provider: OpenAI | undefined,
+    provider: ModelLister | undefined,
     profileModels: readonly string[],
     tenants: readonly Tenant[],
     logger: Logger,
@@ -49,8 +52,11 @@ export class ModelCatalog {
   async refresh(): Promise<void> {
     if (!this.#provider) return;
     try {
+      const provider = this.#provider;
       const ids = new Set<string>();
-      for await (const model of this.#provider.models.list({ timeout: this.#timeoutMs })) ids.add(model.id);
+      if ('listModels' in provider)
+        for (const id of await provider.listModels({ timeoutMs: this.#timeoutMs })) ids.add(id);
+      else for await (const model of provider.models.list({ timeout: this.#timeoutMs })) ids.add(model.id);
       this.#listed = ids;
     } catch (err) {
       this.#logger.warn(

@@ -126,6 +126,11 @@ describe('OpenAPI document', () => {
 
     conforms('GET', '/v1/models', await t.call('GET', '/v1/models'));
     conforms('GET', '/v1/models', await t.call('GET', '/v1/models', { key: null }));
+    // SPEC §15: the tenant's ledger.
+    conforms('GET', '/v1/usage', await t.call('GET', '/v1/usage'));
+    conforms('GET', '/v1/usage', await t.call('GET', '/v1/usage?from=2026-12-01&to=2026-12-02&group_by=model'));
+    conforms('GET', '/v1/usage', await t.call('GET', '/v1/usage?group_by=tenant'));
+    conforms('GET', '/v1/usage', await t.call('GET', '/v1/usage', { key: null }));
     for (const path of ['/healthz', '/readyz', '/metrics', '/openapi.json', '/docs']) {
       conforms('GET', path, await t.call('GET', path, { key: null }));
     }

@@ -176,7 +176,7 @@ function baseDocument(options: { version?: string }): Record<string, unknown> {
             '413': error('The body is larger than MAX_BODY_BYTES, or the request cannot fit any batch.'),
             '415': error('The body is not JSON.'),
             '422': error('The callback URL is refused (non-public address) or does not resolve.'),
-            '429': error('Tenant over its rate limit or queue quota.', retryAfter),
+            '429': error('Tenant over its rate limit, queue quota or budget (code budget_exceeded).', retryAfter),
             '503': error('Redis unreachable or global capacity reached.', retryAfter),
           },
         },
@@ -395,6 +395,37 @@ function baseDocument(options: { version?: string }): Record<string, unknown> {
           },
         },
       },
+      '/v1/usage': {
+        get: {
+          operationId: 'getUsage',
+          summary: "The API key's tenant ledger: cost, realtime cost and savings per day (SPEC §15)",
+          parameters: [
+            {
+              name: 'from',
+              in: 'query',
+              schema: { type: 'string', format: 'date' },
+              description: 'First UTC day, YYYY-MM-DD (default: the first day of the month of `to`).',
+            },
+            {
+              name: 'to',
+              in: 'query',
+              schema: { type: 'string', format: 'date' },
+              description: 'Last UTC day, inclusive (default: today).',
+            },
+            {
+              name: 'group_by',
+              in: 'query',
+              schema: { enum: ['model', 'lane', 'provider'] },
+              description: 'Rows per date and this one field (default: per date, provider, model and lane).',
+            },
+          ],
+          responses: {
+            '200': { description: 'The ledger over the range.', content: json({ $ref: '#/components/schemas/Usage' }) },
+            '400': error('A bad date, range or group_by.'),
+            '401': error('Missing or unknown API key.'),
+          },
+        },
+      },
       '/v1/models': {
         get: {
           operationId: 'listModels',
@@ -495,6 +526,8 @@ function baseDocument(options: { version?: string }): Record<string, unknown> {
             'lane',
             'deadline_at',
             'deadline_met',
+            'usage',
+            'cost',
           ],
           additionalProperties: false,
           properties: {
@@ -546,6 +579,81 @@ function baseDocument(options: { version?: string }): Record<string, unknown> {
             deadline_met: {
               type: ['boolean', 'null'],
               description: 'Once final: whether it finished by its deadline; null without one or while open.',
+            },
+            usage: {
+              description: "Tokens of the provider's answer (set when completed with an answer that reports them).",
+              oneOf: [{ type: 'null' }, { $ref: '#/components/schemas/RequestUsage' }],
+            },
+            cost: {
+              description: 'What the answer cost, from the price table (SPEC §15); set with usage.',
+              oneOf: [{ type: 'null' }, { $ref: '#/components/schemas/RequestCost' }],
+            },
+          },
+        },
+        RequestUsage: {
+          type: 'object',
+          required: ['input_tokens', 'cached_tokens', 'cache_write_tokens', 'output_tokens'],
+          additionalProperties: false,
+          properties: {
+            input_tokens: { type: 'integer', minimum: 0, description: 'Cached and cache-written tokens included.' },
+            cached_tokens: { type: 'integer', minimum: 0 },
+            cache_write_tokens: { type: 'integer', minimum: 0 },
+            output_tokens: { type: 'integer', minimum: 0 },
+          },
+        },
+        RequestCost: {
+          type: 'object',
+          required: ['usd', 'realtime_usd', 'saved_usd', 'lane', 'priced'],
+          additionalProperties: false,
+          description: 'Unpriced (the price table has no price for the model or lane): priced false, amounts null.',
+          properties: {
+            usd: { type: ['number', 'null'], description: 'What it cost in its lane.' },
+            realtime_usd: { type: ['number', 'null'], description: 'The same tokens at realtime prices.' },
+            saved_usd: { type: ['number', 'null'], description: 'realtime_usd − usd.' },
+            lane: { enum: ['batch', 'flex', 'realtime'] },
+            priced: { type: 'boolean' },
+          },
+        },
+        UsageAmounts: {
+          type: 'object',
+          required: ['usd', 'realtime_usd', 'saved_usd', 'requests', 'unpriced_requests'],
+          properties: {
+            usd: { type: 'number' },
+            realtime_usd: { type: 'number' },
+            saved_usd: { type: 'number' },
+            requests: { type: 'integer', minimum: 0, description: 'Answered requests billed, unpriced ones included.' },
+            unpriced_requests: { type: 'integer', minimum: 0 },
+          },
+        },
+        Usage: {
+          type: 'object',
+          required: ['object', 'from', 'to', 'total', 'data'],
+          additionalProperties: false,
+          properties: {
+            object: { const: 'usage' },
+            from: { type: 'string', format: 'date' },
+            to: { type: 'string', format: 'date' },
+            total: { $ref: '#/components/schemas/UsageAmounts' },
+            data: {
+              type: 'array',
+              items: {
+                allOf: [
+                  { $ref: '#/components/schemas/UsageAmounts' },
+                  {
+                    type: 'object',
+                    required: ['date', 'provider', 'model', 'lane'],
+                    properties: {
+                      date: {
+                        type: 'string',
+                        description: 'YYYY-MM-DD, or YYYY-MM for a month whose days were rolled up.',
+                      },
+                      provider: { type: ['string', 'null'] },
+                      model: { type: ['string', 'null'] },
+                      lane: { type: ['string', 'null'] },
+                    },
+                  },
+                ],
+              },
             },
           },
         },
@@ -658,7 +766,7 @@ function baseDocument(options: { version?: string }): Record<string, unknown> {
           description: "Sent to the tenant's operations_url, signed like every webhook (its own webhook-id).",
           required: ['type', 'timestamp', 'data'],
           properties: {
-            type: { enum: ['endpoint.disabled', 'message.attempt.exhausted'] },
+            type: { enum: ['endpoint.disabled', 'message.attempt.exhausted', 'budget.threshold'] },
             timestamp: { type: 'string', format: 'date-time' },
             data: { type: 'object' },
           },

@@ -6,8 +6,9 @@
  * fails) into the registry, which answers per provider: an alias or a match of its `models` patterns; without
  * patterns, a model it lists or its profile's usual models. A model no provider serves (among the tenant's
  * `allowed_providers`) is refused. Among the providers that serve it, the first by priority whose circuit is closed
- * takes it (a snapshot of every circuit, re-read every second); when every circuit is open, the first by priority
- * (its queued requests wait there, and the packer sends their flushes on when another recovers).
+ * takes it (a snapshot of every circuit, re-read every second) — or whose circuit is open past its cool-down, so that
+ * its flushes probe it; when every circuit is open, the first by priority (its queued requests wait there, and the
+ * packer sends their flushes on when another recovers).
  */
 import type { BatchEndpoint, ProviderConfig, Tenant } from '@batchbridge/config';
 import type { ProviderHealthState, Store } from '@batchbridge/domain';
@@ -136,7 +137,14 @@ export class ProviderCatalog {
     if (found.serving.length === 0) return { ok: false, reason: 'model', providers: [] };
     if (found.batching.length === 0)
       return { ok: false, reason: 'endpoint', providers: found.serving.map((c) => c.id) };
-    const healthy = found.batching.find((c) => this.#health.get(c.id)?.state !== 'open');
+    // An open circuit past its cool-down takes requests again: their flushes are what probes it (the packer lets one
+    // through per cool-down and sends the others on), and only a probe that succeeds closes it. Skipping it until it
+    // closed would never probe it: once open, a preferred provider would stay unused for good.
+    const now = Date.now();
+    const healthy = found.batching.find((c) => {
+      const h = this.#health.get(c.id);
+      return h === undefined || h.state !== 'open' || h.until <= now;
+    });
     return { ok: true, provider: healthy ?? (found.batching[0] as ProviderConfig), allowed };
   }
 

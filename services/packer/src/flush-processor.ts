@@ -183,7 +183,14 @@ export function createFlushProcessor(runtime: Runtime, options: FlushProcessorOp
     const model = modelOfGroup(flush.group);
     if (model === '*' || model === '') return current;
     if (await store.providers.allow(current)) return current;
-    const others = providers.candidates(model, allowed).serving.filter((c) => c.id !== current);
+    // A translating provider (Anthropic) takes only requests the door checked for it: no failover into it from
+    // another protocol (a request with n > 1 or logprobs would fail there). Out of it, any protocol serves.
+    const currentApi = providers.config(current)?.profile.api ?? 'openai';
+    const others = providers
+      .candidates(model, allowed)
+      .serving.filter(
+        (c) => c.id !== current && ((c.profile.api ?? 'openai') !== 'anthropic' || currentApi === 'anthropic'),
+      );
     for (const other of others) {
       if (!providers.has(other.id) || !(await store.providers.allow(other.id))) continue;
       m.providerFailovers.inc({ from: current, to: other.id });
@@ -191,6 +198,26 @@ export function createFlushProcessor(runtime: Runtime, options: FlushProcessorOp
       return other.id;
     }
     return current;
+  }
+
+  /**
+   * The flush's request count and ids, for the lookup of an inline batch (rare: only after a crash inside a create).
+   * The list equals what the create carried: ids without a record were dropped before it (writeInput).
+   */
+  async function flushMembers(p: PartitionId, flush: FlushRecord) {
+    const ids = new Set<string>();
+    for (let start = 0; ; start += 1_000) {
+      const slice = await store.flushes.ids(p, flush.id, start, start + 999);
+      for (const id of slice) ids.add(id);
+      if (slice.length < 1_000) break;
+    }
+    return { requestCount: ids.size, isFlushRequest: (customId: string) => ids.has(customId) };
+  }
+
+  /** The provider's own name of the flush's model (an alias resolved), or undefined for a mixed-model group. */
+  function flushModel(providerId: string, flush: FlushRecord): string | undefined {
+    const model = modelOfGroup(flush.group);
+    return model === '*' || model === '' ? undefined : providers.providerModel(providerId, model);
   }
 
   /** The completion window to ask a provider for: the configured one, or the provider's own when it has no such one. */
@@ -267,7 +294,12 @@ export function createFlushProcessor(runtime: Runtime, options: FlushProcessorOp
           throw new DelayedError();
         }
         const notBefore = Math.floor((flush.create_started_at ?? flush.created_at) / 1000) - 60;
-        const found = await providers.adapter(providerId).findBatchByFlushId(flushId, { notBeforeSec: notBefore });
+        const lookupAdapter = providers.adapter(providerId);
+        const found = await lookupAdapter.findBatchByFlushId(flushId, {
+          notBeforeSec: notBefore,
+          // Inline batches carry no tag (Anthropic): the adapter matches by request count and custom_ids.
+          ...(lookupAdapter.inputMode === 'inline' ? await flushMembers(p, flush) : {}),
+        });
         if (found.kind === 'undecided') {
           m.flushesHeld.inc({ reason: 'undecided' });
           log.error(
@@ -327,6 +359,7 @@ export function createFlushProcessor(runtime: Runtime, options: FlushProcessorOp
               partition: p,
               endpoint: endpointOfGroup(flush.group),
               completionWindow: windowFor(adapter),
+              model: flushModel(providerId, flush),
               fileId,
               input,
             });

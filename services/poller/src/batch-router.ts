@@ -12,10 +12,20 @@
  * - the provider's enqueued-token limit: the group is held and its requests retried, as a capacity matter.
  * Finally the batch is marked routed and its files deleted.
  */
-import { estimateSavingsUsd, loadPriceTable, type PriceTable, priceFor, type TokenUsage } from '@batchbridge/config';
+import {
+  estimateSavingsUsd,
+  laneCosts,
+  loadPriceTable,
+  type PriceTable,
+  priceFor,
+  type TokenUsage,
+  usageOf,
+} from '@batchbridge/config';
 import {
   type BatchOutcomes,
   type BatchRecord,
+  type Billed,
+  type BillItem,
   isolationGroup,
   type ModelSavings,
   modelOfGroup,
@@ -32,6 +42,7 @@ import {
   type ResultSource,
 } from '@batchbridge/provider';
 import type { Runtime } from '@batchbridge/runtime';
+import { checkBudgets } from './budget-alerts.js';
 import { ChunkedSettler, emptyCounts, type OutcomeCounts, type SettleItem } from './chunked-settler.js';
 import { PollerError } from './errors.js';
 import { type PollerOptions, type ResolvedPollerOptions, resolvePollerOptions } from './options.js';
@@ -126,7 +137,8 @@ export class BatchRouter {
       leftoversMs: 0,
     };
     const started = Date.now();
-    const settler = this.settler(p, batch.id, true, ctx.logger);
+    const billedTenants = new Set<string>();
+    const settler = this.settler(p, batch.id, true, ctx.logger, this.billing(batch, billedTenants));
     const held: HeldLines = new Map();
     const adapter = this.adapterOf(batch);
     try {
@@ -144,7 +156,13 @@ export class BatchRouter {
     await settler.drain();
     summary.lines = settler.counts;
     summary.filesMs = Date.now() - started;
-    await this.recordSavings(settler.usage, ctx.logger);
+    await this.recordSavings(batch, settler.usage, ctx.logger);
+    if (billedTenants.size > 0) {
+      // Operational events only: never a reason to route the batch again.
+      await checkBudgets(this.runtime, this.store, billedTenants, ctx.logger).catch((err: unknown) =>
+        ctx.logger.warn({ err: (err as Error).message }, 'could not check budgets'),
+      );
+    }
 
     const { rejected, message, mode } = await this.leftoverPlan(p, batch, remote, ctx.logger);
     // Each non-stale outcome is a distinct request of this batch leaving `submitted`, and the batch has `count` of them:
@@ -184,8 +202,60 @@ export class BatchRouter {
     return counts;
   }
 
-  private settler(p: PartitionId, batchId: string, countStale: boolean, logger?: Logger): ChunkedSettler {
+  /**
+   * How this batch's answers are billed (SPEC §15): each completed answer priced in every lane the price table knows
+   * for its provider (the batch's provider id, then its profile name) and model; the settle script picks the
+   * request's lane and writes the cost with the outcome. Billed requests count in the cost metrics and their tenants
+   * are checked against their budgets once the batch is routed.
+   */
+  private billing(
+    batch: BatchRecord,
+    tenants: Set<string>,
+  ): Pick<ConstructorParameters<typeof ChunkedSettler>[0], 'price' | 'onBilled'> {
+    const adapter = this.adapterOf(batch);
+    const provider = providerLabel(adapter.id, adapter.profile);
+    const providers = [adapter.id, adapter.profile.name];
+    const { m } = this.runtime.metrics;
+    const tenantLabel = this.runtime.config.metrics.tenantLabel;
+    return {
+      price: (response: unknown): BillItem | undefined => {
+        const u = usageOf((response as { body?: unknown } | undefined)?.body);
+        if (!u) return undefined;
+        const usage = {
+          input_tokens: u.inputTokens,
+          cached_tokens: u.cachedTokens ?? 0,
+          cache_write_tokens: u.cacheWriteTokens ?? 0,
+          output_tokens: u.outputTokens,
+        };
+        const priced = priceFor(this.prices, providers, u.model);
+        if (!priced) return { provider, model: u.model, usage, lanes: {} };
+        const costs = laneCosts(priced.entry, u);
+        return { provider, model: priced.name, usage, lanes: costs.lanes, rt: costs.realtime };
+      },
+      onBilled: (billed: Billed, item: BillItem) => {
+        tenants.add(billed.tenant);
+        if (!billed.priced) return;
+        const labels = {
+          lane: billed.lane,
+          provider: item.provider,
+          model: item.model,
+          tenant: tenantLabel ? billed.tenant : '',
+        };
+        m.costUsd.inc(labels, billed.usdNano / 1e9);
+        m.savedUsd.inc(labels, (billed.realtimeNano - billed.usdNano) / 1e9);
+      },
+    };
+  }
+
+  private settler(
+    p: PartitionId,
+    batchId: string,
+    countStale: boolean,
+    logger?: Logger,
+    billing?: Pick<ConstructorParameters<typeof ChunkedSettler>[0], 'price' | 'onBilled'>,
+  ): ChunkedSettler {
     return new ChunkedSettler({
+      ...billing,
       logger,
       store: this.store,
       relay: this.runtime.relay,
@@ -271,12 +341,14 @@ export class BatchRouter {
    * Adds the estimated savings of the results just completed (stale lines are not counted again). A model missing from
    * the price table counts its tokens but no money; the metric is labelled with table names only (bounded).
    */
-  private async recordSavings(usage: Map<string, TokenUsage>, log: Logger): Promise<void> {
+  private async recordSavings(batch: BatchRecord, usage: Map<string, TokenUsage>, log: Logger): Promise<void> {
     if (usage.size === 0) return;
+    const adapter = this.adapterOf(batch);
+    const providers = [adapter.id, adapter.profile.name];
     const entries: ModelSavings[] = [];
     for (const [model, tokens] of usage) {
-      const priced = priceFor(this.prices, model);
-      const usd = priced ? estimateSavingsUsd(priced.price, tokens) : 0;
+      const priced = priceFor(this.prices, providers, model);
+      const usd = priced ? estimateSavingsUsd(priced.entry, tokens) : 0;
       entries.push({ model: priced?.name ?? model, usd, ...tokens });
       if (priced && usd > 0) this.runtime.metrics.m.estimatedSavings.inc({ model: priced.name }, usd);
     }

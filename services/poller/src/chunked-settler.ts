@@ -4,7 +4,15 @@
  * the next lines: per-line work stays small and memory stays bounded by chunk size × chunks in flight.
  */
 import { type TokenUsage, usageOf } from '@batchbridge/config';
-import { answerText, type PartitionId, type SettleKind, type SettleOutcome, type Store } from '@batchbridge/domain';
+import {
+  answerText,
+  type Billed,
+  type BillItem,
+  type PartitionId,
+  type SettleKind,
+  type SettleOutcome,
+  type Store,
+} from '@batchbridge/domain';
 import type { Logger } from '@batchbridge/logger';
 import type { MetricsCatalog } from '@batchbridge/metrics';
 import type { OutboxRelay } from '@batchbridge/queues';
@@ -46,6 +54,10 @@ export interface ChunkedSettlerOptions {
    * settled `invalid` (batched again, or `schema_validation_failed` after MAX_ATTEMPTS). Absent: no check.
    */
   schemas?: SchemaChecker | undefined;
+  /** Prices a completed answer for the settle script to bill (SPEC §15); none: nothing is billed. */
+  price?: ((response: unknown) => BillItem | undefined) | undefined;
+  /** Told of every request the settle billed (metrics, budgets), with what it was priced from. */
+  onBilled?: ((billed: Billed, item: BillItem) => void) | undefined;
 }
 
 export class ChunkedSettler {
@@ -91,6 +103,8 @@ export class ChunkedSettler {
     if (!u) return;
     const sum = this.usage.get(u.model) ?? { inputTokens: 0, outputTokens: 0 };
     sum.inputTokens += u.inputTokens;
+    if (u.cachedTokens) sum.cachedTokens = (sum.cachedTokens ?? 0) + u.cachedTokens;
+    if (u.cacheWriteTokens) sum.cacheWriteTokens = (sum.cacheWriteTokens ?? 0) + u.cacheWriteTokens;
     sum.outputTokens += u.outputTokens;
     this.usage.set(u.model, sum);
   }
@@ -131,9 +145,13 @@ export class ChunkedSettler {
   }
 
   private async settle(items: SettleItem[]): Promise<void> {
-    const { store, relay, metrics, partition, batchId } = this.o;
+    const { store, relay, metrics, partition, batchId, price } = this.o;
+    // The schema check first: an answer that breaks its schema is settled `invalid`, not billed as completed.
     await this.checkAnswers(items);
-    const { outcomes, outbox } = await store.requests.settle(partition, batchId, items);
+    const priced = price
+      ? items.map((item) => (item.kind === 'completed' ? { ...item, bill: price(item.response) } : item))
+      : items;
+    const { outcomes, outbox, billed } = await store.requests.settle(partition, batchId, priced);
     // A crash between settle and relay leaves the entries in the outbox; the sweep relays them.
     await relay.relay(partition, outbox);
     if (this.o.logger) await logSettled(store, this.o.logger, partition, items, outcomes);
@@ -143,6 +161,9 @@ export class ChunkedSettler {
       // Counted when it changed the request (not for a line routed again after a crash: stale).
       if (items[i]?.kind === 'invalid' && outcome !== 'stale' && outcome !== 'unknown') metrics.schemaRejected.inc();
       if (outcome === 'completed') this.addUsage(items[i]?.response);
+      const b = billed[i];
+      const bill = (priced[i] as { bill?: BillItem } | undefined)?.bill;
+      if (b && bill) this.o.onBilled?.(b, bill);
     });
     for (const [outcome, n] of Object.entries(chunkCounts) as Array<[SettleOutcome, number]>) {
       if (n === 0) continue;

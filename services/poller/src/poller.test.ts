@@ -1,4 +1,5 @@
-import { jobIds } from '@batchbridge/domain';
+import { costOf, DEFAULT_PRICE_TABLE, priceFor, type Tenant } from '@batchbridge/config';
+import { jobIds, ledgerDay } from '@batchbridge/domain';
 import { createProviderSim, type ProviderSim, simulatedCompletion } from '@batchbridge/provider-sim';
 import type { Service } from '@batchbridge/runtime';
 import {
@@ -8,6 +9,7 @@ import {
   records,
   type SubmittedBatch,
   submitRequests,
+  TEST_TENANTS,
   type TestRuntime,
   waitRouted,
 } from '@batchbridge/testkit';
@@ -36,9 +38,10 @@ afterEach(async () => {
   sim.clearFaults();
 });
 
-async function start(env: Record<string, string> = {}, options: PollerOptions = {}) {
+async function start(env: Record<string, string> = {}, options: PollerOptions = {}, tenants?: Tenant[]) {
   rt = await createTestRuntime({
     env: { UPSTREAM_BASE_URL: sim.url, POLL_INTERVAL_MS: '20', POLL_MAX_INTERVAL_MS: '50', ...env },
+    ...(tenants ? { tenants } : {}),
   });
   poller = await startPoller(rt, { backoff: { baseMs: 20, capMs: 100 }, ...options });
   return rt;
@@ -294,5 +297,71 @@ describe('poller', () => {
     expect(await deliverJobIds(r, b)).toEqual(deliveries);
     expect(await r.store.flushes.groups(0)).toEqual(groups);
     expect(await r.store.ledger.savings()).toEqual(savings);
+    // Nothing billed twice either: the one answered line is in the ledger once.
+    const { day } = ledgerDay(Date.now());
+    expect((await r.store.ledger.usage('acme', day, day)).total.requests).toBe(1);
+  });
+
+  it("bills each answered line from the provider's usage at the batch price, and tells the ledger and metrics", async () => {
+    const r = await start();
+    const b = await submitRequests(r, [{ content: 'one' }, { content: 'two two' }, { content: 'x [sim:error=400]' }]);
+    await waitRouted(r, b);
+    const recs = await records(r, b.ids);
+    const priced = priceFor(DEFAULT_PRICE_TABLE, 'openai', MODEL);
+    let total = 0;
+    let saved = 0;
+    for (const rec of recs.slice(0, 2)) {
+      const u = (rec.response!.body as { usage: { prompt_tokens: number; completion_tokens: number } }).usage;
+      expect(rec.usage).toEqual({
+        input_tokens: u.prompt_tokens,
+        cached_tokens: 0,
+        cache_write_tokens: 0,
+        output_tokens: u.completion_tokens,
+      });
+      // gpt-4o-mini in a batch: half of $0.15 in and $0.60 out per million tokens.
+      const expected = costOf(priced, 'batch', { inputTokens: u.prompt_tokens, outputTokens: u.completion_tokens });
+      expect(rec.cost).toEqual(expected);
+      expect(rec.cost?.usd).toBeCloseTo((u.prompt_tokens * 0.075 + u.completion_tokens * 0.3) / 1e6, 9);
+      total += rec.cost!.usd!;
+      saved += rec.cost!.saved_usd!;
+    }
+    // The 400 line was answered with an error: no usage, no cost, not billed.
+    expect(recs[2]).toMatchObject({ status: 'failed', usage: undefined, cost: undefined });
+
+    const { day } = ledgerDay(Date.now());
+    const report = await r.store.ledger.usage('acme', day, day);
+    expect(report.total.requests).toBe(2);
+    expect(report.total.usd).toBeCloseTo(total, 9);
+    expect(report.data).toEqual([
+      expect.objectContaining({ date: day, provider: 'openai', model: MODEL, lane: 'batch', requests: 2 }),
+    ]);
+    const labels = { lane: 'batch', provider: 'openai', model: MODEL, tenant: '' };
+    expect(await counterValue(r.metrics.m.costUsd, labels)).toBeCloseTo(total, 9);
+    expect(await counterValue(r.metrics.m.savedUsd, labels)).toBeCloseTo(saved, 9);
+  });
+
+  it('queues one budget event per threshold once a tenant passes 80 % and 100 % of its budget', async () => {
+    const r = await start({}, {}, [
+      { ...TEST_TENANTS[0]!, operations_url: 'https://ops.example.test/hook', monthly_budget_usd: 0.000_000_1 },
+    ]);
+    const b = await submitRequests(r, [{ content: 'spend' }]);
+    await waitRouted(r, b);
+    const { month } = ledgerDay(Date.now());
+    const queue = r.queues.queue('deliver', 0);
+    for (const pct of [80, 100]) {
+      const job = await queue.getJob(jobIds.event(`evt_bud_acme_${month}_${pct}`));
+      expect(job?.data.event).toMatchObject({ tenant: 'acme', type: 'budget.threshold' });
+      expect(JSON.parse(job!.data.event.body)).toMatchObject({
+        type: 'budget.threshold',
+        data: { tenant: 'acme', period: 'month', period_start: month, threshold_percent: pct },
+      });
+    }
+    // Once per period and threshold: another billed batch queues nothing more.
+    const before = (await queue.getJobs(['waiting', 'delayed', 'active', 'completed', 'failed'])).length;
+    const c = await submitRequests(r, [{ content: 'more' }]);
+    await waitRouted(r, c);
+    const after = await queue.getJobs(['waiting', 'delayed', 'active', 'completed', 'failed']);
+    expect(after.filter((j) => String(j.id).startsWith(jobIds.event('evt_bud_'))).length).toBe(2);
+    expect(after.length).toBe(before + 1);
   });
 });

@@ -13,6 +13,7 @@ import { endpointsRouter } from './endpoints-router.js';
 import { errorBodyForStatus, SimHttpError } from './errors.js';
 import type { FaultGate } from './fault-gate.js';
 import { filesRouter } from './files-router.js';
+import { mistralJobsRouter } from './mistral-jobs-router.js';
 import type { SimState } from './sim-state.js';
 
 export interface AppParts {
@@ -90,7 +91,9 @@ export function createApp(parts: AppParts): express.Express {
   v1.use(requireApiKey(state));
   v1.use(json);
   v1.use(filesRouter(state, gate));
-  v1.use(batchesRouter(state, gate, runner, parts.closing));
+  // Mistral has no `/v1/batches`: its jobs live at `/v1/batch/jobs`.
+  if (state.profile.batchApi === 'mistral') v1.use(mistralJobsRouter(state, gate, runner));
+  else v1.use(batchesRouter(state, gate, runner, parts.closing));
   v1.use(chatRouter(state, gate));
   v1.use(endpointsRouter(state, gate));
   app.use('/v1', v1);

@@ -119,6 +119,7 @@ export class BatchRunner {
         maxLines: state.maxLines,
         maxBytes: state.maxBytes,
         maxEmbeddingInputs: state.profile.maxEmbeddingInputs,
+        envelope: state.profile.batchApi === 'mistral' ? 'mistral' : 'openai',
       });
       state.counters.linesReceived(validation.lines);
       if (this.#closing.signal.aborted) throw new Closing();

@@ -21,6 +21,8 @@ export interface BatchValidationRules {
   maxEmbeddingInputs?: number;
   /** Errors reported at most (the count of lines is still exact). @defaultValue `100` */
   maxErrors?: number;
+  /** `mistral`: lines are `{custom_id, body}`, `method` and `url` optional. @defaultValue `openai` */
+  envelope?: 'openai' | 'mistral';
 }
 
 export interface BatchValidationResult {
@@ -39,6 +41,8 @@ const lineSchema = z.object({
   url: z.string(),
   body: z.record(z.string(), z.unknown()),
 });
+/** Mistral's line: `{custom_id, body}` (the endpoint and the model are the job's). */
+const mistralLineSchema = lineSchema.extend({ method: z.string().default('POST'), url: z.string().optional() });
 
 export async function validateBatchInput(
   path: string,
@@ -88,7 +92,7 @@ export async function validateBatchInput(
       });
       continue;
     }
-    const parsed = lineSchema.safeParse(json);
+    const parsed = (rules.envelope === 'mistral' ? mistralLineSchema : lineSchema).safeParse(json);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       const param = issue?.path.join('.') || null;
@@ -101,7 +105,7 @@ export async function validateBatchInput(
       });
       continue;
     }
-    const line = parsed.data;
+    const line = { ...parsed.data, url: parsed.data.url ?? rules.endpoint };
     if (seen.has(line.custom_id)) {
       report({
         code: 'duplicate_custom_id',

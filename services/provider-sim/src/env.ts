@@ -21,7 +21,9 @@ const list = z
 const envSchema = z.object({
   SIM_PORT: int.min(0).max(65_535).default(9090),
   SIM_HOST: z.string().min(1).default('127.0.0.1'),
-  PROVIDER_PROFILE: z.enum(['openai', 'kluster', 'doubleword', 'together', 'groq', 'generic']).default('openai'),
+  PROVIDER_PROFILE: z
+    .enum(['openai', 'kluster', 'doubleword', 'together', 'groq', 'mistral', 'generic'])
+    .default('openai'),
   SIM_DATA_DIR: z.string().min(1).optional(),
   SIM_API_KEYS: list.optional(),
   SIM_ADMIN_KEY: z.string().min(1).optional(),

@@ -72,7 +72,7 @@ export interface ProviderSimOptions {
 }
 
 export const providerSimOptionsSchema = z.object({
-  profile: z.enum(['openai', 'kluster', 'doubleword', 'together', 'groq']).default('openai'),
+  profile: z.enum(['openai', 'kluster', 'doubleword', 'together', 'groq', 'mistral']).default('openai'),
   port: z.number().int().min(0).max(65_535).default(0),
   host: z.string().min(1).default('127.0.0.1'),
   apiKeys: z.array(z.string().min(1)).readonly().optional(),

@@ -6,8 +6,8 @@
  */
 import type { SimEndpoint } from './endpoints.js';
 
-export type ProfileName = 'openai' | 'kluster' | 'doubleword' | 'together' | 'groq';
-export const PROFILE_NAMES: readonly ProfileName[] = ['openai', 'kluster', 'doubleword', 'together', 'groq'];
+export type ProfileName = 'openai' | 'kluster' | 'doubleword' | 'together' | 'groq' | 'mistral';
+export const PROFILE_NAMES: readonly ProfileName[] = ['openai', 'kluster', 'doubleword', 'together', 'groq', 'mistral'];
 
 export interface SimProfile {
   readonly name: ProfileName;
@@ -39,6 +39,11 @@ export interface SimProfile {
    * such as "Standard (24h)").
    */
   readonly windowQuirk?: 'ignores' | 'label';
+  /**
+   * Mistral's Batch API: no `/v1/batches`; jobs at `/v1/batch/jobs` (`mistral-jobs-router.ts`), input lines
+   * `{custom_id, body}` (`method` and `url` may be left out), statuses QUEUED … CANCELLED, `timeout_hours`.
+   */
+  readonly batchApi?: 'mistral';
 }
 
 /** How a `label` profile renders a window (Doubleword). The 24 h label is Doubleword's; the 1 h one is modelled on it. */
@@ -142,6 +147,22 @@ export const PROFILES: Readonly<Record<ProfileName, SimProfile>> = {
     stringTimestamps: false,
     pageFields: false,
     idStyle: 'openai',
+  },
+  mistral: {
+    // docs.mistral.ai batch processing: files as OpenAI's, jobs at /v1/batch/jobs, one model per job, up to 1M lines.
+    name: 'mistral',
+    models: ['mistral-small-latest', 'mistral-large-latest', 'ministral-8b-latest', 'mistral-embed'],
+    endpoints: ['/v1/chat/completions', '/v1/embeddings', '/v1/moderations'],
+    maxEmbeddingInputs: 1_000_000,
+    modelOwner: 'mistralai',
+    mixedModels: false,
+    maxLines: 1_000_000,
+    maxBytes: 200 * MB,
+    completionWindows: ['24h'],
+    stringTimestamps: false,
+    pageFields: false,
+    idStyle: 'openai',
+    batchApi: 'mistral',
   },
 };
 

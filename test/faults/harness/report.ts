@@ -26,6 +26,11 @@ export function failures(report: RunReport): Record<string, number> {
     ).length,
     'services that died on their own': report.unexpectedExits.length,
     'not settled within the timeout': report.settled ? 0 : 1,
+    // SPEC §15: a cost counted twice (a replayed settle) or lost (billed without its record, or the reverse).
+    'ledger requests not matching the billed request records': Math.abs(
+      report.ledger.ledgerRequests - report.ledger.billedRecords,
+    ),
+    'ledger nano-USD not matching the request records': Math.abs(report.ledger.ledgerNano - report.ledger.recordsNano),
   };
 }
 
@@ -54,6 +59,7 @@ export function renderReport(report: RunReport): string {
     `| waiting clients (Prefer: wait), answered with the completion in the response | ${r.waited}, ${r.waitedAnswered} |`,
     `| failed with no refusal of their own: MAX_ATTEMPTS used up by the run's faults (allowed) | ${r.exhaustedByFaults} |`,
     `| outcomes delivered (receiver answered 2xx) | ${r.outcomesDelivered} |`,
+    `| billed records / ledger requests (SPEC §15), USD | ${report.ledger.billedRecords} / ${report.ledger.ledgerRequests}, ${(report.ledger.recordsNano / 1e9).toFixed(6)} / ${(report.ledger.ledgerNano / 1e9).toFixed(6)} |`,
     `| webhook attempts received | ${r.deliveries} |`,
     `| SIGKILLs in all | ${kills} |`,
     `| **lost** | **${r.lost}** |`,

@@ -70,6 +70,48 @@ export interface RunReport {
   settled: boolean;
   /** Outcomes for which the dispatcher logged a 410 (so the 410 check had something to check). */
   goneSeen: number;
+  /** The tenant ledgers against the request records (SPEC §15): every billed record counted once, no more. */
+  ledger: LedgerCheck;
+}
+
+export interface LedgerCheck {
+  /** Final request objects carrying a cost (answered and billed), and what their costs add up to (nano-USD). */
+  billedRecords: number;
+  recordsNano: number;
+  /** What the ledgers of the run's tenants say over the run's days. */
+  ledgerRequests: number;
+  ledgerNano: number;
+}
+
+/** Sums the final records' costs and reads the ledgers: both must agree, or a cost was lost or counted twice. */
+async function checkLedger(
+  observer: {
+    store: {
+      ledger: { usage(t: string, from: string, to: string): Promise<{ total: { usd: number; requests: number } }> };
+    };
+  },
+  tenants: readonly string[],
+  finals: ReadonlyMap<string, { status: number; body: Record<string, unknown> | undefined }>,
+  startedAt: Date,
+): Promise<LedgerCheck> {
+  let billedRecords = 0;
+  let recordsNano = 0;
+  for (const { body } of finals.values()) {
+    const cost = body?.cost as { usd: number | null } | null | undefined;
+    if (!cost) continue;
+    billedRecords++;
+    recordsNano += Math.round((cost.usd ?? 0) * 1e9);
+  }
+  const from = startedAt.toISOString().slice(0, 10);
+  const to = new Date().toISOString().slice(0, 10);
+  let ledgerRequests = 0;
+  let ledgerNano = 0;
+  for (const tenant of tenants) {
+    const { total } = await observer.store.ledger.usage(tenant, from, to);
+    ledgerRequests += total.requests;
+    ledgerNano += Math.round(total.usd * 1e9);
+  }
+  return { billedRecords, recordsNano, ledgerRequests, ledgerNano };
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -665,6 +707,7 @@ export async function runFaults(profile: FaultProfile, log: (line: string) => vo
       batchStatuses[b.status] = (batchStatuses[b.status] ?? 0) + 1;
     }
     const crashPointsFired = services.flatMap((s) => s.crashesFired);
+    const ledger = await checkLedger(observer, ['acme', 'globex'], finals, startedAt);
 
     // Stop every child so its last lines are on disk, then scan them all.
     await observer.dispose();
@@ -721,6 +764,7 @@ export async function runFaults(profile: FaultProfile, log: (line: string) => vo
       },
       settled,
       goneSeen: goneSeen.size,
+      ledger,
     };
   } finally {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);

@@ -1,7 +1,7 @@
 /**
  * The commands of `batchbridge` beside the per-request ones: `batch` (the Batch API: upload a JSONL of provider batch
  * lines, create, watch, download the output and error files), `watch batch_…`, and `replay` (send finished outcomes of a
- * time range again).
+ * time range again), and `usage` (what the key's requests cost).
  */
 import { createWriteStream, openAsBlob } from 'node:fs';
 import { Readable } from 'node:stream';
@@ -120,4 +120,34 @@ function endpointOfFirstLine(head: string): string | undefined {
 
 function baseName(path: string): string {
   return path.split(/[\\/]/).pop() || 'batch.jsonl';
+}
+
+/** `usage [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--group-by model|lane|provider]`. */
+export async function usage(ctx: BatchContext): Promise<number> {
+  const groupBy = ctx.values['group-by'];
+  if (groupBy !== undefined && !['model', 'lane', 'provider'].includes(groupBy)) {
+    throw new UsageError('--group-by is one of model, lane, provider');
+  }
+  const report = await ctx.client.usage({
+    ...(ctx.values.from ? { from: ctx.values.from } : {}),
+    ...(ctx.values.to ? { to: ctx.values.to } : {}),
+    ...(groupBy ? { groupBy: groupBy as 'model' | 'lane' | 'provider' } : {}),
+  });
+  if (ctx.values.json) {
+    ctx.out(JSON.stringify(report));
+    return EXIT.ok;
+  }
+  const usd = (n: number) => `$${n.toFixed(6)}`;
+  const { total } = report;
+  ctx.out(`usage ${report.from} … ${report.to}`);
+  for (const row of report.data) {
+    const what = [row.provider, row.model, row.lane].filter((v) => v !== null).join(' ');
+    ctx.out(
+      `${row.date}  ${what}  ${row.requests} requests  ${usd(row.usd)} (realtime ${usd(row.realtime_usd)}, saved ${usd(row.saved_usd)})`,
+    );
+  }
+  ctx.out(
+    `total: ${total.requests} requests (${total.unpriced_requests} unpriced)  ${usd(total.usd)}  realtime ${usd(total.realtime_usd)}  saved ${usd(total.saved_usd)}`,
+  );
+  return EXIT.ok;
 }

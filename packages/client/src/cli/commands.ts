@@ -5,7 +5,7 @@ import { BatchbridgeClient, isFinal } from '../client.js';
 import { endpointPath } from '../endpoints.js';
 import { BatchbridgeError } from '../errors.js';
 import type { BatchbridgeRequest, BatchEndpoint } from '../types.js';
-import { batchFile, replay, watchBatch } from './batch-commands.js';
+import { batchFile, replay, usage as usageReport, watchBatch } from './batch-commands.js';
 import { EXIT, UsageError } from './exit.js';
 import { parseLine, readLines } from './lines.js';
 import type { Values } from './main.js';
@@ -43,6 +43,9 @@ Commands:
       --until <time>         End of the range (default now).
       --dead                 Only dead-lettered outcomes (or --status dead|failed|all; default all).
       --wait                 Stay until the replay has run through the range.
+  usage                      What this key's answered requests cost, at batch and at realtime prices.
+      --from, --to <date>    UTC days YYYY-MM-DD, inclusive (default: this month so far).
+      --group-by <g>         model, lane or provider (default: per day, provider, model and lane).
   export <file.jsonl> --out <results.jsonl>
                              Write the results of a submitted file as they stand (no waiting).
   get <id>                   Print a request object.
@@ -71,7 +74,7 @@ export async function runCommand(positionals: string[], values: Values): Promise
   const [command, ...args] = positionals;
   const baseURL = values['base-url'] ?? process.env.BATCHBRIDGE_BASE_URL;
   const apiKey = values['api-key'] ?? process.env.BATCHBRIDGE_API_KEY;
-  const known = ['submit', 'watch', 'export', 'get', 'cancel', 'redeliver', 'batch', 'replay'];
+  const known = ['submit', 'watch', 'export', 'get', 'cancel', 'redeliver', 'batch', 'replay', 'usage'];
   if (!command || !known.includes(command)) {
     throw new UsageError(`unknown command '${command ?? ''}' (one of ${known.join(', ')}; --help)`);
   }
@@ -105,6 +108,10 @@ export async function runCommand(positionals: string[], values: Values): Promise
     case 'replay':
       if (args.length > 0) throw new UsageError('replay takes no arguments: --since <time> [--until <time>] [--dead]');
       return replay(ctx);
+    case 'usage':
+      if (args.length > 0)
+        throw new UsageError('usage takes no arguments: [--from <date>] [--to <date>] [--group-by g]');
+      return usageReport(ctx);
   }
   return EXIT.usage;
 }

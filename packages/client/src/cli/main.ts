@@ -62,6 +62,9 @@ export function parse(argv: string[]) {
       until: { type: 'string' },
       dead: { type: 'boolean', default: false },
       status: { type: 'string' },
+      from: { type: 'string' },
+      to: { type: 'string' },
+      'group-by': { type: 'string' },
     },
   });
 }

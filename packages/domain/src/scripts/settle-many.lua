@@ -4,23 +4,26 @@
   result line.
   Input:
     KEYS[i]  the request hash of item i
-    ARGV[1]  call options (JSON): tag, batchId, now, maxAttempts, retention (ms), partition
+    ARGV[1]  call options (JSON): tag, batchId, now, maxAttempts, retention (ms), partition, ledger (see bill;
+             absent: nothing is billed)
     then per item, in KEYS order:
       its options (JSON): kind (completed | rejected | retry | requeue | invalid), message, group ('' = keep),
-        truncated (true: finish_reason length), lane (optional: the fast lane that answered)
+        truncated (true: finish_reason length), bill (see bill), lane (optional: the fast lane that answered)
       its response (JSON text, '' for none)
-  Output: per item, its outcome (completed | failed | retried | stale | unknown) and its outbox member ('' for none);
-  the finished ones are announced in one message (see finish)
+  Output: per item, its outcome (completed | failed | retried | stale | unknown), its outbox member ('' for none) and
+  its billing line ('' for none); the finished ones are announced in one message (see finish)
 ]]
 --- @include "settle-one"
 local o = cjson.decode(ARGV[1])
 local out = {}
 for i = 1, #KEYS do
   local item = cjson.decode(ARGV[2 * i])
-  local outcome, member = settle_one(o.tag, KEYS[i], o.batchId, item.kind, o.now, ARGV[2 * i + 1], item.message,
-    o.maxAttempts, o.retention, o.partition, item.group, item.truncated == true, item.lane)
+  local outcome, member, billed = settle_one(o.tag, KEYS[i], o.batchId, item.kind, o.now, ARGV[2 * i + 1],
+    item.message, o.maxAttempts, o.retention, o.partition, item.group, item.truncated == true, item.bill, o.ledger,
+    item.lane)
   out[#out + 1] = outcome
   out[#out + 1] = member or ''
+  out[#out + 1] = billed or ''
 end
 publish_finished(o.tag)
 return out

@@ -266,6 +266,9 @@ export async function writeCreateBody(
   path: string,
 ): Promise<{ count: number; bytes: number }> {
   const out = createWriteStream(path);
+  // Listened to from the start: a write still pending when a refusal destroys the stream must not go unhandled.
+  const failed = new Promise<never>((_, reject) => out.once('error', reject));
+  failed.catch(() => undefined);
   let count = 0;
   let bytes = 0;
   const write = async (text: string) => {
@@ -273,7 +276,7 @@ export async function writeCreateBody(
     if (bytes > ANTHROPIC_BATCH_LIMITS.maxBytes) {
       throw new RangeError(`a Message Batch holds at most ${ANTHROPIC_BATCH_LIMITS.maxBytes} bytes`);
     }
-    if (!out.write(text)) await once(out, 'drain');
+    if (!out.write(text)) await Promise.race([once(out, 'drain'), failed]);
   };
   try {
     await write('{"requests":[');
@@ -287,7 +290,7 @@ export async function writeCreateBody(
     }
     await write(']}');
     out.end();
-    await once(out, 'finish');
+    await Promise.race([once(out, 'finish'), failed]);
   } catch (err) {
     out.destroy();
     throw err;
@@ -477,6 +480,40 @@ export class AnthropicBatchesClient {
     } catch {
       return fallback;
     }
+  }
+
+  /**
+   * The raw results JSONL of an ended batch as a byte stream (the adapter's result source: the poller reads it line
+   * by line). A batch whose results are gone rejects with a `ProviderError` of status 404.
+   */
+  async openResults(
+    batch: AnthropicMessageBatch | string,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<ReadableStream<Uint8Array> | null> {
+    const res = await this.#call('messages.batches.results', 'GET', this.resultsPath(batch), {
+      signal: options.signal,
+      timeoutUntilHeaders: true,
+    });
+    return res.body;
+  }
+
+  /** Every model id of `GET /v1/models` (pages of 1 000, `after_id`). */
+  async listModels(options: { timeoutMs?: number } = {}): Promise<string[]> {
+    const ids: string[] = [];
+    let after: string | undefined;
+    for (let page = 0; page < 100; page++) {
+      const signal = options.timeoutMs === undefined ? undefined : AbortSignal.timeout(options.timeoutMs);
+      const res = await this.#json<{ data: Array<{ id: string }>; has_more?: boolean; last_id?: string | null }>(
+        'models.list',
+        'GET',
+        '/v1/models',
+        { query: { limit: 1000, after_id: after }, signal },
+      );
+      for (const m of res.data ?? []) if (typeof m.id === 'string') ids.push(m.id);
+      if (!res.has_more || !res.last_id) break;
+      after = res.last_id;
+    }
+    return ids;
   }
 
   /**

@@ -283,7 +283,8 @@ describe('fromAnthropicMessage', () => {
         prompt_tokens: 18,
         completion_tokens: 4,
         total_tokens: 22,
-        prompt_tokens_details: { cached_tokens: 6, audio_tokens: 0 },
+        // Cache writes kept apart: they are priced apart (SPEC §15).
+        prompt_tokens_details: { cached_tokens: 6, audio_tokens: 0, cache_creation_tokens: 2 },
         completion_tokens_details: {
           reasoning_tokens: 0,
           audio_tokens: 0,

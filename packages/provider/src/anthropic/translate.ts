@@ -164,7 +164,8 @@ export interface TranslatedChatCompletion {
     prompt_tokens: number;
     completion_tokens: number;
     total_tokens: number;
-    prompt_tokens_details: { cached_tokens: number; audio_tokens: number };
+    /** `cache_creation_tokens`: Anthropic's cache writes (priced apart, SPEC §15); only when there were some. */
+    prompt_tokens_details: { cached_tokens: number; audio_tokens: number; cache_creation_tokens?: number };
     completion_tokens_details: {
       reasoning_tokens: number;
       audio_tokens: number;
@@ -624,7 +625,8 @@ export function fromAnthropicMessage(
   }
   const u = message.usage;
   const cacheRead = u.cache_read_input_tokens ?? 0;
-  const promptTokens = u.input_tokens + (u.cache_creation_input_tokens ?? 0) + cacheRead;
+  const cacheWrite = u.cache_creation_input_tokens ?? 0;
+  const promptTokens = u.input_tokens + cacheWrite + cacheRead;
   const reply: TranslatedChatCompletion['choices'][0]['message'] = {
     role: 'assistant',
     content: texts.length > 0 ? texts.join('') : toolCalls.length > 0 ? null : '',
@@ -649,7 +651,11 @@ export function fromAnthropicMessage(
       prompt_tokens: promptTokens,
       completion_tokens: u.output_tokens,
       total_tokens: promptTokens + u.output_tokens,
-      prompt_tokens_details: { cached_tokens: cacheRead, audio_tokens: 0 },
+      prompt_tokens_details: {
+        cached_tokens: cacheRead,
+        audio_tokens: 0,
+        ...(cacheWrite > 0 ? { cache_creation_tokens: cacheWrite } : {}),
+      },
       completion_tokens_details: {
         reasoning_tokens: 0,
         audio_tokens: 0,

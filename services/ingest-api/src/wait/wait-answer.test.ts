@@ -18,6 +18,8 @@ const base: RequestObject = {
   lane: 'batch',
   deadline_at: null,
   deadline_met: null,
+  usage: null,
+  cost: null,
 };
 
 describe('answers after a wait', () => {

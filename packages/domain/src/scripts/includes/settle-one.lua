@@ -1,8 +1,8 @@
 --[[
   settle_one(tag, key, batchId, kind, now, response, message, maxAttempts, retention, partition, group, truncated,
-  lane): applies one
-  routed result to the request at `key`. Returns the outcome and, for a terminal outcome, the delivery job's outbox
-  member. A request not submitted in this batch is left alone ('stale'), which makes routing a file twice harmless.
+  billing, ledger, lane): applies one routed result to the request at `key`. Returns the outcome, for a terminal outcome the
+  delivery job's outbox member, and for a completed one with `billing` (see bill) its billing line. A request not
+  submitted in this batch is left alone ('stale'), which makes routing a file twice harmless.
   Kinds: `completed`, `rejected` (fails the request), `retry` (back to the queue; the attempt this batch used counts),
   `requeue` (back to the queue with the attempt given back: the batch failed through no fault of this request). A
   non-empty `group` moves the request to that packing group (a failed batch is split to isolate a poison request).
@@ -14,8 +14,9 @@
 --- @include "move"
 --- @include "group"
 --- @include "finish"
+--- @include "bill"
 local function settle_one(tag, key, batchId, kind, now, response, message, maxAttempts, retention, partition, group,
-    truncated, lane)
+    truncated, billing, ledger, lane)
   local f = redis.call('HMGET', key, 'status', 'batch_id', 'tenant', 'attempts', 'group', 'created_at', 'bytes',
     'tokens', 'id', 'inputs')
   if not f[1] then return 'unknown' end
@@ -28,8 +29,11 @@ local function settle_one(tag, key, batchId, kind, now, response, message, maxAt
   if kind == 'completed' then
     redis.call('HSET', key, 'response', response)
     if truncated then redis.call('HSET', key, 'truncated', '1') end
+    local billed = false
+    -- Before finish: the cost is part of the outcome its webhook tells.
+    if billing and ledger then billed = bill(tag, key, tenant, billing, ledger) end
     move(tag, key, 'submitted', 'completed', tenant, now)
-    return 'completed', finish(tag, key, id, now, retention, partition)
+    return 'completed', finish(tag, key, id, now, retention, partition), billed
   end
   if kind == 'rejected' then
     if response ~= '' then redis.call('HSET', key, 'response', response) end

@@ -1,0 +1,93 @@
+/**
+ * Budgets at the door (SPEC §15): a tenant with `monthly_budget_usd` (or `daily_budget_usd`) is refused with 429
+ * `budget_exceeded` once what it spent in the period plus an estimate of what it has queued — this request included —
+ * would pass the budget. Spend comes from the ledger (summed over the partitions, cached per tenant for a second);
+ * the estimate prices each open request at the tenant's average cost per billed request this month, or, with no
+ * history yet, at this request's own input tokens at the batch price (its output is unknown until it is answered).
+ * Tenants without a budget pay nothing: no Redis call.
+ */
+
+import type { Tenant } from '@batchbridge/config';
+import { laneRate, type PriceTable, priceFor } from '@batchbridge/config';
+import { ledgerDay, type Store } from '@batchbridge/domain';
+import { ApiError } from './errors.js';
+
+interface SpendView {
+  day: string;
+  month: string;
+  dayUsd: number;
+  monthUsd: number;
+  monthRequests: number;
+  open: number;
+}
+
+const usd = (v: number) => `$${v.toFixed(v < 1 ? 4 : 2)}`;
+
+export class BudgetGate {
+  private readonly cache = new Map<string, { at: number; value: Promise<SpendView> }>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly prices: PriceTable,
+    /** @defaultValue 1 s */
+    private readonly ttlMs = 1_000,
+  ) {}
+
+  private view(tenant: string, now: number): Promise<SpendView> {
+    const { day, month } = ledgerDay(now);
+    const cached = this.cache.get(tenant);
+    if (cached && now - cached.at <= this.ttlMs) return cached.value;
+    const value = (async () => {
+      const [spend, open] = await Promise.all([
+        this.store.ledger.spend(tenant, day, month),
+        this.store.requests.openCounts(tenant),
+      ]);
+      return { day, month, ...spend, open: open.tenant.reduce((a, b) => a + b, 0) };
+    })();
+    this.cache.set(tenant, { at: now, value });
+    value.catch(() => {
+      if (this.cache.get(tenant)?.value === value) this.cache.delete(tenant);
+    });
+    return value;
+  }
+
+  /** Throws 429 `budget_exceeded` when this request would take the tenant past a budget. */
+  async check(
+    tenant: Tenant,
+    request: { model: string; tokens: number; providers: readonly string[] },
+    now = Date.now(),
+  ): Promise<void> {
+    const monthly = tenant.monthly_budget_usd;
+    const daily = tenant.daily_budget_usd;
+    if (monthly === undefined && daily === undefined) return;
+    const v = await this.view(tenant.id, now);
+    const priced = priceFor(this.prices, request.providers, request.model);
+    const rate = priced ? laneRate(priced.entry, 'batch') : undefined;
+    const own = rate ? (request.tokens * rate.input_per_1m) / 1e6 : 0;
+    const average = v.monthRequests > 0 ? v.monthUsd / v.monthRequests : own;
+    const queued = v.open * average + Math.max(own, average);
+    const refuse = (period: 'month' | 'day', budget: number, spent: number, retryAfterS: number): never => {
+      throw new ApiError({
+        status: 429,
+        type: 'rate_limit_error',
+        code: 'budget_exceeded',
+        param: null,
+        message:
+          `${period === 'month' ? 'monthly' : 'daily'} budget of ${usd(budget)} reached: spent ${usd(spent)} this ` +
+          `${period} (UTC) and about ${usd(queued)} queued with this request (${v.open} open); raise ` +
+          `${period === 'month' ? 'monthly_budget_usd' : 'daily_budget_usd'} or retry next ${period}`,
+        reason: 'budget',
+        headers: { 'Retry-After': String(Math.max(1, retryAfterS)) },
+      });
+    };
+    const date = new Date(now);
+    if (daily !== undefined && v.dayUsd + queued > daily) {
+      const next = Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), date.getUTCDate() + 1);
+      refuse('day', daily, v.dayUsd, Math.ceil((next - now) / 1000));
+    }
+    if (monthly !== undefined && v.monthUsd + queued > monthly) {
+      const next = Date.UTC(date.getUTCFullYear(), date.getUTCMonth() + 1, 1);
+      refuse('month', monthly, v.monthUsd, Math.ceil((next - now) / 1000));
+    }
+  }
+}

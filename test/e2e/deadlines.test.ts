@@ -125,6 +125,10 @@ describe('deadlines and lanes under slow batches', () => {
     const request = await getRequest(pipeline.url, RT_KEY, id);
     expect(request).toMatchObject({ status: 'completed', lane: 'realtime', deadline_met: true, batch_id: null });
     expect(request.deadline_at).toBeGreaterThanOrEqual(Math.floor(started / 1000) + 9);
+    // Billed at realtime prices (SPEC §15): nothing saved.
+    expect(request.cost).toMatchObject({ lane: 'realtime', priced: true, saved_usd: 0 });
+    expect(request.cost.usd).toBeGreaterThan(0);
+    expect(request.cost.usd).toBe(request.cost.realtime_usd);
     created.set(id, 'realtime');
   });
 
@@ -145,6 +149,10 @@ describe('deadlines and lanes under slow batches', () => {
     expect(answer.service_tier).toBe('flex');
     expect(contentOf(answer)).toBe(contentOf(simulatedCompletion(chat('flex: name a mountain'))));
     expect(pipeline.sim!.counters().flexCompletions).toBeGreaterThanOrEqual(1);
+    // Billed in its lane: the shipped price table has no flex price for gpt-4o-mini (OpenAI offers flex for the gpt-5
+    // family), so the answer is reported unpriced — never as free.
+    const cost = event.data.cost as Record<string, unknown>;
+    expect(cost).toMatchObject({ lane: 'flex', priced: false, usd: null });
   });
 
   it('falls back from flex to realtime when flex has no capacity and the deadline nears', async () => {

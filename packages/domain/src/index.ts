@@ -7,6 +7,7 @@ export {
   BatchStore,
   type PollRecorded,
 } from './batch-store.js';
+export { billItemFor } from './billing.js';
 export { DeadLetters } from './dead-letters.js';
 export {
   type EndpointGate,

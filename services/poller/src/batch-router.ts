@@ -14,18 +14,17 @@
  */
 import {
   estimateSavingsUsd,
-  laneCosts,
   loadPriceTable,
   type PriceTable,
   priceFor,
   type TokenUsage,
-  usageOf,
 } from '@batchbridge/config';
 import {
   type BatchOutcomes,
   type BatchRecord,
   type Billed,
   type BillItem,
+  billItemFor,
   isolationGroup,
   type ModelSavings,
   modelOfGroup,
@@ -218,20 +217,7 @@ export class BatchRouter {
     const { m } = this.runtime.metrics;
     const tenantLabel = this.runtime.config.metrics.tenantLabel;
     return {
-      price: (response: unknown): BillItem | undefined => {
-        const u = usageOf((response as { body?: unknown } | undefined)?.body);
-        if (!u) return undefined;
-        const usage = {
-          input_tokens: u.inputTokens,
-          cached_tokens: u.cachedTokens ?? 0,
-          cache_write_tokens: u.cacheWriteTokens ?? 0,
-          output_tokens: u.outputTokens,
-        };
-        const priced = priceFor(this.prices, providers, u.model);
-        if (!priced) return { provider, model: u.model, usage, lanes: {} };
-        const costs = laneCosts(priced.entry, u);
-        return { provider, model: priced.name, usage, lanes: costs.lanes, rt: costs.realtime };
-      },
+      price: (response: unknown): BillItem | undefined => billItemFor(this.prices, providers, provider, response),
       onBilled: (billed: Billed, item: BillItem) => {
         tenants.add(billed.tenant);
         if (!billed.priced) return;

@@ -15,9 +15,17 @@
  * - A 4xx answer fails the request (`provider_rejected`, its body kept); 5xx and connection errors are retried by the
  *   queue, and the last attempt sends the request back to the batch queue (attempt counted, like a failed batch).
  */
-import type { Lane } from '@batchbridge/config';
-import { endpointOfGroup, type FastLane, type PartitionId, providerOfGroup, type Store } from '@batchbridge/domain';
-import { classifyProviderError, createProviderClient, toProviderError } from '@batchbridge/provider';
+import { type Lane, loadPriceTable } from '@batchbridge/config';
+import {
+  type BillItem,
+  billItemFor,
+  endpointOfGroup,
+  type FastLane,
+  type PartitionId,
+  providerOfGroup,
+  type Store,
+} from '@batchbridge/domain';
+import { classifyProviderError, createProviderClient, providerLabel, toProviderError } from '@batchbridge/provider';
 import { type LaneJobData, QUEUES } from '@batchbridge/queues';
 import { LaneScheduler, REALTIME_EXPECTED_MS, type Runtime } from '@batchbridge/runtime';
 import { DelayedError, type Job } from 'bullmq';
@@ -37,6 +45,15 @@ export function createLaneProcessor(runtime: Runtime, options: LaneProcessorOpti
   const m = runtime.metrics.m;
   const log = runtime.logger;
   const scheduler = new LaneScheduler(runtime);
+  // Fast-lane answers are billed like batch lines (SPEC §15), at the request's lane's price (the settle script's pick).
+  const prices = loadPriceTable(runtime.config.priceTableFile);
+  const tenantLabel = runtime.config.metrics.tenantLabel;
+  const billFor = (providerId: string, response: unknown): BillItem | undefined => {
+    const adapter = runtime.providers.has(providerId) ? runtime.providers.adapter(providerId) : undefined;
+    const ids = adapter ? [adapter.id, adapter.profile.name] : [providerId];
+    const label = adapter ? providerLabel(adapter.id, adapter.profile) : providerId;
+    return billItemFor(prices, ids, label, response);
+  };
   const clients = new Map<string, OpenAI>();
   const clientFor = (providerId: string): OpenAI => {
     if (providerId === 'default' && runtime.provider) return runtime.provider;
@@ -53,10 +70,28 @@ export function createLaneProcessor(runtime: Runtime, options: LaneProcessorOpti
   const settle = async (
     p: PartitionId,
     runId: string,
-    item: { id: string; kind: 'completed' | 'rejected' | 'retry'; response?: unknown; message?: string; lane?: Lane },
+    item: {
+      id: string;
+      kind: 'completed' | 'rejected' | 'retry';
+      response?: unknown;
+      message?: string;
+      lane?: Lane;
+      bill?: BillItem | undefined;
+    },
   ) => {
-    const { outcomes, outbox } = await store.requests.settle(p, runId, [item]);
+    const { outcomes, outbox, billed } = await store.requests.settle(p, runId, [item]);
     await runtime.relay.relay(p, outbox);
+    const b = billed[0];
+    if (b?.priced && item.bill) {
+      const labels = {
+        lane: b.lane,
+        provider: item.bill.provider,
+        model: item.bill.model,
+        tenant: tenantLabel ? b.tenant : '',
+      };
+      m.costUsd.inc(labels, b.usdNano / 1e9);
+      m.savedUsd.inc(labels, (b.realtimeNano - b.usdNano) / 1e9);
+    }
     return outcomes[0];
   };
 
@@ -137,6 +172,7 @@ export function createLaneProcessor(runtime: Runtime, options: LaneProcessorOpti
       kind: 'completed',
       lane,
       response: { status_code: 200, body: answer },
+      bill: billFor(providerId, { body: answer }),
     });
     return { outcome, lane };
   };

@@ -127,8 +127,9 @@ describe('deadlines and lanes under slow batches', () => {
     expect(request.deadline_at).toBeGreaterThanOrEqual(Math.floor(started / 1000) + 9);
     // Billed at realtime prices (SPEC §15): nothing saved.
     expect(request.cost).toMatchObject({ lane: 'realtime', priced: true, saved_usd: 0 });
-    expect(request.cost.usd).toBeGreaterThan(0);
-    expect(request.cost.usd).toBe(request.cost.realtime_usd);
+    const cost = request.cost as { usd: number; realtime_usd: number };
+    expect(cost.usd).toBeGreaterThan(0);
+    expect(cost.usd).toBe(cost.realtime_usd);
     created.set(id, 'realtime');
   });
 

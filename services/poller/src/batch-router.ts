@@ -12,13 +12,7 @@
  * - the provider's enqueued-token limit: the group is held and its requests retried, as a capacity matter.
  * Finally the batch is marked routed and its files deleted.
  */
-import {
-  estimateSavingsUsd,
-  loadPriceTable,
-  type PriceTable,
-  priceFor,
-  type TokenUsage,
-} from '@batchbridge/config';
+import { estimateSavingsUsd, loadPriceTable, type PriceTable, priceFor, type TokenUsage } from '@batchbridge/config';
 import {
   type BatchOutcomes,
   type BatchRecord,

@@ -76,12 +76,21 @@ describe('REDIS_DURABILITY=replica', () => {
     cleanups.push(async () => replica.kill('SIGKILL'));
     await replicationUp(replicaPort);
 
-    const retry = await ingest.chat(body(1), { 'idempotency-key': 'dur-1' });
+    // As a client honouring Retry-After would: on a busy box one WAIT may still run out right after the link is up.
+    const confirmed = async (n: number, key: string) => {
+      for (let i = 0; ; i++) {
+        const res = await ingest.chat(body(n), { 'idempotency-key': key });
+        if (res.status !== 503 || i >= 9) return res;
+        await new Promise((done) => setTimeout(done, 200));
+      }
+    };
+    const retry = await confirmed(1, 'dur-1');
     expect(retry.status).toBe(200);
     expect(retry.headers.get('idempotent-replayed')).toBe('true');
     expect(stored[0]).toBe(ingest.rt.keys.partitionKeys(0).req(retry.json.id));
-    const fresh = await ingest.chat(body(2), { 'idempotency-key': 'dur-2' });
-    expect(fresh.status).toBe(202);
+    const fresh = await confirmed(2, 'dur-2');
+    // 202, or 200 when an earlier try of this key was stored but not confirmed in time: one request either way.
+    expect([200, 202]).toContain(fresh.status);
     // The replica holds both.
     const onReplica = new Redis({ port: replicaPort });
     cleanups.push(async () => onReplica.disconnect());

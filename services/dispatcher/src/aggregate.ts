@@ -49,6 +49,14 @@ export interface AggregatorContext {
     attempts: number,
     last?: DeliveryResult,
   ) => Promise<void>;
+  /** The answer into the endpoint's health; true when it disabled the endpoint now (its event is queued). */
+  recordHealth: (
+    p: PartitionId,
+    tenant: Tenant,
+    host: string,
+    result: DeliveryResult,
+    requestId: string,
+  ) => Promise<boolean>;
 }
 
 /** Envelopes one aggregate job sends before it hands over to a fresh job (other buffers get worker time meanwhile). */
@@ -195,17 +203,7 @@ export function createAggregator(ctx: AggregatorContext) {
         const attempts = job.opts.attempts ?? 1;
         const nextDelayMs = result.outcome === 'retry' && attempt < attempts ? ctx.backoff(attempt, result) : undefined;
 
-        let disabledNow = false;
-        if (deps.health && result.outcome !== 'refused') {
-          const ok = result.outcome !== 'retry';
-          const health = await store.endpoints.record(tenant.id, host, ok, result.error, deps.health);
-          if (health === 'open') m.webhookCircuit.inc({ event: 'opened' });
-          if (health === 'closed' && !ok) m.webhookCircuit.inc({ event: 'closed' });
-          if (health === 'disabled_now') {
-            disabledNow = true;
-            m.webhookCircuit.inc({ event: 'disabled' });
-          }
-        }
+        const disabledNow = await ctx.recordHealth(p, tenant, host, result, owed[0]?.id ?? envelope.id);
         const entry = {
           at: startedAt.toISOString(),
           status_code: result.status ?? null,

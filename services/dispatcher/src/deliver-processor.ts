@@ -108,6 +108,29 @@ export function createDeliverProcessor(deps: DeliverProcessorDeps): DeliverProce
   /** The tenant's signing secrets now: rotated ones (Redis, every replica) and configured ones. */
   const secretsOf = (tenant: Tenant) => store.secrets.active(tenant.id, webhookSecrets(tenant));
   const events = eventSender(deps, secretsOf);
+  /**
+   * An attempt's answer into its endpoint's health (circuit, disabling); answers whether it disabled the endpoint now
+   * (its `endpoint.disabled` event is then queued). A receiver that answered (2xx, 410, abort) is alive; errors,
+   * timeouts and other statuses count as failures; a refused address says nothing of the receiver.
+   */
+  const recordHealth = async (
+    p: PartitionId,
+    tenant: Tenant,
+    host: string,
+    result: DeliveryResult,
+    requestId: string,
+  ): Promise<boolean> => {
+    if (!deps.health || result.outcome === 'refused') return false;
+    const ok = result.outcome !== 'retry';
+    const health = await store.endpoints.record(tenant.id, host, ok, result.error, deps.health);
+    if (health === 'open') m.webhookCircuit.inc({ event: 'opened' });
+    if (health === 'closed' && !ok) m.webhookCircuit.inc({ event: 'closed' });
+    if (health !== 'disabled_now') return false;
+    m.webhookCircuit.inc({ event: 'disabled' });
+    deps.logger.warn({ tenant: tenant.id, host }, 'endpoint failing for WEBHOOK_DISABLE_AFTER; disabled');
+    await events.endpointDisabled(p, tenant, host, Date.now(), requestId);
+    return true;
+  };
   const aggregator = createAggregator({
     deps,
     secretsOf,
@@ -115,6 +138,7 @@ export function createDeliverProcessor(deps: DeliverProcessorDeps): DeliverProce
     slots: (p, tenant, host) => acquireSlots(deps, fairFor(p), tenant, host),
     buildBody,
     deadLetter: deadLetterOutcome,
+    recordHealth,
   });
   /**
    * When the provider says each recent batch ended (`terminal_at`, set by the poll that saw it) and who holds it, for the
@@ -264,20 +288,7 @@ export function createDeliverProcessor(deps: DeliverProcessorDeps): DeliverProce
     // The next attempt's delay, chosen now so that the delivery log can say when it is (the backoff strategy uses it).
     const nextDelayMs = result.outcome === 'retry' && attempt < attempts ? backoff(attempt, result) : undefined;
 
-    let disabledNow = false;
-    if (deps.health && result.outcome !== 'refused') {
-      // A receiver that answered (2xx, 410, abort) is alive; errors, timeouts and other statuses count as failures.
-      const ok = result.outcome !== 'retry';
-      const health = await store.endpoints.record(tenant.id, host, ok, result.error, deps.health);
-      if (health === 'open') m.webhookCircuit.inc({ event: 'opened' });
-      if (health === 'closed' && !ok) m.webhookCircuit.inc({ event: 'closed' });
-      if (health === 'disabled_now') {
-        disabledNow = true;
-        m.webhookCircuit.inc({ event: 'disabled' });
-        log().warn({ host }, 'endpoint failing for WEBHOOK_DISABLE_AFTER; disabled');
-        await events.endpointDisabled(p, tenant, host, Date.now(), requestId);
-      }
-    }
+    const disabledNow = await recordHealth(p, tenant, host, result, requestId);
     await store.requests
       .recordAttempt(
         p,

@@ -66,10 +66,19 @@ beforeAll(async () => {
     REDIS_DATA_DIR: join(tmp, 'redis'),
   };
   const start = async (service: ServiceName, n: number) => {
-    const port = await freePort();
-    const own = service === 'ingest-api' ? { PORT: String(port) } : { METRICS_PORT: String(port) };
-    await processes.start(`${service}-${n}`, service, { ...env, ...own }, `http://127.0.0.1:${port}/readyz`);
-    if (service === 'ingest-api') ingestUrls.push(`http://127.0.0.1:${port}`);
+    // A free port may be taken by another test's process before this one binds it: then try another.
+    for (let attempt = 1; ; attempt++) {
+      const port = await freePort();
+      const own = service === 'ingest-api' ? { PORT: String(port) } : { METRICS_PORT: String(port) };
+      try {
+        await processes.start(`${service}-${n}`, service, { ...env, ...own }, `http://127.0.0.1:${port}/readyz`);
+      } catch (err) {
+        if (attempt < 3 && String((err as Error).message).includes('EADDRINUSE')) continue;
+        throw err;
+      }
+      if (service === 'ingest-api') ingestUrls.push(`http://127.0.0.1:${port}`);
+      return;
+    }
   };
   // Workers first, intake last; started two at a time so that nine tsx start-ups do not starve each other.
   const plan: Array<[ServiceName, number]> = [

@@ -31,9 +31,8 @@ import {
   normalizeBatch,
   type ProviderBatch,
 } from './batch.js';
-import { createProviderClient } from './client.js';
 import { OpenAIAdapter } from './openai-adapter.js';
-import { type AdapterFactory, registerAdapterFactory } from './registry.js';
+import { type AdapterFactory, registerAdapterFactory, sdkClientsFor } from './registry.js';
 
 /** A Mistral batch job as `GET /v1/batch/jobs/{id}` answers it (the fields read here). */
 export interface MistralBatchJob {
@@ -228,20 +227,7 @@ export class MistralAdapter implements ProviderAdapter {
 }
 
 /** The factory of protocol `mistral`: `base_url` as Mistral's SDK takes it plus `/v1` (`https://api.mistral.ai/v1`). */
-export const mistralAdapterFactory: AdapterFactory = (config, context) => {
-  const client = createProviderClient({
-    baseUrl: config.baseUrl,
-    apiKey: config.apiKey,
-    timeoutMs: config.timeoutMs,
-    metrics: context.metrics,
-  });
-  const upload = context.uploadFetch ? client.withOptions({ fetch: context.uploadFetch }) : client;
-  return new MistralAdapter({
-    id: config.id,
-    profile: config.profile,
-    client: () => client,
-    uploadClient: () => upload,
-  });
-};
+export const mistralAdapterFactory: AdapterFactory = (config, context) =>
+  new MistralAdapter(sdkClientsFor(config, context));
 
 registerAdapterFactory('mistral', mistralAdapterFactory);

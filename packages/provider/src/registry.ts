@@ -36,8 +36,14 @@ export function registerAdapterFactory(api: ProviderApi, factory: AdapterFactory
   FACTORIES.set(api, factory);
 }
 
-/** The OpenAI-compatible factory: the official SDK with retries off, every call counted (client.ts). */
-export const openAIAdapterFactory: AdapterFactory = (config, context) => {
+/**
+ * A provider entry's official SDK client (retries off, every call counted: client.ts) and the one uploads go through
+ * (the context's streaming fetch, when it has one), as the file-based adapters take them.
+ */
+export function sdkClientsFor(
+  config: ProviderConfig,
+  context: AdapterContext,
+): { id: string; profile: ProviderConfig['profile']; client: () => OpenAI; uploadClient: () => OpenAI } {
   const client = createProviderClient({
     baseUrl: config.baseUrl,
     apiKey: config.apiKey,
@@ -45,13 +51,12 @@ export const openAIAdapterFactory: AdapterFactory = (config, context) => {
     metrics: context.metrics,
   });
   const upload = context.uploadFetch ? client.withOptions({ fetch: context.uploadFetch }) : client;
-  return new OpenAIAdapter({
-    id: config.id,
-    profile: config.profile,
-    client: () => client,
-    uploadClient: () => upload,
-  });
-};
+  return { id: config.id, profile: config.profile, client: () => client, uploadClient: () => upload };
+}
+
+/** The OpenAI-compatible factory. */
+export const openAIAdapterFactory: AdapterFactory = (config, context) =>
+  new OpenAIAdapter(sdkClientsFor(config, context));
 registerAdapterFactory('openai', openAIAdapterFactory);
 
 export function adapterFactoryFor(api: ProviderApi): AdapterFactory | undefined {

@@ -5,7 +5,6 @@
  */
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Store } from '@batchbridge/domain';
 import { backoffStrategy, type ProviderBackoffOptions, providerBackoff, startWorkerGroup } from '@batchbridge/queues';
 import { buildProviderRegistry, LaneScheduler, type Runtime, type Service } from '@batchbridge/runtime';
 import type { CrashPoint } from './crash-points.js';

@@ -12,7 +12,7 @@ import { newId } from './ids.js';
 import { completionWindowSeconds } from './profiles.js';
 import { renderBatch } from './render.js';
 import type { SimState } from './sim-state.js';
-import type { BatchRecord } from './store.js';
+import { type BatchRecord, newBatchRecord } from './store.js';
 
 const createSchema = z.object({
   input_file_id: z.string().min(1),
@@ -71,32 +71,16 @@ export function batchesRouter(
         'completion_window',
       );
     }
-    const created = Math.floor(Date.now() / 1000);
-    const batch: BatchRecord = {
+    const window = ignoresWindow ? '24h' : body.completion_window;
+    const batch = newBatchRecord({
       id: newId('batch', state.profile.idStyle),
       endpoint: body.endpoint,
       input_file_id: file.id,
-      completion_window: ignoresWindow ? '24h' : body.completion_window,
-      status: 'validating',
-      created_at: created,
-      in_progress_at: null,
-      expires_at: created + completionWindowSeconds(ignoresWindow ? '24h' : body.completion_window),
-      finalizing_at: null,
-      completed_at: null,
-      failed_at: null,
-      expired_at: null,
-      cancelling_at: null,
-      cancelled_at: null,
-      output_file_id: null,
-      error_file_id: null,
-      errors: null,
-      request_counts: { total: 0, completed: 0, failed: 0 },
-      usage: { input_tokens: 0, output_tokens: 0 },
+      completion_window: window,
+      windowSeconds: completionWindowSeconds(window),
       metadata: body.metadata ?? null,
       model: null,
-      cancelRequested: false,
-      enqueuedTokens: 0,
-    };
+    });
     state.store.batches.set(batch.id, batch);
     state.counters.batchCreated();
     runner.start(batch);

@@ -13,7 +13,7 @@ import { invalidRequest, notFound, SimHttpError } from './errors.js';
 import type { FaultGate } from './fault-gate.js';
 import { newId } from './ids.js';
 import type { SimState } from './sim-state.js';
-import type { BatchRecord, BatchStatus } from './store.js';
+import { type BatchRecord, type BatchStatus, newBatchRecord } from './store.js';
 
 const createSchema = z.object({
   input_files: z.array(z.string().min(1)).length(1, 'the simulator takes one input file per job'),
@@ -83,32 +83,15 @@ export function mistralJobsRouter(state: SimState, gate: FaultGate, runner: Batc
       throw invalidRequest(`Invalid endpoint '${body.endpoint}'. Supported: ${endpoints.join(', ')}.`, 'endpoint');
     }
     if (!state.models.includes(body.model)) throw invalidRequest(`Invalid model: ${body.model}`, 'model');
-    const created = Math.floor(Date.now() / 1000);
-    const batch: BatchRecord = {
+    const batch = newBatchRecord({
       id: newId('batch', 'openai').replace(/^batch_/, ''),
       endpoint: body.endpoint,
       input_file_id: file.id,
       completion_window: `${body.timeout_hours}h`,
-      status: 'validating',
-      created_at: created,
-      in_progress_at: null,
-      expires_at: created + body.timeout_hours * 3600,
-      finalizing_at: null,
-      completed_at: null,
-      failed_at: null,
-      expired_at: null,
-      cancelling_at: null,
-      cancelled_at: null,
-      output_file_id: null,
-      error_file_id: null,
-      errors: null,
-      request_counts: { total: 0, completed: 0, failed: 0 },
-      usage: { input_tokens: 0, output_tokens: 0 },
+      windowSeconds: body.timeout_hours * 3600,
       metadata: body.metadata ?? null,
       model: body.model,
-      cancelRequested: false,
-      enqueuedTokens: 0,
-    };
+    });
     state.store.batches.set(batch.id, batch);
     state.counters.batchCreated();
     runner.start(batch);

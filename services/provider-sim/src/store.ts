@@ -68,6 +68,37 @@ export interface BatchRecord extends Record<BatchTimestampField, number | null> 
   enqueuedTokens: number;
 }
 
+/** A batch as it is created (`validating`, nothing counted yet), whatever the API that created it. */
+export function newBatchRecord(
+  fields: Pick<BatchRecord, 'id' | 'endpoint' | 'input_file_id' | 'completion_window' | 'metadata' | 'model'> & {
+    /** Seconds from creation to expiry. */
+    windowSeconds: number;
+  },
+): BatchRecord {
+  const created = Math.floor(Date.now() / 1000);
+  const { windowSeconds, ...rest } = fields;
+  return {
+    ...rest,
+    status: 'validating',
+    created_at: created,
+    in_progress_at: null,
+    expires_at: created + windowSeconds,
+    finalizing_at: null,
+    completed_at: null,
+    failed_at: null,
+    expired_at: null,
+    cancelling_at: null,
+    cancelled_at: null,
+    output_file_id: null,
+    error_file_id: null,
+    errors: null,
+    request_counts: { total: 0, completed: 0, failed: 0 },
+    usage: { input_tokens: 0, output_tokens: 0 },
+    cancelRequested: false,
+    enqueuedTokens: 0,
+  };
+}
+
 export const TERMINAL_STATUSES: ReadonlySet<BatchStatus> = new Set(['failed', 'completed', 'expired', 'cancelled']);
 
 export class SimStore {

@@ -13,8 +13,7 @@
  *
  * Without ADMIN_KEY every path answers 404 saying how to turn the page on: no key, no page.
  */
-import { deliveryState, isRequestId, isTerminal } from '@batchbridge/domain';
-import { jobIds } from '@batchbridge/queues';
+import { deliveryMember, deliveryState, isRequestId, isTerminal } from '@batchbridge/domain';
 import type { Runtime } from '@batchbridge/runtime';
 import express, { type NextFunction, type Request, type Response, Router } from 'express';
 import { AdminAuth, SESSION_COOKIE, SESSION_MAX_AGE_S } from './admin-auth.js';
@@ -175,11 +174,9 @@ export function createAdminRouter(runtime: Runtime, options: AdminRouterOptions 
           .json({ error: { message, type: record ? 'conflict_error' : 'not_found_error' } });
       return;
     }
-    // The same job the public redeliver route adds: a fresh job id (the first deliver job may still be kept), the
-    // same webhook-id (derived from the request id), and `redeliver` so that the delivered check does not skip it.
-    await runtime.queues.addBulk('deliver', p, [
-      { jobId: jobIds.redeliver(id, Date.now()), data: { partition: p, requestId: id, redeliver: true } },
-    ]);
+    // The same delivery the public redeliver route adds: a redeliver (so that the delivered check does not skip it),
+    // the same webhook-id (derived from the request id).
+    await runtime.store.deliveries.add(p, [deliveryMember(id, true)]);
     log.info({ requestId: id, tenant: record.tenant, batchId: record.batch_id }, 'redelivery requested by an operator');
     if (wantsHtml) res.redirect(303, `${base}/?redelivered=${encodeURIComponent(id)}`);
     else res.status(202).json({ id, redelivery: 'queued' });

@@ -10,6 +10,14 @@ export {
 export { billItemFor } from './billing.js';
 export { DeadLetters } from './dead-letters.js';
 export {
+  type ClaimedDelivery,
+  Deliveries,
+  type DeliveryClaim,
+  type DeliveryCompletion,
+  deliveryMember,
+  parseDeliveryMember,
+} from './deliveries.js';
+export {
   type EndpointGate,
   EndpointHealth,
   type EndpointHealthOptions,

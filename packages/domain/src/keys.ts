@@ -29,6 +29,12 @@
  * | T:open:<tenant>              | string | non-terminal requests of a tenant in the partition (max_queued)          |
  * | T:counts                     | hash   | requests per non-terminal state (queued, batched, submitted)             |
  * | T:outbox                     | zset   | jobs to hand to BullMQ (transactional outbox), score = time written      |
+ * | T:dlv:due                    | zset   | outcome deliveries due (member `<requestId>`, or `r:<requestId>` for a   |
+ * |                              |        | redeliver), score = next attempt time (ms); written by the settle and   |
+ * |                              |        | cancel scripts themselves (no outbox hop), claimed N at a time (dlv-claim)|
+ * | T:dlv:lease                  | zset   | deliveries a dispatcher claimed, score = lease end (ms, also the fence of |
+ * |                              |        | its completion); past it, the next claim moves them back to due          |
+ * | T:dlv:tries                  | hash   | attempts made per delivery member (absent: none yet); out when it ends   |
  * | T:dead                       | zset   | dead-lettered outcomes (request ids), score = time                       |
  * | T:undelivered                | zset   | finished requests whose outcome is not delivered, gone or dead-lettered  |
  * |                              |        | yet, score = finish time (the dispatcher's undelivered sweep)            |
@@ -251,6 +257,9 @@ export const PARTITION_KEYS = {
   openTenant: 'open:<tenant>',
   counts: 'counts',
   outbox: 'outbox',
+  dlvDue: 'dlv:due',
+  dlvLease: 'dlv:lease',
+  dlvTries: 'dlv:tries',
   dead: 'dead',
   undelivered: 'undelivered',
   outcomes: 'outcomes',
@@ -374,6 +383,18 @@ export class PartitionKeys {
   }
   get dead(): string {
     return KEY.dead(this.tag);
+  }
+  /** Outcome deliveries due, score = next attempt time (ms): claimed in bulk by the dispatchers (dlv-claim-1.lua). */
+  get dlvDue(): string {
+    return KEY.dlvDue(this.tag);
+  }
+  /** Claimed deliveries, score = lease end (ms); an expired lease goes back to due at the next claim. */
+  get dlvLease(): string {
+    return KEY.dlvLease(this.tag);
+  }
+  /** Attempts made per delivery member. */
+  get dlvTries(): string {
+    return KEY.dlvTries(this.tag);
   }
   /** Finished requests whose outcome is not yet delivered, gone or dead-lettered, score = finish time (issue 14.6). */
   get undelivered(): string {

@@ -68,6 +68,9 @@ export interface ScriptCommands {
   bbAggAdd(key: string, options: string): Promise<[number, number]>;
   bbAggTake(key: string, options: string): Promise<string[]>;
   bbAggDone(key: string, options: string): Promise<number>;
+  bbDlvClaim(key: string, options: string): Promise<unknown[]>;
+  bbDlvComplete(key: string, options: string, ...items: string[]): Promise<unknown[]>;
+  bbDlvAdd(key: string, options: string, ...members: string[]): Promise<number>;
 }
 
 export type ScriptClient = Client & ScriptCommands;

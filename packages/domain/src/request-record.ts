@@ -51,6 +51,8 @@ export interface RequestRecord {
   dead_reason?: string | undefined;
   /** Delivery attempts made for this outcome (its delivery log keeps the last few). */
   delivery_attempts?: number;
+  /** The webhook body fixed by the first delivery attempt (set-webhook-body): every later attempt sends these bytes. */
+  webhook_body?: string;
   /** The answer's tokens and cost, written by the settle that billed it (includes/bill.lua, SPEC §15). */
   usage?: RequestUsage | undefined;
   cost?: RequestCost | undefined;
@@ -107,6 +109,7 @@ export function parseRecord(hash: Record<string, string>): RequestRecord | undef
     lane: laneOf(hash.lane),
     deadline_at: num(hash.deadline_at),
     deadline_met: hash.deadline_met === undefined ? undefined : hash.deadline_met === '1',
+    ...(hash.webhook_body !== undefined ? { webhook_body: hash.webhook_body } : {}),
   };
 }
 

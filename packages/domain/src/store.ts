@@ -6,6 +6,7 @@
  *   flushes      flush-store.ts     packing groups, claiming flushes, a flush's way to a provider batch
  *   batches      batch-store.ts     provider batches: polls and routing
  *   ledger       ledger.ts          tenant ledgers (cost per day, usage reports, budgets), estimated savings
+ *   deliveries   deliveries.ts      outcome deliveries due and claimed (bulk claim, lease, bulk completion)
  *   deadLetters  dead-letters.ts    outcomes whose delivery gave up
  *   facade       facade-store.ts    the Batch API facade: uploaded files, batches of lines (SPEC §12)
  *   secrets      webhook-secrets.ts webhook secrets rotated through the API
@@ -22,6 +23,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { Aggregates } from './aggregates.js';
 import { BatchStore } from './batch-store.js';
 import { DeadLetters } from './dead-letters.js';
+import { Deliveries } from './deliveries.js';
 import { EndpointHealth } from './endpoint-health.js';
 import { FacadeStore } from './facade-store.js';
 import { FlushStore } from './flush-store.js';
@@ -42,6 +44,7 @@ export class Store {
   readonly batches: BatchStore;
   readonly ledger: Ledger;
   readonly deadLetters: DeadLetters;
+  readonly deliveries: Deliveries;
   readonly facade: FacadeStore;
   readonly secrets: WebhookSecrets;
   readonly endpoints: EndpointHealth;
@@ -66,6 +69,7 @@ export class Store {
     this.batches = new BatchStore(ctx);
     this.ledger = new Ledger(ctx);
     this.deadLetters = new DeadLetters(ctx);
+    this.deliveries = new Deliveries(ctx);
     this.facade = new FacadeStore(ctx);
     this.secrets = new WebhookSecrets(ctx);
     this.endpoints = new EndpointHealth(ctx);

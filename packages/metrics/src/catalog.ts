@@ -156,6 +156,17 @@ export function createMetricsCatalog(registry: Registry) {
       help: 'Outcomes queued for redelivery by replay jobs (POST /v1/deliveries/replay).',
       registers,
     }),
+    webhookDeliveriesPending: new Gauge({
+      name: 'batchbridge_webhook_deliveries_pending',
+      help: 'Outcome deliveries per state of the bulk delivery structure (issue 26): due (waiting for their time or a dispatcher; retries and parked ones included) and leased (claimed by a dispatcher, being sent).',
+      labelNames: ['state'] as const,
+      registers,
+    }),
+    webhookLeasesReclaimed: new Counter({
+      name: 'batchbridge_webhook_leases_reclaimed_total',
+      help: 'Claimed deliveries whose lease ran out (their dispatcher died or stalled) and that went back to due.',
+      registers,
+    }),
     webhookDeadLetters: new Gauge({
       name: 'batchbridge_webhook_dead_letters',
       help: 'Outcomes whose delivery gave up after the last attempt and await a redeliver.',

@@ -28,7 +28,9 @@ export class OutboxRelay {
   ) {}
 
   /** Adds the jobs of these outbox entries (written by a script of partition `p`), then removes the entries. */
-  async relay(p: PartitionId, members: readonly string[]): Promise<void> {
+  async relay(p: PartitionId, all: readonly string[]): Promise<void> {
+    // '' is a script's "no entry" (a finished request's delivery goes to the due zset, not through the outbox).
+    const members = all.filter((m) => m !== '');
     if (members.length === 0) return;
     const byQueue = new Map<QueueKind, OutboxEntry[]>();
     for (const m of members) {

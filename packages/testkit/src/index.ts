@@ -33,7 +33,7 @@ export {
   type TestRequest,
   waitRouted,
 } from './mini-packer.js';
-export { jobOutcome, makeOutcomes, type OutcomeSpec, redeliver } from './outcomes.js';
+export { deliverAgain, jobOutcome, makeOutcomes, type OutcomeSpec, redeliver } from './outcomes.js';
 export { type StartRedisClusterOptions, startRedisCluster, type TestRedisCluster } from './redis-cluster.js';
 export { type StartRedisSentinelOptions, startRedisSentinel, type TestRedisSentinel } from './redis-sentinel.js';
 export { createTestRuntime, TEST_TENANTS, type TestRuntime, type TestRuntimeOptions } from './test-runtime.js';

@@ -3,7 +3,16 @@
  * scripts — so the dispatcher's tests need no provider. The settle's outbox
  * entries are relayed like the poller does, unless a test wants to play a process that died before relaying.
  */
-import { type BillItem, groupFor, jobIds, newFlushId, type PartitionId, type SettleKind } from '@batchbridge/domain';
+import {
+  type BillItem,
+  deliveryMember,
+  groupFor,
+  JOB_ID_PREFIXES,
+  jobIds,
+  newFlushId,
+  type PartitionId,
+  type SettleKind,
+} from '@batchbridge/domain';
 import type { Runtime } from '@batchbridge/runtime';
 import { newRequestFixture } from './fixtures.js';
 
@@ -82,10 +91,37 @@ export async function makeOutcomes(
   return ids;
 }
 
-/** Waits until a deliver job is finished; returns its return value, or `failed: <reason>`. */
+/** The outcome delivery a `dlv-` id names (`jobIds.deliver`, `jobIds.redeliver`), if it names one. */
+function outcomeDeliveryOf(jobId: string): { requestId: string; redeliver: boolean } | undefined {
+  const m = new RegExp(`^${JOB_ID_PREFIXES.deliver}(breq_[0-9a-z]+)(-r\\d.*)?$`).exec(jobId);
+  return m ? { requestId: m[1] as string, redeliver: m[2] !== undefined } : undefined;
+}
+
+/**
+ * Waits until a delivery is finished; returns its result, or `failed: <reason>` for a BullMQ job that failed. An
+ * outcome's delivery (`jobIds.deliver(id)`, or the id `redeliver` answered) is done once it is neither due nor claimed;
+ * its result is the one the dispatcher kept on the record (`dlv_last`), `not_found` for a record that is gone. Other
+ * ids are BullMQ deliver jobs (events, aggregated runs, batch webhooks).
+ */
 export async function jobOutcome(runtime: Runtime, jobId: string, timeoutMs = 15_000): Promise<unknown> {
-  const queue = runtime.queues.queue('deliver', 0);
   const deadline = Date.now() + timeoutMs;
+  const outcome = outcomeDeliveryOf(jobId);
+  if (outcome) {
+    const p = runtime.store.requests.partitionOf(outcome.requestId) ?? 0;
+    const member = deliveryMember(outcome.requestId, outcome.redeliver);
+    while (Date.now() < deadline) {
+      const [pending] = await runtime.store.deliveries.pending(p, [member]);
+      if (!pending) {
+        const exists = await runtime.redis.exists(runtime.keys.partitionKeys(p).req(outcome.requestId));
+        if (exists === 0) return 'not_found';
+        const last = await runtime.store.deliveries.lastResult(p, outcome.requestId);
+        if (last !== undefined) return last;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    throw new Error(`delivery ${member} did not finish within ${timeoutMs} ms`);
+  }
+  const queue = runtime.queues.queue('deliver', 0);
   while (Date.now() < deadline) {
     const job = await queue.getJob(jobId);
     const state = job ? await job.getState() : 'missing';
@@ -97,9 +133,21 @@ export async function jobOutcome(runtime: Runtime, jobId: string, timeoutMs = 15
   throw new Error(`job ${jobId} did not finish within ${timeoutMs} ms`);
 }
 
-/** Adds a redeliver job as the ingest API's redeliver endpoint does. */
+/**
+ * Makes a redeliver due as the ingest API's redeliver endpoint does; answers an id for jobOutcome. The request's
+ * last result is cleared first, so that jobOutcome waits for this redeliver's.
+ */
 export async function redeliver(runtime: Runtime, requestId: string): Promise<string> {
-  const jobId = jobIds.redeliver(requestId, Date.now());
-  await runtime.queues.addBulk('deliver', 0, [{ jobId, data: { partition: 0, requestId, redeliver: true } }]);
-  return jobId;
+  const p = runtime.store.requests.partitionOf(requestId) ?? 0;
+  await runtime.redis.hdel(runtime.keys.partitionKeys(p).req(requestId), 'dlv_last');
+  await runtime.store.deliveries.add(p, [deliveryMember(requestId, true)]);
+  return jobIds.redeliver(requestId, Date.now());
+}
+
+/** Makes an outcome's (first) delivery due again, as a relay of its entry after a crash would; answers its id. */
+export async function deliverAgain(runtime: Runtime, requestId: string): Promise<string> {
+  const p = runtime.store.requests.partitionOf(requestId) ?? 0;
+  await runtime.redis.hdel(runtime.keys.partitionKeys(p).req(requestId), 'dlv_last');
+  await runtime.store.deliveries.add(p, [deliveryMember(requestId)]);
+  return jobIds.deliver(requestId);
 }

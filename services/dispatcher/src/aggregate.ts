@@ -7,9 +7,9 @@
  * Each `event` is byte for byte the body a single delivery of that outcome would carry, under its own `webhook-id`, so a
  * receiver dedupes per outcome as always; the envelope has a `webhook-id` of its own and is signed like any webhook.
  *
- * - `buffer` (an outcome's deliver job): the outcome goes into its URL's buffer (once); the first one in schedules an
- *   aggregate job `max_wait_ms` later. The deliver job then stays alive, delayed, waking now and then until its
- *   outcome is delivered, gone or dead-lettered — so the undelivered sweep leaves it alone, and a lost aggregate job is
+ * - `buffer` (an outcome's claimed delivery): the outcome goes into its URL's buffer (once); the first one in schedules
+ *   an aggregate job `max_wait_ms` later. The delivery then stays due (parked), waking now and then until its outcome
+ *   is delivered, gone or dead-lettered — so the undelivered sweep leaves it alone, and a lost aggregate job is
  *   replaced (its marker lapses; a wake-up schedules another).
  * - `run` (the aggregate job): takes envelopes from the buffer until it is empty; each is sent with the URL's circuit,
  *   host and fair-share limits, recorded in every member's delivery log, and settled for all its members at once
@@ -82,16 +82,17 @@ export function createAggregator(ctx: AggregatorContext) {
   }
 
   return {
-    /** An outcome of an aggregating tenant: buffer it (once) and keep this deliver job waiting for its settling. */
+    /**
+     * An outcome of an aggregating tenant: buffer it (once); answers when its delivery wakes next to see it settled
+     * (then it ends as `skipped` or `dead_letter`) or to buffer it again — undefined when it is dead-lettered already.
+     */
     async buffer(
-      job: Job<DeliverJobData>,
-      token: string | undefined,
       p: PartitionId,
       tenant: Tenant,
       record: RequestRecord,
       callbackUrl: string,
-    ): Promise<DeliverResult> {
-      if (record.dead) return 'dead_letter';
+    ): Promise<number | undefined> {
+      if (record.dead) return undefined;
       const urlHash = callbackUrlHash(callbackUrl);
       const { max_wait_ms: waitMs } = settings(tenant);
       const { added, schedule: mustSchedule } = await store.aggregates.add(
@@ -103,10 +104,8 @@ export function createAggregator(ctx: AggregatorContext) {
       );
       if (added) m.webhookDeliveries.inc({ outcome: 'aggregated' });
       if (mustSchedule) await schedule(p, tenant, callbackUrl, urlHash, waitMs);
-      // Back later to see the outcome settled (then this job ends as `skipped` or `dead_letter`) or to buffer it again.
       const wakeMs = Math.min(60_000, Math.max(5_000, waitMs * 3));
-      await job.moveToDelayed(Date.now() + Math.round(wakeMs * (1 + Math.random() * 0.2)), token);
-      throw new DelayedError();
+      return Date.now() + Math.round(wakeMs * (1 + Math.random() * 0.2));
     },
 
     /** The aggregate job: envelopes from the buffer until it is empty. */

@@ -1,12 +1,18 @@
 /**
- * The deliver job processor (SPEC §4): one attempt to deliver one request's outcome to its tenant's callback URL,
- * signed with the tenant's secret, with the body fixed the first time so that every attempt and every redelivery sends
- * the same bytes under the same `webhook-id`. What to do after the attempt (done, retry later, stop, dead-letter) is
- * decided here; the retry timing is the queue's `webhook` backoff strategy.
+ * Delivering outcomes (SPEC §4). `outcome` makes one attempt to deliver one claimed delivery (delivery-loop.ts) of a
+ * request's outcome to its tenant's callback URL, signed with the tenant's secret, with the body fixed the first time
+ * so that every attempt and every redelivery sends the same bytes under the same `webhook-id`; it answers what became
+ * of it (ended, retry at a time chosen by the WEBHOOK_RETRY_SCHEDULE backoff, parked), which the loop completes in bulk
+ * with the attempt's log entry and mark. `job` is the processor of the BullMQ deliver queue, which keeps the jobs that
+ * are not one outcome each: operational events, aggregated runs, Batch API batch webhooks (and hands a plain deliver
+ * job of an older version to the due zset).
  */
 import { createHash } from 'node:crypto';
 import { type Tenant, webhookSecrets } from '@batchbridge/config';
 import {
+  type ClaimedDelivery,
+  type DeliveryAttemptInput,
+  deliveryMember,
   type EndpointHealthOptions,
   isTerminal,
   outcomeType,
@@ -37,7 +43,7 @@ import {
   signWebhook,
   type WebhookSender,
 } from '@batchbridge/webhooks';
-import { DelayedError, type Job } from 'bullmq';
+import type { Job } from 'bullmq';
 import { createAggregator } from './aggregate.js';
 import { deliverBatchEvent } from './batch-event.js';
 import { DeliveryRetryError } from './errors.js';
@@ -67,6 +73,8 @@ export interface DeliverProcessorDeps {
   /** For operational events (`endpoint.disabled`, `message.attempt.exhausted`): queues and the outbox relay. */
   queues?: PartitionedQueues;
   relay?: OutboxRelay;
+  /** Attempts per outcome delivery (WEBHOOK_RETRY_SCHEDULE + 1). @defaultValue retryScheduleMs.length + 1 */
+  attempts?: number;
 }
 
 /** What a finished job records as its return value (visible in BullMQ, handy when reading a job by id). */
@@ -81,7 +89,22 @@ export type DeliverResult =
   | 'not_terminal'
   | 'no_callback_url'
   | 'aggregated'
+  | 'moved'
   | 'invalid_job';
+
+/**
+ * What became of one claimed delivery: its result, and what its bulk completion writes — the attempt's log entry,
+ * the outcome's mark, and whether it is due again (`retryAtMs`: a retry, the attempt counts; `parkUntilMs`: it waits
+ * without spending one). `onMarked` is told the mark's answer once written (1: the first delivery).
+ */
+export interface DeliveryVerdict {
+  result: DeliverResult | 'retry' | 'parked';
+  log?: DeliveryAttemptInput;
+  mark?: 'delivered' | 'gone' | 'aborted';
+  retryAtMs?: number;
+  parkUntilMs?: number;
+  onMarked?: (marked: number) => void;
+}
 
 export type DeliverProcessor = (
   job: Job<DeliverJobData>,
@@ -89,7 +112,12 @@ export type DeliverProcessor = (
   partition: PartitionId,
 ) => Promise<DeliverResult>;
 
-export function createDeliverProcessor(deps: DeliverProcessorDeps): DeliverProcessor {
+export type OutcomeDeliverer = (partition: PartitionId, delivery: ClaimedDelivery) => Promise<DeliveryVerdict>;
+
+export function createDeliverProcessor(deps: DeliverProcessorDeps): {
+  job: DeliverProcessor;
+  outcome: OutcomeDeliverer;
+} {
   const { store, metrics: m } = deps;
   const backoff = webhookBackoff(deps.retryScheduleMs ?? [5_000]);
   const fair = new Map<PartitionId, FairShareLimiter>();
@@ -161,7 +189,14 @@ export function createDeliverProcessor(deps: DeliverProcessorDeps): DeliverProce
     }
   };
 
-  return async (job, token, partition) => {
+  const attempts = deps.attempts ?? (deps.retryScheduleMs?.length ?? 0) + 1;
+  /** A short wait without spending an attempt, jittered so that many parked deliveries do not come back at once. */
+  const park = (base: number, spread = 1): DeliveryVerdict => ({
+    result: 'parked',
+    parkUntilMs: Date.now() + Math.round(base + deps.parkMs * spread * Math.random()),
+  });
+
+  const job: DeliverProcessor = async (job, token, partition) => {
     const parsed = DeliverJob.safeParse(job.data);
     if (!parsed.success) {
       deps.logger.error({ jobId: job.id, partition }, 'deliver job with an invalid payload; dropped');
@@ -175,36 +210,44 @@ export function createDeliverProcessor(deps: DeliverProcessorDeps): DeliverProce
       if (store.facade.partitionOf(requestId) !== partition) return 'invalid_job';
       return deliverBatchEvent(deps, requestId, job.attemptsMade + 1, job.opts.attempts ?? 1);
     }
-    // The request id names its partition; the job's queue partition must agree, or the record is not ours to read.
+    // One outcome's deliver job (an older version's, or added by hand): its delivery goes to the due zset.
+    if (store.requests.partitionOf(requestId) !== partition) return 'invalid_job';
+    await store.deliveries.add(partition, [deliveryMember(requestId, redeliver === true)]);
+    return 'moved';
+  };
+
+  const outcome: OutcomeDeliverer = async (partition, delivery) => {
+    const { requestId, redeliver } = delivery;
+    // The request id names its partition; the delivery's partition must agree, or the record is not ours to read.
     const p = store.requests.partitionOf(requestId);
-    const attempt = job.attemptsMade + 1;
+    const attempt = delivery.attemptsMade + 1;
     const webhookId = webhookIdFor(requestId);
-    // This job's log bindings; the pino child is made only when a line is written (child() serialises its bindings at
-    // once, a cost paid thousands of times a second for lines that are mostly never written).
-    const bind: Record<string, unknown> = { requestId, webhookId, attempt, jobId: job.id };
+    // This delivery's log bindings; the pino child is made only when a line is written (child() serialises its
+    // bindings at once, a cost paid thousands of times a second for lines that are mostly never written).
+    const bind: Record<string, unknown> = { requestId, webhookId, attempt, redeliver };
     const log = () => deps.logger.child(bind);
     if (p === undefined || p !== partition) {
-      log().error({ partition }, 'deliver job for a request of another partition; dropped');
-      return 'invalid_job';
+      log().error({ partition }, 'delivery of a request of another partition; dropped');
+      return { result: 'invalid_job' };
     }
 
     const record = await store.requests.get(requestId);
     if (record === undefined) {
       log().warn('request record is gone (expired or never existed); nothing to deliver');
-      return 'not_found';
+      return { result: 'not_found' };
     }
     // The batch the outcome came from (absent for cancelled requests), so a grep of the batch id finds deliveries too.
     bind.tenant = record.tenant;
     bind.batchId = record.batch_id;
     if (!isTerminal(record.status)) {
       log().warn({ status: record.status }, 'request is not terminal; nothing to deliver yet');
-      return 'not_terminal';
+      return { result: 'not_terminal' };
     }
     if (!redeliver && (record.delivered_at !== undefined || record.gone_at !== undefined)) {
-      // Delivered, or refused for good with 410, by an earlier run of this job whose completion was lost.
+      // Delivered, or refused for good with 410, by an earlier claim whose completion was lost (its dispatcher died).
       m.webhookDeliveries.inc({ outcome: 'skipped' });
       log().debug({ gone: record.gone_at !== undefined }, 'outcome already delivered or gone; skipped');
-      return 'skipped';
+      return { result: 'skipped' };
     }
 
     const tenant = deps.tenants.get(record.tenant);
@@ -213,16 +256,16 @@ export function createDeliverProcessor(deps: DeliverProcessorDeps): DeliverProce
       await store.deadLetters.add(p, requestId, 'no_tenant');
       m.webhookDeliveries.inc({ outcome: 'dead_letter' });
       log().error('tenant of the request is not configured; outcome dead-lettered');
-      return 'dead_letter';
+      return { result: 'dead_letter' };
     }
     // Only the record the tenant created, or that tenant's own default, names where its results go (I3).
     const callbackUrl = record.callback_url ?? tenant.default_callback_url;
     if (callbackUrl === undefined) {
       // Nothing will ever be delivered (a request that waited for its answer, SPEC §8): out of the undelivered index,
-      // or its sweep would make a deliver job for it again and again.
+      // or its sweep would make it due again and again.
       await store.requests.forgetUndelivered(p, requestId);
       log().debug('no callback URL for this request or its tenant; the outcome is only available through the API');
-      return 'no_callback_url';
+      return { result: 'no_callback_url' };
     }
     let url: URL;
     try {
@@ -231,17 +274,19 @@ export function createDeliverProcessor(deps: DeliverProcessorDeps): DeliverProce
       await store.deadLetters.add(p, requestId, 'refused');
       m.webhookDeliveries.inc({ outcome: 'refused' });
       log().error('callback URL cannot be parsed; outcome dead-lettered');
-      return 'dead_letter';
+      return { result: 'dead_letter' };
     }
     const host = hostKey(url);
     bind.host = host;
 
     const deadLetter = (reason: string, last?: DeliveryResult) =>
-      deadLetterOutcome(deps, p, tenant, requestId, reason, job.attemptsMade + 1, last);
+      deadLetterOutcome(deps, p, tenant, requestId, reason, attempt, last);
 
     if (!redeliver && tenant.webhook_batch !== undefined && deps.queues !== undefined) {
-      // Aggregated deliveries (SPEC §16): into the URL's buffer; this job stays alive until the outcome is settled.
-      return aggregator.buffer(job, token, p, tenant, record, callbackUrl);
+      // Aggregated deliveries (SPEC §16): into the URL's buffer; this delivery stays due (parked, waking now and then)
+      // until the outcome is settled.
+      const wakeAt = await aggregator.buffer(p, tenant, record, callbackUrl);
+      return wakeAt === undefined ? { result: 'dead_letter' } : { result: 'aggregated', parkUntilMs: wakeAt };
     }
 
     if (deps.health) {
@@ -251,14 +296,12 @@ export function createDeliverProcessor(deps: DeliverProcessorDeps): DeliverProce
         await deadLetter('endpoint_disabled');
         m.webhookDeliveries.inc({ outcome: 'dead_letter' });
         log().warn('endpoint is disabled; outcome dead-lettered');
-        return 'dead_letter';
+        return { result: 'dead_letter' };
       }
       if (gate.kind === 'open') {
         // The receiver is failing: wait for the circuit's probe instead of spending an attempt or a worker slot.
         m.webhookCircuit.inc({ event: 'delayed' });
-        const wait = Math.max(0, gate.until - Date.now()) + Math.round(deps.parkMs * (1 + Math.random()));
-        await job.moveToDelayed(Date.now() + wait, token);
-        throw new DelayedError();
+        return park(Math.max(0, gate.until - Date.now()) + deps.parkMs);
       }
       if (gate.kind === 'probe') m.webhookCircuit.inc({ event: 'probe' });
     }
@@ -266,17 +309,16 @@ export function createDeliverProcessor(deps: DeliverProcessorDeps): DeliverProce
     const release = acquireSlots(deps, fairFor(p), record.tenant, host);
     if (release === null) {
       // The host or the tenant already has its share of deliveries in flight: wait a little without spending an
-      // attempt, so a slow receiver holds at most `hostConcurrency` worker slots, one tenant at most
-      // `tenantConcurrency`, and other hosts and tenants keep flowing.
-      // Jittered, so that many jobs parked for one host do not all come back at the same instant.
-      await job.moveToDelayed(Date.now() + Math.round(deps.parkMs * (0.5 + Math.random())), token);
-      throw new DelayedError();
+      // attempt, so a slow receiver holds at most `hostConcurrency` slots, one tenant at most `tenantConcurrency`,
+      // and other hosts and tenants keep flowing.
+      return park(deps.parkMs * 0.5);
     }
 
     let result: Awaited<ReturnType<WebhookSender['send']>>;
     const startedAt = new Date();
     try {
-      const body = await store.requests.webhookBody(p, requestId, () => buildBody(record));
+      // The body stored on the record once fixed (a retry, a redeliver), else fixed now.
+      const body = record.webhook_body ?? (await store.requests.webhookBody(p, requestId, () => buildBody(record)));
       const headers = signWebhook({ secret: await secretsOf(tenant), id: webhookId, timestamp: startedAt, body });
       result = await deps.sender.send({ url, headers, body });
     } finally {
@@ -284,57 +326,51 @@ export function createDeliverProcessor(deps: DeliverProcessorDeps): DeliverProce
     }
     m.webhookDeliveryDuration.observe(result.durationMs / 1000);
     const status = result.status;
-    const attempts = job.opts.attempts ?? 1;
-    // The next attempt's delay, chosen now so that the delivery log can say when it is (the backoff strategy uses it).
+    // The next attempt's delay, chosen now so that the delivery log can say when it is.
     const nextDelayMs = result.outcome === 'retry' && attempt < attempts ? backoff(attempt, result) : undefined;
 
     const disabledNow = await recordHealth(p, tenant, host, result, requestId);
-    await store.requests
-      .recordAttempt(
-        p,
-        requestId,
-        {
-          at: startedAt.toISOString(),
-          status_code: status ?? null,
-          error: result.outcome === 'delivered' ? null : (result.error ?? null),
-          duration_ms: result.durationMs,
-          next_attempt_at:
-            nextDelayMs === undefined || disabledNow ? null : new Date(Date.now() + nextDelayMs).toISOString(),
-        },
-        deps.logAttempts ?? 20,
-      )
-      .catch((err: Error) => log().warn({ err: err.message }, 'delivery log not written'));
+    const entry: DeliveryAttemptInput = {
+      at: startedAt.toISOString(),
+      status_code: status ?? null,
+      error: result.outcome === 'delivered' ? null : (result.error ?? null),
+      duration_ms: result.durationMs,
+      next_attempt_at:
+        nextDelayMs === undefined || disabledNow ? null : new Date(Date.now() + nextDelayMs).toISOString(),
+    };
 
     switch (result.outcome) {
       case 'delivered': {
-        const first = await store.requests.markDelivered(p, requestId);
-        if (first) {
-          m.requestTurnaround.observe(Math.max(0, Date.now() - record.created_at) / 1000);
-          if (record.batch_id !== undefined) {
-            await observeTerminalToDelivery(p, record.batch_id).catch((err: Error) =>
-              log().debug({ err: err.message }, 'terminal-to-delivery latency not observed'),
-            );
-          }
-        }
         m.webhookDeliveries.inc({ outcome: 'delivered' });
-        log().info({ status, redeliver: redeliver === true, durationMs: result.durationMs }, 'webhook delivered');
-        return 'delivered';
+        log().info({ status, redeliver, durationMs: result.durationMs }, 'webhook delivered');
+        return {
+          result: 'delivered',
+          log: entry,
+          mark: 'delivered',
+          onMarked: (marked) => {
+            if (marked !== 1) return;
+            m.requestTurnaround.observe(Math.max(0, Date.now() - record.created_at) / 1000);
+            if (record.batch_id !== undefined) {
+              observeTerminalToDelivery(p, record.batch_id).catch((err: Error) =>
+                log().debug({ err: err.message }, 'terminal-to-delivery latency not observed'),
+              );
+            }
+          },
+        };
       }
       case 'gone':
-        await store.requests.markGone(p, requestId, 'gone');
         m.webhookDeliveries.inc({ outcome: 'gone' });
         log().warn({ status }, 'receiver answered 410 Gone; no further attempts');
-        return 'gone';
+        return { result: 'gone', log: entry, mark: 'gone' };
       case 'aborted':
-        await store.requests.markGone(p, requestId, 'aborted');
         m.webhookDeliveries.inc({ outcome: 'aborted' });
         log().warn({ status }, 'receiver answered webhook-delivery: abort-message; no further attempts');
-        return 'aborted';
+        return { result: 'aborted', log: entry, mark: 'aborted' };
       case 'refused':
         await deadLetter('refused', result);
         m.webhookDeliveries.inc({ outcome: 'refused' });
         log().warn({ error: result.error }, 'callback address refused by the address policy; outcome dead-lettered');
-        return 'dead_letter';
+        return { result: 'dead_letter', log: entry };
       case 'retry': {
         if (disabledNow) {
           await deadLetter('endpoint_disabled', result);
@@ -343,23 +379,25 @@ export function createDeliverProcessor(deps: DeliverProcessorDeps): DeliverProce
             { status, error: result.error },
             'delivery failed and its endpoint is now disabled; dead-lettered',
           );
-          return 'dead_letter';
+          return { result: 'dead_letter', log: entry };
         }
-        if (attempt >= attempts) {
+        if (nextDelayMs === undefined) {
           await deadLetter('exhausted', result);
           m.webhookDeliveries.inc({ outcome: 'dead_letter' });
           log().warn({ status, error: result.error, attempts }, 'last delivery attempt failed; outcome dead-lettered');
-          return 'dead_letter';
+          return { result: 'dead_letter', log: entry };
         }
         m.webhookDeliveries.inc({ outcome: 'retry' });
         log().info(
           { status, error: result.error, retryAfterMs: result.retryAfterMs },
           'delivery attempt failed; will retry',
         );
-        throw new DeliveryRetryError(result.error ?? 'delivery failed', result.retryAfterMs, nextDelayMs);
+        return { result: 'retry', log: entry, retryAtMs: Date.now() + nextDelayMs };
       }
     }
   };
+
+  return { job, outcome };
 }
 
 /** Dead-letters an outcome; the tenant's `message.attempt.exhausted` event goes to the outbox with it. */

@@ -1,14 +1,18 @@
 /**
- * The dispatcher service: one `deliver` worker per partition running the deliver processor, one webhook sender (one
- * connection pool, address policy enforced at connect time), one per-host limiter, the dead-letter gauge and the
- * periodic outbox sweep that relays jobs left behind by processes that died between a state change and its relay, and
- * the undelivered sweep that gives a finished outcome whose deliver job went missing a job again.
+ * The dispatcher service: one bulk delivery loop per partition (delivery-loop.ts: outcome deliveries claimed N at a
+ * time from the partition's due zset, under a lease, completed in bulk), one `deliver` BullMQ worker per partition for
+ * the jobs that are not one outcome each (operational events, aggregated runs, Batch API batch webhooks), one webhook
+ * sender (one connection pool per host, address policy enforced at connect time), one per-host limiter, the
+ * dead-letter and pending-delivery gauges, the periodic outbox sweep that relays jobs left behind by processes that
+ * died between a state change and its relay, and the undelivered sweep that makes a finished outcome with no
+ * delivery due or claimed due again.
  */
 import type { DeliverJobData } from '@batchbridge/queues';
 import { backoffStrategy, startWorkerGroup, webhookBackoff } from '@batchbridge/queues';
 import type { Runtime, Service } from '@batchbridge/runtime';
 import { createAddressPolicy, createHostLimiter, createWebhookSender } from '@batchbridge/webhooks';
-import { createDeliverProcessor } from './deliver-processor.js';
+import { createDeliverProcessor, type DeliveryVerdict } from './deliver-processor.js';
+import { startDeliveryLoops } from './delivery-loop.js';
 import { DeliveryRetryError } from './errors.js';
 import { sweepUndelivered } from './undelivered-sweep.js';
 
@@ -27,6 +31,17 @@ export interface DispatcherOptions {
   undeliveredSweepIntervalMs?: number;
   /** Age of a finished outcome before the undelivered sweep looks at it. @defaultValue 60000 ms */
   undeliveredGraceMs?: number;
+  /**
+   * How long a claimed outcome delivery stays this dispatcher's: past it (the process died or stalled), another
+   * dispatcher's next claim takes it over. @defaultValue max(30 000, 2 × WEBHOOK_TIMEOUT_MS + 10 000) ms
+   */
+  leaseMs?: number;
+  /** Longest wait between claims while nothing is due. @defaultValue 50 ms */
+  idleMs?: number;
+  /** Deliveries claimed per call at most. @defaultValue WEBHOOK_CONCURRENCY */
+  claimBatch?: number;
+  /** Told of each finished outcome delivery (tests). */
+  onDelivery?: (partition: number, requestId: string, verdict: DeliveryVerdict) => void;
 }
 
 export async function startDispatcher(runtime: Runtime, options: DispatcherOptions = {}): Promise<Service> {
@@ -59,11 +74,32 @@ export async function startDispatcher(runtime: Runtime, options: DispatcherOptio
     logAttempts: config.webhook.logAttempts,
     queues: runtime.queues,
     relay: runtime.relay,
+    attempts: config.webhook.retryScheduleMs.length + 1,
   });
 
   let closed = false;
   metrics.onCollect(async () => {
-    if (!closed) metrics.m.webhookDeadLetters.set(await store.deadLetters.count());
+    if (closed) return;
+    metrics.m.webhookDeadLetters.set(await store.deadLetters.count());
+    const pending = await store.deliveries.totals();
+    metrics.m.webhookDeliveriesPending.set({ state: 'due' }, pending.due);
+    metrics.m.webhookDeliveriesPending.set({ state: 'leased' }, pending.leased);
+  });
+
+  const loops = startDeliveryLoops({
+    store,
+    partitions: runtime.keys.allPartitions(),
+    deliver: processor.outcome,
+    logger,
+    metrics: metrics.m,
+    concurrency: config.webhook.concurrency,
+    ...(options.claimBatch !== undefined ? { batch: options.claimBatch } : {}),
+    leaseMs: options.leaseMs ?? Math.max(30_000, 2 * config.webhook.timeoutMs + 10_000),
+    idleMs: options.idleMs ?? 50,
+    logAttempts: config.webhook.logAttempts ?? 20,
+    ...(options.onDelivery
+      ? { onDone: (p: number, d: { requestId: string }, v: DeliveryVerdict) => options.onDelivery?.(p, d.requestId, v) }
+      : {}),
   });
 
   const group = await startWorkerGroup<DeliverJobData>({
@@ -72,7 +108,7 @@ export async function startDispatcher(runtime: Runtime, options: DispatcherOptio
     connection: runtime.workerRedis,
     ping: runtime.redis,
     logger,
-    processor,
+    processor: processor.job,
     // As many worker slots as delivery slots: a job over its tenant's fair share is parked (moved to delayed), which
     // frees its worker slot, so the share kept for other tenants is a worker slot they can be picked up by.
     concurrency: config.webhook.concurrency,
@@ -113,12 +149,12 @@ export async function startDispatcher(runtime: Runtime, options: DispatcherOptio
   let closing: Promise<void> | undefined;
   return {
     name: 'dispatcher',
-    ready: group.ready,
+    ready: async () => loops.running() && (await group.ready()),
     close: () => {
       closing ??= (async () => {
         closed = true;
-        // Workers first: in-flight deliveries finish (and record their outcome) before the sender's pool closes.
-        await group.close();
+        // Loops and workers first: in-flight deliveries finish (and record their outcome) before the pool closes.
+        await Promise.all([loops.close(), group.close()]);
         await sender.close().catch(() => undefined);
         logger.info('dispatcher stopped');
       })();

@@ -1,18 +1,13 @@
 /**
- * The undelivered sweep (issue 14.6): a deleted or lost deliver job must never mean a lost outcome. Every finished
- * request sits in its partition's `undelivered` index until its outcome is delivered, gone (410) or dead-lettered; a
- * member older than the grace whose deliver job is missing — deleted by hand, or finished without recording an
- * outcome — gets a deliver job again. Job ids are deterministic (`jobIds.deliver`, or `jobIds.resweep` after a
- * finished job), so dispatchers sweeping at once add one job, not several; the webhook-id is the request's, so a receiver that
- * did get the first attempt dedupes the second.
+ * The undelivered sweep (issue 14.6): a lost delivery must never mean a lost outcome. Every finished request sits in
+ * its partition's `undelivered` index until its outcome is delivered, gone (410) or dead-lettered; a member older than
+ * the grace whose delivery is neither due nor claimed (`T:dlv:due`, `T:dlv:lease` — removed by hand, or ended without
+ * recording an outcome) is made due again. dlv-add adds a member that is due or claimed meanwhile not a second time,
+ * so dispatchers sweeping at once add it once; the webhook-id is the request's, so a receiver that did get the first
+ * attempt dedupes the second.
  */
-import type { PartitionId } from '@batchbridge/domain';
 import type { Logger } from '@batchbridge/logger';
-import { jobIds } from '@batchbridge/queues';
 import type { Runtime } from '@batchbridge/runtime';
-
-/** Job states in which the outcome is still on its way. */
-const LIVE = new Set(['waiting', 'delayed', 'active', 'prioritized', 'waiting-children']);
 
 export interface UndeliveredSweepOptions {
   /** A finished request this old with no live deliver job gets one again. @defaultValue 60 000 ms */
@@ -26,7 +21,7 @@ export interface UndeliveredSweepOptions {
   maxPerPass?: number;
 }
 
-/** One pass over every partition; answers how many deliver jobs it (re)created. */
+/** One pass over every partition; answers how many deliveries it made due again. */
 export async function sweepUndelivered(
   runtime: Runtime,
   logger: Logger,
@@ -46,28 +41,21 @@ export async function sweepUndelivered(
       if (ids.length === 0) break;
       seen += ids.length;
       const owed = await runtime.store.requests.outcomesOwed(p, ids);
+      const pending = await runtime.store.deliveries.pending(p, ids);
       let removed = 0;
+      const missing: string[] = [];
       for (const [i, id] of ids.entries()) {
         if (!owed[i]) {
           // Expired, or its outcome was recorded (a mark that raced the index): nothing to deliver.
           await runtime.store.requests.forgetUndelivered(p, id);
           removed += 1;
-        } else if (await sweepOne(runtime, p, id)) recreated++;
+        } else if (!pending[i]) missing.push(id);
       }
+      recreated += await runtime.store.deliveries.add(p, missing);
       offset += ids.length - removed;
       if (ids.length < page) break;
     }
   }
-  if (recreated > 0) logger.warn({ recreated }, 'deliver jobs recreated for outcomes never delivered (job missing)');
+  if (recreated > 0) logger.warn({ recreated }, 'deliveries made due again for outcomes never delivered (missing)');
   return recreated;
-}
-
-/** Gives an owed outcome a deliver job again when it has none alive; answers whether it did. */
-async function sweepOne(runtime: Runtime, p: PartitionId, id: string): Promise<boolean> {
-  const job = await runtime.queues.queue('deliver', p).getJob(jobIds.deliver(id));
-  const state = job ? await job.getState() : 'missing';
-  if (LIVE.has(state)) return false;
-  const jobId = job ? jobIds.resweep(id, job.finishedOn ?? 0) : jobIds.deliver(id);
-  await runtime.queues.addBulk('deliver', p, [{ jobId, data: { partition: p, requestId: id } }]);
-  return true;
 }

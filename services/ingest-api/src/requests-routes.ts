@@ -2,9 +2,13 @@
  * `GET /v1/requests/{id}`, `POST /v1/requests/{id}/cancel`, `POST /v1/requests/{id}/redeliver` (SPEC §3). A request of
  * another tenant is indistinguishable from one that never existed (404), so ids cannot be probed across tenants.
  */
-import { randomBytes } from 'node:crypto';
-import { isTerminal, type RequestObject, type RequestRecord, toRequestObject } from '@batchbridge/domain';
-import { jobIds } from '@batchbridge/queues';
+import {
+  deliveryMember,
+  isTerminal,
+  type RequestObject,
+  type RequestRecord,
+  toRequestObject,
+} from '@batchbridge/domain';
 import type { Runtime } from '@batchbridge/runtime';
 import type { Request, Response } from 'express';
 import { tenantOf } from './auth.js';
@@ -16,7 +20,7 @@ import { parsePrefer } from './wait/prefer.js';
 export const REDELIVER_GAP_MS = 5_000;
 
 export function requestsHandlers(runtime: Runtime, hold?: HoldDeps) {
-  const { store, relay, queues, config, logger } = runtime;
+  const { store, relay, config, logger } = runtime;
   const retention = describeMs(config.limits.resultRetentionMs);
 
   const missing = (id: string) =>
@@ -125,15 +129,9 @@ export function requestsHandlers(runtime: Runtime, hold?: HoldDeps) {
           headers: { 'Retry-After': String(left) },
         });
       }
-      // A fresh job id per redeliver: the original deliver job may still be kept as completed, and BullMQ would
-      // ignore a duplicate. Random, so two redelivers are never merged silently. The webhook-id stays the same (it is
-      // derived from the request id).
-      await queues.addBulk('deliver', p, [
-        {
-          jobId: jobIds.redeliver(id, Date.now(), randomBytes(4).toString('hex')),
-          data: { partition: p, requestId: id, redeliver: true },
-        },
-      ]);
+      // A redeliver delivery (member `r:<id>`): due now unless one is due or being sent already; it sends even an
+      // outcome delivered before. The webhook-id stays the same (it is derived from the request id).
+      await store.deliveries.add(p, [deliveryMember(id, true)]);
       logger.info({ requestId: id, tenant: record.tenant, batchId: record.batch_id }, 'redelivery requested');
       res.status(202).json(toRequestObject(record));
     },

@@ -11,13 +11,13 @@
 import { randomBytes } from 'node:crypto';
 import { webhookSecrets } from '@batchbridge/config';
 import {
+  deliveryMember,
   deliveryState,
   type EndpointState,
   type ReplayJob,
   type ReplayStatusFilter,
   type RequestRecord,
 } from '@batchbridge/domain';
-import { jobIds } from '@batchbridge/queues';
 import type { Runtime } from '@batchbridge/runtime';
 import { generateWebhookSecret, hostKey } from '@batchbridge/webhooks';
 import type { Request, Response } from 'express';
@@ -130,7 +130,7 @@ export async function runReplay(
   runtime: Runtime,
   job: { id: string; tenant: string; since: number; until: number; status: ReplayStatusFilter },
 ): Promise<void> {
-  const { store, queues, logger, metrics } = runtime;
+  const { store, logger, metrics } = runtime;
   let scanned = 0;
   let queued = 0;
   try {
@@ -139,8 +139,7 @@ export async function runReplay(
         const ids = await store.requests.finishedBetween(p, job.since, job.until, REPLAY_PAGE, offset);
         if (ids.length === 0) break;
         const facts = await store.requests.deliveryFacts(p, ids);
-        const now = Date.now();
-        const jobs: Array<{ jobId: string; data: { partition: number; requestId: string; redeliver: true } }> = [];
+        const jobs: string[] = [];
         ids.forEach((id, i) => {
           const f = facts[i];
           if (f === undefined || f.tenant !== job.tenant) return;
@@ -149,13 +148,10 @@ export async function runReplay(
             (job.status === 'dead' && f.dead) ||
             (job.status === 'failed' && !f.delivered && (f.dead || f.gone || f.attempts > 0));
           if (!wanted) return;
-          // The same job as a single redeliver: the webhook-id is the request's, so receivers dedupe replays.
-          jobs.push({
-            jobId: jobIds.redeliver(id, now, job.id.slice(4, 12)),
-            data: { partition: p, requestId: id, redeliver: true },
-          });
+          // The same delivery as a single redeliver: the webhook-id is the request's, so receivers dedupe replays.
+          jobs.push(deliveryMember(id, true));
         });
-        if (jobs.length > 0) await queues.addBulk('deliver', p, jobs);
+        if (jobs.length > 0) await store.deliveries.add(p, jobs);
         scanned += ids.length;
         queued += jobs.length;
         metrics.m.webhookReplays.inc(jobs.length);

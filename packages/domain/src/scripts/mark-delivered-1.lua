@@ -6,13 +6,6 @@
     ARGV[1]  options (JSON): tag, id, now
   Output: 1 for the first delivery, 0 for a redelivery, -1 when the record is gone
 ]]
+--- @include "delivery"
 local o = cjson.decode(ARGV[1])
-redis.call('ZREM', key_undelivered(o.tag), o.id)
-if redis.call('EXISTS', KEYS[1]) == 0 then
-  redis.call('ZREM', key_dead(o.tag), o.id)
-  return -1
-end
-local first = redis.call('HSETNX', KEYS[1], 'delivered_at', o.now)
-redis.call('HSET', KEYS[1], 'dead', '0')
-redis.call('ZREM', key_dead(o.tag), o.id)
-return first
+return mark_delivered(o.tag, KEYS[1], o.id, o.now)

@@ -6,9 +6,6 @@
     ARGV[1]  options (JSON): tag, id, now, reason (optional)
   Output: 1 when recorded now, 0 when it was already, -1 when the record is gone
 ]]
+--- @include "delivery"
 local o = cjson.decode(ARGV[1])
-redis.call('ZREM', key_undelivered(o.tag), o.id)
-if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
-local first = redis.call('HSETNX', KEYS[1], 'gone_at', o.now)
-if first == 1 and o.reason then redis.call('HSET', KEYS[1], 'stop_reason', o.reason) end
-return first
+return mark_gone(o.tag, KEYS[1], o.id, o.now, o.reason)

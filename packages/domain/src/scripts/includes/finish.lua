@@ -1,14 +1,16 @@
 --[[
   finish(tag, key, id, now, retention, partition): terminal bookkeeping of a request: completion time, retention,
   whether its deadline was met (and out of the deadline index),
-  the delivery job through the outbox, the undelivered index; its id joins the notice that publish_finished(tag)
-  sends. Returns the outbox member (for a line of a Batch API batch its batch is counted instead, see facade: the
-  member of the batch webhook when this line ended the batch, else false).
+  its delivery due now (T:dlv:due, claimed in bulk by the dispatchers: no outbox hop, no BullMQ job), the undelivered
+  index; its id joins the notice that publish_finished(tag) sends. Returns false, except for a line of a Batch API
+  batch, which has no webhook of its own: its batch is counted instead (see facade) and the answer is the outbox member
+  of the batch webhook when this line ended the batch.
   publish_finished(tag): one PUBLISH on the partition's outcomes channel naming every request this call finished,
   space-separated (a settle of 100 lines is one message, not 100). Every script that calls finish calls it last.
 ]]
 --- @include "outbox"
 --- @include "facade"
+--- @include "delivery"
 local finished_ids = {}
 local function finish(tag, key, id, now, retention, partition)
   redis.call('HSET', key, 'completed_at', now)
@@ -31,14 +33,14 @@ local function finish(tag, key, id, now, retention, partition)
     finished_ids[#finished_ids + 1] = id
     return facade_line_done(tag, fbatch, redis.call('HGET', key, 'status'), now, retention, partition)
   end
-  local member = outbox_add(tag, now, 'deliver', job_id_deliver(id), {partition=partition, requestId=id})
+  dlv_due_add(tag, id, now)
   -- Until its outcome is delivered, gone or dead-lettered: a deleted deliver job must not mean a lost outcome (14.6).
   redis.call('ZADD', key_undelivered(tag), now, id)
   -- By finish time, for replays of a time range (SPEC §16); older than the records' retention is dropped on the way.
   redis.call('ZADD', key_finished(tag), now, id)
   redis.call('ZREMRANGEBYSCORE', key_finished(tag), '-inf', now - retention)
   finished_ids[#finished_ids + 1] = id
-  return member
+  return false
 end
 -- Wakes the connections waiting for these outcomes (transparent mode); a missed notice is covered by their re-reads.
 local function publish_finished(tag)

@@ -1,0 +1,37 @@
+--[[
+  Claims up to `n` due deliveries for one dispatcher in one call: first, deliveries whose lease ran out (their
+  dispatcher died or stalled) go back to due; then the due ones, oldest first, move to the lease zset scored by their
+  lease end, which is also the fence their completion must show (dlv-complete).
+  Input:
+    KEYS[1]  the partition's due zset (T:dlv:due)
+    ARGV[1]  options (JSON): tag, now (ms), n, lease (ms)
+  Output: {lease end, next due time (ms, -1 when nothing else is due; only when fewer than n were claimed),
+           reclaimed count, member 1, attempts made 1, member 2, attempts made 2, ...}
+]]
+local o = cjson.decode(ARGV[1])
+local due, lease, tries = KEYS[1], key_dlv_lease(o.tag), key_dlv_tries(o.tag)
+local expired = redis.call('ZRANGEBYSCORE', lease, '-inf', o.now, 'LIMIT', 0, o.n)
+for _, m in ipairs(expired) do
+  redis.call('ZREM', lease, m)
+  redis.call('ZADD', due, 'NX', o.now, m)
+end
+local members = redis.call('ZRANGEBYSCORE', due, '-inf', o.now, 'LIMIT', 0, o.n)
+local until_ = o.now + o.lease
+local out = {until_, -1, #expired}
+if #members == 0 then
+  local next = redis.call('ZRANGE', due, 0, 0, 'WITHSCORES')
+  if next[2] then out[2] = tonumber(next[2]) end
+  return out
+end
+redis.call('ZREM', due, unpack(members))
+local made = redis.call('HMGET', tries, unpack(members))
+for i, m in ipairs(members) do
+  redis.call('ZADD', lease, until_, m)
+  out[#out + 1] = m
+  out[#out + 1] = tonumber(made[i]) or 0
+end
+if #members < o.n then
+  local next = redis.call('ZRANGE', due, 0, 0, 'WITHSCORES')
+  if next[2] then out[2] = tonumber(next[2]) end
+end
+return out

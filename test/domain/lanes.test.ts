@@ -47,7 +47,8 @@ describe('lane claims', () => {
     const answer = { status_code: 200, body: { object: 'chat.completion' } };
     const first = await store.requests.settle(0, claim.runId, [{ id: req.id, kind: 'completed', response: answer }]);
     expect(first.outcomes).toEqual(['completed']);
-    expect(first.outbox).toHaveLength(1);
+    expect(first.outbox).toEqual([]);
+    expect(await redis.zrange(keys.partitionKeys(0).dlvDue, '0', '-1')).toEqual([req.id]);
     const again = await store.requests.settle(0, claim.runId, [{ id: req.id, kind: 'completed', response: answer }]);
     expect(again.outcomes).toEqual(['stale']);
     const done = await store.requests.get(req.id);

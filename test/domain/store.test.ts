@@ -81,7 +81,11 @@ describe('RequestStore lifecycle', () => {
       { id: 'breq_01nope', kind: 'completed' },
     ]);
     expect(settled.outcomes).toEqual(['completed', 'failed', 'retried', 'unknown']);
-    expect(settled.outbox.map((m) => JSON.parse(m).jobId)).toEqual([jobIds.deliver(ids[0]!), jobIds.deliver(ids[1]!)]);
+    // The finished ones are due for delivery in the same step (no outbox entry, no BullMQ job).
+    expect(settled.outbox).toEqual([]);
+    expect((await redis.zrange(store.keys.partitionKeys(1).dlvDue, '0', '-1')).sort()).toEqual(
+      [ids[0]!, ids[1]!].sort(),
+    );
     // Routing the same results again changes nothing.
     const again = await store.requests.settle(1, 'batch_1', [{ id: ids[0]!, kind: 'completed', response: {} }]);
     expect(again.outcomes).toEqual(['stale']);
@@ -114,8 +118,9 @@ describe('RequestStore lifecycle', () => {
     const first = await store.requests.settle(0, 'batch_big', items);
     expect(first.outcomes.slice(0, n)).toEqual(ids.map((_, i) => (i % 5 === 4 ? 'retried' : 'completed')));
     expect(first.outcomes[n]).toBe('stale');
-    expect(first.outbox.map((m) => JSON.parse(m).jobId)).toEqual(
-      ids.filter((_, i) => i % 5 !== 4).map((id) => jobIds.deliver(id)),
+    expect(first.outbox).toEqual([]);
+    expect((await redis.zrange(store.keys.partitionKeys(0).dlvDue, '0', '-1')).sort()).toEqual(
+      ids.filter((_, i) => i % 5 !== 4).sort(),
     );
     expect((await store.requests.get(ids[7]!))?.response).toEqual({
       status_code: 200,
@@ -131,6 +136,7 @@ describe('RequestStore lifecycle', () => {
     const again = await store.requests.settle(0, 'batch_big', items);
     expect(again.outcomes.every((o) => o === 'stale')).toBe(true);
     expect(again.outbox).toEqual([]);
+    expect(await redis.zcard(store.keys.partitionKeys(0).dlvDue)).toBe(n - n / 5);
     // Not submitted in this batch: stale, even for a request of the right partition.
     expect(
       (await store.requests.settle(0, 'other_batch', [{ id: ids[1]!, kind: 'retry', message: 'x' }])).outcomes,

@@ -255,7 +255,7 @@ describe('provider faults at batch creation', () => {
       expect(r.status).toBe('failed');
       expect(r.error?.code).toBe('provider_rejected');
       expect(r.error?.message).toContain("Invalid value for 'completion_window'");
-      expect(await runtime.queues.queue('deliver', 0).getJob(jobIds.deliver(r.id))).toBeDefined();
+      expect(await runtime.store.deliveries.pending(0, [r.id])).toEqual([true]);
     }
     expect(sim.counters().batchesCreated).toBe(0);
   });

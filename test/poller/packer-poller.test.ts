@@ -3,14 +3,7 @@
  * packed into several batches, polled and routed; every request ends in the terminal status its prompt asks for, with
  * its own answer, and with exactly one delivery job.
  */
-import {
-  batchLine,
-  estimateInputTokens,
-  groupFor,
-  jobIds,
-  newRequestId,
-  type RequestRecord,
-} from '@batchbridge/domain';
+import { batchLine, estimateInputTokens, groupFor, newRequestId, type RequestRecord } from '@batchbridge/domain';
 import { startPacker } from '@batchbridge/packer';
 import { startPoller } from '@batchbridge/poller';
 import { createProviderSim, type ProviderSim, simulatedCompletion } from '@batchbridge/provider-sim';
@@ -96,11 +89,12 @@ it('packer → provider → poller: every request reaches the status its prompt 
     }
   });
 
-  // Exactly one delivery job per request, in the request's own partition.
+  // Exactly one delivery per request, due in the request's own partition (no deliver job).
   for (const p of [0, 1]) {
-    const jobs = await rt.queues.queue('deliver', p).getJobs(['waiting', 'delayed', 'active', 'completed', 'failed']);
-    const mine = sent.filter((s) => rt.store.requests.partitionOf(s.id) === p).map((s) => jobIds.deliver(s.id));
-    expect(jobs.map((j) => String(j.id)).sort()).toEqual(mine.sort());
+    const due = await rt.redis.zrange(rt.keys.partitionKeys(p).dlvDue, '0', '-1');
+    const mine = sent.filter((s) => rt.store.requests.partitionOf(s.id) === p).map((s) => s.id);
+    expect(due.sort()).toEqual(mine.sort());
+    expect(await rt.queues.queue('deliver', p).getJobs(['waiting', 'delayed', 'active', 'completed'])).toEqual([]);
     expect(await rt.store.batches.live(p)).toEqual([]);
   }
 });

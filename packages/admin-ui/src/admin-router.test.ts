@@ -2,7 +2,7 @@
 // redeliver button's job, and the queues board served from this origin only. The browser test is in test/observability.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { jobIds, newFlushId, newRequestId } from '@batchbridge/domain';
+import { deliveryMember, jobIds, newFlushId, newRequestId } from '@batchbridge/domain';
 import { createTestRuntime, newRequestFixture, type TestRuntime } from '@batchbridge/testkit';
 import express from 'express';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -252,7 +252,7 @@ describe('operator page', () => {
     expect((await fetch(`${url}/admin/tenants/nobody/usage.json`, { headers: bearer })).status).toBe(404);
   });
 
-  it('redeliver adds a redeliver job for the request, like the public route', async () => {
+  it('redeliver makes a redeliver of the request due, like the public route', async () => {
     const res = await fetch(`${url}/admin/requests/${seeded.id}/redeliver`, {
       method: 'POST',
       headers: { ...bearer, accept: 'text/html' },
@@ -260,8 +260,8 @@ describe('operator page', () => {
     });
     expect(res.status).toBe(303);
     expect(res.headers.get('location')).toBe(`/admin/?redelivered=${seeded.id}`);
-    const jobs = await runtime.queues.queue('deliver', 1).getJobs(['waiting', 'delayed', 'prioritized']);
-    expect(jobs.map((j) => j.data)).toEqual([{ partition: 1, requestId: seeded.id, redeliver: true }]);
+    const due = await runtime.redis.zrange(runtime.keys.partitionKeys(1).dlvDue, '0', '-1');
+    expect(due.filter((m) => m.startsWith('r:'))).toEqual([deliveryMember(seeded.id, true)]);
 
     const unknown = await fetch(`${url}/admin/requests/${newRequestId(0)}/redeliver`, {
       method: 'POST',
@@ -277,12 +277,15 @@ describe('operator page', () => {
       redirect: 'manual',
     });
     const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+    const due = runtime.keys.partitionKeys(1).dlvDue;
+    await runtime.redis.zrem(due, deliveryMember(seeded.id, true));
     const res = await fetch(`${url}/admin/requests/${seeded.id}/redeliver`, {
       method: 'POST',
       headers: { cookie, origin: 'https://evil.example' },
     });
     expect(res.status).toBe(403);
     expect(await runtime.queues.queue('deliver', 1).getJobs(['waiting', 'delayed', 'prioritized'])).toEqual([]);
+    expect(await runtime.redis.zscore(due, deliveryMember(seeded.id, true))).toBeNull();
   });
 
   it('serves bull-board from this origin over every partition of every queue', async () => {

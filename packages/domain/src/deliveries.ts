@@ -118,6 +118,29 @@ export class Deliveries {
     return out;
   }
 
+  /**
+   * Extends the leases of claims still being sent to `leaseMs` from now; updates each claim's fence in place and
+   * answers those that are not this dispatcher's any more (their lease ran out and was taken over).
+   */
+  async extend(p: PartitionId, claims: readonly ClaimedDelivery[], leaseMs: number): Promise<ClaimedDelivery[]> {
+    if (claims.length === 0) return [];
+    const k = this.ctx.keys.partitionKeys(p);
+    const args: Array<string | number> = [];
+    for (const c of claims) args.push(c.member, c.fence);
+    const reply = await this.ctx.redis.bbDlvExtend(
+      k.dlvLease,
+      JSON.stringify({ now: Date.now(), lease: leaseMs }),
+      ...args,
+    );
+    const fence = Number(reply[0]);
+    const lost: ClaimedDelivery[] = [];
+    claims.forEach((c, i) => {
+      if (Number(reply[i + 1]) === 1) c.fence = fence;
+      else lost.push(c);
+    });
+    return lost;
+  }
+
   /** Makes deliveries due at `at` unless claimed or due already; answers how many were added. */
   async add(p: PartitionId, members: readonly string[], at = Date.now()): Promise<number> {
     if (members.length === 0) return 0;

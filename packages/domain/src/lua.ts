@@ -71,6 +71,7 @@ export interface ScriptCommands {
   bbDlvClaim(key: string, options: string): Promise<unknown[]>;
   bbDlvComplete(key: string, options: string, ...items: string[]): Promise<unknown[]>;
   bbDlvAdd(key: string, options: string, ...members: string[]): Promise<number>;
+  bbDlvExtend(key: string, options: string, ...membersAndFences: Array<string | number>): Promise<number[]>;
 }
 
 export type ScriptClient = Client & ScriptCommands;

@@ -5,6 +5,9 @@
  * dlv-complete call (log entry, delivered/gone mark, ended or due again), fenced by the claim's lease end so that a
  * claim taken over after its lease ran out is left to its new holder.
  *
+ * The leases of the deliveries in flight are extended every leaseMs / 3 (one call per partition); extensions and
+ * completions of a partition run one after the other, so a completion always shows the claim's latest fence.
+ *
  * What if the process dies here? A claimed delivery whose completion was not written stays in the lease zset until
  * its lease ends; the next claim of any dispatcher moves it back to due and it is sent again with the same
  * `webhook-id` (a receiver dedupes), or skipped when the dead process had recorded it delivered. A completion written
@@ -25,7 +28,10 @@ export interface DeliveryLoopOptions {
   concurrency: number;
   /** Claimed per call at most. @defaultValue concurrency */
   batch?: number;
-  /** How long a claim is this dispatcher's; past it, another dispatcher takes it over. */
+  /**
+   * How long a claim is this dispatcher's without news: the leases of deliveries still being sent are extended every
+   * third of it (one dlv-extend call per partition), so only a dead or stalled dispatcher's claims run out.
+   */
   leaseMs: number;
   /** Longest sleep when nothing is due (a delivery made due meanwhile waits at most this long). */
   idleMs: number;
@@ -65,9 +71,32 @@ export function startDeliveryLoops(o: DeliveryLoopOptions): DeliveryLoops {
   function partitionLoop(p: PartitionId) {
     let inFlight = 0;
     let slotFreed: (() => void) | undefined;
-    const pending: Array<{ item: DeliveryCompletion; verdict: DeliveryVerdict; delivery: ClaimedDelivery }> = [];
+    const pending: Array<{ verdict: DeliveryVerdict; delivery: ClaimedDelivery }> = [];
     let flushing = false;
     const batch = Math.max(1, o.batch ?? o.concurrency);
+    /** Claims of this dispatcher not yet completed (their leases are extended). */
+    const active = new Set<ClaimedDelivery>();
+    /** Extensions and completions of the partition, one after the other (see above). */
+    let serial: Promise<unknown> = Promise.resolve();
+    const inTurn = <T>(fn: () => Promise<T>): Promise<T> => {
+      const next = serial.then(fn, fn);
+      serial = next.catch(() => undefined);
+      return next;
+    };
+    const extendEvery = Math.max(50, Math.floor(o.leaseMs / 3));
+    const extender = setInterval(() => {
+      if (active.size === 0) return;
+      void inTurn(async () => {
+        const lost = await o.store.deliveries.extend(p, [...active], o.leaseMs);
+        for (const d of lost) {
+          o.logger.warn(
+            { requestId: d.requestId, partition: p },
+            'a delivery being sent lost its lease (taken over by another dispatcher)',
+          );
+        }
+      }).catch((err: Error) => o.logger.warn({ err: err.message, partition: p }, 'extending delivery leases failed'));
+    }, extendEvery);
+    extender.unref();
 
     const freeSlots = (n: number) => {
       inFlight -= n;
@@ -83,10 +112,13 @@ export function startDeliveryLoops(o: DeliveryLoopOptions): DeliveryLoops {
         while (pending.length > 0) {
           const slice = pending.splice(0, COMPLETE_SLICE);
           try {
-            const answers = await o.store.deliveries.complete(
-              p,
-              slice.map((s) => s.item),
-              o.logAttempts,
+            // Built in turn: the fences are the ones the last extension answered.
+            const answers = await inTurn(() =>
+              o.store.deliveries.complete(
+                p,
+                slice.map((s) => completion(s.delivery, s.verdict)),
+                o.logAttempts,
+              ),
             );
             slice.forEach((s, i) => {
               const a = answers[i];
@@ -106,6 +138,7 @@ export function startDeliveryLoops(o: DeliveryLoopOptions): DeliveryLoops {
               'delivery completions not written; their leases will run out and they are sent again',
             );
           } finally {
+            for (const s of slice) active.delete(s.delivery);
             freeSlots(slice.length);
           }
         }
@@ -114,21 +147,22 @@ export function startDeliveryLoops(o: DeliveryLoopOptions): DeliveryLoops {
       }
     };
 
+    const completion = (delivery: ClaimedDelivery, verdict: DeliveryVerdict): DeliveryCompletion => ({
+      member: delivery.member,
+      requestId: delivery.requestId,
+      fence: delivery.fence,
+      result: verdict.result,
+      ...(verdict.log ? { log: verdict.log as unknown as Record<string, unknown> } : {}),
+      ...(verdict.mark ? { mark: verdict.mark } : {}),
+      ...(verdict.retryAtMs !== undefined
+        ? { at: verdict.retryAtMs, countsAttempt: true }
+        : verdict.parkUntilMs !== undefined
+          ? { at: verdict.parkUntilMs }
+          : {}),
+    });
+
     const complete = (delivery: ClaimedDelivery, verdict: DeliveryVerdict) => {
-      const item: DeliveryCompletion = {
-        member: delivery.member,
-        requestId: delivery.requestId,
-        fence: delivery.fence,
-        result: verdict.result,
-        ...(verdict.log ? { log: verdict.log as unknown as Record<string, unknown> } : {}),
-        ...(verdict.mark ? { mark: verdict.mark } : {}),
-        ...(verdict.retryAtMs !== undefined
-          ? { at: verdict.retryAtMs, countsAttempt: true }
-          : verdict.parkUntilMs !== undefined
-            ? { at: verdict.parkUntilMs }
-            : {}),
-      };
-      pending.push({ item, verdict, delivery });
+      pending.push({ verdict, delivery });
       // Every verdict of this turn in one call; the next turn's go into the next one.
       if (!flushing && pending.length === 1) {
         setImmediate(() => {
@@ -178,7 +212,10 @@ export function startDeliveryLoops(o: DeliveryLoopOptions): DeliveryLoops {
           );
         }
         inFlight += claimed.deliveries.length;
-        for (const d of claimed.deliveries) void run(d);
+        for (const d of claimed.deliveries) {
+          active.add(d);
+          void run(d);
+        }
         if (claimed.deliveries.length === 0) {
           const untilNext = claimed.nextDueAt === undefined ? o.idleMs : claimed.nextDueAt - Date.now();
           await sleep(Math.min(o.idleMs, Math.max(1, untilNext)));
@@ -190,6 +227,7 @@ export function startDeliveryLoops(o: DeliveryLoopOptions): DeliveryLoops {
           slotFreed = resolve;
         });
       }
+      clearInterval(extender);
     };
 
     return loop();

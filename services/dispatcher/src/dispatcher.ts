@@ -32,8 +32,9 @@ export interface DispatcherOptions {
   /** Age of a finished outcome before the undelivered sweep looks at it. @defaultValue 60000 ms */
   undeliveredGraceMs?: number;
   /**
-   * How long a claimed outcome delivery stays this dispatcher's: past it (the process died or stalled), another
-   * dispatcher's next claim takes it over. @defaultValue max(30 000, 2 × WEBHOOK_TIMEOUT_MS + 10 000) ms
+   * How long a claimed outcome delivery stays this dispatcher's without news (leases of deliveries being sent are
+   * extended every third of it): past it (the process died or stalled), another dispatcher's next claim takes it
+   * over. @defaultValue lockDurationMs
    */
   leaseMs?: number;
   /** Longest wait between claims while nothing is due. @defaultValue 50 ms */
@@ -94,7 +95,7 @@ export async function startDispatcher(runtime: Runtime, options: DispatcherOptio
     metrics: metrics.m,
     concurrency: config.webhook.concurrency,
     ...(options.claimBatch !== undefined ? { batch: options.claimBatch } : {}),
-    leaseMs: options.leaseMs ?? Math.max(30_000, 2 * config.webhook.timeoutMs + 10_000),
+    leaseMs: options.leaseMs ?? options.lockDurationMs ?? 30_000,
     idleMs: options.idleMs ?? 50,
     logAttempts: config.webhook.logAttempts ?? 20,
     ...(options.onDelivery

@@ -1,4 +1,4 @@
-import { jobIds } from '@batchbridge/domain';
+import { deliveryMember } from '@batchbridge/domain';
 /**
  * The HTTP contract of SPEC §3 against a real ingest server and the shared test Redis: status codes, header/body
  * precedence, idempotency, cancel/redeliver rules, tenant isolation, quotas and rate limits, callback URL policy.
@@ -282,8 +282,8 @@ describe('ingest API (default configuration)', () => {
       expect(res.json).toMatchObject({ id, status: 'cancelled' });
       expect(res.json.completed_at).toEqual(expect.any(Number));
       expect(await pendingIds(t.rt)).not.toContain(id);
-      const job = await t.rt.queues.queue('deliver', 0).getJob(jobIds.deliver(id));
-      expect(job?.data).toEqual({ partition: 0, requestId: id });
+      // Its delivery is due in the same step as the cancel.
+      expect(await t.rt.store.deliveries.pending(0, [deliveryMember(id)])).toEqual([true]);
 
       const again = await t.call('POST', `/v1/requests/${id}/cancel`);
       expect(again.status).toBe(409);
@@ -317,8 +317,7 @@ describe('ingest API (default configuration)', () => {
       const res = await t.call('POST', `/v1/requests/${id}/redeliver`);
       expect(res.status).toBe(202);
       expect(res.json).toMatchObject({ id, status: 'cancelled' });
-      const jobs = await t.rt.queues.queue('deliver', 0).getJobs(['waiting', 'delayed', 'prioritized']);
-      expect(jobs.some((j) => j.data.requestId === id && j.data.redeliver === true)).toBe(true);
+      expect(await t.rt.store.deliveries.pending(0, [deliveryMember(id, true)])).toEqual([true]);
     });
 
     it('allows one redeliver per request per 5 s: the next at once is a 429 with Retry-After (issue 16.9)', async () => {
@@ -330,8 +329,8 @@ describe('ingest API (default configuration)', () => {
       const limited = answers.find((a) => a.status === 429)!;
       expect(limited.json.error.code).toBe('redeliver_rate_limited');
       expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
-      const jobs = await t.rt.queues.queue('deliver', 0).getJobs(['waiting', 'delayed', 'prioritized']);
-      expect(jobs.filter((j) => j.data.requestId === id && j.data.redeliver === true)).toHaveLength(1);
+      const due = await t.rt.redis.zrange(t.rt.keys.partitionKeys(0).dlvDue, '0', '-1');
+      expect(due.filter((m) => m === deliveryMember(id, true))).toHaveLength(1);
     });
 
     it('keeps tenants apart: another tenant cannot read, cancel or redeliver a request', async () => {

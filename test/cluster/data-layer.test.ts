@@ -137,7 +137,9 @@ describe('RequestStore on a 3-master Redis Cluster with REDIS_PARTITIONS=16', ()
       const fid = newFlushId();
       await store.flushes.claim(p, GROUP, fid, limits, true);
       expect(await store.requests.cancel(first.id, 'acme')).toEqual({ kind: 'conflict', status: 'batched' });
-      expect(await store.flushes.fail(p, fid, 'refused')).toHaveLength(1);
+      // The failed request's delivery is due in its own partition (no outbox member).
+      expect(await store.flushes.fail(p, fid, 'refused')).toEqual([]);
+      expect(await store.deliveries.pending(p, [first.id])).toEqual([true]);
       expect((await store.requests.get(first.id))?.error).toEqual({ code: 'provider_rejected', message: 'refused' });
     }
   });
@@ -226,15 +228,21 @@ describe('BullMQ queues, workers and the outbox relay on the cluster', () => {
       () => queues.close(),
     );
 
+    // An outbox entry per partition, written as a script writes one (a finished request's delivery no longer goes
+    // through the outbox, see the bulk deliveries below; the relay carries the control jobs and the events).
     const expected: string[] = [];
     for (let p = 0; p < PARTITIONS; p++) {
       const { id } = await add(store, p);
       expected.push(id);
-      const cancelled = await store.requests.cancel(id, 'acme');
-      if (cancelled.kind !== 'cancelled') throw new Error(cancelled.kind);
+      const entry = JSON.stringify({
+        queue: 'deliver',
+        jobId: jobIds.deliver(id),
+        data: { partition: p, requestId: id },
+      });
+      await producer.zadd(keys.partitionKeys(p).outbox, Date.now() - 60_000, entry);
       // Half the partitions relay at once (the writer's fast path); the others are left for the sweep, as after a
       // crash between the script and the relay.
-      if (p % 2 === 0) await relay.relay(p, [cancelled.outbox]);
+      if (p % 2 === 0) await relay.relay(p, [entry]);
     }
     expect(await relay.sweep(0)).toBe(PARTITIONS / 2);
     await allSeen;
@@ -250,6 +258,30 @@ describe('BullMQ queues, workers and the outbox relay on the cluster', () => {
     const counts = await queues.counts('deliver');
     expect(counts.waiting ?? 0).toBe(0);
     expect(await relay.sweep(0)).toBe(0);
+  });
+});
+
+describe('bulk outcome deliveries on the cluster', () => {
+  it('makes a cancelled request due in its own partition, claims, extends and completes it there', async () => {
+    const { store } = setup();
+    for (let p = 0; p < PARTITIONS; p++) {
+      const { id } = await add(store, p);
+      const cancelled = await store.requests.cancel(id, 'acme');
+      if (cancelled.kind !== 'cancelled') throw new Error(cancelled.kind);
+      // No outbox hop: the cancel script made the delivery due itself.
+      expect(cancelled.outbox).toBe('');
+      const claim = await store.deliveries.claim(p, 10, 60_000);
+      expect(claim.deliveries.map((d) => d.requestId)).toEqual([id]);
+      expect(await store.deliveries.extend(p, claim.deliveries, 60_000)).toEqual([]);
+      const [answer] = await store.deliveries.complete(
+        p,
+        claim.deliveries.map((d) => ({ ...d, mark: 'delivered' as const, result: 'delivered' })),
+        20,
+      );
+      expect(answer).toEqual({ marked: 1, ours: true });
+      expect(await store.deliveries.counts(p)).toEqual({ due: 0, leased: 0 });
+      expect((await store.requests.get(id))?.delivered_at).toBeTypeOf('number');
+    }
   });
 });
 

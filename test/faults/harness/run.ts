@@ -645,6 +645,9 @@ export async function runFaults(profile: FaultProfile, log: (line: string) => vo
             .queue('deliver', p)
             .getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children');
           pending += Object.values(counts).reduce((a, b) => a + b, 0);
+          // Outcome deliveries due (retries included) or claimed: the bulk delivery structure (issue 26).
+          const due = await observer.store.deliveries.counts(p);
+          pending += due.due + due.leased;
           outbox += await observer.redis.zcard(observer.keys.partitionKeys(p).outbox);
         }
         const seen = new Set(

@@ -97,7 +97,7 @@ describe('RequestStore lifecycle', () => {
 
   it('settles a large chunk in order with per-request guards; a replay changes nothing', async () => {
     const { store } = setup();
-    const n = 250; // more than one SETTLE_MANY slice
+    const n = 600; // more than one SETTLE_MANY slice (500)
     for (let i = 0; i < n; i++) await add(store, 0);
     const fid = newFlushId();
     const big = { ...limits, maxRequests: n };

@@ -55,6 +55,8 @@ export interface DeliveryCompletion {
   mark?: 'delivered' | 'gone' | 'aborted';
   /** The processor's result (kept on the record as `dlv_last`). */
   result?: string;
+  /** The webhook body this attempt built and sent (the record had none yet): stored once with the completion. */
+  body?: string;
   /** Due again at this time (ms): a retry (`countsAttempt`) or a park (not counted). Absent: the delivery ended. */
   at?: number;
   countsAttempt?: boolean;
@@ -101,17 +103,21 @@ export class Deliveries {
       max: logAttempts,
       retention: this.ctx.options.retentionMs,
     });
-    const args = items.map((it) =>
-      JSON.stringify({
-        m: it.member,
-        id: it.requestId,
-        fence: it.fence,
-        ...(it.log ? { log: it.log } : {}),
-        ...(it.mark ? { mark: it.mark } : {}),
-        ...(it.result ? { result: it.result } : {}),
-        ...(it.at !== undefined ? { at: it.at, inc: it.countsAttempt === true } : {}),
-      }),
-    );
+    const args: string[] = [];
+    for (const it of items) {
+      args.push(
+        JSON.stringify({
+          m: it.member,
+          id: it.requestId,
+          fence: it.fence,
+          ...(it.log ? { log: it.log } : {}),
+          ...(it.mark ? { mark: it.mark } : {}),
+          ...(it.result ? { result: it.result } : {}),
+          ...(it.at !== undefined ? { at: it.at, inc: it.countsAttempt === true } : {}),
+        }),
+        it.body ?? '',
+      );
+    }
     const reply = (await this.ctx.redis.bbDlvComplete(k.dlvLease, options, ...args)) as number[];
     const out: Array<{ marked: number; ours: boolean }> = [];
     for (let i = 0; i + 1 < reply.length; i += 2) out.push({ marked: Number(reply[i]), ours: reply[i + 1] === 1 });

@@ -83,9 +83,9 @@ export function ledgerDay(ms: number): { day: string; month: string; epochDay: n
 }
 export type SettleOutcome = 'completed' | 'failed' | 'retried' | 'stale' | 'unknown';
 
-/** Results settled per settle-many call: big enough to save most per-call overhead, small enough that one call does
- * not hold Redis for long (calls of one chunk are sent together and pipelined). */
-const SETTLE_SLICE = 100;
+/** Results settled per settle-many call: the poller's whole chunk (POLLER settleChunk, 500) in one script call,
+ * which also makes the chunk's deliveries due (issue 26); a call of 500 lines holds Redis for a few milliseconds. */
+const SETTLE_SLICE = 500;
 
 /** Requests created per enqueue-many call at most, and the body bytes after which a call is sent at once. */
 const ENQUEUE_SLICE = 128;

@@ -75,6 +75,8 @@ export interface DeliverProcessorDeps {
   relay?: OutboxRelay;
   /** Attempts per outcome delivery (WEBHOOK_RETRY_SCHEDULE + 1). @defaultValue retryScheduleMs.length + 1 */
   attempts?: number;
+  /** How long an endpoint seen healthy skips its gate and success writes (0: never). @defaultValue 1000 ms */
+  healthCacheMs?: number;
 }
 
 /** What a finished job records as its return value (visible in BullMQ, handy when reading a job by id). */
@@ -103,6 +105,8 @@ export interface DeliveryVerdict {
   mark?: 'delivered' | 'gone' | 'aborted';
   retryAtMs?: number;
   parkUntilMs?: number;
+  /** The body this attempt built and sent, for the completion to fix on the record (none: it was fixed already). */
+  body?: string;
   onMarked?: (marked: number) => void;
 }
 
@@ -137,6 +141,19 @@ export function createDeliverProcessor(deps: DeliverProcessorDeps): {
   const secretsOf = (tenant: Tenant) => store.secrets.active(tenant.id, webhookSecrets(tenant));
   const events = eventSender(deps, secretsOf);
   /**
+   * Endpoints (`<tenant> <host>`) whose gate answered closed and whose last attempt succeeded, until when: within
+   * `healthCacheMs` their gate is not asked and a success is not recorded (two global-slot scripts per delivery
+   * saved at a healthy receiver); any failure forgets the entry. Another dispatcher's circuit opening there is seen
+   * at most that much later.
+   */
+  const healthy = new Map<string, number>();
+  const healthCacheMs = deps.healthCacheMs ?? 1_000;
+  const markHealthy = (endpoint: string) => {
+    if (healthCacheMs <= 0) return;
+    if (healthy.size >= 10_000) healthy.clear();
+    healthy.set(endpoint, Date.now() + healthCacheMs);
+  };
+  /**
    * An attempt's answer into its endpoint's health (circuit, disabling); answers whether it disabled the endpoint now
    * (its `endpoint.disabled` event is then queued). A receiver that answered (2xx, 410, abort) is alive; errors,
    * timeouts and other statuses count as failures; a refused address says nothing of the receiver.
@@ -150,7 +167,12 @@ export function createDeliverProcessor(deps: DeliverProcessorDeps): {
   ): Promise<boolean> => {
     if (!deps.health || result.outcome === 'refused') return false;
     const ok = result.outcome !== 'retry';
+    const endpoint = `${tenant.id} ${host}`;
+    // A success at an endpoint seen healthy a moment ago changes nothing there: no write, no call.
+    if (ok && (healthy.get(endpoint) ?? 0) > Date.now()) return false;
     const health = await store.endpoints.record(tenant.id, host, ok, result.error, deps.health);
+    if (ok && health === 'closed') markHealthy(endpoint);
+    else healthy.delete(endpoint);
     if (health === 'open') m.webhookCircuit.inc({ event: 'opened' });
     if (health === 'closed' && !ok) m.webhookCircuit.inc({ event: 'closed' });
     if (health !== 'disabled_now') return false;
@@ -289,8 +311,9 @@ export function createDeliverProcessor(deps: DeliverProcessorDeps): {
       return wakeAt === undefined ? { result: 'dead_letter' } : { result: 'aggregated', parkUntilMs: wakeAt };
     }
 
-    if (deps.health) {
+    if (deps.health && !((healthy.get(`${tenant.id} ${host}`) ?? 0) > Date.now())) {
       const gate = await store.endpoints.gate(tenant.id, host, deps.health.probeMs);
+      if (gate.kind !== 'closed') healthy.delete(`${tenant.id} ${host}`);
       if (gate.kind === 'disabled') {
         if (!gate.notified) await events.endpointDisabled(p, tenant, host, gate.at, requestId);
         await deadLetter('endpoint_disabled');
@@ -316,14 +339,18 @@ export function createDeliverProcessor(deps: DeliverProcessorDeps): {
 
     let result: Awaited<ReturnType<WebhookSender['send']>>;
     const startedAt = new Date();
+    // The body stored on the record (a retry, a redeliver), else built now and fixed on the record by this attempt's
+    // completion. Built from the terminal record, which no later write changes, so a resend after a crash before the
+    // completion sends the same bytes too.
+    const fixed = record.webhook_body;
+    const body = fixed ?? buildBody(record);
     try {
-      // The body stored on the record once fixed (a retry, a redeliver), else fixed now.
-      const body = record.webhook_body ?? (await store.requests.webhookBody(p, requestId, () => buildBody(record)));
       const headers = signWebhook({ secret: await secretsOf(tenant), id: webhookId, timestamp: startedAt, body });
       result = await deps.sender.send({ url, headers, body });
     } finally {
       release();
     }
+    const newBody = fixed === undefined ? { body } : {};
     m.webhookDeliveryDuration.observe(result.durationMs / 1000);
     const status = result.status;
     // The next attempt's delay, chosen now so that the delivery log can say when it is.
@@ -345,6 +372,7 @@ export function createDeliverProcessor(deps: DeliverProcessorDeps): {
         log().info({ status, redeliver, durationMs: result.durationMs }, 'webhook delivered');
         return {
           result: 'delivered',
+          ...newBody,
           log: entry,
           mark: 'delivered',
           onMarked: (marked) => {
@@ -361,16 +389,16 @@ export function createDeliverProcessor(deps: DeliverProcessorDeps): {
       case 'gone':
         m.webhookDeliveries.inc({ outcome: 'gone' });
         log().warn({ status }, 'receiver answered 410 Gone; no further attempts');
-        return { result: 'gone', log: entry, mark: 'gone' };
+        return { result: 'gone', ...newBody, log: entry, mark: 'gone' };
       case 'aborted':
         m.webhookDeliveries.inc({ outcome: 'aborted' });
         log().warn({ status }, 'receiver answered webhook-delivery: abort-message; no further attempts');
-        return { result: 'aborted', log: entry, mark: 'aborted' };
+        return { result: 'aborted', ...newBody, log: entry, mark: 'aborted' };
       case 'refused':
         await deadLetter('refused', result);
         m.webhookDeliveries.inc({ outcome: 'refused' });
         log().warn({ error: result.error }, 'callback address refused by the address policy; outcome dead-lettered');
-        return { result: 'dead_letter', log: entry };
+        return { result: 'dead_letter', ...newBody, log: entry };
       case 'retry': {
         if (disabledNow) {
           await deadLetter('endpoint_disabled', result);
@@ -379,20 +407,20 @@ export function createDeliverProcessor(deps: DeliverProcessorDeps): {
             { status, error: result.error },
             'delivery failed and its endpoint is now disabled; dead-lettered',
           );
-          return { result: 'dead_letter', log: entry };
+          return { result: 'dead_letter', ...newBody, log: entry };
         }
         if (nextDelayMs === undefined) {
           await deadLetter('exhausted', result);
           m.webhookDeliveries.inc({ outcome: 'dead_letter' });
           log().warn({ status, error: result.error, attempts }, 'last delivery attempt failed; outcome dead-lettered');
-          return { result: 'dead_letter', log: entry };
+          return { result: 'dead_letter', ...newBody, log: entry };
         }
         m.webhookDeliveries.inc({ outcome: 'retry' });
         log().info(
           { status, error: result.error, retryAfterMs: result.retryAfterMs },
           'delivery attempt failed; will retry',
         );
-        return { result: 'retry', log: entry, retryAtMs: Date.now() + nextDelayMs };
+        return { result: 'retry', ...newBody, log: entry, retryAtMs: Date.now() + nextDelayMs };
       }
     }
   };

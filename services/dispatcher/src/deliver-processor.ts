@@ -248,6 +248,10 @@ export function createDeliverProcessor(deps: DeliverProcessorDeps): {
     // bindings at once, a cost paid thousands of times a second for lines that are mostly never written).
     const bind: Record<string, unknown> = { requestId, webhookId, attempt, redeliver };
     const log = () => deps.logger.child(bind);
+    /** Lines written for most deliveries: not even the child is made when their level is off. */
+    const info = (obj: Record<string, unknown>, msg: string) => {
+      if (deps.logger.isLevelEnabled('info')) log().info(obj, msg);
+    };
     if (p === undefined || p !== partition) {
       log().error({ partition }, 'delivery of a request of another partition; dropped');
       return { result: 'invalid_job' };
@@ -268,7 +272,9 @@ export function createDeliverProcessor(deps: DeliverProcessorDeps): {
     if (!redeliver && (record.delivered_at !== undefined || record.gone_at !== undefined)) {
       // Delivered, or refused for good with 410, by an earlier claim whose completion was lost (its dispatcher died).
       m.webhookDeliveries.inc({ outcome: 'skipped' });
-      log().debug({ gone: record.gone_at !== undefined }, 'outcome already delivered or gone; skipped');
+      if (deps.logger.isLevelEnabled('debug')) {
+        log().debug({ gone: record.gone_at !== undefined }, 'outcome already delivered or gone; skipped');
+      }
       return { result: 'skipped' };
     }
 
@@ -369,7 +375,7 @@ export function createDeliverProcessor(deps: DeliverProcessorDeps): {
     switch (result.outcome) {
       case 'delivered': {
         m.webhookDeliveries.inc({ outcome: 'delivered' });
-        log().info({ status, redeliver, durationMs: result.durationMs }, 'webhook delivered');
+        info({ status, redeliver, durationMs: result.durationMs }, 'webhook delivered');
         return {
           result: 'delivered',
           ...newBody,

@@ -10,8 +10,8 @@
 ]]
 --- @include "outbox"
 --- @include "facade"
---- @include "delivery"
 local finished_ids = {}
+local finished_prune = nil
 local function finish(tag, key, id, now, retention, partition)
   redis.call('HSET', key, 'completed_at', now)
   redis.call('PEXPIRE', key, retention)
@@ -33,17 +33,24 @@ local function finish(tag, key, id, now, retention, partition)
     finished_ids[#finished_ids + 1] = id
     return facade_line_done(tag, fbatch, redis.call('HGET', key, 'status'), now, retention, partition)
   end
-  dlv_due_add(tag, id, now)
-  -- Until its outcome is delivered, gone or dead-lettered: a deleted deliver job must not mean a lost outcome (14.6).
+  -- Its first delivery, due now (a request finishes once, so it is neither due nor claimed yet).
+  redis.call('ZADD', key_dlv_due(tag), now, id)
+  -- Until its outcome is delivered, gone or dead-lettered: a deleted delivery must not mean a lost outcome (14.6).
   redis.call('ZADD', key_undelivered(tag), now, id)
-  -- By finish time, for replays of a time range (SPEC §16); older than the records' retention is dropped on the way.
+  -- By finish time, for replays of a time range (SPEC §16); older than the records' retention is dropped once per
+  -- script call (publish_finished), not once per request.
   redis.call('ZADD', key_finished(tag), now, id)
-  redis.call('ZREMRANGEBYSCORE', key_finished(tag), '-inf', now - retention)
+  finished_prune = now - retention
   finished_ids[#finished_ids + 1] = id
   return false
 end
 -- Wakes the connections waiting for these outcomes (transparent mode); a missed notice is covered by their re-reads.
+-- Also drops the finished index's members older than the records' retention.
 local function publish_finished(tag)
+  if finished_prune then
+    redis.call('ZREMRANGEBYSCORE', key_finished(tag), '-inf', finished_prune)
+    finished_prune = nil
+  end
   if #finished_ids == 0 then return end
   redis.call('PUBLISH', key_outcomes(tag), table.concat(finished_ids, ' '))
   finished_ids = {}

@@ -83,6 +83,11 @@ export class Deliveries {
       const member = String(reply[i]);
       deliveries.push({ member, ...parseDeliveryMember(member), attemptsMade: Number(reply[i + 1]), fence });
     }
+    // REDIS_DURABILITY=replica: nothing is sent before the outcome it tells is on a replica. The settle that made these
+    // deliveries due ran before this claim, so a WAIT after the claim (this client's last write) covers it too; a
+    // settle lost in a failover would otherwise be told with one body and, settled again, with another (the
+    // Sentinel fault phase found this). Unconfirmed: the claim throws and its leases run out.
+    if (deliveries.length > 0 && this.ctx.confirming) await this.ctx.confirm();
     return { deliveries, nextDueAt: next >= 0 ? next : undefined, reclaimed: Number(reply[2]) };
   }
 

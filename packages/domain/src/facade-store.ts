@@ -98,8 +98,8 @@ export interface FacadeLineResult {
   id: string;
   status: string | undefined;
   customId: string | undefined;
-  /** JSON text `{status_code, body}` as settled. */
-  response: string | undefined;
+  /** JSON text `{status_code, body}` as settled, as its bytes (written out as read, never decoded). */
+  response: Buffer | undefined;
   /** JSON text `{code, message}`. */
   error: string | undefined;
   completedAt: number | undefined;
@@ -301,29 +301,32 @@ export class FacadeStore {
     if ((await this.ctx.redis.get(key)) === token) await this.ctx.redis.del(key);
   }
 
-  /** What the result files need of lines [from, from + count) of a batch, in line order. */
+  /**
+   * What the result files need of lines [from, from + count) of a batch, in line order: one script call for the page
+   * (facade-results), not one HMGET per line.
+   */
   async lineResults(p: PartitionId, batchId: string, from: number, count: number): Promise<FacadeLineResult[]> {
     const k = this.k(p);
-    const pipeline = this.ctx.redis.pipeline();
-    const ids: string[] = [];
-    for (let i = from; i < from + count; i++) {
-      const id = facadeLineId(batchId, i);
-      ids.push(id);
-      pipeline.hmget(k.req(id), 'status', 'client_ref', 'response', 'error', 'completed_at');
-    }
-    const replies = (await pipeline.exec()) ?? [];
-    return replies.map(([err, value], i) => {
-      if (err) throw err;
-      const [status, customId, response, error, completedAt] = value as Array<string | null>;
-      return {
+    const ids: string[] = new Array(count);
+    for (let i = 0; i < count; i++) ids[i] = facadeLineId(batchId, from + i);
+    const v = await this.ctx.redis.bbFacadeResultsBuffer(
+      k.facadeBatch(batchId),
+      JSON.stringify({ tag: k.tag }),
+      ...ids,
+    );
+    const text = (b: Buffer | null | undefined) => (b ? b.toString('utf8') : undefined);
+    const out: FacadeLineResult[] = new Array(count);
+    for (let i = 0, j = 0; i < count; i++, j += 5) {
+      out[i] = {
         id: ids[i] as string,
-        status: status ?? undefined,
-        customId: customId ?? undefined,
-        response: response ?? undefined,
-        error: error ?? undefined,
-        completedAt: num(completedAt ?? undefined),
+        status: text(v[j]),
+        customId: text(v[j + 1]),
+        response: v[j + 2] ?? undefined,
+        error: text(v[j + 3]),
+        completedAt: num(text(v[j + 4])),
       };
-    });
+    }
+    return out;
   }
 
   /** The custom_ids of lines of an input file's chunk (lines that never became requests, e.g. a failed create). */

@@ -117,6 +117,10 @@ async function main(): Promise<void> {
         for (let i = chunk.indexOf(10); i >= 0; i = chunk.indexOf(10, i + 1)) downLines++;
       }
       const downS = (Date.now() - tDown) / 1000;
+      // A download cut short must not pass for a slow one: every completed line is in the output file.
+      if (downLines !== done.request_counts?.completed) {
+        throw new Error(`output file has ${downLines} lines, ${done.request_counts?.completed} completed`);
+      }
       const peak = ingest.rss.peak(t0);
       const peakIn = (from: number, to: number) =>
         Math.max(0, ...ingest.rss.samples.filter((s) => s.t >= from && s.t <= to).map((s) => s.mb));

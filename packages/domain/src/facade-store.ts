@@ -55,6 +55,8 @@ export interface FacadeFileRecord {
   chunks: number;
   /** The first line (1-based) of each url the file's lines use. */
   urls: Record<string, number>;
+  /** Input tokens of the file's lines by model (the budget check of a batch created from it, SPEC §15). */
+  models: Record<string, number>;
   created_at: number;
   enqueuing: number;
 }
@@ -155,6 +157,7 @@ export class FacadeStore {
         tag: k.tag,
         ...file,
         urls: JSON.stringify(file.urls),
+        models: JSON.stringify(file.models),
         now,
         retention: this.ctx.options.retentionMs,
       }),
@@ -174,6 +177,7 @@ export class FacadeStore {
       lines: num(h.lines) ?? 0,
       chunks: num(h.chunks) ?? 0,
       urls: h.urls ? (JSON.parse(h.urls) as Record<string, number>) : {},
+      models: h.models ? (JSON.parse(h.models) as Record<string, number>) : {},
       created_at: num(h.created_at) ?? 0,
       enqueuing: num(h.enqueuing) ?? 0,
     };
@@ -213,8 +217,19 @@ export class FacadeStore {
       idempotencyKey: string | undefined;
       errors: unknown;
     },
+    /** Quotas as enqueue-many applies them (0 or absent: none); `…Elsewhere`: open requests in other partitions. */
+    limits: {
+      tenantMax?: number | undefined;
+      tenantElsewhere?: number;
+      globalMax?: number;
+      globalElsewhere?: number;
+    } = {},
   ): Promise<
-    { kind: 'created'; outbox: string } | { kind: 'replayed'; id: string } | { kind: 'no_file' } | { kind: 'exists' }
+    | { kind: 'created'; outbox: string }
+    | { kind: 'replayed'; id: string }
+    | { kind: 'no_file' }
+    | { kind: 'exists' }
+    | { kind: 'quota_tenant' | 'quota_global'; open: number }
   > {
     const k = this.k(p);
     const reply = await this.ctx.redis.bbFacadeCreate(
@@ -235,10 +250,15 @@ export class FacadeStore {
         errors: b.errors === undefined ? '' : JSON.stringify(b.errors),
         retention: this.ctx.options.retentionMs,
         partition: p,
+        tenantLimit: limits.tenantMax ?? 0,
+        tenantElsewhere: limits.tenantElsewhere ?? 0,
+        globalLimit: limits.globalMax ?? 0,
+        globalElsewhere: limits.globalElsewhere ?? 0,
       }),
     );
     const kind = String(reply[0]);
     if (kind === 'replayed') return { kind, id: String(reply[1]) };
+    if (kind === 'quota_tenant' || kind === 'quota_global') return { kind, open: Number(reply[1]) };
     if (kind === 'created') return { kind, outbox: String(reply[1] ?? '') };
     return { kind: kind as 'no_file' | 'exists' };
   }

@@ -22,7 +22,8 @@ export async function streamResultFile(
   kind: 'output' | 'errors',
   res: Response,
 ): Promise<void> {
-  const facade = runtime.store.facade;
+  // The worker connection: a page's script may take longer than the request path's 1 s command timeout on a busy box.
+  const facade = runtime.workerStore.facade;
   const p = facade.partitionOf(batch.id) as number;
   const total = batch.enq_lines;
   const ahead: Array<Promise<FacadeLineResult[]>> = [];
@@ -39,14 +40,22 @@ export async function streamResultFile(
   res.once('close', () => {
     aborted = true;
   });
-  fill();
-  while (ahead.length > 0 && !aborted) {
-    const page = await (ahead.shift() as Promise<FacadeLineResult[]>);
+  try {
     fill();
-    const out = new PageBuilder();
-    for (const r of page) renderLine(batch, r, kind, out);
-    const bytes = out.finish();
-    if (bytes.length > 0 && !res.write(bytes)) await new Promise((r) => res.once('drain', r));
+    while (ahead.length > 0 && !aborted) {
+      const page = await (ahead.shift() as Promise<FacadeLineResult[]>);
+      fill();
+      const out = new PageBuilder();
+      for (const r of page) renderLine(batch, r, kind, out);
+      const bytes = out.finish();
+      if (bytes.length > 0 && !res.write(bytes)) await new Promise((r) => res.once('drain', r));
+    }
+  } catch (err) {
+    // Headers (200) are out: ending the body normally would hand the client a short file that looks whole. The
+    // connection is cut instead, so the client sees the download fail and retries it.
+    runtime.logger.warn({ batchId: batch.id, kind, err: (err as Error).message }, 'result file download cut');
+    res.destroy(err as Error);
+    return;
   }
   res.end();
 }

@@ -26,6 +26,11 @@ import { profileIn, profileMarkdown, summarizeProfile } from './profile.js';
 
 const N = Number(process.env.BENCH_LINES ?? 1_000_000);
 const PROFILE = process.env.BENCH_PROFILE === '1';
+/**
+ * Stop after the upload (memory experiments on the upload alone); BENCH_NODE_OPTIONS is passed to every service as
+ * NODE_OPTIONS (e.g. `--max-old-space-size=200` to see how much of the RSS growth is garbage V8 has not collected yet).
+ */
+const UPLOAD_ONLY = process.env.BENCH_UPLOAD_ONLY === '1';
 const out = (line: string) => process.stdout.write(`${line}\n`);
 const WORDS = 'summarise classify the quarterly report customer ticket invoice shipment delayed refund review'.split(
   ' ',
@@ -73,7 +78,13 @@ async function main(): Promise<void> {
     const pipe = await startPipeline(
       h,
       { SIM_VALIDATING_MS: '0', SIM_LINES_PER_SECOND: '0', SIM_FINALIZING_MS: '0' },
-      { BATCH_MAX_WAIT_MS: '2000', POLL_INTERVAL_MS: '200', POLL_MAX_INTERVAL_MS: '1000', LOG_LEVEL: 'warn' },
+      {
+        BATCH_MAX_WAIT_MS: '2000',
+        POLL_INTERVAL_MS: '200',
+        POLL_MAX_INTERVAL_MS: '1000',
+        LOG_LEVEL: 'warn',
+        ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}),
+      },
       { profile: PROFILE ? ['ingest-api'] : [] },
     );
     try {
@@ -89,6 +100,13 @@ async function main(): Promise<void> {
         `S9: upload ${uploadS.toFixed(1)} s = ${Math.round(N / uploadS)} lines/s (baseline read+parse ${Math.round(baseline)} lines/s)`,
       );
       const tCreate = Date.now();
+      if (UPLOAD_ONLY) {
+        await new Promise((r) => setTimeout(r, 500));
+        out(
+          `S9 UPLOAD ${JSON.stringify({ lines: N, ingestRssBeforeMb: rssBefore, ingestRssPeakMb: ingest.rss.peak(t0), loadAvg: (await import('node:os')).loadavg() })}`,
+        );
+        return;
+      }
       const batch = await client.batches.create({
         input_file_id: uploaded.id,
         endpoint: '/v1/chat/completions',

@@ -73,8 +73,8 @@ export const FULL: Plan = {
   s7: { connections: 10_000 },
   s8: { count: 10_000 },
   s10: { finished: 10_000, curve: [10_000, 100_000, 300_000, 1_000_000] },
-  s11: { rates: [1000, 3000, 10_000], seconds: 6, warmupS: 2, reps: 2 },
-  s12: { ops: 200_000 },
+  s11: { rates: [1000, 3000, 10_000], seconds: 5, warmupS: 2, reps: 2 },
+  s12: { ops: 120_000 },
   profile: false,
 };
 

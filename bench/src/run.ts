@@ -1,5 +1,6 @@
 /**
- * `pnpm bench` (full) and `pnpm bench:quick`: runs scenarios S1–S6 of issue 9 and S7 of issue 18, each beside its baseline, prints a table
+ * `pnpm bench` (full) and `pnpm bench:quick`: runs scenarios S1–S6 of issue 9, S7 of issue 18, S8 of issue 20 and S10–S12
+ * of issue 26 (Redis memory, intake added latency, Redis ceilings), each beside its baseline, prints a table
  * and writes `benchmarks.md`, `benchmarks.json` and the SVG plots (full: `docs/`; quick: `bench/results/quick/`).
  *
  *   pnpm bench [--only S1,S3] [--out DIR] [--profile]

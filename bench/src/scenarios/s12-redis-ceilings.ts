@@ -520,6 +520,8 @@ export async function runS12(h: Harness, plan: Plan, earlier: ScenarioResult[] =
             const f = figures[st];
             if (!f) return `${st} not measured`;
             const share = f.perS / ceilings[st].perS;
+            if (f.from !== 'this run')
+              return `${st}: its figure is from another run under another load, no share to read`;
             return share >= 0.5
               ? `${st} at ${Math.round(share * 100)} % of its ceiling is bound by Redis`
               : `${st} at ${Math.round(share * 100)} % is bound by its own process (CPU: parsing, JSON, HTTP, signing), not by Redis`;

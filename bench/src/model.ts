@@ -72,7 +72,7 @@ export const FULL: Plan = {
   s6: { directS: 120, prompts: 10_000, reps: 3 },
   s7: { connections: 10_000 },
   s8: { count: 10_000 },
-  s10: { finished: 10_000, curve: [10_000, 100_000, 300_000, 1_000_000] },
+  s10: { finished: 5_000, curve: [10_000, 100_000, 300_000, 1_000_000] },
   s11: { rates: [1000, 3000, 10_000], seconds: 5, warmupS: 2, reps: 2 },
   s12: { ops: 120_000 },
   profile: false,

@@ -16,6 +16,7 @@
  * 1 536-dimension float vectors; routed by the poller the same way, after the chat reps of the same run, and compared
  * with their lines/s (target: within 2×) and with the ≤ 256 MB RSS bound.
  */
+
 import { once } from 'node:events';
 import { createWriteStream, openAsBlob } from 'node:fs';
 import { rm } from 'node:fs/promises';
@@ -23,15 +24,13 @@ import { join } from 'node:path';
 import { batchLine, newFlushId } from '@batchbridge/domain';
 import { FLUSH_METADATA_KEY } from '@batchbridge/provider';
 import type { Runtime } from '@batchbridge/runtime';
-import { EMBEDDINGS_GROUP, GROUP, seedRequests } from '../fixtures.js';
+import { EMBEDDING_INPUT_CHARS, EMBEDDINGS_GROUP, GROUP, seedRequests } from '../fixtures.js';
 import type { Harness, Receiver, Sim } from '../harness.js';
 import { type Plan, progress, type Row, type ScenarioResult } from '../model.js';
 import { sleep, spawnTs, waitUntil } from '../procs.js';
 import { fmt, round, summarize } from '../stats.js';
 
 const BODY_BYTES = 400;
-/** Characters of text per embedding input (a RAG chunk of about 250 tokens). */
-const EMBEDDING_INPUT_CHARS = 1_000;
 
 interface Prepared {
   rt: Runtime;

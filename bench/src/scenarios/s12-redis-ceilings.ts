@@ -440,7 +440,9 @@ export async function runS12(h: Harness, plan: Plan, earlier: ScenarioResult[] =
     const c = ceilings[stage];
     return {
       metric: `${stage} Redis ceiling, requests/s (${c.how})`,
-      value: f ? `${Math.round(f.perS).toLocaleString('en-US')} (${f.what})` : 'n/a',
+      value: f
+        ? `${Math.round(f.perS).toLocaleString('en-US')} (${f.what}${f.from === 'this run' ? '' : `, ${f.from}`})`
+        : 'n/a',
       baseline: Math.round(c.perS).toLocaleString('en-US'),
       ratio: f ? `${round((f.perS / c.perS) * 100, 1)} %` : '',
     };

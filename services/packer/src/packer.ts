@@ -11,6 +11,7 @@ import type { CrashPoint } from './crash-points.js';
 import { BatchCreateLimiter } from './create-limiter.js';
 import { createFlushProcessor } from './flush-processor.js';
 import { deadlinePass } from './lanes/deadline-pass.js';
+import { escalatePass } from './lanes/escalate-pass.js';
 import { createLaneProcessor } from './lanes/lane-processor.js';
 import { laneSweep } from './lanes/lane-sweep.js';
 import { packPartition } from './pack-partition.js';
@@ -125,6 +126,7 @@ export async function startPacker(runtime: Runtime, options: PackerOptions = {})
   });
   // The fast lanes (SPEC §10): their provider calls, and the pass that moves queued requests whose deadline is at risk.
   const scheduler = new LaneScheduler(runtime);
+  const escalationAsks = new Map<string, number>();
   const lanes = await startWorkerGroup({
     kind: 'lane',
     keys: runtime.keys,
@@ -148,6 +150,20 @@ export async function startPacker(runtime: Runtime, options: PackerOptions = {})
           }
         },
       },
+      ...(config.deadlines.escalate.enabled
+        ? [
+            {
+              name: 'escalation pass',
+              everyMs: Math.max(config.deadlines.passMs, 1_000),
+              run: async () => {
+                for (const p of runtime.keys.allPartitions()) {
+                  if (lanes.stopped) return;
+                  await escalatePass(runtime, store, scheduler, p, escalationAsks);
+                }
+              },
+            },
+          ]
+        : []),
       {
         name: 'lane sweep',
         everyMs: sweepMs,

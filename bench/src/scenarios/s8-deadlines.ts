@@ -3,7 +3,7 @@
  * simulator with slow batches (each stays `validating` for two minutes), through every service in its own process.
  * The scheduler puts each on the cheapest lane expected to meet its deadline (batch, flex at batch price, realtime);
  * the realtime/flex budget is 32 calls in flight across the services, and 5 % of flex calls are answered 429
- * `resource_unavailable`. Figures: share of deadlines met, share of requests answered at batch price (batch or
+ * `resource_unavailable`; half the prompts ask gpt-5-mini (flex at OpenAI), half gpt-4o-mini (no flex). Figures: share of deadlines met, share of requests answered at batch price (batch or
  * flex), and cost against the baseline — the same workload in the same run from a tenant limited to realtime.
  * Cost counts a request at 1 on realtime and 0.5 on batch or flex (OpenAI's batch and flex discount; same tokens).
  */
@@ -49,6 +49,14 @@ interface Shot {
   allDoneS: number;
 }
 
+/** Half the prompts ask gpt-4o-mini (no flex tier at OpenAI), half gpt-5-mini (which has one). */
+const FLEX_MODEL = 'gpt-5-mini';
+function s8Body(i: number): string {
+  const body = JSON.parse(chatBody(i, 1024).json) as { model: string };
+  if (i % 2 === 1) body.model = FLEX_MODEL;
+  return JSON.stringify(body);
+}
+
 /** Deadline i of the workload, seconds: log-uniform in [10, 3600], the same for both runs. */
 function deadlineS(i: number): number {
   const u = ((i * 2654435761) >>> 0) / 2 ** 32;
@@ -77,7 +85,7 @@ async function runOnce(h: Harness, n: number, apiKey: string, label: string): Pr
                 'x-deadline': String(deadlineS(i)),
                 'idempotency-key': randomUUID(),
               },
-              body: chatBody(i, 1024).json,
+              body: s8Body(i),
             });
             const text = await res.body.text();
             if (res.statusCode === 202) {
@@ -161,7 +169,7 @@ export async function runS8(h: Harness, plan: Plan): Promise<ScenarioResult> {
       settings: { ...S8_SIM, ...S8_ENV },
     },
     notes: [
-      `${n.toLocaleString('en-US')} prompts (1 KB) with deadlines drawn log-uniformly from 10 s to 1 h are POSTed ` +
+      `${n.toLocaleString('en-US')} prompts (1 KB; half gpt-4o-mini, which has no flex tier, half gpt-5-mini) with deadlines drawn log-uniformly from 10 s to 1 h are POSTed ` +
         `(${CONCURRENCY} in flight) with \`X-Deadline\`; every service runs in its own process, the simulator with slow ` +
         'batches (two minutes in `validating`) and 5 % of flex calls answered 429 `resource_unavailable`. ' +
         `Settings: ${Object.entries({ ...S8_SIM, ...S8_ENV })

@@ -191,6 +191,12 @@ export function createMetricsCatalog(registry: Registry) {
       labelNames: ['lane', 'provider'] as const,
       registers,
     }),
+    laneCallsAfterStall: new Counter({
+      name: 'batchbridge_lane_calls_after_stall_total',
+      help: 'Fast-lane calls made by a job that stalled before (its worker died or lost its lock, perhaps mid-call): the provider may have answered and charged the earlier call too; one answer is settled. By lane and provider.',
+      labelNames: ['lane', 'provider'] as const,
+      registers,
+    }),
     laneCalls: new Counter({
       name: 'batchbridge_lane_calls_total',
       help: 'Synchronous provider calls of the fast lanes, by lane, provider and result (ok, rejected, rate_limited, unavailable, error).',

@@ -65,6 +65,8 @@ export const LaneJob = z.object({
   lane: z.enum(['flex', 'realtime']),
   /** The lane the run is on now, once flex gave way to realtime (kept across the job's delays). */
   current: z.enum(['flex', 'realtime']).optional(),
+  /** The job's stalls already counted in `batchbridge_lane_calls_after_stall_total` (see the lane processor). */
+  stallsSeen: z.number().int().nonnegative().optional(),
 });
 export type LaneJobData = z.infer<typeof LaneJob>;
 

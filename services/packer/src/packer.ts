@@ -134,7 +134,9 @@ export async function startPacker(runtime: Runtime, options: PackerOptions = {})
     ping: runtime.redis,
     logger: log,
     processor: createLaneProcessor(runtime, { store }),
-    concurrency: options.laneConcurrency ?? 8,
+    // As many calls in flight as the largest realtime/flex concurrency budget lets (8 to 64): the budget, not the
+    // worker, is the limit that is meant to bind.
+    concurrency: options.laneConcurrency ?? laneWorkerConcurrency(runtime),
     lockDurationMs: Math.max(30_000, config.upstream.timeoutMs + 10_000),
     stalledIntervalMs: options.stalledIntervalMs ?? 30_000,
     backoffStrategy: backoffStrategy({ provider: providerBackoff(options.backoff) }),
@@ -179,4 +181,10 @@ export async function startPacker(runtime: Runtime, options: PackerOptions = {})
       await Promise.all([group.close(), lanes.close()]);
     },
   };
+}
+
+/** The lane workers' concurrency: the largest provider concurrency budget, at least 8 and at most 64. */
+function laneWorkerConcurrency(runtime: Runtime): number {
+  const budgets = runtime.providers.configs.map((c) => c.realtime?.concurrency ?? 0);
+  return Math.min(64, Math.max(8, ...budgets));
 }

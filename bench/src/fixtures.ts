@@ -91,6 +91,9 @@ export interface SeedOptions {
 }
 
 /** Enqueues `count` requests of the bench tenant into one group; returns their ids in order. */
+/** Characters of text per embedding input (a RAG chunk of about 250 tokens). */
+export const EMBEDDING_INPUT_CHARS = 1_000;
+
 export async function seedRequests(store: Store, options: SeedOptions): Promise<string[]> {
   const partition = options.partition ?? 0;
   const ids: string[] = [];

@@ -35,7 +35,8 @@ export interface Plan {
   mode: 'full' | 'quick';
   reps: number;
   s1: { warmupS: number; closedS: number; openS: number; rates: number[]; connections: number; bodyBytes: number };
-  s2: { count: number; bodyBytes: number; bigBodyBytes: number | undefined };
+  /** `embeddings`: also pack `count` embeddings requests (one 1 000-character input each) into one batch. */
+  s2: { count: number; bodyBytes: number; bigBodyBytes: number | undefined; embeddings: boolean };
   /** `embeddingInputs`: the embeddings variant's batch (one input per request, 1 536-dimension float vectors). */
   s3: {
     lines: number;
@@ -59,7 +60,7 @@ export const FULL: Plan = {
   mode: 'full',
   reps: 3,
   s1: { warmupS: 3, closedS: 10, openS: 8, rates: [500, 1000, 1500, 2000, 3000], connections: 64, bodyBytes: 2048 },
-  s2: { count: 50_000, bodyBytes: 1024, bigBodyBytes: 3_800 },
+  s2: { count: 50_000, bodyBytes: 1024, bigBodyBytes: 3_800, embeddings: true },
   s3: { lines: 50_000, bigLines: 230_000, embeddingInputs: 50_000 },
   s4: { concurrency: 64 },
   s5: { count: 10_000, clientConcurrency: 32 },
@@ -73,7 +74,7 @@ export const QUICK: Plan = {
   mode: 'quick',
   reps: 1,
   s1: { warmupS: 1, closedS: 3, openS: 3, rates: [1500], connections: 64, bodyBytes: 2048 },
-  s2: { count: 5_000, bodyBytes: 1024, bigBodyBytes: undefined },
+  s2: { count: 5_000, bodyBytes: 1024, bigBodyBytes: undefined, embeddings: true },
   s3: { lines: 5_000, bigLines: undefined, embeddingInputs: 5_000 },
   s4: { concurrency: 64 },
   s5: { count: 1_000, clientConcurrency: 32 },

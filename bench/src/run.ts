@@ -112,7 +112,7 @@ async function profileUnmet(h: Harness, base: Plan, all: ScenarioResult[]): Prom
     reps: 1,
     profile: true,
     s1: { ...base.s1, rates: [], closedS: 8 },
-    s2: { ...base.s2, count: Math.min(base.s2.count, 20_000), bigBodyBytes: undefined },
+    s2: { ...base.s2, count: Math.min(base.s2.count, 20_000), bigBodyBytes: undefined, embeddings: false },
     s3: { lines: Math.min(base.s3.lines, 20_000), bigLines: undefined, embeddingInputs: undefined },
   };
   const attach = (id: ScenarioId, service: string) => {

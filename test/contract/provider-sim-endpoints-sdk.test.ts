@@ -88,7 +88,8 @@ describe('realtime calls through the openai SDK', () => {
     input.forEach((text, i) => {
       const expected = Array.from(simulatedEmbedding('text-embedding-3-small', text, 1536));
       expect(floats.data[i]?.index).toBe(i);
-      expect(floats.data[i]?.embedding).toEqual(expected);
+      // The float form is written as OpenAI writes it (≤ 9 digits): read back as float32, the same values.
+      expect(floats.data[i]?.embedding.map(Math.fround)).toEqual(expected);
     });
     // Inputs are told apart: routing can be checked vector by vector.
     expect(floats.data[0]?.embedding).not.toEqual(floats.data[1]?.embedding);
@@ -97,7 +98,7 @@ describe('realtime calls through the openai SDK', () => {
 
     // Without encoding_format the SDK asks for base64 and decodes it into floats itself.
     const decoded = await client.embeddings.create({ model: 'text-embedding-3-small', input });
-    expect(decoded.data.map((d) => d.embedding)).toEqual(floats.data.map((d) => d.embedding));
+    expect(decoded.data.map((d) => d.embedding)).toEqual(floats.data.map((d) => d.embedding.map(Math.fround)));
 
     // With encoding_format 'base64' the SDK hands over the string: little-endian float32.
     const raw = await client.embeddings.create({ model: 'text-embedding-3-small', input, encoding_format: 'base64' });
@@ -105,7 +106,7 @@ describe('realtime calls through the openai SDK', () => {
     expect(typeof text).toBe('string');
     const bytes = Buffer.from(text, 'base64');
     const values = Array.from({ length: bytes.length / 4 }, (_, i) => bytes.readFloatLE(i * 4));
-    expect(values).toEqual(floats.data[0]?.embedding);
+    expect(values).toEqual(floats.data[0]?.embedding.map(Math.fround));
   });
 
   it('embeddings.create honours dimensions and takes token arrays', async () => {
@@ -116,7 +117,9 @@ describe('realtime calls through the openai SDK', () => {
       encoding_format: 'float',
     });
     expect(short.data[0]?.embedding).toHaveLength(256);
-    expect(short.data[0]?.embedding).toEqual(Array.from(simulatedEmbedding('text-embedding-3-large', 'gamma', 256)));
+    expect(short.data[0]?.embedding.map(Math.fround)).toEqual(
+      Array.from(simulatedEmbedding('text-embedding-3-large', 'gamma', 256)),
+    );
     const full = await client.embeddings.create({ model: 'text-embedding-3-large', input: 'gamma' });
     expect(full.data[0]?.embedding).toHaveLength(3072);
 

@@ -11,7 +11,7 @@ import { createWriteStream, openAsBlob } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { batchLine } from '@batchbridge/domain';
-import { chatBody, seedRequests } from '../fixtures.js';
+import { chatBody, EMBEDDING_INPUT_CHARS, seedRequests } from '../fixtures.js';
 import type { Harness, Sim } from '../harness.js';
 import { type Plan, progress, type Row, type ScenarioResult } from '../model.js';
 import { waitUntil } from '../procs.js';
@@ -33,6 +33,7 @@ async function packOnce(
   label: string,
   stuck: string[],
   padTools = false,
+  embeddings = false,
 ): Promise<PackShot | undefined> {
   await h.flush();
   const prefix = h.prefix('s2');
@@ -51,6 +52,7 @@ async function packOnce(
       count,
       bodyBytes,
       padTools,
+      embeddings,
       onProgress: (n) => {
         if (n - shown >= 10_000 || n === count) {
           shown = n;
@@ -126,6 +128,7 @@ export async function runS2(h: Harness, plan: Plan): Promise<ScenarioResult> {
   const stuck: string[] = [];
   const base: number[] = [];
   let big: PackShot | undefined;
+  let embedded: PackShot | undefined;
   try {
     for (let rep = 1; rep <= plan.reps; rep++) {
       const shot = await packOnce(h, plan, sim, p.count, p.bodyBytes, `rep ${rep}/${plan.reps}`, stuck);
@@ -147,6 +150,14 @@ export async function runS2(h: Harness, plan: Plan): Promise<ScenarioResult> {
           `200 MB case: ${big.fileMb.toFixed(0)} MB in ${big.seconds.toFixed(1)} s, packer RSS +${big.rssGrowthMb.toFixed(0)} MB`,
         );
     }
+    if (p.embeddings) {
+      embedded = await packOnce(h, plan, sim, p.count, EMBEDDING_INPUT_CHARS, 'embeddings', stuck, false, true);
+      if (embedded)
+        progress(
+          'S2',
+          `embeddings: ${p.count} requests packed and uploaded in ${embedded.seconds.toFixed(2)} s, packer RSS +${embedded.rssGrowthMb.toFixed(0)} MB`,
+        );
+    }
   } finally {
     await sim.child.stop();
   }
@@ -164,6 +175,19 @@ export async function runS2(h: Harness, plan: Plan): Promise<ScenarioResult> {
     },
     { metric: 'packer RSS growth MB', value: fmt(growth) },
   ];
+  if (embedded) {
+    rows.push(
+      {
+        metric: `pack ${p.count.toLocaleString('en-US')} embeddings requests → 1 batch, s`,
+        value: embedded.seconds.toFixed(2),
+        baseline: `${fmt(secs, 2)} (chat, this run)`,
+        ratio: `${(embedded.seconds / secs.median).toFixed(1)}× chat time`,
+        target: 'within 2× of chat',
+        met: embedded.seconds <= 2 * secs.median,
+      },
+      { metric: 'packer RSS growth MB, embeddings', value: embedded.rssGrowthMb.toFixed(0) },
+    );
+  }
   if (big) {
     rows.push({
       metric: `packer RSS growth MB, ${big.fileMb.toFixed(0)} MB batch`,
@@ -195,6 +219,9 @@ export async function runS2(h: Harness, plan: Plan): Promise<ScenarioResult> {
       baseline_seconds: round(baseSecs.median, 2),
       baseline_seconds_min: round(baseSecs.min, 2),
       baseline_seconds_max: round(baseSecs.max, 2),
+      ...(embedded
+        ? { embeddings: { requests: p.count, input_chars: EMBEDDING_INPUT_CHARS, ...shotJson(embedded) } }
+        : {}),
       ...(big ? { large_batch: { requests: p.count, body_bytes: p.bigBodyBytes, ...shotJson(big) } } : {}),
       targets: { seconds_max: 10, rss_growth_mb_max_at_200_mb: 150 },
     },
@@ -206,6 +233,12 @@ export async function runS2(h: Harness, plan: Plan): Promise<ScenarioResult> {
         "validation paused. RSS growth = the packer's peak RSS during the flush minus its idle RSS just before.",
       'Baseline: the same lines generated in memory, written with a plain `fs` write stream, uploaded raw with ' +
         '`fetch` + `FormData` and created with one `POST /batches`, to the same simulator.',
+      ...(embedded
+        ? [
+            `Embeddings: ${p.count.toLocaleString('en-US')} \`/v1/embeddings\` requests of one ${EMBEDDING_INPUT_CHARS}-character input ` +
+              `each, one run, packed the same way into one batch (${embedded.fileMb.toFixed(0)} MB input file).`,
+          ]
+        : []),
       ...stuck.map((s) => `**A run that did not finish:** ${s}`),
       ...(big
         ? [

@@ -16,6 +16,7 @@
  * 1 536-dimension float vectors; routed by the poller the same way, after the chat reps of the same run, and compared
  * with their lines/s (target: within 2×) and with the ≤ 256 MB RSS bound.
  */
+
 import { once } from 'node:events';
 import { createWriteStream, openAsBlob } from 'node:fs';
 import { rm } from 'node:fs/promises';
@@ -23,15 +24,13 @@ import { join } from 'node:path';
 import { batchLine, newFlushId } from '@batchbridge/domain';
 import { FLUSH_METADATA_KEY } from '@batchbridge/provider';
 import type { Runtime } from '@batchbridge/runtime';
-import { EMBEDDINGS_GROUP, GROUP, seedRequests } from '../fixtures.js';
+import { EMBEDDING_INPUT_CHARS, EMBEDDINGS_GROUP, GROUP, seedRequests } from '../fixtures.js';
 import type { Harness, Receiver, Sim } from '../harness.js';
 import { type Plan, progress, type Row, type ScenarioResult } from '../model.js';
 import { sleep, spawnTs, waitUntil } from '../procs.js';
 import { fmt, round, summarize } from '../stats.js';
 
 const BODY_BYTES = 400;
-/** Characters of text per embedding input (a RAG chunk of about 250 tokens). */
-const EMBEDDING_INPUT_CHARS = 1_000;
 
 interface Prepared {
   rt: Runtime;
@@ -428,12 +427,15 @@ export async function runS3S4(h: Harness, plan: Plan): Promise<ScenarioResult[]>
         ? [
             `Embeddings: one \`/v1/embeddings\` batch of ${p.embeddingInputs!.toLocaleString('en-US')} requests of one ` +
               `${EMBEDDING_INPUT_CHARS}-character input each (claimed with the openai profile's 50 000-input budget), ` +
-              'answered by the simulator with `text-embedding-3-small` float vectors of 1,536 dimensions: an output file ' +
+              'answered by the simulator with `text-embedding-3-small` float vectors of 1,536 dimensions, each value written ' +
+              'as OpenAI writes float32 values (7–9 significant digits, `0.0023064255`): an output file ' +
               `of ${embedded.outputMb.toFixed(0)} MB (${Math.round((embedded.outputMb * 1e6) / p.embeddingInputs!).toLocaleString('en-US')} bytes a line), ` +
               `routed once after the chat reps: ${Math.round(embedded.linesPerS).toLocaleString('en-US')} lines/s ` +
               `(${(embedded.seconds).toFixed(1)} s), poller RSS ${embedded.rssIdleMb.toFixed(0)} MB idle → ` +
               `${embedded.rssPeakMb.toFixed(0)} MB peak; download-and-split alone ran at ` +
-              `${Math.round(embedded.baselineLinesPerS).toLocaleString('en-US')} lines/s.`,
+              `${Math.round(embedded.baselineLinesPerS).toLocaleString('en-US')} lines/s. Lines this large are read with ` +
+              '`parseLazy` (services/poller/src/lazy-json.ts): the vectors are neither parsed nor serialised again; the ' +
+              "body's text goes to the settle script as the provider wrote it.",
           ]
         : []),
     ],

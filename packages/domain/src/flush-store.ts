@@ -333,7 +333,10 @@ export class FlushStore {
       partition: p,
       fence: fenceArg(fence),
     };
-    return fenced(flushId, this.ctx.redis.bbFailFlush(k.flush(flushId), JSON.stringify(options)));
+    const members = await fenced(flushId, this.ctx.redis.bbFailFlush(k.flush(flushId), JSON.stringify(options)));
+    // Before the failures are told (their delivery jobs relayed): an outcome sent must survive the master's loss.
+    await this.ctx.confirm();
+    return members;
   }
 
   private key(p: PartitionId, flushId: string): string {

@@ -331,6 +331,8 @@ export class RequestStore {
       id: string;
       kind: SettleKind;
       response?: unknown;
+      /** `response` as JSON text, when the caller has it: stored as it is. */
+      responseJson?: string;
       message?: string;
       group?: string;
       truncated?: boolean;
@@ -366,7 +368,7 @@ export class RequestStore {
             ...(item.lane ? { lane: item.lane } : {}),
             bill: item.bill,
           }),
-          item.response === undefined ? '' : JSON.stringify(item.response),
+          item.responseJson ?? (item.response === undefined ? '' : JSON.stringify(item.response)),
         );
       }
       slices.push(this.ctx.redis.bbSettleMany(keys.length, ...keys, ...args));

@@ -287,7 +287,13 @@ export class BatchRouter {
         }
         const verdict = judgeLine(line);
         const settle: SettleItem = { id: line.custom_id, kind: verdict.kind };
-        if (verdict.kind !== 'retry' && verdict.response !== undefined) settle.response = verdict.response;
+        if (verdict.kind !== 'retry' && verdict.response !== undefined) {
+          settle.response = verdict.response;
+          // The body's text as the provider sent it: the same JSON as serialising `response`, without doing so.
+          if (item.bodyJson !== undefined) {
+            settle.responseJson = `{"status_code":${verdict.response.status_code},"body":${item.bodyJson}}`;
+          }
+        }
         if (verdict.kind !== 'completed') {
           // Held until both files are read: an answered line for the same request wins (see the module comment).
           settle.message = intern(verdict.message);

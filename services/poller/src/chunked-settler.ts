@@ -23,6 +23,8 @@ export interface SettleItem {
   id: string;
   kind: SettleKind;
   response?: unknown;
+  /** `response` as JSON text, when routing already has it (a large line's body as the provider wrote it). */
+  responseJson?: string;
   message?: string;
   /** Moves a requeued request to this packing group (a failed batch split in halves). */
   group?: string;
@@ -60,11 +62,16 @@ export interface ChunkedSettlerOptions {
   onBilled?: ((billed: Billed, item: BillItem) => void) | undefined;
 }
 
+/** A chunk is settled once its items hold this much response text, even before `chunk` items (embeddings answers). */
+export const CHUNK_TEXT_CHARS = 4 * 1024 * 1024;
+
 export class ChunkedSettler {
   readonly counts: OutcomeCounts = emptyCounts();
   /** Token usage of the results this settler completed (not of stale lines), per model the provider answered with. */
   readonly usage = new Map<string, TokenUsage>();
   private items: SettleItem[] = [];
+  /** Response text held by `items` (large answers close a chunk early, so memory does not grow with answer size). */
+  private bytes = 0;
   private readonly inFlight = new Set<Promise<void>>();
   private failure: { error: unknown } | undefined;
 
@@ -72,7 +79,8 @@ export class ChunkedSettler {
 
   async add(item: SettleItem): Promise<void> {
     this.items.push(item);
-    if (this.items.length >= this.o.chunk) await this.flush();
+    this.bytes += item.responseJson?.length ?? 0;
+    if (this.items.length >= this.o.chunk || this.bytes >= CHUNK_TEXT_CHARS) await this.flush();
   }
 
   /** Waits for every added item to be settled and relayed; throws the first failure. */
@@ -86,6 +94,7 @@ export class ChunkedSettler {
     if (this.items.length === 0) return;
     const items = this.items;
     this.items = [];
+    this.bytes = 0;
     while (this.inFlight.size >= this.o.maxInFlight) await Promise.race(this.inFlight);
     this.throwIfFailed();
     // Not awaited here: the caller reads the next chunk meanwhile. A failure is kept and rethrown on the next call,

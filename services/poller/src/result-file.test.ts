@@ -8,6 +8,19 @@ import { type FileItem, readResultFile } from './result-file.js';
 const line = (id: string) =>
   `${JSON.stringify({ id: 'r', custom_id: id, response: { status_code: 200, body: {} } })}\n`;
 
+const EMBEDDINGS_BODY = {
+  object: 'list',
+  data: [{ object: 'embedding', index: 0, embedding: Array.from({ length: 1536 }, (_, i) => Math.cos(i) / 9) }],
+  model: 'text-embedding-3-small',
+  usage: { prompt_tokens: 4, total_tokens: 4 },
+};
+const EMBEDDINGS_LINE = {
+  id: 'r',
+  custom_id: 'emb',
+  response: { status_code: 200, body: EMBEDDINGS_BODY },
+  error: null,
+};
+
 // A real HTTP server standing in for a provider's `GET /v1/files/{id}/content`, with file bodies chosen per test.
 const FILES: Record<string, string> = {
   clean: line('a') + line('b'),
@@ -16,6 +29,8 @@ const FILES: Record<string, string> = {
   'cut-last-line': line('a') + line('b').slice(0, 20),
   // A line far longer than the test's 1 KiB cap, sent in many chunks, between normal lines; CRLF line ends too.
   'huge-line': `${line('a')}${JSON.stringify({ id: 'r', custom_id: 'big', pad: 'x'.repeat(200_000) })}\r\n${line('b')}`,
+  // An embeddings answer (a large line): read with parseLazy, its body text handed on as it came.
+  embeddings: `${line('a')}${JSON.stringify(EMBEDDINGS_LINE)}\n${line('b')}`,
 };
 let server: Server;
 let url: string;
@@ -54,6 +69,17 @@ describe('readResultFile', () => {
     ]);
     // Under the default cap the same line is read whole.
     expect(ids(await read('huge-line'))).toEqual(['a', 'big', 'b']);
+  });
+
+  it('reads a large line lazily: the same line, and the body text as the provider wrote it', async () => {
+    const items = await read('embeddings');
+    expect(ids(items)).toEqual(['a', 'emb', 'b']);
+    const emb = items[1]!;
+    if (emb.kind !== 'line') throw new Error('expected a line');
+    expect(emb.bodyJson).toBe(JSON.stringify(EMBEDDINGS_BODY));
+    expect(emb.line.response?.body).toEqual(EMBEDDINGS_BODY);
+    // Short lines are parsed whole and carry no body text.
+    expect(items[0]).not.toHaveProperty('bodyJson');
   });
 
   it('yields every line of a file', async () => {

@@ -14,10 +14,18 @@ import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { type ResultLine, ResultLineSchema, type ResultSource } from '@batchbridge/provider';
 import type OpenAI from 'openai';
 import { TruncatedDownloadError } from './errors.js';
+import { parseLazy, type SpanMap } from './lazy-json.js';
 
+/**
+ * A line of the file. `bodyJson`, for a large line of a provider that needs no mapping, is the text of its response
+ * body as the provider wrote it (see lazy-json.ts): stored as it is instead of being serialised again.
+ */
 export type FileItem =
-  | { kind: 'line'; line: ResultLine }
+  | { kind: 'line'; line: ResultLine; bodyJson?: string }
   | { kind: 'malformed'; lineNumber: number; reason: 'json' | 'schema' | 'line_too_long' };
+
+/** Lines longer than this (an embeddings answer) are read with `parseLazy`, shorter ones with `JSON.parse`. */
+export const LAZY_LINE_CHARS = 16 * 1024;
 
 /** The longest result line read into memory (a completion with logprobs of a long answer stays far below). */
 export const MAX_RESULT_LINE_BYTES = 32 * 1024 * 1024;
@@ -93,7 +101,7 @@ export async function* readResultSource(
   options: ReadResultFileOptions,
 ): AsyncGenerator<FileItem> {
   const fileId = source.ref;
-  const toLine = source.toResultLine ? source.toResultLine.bind(source) : (json: unknown) => json;
+  const toLine = source.toResultLine ? source.toResultLine.bind(source) : undefined;
   const abort = new AbortController();
   let idle = false;
   const timer = setTimeout(() => {
@@ -138,20 +146,29 @@ export async function* readResultSource(
   }
 }
 
-function parse(raw: RawLine, lineNumber: number, toLine: (json: unknown) => unknown): FileItem {
+function parse(raw: RawLine, lineNumber: number, toLine: ((json: unknown) => unknown) | undefined): FileItem {
   if (typeof raw !== 'string') return { kind: 'malformed', lineNumber, reason: 'line_too_long' };
+  // A provider line mapped by its adapter is read whole; so is a short line (JSON.parse is the fastest there).
+  const spans: SpanMap | undefined = !toLine && raw.length > LAZY_LINE_CHARS ? new WeakMap() : undefined;
   let json: unknown;
   try {
-    json = JSON.parse(raw);
+    json = spans ? parseLazy(raw, spans) : JSON.parse(raw);
   } catch {
     return { kind: 'malformed', lineNumber, reason: 'json' };
   }
-  let mapped: unknown;
-  try {
-    mapped = toLine(json);
-  } catch {
-    return { kind: 'malformed', lineNumber, reason: 'schema' };
+  let mapped: unknown = json;
+  if (toLine) {
+    try {
+      mapped = toLine(json);
+    } catch {
+      return { kind: 'malformed', lineNumber, reason: 'schema' };
+    }
   }
   const parsed = ResultLineSchema.safeParse(mapped);
-  return parsed.success ? { kind: 'line', line: parsed.data } : { kind: 'malformed', lineNumber, reason: 'schema' };
+  if (!parsed.success) return { kind: 'malformed', lineNumber, reason: 'schema' };
+  const body = parsed.data.response?.body;
+  const span = spans && typeof body === 'object' && body !== null ? spans.get(body) : undefined;
+  return span
+    ? { kind: 'line', line: parsed.data, bodyJson: raw.slice(span.start, span.end) }
+    : { kind: 'line', line: parsed.data };
 }

@@ -6,7 +6,8 @@
  * input>` (the string, or the token array), each uniform in [-1, 1), scaled to unit length and rounded to float32.
  * Since a shorter vector is a prefix of the same stream, renormalised, `dimensions` works like OpenAI's shortened
  * `text-embedding-3` vectors. `encoding_format: "base64"` sends the float32 values little-endian, base64-encoded, as
- * OpenAI does; the float form carries exactly the same (float32) values.
+ * OpenAI does; the float form carries the same float32 values written as OpenAI writes them (7–9 significant digits,
+ * see `float32Json`), so `Math.fround` of each number read from it is the float32 value.
  * Usage: `prompt_tokens = total_tokens =` the sum over inputs of `ceil(chars / 4)` (a string) or its length (tokens).
  *
  * The answer is produced as JSON chunks, one per vector: a request with 2 048 inputs of 3 072 dimensions is well over
@@ -134,6 +135,50 @@ export function float32ToBase64(vector: Float32Array): string {
   return bytes.toString('base64');
 }
 
+/**
+ * One float32 value as JSON, the way OpenAI writes them (`0.0023064255`, `-0.009327292`): the shortest of 7, 8 or 9
+ * significant digits that reads back as the same float32 (9 always does), not the 17 digits of the value as a double.
+ */
+export function float32Json(v: number): string {
+  const a = Math.abs(v);
+  // The common case by integer arithmetic (toPrecision is three times slower); tiny, huge or odd values by toPrecision.
+  if (a >= 1e-6 && a < 1e9) {
+    const e = Math.floor(Math.log10(a));
+    for (let digits = 7; digits <= 9; digits++) {
+      const k = digits - 1 - e;
+      if (k < 0) break;
+      const m = Math.round(a * POW10[k]!);
+      if (Math.fround(m / POW10[k]!) === a) return (v < 0 ? '-' : '') + decimal(m, k);
+    }
+  }
+  for (let digits = 7; digits < 9; digits++) {
+    const n = Number(v.toPrecision(digits));
+    if (Math.fround(n) === v) return String(n);
+  }
+  return String(Number(v.toPrecision(9)));
+}
+
+const POW10 = Array.from({ length: 23 }, (_, i) => 10 ** i);
+
+/** `m / 10^k` written out (m > 0), trailing zeros dropped: what `String()` gives for such a number. */
+function decimal(m: number, k: number): string {
+  while (k > 0 && m % 10 === 0) {
+    m /= 10;
+    k--;
+  }
+  const digits = String(m);
+  if (k === 0) return digits;
+  if (digits.length > k) return `${digits.slice(0, digits.length - k)}.${digits.slice(digits.length - k)}`;
+  return `0.${'0'.repeat(k - digits.length)}${digits}`;
+}
+
+/** A float32 vector as a JSON array (see `float32Json`). */
+export function float32ListJson(vector: Float32Array): string {
+  let out = '[';
+  for (let i = 0; i < vector.length; i++) out += (i === 0 ? '' : ',') + float32Json(vector[i] as number);
+  return `${out}]`;
+}
+
 /** Prompt tokens of one input. */
 function inputTokens(input: EmbeddingInput): number {
   return typeof input === 'string' ? estimateTokens(input) : input.length;
@@ -163,7 +208,7 @@ export function* simulatedEmbeddingsJson(body: SimEmbeddingsRequest): Generator<
   let index = 0;
   for (const input of embeddingInputs(body.input)) {
     const vector = simulatedEmbedding(body.model, input, dimensions);
-    const embedding = base64 ? JSON.stringify(float32ToBase64(vector)) : `[${vector.join(',')}]`;
+    const embedding = base64 ? JSON.stringify(float32ToBase64(vector)) : float32ListJson(vector);
     yield `${index === 0 ? '' : ','}{"object":"embedding","index":${index},"embedding":${embedding}}`;
     index++;
   }

@@ -50,7 +50,13 @@ describe('simulatedEmbeddings', () => {
     const whole = simulatedEmbeddings(body);
     expect(chunks.join('')).toBe(JSON.stringify(whole));
     expect(whole.data.map((d) => d.index)).toEqual([0, 1, 2]);
-    expect(whole.data[2]?.embedding).toEqual(Array.from(simulatedEmbedding('text-embedding-3-small', 'cccccc', 16)));
+    expect((whole.data[2]!.embedding as number[]).map(Math.fround)).toEqual(
+      Array.from(simulatedEmbedding('text-embedding-3-small', 'cccccc', 16)),
+    );
+    // Written as OpenAI writes float32 values: at most 9 significant digits, not the 17 of a double.
+    for (const n of chunks.join('').match(/-?\d\.\d+(e-?\d+)?|-?0\.\d+/g) ?? []) {
+      expect(n.replace(/^-?0\.0*|e.*$|[-.]/g, '').length).toBeLessThanOrEqual(9);
+    }
     expect(whole.usage).toEqual({ prompt_tokens: 4, total_tokens: 4 });
   });
 

@@ -1,0 +1,170 @@
+/**
+ * Reads a large result line without parsing what routing never looks at (issue 17). An embeddings answer is ~20–30 KB
+ * of numbers per line; `JSON.parse` of the vectors and `JSON.stringify` of them again for the settle script cost more
+ * than everything else routing does. Routing needs the `custom_id`, the status, an error, the usage and (for chat and
+ * Responses) the answer text, all of them small.
+ *
+ * `parseLazy` scans the line's structure (strings and brackets, found by native `indexOf` and a regular expression, so
+ * a 30 KB array of numbers is skipped in one native scan) and builds the same value `JSON.parse` would, except that a
+ * member whose text is longer than `LAZY_MEMBER_CHARS` is parsed only when read (a getter that parses once and
+ * replaces itself). A large object is built member by member the same way, so `line.response.body.usage` is parsed
+ * and `line.response.body.data` is not. It also returns where each object sits in the text, so the caller can store
+ * the provider's body text as it came instead of serialising it again.
+ *
+ * What a skipped member holds is not validated until read: the scan checks that strings end and brackets balance
+ * (a line cut short fails here as with `JSON.parse`), not that each number is well formed. Small lines and small
+ * members go through `JSON.parse` whole.
+ */
+
+/** Members longer than this are parsed only when read. */
+export const LAZY_MEMBER_CHARS = 8 * 1024;
+
+/** Where one value sits in the text: `[start, end)`. */
+export interface Span {
+  start: number;
+  end: number;
+}
+
+export class LazyJsonError extends Error {}
+
+function skipWs(s: string, i: number): number {
+  for (;;) {
+    const c = s.charCodeAt(i);
+    if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) i++;
+    else return i;
+  }
+}
+
+/** Index just past the string that starts at `i` (a `"`). */
+function endOfString(s: string, i: number): number {
+  let from = i + 1;
+  for (;;) {
+    const q = s.indexOf('"', from);
+    if (q < 0) throw new LazyJsonError('unterminated string');
+    let backslashes = 0;
+    for (let b = q - 1; s.charCodeAt(b) === 0x5c; b--) backslashes++;
+    if (backslashes % 2 === 0) return q + 1;
+    from = q + 1;
+  }
+}
+
+const STRUCTURE = ['"', '{', '}', '[', ']'] as const;
+
+/**
+ * Index just past the object or array that starts at `i`. The next position of each of the five structural characters
+ * is kept and searched again (native `indexOf`) only once passed, so a long run of numbers costs five native scans.
+ */
+function endOfContainer(s: string, i: number): number {
+  const next = STRUCTURE.map((ch) => s.indexOf(ch, i));
+  const stack: number[] = [];
+  let from = i;
+  for (;;) {
+    let which = -1;
+    let k = Number.POSITIVE_INFINITY;
+    for (let n = 0; n < 5; n++) {
+      let at = next[n]!;
+      if (at >= 0 && at < from) {
+        at = s.indexOf(STRUCTURE[n]!, from);
+        next[n] = at;
+      }
+      if (at >= 0 && at < k) {
+        k = at;
+        which = n;
+      }
+    }
+    if (which < 0) throw new LazyJsonError('unbalanced brackets');
+    if (which === 0) {
+      from = endOfString(s, k);
+      continue;
+    }
+    if (which === 1 || which === 3) stack.push(which);
+    else if (stack.pop() !== which - 1) throw new LazyJsonError('unbalanced brackets');
+    else if (stack.length === 0) return k + 1;
+    from = k + 1;
+  }
+}
+
+/** Index just past the value that starts at `i`. */
+function endOfValue(s: string, i: number): number {
+  const c = s.charCodeAt(i);
+  if (c === 0x22) return endOfString(s, i);
+  if (c === 0x7b || c === 0x5b) return endOfContainer(s, i);
+  // A number or a literal: up to the next delimiter; JSON.parse checks it (it is always small).
+  let j = i;
+  for (;;) {
+    const ch = s.charCodeAt(j);
+    if (Number.isNaN(ch) || ch === 0x2c || ch === 0x7d || ch === 0x5d || ch === 0x20 || ch === 0x0a || ch === 0x0d) {
+      break;
+    }
+    j++;
+  }
+  if (j === i) throw new LazyJsonError(`unexpected character at ${i}`);
+  return j;
+}
+
+/** Spans of `text` objects, by the object they were built for (the root line, its `response`, its body, …). */
+export type SpanMap = WeakMap<object, Span>;
+
+/**
+ * Parses `text` (one JSON value) like `JSON.parse`, with large members parsed on first read (see the module comment).
+ * `spans` receives, for every object built member by member, where its text is.
+ */
+export function parseLazy(text: string, spans?: SpanMap): unknown {
+  const start = skipWs(text, 0);
+  const end = endOfValue(text, start);
+  if (skipWs(text, end) !== text.length) throw new LazyJsonError('trailing characters');
+  return valueAt(text, start, end, spans);
+}
+
+function valueAt(s: string, start: number, end: number, spans: SpanMap | undefined): unknown {
+  if (end - start <= LAZY_MEMBER_CHARS || s.charCodeAt(start) !== 0x7b) return JSON.parse(s.slice(start, end));
+  const out: Record<string, unknown> = {};
+  spans?.set(out, { start, end });
+  let i = skipWs(s, start + 1);
+  if (s.charCodeAt(i) === 0x7d) return out;
+  for (;;) {
+    if (s.charCodeAt(i) !== 0x22) throw new LazyJsonError(`expected a key at ${i}`);
+    const keyEnd = endOfString(s, i);
+    const key = JSON.parse(s.slice(i, keyEnd)) as string;
+    i = skipWs(s, keyEnd);
+    if (s.charCodeAt(i) !== 0x3a) throw new LazyJsonError(`expected ':' at ${i}`);
+    const vStart = skipWs(s, i + 1);
+    const vEnd = endOfValue(s, vStart);
+    if (key === '__proto__') {
+      // As JSON.parse does: an own property, never the prototype.
+      Object.defineProperty(out, key, {
+        value: JSON.parse(s.slice(vStart, vEnd)),
+        writable: true,
+        configurable: true,
+        enumerable: true,
+      });
+    } else if (vEnd - vStart <= LAZY_MEMBER_CHARS || s.charCodeAt(vStart) === 0x7b) {
+      out[key] = valueAt(s, vStart, vEnd, spans);
+    } else {
+      defineLazy(out, key, s, vStart, vEnd);
+    }
+    i = skipWs(s, vEnd);
+    const sep = s.charCodeAt(i);
+    if (sep === 0x7d) {
+      if (i + 1 !== end) throw new LazyJsonError('unbalanced object');
+      return out;
+    }
+    if (sep !== 0x2c) throw new LazyJsonError(`expected ',' or '}' at ${i}`);
+    i = skipWs(s, i + 1);
+  }
+}
+
+function defineLazy(target: Record<string, unknown>, key: string, s: string, start: number, end: number): void {
+  Object.defineProperty(target, key, {
+    configurable: true,
+    enumerable: true,
+    get() {
+      const value = JSON.parse(s.slice(start, end)) as unknown;
+      Object.defineProperty(target, key, { value, writable: true, configurable: true, enumerable: true });
+      return value;
+    },
+    set(value: unknown) {
+      Object.defineProperty(target, key, { value, writable: true, configurable: true, enumerable: true });
+    },
+  });
+}

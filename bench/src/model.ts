@@ -1,6 +1,6 @@
 /** The shape every scenario hands back to the report, and the run plan (full or quick). */
 
-export type ScenarioId = 'S1' | 'S2' | 'S3' | 'S4' | 'S5' | 'S6' | 'S7' | 'S8';
+export type ScenarioId = 'S1' | 'S2' | 'S3' | 'S4' | 'S5' | 'S6' | 'S7' | 'S8' | 'S10' | 'S11' | 'S12';
 
 /** One line of the stdout table and of the report's summary table. */
 export interface Row {
@@ -52,6 +52,12 @@ export interface Plan {
   s7: { connections: number };
   /** Prompts with deadlines (SPEC §10) against slow batches. */
   s8: { count: number };
+  /** Redis memory (issue 26): requests taken to finished and delivered; queued-request steps of the memory curve. */
+  s10: { finished: number; curve: number[] };
+  /** Intake's added latency over the S1 baseline at these offered rates (open loop, `seconds` each, `reps` runs). */
+  s11: { rates: number[]; seconds: number; warmupS: number; reps: number };
+  /** redis-benchmark ceilings of each stage's commands: operations per command measured. */
+  s12: { ops: number };
   /** Write CPU profiles of the services under test (for targets not met). */
   profile: boolean;
 }
@@ -67,6 +73,9 @@ export const FULL: Plan = {
   s6: { directS: 120, prompts: 10_000, reps: 3 },
   s7: { connections: 10_000 },
   s8: { count: 10_000 },
+  s10: { finished: 5_000, curve: [10_000, 100_000, 300_000, 1_000_000] },
+  s11: { rates: [1000, 3000, 10_000], seconds: 5, warmupS: 2, reps: 2 },
+  s12: { ops: 120_000 },
   profile: false,
 };
 
@@ -81,6 +90,9 @@ export const QUICK: Plan = {
   s6: { directS: 30, prompts: 2_000, reps: 1 },
   s7: { connections: 1_000 },
   s8: { count: 1_000 },
+  s10: { finished: 2_000, curve: [10_000, 30_000] },
+  s11: { rates: [1000, 3000, 10_000], seconds: 3, warmupS: 1, reps: 1 },
+  s12: { ops: 50_000 },
   profile: false,
 };
 

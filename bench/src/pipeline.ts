@@ -21,6 +21,7 @@ export async function startPipeline(
   h: Harness,
   simEnv: Record<string, string>,
   env: Record<string, string>,
+  options: { profile?: ReadonlyArray<'dispatcher' | 'poller' | 'packer' | 'ingest-api'> } = {},
 ): Promise<Pipeline> {
   await h.flush();
   const prefix = h.prefix('pipe');
@@ -28,7 +29,9 @@ export async function startPipeline(
   const common = { UPSTREAM_BASE_URL: sim.url, ...env };
   // Started side by side: on two cores, one after the other costs seconds per process.
   const services = await Promise.all(
-    (['dispatcher', 'poller', 'packer', 'ingest-api'] as const).map((kind) => h.startService(kind, prefix, common)),
+    (['dispatcher', 'poller', 'packer', 'ingest-api'] as const).map((kind) =>
+      h.startService(kind, prefix, common, { profile: options.profile?.includes(kind) ?? false }),
+    ),
   );
   const ingest = services[3] as RunningService;
   return {

@@ -1,5 +1,6 @@
 /**
- * `pnpm bench` (full) and `pnpm bench:quick`: runs scenarios S1–S6 of issue 9 and S7 of issue 18, each beside its baseline, prints a table
+ * `pnpm bench` (full) and `pnpm bench:quick`: runs scenarios S1–S6 of issue 9, S7 of issue 18, S8 of issue 20 and S10–S12
+ * of issue 26 (Redis memory, intake added latency, Redis ceilings), each beside its baseline, prints a table
  * and writes `benchmarks.md`, `benchmarks.json` and the SVG plots (full: `docs/`; quick: `bench/results/quick/`).
  *
  *   pnpm bench [--only S1,S3] [--out DIR] [--profile]
@@ -22,6 +23,9 @@ import { runS5 } from './scenarios/s5-end-to-end.js';
 import { runS6 } from './scenarios/s6-headline.js';
 import { runS7 } from './scenarios/s7-waits.js';
 import { runS8 } from './scenarios/s8-deadlines.js';
+import { runS10 } from './scenarios/s10-memory.js';
+import { runS11 } from './scenarios/s11-latency.js';
+import { runS12 } from './scenarios/s12-redis-ceilings.js';
 
 const argv = process.argv.slice(2);
 const arg = (name: string) => {
@@ -42,12 +46,15 @@ const plan: Plan = {
     ...(arg('--s3-lines') ? { lines: Number(arg('--s3-lines')) } : {}),
   },
 };
-const only = new Set((arg('--only') ?? 'S1,S2,S3,S4,S5,S6,S7,S8').split(',').map((s) => s.trim().toUpperCase()));
+const only = new Set(
+  (arg('--only') ?? 'S1,S2,S3,S4,S5,S6,S7,S8,S10,S11,S12').split(',').map((s) => s.trim().toUpperCase()),
+);
 const outDir = arg('--out') ?? join(REPO_ROOT, quick ? 'bench/results/quick' : 'docs');
 
 const SCENARIOS: Array<{
   id: ScenarioId;
-  run: (h: Harness, plan: Plan) => Promise<ScenarioResult | ScenarioResult[]>;
+  /** `earlier`: the results of the scenarios before it in this run (S12 states S1–S4 against its ceilings). */
+  run: (h: Harness, plan: Plan, earlier: ScenarioResult[]) => Promise<ScenarioResult | ScenarioResult[]>;
 }> = [
   { id: 'S1', run: runS1 },
   { id: 'S2', run: runS2 },
@@ -56,6 +63,9 @@ const SCENARIOS: Array<{
   { id: 'S6', run: runS6 },
   { id: 'S7', run: runS7 },
   { id: 'S8', run: runS8 },
+  { id: 'S10', run: runS10 },
+  { id: 'S11', run: runS11 },
+  { id: 'S12', run: runS12 },
 ];
 
 const startedAt = new Date();
@@ -85,7 +95,7 @@ try {
     const t = Date.now();
     progress(s.id, 'start');
     try {
-      const r = await s.run(harness, plan);
+      const r = await s.run(harness, plan, results);
       results.push(...(Array.isArray(r) ? r : [r]));
     } catch (err) {
       failed = true;
@@ -173,7 +183,7 @@ if (argv.includes('--only') && existsSync(sidecar)) {
   const earlier = JSON.parse(readFileSync(sidecar, 'utf8')) as ScenarioResult[];
   const rerun = new Set(results.map((r) => r.id));
   results.push(...earlier.filter((r) => !rerun.has(r.id)));
-  results.sort((a, b) => a.id.localeCompare(b.id));
+  results.sort((a, b) => a.id.localeCompare(b.id, 'en', { numeric: true }));
 }
 mkdirSync(join(REPO_ROOT, 'bench/results'), { recursive: true });
 writeFileSync(sidecar, JSON.stringify(results));

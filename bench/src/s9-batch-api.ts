@@ -5,6 +5,10 @@
  * process (the harness of S5/S6) and the simulator at zero timings.
  *
  *   pnpm exec tsx bench/src/s9-batch-api.ts             # BENCH_LINES=1000000 by default
+ *   BENCH_PROFILE=1 BENCH_LINES=200000 pnpm exec tsx bench/src/s9-batch-api.ts   # + a CPU profile of the ingest API
+ *
+ * Under BENCH_PROFILE the ingest API runs from its sources under tsx with `--cpu-prof` (procs.ts) and the summary of
+ * its profile (whole run: upload, enqueue, download) is printed at the end; its figures are not the measured ones.
  *
  * Reported: upload lines/s against the baseline of reading and JSON-parsing the same file alone, line by line, in this
  * process in the same run; the ingest process's RSS growth (peak during upload, create, completion and download over
@@ -18,8 +22,15 @@ import OpenAI from 'openai';
 import { BENCH_API_KEY } from './fixtures.js';
 import { Harness } from './harness.js';
 import { startPipeline } from './pipeline.js';
+import { profileIn, profileMarkdown, summarizeProfile } from './profile.js';
 
 const N = Number(process.env.BENCH_LINES ?? 1_000_000);
+const PROFILE = process.env.BENCH_PROFILE === '1';
+/**
+ * Stop after the upload (memory experiments on the upload alone); BENCH_NODE_OPTIONS is passed to every service as
+ * NODE_OPTIONS (e.g. `--max-old-space-size=200` to see how much of the RSS growth is garbage V8 has not collected yet).
+ */
+const UPLOAD_ONLY = process.env.BENCH_UPLOAD_ONLY === '1';
 const out = (line: string) => process.stdout.write(`${line}\n`);
 const WORDS = 'summarise classify the quarterly report customer ticket invoice shipment delayed refund review'.split(
   ' ',
@@ -63,10 +74,18 @@ async function main(): Promise<void> {
     const file = join(h.dir, 's9.jsonl');
     const bytes = await writeFile(file);
     out(`S9: ${N} lines, ${(bytes / 1e6).toFixed(0)} MB`);
+    if (PROFILE) h.cpuProfDir = join(h.dir, 'profiles');
     const pipe = await startPipeline(
       h,
       { SIM_VALIDATING_MS: '0', SIM_LINES_PER_SECOND: '0', SIM_FINALIZING_MS: '0' },
-      { BATCH_MAX_WAIT_MS: '2000', POLL_INTERVAL_MS: '200', POLL_MAX_INTERVAL_MS: '1000', LOG_LEVEL: 'warn' },
+      {
+        BATCH_MAX_WAIT_MS: '2000',
+        POLL_INTERVAL_MS: '200',
+        POLL_MAX_INTERVAL_MS: '1000',
+        LOG_LEVEL: 'warn',
+        ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}),
+      },
+      { profile: PROFILE ? ['ingest-api'] : [] },
     );
     try {
       const ingest = pipe.ingest.child;
@@ -81,6 +100,13 @@ async function main(): Promise<void> {
         `S9: upload ${uploadS.toFixed(1)} s = ${Math.round(N / uploadS)} lines/s (baseline read+parse ${Math.round(baseline)} lines/s)`,
       );
       const tCreate = Date.now();
+      if (UPLOAD_ONLY) {
+        await new Promise((r) => setTimeout(r, 500));
+        out(
+          `S9 UPLOAD ${JSON.stringify({ lines: N, ingestRssBeforeMb: rssBefore, ingestRssPeakMb: ingest.rss.peak(t0), loadAvg: (await import('node:os')).loadavg() })}`,
+        );
+        return;
+      }
       const batch = await client.batches.create({
         input_file_id: uploaded.id,
         endpoint: '/v1/chat/completions',
@@ -106,10 +132,16 @@ async function main(): Promise<void> {
       let downLines = 0;
       for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
         downBytes += chunk.length;
-        for (const b of chunk) if (b === 10) downLines++;
+        for (let i = chunk.indexOf(10); i >= 0; i = chunk.indexOf(10, i + 1)) downLines++;
       }
       const downS = (Date.now() - tDown) / 1000;
+      // A download cut short must not pass for a slow one: every completed line is in the output file.
+      if (downLines !== done.request_counts?.completed) {
+        throw new Error(`output file has ${downLines} lines, ${done.request_counts?.completed} completed`);
+      }
       const peak = ingest.rss.peak(t0);
+      const peakIn = (from: number, to: number) =>
+        Math.max(0, ...ingest.rss.samples.filter((s) => s.t >= from && s.t <= to).map((s) => s.mb));
       const result = {
         lines: N,
         fileMb: bytes / 1e6,
@@ -124,6 +156,11 @@ async function main(): Promise<void> {
         ingestRssBeforeMb: rssBefore,
         ingestRssPeakMb: peak,
         ingestRssGrowthMb: peak - rssBefore,
+        ingestRssPeakByPhaseMb: {
+          upload: peakIn(t0, tCreate),
+          createToComplete: peakIn(tCreate, tDown),
+          download: peakIn(tDown, Date.now()),
+        },
         redisRssPeakMb: h.redisRss?.peak(t0),
         loadAvg: (await import('node:os')).loadavg(),
       };
@@ -131,6 +168,8 @@ async function main(): Promise<void> {
     } finally {
       await pipe.stop();
     }
+    const prof = PROFILE && h.cpuProfDir ? profileIn(join(h.cpuProfDir, 'ingest-api')) : undefined;
+    if (prof) out(profileMarkdown('ingest-api', summarizeProfile(prof, 25)));
   } finally {
     await h.close();
   }

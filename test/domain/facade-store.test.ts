@@ -44,6 +44,7 @@ async function fileOf(store: Store, lines: number): Promise<string> {
     lines,
     chunks,
     urls: { '/v1/chat/completions': 1 },
+    models: { 'gpt-4o-mini': lines * 10 },
   });
   return id;
 }

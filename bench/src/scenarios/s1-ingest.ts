@@ -13,7 +13,7 @@ import { type Child, spawnTs, waitHttpOk } from '../procs.js';
 import { fmt, round, type Summary, summarize } from '../stats.js';
 import { lineChart } from '../svg-chart.js';
 
-interface Shot {
+export interface Shot {
   acceptedPerS: number;
   p50: number;
   p99: number;
@@ -22,7 +22,7 @@ interface Shot {
   rssPeakMb: number;
 }
 
-type Target = {
+export type Target = {
   name: 'batchbridge' | 'baseline';
   child: Child;
   url: string;
@@ -30,7 +30,7 @@ type Target = {
   headers: Record<string, string>;
 };
 
-function cannon(
+export function cannon(
   target: Target,
   body: string,
   seconds: number,
@@ -48,7 +48,7 @@ function cannon(
   });
 }
 
-async function shot(
+export async function shot(
   h: Harness,
   target: Target,
   body: string,
@@ -69,6 +69,35 @@ async function shot(
   };
 }
 
+/**
+ * Starts one side of S1 in its own process: the ingest API (`batchbridge`) or the bare `node:http` + `RPUSH` baseline,
+ * each on a fresh key prefix. S11 measures the same two the same way.
+ */
+export async function startTarget(h: Harness, name: Target['name'], profile = false): Promise<Target> {
+  const prefix = h.prefix('s1');
+  if (name === 'batchbridge') {
+    const svc = await h.startService('ingest-api', prefix, {}, { profile });
+    return {
+      name,
+      child: svc.child,
+      url: svc.url,
+      path: '/v1/chat/completions',
+      headers: {
+        'content-type': 'application/json',
+        authorization: `Bearer ${BENCH_API_KEY}`,
+        'x-callback-url': 'http://127.0.0.1:9/hook',
+      },
+    };
+  }
+  const port = await freePort();
+  const child = spawnTs('ingest-baseline', 'bench/src/children/ingest-baseline.ts', {
+    env: { REDIS_URL: h.redisUrl, PORT: String(port), BASELINE_KEY: prefix },
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await waitHttpOk(child, `${url}/`);
+  return { name, child, url, path: '/v1/chat/completions', headers: { 'content-type': 'application/json' } };
+}
+
 export async function runS1(h: Harness, plan: Plan): Promise<ScenarioResult> {
   const p = plan.s1;
   const body = chatBody(1, p.bodyBytes).json;
@@ -78,30 +107,7 @@ export async function runS1(h: Harness, plan: Plan): Promise<ScenarioResult> {
   };
   for (let rep = 1; rep <= plan.reps; rep++) {
     for (const name of ['batchbridge', 'baseline'] as const) {
-      const prefix = h.prefix('s1');
-      let target: Target;
-      if (name === 'batchbridge') {
-        const svc = await h.startService('ingest-api', prefix, {}, { profile: plan.profile && rep === 1 });
-        target = {
-          name,
-          child: svc.child,
-          url: svc.url,
-          path: '/v1/chat/completions',
-          headers: {
-            'content-type': 'application/json',
-            authorization: `Bearer ${BENCH_API_KEY}`,
-            'x-callback-url': 'http://127.0.0.1:9/hook',
-          },
-        };
-      } else {
-        const port = await freePort();
-        const child = spawnTs('ingest-baseline', 'bench/src/children/ingest-baseline.ts', {
-          env: { REDIS_URL: h.redisUrl, PORT: String(port), BASELINE_KEY: prefix },
-        });
-        const url = `http://127.0.0.1:${port}`;
-        await waitHttpOk(child, `${url}/`);
-        target = { name, child, url, path: '/v1/chat/completions', headers: { 'content-type': 'application/json' } };
-      }
+      const target = await startTarget(h, name, plan.profile && rep === 1);
       try {
         await cannon(target, body, p.warmupS, p.connections); // JIT warm-up, not recorded
         const closed = await shot(h, target, body, p.closedS, p.connections);

@@ -55,6 +55,8 @@ export interface FacadeFileRecord {
   chunks: number;
   /** The first line (1-based) of each url the file's lines use. */
   urls: Record<string, number>;
+  /** Input tokens of the file's lines by model (the budget check of a batch created from it, SPEC §15). */
+  models: Record<string, number>;
   created_at: number;
   enqueuing: number;
 }
@@ -98,8 +100,8 @@ export interface FacadeLineResult {
   id: string;
   status: string | undefined;
   customId: string | undefined;
-  /** JSON text `{status_code, body}` as settled. */
-  response: string | undefined;
+  /** JSON text `{status_code, body}` as settled, as its bytes (written out as read, never decoded). */
+  response: Buffer | undefined;
   /** JSON text `{code, message}`. */
   error: string | undefined;
   completedAt: number | undefined;
@@ -155,6 +157,7 @@ export class FacadeStore {
         tag: k.tag,
         ...file,
         urls: JSON.stringify(file.urls),
+        models: JSON.stringify(file.models),
         now,
         retention: this.ctx.options.retentionMs,
       }),
@@ -174,6 +177,7 @@ export class FacadeStore {
       lines: num(h.lines) ?? 0,
       chunks: num(h.chunks) ?? 0,
       urls: h.urls ? (JSON.parse(h.urls) as Record<string, number>) : {},
+      models: h.models ? (JSON.parse(h.models) as Record<string, number>) : {},
       created_at: num(h.created_at) ?? 0,
       enqueuing: num(h.enqueuing) ?? 0,
     };
@@ -213,8 +217,19 @@ export class FacadeStore {
       idempotencyKey: string | undefined;
       errors: unknown;
     },
+    /** Quotas as enqueue-many applies them (0 or absent: none); `…Elsewhere`: open requests in other partitions. */
+    limits: {
+      tenantMax?: number | undefined;
+      tenantElsewhere?: number;
+      globalMax?: number;
+      globalElsewhere?: number;
+    } = {},
   ): Promise<
-    { kind: 'created'; outbox: string } | { kind: 'replayed'; id: string } | { kind: 'no_file' } | { kind: 'exists' }
+    | { kind: 'created'; outbox: string }
+    | { kind: 'replayed'; id: string }
+    | { kind: 'no_file' }
+    | { kind: 'exists' }
+    | { kind: 'quota_tenant' | 'quota_global'; open: number }
   > {
     const k = this.k(p);
     const reply = await this.ctx.redis.bbFacadeCreate(
@@ -235,10 +250,15 @@ export class FacadeStore {
         errors: b.errors === undefined ? '' : JSON.stringify(b.errors),
         retention: this.ctx.options.retentionMs,
         partition: p,
+        tenantLimit: limits.tenantMax ?? 0,
+        tenantElsewhere: limits.tenantElsewhere ?? 0,
+        globalLimit: limits.globalMax ?? 0,
+        globalElsewhere: limits.globalElsewhere ?? 0,
       }),
     );
     const kind = String(reply[0]);
     if (kind === 'replayed') return { kind, id: String(reply[1]) };
+    if (kind === 'quota_tenant' || kind === 'quota_global') return { kind, open: Number(reply[1]) };
     if (kind === 'created') return { kind, outbox: String(reply[1] ?? '') };
     return { kind: kind as 'no_file' | 'exists' };
   }
@@ -301,29 +321,32 @@ export class FacadeStore {
     if ((await this.ctx.redis.get(key)) === token) await this.ctx.redis.del(key);
   }
 
-  /** What the result files need of lines [from, from + count) of a batch, in line order. */
+  /**
+   * What the result files need of lines [from, from + count) of a batch, in line order: one script call for the page
+   * (facade-results), not one HMGET per line.
+   */
   async lineResults(p: PartitionId, batchId: string, from: number, count: number): Promise<FacadeLineResult[]> {
     const k = this.k(p);
-    const pipeline = this.ctx.redis.pipeline();
-    const ids: string[] = [];
-    for (let i = from; i < from + count; i++) {
-      const id = facadeLineId(batchId, i);
-      ids.push(id);
-      pipeline.hmget(k.req(id), 'status', 'client_ref', 'response', 'error', 'completed_at');
-    }
-    const replies = (await pipeline.exec()) ?? [];
-    return replies.map(([err, value], i) => {
-      if (err) throw err;
-      const [status, customId, response, error, completedAt] = value as Array<string | null>;
-      return {
+    const ids: string[] = new Array(count);
+    for (let i = 0; i < count; i++) ids[i] = facadeLineId(batchId, from + i);
+    const v = await this.ctx.redis.bbFacadeResultsBuffer(
+      k.facadeBatch(batchId),
+      JSON.stringify({ tag: k.tag }),
+      ...ids,
+    );
+    const text = (b: Buffer | null | undefined) => (b ? b.toString('utf8') : undefined);
+    const out: FacadeLineResult[] = new Array(count);
+    for (let i = 0, j = 0; i < count; i++, j += 5) {
+      out[i] = {
         id: ids[i] as string,
-        status: status ?? undefined,
-        customId: customId ?? undefined,
-        response: response ?? undefined,
-        error: error ?? undefined,
-        completedAt: num(completedAt ?? undefined),
+        status: text(v[j]),
+        customId: text(v[j + 1]),
+        response: v[j + 2] ?? undefined,
+        error: text(v[j + 3]),
+        completedAt: num(text(v[j + 4])),
       };
-    });
+    }
+    return out;
   }
 
   /** The custom_ids of lines of an input file's chunk (lines that never became requests, e.g. a failed create). */

@@ -97,6 +97,8 @@ export {
   TERMINAL_STATUSES,
   TRANSITIONS,
 } from './lifecycle.js';
+/** The full source of a script (prelude + includes): for tools that load it themselves (bench S12). */
+export { scriptSource } from './lua.js';
 export {
   type CircuitSettings,
   type CircuitState,

@@ -61,6 +61,8 @@ export interface ScriptCommands {
   bbFacadeEndPass(key: string, options: string): Promise<Array<string | number>>;
   bbFacadeFileCommit(key: string, options: string): Promise<number>;
   bbFacadeFileDelete(key: string, options: string): Promise<string>;
+  /** Buffers: the answers are streamed out as read, never decoded. */
+  bbFacadeResultsBuffer(key: string, options: string, ...ids: string[]): Promise<Array<Buffer | null>>;
   bbSetFlushProvider(key: string, options: string): Promise<number>;
   bbProviderHealth(key: string, options: string): Promise<[string, number, number, number]>;
   bbLaneClaim(key: string, options: string): Promise<string[]>;

@@ -116,7 +116,10 @@ export function createIngestApp(runtime: Runtime, options: IngestAppOptions = {}
   );
   facadeDriver.start();
   const files = filesHandlers(runtime, models);
-  const batches = batchesHandlers(runtime, callbacks, facadeDriver);
+  // One rate limiter and budget gate for single requests and Batch API batches alike (SPEC §3, §15).
+  const rateLimiter = new RateLimiter(runtime.redis, runtime.keys);
+  const budgets = new BudgetGate(runtime.store, loadPriceTable(config.priceTableFile));
+  const batches = batchesHandlers(runtime, callbacks, facadeDriver, { rateLimiter, budgets, capacity });
   const webhooks = webhookHandlers(runtime);
   const document = openApiDocument();
   const documentJson = JSON.stringify(document);
@@ -177,11 +180,11 @@ export function createIngestApp(runtime: Runtime, options: IngestAppOptions = {}
   const accept = chatCompletionsCore({
     runtime,
     callbacks,
-    rateLimiter: new RateLimiter(runtime.redis, runtime.keys),
+    rateLimiter,
     capacity,
     models,
     providers,
-    budgets: new BudgetGate(runtime.store, loadPriceTable(config.priceTableFile)),
+    budgets,
   });
   // Logging and the rejection metric of every error answer, shared by express and the fast path.
   const reportError: ErrorReporter = (err, context) => {

@@ -57,15 +57,40 @@ export class BudgetGate {
     request: { model: string; tokens: number; providers: readonly string[] },
     now = Date.now(),
   ): Promise<void> {
+    if (tenant.monthly_budget_usd === undefined && tenant.daily_budget_usd === undefined) return;
+    await this.gate(tenant, this.inputCost(request.providers, { [request.model]: request.tokens }), 1, 'request', now);
+  }
+
+  /**
+   * The same for a Batch API batch (SPEC §12): its `lines` requests, `tokensByModel` their input tokens, admitted at
+   * once — priced like that many single requests arriving together.
+   */
+  async checkBatch(
+    tenant: Tenant,
+    batch: { lines: number; tokensByModel: Readonly<Record<string, number>>; providers: readonly string[] },
+    now = Date.now(),
+  ): Promise<void> {
+    if (tenant.monthly_budget_usd === undefined && tenant.daily_budget_usd === undefined) return;
+    await this.gate(tenant, this.inputCost(batch.providers, batch.tokensByModel), batch.lines, 'batch', now);
+  }
+
+  /** Input tokens at the batch price (what is known before an answer). */
+  private inputCost(providers: readonly string[], tokensByModel: Readonly<Record<string, number>>): number {
+    let usd = 0;
+    for (const [model, tokens] of Object.entries(tokensByModel)) {
+      const priced = priceFor(this.prices, providers, model);
+      const rate = priced ? laneRate(priced.entry, 'batch') : undefined;
+      if (rate) usd += (tokens * rate.input_per_1m) / 1e6;
+    }
+    return usd;
+  }
+
+  private async gate(tenant: Tenant, own: number, count: number, what: 'request' | 'batch', now: number) {
     const monthly = tenant.monthly_budget_usd;
     const daily = tenant.daily_budget_usd;
-    if (monthly === undefined && daily === undefined) return;
     const v = await this.view(tenant.id, now);
-    const priced = priceFor(this.prices, request.providers, request.model);
-    const rate = priced ? laneRate(priced.entry, 'batch') : undefined;
-    const own = rate ? (request.tokens * rate.input_per_1m) / 1e6 : 0;
-    const average = v.monthRequests > 0 ? v.monthUsd / v.monthRequests : own;
-    const queued = v.open * average + Math.max(own, average);
+    const average = v.monthRequests > 0 ? v.monthUsd / v.monthRequests : own / count;
+    const queued = v.open * average + Math.max(own, count * average);
     const refuse = (period: 'month' | 'day', budget: number, spent: number, retryAfterS: number): never => {
       throw new ApiError({
         status: 429,
@@ -74,7 +99,8 @@ export class BudgetGate {
         param: null,
         message:
           `${period === 'month' ? 'monthly' : 'daily'} budget of ${usd(budget)} reached: spent ${usd(spent)} this ` +
-          `${period} (UTC) and about ${usd(queued)} queued with this request (${v.open} open); raise ` +
+          `${period} (UTC) and about ${usd(queued)} queued with this ${what}` +
+          `${what === 'batch' ? ` of ${count} lines` : ''} (${v.open} open); raise ` +
           `${period === 'month' ? 'monthly_budget_usd' : 'daily_budget_usd'} or retry next ${period}`,
         reason: 'budget',
         headers: { 'Retry-After': String(Math.max(1, retryAfterS)) },

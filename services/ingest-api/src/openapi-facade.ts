@@ -147,10 +147,17 @@ export function facadePaths(): Record<string, unknown> {
             description: 'The batch (validating, or failed when a line’s url is not the endpoint).',
             content: json({ $ref: '#/components/schemas/Batch' }),
           },
-          '400': error('A bad parameter.'),
+          '400': error(
+            'A bad parameter, or `queue_quota_exceeded`: the file holds more lines than the tenant’s max_queued.',
+          ),
           '401': error('Missing or unknown API key.'),
           '404': error('No such input file for this API key.'),
           '422': error('metadata.callback_url is refused by the address policy.'),
+          '429': error(
+            'The gates of a single request, for the file’s lines as a whole: `queue_quota_exceeded` (max_queued, ' +
+              'lines of batches not yet enqueued included), `budget_exceeded`, `rate_limit_exceeded`; `Retry-After`.',
+          ),
+          '503': error('`capacity_exceeded` (GLOBAL_MAX_QUEUED for the file’s lines); `Retry-After`.'),
         },
       },
       get: {

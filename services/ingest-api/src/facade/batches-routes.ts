@@ -5,15 +5,29 @@
  * cursor by any ingest process. `completion_window` may be any duration up to FACADE_MAX_WINDOW; it is stored as the
  * batch's expiry (`expires_at`): the batch expires when it passes, whatever became of provider batches meanwhile.
  */
-import { facadePartition, isEndpoint, newFacadeBatchId } from '@batchbridge/domain';
+import type { Tenant } from '@batchbridge/config';
+import { type FacadeFileRecord, facadePartition, isEndpoint, newFacadeBatchId } from '@batchbridge/domain';
 import type { Runtime } from '@batchbridge/runtime';
 import type { Request, Response } from 'express';
 import { tenantOf } from '../auth.js';
+import type { BudgetGate } from '../budget.js';
 import type { CallbackPolicy } from '../callback-policy.js';
+import type { CapacityView } from '../capacity.js';
 import { ApiError, invalidParam, notFound } from '../errors.js';
+import type { RateLimiter } from '../rate-limiter.js';
 import type { FacadeDriver } from './driver.js';
 import { intParam } from './files-routes.js';
 import { batchObject } from './objects.js';
+
+/** Seconds a client over its queue quota or the global capacity is asked to wait (as for single requests). */
+const QUOTA_RETRY_AFTER_S = '5';
+
+/** The intake gates single requests pass (SPEC §3, §15), applied to a batch's lines as a whole at create. */
+export interface FacadeGates {
+  rateLimiter: RateLimiter;
+  budgets: BudgetGate;
+  capacity: CapacityView;
+}
 
 const WINDOW = /^(\d{1,7})(s|m|h|d)$/;
 const UNIT_MS = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
@@ -25,8 +39,8 @@ export function parseWindow(raw: string): number | undefined {
   return Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS];
 }
 
-export function batchesHandlers(runtime: Runtime, callbacks: CallbackPolicy, driver: FacadeDriver) {
-  const { config, store, logger } = runtime;
+export function batchesHandlers(runtime: Runtime, callbacks: CallbackPolicy, driver: FacadeDriver, gates: FacadeGates) {
+  const { config, store, logger, metrics } = runtime;
 
   const create = async (req: Request, res: Response) => {
     const tenant = tenantOf(res);
@@ -85,20 +99,62 @@ export function batchesHandlers(runtime: Runtime, callbacks: CallbackPolicy, dri
     const idempotencyKey = header(req, 'idempotency-key');
     const p = facadePartition(config.redis.partitions, tenant.id);
     if (store.facade.partitionOf(fileId) !== p) throw notFound(`No such File object: ${fileId}`, 'input_file_id');
+    // The gates of a single request, for the file's lines as a whole (a replay of an Idempotency-Key passes: it
+    // creates nothing). A file larger than max_queued could never be admitted: 400, not a 429 to retry.
+    const replay =
+      idempotencyKey !== undefined &&
+      (await store.requests.idempotencyKeyHeld(p, tenant.id, `batch:${idempotencyKey}`));
+    if (!replay && errors === undefined) await admit(tenant, file);
+    const elsewhere = await gates.capacity.elsewhere(tenant.id, p);
     const id = newFacadeBatchId(p);
-    const result = await store.facade.createBatch(p, {
-      id,
-      tenant: tenant.id,
-      fileId,
-      endpoint,
-      window: window as string,
-      windowMs,
-      metadata,
-      callbackUrl,
-      idempotencyKey,
-      errors,
-    });
+    const result = await store.facade.createBatch(
+      p,
+      {
+        id,
+        tenant: tenant.id,
+        fileId,
+        endpoint,
+        window: window as string,
+        windowMs,
+        metadata,
+        callbackUrl,
+        idempotencyKey,
+        errors,
+      },
+      {
+        tenantMax: tenant.max_queued,
+        tenantElsewhere: elsewhere.tenant,
+        globalMax: config.limits.globalMaxQueued,
+        globalElsewhere: elsewhere.global,
+      },
+    );
     if (result.kind === 'no_file') throw notFound(`No such File object: ${fileId}`, 'input_file_id');
+    if (result.kind === 'quota_tenant') {
+      metrics.m.requestsRejected.inc({ reason: 'quota' });
+      throw new ApiError({
+        status: 429,
+        type: 'rate_limit_error',
+        code: 'queue_quota_exceeded',
+        param: 'input_file_id',
+        message:
+          `this batch's ${file.lines} lines would take this tenant to ${result.open + file.lines} requests in flight, ` +
+          `over its max_queued of ${tenant.max_queued}; retry when some have finished`,
+        reason: 'quota',
+        headers: { 'Retry-After': QUOTA_RETRY_AFTER_S },
+      });
+    }
+    if (result.kind === 'quota_global') {
+      metrics.m.requestsRejected.inc({ reason: 'capacity' });
+      throw new ApiError({
+        status: 503,
+        type: 'service_unavailable',
+        code: 'capacity_exceeded',
+        param: 'input_file_id',
+        message: `batchbridge is at its global capacity (GLOBAL_MAX_QUEUED) for this batch's ${file.lines} lines; retry later`,
+        reason: 'capacity',
+        headers: { 'Retry-After': QUOTA_RETRY_AFTER_S },
+      });
+    }
     if (result.kind === 'exists') throw new Error('batch id collision');
     const batchId = result.kind === 'replayed' ? result.id : id;
     const batch = await store.facade.getBatch(batchId);
@@ -115,6 +171,47 @@ export function batchesHandlers(runtime: Runtime, callbacks: CallbackPolicy, dri
       driver.kick(p, batchId);
     }
     res.status(200).json(batchObject(batch));
+  };
+
+  /** Rate limit (the create is one call), a file no quota could ever admit, budget: as for a single request. */
+  const admit = async (tenant: Tenant, file: FacadeFileRecord) => {
+    if (tenant.rate_limit_per_s !== undefined && !(await gates.rateLimiter.take(tenant.id, tenant.rate_limit_per_s))) {
+      metrics.m.requestsRejected.inc({ reason: 'rate_limited' });
+      throw new ApiError({
+        status: 429,
+        type: 'rate_limit_error',
+        code: 'rate_limit_exceeded',
+        message: `Rate limit reached: at most ${tenant.rate_limit_per_s} requests per second for this tenant`,
+        reason: 'rate_limited',
+        headers: { 'Retry-After': '1' },
+      });
+    }
+    if (tenant.max_queued !== undefined && file.lines > tenant.max_queued) {
+      metrics.m.requestsRejected.inc({ reason: 'quota' });
+      throw new ApiError({
+        status: 400,
+        type: 'invalid_request_error',
+        code: 'queue_quota_exceeded',
+        param: 'input_file_id',
+        message:
+          `the file holds ${file.lines} lines, more than this tenant's max_queued of ${tenant.max_queued} ` +
+          'requests in flight: split it into files of at most that many lines',
+        reason: 'quota',
+      });
+    }
+    try {
+      await gates.budgets.checkBatch(tenant, {
+        lines: file.lines,
+        tokensByModel: file.models,
+        providers: ['default', config.upstream.profile.name],
+      });
+    } catch (err) {
+      if (err instanceof ApiError && err.code === 'budget_exceeded') {
+        metrics.m.budgetRefused.inc({ period: err.message.startsWith('daily') ? 'day' : 'month' });
+        metrics.m.requestsRejected.inc({ reason: 'budget' });
+      }
+      throw err;
+    }
   };
 
   const retrieve = async (req: Request, res: Response) => {

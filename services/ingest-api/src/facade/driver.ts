@@ -7,7 +7,8 @@
  * Crash safety: every step is a script guarded by a cursor in the batch record, so a step replayed after a crash, or
  * run by two processes at once, changes nothing the second time. A batch that still needs steps stays in the
  * partition's live set with the time it is due; the sweep (every `sweepMs`) picks up what a dead process left, behind
- * a lease that only saves duplicate work.
+ * a lease that only saves duplicate work. Steps run on the worker connection: a 1 000-line chunk's script may take
+ * longer than the request path's 1 s command timeout on a busy box.
  */
 import { randomUUID } from 'node:crypto';
 import type { FacadeBatchRecord, PartitionId } from '@batchbridge/domain';
@@ -68,13 +69,13 @@ export class FacadeDriver {
 
   private async sweep(): Promise<void> {
     for (const p of this.runtime.keys.allPartitions()) {
-      const due = await this.runtime.store.facade.dueBatches(p);
+      const due = await this.runtime.workerStore.facade.dueBatches(p);
       for (const id of due) if (!this.stopped) await this.drive(p, id);
     }
   }
 
   async drive(p: PartitionId, id: string): Promise<void> {
-    const facade = this.runtime.store.facade;
+    const facade = this.runtime.workerStore.facade;
     if (this.running.has(id) || this.stopped) return;
     this.running.add(id);
     try {
@@ -101,7 +102,7 @@ export class FacadeDriver {
 
   /** One step of a batch; false when there is nothing to do now. */
   private async step(p: PartitionId, b: FacadeBatchRecord): Promise<boolean> {
-    const facade = this.runtime.store.facade;
+    const facade = this.runtime.workerStore.facade;
     if ((b.status === 'validating' || b.status === 'cancelling') && b.next_chunk < b.chunks) {
       const reply = await facade.enqueueChunk(p, b.id, b.next_chunk);
       if (reply[0] === 'missing') {

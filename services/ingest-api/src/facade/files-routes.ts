@@ -21,6 +21,7 @@ import type { Request, Response } from 'express';
 import { tenantOf } from '../auth.js';
 import { ApiError, invalidParam, notFound } from '../errors.js';
 import type { ModelCatalog } from '../model-catalog.js';
+import { CustomIdSet } from './custom-id-set.js';
 import { checkLine, type LineCheckContext, LineError } from './line-check.js';
 import { fileObject, resultFileObject } from './objects.js';
 import { streamResultFile } from './result-files.js';
@@ -53,6 +54,7 @@ export function filesHandlers(runtime: Runtime, models: ModelCatalog) {
     let bytes = 0;
     let filename = 'upload.jsonl';
     const urls: Record<string, number> = {};
+    const models: Record<string, number> = {};
     let failure: ApiError | undefined;
     let sawFile = false;
     let pendingWrite: Promise<void> = Promise.resolve();
@@ -88,6 +90,7 @@ export function filesHandlers(runtime: Runtime, models: ModelCatalog) {
       const line = await checkLine(text, lineNo, ctx);
       lines++;
       if (urls[line.url] === undefined) urls[line.url] = lineNo;
+      models[line.model] = (models[line.model] ?? 0) + line.tokens;
       const encoded = encodeFacadeLine(line);
       chunk.push(encoded);
       chunkBytes += encoded.length;
@@ -188,7 +191,7 @@ export function filesHandlers(runtime: Runtime, models: ModelCatalog) {
       await store.facade.discardChunks(p, fileId, chunks).catch(() => undefined);
       throw failure;
     }
-    const file = { id: fileId, tenant: tenantId, filename, bytes, lines, chunks, urls };
+    const file = { id: fileId, tenant: tenantId, filename, bytes, lines, chunks, urls, models };
     await store.facade.commitFile(p, file);
     return { file };
   };
@@ -202,7 +205,7 @@ export function filesHandlers(runtime: Runtime, models: ModelCatalog) {
       maxBytes: config.batch.maxBytes,
       maxTokens: config.batch.maxTokens,
       models,
-      seen: new Set(),
+      seen: new CustomIdSet(),
       modelVerdicts: new Map(),
     };
     const { file } = await receive(req, tenant.id, ctx);
@@ -305,8 +308,19 @@ function toUploadError(err: unknown): ApiError {
 
 /** The input file as stored: each checked line in the provider line format (the body as it will be sent). */
 async function streamInputFile(runtime: Runtime, file: FacadeFileRecord, res: Response): Promise<void> {
+  try {
+    await writeInputFile(runtime, file, res);
+  } catch (err) {
+    // As for result files: a body cut short must not end like a whole one (the 200 is already sent).
+    runtime.logger.warn({ fileId: file.id, err: (err as Error).message }, 'input file download cut');
+    res.destroy(err as Error);
+  }
+}
+
+async function writeInputFile(runtime: Runtime, file: FacadeFileRecord, res: Response): Promise<void> {
   const p = runtime.store.facade.partitionOf(file.id) as number;
   for (let n = 0; n < file.chunks; n++) {
+    if (res.destroyed) return;
     const lines = await runtime.store.facade.chunkLines(p, file.id, n);
     let out = '';
     for (const s of lines) {

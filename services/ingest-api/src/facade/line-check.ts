@@ -42,8 +42,8 @@ export interface LineCheckContext {
   maxBytes: number;
   maxTokens: number;
   models: ModelCatalog;
-  /** custom_ids seen so far in this file. */
-  seen: Set<string>;
+  /** custom_ids seen so far in this file (a `CustomIdSet` in an upload: flat memory). */
+  seen: { has(id: string): boolean; add(id: string): void };
   /** Models already decided for this file (the catalog's answer may wait for the provider's list once). */
   modelVerdicts: Map<string, boolean>;
 }

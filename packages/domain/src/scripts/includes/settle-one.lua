@@ -53,7 +53,8 @@ local function settle_one(tag, key, batchId, kind, now, response, message, maxAt
       redis.call('HSET', key, 'lane', to, 'batch_id', run, 'lane_from', 'batch', 'last_error', message)
       redis.call('ZADD', key_lane_runs(tag), now, id)
       return 'retried', outbox_add(tag, now, 'lane', job_id_lane(run),
-        {partition = partition, requestId = id, runId = run, lane = to})
+        {partition = partition, requestId = id, runId = run, lane = to,
+         deadlineAt = tonumber(redis.call('HGET', key, 'deadline_at'))})
     end
     kind = 'requeue'
   end

@@ -92,6 +92,122 @@ describe('lane claims', () => {
   });
 });
 
+/** Claims a request's group into a flush and submits it as provider batch `batchId`; the request is then `submitted`. */
+async function intoBatch(store: Store, group: string, batchId: string): Promise<void> {
+  const claim = await store.flushes.claim(0, group, newFlushId(), limits, true);
+  if (!claim.claimed) throw new Error('not claimed');
+  const flush = await store.flushes.get(0, claim.flushId);
+  if (!flush) throw new Error('no flush');
+  await store.flushes.recordSubmission(0, flush, batchId, `file_${batchId}`);
+}
+
+describe('the deadline index on the ways back to the queue and out of it', () => {
+  it('holds a request sent back by its batch (failed and split, expired, cancelled) and drops a finished one', async () => {
+    const { store, keys } = setup();
+    const deadlines = keys.partitionKeys(0).deadlines;
+    const deadlineAt = Date.now() + 600_000;
+    const req = newRequestFixture({ deadlineAt });
+    await store.requests.enqueue(req, {});
+
+    // A failed batch split into isolation groups (requeue into another group, attempt given back).
+    await intoBatch(store, req.group, 'batch_split');
+    // The deadline pass saw it in the batch and took it out of the index.
+    await store.lanes.unindex(0, req.id);
+    const iso = `${req.group}|iso:fx_a`;
+    const split = await store.requests.settle(0, 'batch_split', [
+      { id: req.id, kind: 'requeue', message: 'batch_failed', group: iso },
+    ]);
+    expect(split.outcomes).toEqual(['retried']);
+    expect(await store.requests.get(req.id)).toMatchObject({ status: 'queued', group: iso, attempts: 0 });
+    expect(Number(await redis.zscore(deadlines, req.id))).toBe(deadlineAt);
+    // Planned again from there: a lane may take it.
+    expect((await store.lanes.due(0, '+inf', 10)).map((c) => c.id)).toEqual([req.id]);
+
+    // An expired batch (retry: the attempt counts).
+    await intoBatch(store, iso, 'batch_expired');
+    await store.lanes.unindex(0, req.id);
+    await store.requests.settle(0, 'batch_expired', [{ id: req.id, kind: 'retry', message: 'batch_expired' }]);
+    expect(await store.requests.get(req.id)).toMatchObject({ status: 'queued', attempts: 1 });
+    expect(Number(await redis.zscore(deadlines, req.id))).toBe(deadlineAt);
+
+    // A batch cancelled to meet deadlines, this request not marked at risk: requeued, attempt given back, indexed.
+    await intoBatch(store, iso, 'batch_escalated');
+    await store.lanes.toLive(0, req.id, deadlineAt);
+    expect(await redis.zscore(deadlines, req.id)).toBeNull();
+    await store.requests.settle(0, 'batch_escalated', [{ id: req.id, kind: 'escalate', message: 'batch_cancelled' }]);
+    expect(await store.requests.get(req.id)).toMatchObject({ status: 'queued', attempts: 1, lane: 'batch' });
+    expect(Number(await redis.zscore(deadlines, req.id))).toBe(deadlineAt);
+
+    // Cancelled by its tenant while queued: finished, out of the index.
+    expect((await store.requests.cancel(req.id, req.tenant)).kind).toBe('cancelled');
+    expect(await redis.zscore(deadlines, req.id)).toBeNull();
+
+    // A flush the provider refused for good: its requests fail, out of the index.
+    const other = newRequestFixture({ deadlineAt });
+    await store.requests.enqueue(other, {});
+    const claim = await store.flushes.claim(0, other.group, newFlushId(), limits, true);
+    if (!claim.claimed) throw new Error('not claimed');
+    await store.flushes.fail(0, claim.flushId, 'refused');
+    expect(await store.requests.get(other.id)).toMatchObject({ status: 'failed' });
+    expect(await redis.zscore(deadlines, other.id)).toBeNull();
+  });
+});
+
+describe('escalation (ESCALATE_CANCEL_BATCHES)', () => {
+  it('hands a marked request of a cancelled batch to its lane in the settle itself, once; requeues the others', async () => {
+    const { store, keys } = setup();
+    const k = keys.partitionKeys(0);
+    const deadlineAt = Date.now() + 60_000;
+    const atRisk = newRequestFixture({ deadlineAt, content: 'at risk' });
+    const patient = newRequestFixture({ deadlineAt: deadlineAt + 3_600_000, content: 'patient' });
+    await store.requests.enqueue(atRisk, {});
+    await store.requests.enqueue(patient, {});
+    await intoBatch(store, atRisk.group, 'batch_esc');
+    for (const r of [atRisk, patient]) await store.lanes.toLive(0, r.id, r.deadlineAt as number);
+    expect((await store.lanes.liveDue(0, 10)).map((e) => [e.id, e.batchId])).toEqual([
+      [atRisk.id, 'batch_esc'],
+      [patient.id, 'batch_esc'],
+    ]);
+
+    expect(await store.lanes.markEscalated(0, 'batch_esc', [{ id: atRisk.id, lane: 'realtime' }])).toEqual({
+      marked: true,
+      requests: 1,
+    });
+    // A second packer running the same pass: the mark is taken once.
+    expect((await store.lanes.markEscalated(0, 'batch_esc', [{ id: atRisk.id, lane: 'flex' }])).marked).toBe(false);
+    expect((await store.batches.get(0, 'batch_esc'))?.escalated_at).toBeGreaterThan(0);
+    // Marked, nothing moved: the batch may still answer it.
+    expect(await store.requests.get(atRisk.id)).toMatchObject({ status: 'submitted', batch_id: 'batch_esc' });
+
+    const items = [atRisk, patient].map((r) => ({ id: r.id, kind: 'escalate' as const, message: 'batch_cancelled' }));
+    const first = await store.requests.settle(0, 'batch_esc', items);
+    expect(first.outcomes).toEqual(['retried', 'retried']);
+    const run = `lane_realtime_${atRisk.id}_1e`;
+    expect(first.outbox.map((m) => JSON.parse(m))).toEqual([
+      expect.objectContaining({ queue: 'lane', data: expect.objectContaining({ requestId: atRisk.id, runId: run }) }),
+    ]);
+    expect(await store.requests.get(atRisk.id)).toMatchObject({ status: 'submitted', lane: 'realtime', attempts: 1 });
+    expect(await redis.hget(k.req(atRisk.id), 'batch_id')).toBe(run);
+    expect(await redis.zscore(k.laneRuns, atRisk.id)).not.toBeNull();
+    expect(await store.requests.get(patient.id)).toMatchObject({ status: 'queued', lane: 'batch', attempts: 0 });
+    // Routed again (a crash after the settle): nothing changes.
+    const again = await store.requests.settle(0, 'batch_esc', items);
+    expect(again.outcomes).toEqual(['stale', 'stale']);
+    expect(again.outbox).toEqual([]);
+
+    // The lane run answers it, once.
+    const answer = { status_code: 200, body: { object: 'chat.completion' } };
+    const done = await store.requests.settle(0, run, [{ id: atRisk.id, kind: 'completed', response: answer }]);
+    expect(done.outcomes).toEqual(['completed']);
+    expect(await store.requests.get(atRisk.id)).toMatchObject({
+      status: 'completed',
+      lane: 'realtime',
+      deadline_met: true,
+    });
+    expect(await store.requests.stateCounts()).toEqual({ queued: 1, batched: 0, submitted: 0 });
+  });
+});
+
 describe('the shared budget', () => {
   it('is one for every store on the same Redis: concurrency, requests per minute, Retry-After', async () => {
     const { keys } = setup();

@@ -92,6 +92,8 @@ async function getRequest(url: string, apiKey: string, id: string): Promise<Reco
 const contentOf = (completion: unknown): string | undefined =>
   (completion as { choices?: Array<{ message?: { content?: string } }> }).choices?.[0]?.message?.content;
 
+/** A model OpenAI offers flex for (the gpt-5 family, o3, o4-mini); gpt-4o-mini has none. */
+const FLEX_MODEL = 'gpt-5-mini';
 const chat = (content: string, model = 'gpt-4o-mini') => ({ model, messages: [{ role: 'user' as const, content }] });
 
 describe('deadlines and lanes under slow batches', () => {
@@ -133,8 +135,8 @@ describe('deadlines and lanes under slow batches', () => {
     created.set(id, 'realtime');
   });
 
-  it('takes flex (batch price) where the profile has it and there is time, and delivers the webhook', async () => {
-    const body = { ...chat('flex: name a mountain'), deadline: '30s' };
+  it('takes flex (batch price) where the profile has it for the model and there is time, and delivers the webhook', async () => {
+    const body = { ...chat('flex: name a mountain', FLEX_MODEL), deadline: '30s' };
     const { status, json } = await post(pipeline.url, ACME_KEY, body, { 'x-callback-url': receiver.url('/flex') });
     expect(status).toBe(202);
     expect(json).toMatchObject({ lane: 'flex', status: 'submitted' });
@@ -148,18 +150,41 @@ describe('deadlines and lanes under slow batches', () => {
     // The `deadline` field is batchbridge's: it never reaches the provider; flex is asked for with service_tier.
     const answer = (event.data.response as { body: Record<string, unknown> }).body;
     expect(answer.service_tier).toBe('flex');
-    expect(contentOf(answer)).toBe(contentOf(simulatedCompletion(chat('flex: name a mountain'))));
+    expect(contentOf(answer)).toBe(contentOf(simulatedCompletion(chat('flex: name a mountain', FLEX_MODEL))));
     expect(pipeline.sim!.counters().flexCompletions).toBeGreaterThanOrEqual(1);
-    // Billed in its lane: the shipped price table has no flex price for gpt-4o-mini (OpenAI offers flex for the gpt-5
-    // family), so the answer is reported unpriced — never as free.
-    const cost = event.data.cost as Record<string, unknown>;
-    expect(cost).toMatchObject({ lane: 'flex', priced: false, usd: null });
+    // Billed in its lane: flex at the Batch API's rates (half the realtime price).
+    const cost = event.data.cost as { lane: string; priced: boolean; usd: number; realtime_usd: number };
+    expect(cost).toMatchObject({ lane: 'flex', priced: true });
+    expect(cost.usd).toBeGreaterThan(0);
+    expect(cost.usd).toBeCloseTo(cost.realtime_usd / 2, 9);
+  });
+
+  it('offers no flex for a model the profile does not list for it: realtime instead', async () => {
+    // gpt-4o-mini has no flex tier at OpenAI (the simulator answers such a call 400, as OpenAI does).
+    const { status, json } = await post(
+      pipeline.url,
+      ACME_KEY,
+      { ...chat('no flex: name a bay'), deadline: '30s' },
+      {
+        prefer: 'respond-async',
+      },
+    );
+    expect(status, JSON.stringify(json)).toBe(202);
+    expect(json).toMatchObject({ lane: 'realtime' });
+    const id = String(json.id);
+    created.set(id, 'realtime');
+    const request = await waitFor('the request to complete', async () => {
+      const r = await getRequest(pipeline.url, ACME_KEY, id);
+      return r.status === 'completed' ? r : undefined;
+    });
+    expect(request).toMatchObject({ lane: 'realtime', deadline_met: true });
+    expect(request.cost).toMatchObject({ lane: 'realtime', priced: true, saved_usd: 0 });
   });
 
   it('falls back from flex to realtime when flex has no capacity and the deadline nears', async () => {
     pipeline.sim!.setFaults({ flexUnavailableFraction: 1, retryAfterMs: 1000 });
     try {
-      const body = chat('flex unavailable: name a lake');
+      const body = chat('flex unavailable: name a lake', FLEX_MODEL);
       const started = Date.now();
       const { status, headers } = await post(pipeline.url, ACME_KEY, body, { 'x-deadline': '14', prefer: 'wait=30' });
       expect(status).toBe(200);

@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 let rt: TestRuntime;
 let scheduler: LaneScheduler;
 const tenant = TEST_TENANTS[0] as Tenant;
-const chat = groupFor('/v1/chat/completions', 'gpt-4o-mini', false);
+/** A model OpenAI offers flex for (the gpt-5 family, o3, o4-mini). */
+const chat = groupFor('/v1/chat/completions', 'gpt-5-mini', false);
 
 beforeAll(async () => {
   // Flushes every 10 s, batches assumed to take 60 s until observed, a 5 s margin: 75 s to a batch answer.
@@ -44,10 +45,13 @@ describe('the deadline scheduler', () => {
     expect((await plan(60, chat, { ...tenant, lanes: ['batch'] })).lane).toBe('batch');
     // Flex is a tier of chat and Responses: embeddings go realtime.
     expect((await plan(60, groupFor('/v1/embeddings', 'text-embedding-3-small', false))).lane).toBe('realtime');
+    // And of some models only: gpt-4o-mini has none at OpenAI.
+    expect((await plan(60, groupFor('/v1/chat/completions', 'gpt-4o-mini', false))).lane).toBe('realtime');
+    expect((await plan(60, groupFor('/v1/responses', 'o4-mini', false))).lane).toBe('flex');
   });
 
   it('predicts with the observed turnaround (p90) once batches were seen', async () => {
-    const model = 'gpt-4.1-mini';
+    const model = 'gpt-5-nano';
     const group = groupFor('/v1/chat/completions', model, false);
     expect((await plan(80, group)).lane).toBe('batch');
     for (let i = 0; i < 10; i++) await rt.store.lanes.recordTurnaround('default', model, 300_000);

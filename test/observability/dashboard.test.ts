@@ -153,11 +153,16 @@ describe('Grafana dashboard', () => {
 
     // Every catalogued metric is on the merged /metrics, and the ones this run exercised moved.
     // Failovers are between two providers: a one-provider deployment (this run) has no pair to label a series with.
-    // Lane moves and budget waits need a queued request whose batch turns late, or a budget used up (deadlines.test.ts).
+    // Lane moves and budget waits need a queued request whose batch turns late, or a budget used up (deadlines.test.ts);
+    // cancels to meet deadlines need ESCALATE_CANCEL_BATCHES (escalate-cancel.test.ts), a call after a stall a stalled
+    // job (lane-stall.test.ts).
     const needsSeveralProviders = new Set([
       'batchbridge_provider_failovers_total',
       'batchbridge_lane_moves_total',
       'batchbridge_lane_budget_waits_total',
+      'batchbridge_escalation_cancels_total',
+      'batchbridge_escalated_requests_total',
+      'batchbridge_lane_calls_after_stall_total',
     ]);
     for (const name of catalogueNames().filter((n) => !needsSeveralProviders.has(n))) {
       expect(seriesOf(name, exposed).length, name).toBeGreaterThan(0);

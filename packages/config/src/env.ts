@@ -206,6 +206,13 @@ const EnvSchema = z.object({
   BATCH_TURNAROUND: duration.optional(),
   /** How often queued requests with a deadline are looked at again. */
   DEADLINE_PASS_MS: int(50, 600_000).default(1_000),
+  /**
+   * Whether the scheduler may cancel a live provider batch whose share of requests expected to miss their deadline
+   * passes ESCALATE_CANCEL_AT_RISK_SHARE (SPEC §10): the answered lines are taken from its partial output, the others
+   * go to a faster lane once the cancel is confirmed.
+   */
+  ESCALATE_CANCEL_BATCHES: bool.default(false),
+  ESCALATE_CANCEL_AT_RISK_SHARE: z.coerce.number().gt(0).max(1).default(0.5),
 
   METRICS_TOKEN: z.string().min(1).optional(),
   METRICS_TENANT_LABEL: bool.default(false),
@@ -305,7 +312,13 @@ export interface Config {
     logAttempts: number;
   };
   /** Deadlines and lanes (SPEC §10). */
-  deadlines: { marginMs: number; turnaroundMs: number | undefined; passMs: number };
+  deadlines: {
+    marginMs: number;
+    turnaroundMs: number | undefined;
+    passMs: number;
+    /** ESCALATE_CANCEL_BATCHES and its threshold (share of a live batch's requests at risk). */
+    escalate: { enabled: boolean; atRiskShare: number };
+  };
   metrics: { token: string | undefined; tenantLabel: boolean };
   log: { level: string; pretty: boolean };
 }
@@ -500,7 +513,12 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
         disableAfterMs: e.WEBHOOK_DISABLE_AFTER,
         logAttempts: e.WEBHOOK_LOG_ATTEMPTS,
       },
-      deadlines: { marginMs: e.DEADLINE_MARGIN, turnaroundMs: e.BATCH_TURNAROUND, passMs: e.DEADLINE_PASS_MS },
+      deadlines: {
+        marginMs: e.DEADLINE_MARGIN,
+        turnaroundMs: e.BATCH_TURNAROUND,
+        passMs: e.DEADLINE_PASS_MS,
+        escalate: { enabled: e.ESCALATE_CANCEL_BATCHES, atRiskShare: e.ESCALATE_CANCEL_AT_RISK_SHARE },
+      },
       metrics: { token: e.METRICS_TOKEN, tenantLabel: e.METRICS_TENANT_LABEL },
       log: { level: e.LOG_LEVEL, pretty: e.LOG_PRETTY },
     },

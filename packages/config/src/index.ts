@@ -38,6 +38,8 @@ export {
   type BatchEndpoint,
   defaultTurnaroundMs,
   type EndpointLimits,
+  hasFlex,
+  OPENAI_FLEX_MODELS,
   PROFILE_USUAL_MODELS,
   PROVIDER_PROFILE_NAMES,
   PROVIDER_PROFILES,

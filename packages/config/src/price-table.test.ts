@@ -15,6 +15,7 @@ import {
   priceFor,
   usageOf,
 } from './price-table.js';
+import { hasFlex, PROVIDER_PROFILES } from './provider-profiles.js';
 
 function file(content: string): string {
   const path = join(mkdtempSync(join(tmpdir(), 'bb-prices-')), 'prices.json');
@@ -178,5 +179,39 @@ describe('price table', () => {
   it('is configured by PRICE_TABLE_FILE', () => {
     const r = parseConfig({ PRICE_TABLE_FILE: '/etc/bb/prices.json' });
     expect(r.ok && r.config.priceTableFile).toBe('/etc/bb/prices.json');
+  });
+});
+
+describe('flex per model (SPEC §10)', () => {
+  const openai = PROVIDER_PROFILES.openai;
+
+  it('offers flex for the gpt-5 family, o3 and o4-mini only (with their snapshots)', () => {
+    for (const model of [
+      'gpt-5',
+      'gpt-5-mini',
+      'gpt-5-nano',
+      'gpt-5-mini-2025-08-07',
+      'o3',
+      'o3-2025-04-16',
+      'o4-mini',
+    ])
+      expect(hasFlex(openai, model), model).toBe(true);
+    for (const model of ['gpt-4o-mini', 'gpt-4.1', 'o3-mini', 'o1', 'text-embedding-3-small', 'gpt-50'])
+      expect(hasFlex(openai, model), model).toBe(false);
+    // A profile without flex offers it for nothing; one with flex and no list, for every model.
+    expect(hasFlex(PROVIDER_PROFILES.doubleword, 'gpt-5-mini')).toBe(false);
+    const { flexModels: _, ...anyModel } = openai;
+    expect(hasFlex(anyModel, 'gpt-4o-mini')).toBe(true);
+  });
+
+  it('ships no flex price for a model without flex, and prices flex where it has it', () => {
+    for (const [model, entry] of Object.entries(DEFAULT_PRICE_TABLE.openai ?? {})) {
+      if (entry.flex !== undefined) expect(hasFlex(openai, model), model).toBe(true);
+      if (hasFlex(openai, model)) expect(laneRate(entry, 'flex'), model).toBeDefined();
+    }
+    for (const [provider, models] of Object.entries(DEFAULT_PRICE_TABLE)) {
+      if (provider === 'openai') continue;
+      for (const [model, entry] of Object.entries(models)) expect(entry.flex, `${provider} ${model}`).toBeUndefined();
+    }
   });
 });

@@ -21,6 +21,8 @@ export interface BatchRecord {
   outcomes?: BatchOutcomes | undefined;
   /** When the provider says the batch reached its terminal status (ms; recorded by the poll that saw it terminal). */
   terminal_at?: number | undefined;
+  /** When the deadline scheduler marked it for cancellation (ms; ESCALATE_CANCEL_BATCHES, SPEC §10). */
+  escalated_at?: number | undefined;
 }
 
 /** Requests of a routed batch by outcome: completed, failed for good, sent back to the queue for another batch. */
@@ -73,6 +75,7 @@ export class BatchStore {
           ? undefined
           : { completed: Number(h.n_completed), failed: Number(h.n_failed ?? 0), retried: Number(h.n_retried ?? 0) },
       terminal_at: h.terminal_at ? Number(h.terminal_at) : undefined,
+      escalated_at: h.escalated_at ? Number(h.escalated_at) : undefined,
     };
   }
 

@@ -80,6 +80,7 @@ export {
   type LaneBudget,
   type LaneClaim,
   LaneStore,
+  type LiveDeadline,
   percentile,
   TURNAROUND_SAMPLES,
 } from './lane-store.js';

@@ -58,6 +58,8 @@
  * | T:deadlines                  | zset   | queued requests with a deadline, score = deadline (ms): the scheduler's   |
  * |                              |        | pass reads the ones due soon (SPEC §10); out when claimed by a lane or    |
  * |                              |        | seen not queued, back when a batch sends the request back to the queue   |
+ * | T:live-deadlines             | zset   | requests with a deadline seen in a flush or live batch (ESCALATE_CANCEL_ |
+ * |                              |        | BATCHES only), score = deadline (ms): the escalation pass's at-risk count |
  * | T:lane-runs                  | zset   | requests a fast lane claimed and has not settled, score = claim time (ms) |
  * |                              |        | (the lane sweep gives a run whose job is gone its job again)             |
  * | T:deadline-stats             | hash   | deadlines met and missed: `<lane>|met|missed|<group>` → count (metrics)   |
@@ -275,6 +277,7 @@ export const PARTITION_KEYS = {
   finished: 'finished',
   deadlines: 'deadlines',
   deadlineStats: 'deadline-stats',
+  liveDeadlines: 'live-deadlines',
   laneRuns: 'lane-runs',
   ledger: 'ledger:<tenant>',
   ledgerPeriod: 'ledger:<tenant>:<period>',
@@ -446,6 +449,10 @@ export class PartitionKeys {
   /** Deadlines met and missed, `<lane>|met|<group>` / `<lane>|missed|<group>` → count. */
   get deadlineStats(): string {
     return KEY.deadlineStats(this.tag);
+  }
+  /** Requests with a deadline seen in a flush or a live batch, score = deadline (ms): the escalation pass's list. */
+  get liveDeadlines(): string {
+    return KEY.liveDeadlines(this.tag);
   }
   /** Requests on a fast lane (claimed, not yet settled), score = claim time (ms): the lane sweep's list. */
   get laneRuns(): string {

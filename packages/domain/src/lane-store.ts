@@ -31,6 +31,17 @@ export interface DeadlineCandidate {
   tokens: number;
 }
 
+/** A request of the live-deadline index (ESCALATE_CANCEL_BATCHES) as the escalation pass reads it. */
+export interface LiveDeadline {
+  id: string;
+  deadlineAt: number;
+  status: string | undefined;
+  /** The provider batch (or lane run) that holds it. */
+  batchId: string | undefined;
+  group: string;
+  tenant: string;
+}
+
 export class LaneStore {
   private readonly ctx: StoreContext;
 
@@ -87,6 +98,56 @@ export class LaneStore {
    */
   async unindex(p: PartitionId, id: string): Promise<void> {
     await this.ctx.redis.zrem(this.ctx.keys.partitionKeys(p).deadlines, id);
+  }
+
+  /**
+   * Moves a request seen in a flush or a live batch from the deadline index to the live-deadline index (the escalation
+   * pass's list; ESCALATE_CANCEL_BATCHES only). Index upkeep only.
+   */
+  async toLive(p: PartitionId, id: string, deadlineAt: number): Promise<void> {
+    const k = this.ctx.keys.partitionKeys(p);
+    await this.ctx.redis.multi().zadd(k.liveDeadlines, deadlineAt, id).zrem(k.deadlines, id).exec();
+  }
+
+  /** The earliest `limit` deadlines of the live-deadline index, with what the escalation pass needs of each. */
+  async liveDue(p: PartitionId, limit: number): Promise<LiveDeadline[]> {
+    const k = this.ctx.keys.partitionKeys(p);
+    const flat = (await this.ctx.redis.zrange(k.liveDeadlines, '0', String(limit - 1), 'WITHSCORES')) as string[];
+    const reads: Array<Promise<Array<string | null>>> = [];
+    for (let i = 0; i < flat.length; i += 2) {
+      reads.push(this.ctx.redis.hmget(k.req(flat[i] as string), 'status', 'batch_id', 'group', 'tenant'));
+    }
+    const fields = await Promise.all(reads);
+    return fields.map((f, i) => ({
+      id: flat[2 * i] as string,
+      deadlineAt: Number(flat[2 * i + 1]),
+      status: f[0] ?? undefined,
+      batchId: f[1] ?? undefined,
+      group: f[2] ?? '',
+      tenant: f[3] ?? '',
+    }));
+  }
+
+  /** Takes requests out of the live-deadline index (seen settled, queued again or on a lane: index upkeep only). */
+  async unindexLive(p: PartitionId, ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.ctx.redis.zrem(this.ctx.keys.partitionKeys(p).liveDeadlines, ...ids);
+  }
+
+  /**
+   * Marks a live batch for cancellation and its at-risk requests with the lane each is to take once the cancel is
+   * confirmed (`escalate-batch.lua`); the provider is asked to cancel after this, never before.
+   */
+  async markEscalated(
+    p: PartitionId,
+    batchId: string,
+    requests: ReadonlyArray<{ id: string; lane: FastLane }>,
+  ): Promise<{ marked: boolean; requests: number }> {
+    const k = this.ctx.keys.partitionKeys(p);
+    const keys = [k.batch(batchId), ...requests.map((r) => k.req(r.id))];
+    const options = JSON.stringify({ batchId, now: Date.now(), lanes: requests.map((r) => r.lane) });
+    const [state, n] = await this.ctx.redis.bbEscalateBatch(keys.length, ...keys, options);
+    return { marked: state === 'marked', requests: Number(n) };
   }
 
   /** Requests a fast lane claimed before `beforeMs` and has not settled (the lane sweep). */

@@ -51,7 +51,7 @@ export interface DeliveryAttempt {
 export type DeliveryAttemptInput = Omit<DeliveryAttempt, 'attempt'>;
 
 /** `invalid`: an answer that breaks its request's JSON schema (SPEC §14): retried, then `schema_validation_failed`. */
-export type SettleKind = 'completed' | 'rejected' | 'retry' | 'requeue' | 'invalid';
+export type SettleKind = 'completed' | 'rejected' | 'retry' | 'requeue' | 'invalid' | 'escalate';
 
 /**
  * What a completed answer costs, priced by the poller for the settle script to bill (includes/bill.lua): the

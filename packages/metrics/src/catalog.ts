@@ -190,6 +190,24 @@ export function createMetricsCatalog(registry: Registry) {
       labelNames: ['from', 'to', 'provider'] as const,
       registers,
     }),
+    escalationCancels: new Counter({
+      name: 'batchbridge_escalation_cancels_total',
+      help: 'Live provider batches the deadline scheduler asked to cancel because their at-risk share passed ESCALATE_CANCEL_AT_RISK_SHARE (SPEC §10), by provider and result (requested, refused, error).',
+      labelNames: ['provider', 'result'] as const,
+      registers,
+    }),
+    escalatedRequests: new Counter({
+      name: 'batchbridge_escalated_requests_total',
+      help: 'At-risk requests of batches cancelled by the deadline scheduler, marked for a faster lane once the cancel is confirmed (those the partial output answers settle from it), by lane and provider.',
+      labelNames: ['lane', 'provider'] as const,
+      registers,
+    }),
+    laneCallsAfterStall: new Counter({
+      name: 'batchbridge_lane_calls_after_stall_total',
+      help: 'Fast-lane calls made by a job that stalled before (its worker died or lost its lock, perhaps mid-call): the provider may have answered and charged the earlier call too; one answer is settled. By lane and provider.',
+      labelNames: ['lane', 'provider'] as const,
+      registers,
+    }),
     laneCalls: new Counter({
       name: 'batchbridge_lane_calls_total',
       help: 'Synchronous provider calls of the fast lanes, by lane, provider and result (ok, rejected, rate_limited, unavailable, error).',

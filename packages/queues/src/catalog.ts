@@ -65,6 +65,10 @@ export const LaneJob = z.object({
   lane: z.enum(['flex', 'realtime']),
   /** The lane the run is on now, once flex gave way to realtime (kept across the job's delays). */
   current: z.enum(['flex', 'realtime']).optional(),
+  /** The request's deadline (epoch ms): lane jobs run earliest deadline first (`priorityOf`). */
+  deadlineAt: z.number().optional(),
+  /** The job's stalls already counted in `batchbridge_lane_calls_after_stall_total` (see the lane processor). */
+  stallsSeen: z.number().int().nonnegative().optional(),
 });
 export type LaneJobData = z.infer<typeof LaneJob>;
 
@@ -82,9 +86,25 @@ export interface QueueDefinition<S extends z.ZodType> {
   jobOptions: JobsOptions;
   /** Which custom backoff strategy (backoff.ts) the workers use. */
   backoff: 'provider' | 'webhook';
+  /** BullMQ priority of a job (1 runs first), or undefined for the queue's plain order. */
+  priorityOf?: (data: Record<string, unknown>, now: number) => number | undefined;
 }
 
 export type QueueCatalog = Record<string, QueueDefinition<z.ZodType>>;
+
+/** BullMQ's lowest priority (priorities run from 1, the highest, to 2^21 - 1). */
+const LOWEST_PRIORITY = 2_097_151;
+
+/**
+ * Lane jobs run earliest deadline first (SPEC §10): the priority is the seconds the request has left when its job is
+ * added, so among waiting jobs the one due soonest runs next (jobs added seconds apart are ordered to within those
+ * seconds). A job without a deadline runs after every job with one.
+ */
+export function lanePriority(data: Record<string, unknown>, now: number): number {
+  const at = data.deadlineAt;
+  if (typeof at !== 'number' || !Number.isFinite(at)) return LOWEST_PRIORITY;
+  return Math.min(LOWEST_PRIORITY - 1, Math.max(1, Math.ceil((at - now) / 1000) + 1));
+}
 
 const keep = { removeOnComplete: { age: 3_600, count: 10_000 }, removeOnFail: { age: 7 * 86_400 } } as const;
 
@@ -109,6 +129,7 @@ export const QUEUES = {
     schema: LaneJob,
     jobOptions: { attempts: 8, backoff: { type: 'provider' }, ...keep },
     backoff: 'provider',
+    priorityOf: lanePriority,
   },
   deliver: {
     name: 'deliver',

@@ -13,6 +13,7 @@ export {
   jobIds,
   LaneJob,
   type LaneJobData,
+  lanePriority,
   OperationalEvent,
   type OperationalEventData,
   PollJob,

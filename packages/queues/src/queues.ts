@@ -6,7 +6,8 @@
 import type { KeySpace, PartitionId } from '@batchbridge/domain';
 import { type Job, type Processor, Queue, Worker, type WorkerOptions } from 'bullmq';
 import type { Cluster, Redis } from 'ioredis';
-import { QUEUES, type QueueKind } from './catalog.js';
+import type { ZodType } from 'zod';
+import { QUEUES, type QueueDefinition, type QueueKind } from './catalog.js';
 
 export class PartitionedQueues {
   private readonly queues = new Map<string, Queue>();
@@ -37,13 +38,17 @@ export class PartitionedQueues {
     p: PartitionId,
     jobs: Array<{ data: Record<string, unknown>; jobId: string; delayMs?: number }>,
   ) {
-    const def = QUEUES[kind];
+    const def: QueueDefinition<ZodType> = QUEUES[kind];
+    const now = Date.now();
     await this.queue(kind, p).addBulk(
-      jobs.map((j) => ({
-        name: def.jobName,
-        data: def.schema.parse(j.data),
-        opts: { jobId: j.jobId, ...(j.delayMs ? { delay: j.delayMs } : {}) },
-      })),
+      jobs.map((j) => {
+        const priority = def.priorityOf?.(j.data, now);
+        return {
+          name: def.jobName,
+          data: def.schema.parse(j.data),
+          opts: { jobId: j.jobId, ...(j.delayMs ? { delay: j.delayMs } : {}), ...(priority ? { priority } : {}) },
+        };
+      }),
     );
   }
 

@@ -9,7 +9,7 @@
  * slower call), else `realtime`. A request whose provider and tenant allow no faster lane stays on `batch` and
  * completes late (`deadline_met: false`). Used at intake (ingest) and by the lane service's pass over queued requests.
  */
-import { defaultTurnaroundMs, type Lane, type ProviderConfig, type Tenant } from '@batchbridge/config';
+import { defaultTurnaroundMs, hasFlex, type Lane, type ProviderConfig, type Tenant } from '@batchbridge/config';
 import {
   endpointOfGroup,
   type FastLane,
@@ -61,10 +61,11 @@ export class LaneScheduler {
       if (tenant?.lanes && !tenant.lanes.includes(lane)) return false;
       if (lane === 'batch') return true;
       if (!speaksOpenAI) return false;
-      // Flex is a tier of the chat and Responses endpoints only.
+      // Flex is a tier of the chat and Responses endpoints only, and of the models the profile lists for it.
       if (lane === 'flex') {
         const endpoint = endpointOfGroup(group);
-        return provider?.profile.flex === true && (endpoint === '/v1/chat/completions' || endpoint === '/v1/responses');
+        if (!provider || (endpoint !== '/v1/chat/completions' && endpoint !== '/v1/responses')) return false;
+        return hasFlex(provider.profile, this.runtime.providers.providerModel(provider.id, modelOfGroup(group)));
       }
       return true;
     });

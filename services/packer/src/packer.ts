@@ -11,6 +11,7 @@ import type { CrashPoint } from './crash-points.js';
 import { BatchCreateLimiter } from './create-limiter.js';
 import { createFlushProcessor } from './flush-processor.js';
 import { deadlinePass } from './lanes/deadline-pass.js';
+import { escalatePass } from './lanes/escalate-pass.js';
 import { createLaneProcessor } from './lanes/lane-processor.js';
 import { laneSweep } from './lanes/lane-sweep.js';
 import { packPartition } from './pack-partition.js';
@@ -125,6 +126,7 @@ export async function startPacker(runtime: Runtime, options: PackerOptions = {})
   });
   // The fast lanes (SPEC §10): their provider calls, and the pass that moves queued requests whose deadline is at risk.
   const scheduler = new LaneScheduler(runtime);
+  const escalationAsks = new Map<string, number>();
   const lanes = await startWorkerGroup({
     kind: 'lane',
     keys: runtime.keys,
@@ -132,7 +134,9 @@ export async function startPacker(runtime: Runtime, options: PackerOptions = {})
     ping: runtime.redis,
     logger: log,
     processor: createLaneProcessor(runtime, { store }),
-    concurrency: options.laneConcurrency ?? 8,
+    // As many calls in flight as the largest realtime/flex concurrency budget lets (8 to 64): the budget, not the
+    // worker, is the limit that is meant to bind.
+    concurrency: options.laneConcurrency ?? laneWorkerConcurrency(runtime),
     lockDurationMs: Math.max(30_000, config.upstream.timeoutMs + 10_000),
     stalledIntervalMs: options.stalledIntervalMs ?? 30_000,
     backoffStrategy: backoffStrategy({ provider: providerBackoff(options.backoff) }),
@@ -148,6 +152,20 @@ export async function startPacker(runtime: Runtime, options: PackerOptions = {})
           }
         },
       },
+      ...(config.deadlines.escalate.enabled
+        ? [
+            {
+              name: 'escalation pass',
+              everyMs: Math.max(config.deadlines.passMs, 1_000),
+              run: async () => {
+                for (const p of runtime.keys.allPartitions()) {
+                  if (lanes.stopped) return;
+                  await escalatePass(runtime, store, scheduler, p, escalationAsks);
+                }
+              },
+            },
+          ]
+        : []),
       {
         name: 'lane sweep',
         everyMs: sweepMs,
@@ -163,4 +181,10 @@ export async function startPacker(runtime: Runtime, options: PackerOptions = {})
       await Promise.all([group.close(), lanes.close()]);
     },
   };
+}
+
+/** The lane workers' concurrency: the largest provider concurrency budget, at least 8 and at most 64. */
+function laneWorkerConcurrency(runtime: Runtime): number {
+  const budgets = runtime.providers.configs.map((c) => c.realtime?.concurrency ?? 0);
+  return Math.min(64, Math.max(8, ...budgets));
 }

@@ -59,7 +59,7 @@ export function isTokenLimitError(e: { code?: string | null | undefined; message
 const ID_SLICE = 1_000;
 
 /** What becomes of a failed batch's requests that no line names (see the module comment). */
-type LeftoverMode = 'retry' | 'requeue' | 'split';
+type LeftoverMode = 'retry' | 'requeue' | 'split' | 'escalate';
 
 /** Non-answered lines held until both files are read, per request id (bounded by the batch's line count). */
 type HeldLines = Map<string, SettleItem>;
@@ -358,6 +358,10 @@ export class BatchRouter {
       return { rejected, message: 'missing_from_output: no result line for this request', mode: 'retry' };
     if (remote.status === 'expired')
       return { rejected, message: 'batch_expired: the batch expired before this request ran', mode: 'retry' };
+    // Cancelled by the deadline scheduler (SPEC §10): the cancel is confirmed and the output read, so the requests it
+    // did not answer may go to a faster lane now (settle kind `escalate`); the others are requeued, attempt given back.
+    if (remote.status === 'cancelled' && batch.escalated_at !== undefined)
+      return { rejected, message: 'batch_cancelled: cancelled to meet deadlines', mode: 'escalate' };
     if (remote.status === 'cancelled')
       return { rejected, message: 'batch_cancelled: the batch was cancelled before this request ran', mode: 'retry' };
 
@@ -415,7 +419,7 @@ export class BatchRouter {
         const reject = rejected.get(line);
         if (reject) await settler.add({ id, kind: 'rejected', message: reject });
         else if (mode === 'retry') await settler.add({ id, kind: 'retry', message });
-        else if (mode === 'requeue') await settler.add({ id, kind: 'requeue', message });
+        else if (mode === 'requeue' || mode === 'escalate') await settler.add({ id, kind: mode, message });
         else {
           const group = isolationGroup(batch.group, batch.flush_id, line <= half ? 'a' : 'b');
           await settler.add({ id, kind: 'requeue', message, group });

@@ -33,6 +33,9 @@ export function chatRouter(state: SimState, gate: FaultGate): Router {
     }
     // Flex processing (SPEC §10): batch price, slower, and sometimes no capacity (429 resource_unavailable).
     const flex = (req.body as { service_tier?: unknown } | undefined)?.service_tier === 'flex';
+    if (flex && state.profile.flexModels && !state.profile.flexModels.includes(body.model)) {
+      throw invalidRequest(`Flex processing is not available for the model \`${body.model}\`.`, 'service_tier');
+    }
     if (flex) {
       const { flexUnavailableFraction, flexLatencyMs, retryAfterMs } = state.faults;
       if (flexUnavailableFraction > 0 && state.rng() < flexUnavailableFraction) {

@@ -44,6 +44,10 @@ export interface SimProfile {
    * `{custom_id, body}` (`method` and `url` may be left out), statuses QUEUED … CANCELLED, `timeout_hours`.
    */
   readonly batchApi?: 'mistral';
+  /**
+   * The models whose realtime calls take `service_tier: "flex"` (others answer 400, as OpenAI does). Unset: any model.
+   */
+  readonly flexModels?: readonly string[];
 }
 
 /** How a `label` profile renders a window (Doubleword). The 24 h label is Doubleword's; the 1 h one is modelled on it. */
@@ -72,6 +76,8 @@ export const PROFILES: Readonly<Record<ProfileName, SimProfile>> = {
     endpoints: ['/v1/chat/completions', '/v1/embeddings', '/v1/responses', '/v1/completions', '/v1/moderations'],
     maxEmbeddingInputs: 50_000,
     modelOwner: 'system',
+    // OpenAI offers flex for the gpt-5 family, o3 and o4-mini: of the models above, gpt-5-mini.
+    flexModels: ['gpt-5-mini'],
     mixedModels: false,
     maxLines: 50_000,
     maxBytes: 200 * MB,

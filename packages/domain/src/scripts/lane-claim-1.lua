@@ -15,7 +15,7 @@
 local o = cjson.decode(ARGV[1])
 local tag, now = o.tag, o.now
 local f = redis.call('HMGET', KEYS[1], 'status', 'group', 'bytes', 'tokens', 'id', 'inputs', 'attempts', 'tenant',
-  'lane')
+  'lane', 'deadline_at')
 if not f[1] then return {'stale', ''} end
 if f[1] ~= 'queued' then return {'stale', f[1]} end
 local id = f[5]
@@ -29,5 +29,5 @@ move(tag, KEYS[1], 'queued', 'submitted', f[8], now)
 redis.call('ZREM', key_deadlines(tag), id)
 redis.call('ZADD', key_lane_runs(tag), now, id)
 local member = outbox_add(tag, now, 'lane', job_id_lane(run),
-  {partition = o.partition, requestId = id, runId = run, lane = o.lane})
+  {partition = o.partition, requestId = id, runId = run, lane = o.lane, deadlineAt = tonumber(f[10])})
 return {'claimed', run, member}

@@ -7,7 +7,7 @@
     ARGV[1]  call options (JSON): tag, batchId, now, maxAttempts, retention (ms), partition, ledger (see bill;
              absent: nothing is billed)
     then per item, in KEYS order:
-      its options (JSON): kind (completed | rejected | retry | requeue | invalid), message, group ('' = keep),
+      its options (JSON): kind (completed | rejected | retry | requeue | invalid | escalate), message, group ('' = keep),
         truncated (true: finish_reason length), bill (see bill), lane (optional: the fast lane that answered)
       its response (JSON text, '' for none)
   Output: per item, its outcome (completed | failed | retried | stale | unknown), its outbox member ('' for none) and

@@ -18,6 +18,7 @@ export async function deadlinePass(
   p: PartitionId,
 ): Promise<number> {
   const m = runtime.metrics.m;
+  const escalate = runtime.config.deadlines.escalate.enabled;
   let moved = 0;
   // One look at each group per pass (many of its requests may be due).
   const toFlush = new Map<string, number>();
@@ -25,7 +26,10 @@ export async function deadlinePass(
   for (const c of due) {
     if (c.status !== 'queued') {
       // Claimed into a flush (or gone): it is the batch's now; the settle script indexes it again if it comes back.
-      await store.lanes.unindex(p, c.id);
+      // With ESCALATE_CANCEL_BATCHES, one in a flush or a batch joins the live-deadline index (the escalation pass's).
+      if (escalate && (c.status === 'batched' || c.status === 'submitted'))
+        await store.lanes.toLive(p, c.id, c.deadlineAt);
+      else await store.lanes.unindex(p, c.id);
       continue;
     }
     let toFlushMs = toFlush.get(c.group);

@@ -128,6 +128,14 @@ export function createLaneProcessor(runtime: Runtime, options: LaneProcessorOpti
     const body = JSON.parse(record.body) as Record<string, unknown>;
     if (typeof body.model === 'string') body.model = runtime.providers.providerModel(providerId, body.model);
     if (lane === 'flex') body.service_tier = 'flex';
+    // A job that stalled (its worker died or lost its lock) may have made this call already, and the provider may
+    // have answered and charged it: only one answer is ever settled, but the call may be paid twice. Counted once
+    // per stall (no extra write on the usual path).
+    if (job.stalledCounter > (job.data.stallsSeen ?? 0)) {
+      m.laneCallsAfterStall.inc({ lane, provider: providerId });
+      log.warn({ requestId, runId, stalls: job.stalledCounter }, 'fast-lane call made again after a stalled run');
+      await job.updateData({ ...job.data, stallsSeen: job.stalledCounter });
+    }
     let answer: unknown;
     try {
       answer = await clientFor(providerId).post(endpoint.replace(/^\/v1/, ''), { body, timeout: timeoutMs });

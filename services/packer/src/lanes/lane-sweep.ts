@@ -31,7 +31,9 @@ export async function laneSweep(runtime: Runtime, store: Store, olderThanMs: num
       else if (state === 'missing' || state === 'completed' || state === 'unknown') {
         if (job) await job.remove();
         const lane = record.lane === 'flex' ? 'flex' : 'realtime';
-        await runtime.queues.addBulk('lane', p, [{ data: { partition: p, requestId: id, runId, lane }, jobId }]);
+        const deadlineAt = record.deadline_at;
+        const data = { partition: p, requestId: id, runId, lane, ...(deadlineAt !== undefined ? { deadlineAt } : {}) };
+        await runtime.queues.addBulk('lane', p, [{ data, jobId }]);
       } else continue;
       revived += 1;
       runtime.logger.warn({ requestId: id, runId, state }, 'lane sweep gave a fast-lane run its job again');

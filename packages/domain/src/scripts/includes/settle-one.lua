@@ -10,6 +10,10 @@
   maxAttempts a failure `schema_validation_failed` with that last answer kept in `response`. `truncated` (a
   `completed` answer cut off by `finish_reason: length`) is kept on the record.
   A non-empty `lane` records the lane that answered (a fast-lane run, SPEC §10).
+  `escalate` (SPEC §10, ESCALATE_CANCEL_BATCHES): a request the partial output of a batch cancelled by the deadline
+  scheduler did not answer, the cancel confirmed: one marked `escalate_lane` is handed to that fast lane in this same
+  step (a lane run, its job in the outbox; the cancelled batch's attempt given back, the lane's counted), so no packer
+  can take it into another batch first; one not marked is a `requeue`.
 ]]
 --- @include "move"
 --- @include "group"
@@ -41,6 +45,19 @@ local function settle_one(tag, key, batchId, kind, now, response, message, maxAt
     move(tag, key, 'submitted', 'failed', tenant, now)
     return 'failed', finish(tag, key, id, now, retention, partition)
   end
+  if kind == 'escalate' then
+    local to = redis.call('HGET', key, 'escalate_lane')
+    if to then
+      local run = 'lane_' .. to .. '_' .. id .. '_' .. (tonumber(f[4]) or 0) .. 'e'
+      redis.call('HDEL', key, 'escalate_lane', 'flush_id')
+      redis.call('HSET', key, 'lane', to, 'batch_id', run, 'lane_from', 'batch', 'last_error', message)
+      redis.call('ZADD', key_lane_runs(tag), now, id)
+      return 'retried', outbox_add(tag, now, 'lane', job_id_lane(run),
+        {partition = partition, requestId = id, runId = run, lane = to,
+         deadlineAt = tonumber(redis.call('HGET', key, 'deadline_at'))})
+    end
+    kind = 'requeue'
+  end
   local attempts = tonumber(f[4]) or 0
   if kind == 'invalid' and attempts >= maxAttempts then
     if response ~= '' then redis.call('HSET', key, 'response', response) end
@@ -63,7 +80,7 @@ local function settle_one(tag, key, batchId, kind, now, response, message, maxAt
     redis.call('HSET', key, 'group', group)
   end
   redis.call('HSET', key, 'last_error', message)
-  redis.call('HDEL', key, 'batch_id', 'flush_id')
+  redis.call('HDEL', key, 'batch_id', 'flush_id', 'escalate_lane')
   move(tag, key, 'submitted', 'queued', tenant, now)
   -- Back in the queue: the deadline scheduler looks at it again, from the batch lane (SPEC §10).
   local back = redis.call('HMGET', key, 'deadline_at', 'lane')

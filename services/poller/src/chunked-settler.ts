@@ -63,7 +63,7 @@ export interface ChunkedSettlerOptions {
 }
 
 /** A chunk is settled once its items hold this much response text, even before `chunk` items (embeddings answers). */
-export const CHUNK_TEXT_CHARS = 4 * 1024 * 1024;
+export const CHUNK_TEXT_CHARS = 2 * 1024 * 1024;
 
 export class ChunkedSettler {
   readonly counts: OutcomeCounts = emptyCounts();

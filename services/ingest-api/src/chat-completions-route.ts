@@ -29,7 +29,7 @@ import type { CallbackPolicy } from './callback-policy.js';
 import type { CapacityView } from './capacity.js';
 import { MAX_CLIENT_REF_LENGTH } from './chat-request.js';
 import { parseEndpointRequest } from './endpoint-request.js';
-import { ApiError, conflict, invalidParam } from './errors.js';
+import { ApiError, conflict, invalidParam, rateLimited } from './errors.js';
 import { checkJsonText, checkJsonValue } from './json-limits.js';
 import type { ModelCatalog } from './model-catalog.js';
 import { modelAllowed } from './model-policy.js';
@@ -358,14 +358,7 @@ export function chatCompletionsCore(
       ) &&
       !(await rateLimiter.take(tenant.id, tenant.rate_limit_per_s))
     ) {
-      throw new ApiError({
-        status: 429,
-        type: 'rate_limit_error',
-        code: 'rate_limit_exceeded',
-        message: `Rate limit reached: at most ${tenant.rate_limit_per_s} requests per second for this tenant`,
-        reason: 'rate_limited',
-        headers: { 'Retry-After': '1' },
-      });
+      throw rateLimited(tenant.rate_limit_per_s);
     }
 
     const digest = () =>

@@ -69,6 +69,18 @@ export function invalidParam(param: string, message: string, code = 'invalid_val
   return new ApiError({ status: 400, type: 'invalid_request_error', code, param, message });
 }
 
+/** 429 for a tenant over its `rate_limit_per_s` (one single request, or one Batch API create). */
+export function rateLimited(perSecond: number): ApiError {
+  return new ApiError({
+    status: 429,
+    type: 'rate_limit_error',
+    code: 'rate_limit_exceeded',
+    message: `Rate limit reached: at most ${perSecond} requests per second for this tenant`,
+    reason: 'rate_limited',
+    headers: { 'Retry-After': '1' },
+  });
+}
+
 export function notFound(message: string, param: string | null = null): ApiError {
   return new ApiError({ status: 404, type: 'not_found_error', code: 'not_found', param, message });
 }

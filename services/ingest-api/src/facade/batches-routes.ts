@@ -13,7 +13,7 @@ import { tenantOf } from '../auth.js';
 import type { BudgetGate } from '../budget.js';
 import type { CallbackPolicy } from '../callback-policy.js';
 import type { CapacityView } from '../capacity.js';
-import { ApiError, invalidParam, notFound } from '../errors.js';
+import { ApiError, invalidParam, notFound, rateLimited } from '../errors.js';
 import type { RateLimiter } from '../rate-limiter.js';
 import type { FacadeDriver } from './driver.js';
 import { intParam } from './files-routes.js';
@@ -177,14 +177,7 @@ export function batchesHandlers(runtime: Runtime, callbacks: CallbackPolicy, dri
   const admit = async (tenant: Tenant, file: FacadeFileRecord) => {
     if (tenant.rate_limit_per_s !== undefined && !(await gates.rateLimiter.take(tenant.id, tenant.rate_limit_per_s))) {
       metrics.m.requestsRejected.inc({ reason: 'rate_limited' });
-      throw new ApiError({
-        status: 429,
-        type: 'rate_limit_error',
-        code: 'rate_limit_exceeded',
-        message: `Rate limit reached: at most ${tenant.rate_limit_per_s} requests per second for this tenant`,
-        reason: 'rate_limited',
-        headers: { 'Retry-After': '1' },
-      });
+      throw rateLimited(tenant.rate_limit_per_s);
     }
     if (tenant.max_queued !== undefined && file.lines > tenant.max_queued) {
       metrics.m.requestsRejected.inc({ reason: 'quota' });

@@ -50,16 +50,20 @@ export class EndpointHealth {
     return kind === 'probe' ? { kind } : { kind: 'closed' };
   }
 
-  /** Records an attempt's result; `ok` for a receiver that answered (2xx or a stop signal). */
+  /**
+   * Records an attempt's result; `ok` for a receiver that answered (2xx or a stop signal). `now` becomes the
+   * endpoint's `disabled_at` when this result disables it.
+   */
   async record(
     tenant: string,
     host: string,
     ok: boolean,
     error: string | undefined,
     options: EndpointHealthOptions,
+    now = Date.now(),
   ): Promise<EndpointResult> {
     const args = JSON.stringify({
-      now: Date.now(),
+      now,
       ok,
       member: member(tenant, host),
       threshold: options.threshold,

@@ -170,7 +170,10 @@ export function createDeliverProcessor(deps: DeliverProcessorDeps): {
     const endpoint = `${tenant.id} ${host}`;
     // A success at an endpoint seen healthy a moment ago changes nothing there: no write, no call.
     if (ok && (healthy.get(endpoint) ?? 0) > Date.now()) return false;
-    const health = await store.endpoints.record(tenant.id, host, ok, result.error, deps.health);
+    // The disabling's time is its event's id: the same one a delivery that meets the disabled gate meanwhile uses, so
+    // the two queue one event, not two (bulk claims send to one host at once).
+    const now = Date.now();
+    const health = await store.endpoints.record(tenant.id, host, ok, result.error, deps.health, now);
     if (ok && health === 'closed') markHealthy(endpoint);
     else healthy.delete(endpoint);
     if (health === 'open') m.webhookCircuit.inc({ event: 'opened' });
@@ -178,7 +181,7 @@ export function createDeliverProcessor(deps: DeliverProcessorDeps): {
     if (health !== 'disabled_now') return false;
     m.webhookCircuit.inc({ event: 'disabled' });
     deps.logger.warn({ tenant: tenant.id, host }, 'endpoint failing for WEBHOOK_DISABLE_AFTER; disabled');
-    await events.endpointDisabled(p, tenant, host, Date.now(), requestId);
+    await events.endpointDisabled(p, tenant, host, now, requestId);
     return true;
   };
   const aggregator = createAggregator({

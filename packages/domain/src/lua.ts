@@ -19,7 +19,7 @@ import { batchTransitionsLua, flushTransitionsLua, openStatusesLua, transitionsL
 import { LUA_FILES } from './lua-files.js';
 
 type Client = Redis | Cluster;
-type Arg = string | number;
+type Arg = string | number | Buffer;
 
 /** The commands of `scripts/` as the stores call them: one per file (lua.test.ts compiles every file). */
 export interface ScriptCommands {

@@ -331,8 +331,8 @@ export class RequestStore {
       id: string;
       kind: SettleKind;
       response?: unknown;
-      /** `response` as JSON text, when the caller has it: stored as it is. */
-      responseJson?: string;
+      /** `response` as JSON (text or UTF-8 bytes), when the caller has it: stored as it is. */
+      responseJson?: string | Buffer;
       message?: string;
       group?: string;
       truncated?: boolean;
@@ -356,7 +356,7 @@ export class RequestStore {
     for (let start = 0; start < items.length; start += SETTLE_SLICE) {
       const slice = items.slice(start, start + SETTLE_SLICE);
       const keys = slice.map((item) => k.req(item.id));
-      const args: string[] = [call];
+      const args: Array<string | Buffer> = [call];
       for (const item of slice) {
         // The item's options, then its response (see settle-many.lua).
         args.push(

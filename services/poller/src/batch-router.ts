@@ -63,6 +63,8 @@ type LeftoverMode = 'retry' | 'requeue' | 'split' | 'escalate';
 
 /** Non-answered lines held until both files are read, per request id (bounded by the batch's line count). */
 type HeldLines = Map<string, SettleItem>;
+
+const CLOSING_BRACE = Buffer.from('}');
 const SAMPLE_LOGS = 5;
 
 export interface RouteSummary {
@@ -290,8 +292,12 @@ export class BatchRouter {
         if (verdict.kind !== 'retry' && verdict.response !== undefined) {
           settle.response = verdict.response;
           // The body's text as the provider sent it: the same JSON as serialising `response`, without doing so.
-          if (item.bodyJson !== undefined) {
-            settle.responseJson = `{"status_code":${verdict.response.status_code},"body":${item.bodyJson}}`;
+          if (item.bodyBytes !== undefined) {
+            settle.responseJson = Buffer.concat([
+              Buffer.from(`{"status_code":${verdict.response.status_code},"body":`),
+              item.bodyBytes,
+              CLOSING_BRACE,
+            ]);
           }
         }
         if (verdict.kind !== 'completed') {

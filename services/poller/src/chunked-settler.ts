@@ -23,8 +23,8 @@ export interface SettleItem {
   id: string;
   kind: SettleKind;
   response?: unknown;
-  /** `response` as JSON text, when routing already has it (a large line's body as the provider wrote it). */
-  responseJson?: string;
+  /** `response` as JSON (UTF-8 bytes), when routing already has it (a large line's body as the provider wrote it). */
+  responseJson?: string | Buffer;
   message?: string;
   /** Moves a requeued request to this packing group (a failed batch split in halves). */
   group?: string;

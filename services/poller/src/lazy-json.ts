@@ -4,12 +4,13 @@
  * than everything else routing does. Routing needs the `custom_id`, the status, an error, the usage and (for chat and
  * Responses) the answer text, all of them small.
  *
- * `parseLazy` scans the line's structure (strings and brackets, found by native `indexOf` and a regular expression, so
- * a 30 KB array of numbers is skipped in one native scan) and builds the same value `JSON.parse` would, except that a
+ * `parseLazy` scans the line's bytes as they came off the wire (strings and brackets, found by native `indexOf`, so a
+ * 30 KB array of numbers is skipped in a few native scans; the structural characters are ASCII and never part of a
+ * multi-byte UTF-8 sequence, so byte offsets are safe) and builds the same value `JSON.parse` would, except that a
  * member whose text is longer than `LAZY_MEMBER_CHARS` is parsed only when read (a getter that parses once and
  * replaces itself). A large object is built member by member the same way, so `line.response.body.usage` is parsed
- * and `line.response.body.data` is not. It also returns where each object sits in the text, so the caller can store
- * the provider's body text as it came instead of serialising it again.
+ * and `line.response.body.data` is not. It also returns where each object sits in the bytes, so the caller can store
+ * the provider's body as it came — a Buffer, never decoded to a string and encoded again — instead of serialising it.
  *
  * What a skipped member holds is not validated until read: the scan checks that strings end and brackets balance
  * (a line cut short fails here as with `JSON.parse`), not that each number is well formed. Small lines and small
@@ -19,7 +20,7 @@
 /** Members longer than this are parsed only when read. */
 export const LAZY_MEMBER_CHARS = 8 * 1024;
 
-/** Where one value sits in the text: `[start, end)`. */
+/** Where one value sits in the bytes: `[start, end)`. */
 export interface Span {
   start: number;
   end: number;
@@ -27,34 +28,36 @@ export interface Span {
 
 export class LazyJsonError extends Error {}
 
-function skipWs(s: string, i: number): number {
+const text = (s: Buffer, start: number, end: number) => s.toString('utf8', start, end);
+
+function skipWs(s: Buffer, i: number): number {
   for (;;) {
-    const c = s.charCodeAt(i);
+    const c = s[i];
     if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) i++;
     else return i;
   }
 }
 
 /** Index just past the string that starts at `i` (a `"`). */
-function endOfString(s: string, i: number): number {
+function endOfString(s: Buffer, i: number): number {
   let from = i + 1;
   for (;;) {
-    const q = s.indexOf('"', from);
+    const q = s.indexOf(0x22, from);
     if (q < 0) throw new LazyJsonError('unterminated string');
     let backslashes = 0;
-    for (let b = q - 1; s.charCodeAt(b) === 0x5c; b--) backslashes++;
+    for (let b = q - 1; s[b] === 0x5c; b--) backslashes++;
     if (backslashes % 2 === 0) return q + 1;
     from = q + 1;
   }
 }
 
-const STRUCTURE = ['"', '{', '}', '[', ']'] as const;
+const STRUCTURE = [0x22, 0x7b, 0x7d, 0x5b, 0x5d] as const;
 
 /**
  * Index just past the object or array that starts at `i`. The next position of each of the five structural characters
  * is kept and searched again (native `indexOf`) only once passed, so a long run of numbers costs five native scans.
  */
-function endOfContainer(s: string, i: number): number {
+function endOfContainer(s: Buffer, i: number): number {
   const next = STRUCTURE.map((ch) => s.indexOf(ch, i));
   const stack: number[] = [];
   let from = i;
@@ -85,15 +88,24 @@ function endOfContainer(s: string, i: number): number {
 }
 
 /** Index just past the value that starts at `i`. */
-function endOfValue(s: string, i: number): number {
-  const c = s.charCodeAt(i);
+function endOfValue(s: Buffer, i: number): number {
+  const c = s[i];
   if (c === 0x22) return endOfString(s, i);
   if (c === 0x7b || c === 0x5b) return endOfContainer(s, i);
   // A number or a literal: up to the next delimiter; JSON.parse checks it (it is always small).
   let j = i;
   for (;;) {
-    const ch = s.charCodeAt(j);
-    if (Number.isNaN(ch) || ch === 0x2c || ch === 0x7d || ch === 0x5d || ch === 0x20 || ch === 0x0a || ch === 0x0d) {
+    const ch = s[j];
+    if (
+      ch === undefined ||
+      ch === 0x2c ||
+      ch === 0x7d ||
+      ch === 0x5d ||
+      ch === 0x20 ||
+      ch === 0x0a ||
+      ch === 0x0d ||
+      ch === 0x09
+    ) {
       break;
     }
     j++;
@@ -102,49 +114,50 @@ function endOfValue(s: string, i: number): number {
   return j;
 }
 
-/** Spans of `text` objects, by the object they were built for (the root line, its `response`, its body, …). */
+/** Spans of objects in the bytes, by the object they were built for (the root line, its `response`, its body, …). */
 export type SpanMap = WeakMap<object, Span>;
 
 /**
- * Parses `text` (one JSON value) like `JSON.parse`, with large members parsed on first read (see the module comment).
- * `spans` receives, for every object built member by member, where its text is.
+ * Parses `bytes` (one JSON value, UTF-8) like `JSON.parse` of their text, with large members parsed on first read (see
+ * the module comment). `spans` receives, for every object built member by member, where its bytes are.
  */
-export function parseLazy(text: string, spans?: SpanMap): unknown {
-  const start = skipWs(text, 0);
-  const end = endOfValue(text, start);
-  if (skipWs(text, end) !== text.length) throw new LazyJsonError('trailing characters');
-  return valueAt(text, start, end, spans);
+export function parseLazy(bytes: Buffer, spans?: SpanMap): unknown {
+  const start = skipWs(bytes, 0);
+  if (start >= bytes.length) throw new LazyJsonError('no value');
+  const end = endOfValue(bytes, start);
+  if (skipWs(bytes, end) !== bytes.length) throw new LazyJsonError('trailing characters');
+  return valueAt(bytes, start, end, spans);
 }
 
-function valueAt(s: string, start: number, end: number, spans: SpanMap | undefined): unknown {
-  if (end - start <= LAZY_MEMBER_CHARS || s.charCodeAt(start) !== 0x7b) return JSON.parse(s.slice(start, end));
+function valueAt(s: Buffer, start: number, end: number, spans: SpanMap | undefined): unknown {
+  if (end - start <= LAZY_MEMBER_CHARS || s[start] !== 0x7b) return JSON.parse(text(s, start, end));
   const out: Record<string, unknown> = {};
   spans?.set(out, { start, end });
   let i = skipWs(s, start + 1);
-  if (s.charCodeAt(i) === 0x7d) return out;
+  if (s[i] === 0x7d) return out;
   for (;;) {
-    if (s.charCodeAt(i) !== 0x22) throw new LazyJsonError(`expected a key at ${i}`);
+    if (s[i] !== 0x22) throw new LazyJsonError(`expected a key at ${i}`);
     const keyEnd = endOfString(s, i);
-    const key = JSON.parse(s.slice(i, keyEnd)) as string;
+    const key = JSON.parse(text(s, i, keyEnd)) as string;
     i = skipWs(s, keyEnd);
-    if (s.charCodeAt(i) !== 0x3a) throw new LazyJsonError(`expected ':' at ${i}`);
+    if (s[i] !== 0x3a) throw new LazyJsonError(`expected ':' at ${i}`);
     const vStart = skipWs(s, i + 1);
     const vEnd = endOfValue(s, vStart);
     if (key === '__proto__') {
       // As JSON.parse does: an own property, never the prototype.
       Object.defineProperty(out, key, {
-        value: JSON.parse(s.slice(vStart, vEnd)),
+        value: JSON.parse(text(s, vStart, vEnd)),
         writable: true,
         configurable: true,
         enumerable: true,
       });
-    } else if (vEnd - vStart <= LAZY_MEMBER_CHARS || s.charCodeAt(vStart) === 0x7b) {
+    } else if (vEnd - vStart <= LAZY_MEMBER_CHARS || s[vStart] === 0x7b) {
       out[key] = valueAt(s, vStart, vEnd, spans);
     } else {
       defineLazy(out, key, s, vStart, vEnd);
     }
     i = skipWs(s, vEnd);
-    const sep = s.charCodeAt(i);
+    const sep = s[i];
     if (sep === 0x7d) {
       if (i + 1 !== end) throw new LazyJsonError('unbalanced object');
       return out;
@@ -154,12 +167,12 @@ function valueAt(s: string, start: number, end: number, spans: SpanMap | undefin
   }
 }
 
-function defineLazy(target: Record<string, unknown>, key: string, s: string, start: number, end: number): void {
+function defineLazy(target: Record<string, unknown>, key: string, s: Buffer, start: number, end: number): void {
   Object.defineProperty(target, key, {
     configurable: true,
     enumerable: true,
     get() {
-      const value = JSON.parse(s.slice(start, end)) as unknown;
+      const value = JSON.parse(text(s, start, end)) as unknown;
       Object.defineProperty(target, key, { value, writable: true, configurable: true, enumerable: true });
       return value;
     },

@@ -11,7 +11,8 @@ const line = (id: string) =>
 const EMBEDDINGS_BODY = {
   object: 'list',
   data: [{ object: 'embedding', index: 0, embedding: Array.from({ length: 1536 }, (_, i) => Math.cos(i) / 9) }],
-  model: 'text-embedding-3-small',
+  // Not ASCII: the body is cut out of the line by byte offsets.
+  model: 'text-embedding-3-small-é😀',
   usage: { prompt_tokens: 4, total_tokens: 4 },
 };
 const EMBEDDINGS_LINE = {
@@ -76,10 +77,10 @@ describe('readResultFile', () => {
     expect(ids(items)).toEqual(['a', 'emb', 'b']);
     const emb = items[1]!;
     if (emb.kind !== 'line') throw new Error('expected a line');
-    expect(emb.bodyJson).toBe(JSON.stringify(EMBEDDINGS_BODY));
+    expect(emb.bodyBytes?.toString('utf8')).toBe(JSON.stringify(EMBEDDINGS_BODY));
     expect(emb.line.response?.body).toEqual(EMBEDDINGS_BODY);
     // Short lines are parsed whole and carry no body text.
-    expect(items[0]).not.toHaveProperty('bodyJson');
+    expect(items[0]).not.toHaveProperty('bodyBytes');
   });
 
   it('yields every line of a file', async () => {

@@ -17,11 +17,11 @@ import { TruncatedDownloadError } from './errors.js';
 import { parseLazy, type SpanMap } from './lazy-json.js';
 
 /**
- * A line of the file. `bodyJson`, for a large line of a provider that needs no mapping, is the text of its response
- * body as the provider wrote it (see lazy-json.ts): stored as it is instead of being serialised again.
+ * A line of the file. `bodyBytes`, for a large line of a provider that needs no mapping, is its response body as the
+ * provider wrote it (see lazy-json.ts): stored as it is instead of being serialised again.
  */
 export type FileItem =
-  | { kind: 'line'; line: ResultLine; bodyJson?: string }
+  | { kind: 'line'; line: ResultLine; bodyBytes?: Buffer }
   | { kind: 'malformed'; lineNumber: number; reason: 'json' | 'schema' | 'line_too_long' };
 
 /** Lines longer than this (an embeddings answer) are read with `parseLazy`, shorter ones with `JSON.parse`. */
@@ -37,19 +37,31 @@ export interface ReadResultFileOptions {
   maxLineBytes?: number;
 }
 
-/** A line of the file, or the marker of a line longer than the cap (whose bytes were dropped). */
-type RawLine = string | { tooLong: true };
+/**
+ * A line of the file: its text, its bytes when longer than the split's `bytesOver` (read by `parseLazy`), or the marker
+ * of a line longer than the cap (whose bytes were dropped).
+ */
+type RawLine = string | Buffer | { tooLong: true };
 
 /**
  * Splits a byte stream on `\n` (a byte that is never part of a multi-byte UTF-8 sequence), holding at most `max` bytes
  * of one line; the rest of a longer line is dropped as it streams by. A `\r` before the `\n` is removed.
  */
-export async function* splitLines(input: AsyncIterable<Buffer | Uint8Array>, max: number): AsyncGenerator<RawLine> {
+export async function* splitLines(
+  input: AsyncIterable<Buffer | Uint8Array>,
+  max: number,
+  bytesOver = Number.POSITIVE_INFINITY,
+): AsyncGenerator<RawLine> {
   let parts: Buffer[] = [];
   let held = 0;
   let tooLong = false;
+  const whole = (): Buffer | string => {
+    let bytes = Buffer.concat(parts, held);
+    if (bytes[bytes.length - 1] === 0x0d) bytes = bytes.subarray(0, bytes.length - 1);
+    return bytes.length > bytesOver ? bytes : bytes.toString('utf8');
+  };
   const finish = (): RawLine => {
-    const line: RawLine = tooLong ? { tooLong: true } : Buffer.concat(parts, held).toString('utf8').replace(/\r$/, '');
+    const line: RawLine = tooLong ? { tooLong: true } : whole();
     parts = [];
     held = 0;
     tooLong = false;
@@ -115,7 +127,12 @@ export async function* readResultSource(
     if (!body) return;
     input = Readable.fromWeb(body as WebReadableStream<Uint8Array>);
     input.on('data', () => timer.refresh());
-    const lines = splitLines(input, options.maxLineBytes ?? MAX_RESULT_LINE_BYTES);
+    // Long lines of a provider that needs no mapping stay bytes, for parseLazy.
+    const lines = splitLines(
+      input,
+      options.maxLineBytes ?? MAX_RESULT_LINE_BYTES,
+      toLine ? Number.POSITIVE_INFINITY : LAZY_LINE_CHARS,
+    );
     // One line of lookahead: only the last line of a file can be a cut-off one.
     let previous: RawLine | undefined;
     let lineNumber = 0;
@@ -147,12 +164,14 @@ export async function* readResultSource(
 }
 
 function parse(raw: RawLine, lineNumber: number, toLine: ((json: unknown) => unknown) | undefined): FileItem {
-  if (typeof raw !== 'string') return { kind: 'malformed', lineNumber, reason: 'line_too_long' };
-  // A provider line mapped by its adapter is read whole; so is a short line (JSON.parse is the fastest there).
-  const spans: SpanMap | undefined = !toLine && raw.length > LAZY_LINE_CHARS ? new WeakMap() : undefined;
+  if (typeof raw !== 'string' && !Buffer.isBuffer(raw))
+    return { kind: 'malformed', lineNumber, reason: 'line_too_long' };
+  // A long line comes as bytes (a provider line mapped by its adapter, and a short line, as text: JSON.parse is the
+  // fastest there).
+  const spans: SpanMap | undefined = Buffer.isBuffer(raw) ? new WeakMap() : undefined;
   let json: unknown;
   try {
-    json = spans ? parseLazy(raw, spans) : JSON.parse(raw);
+    json = Buffer.isBuffer(raw) ? parseLazy(raw, spans) : JSON.parse(raw);
   } catch {
     return { kind: 'malformed', lineNumber, reason: 'json' };
   }
@@ -168,7 +187,7 @@ function parse(raw: RawLine, lineNumber: number, toLine: ((json: unknown) => unk
   if (!parsed.success) return { kind: 'malformed', lineNumber, reason: 'schema' };
   const body = parsed.data.response?.body;
   const span = spans && typeof body === 'object' && body !== null ? spans.get(body) : undefined;
-  return span
-    ? { kind: 'line', line: parsed.data, bodyJson: raw.slice(span.start, span.end) }
+  return span && Buffer.isBuffer(raw)
+    ? { kind: 'line', line: parsed.data, bodyBytes: raw.subarray(span.start, span.end) }
     : { kind: 'line', line: parsed.data };
 }

@@ -45,20 +45,27 @@ export class CustomIdSet {
   }
 
   has(id: string): boolean {
-    const a = hash32(id, 0x9747b28c) | 1; // never 0: 0 marks an empty slot
-    const b = hash32(id, 0x5bd1e995);
-    const c = hash32(id, 0x2f1a7c3d);
+    const [a, b, c] = this.hashes(id);
     return this.find(a, b, c) >= 0;
   }
 
   add(id: string): void {
-    const a = hash32(id, 0x9747b28c) | 1;
-    const b = hash32(id, 0x5bd1e995);
-    const c = hash32(id, 0x2f1a7c3d);
+    const [a, b, c] = this.hashes(id);
     if (this.find(a, b, c) >= 0) return;
     if ((this.count + 1) * 2 > this.mask + 1) this.grow();
     this.insert(a, b, c);
     this.count++;
+  }
+
+  /** The id last hashed and its three hashes: the line check asks `has` and then `add` for the same id. */
+  private last: { id: string; h: [number, number, number] } | undefined;
+
+  private hashes(id: string): [number, number, number] {
+    if (this.last?.id === id) return this.last.h;
+    // a is never 0: 0 marks an empty slot.
+    const h: [number, number, number] = [hash32(id, 0x9747b28c) | 1, hash32(id, 0x5bd1e995), hash32(id, 0x2f1a7c3d)];
+    this.last = { id, h };
+    return h;
   }
 
   /** The slot holding (a, b, c), or -1. */

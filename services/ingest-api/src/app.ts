@@ -118,7 +118,7 @@ export function createIngestApp(runtime: Runtime, options: IngestAppOptions = {}
   const files = filesHandlers(runtime, models);
   // One rate limiter and budget gate for single requests and Batch API batches alike (SPEC §3, §15).
   const rateLimiter = new RateLimiter(runtime.redis, runtime.keys);
-  const budgets = new BudgetGate(runtime.store, loadPriceTable(config.priceTableFile));
+  const budgets = new BudgetGate(runtime.store, loadPriceTable(config.priceTableFile), runtime.metrics.m);
   const batches = batchesHandlers(runtime, callbacks, facadeDriver, { rateLimiter, budgets, capacity });
   const webhooks = webhookHandlers(runtime);
   const document = openApiDocument();

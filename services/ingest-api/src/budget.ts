@@ -10,6 +10,7 @@
 import type { Tenant } from '@batchbridge/config';
 import { laneRate, type PriceTable, priceFor } from '@batchbridge/config';
 import { ledgerDay, type Store } from '@batchbridge/domain';
+import type { MetricsCatalog } from '@batchbridge/metrics';
 import { ApiError } from './errors.js';
 
 interface SpendView {
@@ -29,6 +30,8 @@ export class BudgetGate {
   constructor(
     private readonly store: Store,
     private readonly prices: PriceTable,
+    /** Counts each refusal by period (`batchbridge_budget_refused_total`). */
+    private readonly metrics?: MetricsCatalog,
     /** @defaultValue 1 s */
     private readonly ttlMs = 1_000,
   ) {}
@@ -92,6 +95,7 @@ export class BudgetGate {
     const average = v.monthRequests > 0 ? v.monthUsd / v.monthRequests : own / count;
     const queued = v.open * average + Math.max(own, count * average);
     const refuse = (period: 'month' | 'day', budget: number, spent: number, retryAfterS: number): never => {
+      this.metrics?.budgetRefused.inc({ period });
       throw new ApiError({
         status: 429,
         type: 'rate_limit_error',

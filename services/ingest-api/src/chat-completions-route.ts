@@ -387,17 +387,11 @@ export function chatCompletionsCore(
     }
 
     if (budgets) {
-      try {
-        await budgets.check(tenant, {
-          model: chat.model,
-          tokens,
-          providers: [route?.provider ?? 'default', config.upstream.profile.name],
-        });
-      } catch (err) {
-        if (err instanceof ApiError && err.code === 'budget_exceeded')
-          metrics.m.budgetRefused.inc({ period: err.message.startsWith('daily') ? 'day' : 'month' });
-        throw err;
-      }
+      await budgets.check(tenant, {
+        model: chat.model,
+        tokens,
+        providers: [route?.provider ?? 'default', config.upstream.profile.name],
+      });
     }
 
     const elsewhere = await capacity.elsewhere(tenant.id, partition);

@@ -199,10 +199,8 @@ export function batchesHandlers(runtime: Runtime, callbacks: CallbackPolicy, dri
         providers: ['default', config.upstream.profile.name],
       });
     } catch (err) {
-      if (err instanceof ApiError && err.code === 'budget_exceeded') {
-        metrics.m.budgetRefused.inc({ period: err.message.startsWith('daily') ? 'day' : 'month' });
+      if (err instanceof ApiError && err.code === 'budget_exceeded')
         metrics.m.requestsRejected.inc({ reason: 'budget' });
-      }
       throw err;
     }
   };

@@ -115,13 +115,22 @@ export class LaneScheduler {
     const lanes = this.lanesFor(input.group, input.tenant);
     const left = input.deadlineAt - now;
     let lane: Lane = 'batch';
-    if (lanes.includes('batch') && expectedBatchAt <= input.deadlineAt) lane = 'batch';
-    else if (lanes.includes('flex') && (left >= FLEX_EXPECTED_MS + margin || !lanes.includes('realtime')))
-      lane = 'flex';
-    else if (lanes.includes('realtime')) lane = 'realtime';
-    else if (!lanes.includes('batch')) lane = lanes[0] ?? 'batch';
+    if (!(lanes.includes('batch') && expectedBatchAt <= input.deadlineAt)) {
+      const fast = fastLaneFor(lanes, left, margin);
+      if (fast) lane = fast;
+      else if (!lanes.includes('batch')) lane = lanes[0] ?? 'batch';
+    }
     return { lane, expectedBatchAt, provider };
   }
+}
+
+/**
+ * The fast lane for a request with `leftMs` to its deadline, among the lanes it may use: flex when allowed and there
+ * is time for it (or realtime is not allowed), else realtime when allowed, else none.
+ */
+export function fastLaneFor(lanes: readonly Lane[], leftMs: number, marginMs: number): FastLane | undefined {
+  if (lanes.includes('flex') && (leftMs >= FLEX_EXPECTED_MS + marginMs || !lanes.includes('realtime'))) return 'flex';
+  return lanes.includes('realtime') ? 'realtime' : undefined;
 }
 
 /** Whether a lane is a fast (synchronous) one. */

@@ -21,7 +21,7 @@
  */
 import { type FastLane, type LiveDeadline, modelOfGroup, type PartitionId, type Store } from '@batchbridge/domain';
 import { classifyProviderError } from '@batchbridge/provider';
-import { FLEX_EXPECTED_MS, type LaneScheduler, type Runtime } from '@batchbridge/runtime';
+import { fastLaneFor, type LaneScheduler, type Runtime } from '@batchbridge/runtime';
 
 /** Requests of the live-deadline index looked at per partition and pass, earliest deadline first. */
 export const ESCALATE_WINDOW = 2_000;
@@ -73,9 +73,7 @@ export async function escalatePass(
       for (const e of list) {
         if (e.deadlineAt >= expectedAt) continue;
         const lanes = scheduler.lanesFor(e.group, runtime.tenants.get(e.tenant));
-        const flex =
-          lanes.includes('flex') && (e.deadlineAt - now >= FLEX_EXPECTED_MS + margin || !lanes.includes('realtime'));
-        const lane: FastLane | undefined = flex ? 'flex' : lanes.includes('realtime') ? 'realtime' : undefined;
+        const lane = fastLaneFor(lanes, e.deadlineAt - now, margin);
         // A request allowed no faster lane is not helped by a cancel: it does not count.
         if (lane) atRisk.push({ id: e.id, lane });
       }

@@ -11,11 +11,11 @@
 ]]
 --- @include "move"
 --- @include "group"
---- @include "outbox"
+--- @include "lane-run"
 local o = cjson.decode(ARGV[1])
 local tag, now = o.tag, o.now
 local f = redis.call('HMGET', KEYS[1], 'status', 'group', 'bytes', 'tokens', 'id', 'inputs', 'attempts', 'tenant',
-  'lane', 'deadline_at')
+  'lane')
 if not f[1] then return {'stale', ''} end
 if f[1] ~= 'queued' then return {'stale', f[1]} end
 local id = f[5]
@@ -23,11 +23,8 @@ redis.call('ZREM', key_pending(tag, f[2]), id)
 group_remove(tag, f[2], tonumber(f[3]) or 0, tonumber(f[4]) or 0, tonumber(f[6]) or 0)
 local attempts = (tonumber(f[7]) or 0) + 1
 local run = 'lane_' .. o.lane .. '_' .. id .. '_' .. attempts
-redis.call('HSET', KEYS[1], 'lane', o.lane, 'batch_id', run, 'attempts', attempts, 'lane_from', f[9] or 'batch')
-redis.call('HDEL', KEYS[1], 'flush_id')
+redis.call('HSET', KEYS[1], 'attempts', attempts)
 move(tag, KEYS[1], 'queued', 'submitted', f[8], now)
 redis.call('ZREM', key_deadlines(tag), id)
-redis.call('ZADD', key_lane_runs(tag), now, id)
-local member = outbox_add(tag, now, 'lane', job_id_lane(run),
-  {partition = o.partition, requestId = id, runId = run, lane = o.lane, deadlineAt = tonumber(f[10])})
+local member = lane_run(tag, now, o.partition, KEYS[1], id, o.lane, run, f[9] or 'batch')
 return {'claimed', run, member}

@@ -19,6 +19,7 @@
 --- @include "group"
 --- @include "finish"
 --- @include "bill"
+--- @include "lane-run"
 local function settle_one(tag, key, batchId, kind, now, response, message, maxAttempts, retention, partition, group,
     truncated, billing, ledger, lane)
   local f = redis.call('HMGET', key, 'status', 'batch_id', 'tenant', 'attempts', 'group', 'created_at', 'bytes',
@@ -49,12 +50,9 @@ local function settle_one(tag, key, batchId, kind, now, response, message, maxAt
     local to = redis.call('HGET', key, 'escalate_lane')
     if to then
       local run = 'lane_' .. to .. '_' .. id .. '_' .. (tonumber(f[4]) or 0) .. 'e'
-      redis.call('HDEL', key, 'escalate_lane', 'flush_id')
-      redis.call('HSET', key, 'lane', to, 'batch_id', run, 'lane_from', 'batch', 'last_error', message)
-      redis.call('ZADD', key_lane_runs(tag), now, id)
-      return 'retried', outbox_add(tag, now, 'lane', job_id_lane(run),
-        {partition = partition, requestId = id, runId = run, lane = to,
-         deadlineAt = tonumber(redis.call('HGET', key, 'deadline_at'))})
+      redis.call('HDEL', key, 'escalate_lane')
+      redis.call('HSET', key, 'last_error', message)
+      return 'retried', lane_run(tag, now, partition, key, id, to, run, 'batch')
     end
     kind = 'requeue'
   end

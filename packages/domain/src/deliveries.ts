@@ -11,6 +11,7 @@
  * which also sends an outcome that was delivered already).
  */
 import type { PartitionId } from './keys.js';
+import { parseRecord, type RequestRecord } from './request-record.js';
 import type { StoreContext } from './store-context.js';
 
 const REDELIVER = 'r:';
@@ -35,6 +36,11 @@ export interface ClaimedDelivery {
   attemptsMade: number;
   /** The lease end of this claim: its fence when completing it. */
   fence: number;
+  /**
+   * The request's record as the claim read it (claimed `withRecords`; without `body`, `last_error` and the packing
+   * sizes, which no delivery reads): null when the record is gone, absent when not read.
+   */
+  record?: RequestRecord | null;
 }
 
 export interface DeliveryClaim {
@@ -62,6 +68,14 @@ export interface DeliveryCompletion {
   countsAttempt?: boolean;
 }
 
+/** A flat `field, value, ...` reply as a hash. */
+function fieldsOf(reply: unknown): Record<string, string> {
+  const hash: Record<string, string> = {};
+  if (!Array.isArray(reply)) return hash;
+  for (let i = 0; i + 1 < reply.length; i += 2) hash[String(reply[i])] = String(reply[i + 1]);
+  return hash;
+}
+
 export class Deliveries {
   private readonly ctx: StoreContext;
 
@@ -69,19 +83,36 @@ export class Deliveries {
     this.ctx = ctx;
   }
 
-  /** Claims up to `n` due deliveries of the partition for `leaseMs` (expired leases are reclaimed first). */
-  async claim(p: PartitionId, n: number, leaseMs: number, now = Date.now()): Promise<DeliveryClaim> {
+  /**
+   * Claims up to `n` due deliveries of the partition for `leaseMs` (expired leases are reclaimed first); with
+   * `withRecords`, the same call reads each one's request record (ClaimedDelivery.record).
+   */
+  async claim(
+    p: PartitionId,
+    n: number,
+    leaseMs: number,
+    now = Date.now(),
+    withRecords = false,
+  ): Promise<DeliveryClaim> {
     const k = this.ctx.keys.partitionKeys(p);
     const reply = (await this.ctx.redis.bbDlvClaim(
       k.dlvDue,
-      JSON.stringify({ tag: k.tag, now, n, lease: leaseMs }),
-    )) as Array<string | number>;
+      JSON.stringify({ tag: k.tag, now, n, lease: leaseMs, ...(withRecords ? { records: true } : {}) }),
+    )) as Array<string | number | string[]>;
     const fence = Number(reply[0]);
     const next = Number(reply[1]);
     const deliveries: ClaimedDelivery[] = [];
-    for (let i = 3; i + 1 < reply.length; i += 2) {
+    const step = withRecords ? 3 : 2;
+    for (let i = 3; i + step - 1 < reply.length; i += step) {
       const member = String(reply[i]);
-      deliveries.push({ member, ...parseDeliveryMember(member), attemptsMade: Number(reply[i + 1]), fence });
+      const claimed: ClaimedDelivery = {
+        member,
+        ...parseDeliveryMember(member),
+        attemptsMade: Number(reply[i + 1]),
+        fence,
+      };
+      if (withRecords) claimed.record = parseRecord(fieldsOf(reply[i + 2])) ?? null;
+      deliveries.push(claimed);
     }
     // REDIS_DURABILITY=replica: nothing is sent before the outcome it tells is on a replica. The settle that made these
     // deliveries due ran before this claim, so a WAIT after the claim (this client's last write) covers it too; a

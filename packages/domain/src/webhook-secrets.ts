@@ -12,6 +12,10 @@ interface CachedSecrets {
   at: number;
   /** Secret → valid until (ms). */
   entries: Map<string, number>;
+  /** The signing list last answered from these entries, for which configured secrets, until when it holds. */
+  list?: string[];
+  configured?: readonly string[];
+  listUntil?: number;
 }
 
 export interface RotatedSecret {
@@ -22,6 +26,10 @@ export interface RotatedSecret {
 export class WebhookSecrets {
   private readonly ctx: StoreContext;
   private readonly cache = new Map<string, CachedSecrets>();
+  /** Reads under way per tenant: the deliveries that miss the cache together share one ZRANGE. */
+  private readonly reading = new Map<string, Promise<CachedSecrets>>();
+  /** Bumped by every rotation: a read that started before one is not cached. */
+  private generation = 0;
   /** How long a tenant's rotated secrets are reused before they are read again. @defaultValue 1000 ms */
   cacheMs = 1_000;
 
@@ -38,30 +46,57 @@ export class WebhookSecrets {
   ): Promise<RotatedSecret> {
     const options = JSON.stringify({ now: Date.now(), overlap: overlapMs, secret, configured });
     const until = await this.ctx.redis.bbRotateSecret(this.ctx.keys.webhookSecrets(tenant), options);
+    this.generation += 1;
     this.cache.delete(tenant);
+    this.reading.delete(tenant);
     return { previousValidUntil: Number(until) };
   }
 
   /** The secrets to sign a delivery with now, the current (newest) first. */
   async active(tenant: string, configured: readonly string[], now = Date.now()): Promise<string[]> {
-    let cached = this.cache.get(tenant);
-    if (cached === undefined || now - cached.at >= this.cacheMs) {
-      const reply = (await this.ctx.redis.zrange(
-        this.ctx.keys.webhookSecrets(tenant),
-        '0',
-        '-1',
-        'WITHSCORES',
-      )) as string[];
-      const entries = new Map<string, number>();
-      for (let i = 0; i + 1 < reply.length; i += 2) entries.set(reply[i] as string, Number(reply[i + 1]));
-      cached = { at: now, entries };
-      if (this.cache.size > 10_000) this.cache.clear();
-      this.cache.set(tenant, cached);
+    const fresh = this.fresh(tenant, configured, now);
+    if (fresh !== undefined) return fresh;
+    let read = this.reading.get(tenant);
+    if (read === undefined) {
+      const generation = this.generation;
+      const started = this.read(tenant, now).then((cached) => {
+        if (generation === this.generation) {
+          if (this.cache.size > 10_000) this.cache.clear();
+          this.cache.set(tenant, cached);
+        }
+        return cached;
+      });
+      read = started;
+      started
+        .finally(() => {
+          if (this.reading.get(tenant) === started) this.reading.delete(tenant);
+        })
+        .catch(() => undefined);
+      this.reading.set(tenant, started);
     }
-    const live = [...cached.entries].filter(([, until]) => until > now).sort((a, b) => b[1] - a[1]);
-    const out = live.map(([secret]) => secret);
-    for (const secret of configured) if (!cached.entries.has(secret)) out.push(secret);
-    return out;
+    return signingList(await read, configured, now);
+  }
+
+  /**
+   * The secrets to sign with now when the cache holds them (read less than `cacheMs` ago), without a round trip or a
+   * promise — what a busy dispatcher asks thousands of times a second; undefined: ask `active`.
+   */
+  fresh(tenant: string, configured: readonly string[], now = Date.now()): string[] | undefined {
+    const cached = this.cache.get(tenant);
+    if (cached === undefined || now - cached.at >= this.cacheMs) return undefined;
+    return signingList(cached, configured, now);
+  }
+
+  private async read(tenant: string, now: number): Promise<CachedSecrets> {
+    const reply = (await this.ctx.redis.zrange(
+      this.ctx.keys.webhookSecrets(tenant),
+      '0',
+      '-1',
+      'WITHSCORES',
+    )) as string[];
+    const entries = new Map<string, number>();
+    for (let i = 0; i + 1 < reply.length; i += 2) entries.set(reply[i] as string, Number(reply[i + 1]));
+    return { at: now, entries };
   }
 
   /** Each secret of the tenant's zset with its end (`undefined`: current), for the operator page and tests. */
@@ -79,4 +114,31 @@ export class WebhookSecrets {
     }
     return out;
   }
+}
+
+/**
+ * The zset's secrets still valid at `now`, newest first, then the configured ones never rotated out: computed once per
+ * read and reused until the first of them ends (or other configured secrets are asked for). Callers must not change it.
+ */
+function signingList(cached: CachedSecrets, configured: readonly string[], now: number): string[] {
+  if (
+    cached.list !== undefined &&
+    now < (cached.listUntil ?? 0) &&
+    (cached.configured === configured || sameSecrets(cached.configured, configured))
+  ) {
+    return cached.list;
+  }
+  const live = [...cached.entries].filter(([, until]) => until > now).sort((a, b) => b[1] - a[1]);
+  const out = live.map(([secret]) => secret);
+  for (const secret of configured) if (!cached.entries.has(secret)) out.push(secret);
+  cached.list = out;
+  cached.configured = configured;
+  cached.listUntil = live.reduce((min, [, until]) => Math.min(min, until), Number.POSITIVE_INFINITY);
+  return out;
+}
+
+function sameSecrets(a: readonly string[] | undefined, b: readonly string[]): boolean {
+  if (a === undefined || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

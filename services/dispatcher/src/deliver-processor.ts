@@ -137,8 +137,18 @@ export function createDeliverProcessor(deps: DeliverProcessorDeps): {
     }
     return limiter;
   };
+  /** Each tenant's configured secrets, listed once per tenant object (a tenants reload makes new ones). */
+  const configured = new WeakMap<Tenant, string[]>();
+  const configuredOf = (tenant: Tenant) => {
+    let list = configured.get(tenant);
+    if (list === undefined) {
+      list = webhookSecrets(tenant);
+      configured.set(tenant, list);
+    }
+    return list;
+  };
   /** The tenant's signing secrets now: rotated ones (Redis, every replica) and configured ones. */
-  const secretsOf = (tenant: Tenant) => store.secrets.active(tenant.id, webhookSecrets(tenant));
+  const secretsOf = (tenant: Tenant) => store.secrets.active(tenant.id, configuredOf(tenant));
   const events = eventSender(deps, secretsOf);
   /**
    * Endpoints (`<tenant> <host>`) whose gate answered closed and whose last attempt succeeded, until when: within
@@ -260,7 +270,8 @@ export function createDeliverProcessor(deps: DeliverProcessorDeps): {
       return { result: 'invalid_job' };
     }
 
-    const record = await store.requests.get(requestId);
+    // Read by the claim itself (one script call for the whole batch), else here.
+    const record = delivery.record === undefined ? await store.requests.get(requestId) : (delivery.record ?? undefined);
     if (record === undefined) {
       log().warn('request record is gone (expired or never existed); nothing to deliver');
       return { result: 'not_found' };
@@ -354,7 +365,9 @@ export function createDeliverProcessor(deps: DeliverProcessorDeps): {
     const fixed = record.webhook_body;
     const body = fixed ?? buildBody(record);
     try {
-      const headers = signWebhook({ secret: await secretsOf(tenant), id: webhookId, timestamp: startedAt, body });
+      // Mostly from the cache without a promise; a read when it is older than its second.
+      const secret = store.secrets.fresh(tenant.id, configuredOf(tenant)) ?? (await secretsOf(tenant));
+      const headers = signWebhook({ secret, id: webhookId, timestamp: startedAt, body });
       result = await deps.sender.send({ url, headers, body });
     } finally {
       release();
@@ -365,7 +378,12 @@ export function createDeliverProcessor(deps: DeliverProcessorDeps): {
     // The next attempt's delay, chosen now so that the delivery log can say when it is.
     const nextDelayMs = result.outcome === 'retry' && attempt < attempts ? backoff(attempt, result) : undefined;
 
-    const disabledNow = await recordHealth(p, tenant, host, result, requestId);
+    // A success at an endpoint seen healthy a moment ago writes nothing: no call, no promise.
+    const unchanged =
+      result.outcome !== 'retry' &&
+      result.outcome !== 'refused' &&
+      (healthy.get(`${tenant.id} ${host}`) ?? 0) > Date.now();
+    const disabledNow = unchanged ? false : await recordHealth(p, tenant, host, result, requestId);
     const entry: DeliveryAttemptInput = {
       at: startedAt.toISOString(),
       status_code: status ?? null,

@@ -1,9 +1,14 @@
 /**
  * The bulk delivery loop (issue 26): per partition, a dispatcher claims up to `batch` due deliveries with one script
- * call (dlv-claim: leased until `leaseMs` from now), runs each through the outcome deliverer — at most `concurrency`
- * in flight — and completes them in bulk: the verdicts that arrive in one turn of the event loop are written by one
- * dlv-complete call (log entry, delivered/gone mark, ended or due again), fenced by the claim's lease end so that a
- * claim taken over after its lease ran out is left to its new holder.
+ * call (dlv-claim: leased until `leaseMs` from now; the same call reads their request records), runs each through the
+ * outcome deliverer — at most `concurrency` in flight — and completes them in bulk: the verdicts that arrive in one
+ * turn of the event loop are written by one dlv-complete call (log entry, delivered/gone mark, ended or due again),
+ * fenced by the claim's lease end so that a claim taken over after its lease ran out is left to its new holder.
+ *
+ * The round trips stay off the senders' path: the loop claims ahead (up to 2 × `batch` claimed and not started, a
+ * claim whenever at most `batch` are left), and an attempt's slot is free as soon as its receiver answered, its completion
+ * written with others' meanwhile (at most 4 × concurrency verdicts wait for theirs; past that no attempt starts, so a
+ * slow or unreachable Redis holds the loop, not memory). Closing, the claims not started are made due again at once.
  *
  * The leases of the deliveries in flight are extended every leaseMs / 3 (one call per partition); extensions and
  * completions of a partition run one after the other, so a completion always shows the claim's latest fence.
@@ -26,7 +31,7 @@ export interface DeliveryLoopOptions {
   metrics: MetricsCatalog;
   /** Deliveries in flight per partition (WEBHOOK_CONCURRENCY). */
   concurrency: number;
-  /** Claimed per call at most. @defaultValue concurrency */
+  /** Claim step: a claim is made when at most this many are claimed ahead, up to twice this many. @defaultValue concurrency */
   batch?: number;
   /**
    * How long a claim is this dispatcher's without news: the leases of deliveries still being sent are extended every
@@ -53,8 +58,10 @@ const COMPLETE_SLICE = 200;
 
 export function startDeliveryLoops(o: DeliveryLoopOptions): DeliveryLoops {
   let stopped = false;
-  const loops = o.partitions.map((p) => partitionLoop(p));
   const sleepers = new Set<() => void>();
+  /** Each partition's claimer waiting for its ready buffer to run low: woken on close. */
+  const claimers = new Set<() => void>();
+  const loops = o.partitions.map((p) => partitionLoop(p));
 
   function sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
@@ -69,11 +76,19 @@ export function startDeliveryLoops(o: DeliveryLoopOptions): DeliveryLoops {
   }
 
   function partitionLoop(p: PartitionId) {
+    /** Deliveries being sent (their HTTP attempt not answered yet): at most `concurrency`. */
     let inFlight = 0;
-    let slotFreed: (() => void) | undefined;
+    /** Claimed ahead, not started yet: at most 2 × `batch`, so a freed slot never waits for a claim's round trip. */
+    const ready: ClaimedDelivery[] = [];
+    /** Verdicts answered, their completion not written yet (pending, or in the call under way). */
+    let completing = 0;
+    /** Told when the claimer may claim again (the ready buffer ran low) or when the loop may end. */
+    let claimerWake: (() => void) | undefined;
     const pending: Array<{ verdict: DeliveryVerdict; delivery: ClaimedDelivery }> = [];
     let flushing = false;
     const batch = Math.max(1, o.batch ?? o.concurrency);
+    /** Past this many verdicts awaiting their completion (Redis slow or down), no further attempt starts. */
+    const maxCompleting = Math.max(COMPLETE_SLICE, 4 * o.concurrency);
     /** Claims of this dispatcher not yet completed (their leases are extended). */
     const active = new Set<ClaimedDelivery>();
     /** Extensions and completions of the partition, one after the other (see above). */
@@ -98,11 +113,21 @@ export function startDeliveryLoops(o: DeliveryLoopOptions): DeliveryLoops {
     }, extendEvery);
     extender.unref();
 
-    const freeSlots = (n: number) => {
-      inFlight -= n;
-      const wake = slotFreed;
-      slotFreed = undefined;
+    const wakeClaimer = () => {
+      const wake = claimerWake;
+      claimerWake = undefined;
       wake?.();
+    };
+    claimers.add(wakeClaimer);
+
+    /** Starts ready deliveries while a slot is free (and completions keep up). */
+    const pump = () => {
+      while (ready.length > 0 && inFlight < o.concurrency && completing < maxCompleting) {
+        const d = ready.shift() as ClaimedDelivery;
+        inFlight += 1;
+        void run(d);
+      }
+      if (ready.length <= batch) wakeClaimer();
     };
 
     /** Writes every completion waiting, one call per COMPLETE_SLICE; a failure leaves them to their lease. */
@@ -120,7 +145,8 @@ export function startDeliveryLoops(o: DeliveryLoopOptions): DeliveryLoops {
                 o.logAttempts,
               ),
             );
-            slice.forEach((s, i) => {
+            for (let i = 0; i < slice.length; i++) {
+              const s = slice[i] as (typeof slice)[number];
               const a = answers[i];
               if (a && s.verdict.onMarked) s.verdict.onMarked(a.marked);
               if (a && !a.ours) {
@@ -130,7 +156,7 @@ export function startDeliveryLoops(o: DeliveryLoopOptions): DeliveryLoops {
                 );
               }
               o.onDone?.(p, s.delivery, s.verdict);
-            });
+            }
           } catch (err) {
             // Not written: these claims go back to due when their lease ends (the receiver dedupes a resend).
             o.logger.warn(
@@ -139,7 +165,8 @@ export function startDeliveryLoops(o: DeliveryLoopOptions): DeliveryLoops {
             );
           } finally {
             for (const s of slice) active.delete(s.delivery);
-            freeSlots(slice.length);
+            completing -= slice.length;
+            pump();
           }
         }
       } finally {
@@ -184,21 +211,26 @@ export function startDeliveryLoops(o: DeliveryLoopOptions): DeliveryLoops {
         );
         verdict = { result: 'parked', parkUntilMs: Date.now() + 1_000 + Math.round(1_000 * Math.random()) };
       }
+      // The attempt is answered: its slot is free for the next one while its completion is written with others'.
+      inFlight -= 1;
+      completing += 1;
       complete(delivery, verdict);
+      pump();
+      if (stopped && inFlight === 0) wakeClaimer();
     };
 
     const loop = async () => {
       while (!stopped) {
-        const room = o.concurrency - inFlight;
-        if (room <= 0) {
+        // Claim ahead while the ready buffer is low: a slot freed by an answer starts the next delivery at once.
+        if (ready.length > batch) {
           await new Promise<void>((resolve) => {
-            slotFreed = resolve;
+            claimerWake = resolve;
           });
           continue;
         }
         let claimed: Awaited<ReturnType<Store['deliveries']['claim']>>;
         try {
-          claimed = await o.store.deliveries.claim(p, Math.min(room, batch), o.leaseMs);
+          claimed = await o.store.deliveries.claim(p, 2 * batch - ready.length, o.leaseMs, Date.now(), true);
         } catch (err) {
           if (stopped) break;
           o.logger.warn({ err: (err as Error).message, partition: p }, 'claiming deliveries failed; trying again');
@@ -212,22 +244,30 @@ export function startDeliveryLoops(o: DeliveryLoopOptions): DeliveryLoops {
             'deliveries whose lease ran out (their dispatcher died or stalled) are due again',
           );
         }
-        inFlight += claimed.deliveries.length;
         for (const d of claimed.deliveries) {
           active.add(d);
-          void run(d);
+          ready.push(d);
         }
+        pump();
         if (claimed.deliveries.length === 0) {
           const untilNext = claimed.nextDueAt === undefined ? o.idleMs : claimed.nextDueAt - Date.now();
           await sleep(Math.min(o.idleMs, Math.max(1, untilNext)));
         }
       }
-      // Closing: the deliveries in flight finish and their completions are written.
-      while (inFlight > 0) {
+      // Closing: claims not started go back to due at once (for any dispatcher, no attempt spent); the deliveries in
+      // flight finish and their completions are written.
+      const unsent = ready.splice(0);
+      if (unsent.length > 0) {
+        completing += unsent.length;
+        for (const d of unsent) complete(d, { result: 'parked', parkUntilMs: Date.now() });
+      }
+      while (inFlight > 0 || completing > 0) {
+        // Every answer and every completion written wakes this wait (the buffer is empty: pump wakes the claimer).
         await new Promise<void>((resolve) => {
-          slotFreed = resolve;
+          claimerWake = resolve;
         });
       }
+      claimers.delete(wakeClaimer);
       clearInterval(extender);
     };
 
@@ -252,6 +292,7 @@ export function startDeliveryLoops(o: DeliveryLoopOptions): DeliveryLoops {
     close: async () => {
       stopped = true;
       for (const wake of [...sleepers]) wake();
+      for (const wake of [...claimers]) wake();
       await done;
     },
   };

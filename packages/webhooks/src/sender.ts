@@ -7,7 +7,7 @@ import { isIPv6, type LookupFunction } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { BatchbridgeError, parseRetryAfter } from '@batchbridge/errors';
 import ipaddr from 'ipaddr.js';
-import { Agent, buildConnector, type Dispatcher, request } from 'undici';
+import { Agent, buildConnector, type Dispatcher } from 'undici';
 import type { AddressPolicy } from './address-policy.js';
 import { AddressRefusedError } from './errors.js';
 import { type ResolveHost, resolveHostWithDns } from './resolve-host.js';
@@ -78,37 +78,98 @@ export function createWebhookSender(options: WebhookSenderOptions): WebhookSende
     bodyTimeout: timeoutMs,
   });
 
-  const send = async (delivery: DeliveryRequest): Promise<DeliveryResult> => {
+  const send = (delivery: DeliveryRequest): Promise<DeliveryResult> => {
     const started = performance.now();
     const elapsed = () => Math.round(performance.now() - started);
     let url: URL;
     try {
-      url = new URL(delivery.url);
+      url = delivery.url instanceof URL ? delivery.url : new URL(delivery.url);
     } catch {
-      return { outcome: 'refused', error: 'invalid callback URL', durationMs: elapsed() };
+      return Promise.resolve({ outcome: 'refused', error: 'invalid callback URL', durationMs: elapsed() });
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      return { outcome: 'refused', error: `unsupported scheme ${url.protocol}`, durationMs: elapsed() };
-    }
-
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(new AttemptTimeoutError(timeoutMs)), timeoutMs);
-    try {
-      const response = await request(url, {
-        method: 'POST',
-        dispatcher: agent,
-        headers: requestHeaders(delivery.headers, userAgent),
-        body: delivery.body,
-        signal: controller.signal,
+      return Promise.resolve({
+        outcome: 'refused',
+        error: `unsupported scheme ${url.protocol}`,
+        durationMs: elapsed(),
       });
-      // The status is what the receiver decided; a snippet that cannot be read does not change it.
-      const snippet = await readSnippet(response.body, maxResponseBytes).catch(() => '');
-      return classify(response, snippet, elapsed());
-    } catch (error) {
-      return failure(error, controller.signal, elapsed());
-    } finally {
-      clearTimeout(timer);
     }
+    // undici's dispatch API: no response stream, no AbortController per attempt (thousands a second), the snippet
+    // gathered from the data callbacks. The attempt ends at the first of: the response's end, an error, the snippet
+    // limit (the connection is dropped), the deadline (the request is aborted, or never starts).
+    return new Promise<DeliveryResult>((resolve) => {
+      let controller: Dispatcher.DispatchController | undefined;
+      let timedOut: AttemptTimeoutError | undefined;
+      let status: number | undefined;
+      let headers: Record<string, string | string[] | undefined> = {};
+      const chunks: Buffer[] = [];
+      let size = 0;
+      let settled = false;
+      const settle = (result: DeliveryResult) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        resolve(result);
+      };
+      const answered = () =>
+        classify(
+          status as number,
+          headers,
+          Buffer.concat(chunks).subarray(0, maxResponseBytes).toString('utf8'),
+          elapsed(),
+        );
+      const timer = setTimeout(() => {
+        timedOut = new AttemptTimeoutError(timeoutMs);
+        controller?.abort(timedOut);
+        // Answered but its snippet still coming: the status stands.
+        settle(
+          status !== undefined ? answered() : { outcome: 'retry', error: timedOut.message, durationMs: elapsed() },
+        );
+      }, timeoutMs);
+      try {
+        agent.dispatch(
+          {
+            origin: url.origin,
+            path: url.pathname + url.search,
+            method: 'POST',
+            headers: requestHeaders(delivery.headers, userAgent),
+            body: delivery.body,
+          },
+          {
+            onRequestStart(c) {
+              controller = c;
+              if (timedOut) c.abort(timedOut);
+            },
+            onResponseStart(_c, statusCode, responseHeaders) {
+              // 1xx informational answers come first: only the final status counts.
+              if (statusCode < 200) return;
+              status = statusCode;
+              headers = responseHeaders;
+            },
+            onResponseData(c, chunk) {
+              if (size >= maxResponseBytes) return;
+              chunks.push(chunk);
+              size += chunk.length;
+              // Enough read: the rest is never read, the connection is dropped.
+              if (size >= maxResponseBytes) {
+                settle(answered());
+                c.abort(new SnippetReadError());
+              }
+            },
+            onResponseEnd() {
+              settle(answered());
+            },
+            onResponseError(_c, error) {
+              // The status is what the receiver decided; a snippet that cannot be read does not change it.
+              if (status !== undefined) settle(answered());
+              else settle(failure(error, timedOut, elapsed()));
+            },
+          },
+        );
+      } catch (error) {
+        settle(failure(error, timedOut, elapsed()));
+      }
+    });
   };
 
   let closing: Promise<void> | undefined;
@@ -126,6 +187,13 @@ class AttemptTimeoutError extends BatchbridgeError {
   }
 }
 
+/** Ends an attempt whose response snippet is read in full (the rest of the body is never read). */
+class SnippetReadError extends BatchbridgeError {
+  constructor() {
+    super('webhooks.snippet_read', 'response snippet read; connection dropped');
+  }
+}
+
 // Lower-cased so that a caller's `Content-Type` cannot sit next to ours; the body is always JSON.
 function requestHeaders(headers: Readonly<Record<string, string>>, userAgent: string): Record<string, string> {
   const result: Record<string, string> = {};
@@ -135,15 +203,19 @@ function requestHeaders(headers: Readonly<Record<string, string>>, userAgent: st
   return result;
 }
 
-function classify(response: Dispatcher.ResponseData, snippet: string, durationMs: number): DeliveryResult {
-  const status = response.statusCode;
+function classify(
+  status: number,
+  headers: Record<string, string | string[] | undefined>,
+  snippet: string,
+  durationMs: number,
+): DeliveryResult {
   const base = { status, durationMs, ...(snippet !== '' ? { responseSnippet: snippet } : {}) };
   if (status >= 200 && status < 300) return { outcome: 'delivered', ...base };
   if (status === 410) return { outcome: 'gone', ...base, error: 'receiver answered 410 Gone' };
-  if (isAbort(response.headers['webhook-delivery'])) {
+  if (isAbort(headers['webhook-delivery'])) {
     return { outcome: 'aborted', ...base, error: `receiver answered ${status} with webhook-delivery: abort-message` };
   }
-  const retryAfterMs = parseRetryAfter(response.headers['retry-after']);
+  const retryAfterMs = parseRetryAfter(headers['retry-after']);
   const error =
     status >= 300 && status < 400
       ? `receiver answered ${status}; redirects are not followed`
@@ -157,12 +229,10 @@ function isAbort(value: string | string[] | undefined): boolean {
   return values.some((v) => v.split(',').some((part) => part.trim().toLowerCase() === 'abort-message'));
 }
 
-function failure(error: unknown, signal: AbortSignal, durationMs: number): DeliveryResult {
+function failure(error: unknown, timedOut: AttemptTimeoutError | undefined, durationMs: number): DeliveryResult {
   const refused = findInCauses(error, (e): e is AddressRefusedError => e instanceof AddressRefusedError);
   if (refused !== undefined) return { outcome: 'refused', error: refused.message, durationMs };
-  if (signal.aborted && signal.reason instanceof AttemptTimeoutError) {
-    return { outcome: 'retry', error: signal.reason.message, durationMs };
-  }
+  if (timedOut !== undefined) return { outcome: 'retry', error: timedOut.message, durationMs };
   return { outcome: 'retry', error: describe(error), durationMs };
 }
 
@@ -180,26 +250,6 @@ function findInCauses<T extends Error>(error: unknown, test: (e: unknown) => e i
     current = (current as { cause?: unknown }).cause;
   }
   return undefined;
-}
-
-// Reads at most `limit` bytes, then destroys the body, which drops the connection: a receiver that answers with an
-// endless body costs us `limit` bytes, not memory or time.
-async function readSnippet(body: Dispatcher.ResponseData['body'], limit: number): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  try {
-    if (limit > 0) {
-      for await (const chunk of body) {
-        const buffer = chunk as Buffer;
-        chunks.push(buffer);
-        size += buffer.length;
-        if (size >= limit) break;
-      }
-    }
-  } finally {
-    body.destroy();
-  }
-  return Buffer.concat(chunks).subarray(0, limit).toString('utf8');
 }
 
 // undici's default connector with two guards: names go through `policyLookup`, and IP literals (for which

@@ -199,6 +199,8 @@ export class Harness {
     this.admin?.disconnect();
     this.redisRss?.stop();
     await this.redisStop?.();
-    rmSync(this.dir, { recursive: true, force: true });
+    // BENCH_KEEP_DIR=1 keeps the run's directory (CPU profiles, logs) for a closer look.
+    if (process.env.BENCH_KEEP_DIR === '1') process.stderr.write(`bench directory kept: ${this.dir}\n`);
+    else rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -10,8 +10,9 @@
  * - packer: claim-1 taking 1 000 queued requests per call (fresh queued requests set up beforehand), plus the HGET of
  *   each body the JSONL file needs;
  * - poller: settle-many, 100 completed results of 1 KB per call, billed, on requests submitted in one batch;
- * - dispatcher: the record read (HGETALL), the webhook body write, record-attempt-1 and mark-delivered-1, and a
- *   ZADD + ZREM standing for claiming and completing a delivery in a due set.
+ * - dispatcher: what the delivery loop runs per delivery: dlv-claim-1 claiming 64 due deliveries per call with their
+ *   records (the partition's due zset filled beforehand with the settle set's requests), and dlv-complete-1 completing
+ *   64 per call as delivered (attempt log entry, delivered mark, webhook body stored, lease dropped).
  * redis-benchmark draws keys at random (`__rand_int__`), so a claim or settle call may hit a request already taken:
  * the requests really claimed or settled are counted in Redis afterwards and divided by the calls' time. A stage made
  * of several scripts or commands has the ceiling 1 ÷ Σ (calls per request ÷ calls/s): Redis runs one at a time.
@@ -38,6 +39,9 @@ const BODY = chatBody(7, 2048).json;
 const CLIENT_FIELDS = ['model', MODEL, 'body', BODY, 'callback_url', 'http://127.0.0.1:9/hook'];
 const CLAIM_PER_CALL = 1_000;
 const SETTLE_PER_CALL = 100;
+/** Deliveries per dlv-claim / dlv-complete call: the dispatcher's claim step at S4's concurrency. */
+const DELIVERIES_PER_CALL = 64;
+const LEASE_MS = 30_000;
 /** The settle set's group: not the claim set's, so that claiming never takes them. */
 const SETTLE_GROUP = groupFor('/v1/chat/completions', 'gpt-4o', false);
 
@@ -55,6 +59,8 @@ interface Command {
   calls?: number;
   /** Requests this command really handled, read from Redis after it ran (claims and settles may hit taken ones). */
   handled?: () => Promise<number>;
+  /** Set-up right before this command runs (not measured). */
+  before?: () => Promise<void>;
 }
 
 interface Measured extends Command {
@@ -180,8 +186,8 @@ async function commands(rt: Runtime, plan: Plan): Promise<{ list: Command[]; key
   const tag = rt.keys.partitionKeys(0).tag;
   const k = rt.keys.partitionKeys(0);
   const load = async (name: string) => String(await rt.redis.script('LOAD', scriptSource(name)));
-  const [enqueueSha, claimSha, settleSha, attemptSha, deliveredSha] = (await Promise.all(
-    ['enqueue-many', 'claim-1', 'settle-many', 'record-attempt-1', 'mark-delivered-1'].map(load),
+  const [enqueueSha, claimSha, settleSha, dlvClaimSha, dlvCompleteSha] = (await Promise.all(
+    ['enqueue-many', 'claim-1', 'settle-many', 'dlv-claim-1', 'dlv-complete-1'].map(load),
   )) as [string, string, string, string, string];
   // Set-up through the stores: queued requests for the claims, requests submitted in one batch for the settles.
   const claimSet = Math.max(CLAIM_PER_CALL * 20, Math.round(plan.s12.ops / 2));
@@ -247,7 +253,33 @@ async function commands(rt: Runtime, plan: Plan): Promise<{ list: Command[]; key
     timestamp: new Date(now).toISOString(),
     data: ANSWER,
   });
-  const attempt = JSON.stringify({ at: new Date(now).toISOString(), status_code: 200, error: null, duration_ms: 2 });
+  const attempt = {
+    at: new Date(now).toISOString(),
+    status_code: 200,
+    error: null,
+    duration_ms: 2,
+    next_attempt_at: null,
+  };
+  // Deliveries: every settle-set request due (its record exists, a third of them completed by the settle calls),
+  // claimed 64 per call with their records; then completed 64 per call, delivered, as deliveries.ts builds the call.
+  const dlvCalls = Math.floor(settleSet / DELIVERIES_PER_CALL);
+  const dlvClaimOptions = JSON.stringify({ tag, now, n: DELIVERIES_PER_CALL, lease: LEASE_MS, records: true });
+  const dlvCompleteArgs = [JSON.stringify({ tag, now, max: 20, retention: 86_400_000 })];
+  for (let i = 0; i < DELIVERIES_PER_CALL; i++) {
+    const id = randomId('s');
+    dlvCompleteArgs.push(
+      JSON.stringify({ m: id, id, fence: now + LEASE_MS, log: attempt, mark: 'delivered', result: 'delivered' }),
+      webhookBody,
+    );
+  }
+  const fillDue = async () => {
+    await rt.redis.del(k.dlvDue, k.dlvLease, k.dlvTries);
+    for (let start = 0; start < settleSet; start += 5_000) {
+      const args: Array<string | number> = [];
+      for (let i = start; i < Math.min(settleSet, start + 5_000); i++) args.push(now - 1_000, idOf('s', i));
+      await rt.redis.zadd(k.dlvDue, ...args);
+    }
+  };
   // A third of the claim set's calls and of the settle set's: most random draws still find a request to take.
   const claimCalls = Math.max(5, Math.floor(claimSet / CLAIM_PER_CALL / 3));
   const settleCalls = Math.max(20, Math.floor(settleSet / SETTLE_PER_CALL / 3));
@@ -320,38 +352,23 @@ async function commands(rt: Runtime, plan: Plan): Promise<{ list: Command[]; key
       args: ['EVALSHA', settleSha, String(SETTLE_PER_CALL), ...settleKeys, ...settleArgs],
       handled: () => status('s', settleSet, 'completed'),
     },
-    { stage: 'dispatcher', label: 'HGETALL record (3 KB)', weight: 1, args: ['HGETALL', rec] },
-    { stage: 'dispatcher', label: 'HSET webhook_body', weight: 1, args: ['HSET', rec, 'webhook_body', webhookBody] },
     {
       stage: 'dispatcher',
-      label: 'EVALSHA record-attempt-1',
-      weight: 1,
-      args: [
-        'EVALSHA',
-        attemptSha,
-        '1',
-        rec,
-        JSON.stringify({ tag, id: randomId('s'), max: 20, retention: 86_400_000 }),
-        attempt,
-      ],
+      label: `EVALSHA dlv-claim-1 with records, ${DELIVERIES_PER_CALL} deliveries per call`,
+      weight: 1 / DELIVERIES_PER_CALL,
+      perCall: DELIVERIES_PER_CALL,
+      calls: dlvCalls,
+      before: fillDue,
+      args: ['EVALSHA', dlvClaimSha, '1', k.dlvDue, dlvClaimOptions],
+      handled: () => rt.redis.zcard(k.dlvLease),
     },
     {
       stage: 'dispatcher',
-      label: 'EVALSHA mark-delivered-1',
-      weight: 1,
-      args: ['EVALSHA', deliveredSha, '1', rec, JSON.stringify({ tag, id: randomId('s'), now })],
-    },
-    {
-      stage: 'dispatcher',
-      label: 'ZADD due set (claim: rescore to lease end)',
-      weight: 1,
-      args: ['ZADD', `${tag}:s12due`, String(now), randomId('s')],
-    },
-    {
-      stage: 'dispatcher',
-      label: 'ZREM due set (complete)',
-      weight: 1,
-      args: ['ZREM', `${tag}:s12due`, randomId('s')],
+      label: `EVALSHA dlv-complete-1, ${DELIVERIES_PER_CALL} delivered per call (log, mark, body)`,
+      weight: 1 / DELIVERIES_PER_CALL,
+      perCall: DELIVERIES_PER_CALL,
+      calls: dlvCalls,
+      args: ['EVALSHA', dlvCompleteSha, '1', k.dlvLease, ...dlvCompleteArgs],
     },
   ];
   return { list, keyspace: settleSet };
@@ -402,6 +419,7 @@ export async function runS12(h: Harness, plan: Plan, earlier: ScenarioResult[] =
   const { list, keyspace } = await commands(rt, plan);
   for (const c of list) {
     const calls = c.calls ?? Math.max(1_000, Math.round(plan.s12.ops / (c.perCall ?? 1)));
+    await c.before?.();
     // `__rand_int__` (12 digits below the keyspace) spans the settle set: every record read or written exists.
     const r = await bench(port, calls, keyspace, c.args, c.perCall !== undefined);
     if (!Number.isFinite(r.rps) || r.rps <= 0) throw new Error(`S12: redis-benchmark gave no figure for ${c.label}`);
@@ -430,7 +448,7 @@ export async function runS12(h: Harness, plan: Plan, earlier: ScenarioResult[] =
     poller: { perS: ceilingOf(measured.filter((m) => m.stage === 'poller')), how: 'settle-many' },
     dispatcher: {
       perS: ceilingOf(measured.filter((m) => m.stage === 'dispatcher')),
-      how: 'record read/writes, attempt, delivered, due-set claim/complete',
+      how: `dlv-claim-1 with records + dlv-complete-1, ${DELIVERIES_PER_CALL} per call`,
     },
   };
   const primitiveIntake = ceilingOf(measured.filter((m) => m.stage === 'intake' && !m.label.startsWith('EVALSHA')));

@@ -224,6 +224,27 @@ export function createDeliverProcessor(deps: DeliverProcessorDeps): {
     }
   };
 
+  /**
+   * Callback URLs parsed, with their limiter host: most outcomes of a tenant go to one URL, parsed once, not once per
+   * delivery. Bounded; an unparseable URL is not kept. The URL objects are never changed.
+   */
+  const targets = new Map<string, { url: URL; host: string }>();
+  const targetOf = (callbackUrl: string): { url: URL; host: string } | undefined => {
+    let target = targets.get(callbackUrl);
+    if (target === undefined) {
+      let url: URL;
+      try {
+        url = new URL(callbackUrl);
+      } catch {
+        return undefined;
+      }
+      target = { url, host: hostKey(url) };
+      if (targets.size >= 10_000) targets.clear();
+      targets.set(callbackUrl, target);
+    }
+    return target;
+  };
+
   const attempts = deps.attempts ?? (deps.retryScheduleMs?.length ?? 0) + 1;
   /** A short wait without spending an attempt, jittered so that many parked deliveries do not come back at once. */
   const park = (base: number, spread = 1): DeliveryVerdict => ({
@@ -309,16 +330,14 @@ export function createDeliverProcessor(deps: DeliverProcessorDeps): {
       log().debug('no callback URL for this request or its tenant; the outcome is only available through the API');
       return { result: 'no_callback_url' };
     }
-    let url: URL;
-    try {
-      url = new URL(callbackUrl);
-    } catch {
+    const target = targetOf(callbackUrl);
+    if (target === undefined) {
       await store.deadLetters.add(p, requestId, 'refused');
       m.webhookDeliveries.inc({ outcome: 'refused' });
       log().error('callback URL cannot be parsed; outcome dead-lettered');
       return { result: 'dead_letter' };
     }
-    const host = hostKey(url);
+    const { url, host } = target;
     bind.host = host;
 
     const deadLetter = (reason: string, last?: DeliveryResult) =>

@@ -5,8 +5,8 @@
  * turn of the event loop are written by one dlv-complete call (log entry, delivered/gone mark, ended or due again),
  * fenced by the claim's lease end so that a claim taken over after its lease ran out is left to its new holder.
  *
- * The round trips stay off the senders' path: the loop claims ahead (up to 2 × `batch` claimed and not started, a
- * claim whenever at most `batch` are left), and an attempt's slot is free as soon as its receiver answered, its completion
+ * The round trips stay off the senders' path: the loop claims ahead (up to 3 × `batch` claimed and not started, a
+ * claim whenever at most 2 × `batch` are left: a claim's round trip under load outlasts one batch's sending), and an attempt's slot is free as soon as its receiver answered, its completion
  * written with others' meanwhile (at most 4 × concurrency verdicts wait for theirs; past that no attempt starts, so a
  * slow or unreachable Redis holds the loop, not memory). Closing, the claims not started are made due again at once.
  *
@@ -31,7 +31,7 @@ export interface DeliveryLoopOptions {
   metrics: MetricsCatalog;
   /** Deliveries in flight per partition (WEBHOOK_CONCURRENCY). */
   concurrency: number;
-  /** Claim step: a claim is made when at most this many are claimed ahead, up to twice this many. @defaultValue concurrency */
+  /** Claim step: a claim is made when at most twice this many are claimed ahead, up to 3 × this many. @defaultValue concurrency */
   batch?: number;
   /**
    * How long a claim is this dispatcher's without news: the leases of deliveries still being sent are extended every
@@ -78,7 +78,7 @@ export function startDeliveryLoops(o: DeliveryLoopOptions): DeliveryLoops {
   function partitionLoop(p: PartitionId) {
     /** Deliveries being sent (their HTTP attempt not answered yet): at most `concurrency`. */
     let inFlight = 0;
-    /** Claimed ahead, not started yet: at most 2 × `batch`, so a freed slot never waits for a claim's round trip. */
+    /** Claimed ahead, not started yet: at most 3 × `batch`, so a freed slot never waits for a claim's round trip. */
     const ready: ClaimedDelivery[] = [];
     /** Verdicts answered, their completion not written yet (pending, or in the call under way). */
     let completing = 0;
@@ -127,7 +127,7 @@ export function startDeliveryLoops(o: DeliveryLoopOptions): DeliveryLoops {
         inFlight += 1;
         void run(d);
       }
-      if (ready.length <= batch) wakeClaimer();
+      if (ready.length <= 2 * batch) wakeClaimer();
     };
 
     /** Writes every completion waiting, one call per COMPLETE_SLICE; a failure leaves them to their lease. */
@@ -222,7 +222,7 @@ export function startDeliveryLoops(o: DeliveryLoopOptions): DeliveryLoops {
     const loop = async () => {
       while (!stopped) {
         // Claim ahead while the ready buffer is low: a slot freed by an answer starts the next delivery at once.
-        if (ready.length > batch) {
+        if (ready.length > 2 * batch) {
           await new Promise<void>((resolve) => {
             claimerWake = resolve;
           });
@@ -230,7 +230,7 @@ export function startDeliveryLoops(o: DeliveryLoopOptions): DeliveryLoops {
         }
         let claimed: Awaited<ReturnType<Store['deliveries']['claim']>>;
         try {
-          claimed = await o.store.deliveries.claim(p, 2 * batch - ready.length, o.leaseMs, Date.now(), true);
+          claimed = await o.store.deliveries.claim(p, 3 * batch - ready.length, o.leaseMs, Date.now(), true);
         } catch (err) {
           if (stopped) break;
           o.logger.warn({ err: (err as Error).message, partition: p }, 'claiming deliveries failed; trying again');

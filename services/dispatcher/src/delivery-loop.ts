@@ -6,9 +6,11 @@
  * fenced by the claim's lease end so that a claim taken over after its lease ran out is left to its new holder.
  *
  * The round trips stay off the senders' path: the loop claims ahead (up to 3 × `batch` claimed and not started, a
- * claim whenever at most 2 × `batch` are left: a claim's round trip under load outlasts one batch's sending), and an attempt's slot is free as soon as its receiver answered, its completion
- * written with others' meanwhile (at most 4 × concurrency verdicts wait for theirs; past that no attempt starts, so a
- * slow or unreachable Redis holds the loop, not memory). Closing, the claims not started are made due again at once.
+ * claim whenever at most 2 × `batch` are left: a claim's round trip under load outlasts one batch's sending), and an
+ * attempt's slot is free as soon as its receiver answered, its completion written with others' meanwhile (at most 4 × concurrency verdicts wait for theirs; past that no attempt starts, so a
+ * slow or unreachable Redis holds the loop, not memory). Claims not started are made due again at once (no attempt
+ * spent) when closing, and when every slot has been held for a second with none freed (slow receivers: another
+ * dispatcher may send them meanwhile); no claim is made ahead then.
  *
  * The leases of the deliveries in flight are extended every leaseMs / 3 (one call per partition); extensions and
  * completions of a partition run one after the other, so a completion always shows the claim's latest fence.
@@ -40,6 +42,11 @@ export interface DeliveryLoopOptions {
   leaseMs: number;
   /** Longest sleep when nothing is due (a delivery made due meanwhile waits at most this long). */
   idleMs: number;
+  /**
+   * Every slot held and none freed for this long: the claims waiting for a slot are handed back (due again at once).
+   * @defaultValue 1000 ms
+   */
+  stuckMs?: number;
   /** Attempts kept per delivery log (WEBHOOK_LOG_ATTEMPTS). */
   logAttempts: number;
   /** Told of each finished delivery (tests, benchmarks). */
@@ -120,11 +127,30 @@ export function startDeliveryLoops(o: DeliveryLoopOptions): DeliveryLoops {
     };
     claimers.add(wakeClaimer);
 
+    /**
+     * Every slot held and none freed for a while (slow receivers): claims ahead would only wait here while another
+     * dispatcher could send them, so none is made, and those waiting are made due again at once (no attempt spent).
+     */
+    let lastStart = Date.now();
+    const stuckMs = o.stuckMs ?? 1_000;
+    const stuck = () => inFlight >= o.concurrency && Date.now() - lastStart > stuckMs;
+    const handBack = () => {
+      const unsent = ready.splice(0);
+      if (unsent.length === 0) return;
+      completing += unsent.length;
+      for (const d of unsent) complete(d, { result: 'parked', parkUntilMs: Date.now() });
+    };
+    const stuckCheck = setInterval(() => {
+      if (stuck()) handBack();
+    }, stuckMs);
+    stuckCheck.unref();
+
     /** Starts ready deliveries while a slot is free (and completions keep up). */
     const pump = () => {
       while (ready.length > 0 && inFlight < o.concurrency && completing < maxCompleting) {
         const d = ready.shift() as ClaimedDelivery;
         inFlight += 1;
+        lastStart = Date.now();
         void run(d);
       }
       if (ready.length <= 2 * batch) wakeClaimer();
@@ -222,7 +248,7 @@ export function startDeliveryLoops(o: DeliveryLoopOptions): DeliveryLoops {
     const loop = async () => {
       while (!stopped) {
         // Claim ahead while the ready buffer is low: a slot freed by an answer starts the next delivery at once.
-        if (ready.length > 2 * batch) {
+        if (ready.length > 2 * batch || stuck()) {
           await new Promise<void>((resolve) => {
             claimerWake = resolve;
           });
@@ -256,11 +282,8 @@ export function startDeliveryLoops(o: DeliveryLoopOptions): DeliveryLoops {
       }
       // Closing: claims not started go back to due at once (for any dispatcher, no attempt spent); the deliveries in
       // flight finish and their completions are written.
-      const unsent = ready.splice(0);
-      if (unsent.length > 0) {
-        completing += unsent.length;
-        for (const d of unsent) complete(d, { result: 'parked', parkUntilMs: Date.now() });
-      }
+      clearInterval(stuckCheck);
+      handBack();
       while (inFlight > 0 || completing > 0) {
         // Every answer and every completion written wakes this wait (the buffer is empty: pump wakes the claimer).
         await new Promise<void>((resolve) => {

@@ -39,8 +39,10 @@ export interface DispatcherOptions {
   leaseMs?: number;
   /** Longest wait between claims while nothing is due. @defaultValue 50 ms */
   idleMs?: number;
-  /** Deliveries claimed per call at most. @defaultValue WEBHOOK_CONCURRENCY */
+  /** The delivery loop's claim step (delivery-loop.ts). @defaultValue WEBHOOK_CONCURRENCY */
   claimBatch?: number;
+  /** Every slot held and none freed for this long: claims waiting for a slot are handed back. @defaultValue 1000 ms */
+  stuckMs?: number;
   /** Told of each finished outcome delivery (tests). */
   onDelivery?: (partition: number, requestId: string, verdict: DeliveryVerdict) => void;
 }
@@ -95,6 +97,7 @@ export async function startDispatcher(runtime: Runtime, options: DispatcherOptio
     metrics: metrics.m,
     concurrency: config.webhook.concurrency,
     ...(options.claimBatch !== undefined ? { batch: options.claimBatch } : {}),
+    ...(options.stuckMs !== undefined ? { stuckMs: options.stuckMs } : {}),
     leaseMs: options.leaseMs ?? options.lockDurationMs ?? 30_000,
     idleMs: options.idleMs ?? 50,
     logAttempts: config.webhook.logAttempts ?? 20,

@@ -36,6 +36,8 @@ export {
 export {
   BATCH_ENDPOINTS,
   type BatchEndpoint,
+  type BatchWindow,
+  batchWindowsOf,
   defaultTurnaroundMs,
   type EndpointLimits,
   hasFlex,

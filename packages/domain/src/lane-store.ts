@@ -60,6 +60,19 @@ export class LaneStore {
     return { claimed: false, status: String(reply[1] ?? '') };
   }
 
+  /**
+   * Moves a queued request from `from` to the same group in a faster completion window, `to` (`lane-window-1.lua`);
+   * false (and nothing changed) when it is not queued in `from` any more.
+   */
+  async moveToWindow(p: PartitionId, id: string, from: string, to: string): Promise<boolean> {
+    const k = this.ctx.keys.partitionKeys(p);
+    const reply = await this.ctx.redis.bbLaneWindow(
+      k.req(id),
+      JSON.stringify({ tag: k.tag, from, to, now: Date.now() }),
+    );
+    return reply[0] === 'moved';
+  }
+
   /** Queued requests whose deadline is before `untilMs`, earliest first, at most `limit` (the scheduler's pass). */
   async due(p: PartitionId, untilMs: number | '+inf', limit: number): Promise<DeadlineCandidate[]> {
     const k = this.ctx.keys.partitionKeys(p);

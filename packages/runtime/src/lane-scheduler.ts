@@ -5,11 +5,21 @@
  *                               of that provider and model; the profile's default, or BATCH_TURNAROUND, until there
  *                               are some) + DEADLINE_MARGIN
  *
- * `batch` when that is by the deadline, else `flex` (batch price; where the provider has it and there is time for a
+ * `batch` when that is by the deadline; else, for a provider whose completion windows are lanes of their own (profile
+ * `batchWindows`: Doubleword's `1h` beside its `24h`), `batch` in the cheapest faster window expected in time — the
+ * request's group in that window (`…chat.completions@1h|<model>`), each window predicted from its own batches; else `flex` (batch price; where the provider has it and there is time for a
  * slower call), else `realtime`. A request whose provider and tenant allow no faster lane stays on `batch` and
  * completes late (`deadline_met: false`). Used at intake (ingest) and by the lane service's pass over queued requests.
  */
-import { defaultTurnaroundMs, hasFlex, type Lane, type ProviderConfig, type Tenant } from '@batchbridge/config';
+import {
+  type BatchWindow,
+  batchWindowsOf,
+  defaultTurnaroundMs,
+  hasFlex,
+  type Lane,
+  type ProviderConfig,
+  type Tenant,
+} from '@batchbridge/config';
 import {
   endpointOfGroup,
   type FastLane,
@@ -17,6 +27,9 @@ import {
   type PartitionId,
   percentile,
   providerOfGroup,
+  turnaroundSeries,
+  windowOfGroup,
+  withWindow,
 } from '@batchbridge/domain';
 import type { Runtime } from './runtime.js';
 
@@ -34,6 +47,11 @@ export interface LanePlan {
   /** When the batch lane is expected to answer (ms since the epoch). */
   expectedBatchAt: number;
   provider: string;
+  /**
+   * The group whose batch lane `batch` means: the request's own, or the same group in a faster completion window
+   * (the caller moves a queued request there, or enqueues a new one there).
+   */
+  group: string;
 }
 
 export interface PlanInput {
@@ -75,17 +93,56 @@ export class LaneScheduler {
     return this.runtime.providers.config(id);
   }
 
-  /** The turnaround the scheduler assumes for a provider and model now (ms). */
-  async turnaroundMs(providerId: string, model: string): Promise<number> {
-    const key = `${providerId}\n${model}`;
+  /**
+   * The turnaround the scheduler assumes for a provider and series now (ms): the p90 of the series' observed batches,
+   * else `assumeMs` (a completion window's own default), else BATCH_TURNAROUND, else the profile's default. A series
+   * is a model, or `<model>@<window>` for a group in a window of its own (`turnaroundSeries`).
+   */
+  async turnaroundMs(providerId: string, series: string, assumeMs?: number): Promise<number> {
+    const key = `${providerId}\n${series}`;
     const now = Date.now();
     const cached = this.turnaroundCache.get(key);
     if (cached && now - cached.at < TURNAROUND_CACHE_MS) return cached.ms;
-    const samples = await this.runtime.store.lanes.turnarounds(providerId, model);
+    const samples = await this.runtime.store.lanes.turnarounds(providerId, series);
     const profile = this.providerConfig(providerId)?.profile ?? this.runtime.config.upstream.profile;
-    const ms = percentile(samples, 90) ?? this.runtime.config.deadlines.turnaroundMs ?? defaultTurnaroundMs(profile);
+    const ms =
+      percentile(samples, 90) ?? assumeMs ?? this.runtime.config.deadlines.turnaroundMs ?? defaultTurnaroundMs(profile);
     this.turnaroundCache.set(key, { at: now, ms });
     return ms;
+  }
+
+  /** The turnaround assumed for a group's batches: its provider, model and completion window. */
+  async groupTurnaroundMs(group: string): Promise<number> {
+    const window = windowOfGroup(group);
+    const assume =
+      window === undefined ? undefined : this.windowsOf(providerOfGroup(group))?.find((w) => w.window === window);
+    return this.turnaroundMs(providerOfGroup(group), turnaroundSeries(group), assume?.turnaroundMs);
+  }
+
+  /**
+   * The completion windows of a provider that are batch lanes of their own, cheapest first, as the provider accepts
+   * them; undefined for a provider with one batch lane (the deployment's COMPLETION_WINDOW).
+   */
+  windowsOf(providerId: string): readonly BatchWindow[] | undefined {
+    const profile = this.providerConfig(providerId)?.profile ?? this.runtime.config.upstream.profile;
+    return batchWindowsOf(profile)?.filter((w) => profile.completionWindows.includes(w.window));
+  }
+
+  /** `group` in `window` (no marker for the deployment's COMPLETION_WINDOW, so its groups stay as they were). */
+  groupInWindow(group: string, window: string): string {
+    return withWindow(group, window === this.runtime.config.batch.completionWindow ? undefined : window);
+  }
+
+  /**
+   * The faster completion windows a request of `group` could still take, cheapest first: those of its provider priced
+   * above its own window (never back to a cheaper, slower one: that expectation was already bad).
+   */
+  private fasterWindows(group: string): BatchWindow[] {
+    const windows = this.windowsOf(providerOfGroup(group));
+    if (!windows) return [];
+    const own = windowOfGroup(group) ?? this.runtime.config.batch.completionWindow;
+    const ownPrice = windows.find((w) => w.window === own)?.priceVsRealtime ?? 0;
+    return windows.filter((w) => w.window !== own && w.priceVsRealtime > ownPrice);
   }
 
   /** When the group's next flush is expected to take a request (ms from now). */
@@ -109,18 +166,32 @@ export class LaneScheduler {
     const margin = this.runtime.config.deadlines.marginMs;
     const [toFlush, turnaround] = await Promise.all([
       input.toFlushMs ?? this.timeToFlushMs(input.partition, input.group, input.queued),
-      this.turnaroundMs(provider, modelOfGroup(input.group)),
+      this.groupTurnaroundMs(input.group),
     ]);
     const expectedBatchAt = now + toFlush + turnaround + margin;
     const lanes = this.lanesFor(input.group, input.tenant);
     const left = input.deadlineAt - now;
-    let lane: Lane = 'batch';
-    if (!(lanes.includes('batch') && expectedBatchAt <= input.deadlineAt)) {
-      const fast = fastLaneFor(lanes, left, margin);
-      if (fast) lane = fast;
-      else if (!lanes.includes('batch')) lane = lanes[0] ?? 'batch';
+    if (lanes.includes('batch') && expectedBatchAt <= input.deadlineAt) {
+      return { lane: 'batch', expectedBatchAt, provider, group: input.group };
     }
-    return { lane, expectedBatchAt, provider };
+    if (lanes.includes('batch')) {
+      // A faster completion window of the same provider, still at a batch price (Doubleword's 1 h): the request would
+      // join that window's group (not counted there yet).
+      for (const w of this.fasterWindows(input.group)) {
+        const group = this.groupInWindow(input.group, w.window);
+        const [wFlush, wTurnaround] = await Promise.all([
+          this.timeToFlushMs(input.partition, group, false),
+          this.groupTurnaroundMs(group),
+        ]);
+        const at = now + wFlush + wTurnaround + margin;
+        if (at <= input.deadlineAt) return { lane: 'batch', expectedBatchAt: at, provider, group };
+      }
+    }
+    let lane: Lane = 'batch';
+    const fast = fastLaneFor(lanes, left, margin);
+    if (fast) lane = fast;
+    else if (!lanes.includes('batch')) lane = lanes[0] ?? 'batch';
+    return { lane, expectedBatchAt, provider, group: input.group };
   }
 }
 

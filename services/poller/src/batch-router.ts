@@ -21,9 +21,9 @@ import {
   billItemFor,
   isolationGroup,
   type ModelSavings,
-  modelOfGroup,
   type PartitionId,
   type Store,
+  turnaroundSeries,
 } from '@batchbridge/domain';
 import type { Logger } from '@batchbridge/logger';
 import {
@@ -458,7 +458,7 @@ export class BatchRouter {
       if (routedNow && (status === 'completed' || status === 'expired')) {
         metrics.m.batchTurnaround.observe({ provider: batch.provider }, turnaroundMs / 1000);
         await store.lanes
-          .recordTurnaround(batch.provider, modelOfGroup(batch.group), turnaroundMs)
+          .recordTurnaround(batch.provider, turnaroundSeries(batch.group), turnaroundMs)
           .catch((err: unknown) => log.warn({ err: (err as Error).message }, 'could not record batch turnaround'));
       }
     }

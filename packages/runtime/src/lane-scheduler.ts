@@ -70,15 +70,19 @@ export class LaneScheduler {
 
   constructor(private readonly runtime: Pick<Runtime, 'config' | 'store' | 'providers'>) {}
 
-  /** The lanes a request of `group` may take: its provider's, those its tenant allows, fast ones only over OpenAI's API. */
+  /**
+   * The lanes a request of `group` may take: its provider's, those its tenant allows; fast ones over OpenAI's API, and
+   * realtime over Anthropic's Messages API (its adapter's `realtime`; Anthropic has no flex tier).
+   */
   lanesFor(group: string, tenant: Tenant | undefined): Lane[] {
     const provider = this.providerConfig(providerOfGroup(group));
     const own: readonly Lane[] = provider?.lanes ?? ['batch'];
-    const speaksOpenAI = (provider?.profile.api ?? 'openai') === 'openai';
+    const api = provider?.profile.api ?? 'openai';
     return own.filter((lane) => {
       if (tenant?.lanes && !tenant.lanes.includes(lane)) return false;
       if (lane === 'batch') return true;
-      if (!speaksOpenAI) return false;
+      if (api === 'anthropic') return lane === 'realtime' && endpointOfGroup(group) === '/v1/chat/completions';
+      if (api !== 'openai') return false;
       // Flex is a tier of the chat and Responses endpoints only, and of the models the profile lists for it.
       if (lane === 'flex') {
         const endpoint = endpointOfGroup(group);

@@ -125,6 +125,56 @@ describe('cancelling a live batch to meet deadlines (ESCALATE_CANCEL_BATCHES)', 
     expect(metrics).toMatch(/batchbridge_escalated_requests_total\{lane="(flex|realtime)",provider="default"\} 4\b/);
   });
 
+  it("starts the cancel early enough for the provider's cancel delay, and learns that delay", async () => {
+    // Deadlines 90 s away, the batch now expected at about 61 s: it would answer in time if it kept to that — but a
+    // cancel of this provider takes 45 s to be confirmed (as observed), so by the time the batch is due, a cancel
+    // could no longer get them a fast answer by their deadlines. The pass cancels now, while it still can.
+    for (const [delayMs, cancelled] of [
+      [45_000, true],
+      [1_000, false],
+    ] as const) {
+      pipeline = await startPipeline(
+        { ...SLOW_LINES, ESCALATE_CANCEL_BATCHES: 'true', ESCALATE_CANCEL_AT_RISK_SHARE: '0.5' },
+        TEST_TENANTS,
+      );
+      const { runtime } = pipeline;
+      for (let i = 0; i < 20; i++) await runtime.store.lanes.recordCancelDelay('default', delayMs);
+      const ids: string[] = [];
+      for (let i = 0; i < 4; i++) ids.push(await post(pipeline.url, `cancel delay ${delayMs} ${i}`, '90s'));
+      const batchId = await waitFor('the batch to be live', async () => (await runtime.store.batches.live(0))[0]);
+      await waitFor('the provider to answer a first line', async () => {
+        const res = await fetch(`${pipeline!.sim!.url}/batches/${batchId}`, {
+          headers: { authorization: 'Bearer sk' },
+        });
+        const batch = (await res.json()) as { status: string; request_counts: { completed: number } };
+        return batch.status === 'in_progress' && batch.request_counts.completed >= 1 ? true : undefined;
+      });
+      for (let i = 0; i < 50; i++) await runtime.store.lanes.recordTurnaround('default', modelOfGroup(GROUP), 60_000);
+      const requests = await allCompleted(pipeline, ids);
+      for (const r of requests) expect(r).toMatchObject({ deadline_met: true });
+      const res = await fetch(`${pipeline.sim!.url}/batches/${batchId}`, { headers: { authorization: 'Bearer sk' } });
+      const status = ((await res.json()) as { status: string }).status;
+      const counters = pipeline.sim!.counters();
+      expect(counters.customIdsAnsweredTwice).toEqual([]);
+      if (cancelled) {
+        // A 45 s cancel delay: cancelled, the unanswered at-risk requests realtime; the confirmed cancel observed.
+        expect(status).toBe('cancelled');
+        expect(requests.some((r) => r.lane === 'realtime')).toBe(true);
+        const delays = await runtime.store.lanes.cancelDelays('default');
+        // Newest first, the last 20 kept: the simulator's cancel took well under a second.
+        expect(delays).toHaveLength(20);
+        expect(delays[0]).toBeLessThan(45_000);
+      } else {
+        // A 1 s cancel delay: there is time to wait and see; the batch answers them all.
+        expect(status).toBe('completed');
+        for (const r of requests) expect(r).toMatchObject({ lane: 'batch' });
+        expect(counters.chatCompletions).toBe(0);
+      }
+      await pipeline.dispose();
+      pipeline = undefined;
+    }
+  });
+
   it('cancels a batch marked by a packer that died before asking the provider', async () => {
     // A threshold no batch here reaches: only the mark left behind can get this batch cancelled.
     pipeline = await startPipeline(

@@ -38,6 +38,7 @@ export {
   type BatchEndpoint,
   type BatchWindow,
   batchWindowsOf,
+  defaultCancelConfirmMs,
   defaultTurnaroundMs,
   type EndpointLimits,
   hasFlex,

@@ -60,6 +60,8 @@
  * |                              |        | seen not queued, back when a batch sends the request back to the queue   |
  * | T:live-deadlines             | zset   | requests with a deadline seen in a flush or live batch (ESCALATE_CANCEL_ |
  * |                              |        | BATCHES only), score = deadline (ms): the escalation pass's at-risk count |
+ * |                              |        | ; out when the request finishes, goes back to the queue or to a lane     |
+ * |                              |        | (settle scripts), or is seen elsewhere by the pass                      |
  * | T:lane-runs                  | zset   | requests a fast lane claimed and has not settled, score = claim time (ms) |
  * |                              |        | (the lane sweep gives a run whose job is gone its job again)             |
  * | T:deadline-stats             | hash   | deadlines met and missed: `<lane>|met|missed|<group>` → count (metrics)   |
@@ -101,6 +103,8 @@
  * | G:replaygate:<tenant>        | string | a replay was started recently (one per tenant per minute), PX            |
  * | G:turnaround:<prov>:<model>  | list   | the last 50 observed batch turnarounds (ms, submit → routed), newest     |
  * |                              |        | first: the scheduler's p90 (SPEC §10)                                    |
+ * | G:canceldelay:<prov>         | list   | the last 20 observed escalation cancels (ms, marked → routed as          |
+ * |                              |        | cancelled), newest first: the escalation pass's p90 (SPEC §10)           |
  * | G:lanebudget:<prov>:<minute> | hash   | realtime/flex calls started in that minute: `req`, `tok` (all replicas),  |
  * |                              |        | PX 2 min                                                                 |
  * | G:laneinflight:<prov>        | zset   | realtime/flex calls in flight (run id), score = lease end (ms)           |
@@ -205,6 +209,11 @@ export class KeySpace {
   /** Recent batch turnarounds of a provider and model (ms), newest first (SPEC §10). */
   turnaround(providerId: string, model: string): string {
     return `${this.globalTag()}:turnaround:${providerId}:${model}`;
+  }
+
+  /** Recent escalation cancels of a provider (ms from the mark to the cancelled batch routed), newest first. */
+  cancelDelay(providerId: string): string {
+    return `${this.globalTag()}:canceldelay:${providerId}`;
   }
 
   /** Realtime/flex calls started at a provider in one minute (`req`, `tok`), counted across replicas. */

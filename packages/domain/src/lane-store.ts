@@ -13,6 +13,8 @@ export type LaneClaim = { claimed: true; runId: string; outbox: string } | { cla
 
 /** Turnaround samples kept per provider and model. */
 export const TURNAROUND_SAMPLES = 50;
+/** Escalation cancel delays kept per provider. */
+export const CANCEL_DELAY_SAMPLES = 20;
 
 /** The budget of a provider's synchronous calls (0 or undefined = no limit). */
 export interface LaneBudget {
@@ -205,6 +207,25 @@ export class LaneStore {
   /** The recent turnarounds of a provider and model (ms), newest first. */
   async turnarounds(providerId: string, model: string): Promise<number[]> {
     const raw = (await this.ctx.redis.lrange(this.ctx.keys.turnaround(providerId, model), 0, -1)) as string[];
+    return raw.map(Number).filter((n) => Number.isFinite(n));
+  }
+
+  /**
+   * Records how long a cancel asked by the escalation pass took to free its requests (marked → the cancelled batch
+   * routed, ms): what the pass expects of the provider's next cancel.
+   */
+  async recordCancelDelay(providerId: string, ms: number): Promise<void> {
+    const key = this.ctx.keys.cancelDelay(providerId);
+    await this.ctx.redis
+      .multi()
+      .lpush(key, String(Math.max(0, Math.round(ms))))
+      .ltrim(key, 0, CANCEL_DELAY_SAMPLES - 1)
+      .exec();
+  }
+
+  /** The recent cancel delays of a provider (ms), newest first. */
+  async cancelDelays(providerId: string): Promise<number[]> {
+    const raw = (await this.ctx.redis.lrange(this.ctx.keys.cancelDelay(providerId), 0, -1)) as string[];
     return raw.map(Number).filter((n) => Number.isFinite(n));
   }
 

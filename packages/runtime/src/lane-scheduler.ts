@@ -14,6 +14,7 @@
 import {
   type BatchWindow,
   batchWindowsOf,
+  defaultCancelConfirmMs,
   defaultTurnaroundMs,
   hasFlex,
   type Lane,
@@ -115,6 +116,23 @@ export class LaneScheduler {
     return ms;
   }
 
+  /**
+   * How long a batch cancel of this provider is expected to take to free its requests (ms): the p90 of the cancels
+   * the escalation pass asked for and saw confirmed (marked → routed as cancelled), else the profile's
+   * `cancelConfirmMs`.
+   */
+  async cancelDelayMs(providerId: string): Promise<number> {
+    const key = `${providerId}\ncancel`;
+    const now = Date.now();
+    const cached = this.turnaroundCache.get(key);
+    if (cached && now - cached.at < TURNAROUND_CACHE_MS) return cached.ms;
+    const profile = this.providerConfig(providerId)?.profile ?? this.runtime.config.upstream.profile;
+    const ms =
+      percentile(await this.runtime.store.lanes.cancelDelays(providerId), 90) ?? defaultCancelConfirmMs(profile);
+    this.turnaroundCache.set(key, { at: now, ms });
+    return ms;
+  }
+
   /** The turnaround assumed for a group's batches: its provider, model and completion window. */
   async groupTurnaroundMs(group: string): Promise<number> {
     const window = windowOfGroup(group);
@@ -206,6 +224,11 @@ export class LaneScheduler {
 export function fastLaneFor(lanes: readonly Lane[], leftMs: number, marginMs: number): FastLane | undefined {
   if (lanes.includes('flex') && (leftMs >= FLEX_EXPECTED_MS + marginMs || !lanes.includes('realtime'))) return 'flex';
   return lanes.includes('realtime') ? 'realtime' : undefined;
+}
+
+/** How long a call of a fast lane is expected to take beyond the margin. */
+export function fastLaneExpectedMs(lane: FastLane): number {
+  return lane === 'flex' ? FLEX_EXPECTED_MS : REALTIME_EXPECTED_MS;
 }
 
 /** Whether a lane is a fast (synchronous) one. */

@@ -462,6 +462,12 @@ export class BatchRouter {
           .catch((err: unknown) => log.warn({ err: (err as Error).message }, 'could not record batch turnaround'));
       }
     }
+    if (routedNow && status === 'cancelled' && batch.escalated_at !== undefined) {
+      // How long an escalation cancel took to free its requests: what the escalation pass expects next (SPEC §10).
+      await store.lanes
+        .recordCancelDelay(batch.provider, Date.now() - batch.escalated_at)
+        .catch((err: unknown) => log.warn({ err: (err as Error).message }, 'could not record cancel delay'));
+    }
     if (!config.deleteProviderFiles) return;
     // After finishBatch: a crash before it must still find the result files to route them again.
     for (const fileId of new Set(files)) {

@@ -65,6 +65,8 @@
  * | T:lane-runs                  | zset   | requests a fast lane claimed and has not settled, score = claim time (ms) |
  * |                              |        | (the lane sweep gives a run whose job is gone its job again)             |
  * | T:deadline-stats             | hash   | deadlines met and missed: `<lane>|met|missed|<group>` → count (metrics)   |
+ * | T:escalation-stats           | hash   | escalation cancels `cancels|<prov>|<result>` and the requests they       |
+ * |                              |        | marked `requests|<prov>|<lane>` → count (operator page, SPEC §10)         |
  * | T:ledger:<tenant>            | zset   | the tenant's ledger periods in this partition: member `YYYY-MM-DD` (a    |
  * |                              |        | day) or `YYYY-MM` (days rolled up past LEDGER_DAYS), score = epoch day   |
  * | T:ledger:<tenant>:<period>   | hash   | one period's money per `<provider>|<model>|<lane>`: fields `n|…` (billed |
@@ -286,6 +288,7 @@ export const PARTITION_KEYS = {
   finished: 'finished',
   deadlines: 'deadlines',
   deadlineStats: 'deadline-stats',
+  escalationStats: 'escalation-stats',
   liveDeadlines: 'live-deadlines',
   laneRuns: 'lane-runs',
   ledger: 'ledger:<tenant>',
@@ -458,6 +461,13 @@ export class PartitionKeys {
   /** Deadlines met and missed, `<lane>|met|<group>` / `<lane>|missed|<group>` → count. */
   get deadlineStats(): string {
     return KEY.deadlineStats(this.tag);
+  }
+  /**
+   * What the escalation pass did (ESCALATE_CANCEL_BATCHES): `cancels|<provider>|<requested|refused|error>` and
+   * `requests|<provider>|<lane>` → count, all replicas (operator page).
+   */
+  get escalationStats(): string {
+    return KEY.escalationStats(this.tag);
   }
   /** Requests with a deadline seen in a flush or a live batch, score = deadline (ms): the escalation pass's list. */
   get liveDeadlines(): string {

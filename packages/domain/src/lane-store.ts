@@ -274,6 +274,27 @@ export class LaneStore {
     return Number(await this.ctx.redis.zcount(this.ctx.keys.laneInflight(providerId), Date.now(), '+inf'));
   }
 
+  /** Counts what the escalation pass did in a partition (`T:escalation-stats`; every replica adds to it). */
+  async countEscalation(
+    p: PartitionId,
+    what:
+      | { cancel: 'requested' | 'refused' | 'error'; provider: string }
+      | { lane: FastLane; provider: string; n: number },
+  ): Promise<void> {
+    const key = this.ctx.keys.partitionKeys(p).escalationStats;
+    if ('cancel' in what) await this.ctx.redis.hincrby(key, `cancels|${what.provider}|${what.cancel}`, 1);
+    else await this.ctx.redis.hincrby(key, `requests|${what.provider}|${what.lane}`, what.n);
+  }
+
+  /** What the escalation pass did in a partition: `cancels|<provider>|<result>`, `requests|<provider>|<lane>`. */
+  async escalationStats(p: PartitionId): Promise<Record<string, number>> {
+    const raw = (await this.ctx.redis.hgetall(this.ctx.keys.partitionKeys(p).escalationStats)) as Record<
+      string,
+      string
+    >;
+    return Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, Number(v)]));
+  }
+
   /** Deadlines met and missed in a partition: `<lane>|met|<group>` → count. */
   async deadlineStats(p: PartitionId): Promise<Record<string, number>> {
     const raw = (await this.ctx.redis.hgetall(this.ctx.keys.partitionKeys(p).deadlineStats)) as Record<string, string>;

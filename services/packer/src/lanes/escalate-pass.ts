@@ -95,31 +95,43 @@ export async function escalatePass(
       if (atRisk.length === 0 || atRisk.length < atRiskShare * Math.max(1, batch.count)) continue;
       const mark = await store.lanes.markEscalated(p, batchId, atRisk);
       if (!mark.marked) continue;
-      for (const r of atRisk) m.escalatedRequests.inc({ lane: r.lane, provider: batch.provider });
+      const byLane = new Map<FastLane, number>();
+      for (const r of atRisk) byLane.set(r.lane, (byLane.get(r.lane) ?? 0) + 1);
+      for (const [lane, n] of byLane) {
+        m.escalatedRequests.inc({ lane, provider: batch.provider }, n);
+        // Counts for the operator page; never in the way of the cancel itself.
+        await store.lanes.countEscalation(p, { lane, provider: batch.provider, n }).catch(() => undefined);
+      }
       runtime.logger.warn(
         { batchId, atRisk: atRisk.length, marked: mark.requests, count: batch.count, expectedAt },
         'live batch expected to miss too many deadlines: cancelling it',
       );
     }
     asked.set(batchId, Date.now());
-    if (await cancelAtProvider(runtime, batch.provider, batchId)) cancelled += 1;
+    const result = await cancelAtProvider(runtime, batch.provider, batchId);
+    await store.lanes.countEscalation(p, { cancel: result, provider: batch.provider }).catch(() => undefined);
+    if (result === 'requested') cancelled += 1;
   }
   for (const [id, at] of asked) if (now - at > 10 * RECANCEL_MS) asked.delete(id);
   return cancelled;
 }
 
 /** Asks the provider to cancel; a batch it will not cancel (finished meanwhile) is routed as it ends. */
-async function cancelAtProvider(runtime: Runtime, providerId: string, batchId: string): Promise<boolean> {
+async function cancelAtProvider(
+  runtime: Runtime,
+  providerId: string,
+  batchId: string,
+): Promise<'requested' | 'refused' | 'error'> {
   const m = runtime.metrics.m;
   try {
     await runtime.providers.adapter(providerId).cancelBatch(batchId);
     m.escalationCancels.inc({ provider: providerId, result: 'requested' });
-    return true;
+    return 'requested';
   } catch (err) {
     const info = classifyProviderError(err);
-    const refused = info.status !== undefined && info.status >= 400 && info.status < 500;
-    m.escalationCancels.inc({ provider: providerId, result: refused ? 'refused' : 'error' });
+    const result = info.status !== undefined && info.status >= 400 && info.status < 500 ? 'refused' : 'error';
+    m.escalationCancels.inc({ provider: providerId, result });
     runtime.logger.warn({ batchId, err: info.message }, 'provider did not take the cancel of a live batch');
-    return false;
+    return result;
   }
 }

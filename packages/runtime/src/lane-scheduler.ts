@@ -5,10 +5,11 @@
  *                               of that provider and model; the profile's default, or BATCH_TURNAROUND, until there
  *                               are some) + DEADLINE_MARGIN
  *
- * `batch` when that is by the deadline; else, for a provider whose completion windows are lanes of their own (profile
- * `batchWindows`: Doubleword's `1h` beside its `24h`), `batch` in the cheapest faster window expected in time — the
- * request's group in that window (`…chat.completions@1h|<model>`), each window predicted from its own batches; else `flex` (batch price; where the provider has it and there is time for a
- * slower call), else `realtime`. A request whose provider and tenant allow no faster lane stays on `batch` and
+ * `batch` when that is by the deadline; else, for a provider whose completion windows are lanes of their own
+ * (profile `batchWindows`: Doubleword's `1h` beside its `24h`), `batch` in the cheapest faster window expected in
+ * time — the request's group in that window (`…chat.completions@1h|<model>`), each window predicted from its own
+ * batches; else `flex` (batch price; where the provider has it and there is time for a slower call), else
+ * `realtime`. A request whose provider and tenant allow no faster lane stays on `batch` and
  * completes late (`deadline_met: false`). Used at intake (ingest) and by the lane service's pass over queued requests.
  */
 import {
@@ -135,10 +136,12 @@ export class LaneScheduler {
 
   /** The turnaround assumed for a group's batches: its provider, model and completion window. */
   async groupTurnaroundMs(group: string): Promise<number> {
-    const window = windowOfGroup(group);
-    const assume =
-      window === undefined ? undefined : this.windowsOf(providerOfGroup(group))?.find((w) => w.window === window);
-    return this.turnaroundMs(providerOfGroup(group), turnaroundSeries(group), assume?.turnaroundMs);
+    const marked = windowOfGroup(group);
+    const window = marked ?? this.runtime.config.batch.completionWindow;
+    const own = this.windowsOf(providerOfGroup(group))?.find((w) => w.window === window)?.turnaroundMs;
+    // BATCH_TURNAROUND stands for the deployment's own window; a faster one keeps its profile default.
+    const assume = marked === undefined ? (this.runtime.config.deadlines.turnaroundMs ?? own) : own;
+    return this.turnaroundMs(providerOfGroup(group), turnaroundSeries(group), assume);
   }
 
   /**

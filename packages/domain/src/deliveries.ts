@@ -41,6 +41,8 @@ export interface ClaimedDelivery {
    * sizes, which no delivery reads): null when the record is gone, absent when not read.
    */
   record?: RequestRecord | null;
+  /** When `record` was read (ms). */
+  readAt?: number;
 }
 
 export interface DeliveryClaim {
@@ -111,7 +113,10 @@ export class Deliveries {
         attemptsMade: Number(reply[i + 1]),
         fence,
       };
-      if (withRecords) claimed.record = parseRecord(fieldsOf(reply[i + 2])) ?? null;
+      if (withRecords) {
+        claimed.record = parseRecord(fieldsOf(reply[i + 2])) ?? null;
+        claimed.readAt = now;
+      }
       deliveries.push(claimed);
     }
     // REDIS_DURABILITY=replica: nothing is sent before the outcome it tells is on a replica. The settle that made these

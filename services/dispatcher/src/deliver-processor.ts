@@ -291,8 +291,10 @@ export function createDeliverProcessor(deps: DeliverProcessorDeps): {
       return { result: 'invalid_job' };
     }
 
-    // Read by the claim itself (one script call for the whole batch), else here.
-    const record = delivery.record === undefined ? await store.requests.get(requestId) : (delivery.record ?? undefined);
+    // Read by the claim itself (one script call for the whole batch) a moment ago, else here: a claim that waited
+    // longer (slots busy) reads it again, so a mark written meanwhile (delivered, 410) is seen as before.
+    const fresh = delivery.record !== undefined && Date.now() - (delivery.readAt ?? 0) <= RECORD_FRESH_MS;
+    const record = fresh ? (delivery.record ?? undefined) : await store.requests.get(requestId);
     if (record === undefined) {
       log().warn('request record is gone (expired or never existed); nothing to deliver');
       return { result: 'not_found' };
@@ -473,6 +475,9 @@ export function createDeliverProcessor(deps: DeliverProcessorDeps): {
 
   return { job, outcome };
 }
+
+/** How long a record read by the claim is used as it is (ms); older, it is read again before sending. */
+const RECORD_FRESH_MS = 250;
 
 /** Dead-letters an outcome; the tenant's `message.attempt.exhausted` event goes to the outbox with it. */
 async function deadLetterOutcome(

@@ -264,6 +264,9 @@ export function startDeliveryLoops(o: DeliveryLoopOptions): DeliveryLoops {
           continue;
         }
         if (claimed.reclaimed > 0) {
+          // A lease ran out (a dispatcher died or stalled, maybe this one): its holder may still be writing what it
+          // sent, so this batch reads its records again right before sending.
+          for (const d of claimed.deliveries) delete d.record;
           o.metrics.webhookLeasesReclaimed.inc(claimed.reclaimed);
           o.logger.warn(
             { partition: p, deliveries: claimed.reclaimed },

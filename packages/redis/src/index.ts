@@ -16,6 +16,7 @@ export {
 export {
   freePort,
   pingRedis,
+  RECOMMENDED_LISTPACK_VALUE,
   type ResolvedRedis,
   type ResolveRedisOptions,
   resolveRedis,

@@ -499,6 +499,7 @@ describe('delivery marks on an expired record (issue 16.10)', () => {
     expect(await store.requests.markDelivered(1, id)).toBe(true);
     expect(await store.requests.markDelivered(1, id)).toBe(false);
     expect(await redis.zcard(keys.partitionKeys(1).dead)).toBe(0);
-    expect(await redis.hget(keys.partitionKeys(1).req(id), 'dead')).toBe('0');
+    expect(await redis.hexists(keys.partitionKeys(1).req(id), 'dead')).toBe(0);
+    expect((await store.requests.get(id))?.dead).toBe(false);
   });
 });

@@ -84,7 +84,7 @@ describe('webhook body format 1', () => {
 });
 
 describe('a finished record', () => {
-  it('drops its request body and schema, and later writes leave the rebuilt webhook body byte for byte', async () => {
+  it('drops its request body, schema and packing sizes, and later writes leave the rebuilt webhook body byte for byte', async () => {
     const keys = new KeySpace(freshPrefix(), 1);
     const store = new Store(redis, keys, { retentionMs: 60_000, maxAttempts: 2 });
     const k = keys.partitionKeys(0);
@@ -109,7 +109,8 @@ describe('a finished record', () => {
     expect(settled.outcomes).toEqual(['completed', 'failed']);
 
     for (const id of [done, refused, cancelled]) {
-      expect(await redis.hmget(k.req(id), 'body', 'schema', 'webhook_body')).toEqual([null, null, null]);
+      const dropped = ['body', 'schema', 'bytes', 'tokens', 'inputs', 'webhook_body'];
+      expect(await redis.hmget(k.req(id), ...dropped)).toEqual(dropped.map(() => null));
       const record = (await store.requests.get(id))!;
       const first = await store.requests.webhookBody(0, record);
       expect(first.how).toBe('built');

@@ -581,10 +581,10 @@ export async function runS10(h: Harness, plan: Plan): Promise<ScenarioResult> {
       `total stays put: outside BullMQ a finished request takes ${Math.round(f.finishedPerRequest - bullmq)} B ` +
       `(${ownRatio.toFixed(2)}× raw).`,
     `**What a finished record keeps.** Its answer (\`response\`), its cost and usage, about 20 small fields and its ` +
-      'delivery log (`T:attempts:<id>`) — not the request body (`finish` drops `body` and `schema`: sent upstream ' +
-      'already, read by nothing once the request is terminal, part of neither the request object nor its webhook) ' +
+      'delivery log (`T:attempts:<id>`) — not the request body (`finish` drops `body`, `schema` and the packing ' +
+      'sizes: read by nothing once the request is terminal, part of neither the request object nor its webhook) ' +
       'and not the webhook body: every attempt rebuilds it from the terminal record, byte for byte, and the first one ' +
-      'fixes only a 16-character mark of it (`webhook_fp`: format and hash; docs/architecture.md says what guarantees ' +
+      'fixes only a short mark of it (`webhook_fp`: format and hash; docs/architecture.md says what guarantees ' +
       `the rebuild). So against the answer alone a finished request takes ${(f.finishedPerRequest / f.answerBytes).toFixed(2)}×. ` +
       `**What limits the ratio** with Redis's default settings: the request hash is ` +
       `${Math.round(hashBytes(f.finishedKinds) / f.count)} B for ${Math.round(finishedFieldBytes)} B of fields — a hash ` +

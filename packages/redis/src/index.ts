@@ -23,5 +23,5 @@ export {
   spawnRedisServer,
 } from './embedded.js';
 export { RedisSetupError, ReplicaUnconfirmedError } from './errors.js';
-export { checkEvictionPolicy } from './eviction-check.js';
+export { adviseListpackValue, checkEvictionPolicy } from './eviction-check.js';
 export { probeRedis, redactRedisUrl } from './probe.js';

@@ -263,6 +263,9 @@ describe('dispatcher', () => {
     const again = await redeliver(rt, id!);
     expect(await jobOutcome(rt, again)).toBe('delivered');
     expect(hooks.deliveries()).toHaveLength(6);
+    // Rebuilt from the record each time, never stored: the same bytes on all six.
+    expect(new Set(hooks.deliveries().map((d) => d.body)).size).toBe(1);
+    expect(await rt.redis.hexists(rt.keys.partitionKeys(0).req(id!), 'webhook_body')).toBe(0);
   });
 
   it('dead-letters when the receiver is unreachable', async () => {

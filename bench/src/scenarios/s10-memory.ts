@@ -580,7 +580,7 @@ export async function runS10(h: Harness, plan: Plan): Promise<ScenarioResult> {
       "and a stream of about 10 000 events per queue, so at this run's size all of it is present and beyond it the " +
       `total stays put: outside BullMQ a finished request takes ${Math.round(f.finishedPerRequest - bullmq)} B ` +
       `(${ownRatio.toFixed(2)}× raw).`,
-    `**What a finished record keeps.** Its answer (\`response\`), its cost and usage, about 20 small fields and its ` +
+    `**What a finished record keeps.** Its answer (\`response\`), its cost and usage, about 15 small fields and its ` +
       'delivery log (`T:attempts:<id>`) — not the request body (`finish` drops `body`, `schema` and the packing ' +
       'sizes: read by nothing once the request is terminal, part of neither the request object nor its webhook) ' +
       'and not the webhook body: every attempt rebuilds it from the terminal record, byte for byte, and the first one ' +

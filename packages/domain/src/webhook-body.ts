@@ -6,11 +6,12 @@
  * - it reads only fields that the terminal record keeps unchanged for its whole retention: the ones `toRequestObject`
  *   shows (status, response, error, usage, cost, attempts, lane, deadline_met, …) are written by the script that makes
  *   the request terminal (`settle-one`, `cancel`, `fail-flush`, `bill`, `finish`) and by no later one — the delivery
- *   scripts write only delivery fields (`delivered_at`, `gone_at`, `dead`, `delivery_attempts`, `dlv_last`,
- *   `webhook_fp`), and what `finish` drops from a finished record (`body`, `schema`) is not in the webhook;
+ *   scripts write only delivery fields (`delivered_at`, `gone_at`, `stop_reason`, `dead`, `dead_reason`,
+ *   `delivery_attempts`, `dlv_last`, `webhook_fp`), and what `finish` drops from a finished record (`body`, `schema`,
+ *   `bytes`, `tokens`, `inputs`) is not in the webhook;
  * - its `timestamp` is the outcome's time (`completed_at`, set once by `finish`), not the attempt's;
- * - JSON.parse then JSON.stringify of the same stored text gives the same text (key order and number forms are fixed
- *   by ECMAScript);
+ * - JSON.parse then JSON.stringify of the same stored text gives the same output every time (key order and number
+ *   forms are fixed by ECMAScript);
  * - the code that builds it is versioned: `WEBHOOK_BODY_FORMAT` numbers the shape. The first attempt fixes a short
  *   mark on the record (`webhook_fp` = `<format>.<sha256 prefix of the body>`, set once); a later attempt builds that
  *   format and checks the mark. A test pins format 1's bytes for a fixed record (test/domain/webhook-body.test.ts): a

@@ -4,7 +4,8 @@
   request's `usage` and `cost` fields and adds it to its tenant's ledger in this partition (SPEC §15): the day's
   period hash, the periods index and the spend hash, all under the partition's hash tag.
   b (from the poller, per item): provider, model (the table's name), usage (the record's `usage` object), lanes (nano-USD
-    of this answer per lane the price table prices: batch, flex, realtime), rt (nano-USD at realtime prices; absent:
+    of this answer per lane the price table prices: batch, flex, realtime, and batch@<window> per completion window
+    priced of its own), rt (nano-USD at realtime prices; absent:
     unpriced model)
   l (per call): day (YYYY-MM-DD), month (YYYY-MM), epochDay, keepDays (days kept before rolling up into months)
   The request's lane is its record's `lane` field (SPEC §10), else batch. An unpriced lane or model counts the request
@@ -37,6 +38,12 @@ local function bill(tag, key, tenant, b, l)
   local lane = redis.call('HGET', key, 'lane')
   if not lane or lane == '' then lane = 'batch' end
   local usd = b.lanes and b.lanes[lane]
+  if lane == 'batch' and b.lanes then
+    -- A group in a completion window of its own (`…@1h|<model>`, SPEC §10) is billed at that window's price.
+    local head = string.match(redis.call('HGET', key, 'group') or '', '^[^|]*') or ''
+    local window = string.match(head, '@([%w]+)$')
+    if window and b.lanes['batch@' .. window] then usd = b.lanes['batch@' .. window] end
+  end
   local rt = b.rt
   local priced = usd ~= nil and rt ~= nil
   local cost

@@ -2,8 +2,7 @@
   finish(tag, key, id, now, retention, partition): terminal bookkeeping of a request: completion time, retention,
   what a finished record no longer needs dropped (its `body`, sent upstream already, its structured-output `schema`
   and its packing sizes `bytes`, `tokens`, `inputs`: read only while it can still be batched; none is part of the
-  request object or its webhook), whether
-  its deadline was met (and out of the deadline index),
+  request object or its webhook), whether its deadline was met (and out of the deadline and live-deadline indexes),
   its delivery due now (T:dlv:due, claimed in bulk by the dispatchers: no outbox hop, no BullMQ job), the undelivered
   index; its id joins the notice that publish_finished(tag) sends. Returns false, except for a line of a Batch API
   batch, which has no webhook of its own: its batch is counted instead (see facade) and the answer is the outbox member
@@ -24,6 +23,9 @@ local function finish(tag, key, id, now, retention, partition)
   if f[2] then
     -- Deadlines (SPEC §10): met or missed, counted per lane and group (provider, model) for the metrics.
     redis.call('ZREM', key_deadlines(tag), id)
+    -- And out of the escalation pass's index (ESCALATE_CANCEL_BATCHES) at once: it stays bounded by the requests in
+    -- flushes and live batches, not by every deadline ever seen there.
+    redis.call('ZREM', key_live_deadlines(tag), id)
     if f[3] ~= 'cancelled' then
       local met = now <= tonumber(f[2])
       redis.call('HSET', key, 'deadline_met', met and '1' or '0')

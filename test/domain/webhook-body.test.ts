@@ -61,7 +61,7 @@ describe('webhook body format 1', () => {
         '"object":"batchbridge.request","endpoint":"/v1/chat/completions","status":"completed","model":"gpt-4o-mini",' +
         '"custom_id":"ref-1","created_at":1733832768,"completed_at":1733832790,"batch_id":"batch_abc","attempts":1,' +
         '"response":{"status_code":200,"body":{"2":"two","id":"chatcmpl_1","object":"chat.completion","n":1.5e-7,' +
-        '"a":"é\u2028"}},"error":null,"lane":"batch","deadline_at":null,"deadline_met":null,' +
+        '"a":"é\u2028"}},"error":null,"lane":"batch","completion_window":null,"deadline_at":null,"deadline_met":null,' +
         '"usage":{"prompt_tokens":10,"completion_tokens":5,"total_tokens":15},' +
         '"cost":{"usd":0.000001,"realtime_usd":0.000002,"saved_usd":0.000001}}}',
     );

@@ -12,7 +12,7 @@
  * - poller: settle-many, 100 completed results of 1 KB per call, billed, on requests submitted in one batch;
  * - dispatcher: what the delivery loop runs per delivery: dlv-claim-1 claiming 64 due deliveries per call with their
  *   records (the partition's due zset filled beforehand with the settle set's requests), and dlv-complete-1 completing
- *   64 per call as delivered (attempt log entry, delivered mark, webhook body stored, lease dropped).
+ *   64 per call as delivered (attempt log entry, delivered mark, webhook body mark fixed, lease dropped).
  * redis-benchmark draws keys at random (`__rand_int__`), so a claim or settle call may hit a request already taken:
  * the requests really claimed or settled are counted in Redis afterwards and divided by the calls' time. A stage made
  * of several scripts or commands has the ceiling 1 ÷ Σ (calls per request ÷ calls/s): Redis runs one at a time.
@@ -22,7 +22,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { loadPriceTable } from '@batchbridge/config';
-import { billItemFor, groupFor, ledgerDay, scriptSource } from '@batchbridge/domain';
+import { billItemFor, groupFor, ledgerDay, scriptSource, webhookBodyMark } from '@batchbridge/domain';
 import type { Runtime } from '@batchbridge/runtime';
 import { BENCH_TENANT, chatBody, GROUP, MODEL } from '../fixtures.js';
 import type { Harness } from '../harness.js';
@@ -248,11 +248,10 @@ async function commands(rt: Runtime, plan: Plan): Promise<{ list: Command[]; key
     settleArgs.push(JSON.stringify({ kind: 'completed', message: '', group: '', bill }), JSON.stringify(ANSWER));
   }
   const rec = k.req(randomId('s'));
-  const webhookBody = JSON.stringify({
-    type: 'request.completed',
-    timestamp: new Date(now).toISOString(),
-    data: ANSWER,
-  });
+  // The first attempt's body mark (webhook-body.ts), fixed on the record by its completion.
+  const bodyMark = webhookBodyMark(
+    JSON.stringify({ type: 'request.completed', timestamp: new Date(now).toISOString(), data: ANSWER }),
+  );
   const attempt = {
     at: new Date(now).toISOString(),
     status_code: 200,
@@ -269,7 +268,7 @@ async function commands(rt: Runtime, plan: Plan): Promise<{ list: Command[]; key
     const id = randomId('s');
     dlvCompleteArgs.push(
       JSON.stringify({ m: id, id, fence: now + LEASE_MS, log: attempt, mark: 'delivered', result: 'delivered' }),
-      webhookBody,
+      bodyMark,
     );
   }
   const fillDue = async () => {
@@ -364,7 +363,7 @@ async function commands(rt: Runtime, plan: Plan): Promise<{ list: Command[]; key
     },
     {
       stage: 'dispatcher',
-      label: `EVALSHA dlv-complete-1, ${DELIVERIES_PER_CALL} delivered per call (log, mark, body)`,
+      label: `EVALSHA dlv-complete-1, ${DELIVERIES_PER_CALL} delivered per call (log, mark, body mark)`,
       weight: 1 / DELIVERIES_PER_CALL,
       perCall: DELIVERIES_PER_CALL,
       calls: dlvCalls,

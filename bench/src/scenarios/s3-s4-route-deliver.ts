@@ -471,14 +471,15 @@ export async function runS3S4(h: Harness, plan: Plan): Promise<ScenarioResult[]>
         `(\`WEBHOOK_CONCURRENCY\` = \`WEBHOOK_HOST_CONCURRENCY\` = ${plan.s4.concurrency}: one receiver host, so the per-host ` +
         'limit, default 8, is raised to the worker concurrency) to a bare `node:http` 200 responder in another process. ' +
         'Each delivery: claimed with others from the due zset together with its request record (one dlv-claim-1 call ' +
-        'per 64–192, under a lease, made while the previous batch is still being sent), webhook body built once and ' +
-        'stored, Standard Webhooks HMAC signature, address policy at connect time, POST (undici dispatch API, one pool ' +
-        'per host), completed with others (log entry, delivered mark, body: one dlv-complete-1 call per event-loop ' +
+        'per 64–192, under a lease, made while the previous batch is still being sent), webhook body built from the ' +
+        'record (its mark fixed by the first attempt), Standard Webhooks HMAC signature, address policy at connect time, ' +
+        'POST (undici dispatch API, one pool per host), completed with others (log entry, delivered mark, body mark: one ' +
+        'dlv-complete-1 call per event-loop ' +
         "turn's verdicts, its slot already free for the next POST). Rate = webhooks counted at the receiver from first " +
         'to last arrival.',
       "What limits it (CPU profiles, issue 26): the dispatcher's own event loop — the socket writes of the POSTs " +
-        '(`writev`) and of the completion calls (`writeUtf8String`, which carry each webhook body to be stored), undici, ' +
-        'GC, and the webhook body built from the record (JSON parse of the answer and re-encoding); no Redis round trip ' +
+        '(`writev`) and of the Redis calls (`writeUtf8String`), undici, GC, and the webhook body built from the record ' +
+        '(JSON parse of the answer and re-encoding); no Redis round trip ' +
         "is on a POST's path any more. The first second of each run is slower (JIT warm-up). Redis is not the limit " +
         "(S12: the dispatcher's two scripts alone allow several times this rate).",
       `Baseline: unsigned undici POSTs of the same size (${deliveries[0]?.bodyBytes ?? '?'} bytes) at the same concurrency from a ` +

@@ -10,7 +10,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, spawnRedisServer } from '@batchbridge/redis';
+import { closeRedis, createRedis, freePort, spawnRedisServer, waitReady, writeConfirmer } from '@batchbridge/redis';
 import {
   createTestRuntime,
   newRequestFixture,
@@ -96,6 +96,55 @@ describe('REDIS_DURABILITY=replica', () => {
     const onReplica = new Redis({ port: replicaPort });
     cleanups.push(async () => onReplica.disconnect());
     expect(await onReplica.keys(requestKeys)).toHaveLength(2);
+  });
+  it('takes no WAIT answered on a new connection for a confirmation of the write made on the old one', async () => {
+    // ioredis resends a command left unanswered when its connection drops; the worker connection also queues it while
+    // offline. After a failover the resent WAIT runs on the new master for a connection that wrote nothing there, and
+    // its count says nothing about the write, which may have died with the old master (a create mark lost that way
+    // lets a later run create a second paid batch). Here the connection is dropped under a WAIT on one master.
+    const master: TestRedis = await startRedis({ aof: false, forceProcess: true });
+    cleanups.push(() => master.stop());
+    const replicaDir = mkdtempSync(join(tmpdir(), 'bb-replica-'));
+    cleanups.push(async () => rmSync(replicaDir, { recursive: true, force: true }));
+    const replicaPort = await freePort();
+    const replica = await spawnRedisServer('redis-server', replicaPort, replicaDir, [
+      '--appendonly',
+      'no',
+      '--replicaof',
+      '127.0.0.1',
+      String(master.port),
+    ]);
+    cleanups.push(async () => replica.kill('SIGKILL'));
+    await replicationUp(replicaPort);
+    const worker = createRedis({ url: master.url }, 'worker', 'bb-durability-worker');
+    worker.on('error', () => undefined);
+    cleanups.push(() => closeRedis(worker));
+    await waitReady(worker);
+    const confirm = writeConfirmer(worker, { mode: 'replica', timeoutMs: 10_000 });
+    await worker.set('durability:first', '1');
+    await confirm();
+
+    replica.kill('SIGSTOP');
+    cleanups.push(async () => replica.kill('SIGCONT'));
+    await worker.set('durability:second', '1');
+    const outcome = confirm().then(
+      () => 'confirmed',
+      (err: Error & { code?: string }) => err.code,
+    );
+    const admin = new Redis({ port: master.port });
+    cleanups.push(async () => admin.disconnect());
+    const blockedWait = async () =>
+      String(await admin.call('CLIENT', 'LIST'))
+        .split('\n')
+        .find((l) => / name=bb-durability-worker .* cmd=wait/.test(l));
+    for (let i = 0; i < 100 && !(await blockedWait()); i++) await new Promise((done) => setTimeout(done, 20));
+    const line = await blockedWait();
+    expect(line).toBeDefined();
+    await admin.call('CLIENT', 'KILL', 'ID', /id=(\d+)/.exec(line ?? '')?.[1] ?? '');
+    // The resent WAIT is answered once the replica runs again.
+    replica.kill('SIGCONT');
+    expect(await outcome).toBe('redis.replica_unconfirmed');
+    await confirm();
   });
   it("confirms the background services' writes too: the worker connection's store waits for a replica", async () => {
     // The packer and the poller write on the worker connection (flush create markers, submissions, settles). A

@@ -41,7 +41,7 @@ export interface ScriptCommands {
   bbDropFromFlush(key: string, options: string, ...ids: string[]): Promise<number>;
   /** Variadic keys: the first argument is the number of keys. */
   bbSettleMany(numKeys: number, ...keysAndArgs: Arg[]): Promise<string[]>;
-  bbSetWebhookBody(key: string, body: string): Promise<number>;
+  bbSetWebhookMark(key: string, mark: string): Promise<number>;
   bbMarkDelivered(key: string, options: string): Promise<number>;
   bbMarkGone(key: string, options: string): Promise<number>;
   bbMarkDead(key: string, options: string): Promise<number | string>;

@@ -1,6 +1,8 @@
 --[[
   finish(tag, key, id, now, retention, partition): terminal bookkeeping of a request: completion time, retention,
-  whether its deadline was met (and out of the deadline and live-deadline indexes),
+  what a finished record no longer needs dropped (its `body`, sent upstream already, its structured-output `schema`
+  and its packing sizes `bytes`, `tokens`, `inputs`: read only while it can still be batched; none is part of the
+  request object or its webhook), whether its deadline was met (and out of the deadline and live-deadline indexes),
   its delivery due now (T:dlv:due, claimed in bulk by the dispatchers: no outbox hop, no BullMQ job), the undelivered
   index; its id joins the notice that publish_finished(tag) sends. Returns false, except for a line of a Batch API
   batch, which has no webhook of its own: its batch is counted instead (see facade) and the answer is the outbox member
@@ -14,6 +16,7 @@ local finished_ids = {}
 local finished_prune = nil
 local function finish(tag, key, id, now, retention, partition)
   redis.call('HSET', key, 'completed_at', now)
+  redis.call('HDEL', key, 'body', 'schema', 'bytes', 'tokens', 'inputs')
   redis.call('PEXPIRE', key, retention)
   local f = redis.call('HMGET', key, 'fbatch', 'deadline_at', 'status', 'lane', 'group')
   local fbatch = f[1]

@@ -10,6 +10,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Store } from '@batchbridge/domain';
 import { closeRedis, createRedis, freePort, spawnRedisServer, waitReady, writeConfirmer } from '@batchbridge/redis';
 import {
   createTestRuntime,
@@ -145,6 +146,58 @@ describe('REDIS_DURABILITY=replica', () => {
     replica.kill('SIGCONT');
     expect(await outcome).toBe('redis.replica_unconfirmed');
     await confirm();
+  });
+  it('confirms no replay of a write that no replica holds, though the replaying connection wrote nothing since', async () => {
+    // WAIT counts the writes of its own connection. A retry that finds its Idempotency-Key already held (the first
+    // attempt's 503, or a process that died between its write and its WAIT) writes nothing, so on a quiet connection
+    // its WAIT would confirm at once, and the replay would answer 202 for a request that only the master holds.
+    const master: TestRedis = await startRedis({ aof: false, forceProcess: true });
+    cleanups.push(() => master.stop());
+    const replicaDir = mkdtempSync(join(tmpdir(), 'bb-replica-'));
+    cleanups.push(async () => rmSync(replicaDir, { recursive: true, force: true }));
+    const replicaPort = await freePort();
+    const replica = await spawnRedisServer('redis-server', replicaPort, replicaDir, [
+      '--appendonly',
+      'no',
+      '--replicaof',
+      '127.0.0.1',
+      String(master.port),
+    ]);
+    cleanups.push(async () => replica.kill('SIGKILL'));
+    await replicationUp(replicaPort);
+    const rt = await createTestRuntime({
+      redisUrl: master.url,
+      env: { REDIS_DURABILITY: 'replica', REDIS_DURABILITY_TIMEOUT_MS: '300' },
+    });
+    cleanups.push(() => rt.dispose());
+    // A second replica's store on a connection of its own, which writes nothing but what this test asks.
+    const conn = createRedis({ url: master.url }, 'producer', 'bb-durability-quiet');
+    cleanups.push(() => closeRedis(conn));
+    await waitReady(conn);
+    const quiet = new Store(conn, rt.keys, {
+      confirmWrites: writeConfirmer(conn, { mode: 'replica', timeoutMs: 300 }),
+    });
+    await quiet.requests.enqueue(newRequestFixture(), {});
+
+    replica.kill('SIGSTOP');
+    cleanups.push(async () => replica.kill('SIGCONT'));
+    const outcome = (p: Promise<unknown>) =>
+      p.then(
+        (r) => (r as { kind: string }).kind,
+        (err: Error & { code?: string }) => err.code,
+      );
+    // The first attempt, on one connection: stored on the master, unconfirmed.
+    const first = outcome(rt.workerStore.requests.enqueue(newRequestFixture({ idempotencyKey: 'replay-1' }), {}));
+    expect(await first).toBe('redis.replica_unconfirmed');
+    // The retry, on the other connection, finds the key: still no replica holds the request.
+    const retry = outcome(quiet.requests.enqueue(newRequestFixture({ idempotencyKey: 'replay-1' }), {}));
+    expect(await retry).toBe('redis.replica_unconfirmed');
+
+    replica.kill('SIGCONT');
+    await replicationUp(replicaPort);
+    expect(await outcome(rt.store.requests.enqueue(newRequestFixture({ idempotencyKey: 'replay-1' }), {}))).toBe(
+      'replayed',
+    );
   });
   it("confirms the background services' writes too: the worker connection's store waits for a replica", async () => {
     // The packer and the poller write on the worker connection (flush create markers, submissions, settles). A

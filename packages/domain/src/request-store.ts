@@ -366,7 +366,8 @@ export class RequestStore {
             group: item.group ?? '',
             ...(item.truncated ? { truncated: true } : {}),
             ...(item.lane ? { lane: item.lane } : {}),
-            bill: item.bill,
+            // `usage` as JSON text: stored as it is (bill.lua), not decoded and encoded again per line.
+            bill: item.bill && { ...item.bill, usage: JSON.stringify(item.bill.usage) },
           }),
           item.responseJson ?? (item.response === undefined ? '' : JSON.stringify(item.response)),
         );
@@ -516,13 +517,14 @@ export class RequestStore {
   async schemas(p: PartitionId, ids: readonly string[]): Promise<Array<string | undefined>> {
     if (ids.length === 0) return [];
     const k = this.ctx.keys.partitionKeys(p);
-    const pipeline = this.ctx.redis.pipeline();
-    for (const id of ids) pipeline.hget(k.req(id), 'schema');
-    const replies = (await pipeline.exec()) ?? [];
-    return replies.map(([err, value]) => {
-      if (err) throw err;
-      return typeof value === 'string' && value !== '' ? value : undefined;
-    });
+    const out = new Array<string | undefined>(ids.length).fill(undefined);
+    // One script call per slice (schemas-many.lua), not one HGET per request: most requests have none.
+    for (let start = 0; start < ids.length; start += SETTLE_SLICE) {
+      const keys = ids.slice(start, start + SETTLE_SLICE).map((id) => k.req(id));
+      const reply = await this.ctx.redis.bbSchemasMany(keys.length, ...keys);
+      for (let i = 0; i < reply.length; i += 2) out[start + Number(reply[i]) - 1] = String(reply[i + 1]);
+    }
+    return out;
   }
 
   /** Takes a request out of the undelivered index (its record expired, or its outcome is recorded after all). */

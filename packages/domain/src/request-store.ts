@@ -333,6 +333,11 @@ export class RequestStore {
       response?: unknown;
       /** `response` as JSON (text or UTF-8 bytes), when the caller has it: stored as it is. */
       responseJson?: string | Buffer;
+      /**
+       * `response.body` as JSON (UTF-8 bytes), when the caller has it (a large line's body as the provider wrote it):
+       * the script stores `{"status_code":<response.status_code>,"body":<these bytes>}`, so the caller copies nothing.
+       */
+      responseBody?: Buffer;
       message?: string;
       group?: string;
       truncated?: boolean;
@@ -358,6 +363,11 @@ export class RequestStore {
       const keys = slice.map((item) => k.req(item.id));
       const args: Array<string | Buffer> = [call];
       for (const item of slice) {
+        const statusCode =
+          item.responseBody !== undefined
+            ? (item.response as { status_code?: unknown } | undefined)?.status_code
+            : undefined;
+        const body = typeof statusCode === 'number' && Number.isInteger(statusCode) ? item.responseBody : undefined;
         // The item's options, then its response (see settle-many.lua).
         args.push(
           JSON.stringify({
@@ -366,10 +376,11 @@ export class RequestStore {
             group: item.group ?? '',
             ...(item.truncated ? { truncated: true } : {}),
             ...(item.lane ? { lane: item.lane } : {}),
+            ...(body ? { sc: statusCode } : {}),
             // `usage` as JSON text: stored as it is (bill.lua), not decoded and encoded again per line.
             bill: item.bill && { ...item.bill, usage: JSON.stringify(item.bill.usage) },
           }),
-          item.responseJson ?? (item.response === undefined ? '' : JSON.stringify(item.response)),
+          body ?? item.responseJson ?? (item.response === undefined ? '' : JSON.stringify(item.response)),
         );
       }
       slices.push(this.ctx.redis.bbSettleMany(keys.length, ...keys, ...args));

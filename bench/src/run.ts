@@ -34,7 +34,7 @@ const arg = (name: string) => {
 };
 const quick = argv.includes('--quick');
 const base = quick ? QUICK : FULL;
-// `--reps N`, `--s3-lines N`, `--s3-embedding-inputs N` and `--s3-route-only` (S3's chat reps and its embeddings variant, no S4, no large chat file) make a
+// `--reps N`, `--s3-lines N`, `--s3-embedding-inputs N`, `--s3-big-lines N` and `--s3-route-only` (S3's chat reps and its embeddings variant, no S4, no large chat file) make a
 // shorter run of the routing figures on a busy box.
 const plan: Plan = {
   ...base,
@@ -45,6 +45,7 @@ const plan: Plan = {
     ...(argv.includes('--s3-route-only') ? { routeOnly: true, bigLines: undefined } : {}),
     ...(arg('--s3-lines') ? { lines: Number(arg('--s3-lines')) } : {}),
     ...(arg('--s3-embedding-inputs') ? { embeddingInputs: Number(arg('--s3-embedding-inputs')) } : {}),
+    ...(arg('--s3-big-lines') ? { bigLines: Number(arg('--s3-big-lines')) } : {}),
   },
 };
 const only = new Set(

@@ -208,6 +208,39 @@ describe('escalation (ESCALATE_CANCEL_BATCHES)', () => {
   });
 });
 
+describe('the live-deadline index (ESCALATE_CANCEL_BATCHES)', () => {
+  it('loses a request when it finishes, goes back to the queue or to a lane: it stays bounded', async () => {
+    const { store, keys } = setup();
+    const live = keys.partitionKeys(0).liveDeadlines;
+    const deadlineAt = Date.now() + 600_000;
+    const answered = newRequestFixture({ deadlineAt, content: 'answered by its batch' });
+    const failed = newRequestFixture({ deadlineAt, content: 'refused by the provider' });
+    const requeued = newRequestFixture({ deadlineAt, content: 'sent back to the queue' });
+    const escalated = newRequestFixture({ deadlineAt, content: 'handed to a lane' });
+    const all = [answered, failed, requeued, escalated];
+    for (const r of all) await store.requests.enqueue(r, {});
+    await intoBatch(store, answered.group, 'batch_live');
+    // The deadline pass saw them in the live batch.
+    for (const r of all) await store.lanes.toLive(0, r.id, deadlineAt);
+    expect(await redis.zcard(live)).toBe(4);
+    await store.lanes.markEscalated(0, 'batch_live', [{ id: escalated.id, lane: 'realtime' }]);
+
+    const answer = { status_code: 200, body: { object: 'chat.completion' } };
+    const refusal = { status_code: 400, body: { error: { message: 'no' } } };
+    const settled = await store.requests.settle(0, 'batch_live', [
+      { id: answered.id, kind: 'completed', response: answer },
+      { id: failed.id, kind: 'rejected', response: refusal, message: 'no' },
+      { id: requeued.id, kind: 'retry', message: 'batch_expired' },
+      { id: escalated.id, kind: 'escalate', message: 'batch_cancelled' },
+    ]);
+    expect(settled.outcomes).toEqual(['completed', 'failed', 'retried', 'retried']);
+    // Each left the index in its own settle, with no escalation pass running: nothing lingers until a pass.
+    expect(await redis.zcard(live)).toBe(0);
+    expect(await store.lanes.liveDue(0, 10)).toEqual([]);
+    expect(await store.requests.get(escalated.id)).toMatchObject({ status: 'submitted', lane: 'realtime' });
+  });
+});
+
 describe('the shared budget', () => {
   it('is one for every store on the same Redis: concurrency, requests per minute, Retry-After', async () => {
     const { keys } = setup();

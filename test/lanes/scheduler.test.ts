@@ -61,3 +61,62 @@ describe('the deadline scheduler', () => {
     expect((await plan(400, group)).lane).toBe('batch');
   });
 });
+
+describe('the deadline scheduler over a provider whose completion windows are lanes (Doubleword)', () => {
+  let dw: TestRuntime;
+  let dwScheduler: LaneScheduler;
+  const model = 'Qwen/Qwen3-30B-A3B-Instruct-2507-FP8';
+  const group = groupFor('/v1/chat/completions', model, false);
+
+  beforeAll(async () => {
+    // The profile's own assumptions: the 24 h window answers in 4 h, the 1 h window in 1 h, until observed.
+    dw = await createTestRuntime({
+      env: {
+        UPSTREAM_BASE_URL: 'http://127.0.0.1:1/v1',
+        UPSTREAM_API_KEY: 'sk-test',
+        PROVIDER_PROFILE: 'doubleword',
+        BATCH_MAX_WAIT_MS: '10000',
+        DEADLINE_MARGIN: '5s',
+      },
+    });
+    dwScheduler = new LaneScheduler(dw);
+  });
+  afterAll(async () => {
+    await dw?.dispose();
+  });
+
+  const dwPlan = (seconds: number, g = group) =>
+    dwScheduler.plan({ partition: 0, group: g, tenant, deadlineAt: Date.now() + seconds * 1000, queued: false });
+
+  it('lists the windows of the profile, cheapest first, each with its turnaround and price', () => {
+    expect(dwScheduler.windowsOf('default')).toEqual([
+      { window: '24h', turnaroundMs: 4 * 3_600_000, priceVsRealtime: 0.3 },
+      { window: '1h', turnaroundMs: 3_600_000, priceVsRealtime: 0.4 },
+    ]);
+    expect(scheduler.windowsOf('default')).toBeUndefined();
+  });
+
+  it('takes the 1 h window when the 24 h one would miss the deadline and 1 h meets it, before realtime', async () => {
+    expect(await dwPlan(5 * 3600)).toMatchObject({ lane: 'batch', group });
+    const fast = await dwPlan(2 * 3600);
+    expect(fast).toMatchObject({
+      lane: 'batch',
+      group: groupFor('/v1/chat/completions', model, false, undefined, '1h'),
+    });
+    expect(fast.group).toBe(`chat.completions@1h|${model}`);
+    // A request already in the 1 h window keeps it while that meets the deadline; neither window: realtime.
+    expect(await dwPlan(2 * 3600, fast.group)).toMatchObject({ lane: 'batch', group: fast.group });
+    expect(await dwPlan(30 * 60)).toMatchObject({ lane: 'realtime', group });
+    expect(await dwPlan(30 * 60, fast.group)).toMatchObject({ lane: 'realtime', group: fast.group });
+  });
+
+  it('predicts each window from its own observed batches', async () => {
+    const m = 'meta-llama/Llama-3.3-70B-Instruct';
+    const g = groupFor('/v1/chat/completions', m, false);
+    // 1 h batches seen taking 3 h: a 2 h deadline meets neither window any more.
+    for (let i = 0; i < 10; i++) await dw.store.lanes.recordTurnaround('default', `${m}@1h`, 3 * 3_600_000);
+    expect(await dwScheduler.groupTurnaroundMs(`chat.completions@1h|${m}`)).toBe(3 * 3_600_000);
+    expect(await dwScheduler.groupTurnaroundMs(g)).toBe(4 * 3_600_000);
+    expect((await dwPlan(2 * 3600, g)).lane).toBe('realtime');
+  });
+});

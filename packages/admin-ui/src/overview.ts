@@ -103,6 +103,10 @@ export interface Overview {
   savings: { totalUsd: number; models: ModelSavings[] };
   /** Finished requests with a deadline (SPEC §10), met and missed, per lane, provider and model. */
   deadlines: DeadlineRow[];
+  /** What the escalation pass did (ESCALATE_CANCEL_BATCHES, SPEC §10), per provider, all replicas. */
+  escalations: EscalationRow[];
+  /** Whether this deployment runs the escalation pass (ESCALATE_CANCEL_BATCHES). */
+  escalateEnabled: boolean;
   requests: Record<'queued' | 'batched' | 'submitted', number>;
   queues: Record<QueueKind, Record<string, number>>;
 }
@@ -113,6 +117,14 @@ export interface DeadlineRow {
   model: string;
   met: number;
   missed: number;
+}
+
+export interface EscalationRow {
+  provider: string;
+  /** Live batches it asked the provider to cancel, by what the provider answered. */
+  cancels: { requested: number; refused: number; error: number };
+  /** At-risk requests of those batches, marked for a fast lane once the cancel is confirmed. */
+  requests: { flex: number; realtime: number };
 }
 
 export interface OverviewLimits {
@@ -187,6 +199,22 @@ export async function readOverview(runtime: Runtime, limits: OverviewLimits = {}
     }
   }
 
+  const escalations = new Map<string, EscalationRow>();
+  for (const p of keys.allPartitions()) {
+    for (const [field, n] of Object.entries(await store.lanes.escalationStats(p))) {
+      const [kind, provider = '', what = ''] = field.split('|');
+      const row = escalations.get(provider) ?? {
+        provider,
+        cancels: { requested: 0, refused: 0, error: 0 },
+        requests: { flex: 0, realtime: 0 },
+      };
+      if (kind === 'cancels' && (what === 'requested' || what === 'refused' || what === 'error'))
+        row.cancels[what] += n;
+      else if (kind === 'requests' && (what === 'flex' || what === 'realtime')) row.requests[what] += n;
+      escalations.set(provider, row);
+    }
+  }
+
   const models = await store.ledger.savings();
   const today = new Date().toISOString().slice(0, 10);
   const month = today.slice(0, 7);
@@ -242,6 +270,8 @@ export async function readOverview(runtime: Runtime, limits: OverviewLimits = {}
     })),
     savings: { totalUsd: models.reduce((sum, m) => sum + m.usd, 0), models },
     deadlines: [...deadlines.values()].sort((a, b) => a.lane.localeCompare(b.lane) || a.model.localeCompare(b.model)),
+    escalations: [...escalations.values()].sort((a, b) => a.provider.localeCompare(b.provider)),
+    escalateEnabled: runtime.config.deadlines.escalate.enabled,
     requests: await store.requests.stateCounts(),
     queues,
   };

@@ -107,6 +107,15 @@ ${o.deadlines.map((d) => html`<tr><td>${d.lane}</td><td><code>${d.provider}</cod
 </tbody></table>`
 }
 
+<h2>Batches cancelled to meet deadlines</h2>
+${
+  o.escalations.length === 0
+    ? html`<div class="empty">No live batch was cancelled to meet deadlines (ESCALATE_CANCEL_BATCHES is ${o.escalateEnabled ? 'on' : 'off'}).</div>`
+    : html`<table id="escalations"><thead><tr><th>Provider</th><th class="num">Cancels asked</th><th class="num">Refused</th><th class="num">Errors</th><th class="num">Requests to flex</th><th class="num">Requests to realtime</th></tr></thead><tbody>
+${o.escalations.map((e) => html`<tr><td><code>${e.provider}</code></td><td class="num">${int(e.cancels.requested)}</td><td class="num">${int(e.cancels.refused)}</td><td class="num">${int(e.cancels.error)}</td><td class="num">${int(e.requests.flex)}</td><td class="num">${int(e.requests.realtime)}</td></tr>`)}
+</tbody></table>`
+}
+
 <h2>Cost by tenant, this month (UTC)</h2>
 ${
   o.tenants.every((t) => t.requests === 0)

@@ -58,6 +58,12 @@ export interface BatchbridgeRequest {
    * stay on `batch`.
    */
   lane: RequestLane;
+  /**
+   * On the `batch` lane of a provider whose completion windows are lanes of their own (Doubleword's `1h` beside its
+   * `24h`): the window its batch asks for when the scheduler chose a faster one than the deployment's
+   * COMPLETION_WINDOW to meet the deadline; null otherwise (the deployment's window, or a fast lane).
+   */
+  completion_window: string | null;
   /** Its deadline (`X-Deadline`, `deadline` or the tenant's `default_deadline`), unix seconds; null when none. */
   deadline_at: number | null;
   /** Once final: whether it finished by its deadline; null without a deadline or while it is open. */

@@ -36,6 +36,9 @@ export {
 export {
   BATCH_ENDPOINTS,
   type BatchEndpoint,
+  type BatchWindow,
+  batchWindowsOf,
+  defaultCancelConfirmMs,
   defaultTurnaroundMs,
   type EndpointLimits,
   hasFlex,

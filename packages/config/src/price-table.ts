@@ -339,15 +339,23 @@ export interface RequestCost {
 /** The cost of one answer in every lane, in nano-dollars (`undefined`: that lane is unpriced). */
 export interface LaneCosts {
   realtime: number;
-  lanes: Partial<Record<Lane, number>>;
+  /** By lane, and `batch@<window>` for each completion window the entry prices of its own (`batch_windows`). */
+  lanes: Partial<Record<Lane | `batch@${string}`, number>>;
 }
 
-/** Prices one answer in every lane its entry knows (nano-dollars), for the settle script to pick the request's lane. */
+/**
+ * Prices one answer in every lane its entry knows (nano-dollars), for the settle script to pick the request's lane —
+ * and, for a request in a completion window of its own (SPEC §10: Doubleword's `1h`), that window's batch price.
+ */
 export function laneCosts(entry: ModelEntry, usage: TokenUsage, window?: string): LaneCosts {
-  const lanes: Partial<Record<Lane, number>> = {};
+  const lanes: LaneCosts['lanes'] = {};
   for (const lane of LANES) {
     const rate = laneRate(entry, lane, window);
     if (rate) lanes[lane] = toNano(usdOf(rate, usage));
+  }
+  for (const w of Object.keys(entry.batch_windows ?? {})) {
+    const rate = laneRate(entry, 'batch', w);
+    if (rate) lanes[`batch@${w}`] = toNano(usdOf(rate, usage));
   }
   return { realtime: toNano(usdOf(entry.realtime, usage)), lanes };
 }

@@ -28,10 +28,41 @@ export function groupPart(endpoint: string): string {
 
 /** The endpoint of a packing group; chat for a group that names none (groups written before endpoints existed). */
 export function endpointOfGroup(group: string): Endpoint {
+  const part = endpointPartOf(group);
+  const at = part.indexOf('@');
+  return BY_GROUP_PART.get(at < 0 ? part : part.slice(0, at)) ?? '/v1/chat/completions';
+}
+
+/** The endpoint part of a group name with its window marker, if any (`chat.completions@1h`). */
+function endpointPartOf(group: string): string {
   const bar = group.indexOf('|');
   const head = bar < 0 ? group : group.slice(0, bar);
   const colon = head.indexOf(':');
-  return BY_GROUP_PART.get(colon < 0 ? head : head.slice(colon + 1)) ?? '/v1/chat/completions';
+  return colon < 0 ? head : head.slice(colon + 1);
+}
+
+/**
+ * The completion window a group's batches ask for when it is not the deployment's COMPLETION_WINDOW (SPEC §10: a
+ * window such as Doubleword's `1h` is a batch lane of its own): the `@<window>` marker of its endpoint part
+ * (`doubleword:chat.completions@1h|<model>`). Undefined for a group without one (COMPLETION_WINDOW).
+ */
+export function windowOfGroup(group: string): string | undefined {
+  const part = endpointPartOf(group);
+  const at = part.indexOf('@');
+  return at < 0 ? undefined : part.slice(at + 1);
+}
+
+/** The same group in another completion window (undefined: the deployment's COMPLETION_WINDOW, no marker). */
+export function withWindow(group: string, window: string | undefined): string {
+  const bar = group.indexOf('|');
+  const head = bar < 0 ? group : group.slice(0, bar);
+  const tail = bar < 0 ? '' : group.slice(bar);
+  const colon = head.indexOf(':');
+  const route = colon < 0 ? '' : head.slice(0, colon + 1);
+  const part = colon < 0 ? head : head.slice(colon + 1);
+  const at = part.indexOf('@');
+  const endpoint = at < 0 ? part : part.slice(0, at);
+  return `${route}${endpoint}${window === undefined ? '' : `@${window}`}${tail}`;
 }
 
 /** The provider every group without a provider part belongs to (`UPSTREAM_*`, and groups written before SPEC §11). */
@@ -39,7 +70,7 @@ export const DEFAULT_GROUP_PROVIDER = 'default';
 
 /**
  * The provider part of a group (SPEC §11: a group is (provider, endpoint, model)). A group name is
- * `[<provider>[~<allowed>+<allowed>…]:]<endpoint>|<model>[|iso:…]`: `<provider>` is the provider the request was routed
+ * `[<provider>[~<allowed>+<allowed>…]:]<endpoint>[@<window>]|<model>[|iso:…]`: `<provider>` is the provider the request was routed
  * to at intake (none = `default`), and `~…` lists the providers the request may fail over to when its tenant is
  * limited to some (`allowed_providers`); without it, any provider that serves the model may take it.
  */

@@ -35,6 +35,8 @@ export {
   isEndpoint,
   providerOfGroup,
   providerPartOf,
+  windowOfGroup,
+  withWindow,
 } from './endpoints.js';
 export {
   encodeFacadeLine,
@@ -129,6 +131,7 @@ export {
   type RequestObject,
   type RequestRecord,
   toRequestObject,
+  turnaroundSeries,
 } from './request-record.js';
 export {
   type Billed,

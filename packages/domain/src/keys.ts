@@ -60,9 +60,13 @@
  * |                              |        | seen not queued, back when a batch sends the request back to the queue   |
  * | T:live-deadlines             | zset   | requests with a deadline seen in a flush or live batch (ESCALATE_CANCEL_ |
  * |                              |        | BATCHES only), score = deadline (ms): the escalation pass's at-risk count |
+ * |                              |        | ; out when the request finishes, goes back to the queue or to a lane     |
+ * |                              |        | (settle scripts), or is seen elsewhere by the pass                      |
  * | T:lane-runs                  | zset   | requests a fast lane claimed and has not settled, score = claim time (ms) |
  * |                              |        | (the lane sweep gives a run whose job is gone its job again)             |
  * | T:deadline-stats             | hash   | deadlines met and missed: `<lane>|met|missed|<group>` → count (metrics)   |
+ * | T:escalation-stats           | hash   | escalation cancels `cancels|<prov>|<result>` and the requests they       |
+ * |                              |        | marked `requests|<prov>|<lane>` → count (operator page, SPEC §10)         |
  * | T:ledger:<tenant>            | zset   | the tenant's ledger periods in this partition: member `YYYY-MM-DD` (a    |
  * |                              |        | day) or `YYYY-MM` (days rolled up past LEDGER_DAYS), score = epoch day   |
  * | T:ledger:<tenant>:<period>   | hash   | one period's money per `<provider>|<model>|<lane>`: fields `n|…` (billed |
@@ -101,6 +105,8 @@
  * | G:replaygate:<tenant>        | string | a replay was started recently (one per tenant per minute), PX            |
  * | G:turnaround:<prov>:<model>  | list   | the last 50 observed batch turnarounds (ms, submit → routed), newest     |
  * |                              |        | first: the scheduler's p90 (SPEC §10)                                    |
+ * | G:canceldelay:<prov>         | list   | the last 20 observed escalation cancels (ms, marked → routed as          |
+ * |                              |        | cancelled), newest first: the escalation pass's p90 (SPEC §10)           |
  * | G:lanebudget:<prov>:<minute> | hash   | realtime/flex calls started in that minute: `req`, `tok` (all replicas),  |
  * |                              |        | PX 2 min                                                                 |
  * | G:laneinflight:<prov>        | zset   | realtime/flex calls in flight (run id), score = lease end (ms)           |
@@ -207,6 +213,11 @@ export class KeySpace {
     return `${this.globalTag()}:turnaround:${providerId}:${model}`;
   }
 
+  /** Recent escalation cancels of a provider (ms from the mark to the cancelled batch routed), newest first. */
+  cancelDelay(providerId: string): string {
+    return `${this.globalTag()}:canceldelay:${providerId}`;
+  }
+
   /** Realtime/flex calls started at a provider in one minute (`req`, `tok`), counted across replicas. */
   laneBudget(providerId: string, unixMinute: number): string {
     return `${this.globalTag()}:lanebudget:${providerId}:${unixMinute}`;
@@ -277,6 +288,7 @@ export const PARTITION_KEYS = {
   finished: 'finished',
   deadlines: 'deadlines',
   deadlineStats: 'deadline-stats',
+  escalationStats: 'escalation-stats',
   liveDeadlines: 'live-deadlines',
   laneRuns: 'lane-runs',
   ledger: 'ledger:<tenant>',
@@ -449,6 +461,13 @@ export class PartitionKeys {
   /** Deadlines met and missed, `<lane>|met|<group>` / `<lane>|missed|<group>` → count. */
   get deadlineStats(): string {
     return KEY.deadlineStats(this.tag);
+  }
+  /**
+   * What the escalation pass did (ESCALATE_CANCEL_BATCHES): `cancels|<provider>|<requested|refused|error>` and
+   * `requests|<provider>|<lane>` → count, all replicas (operator page).
+   */
+  get escalationStats(): string {
+    return KEY.escalationStats(this.tag);
   }
   /** Requests with a deadline seen in a flush or a live batch, score = deadline (ms): the escalation pass's list. */
   get liveDeadlines(): string {

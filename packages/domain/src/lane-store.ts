@@ -13,6 +13,8 @@ export type LaneClaim = { claimed: true; runId: string; outbox: string } | { cla
 
 /** Turnaround samples kept per provider and model. */
 export const TURNAROUND_SAMPLES = 50;
+/** Escalation cancel delays kept per provider. */
+export const CANCEL_DELAY_SAMPLES = 20;
 
 /** The budget of a provider's synchronous calls (0 or undefined = no limit). */
 export interface LaneBudget {
@@ -58,6 +60,19 @@ export class LaneStore {
     );
     if (reply[0] === 'claimed') return { claimed: true, runId: String(reply[1]), outbox: String(reply[2]) };
     return { claimed: false, status: String(reply[1] ?? '') };
+  }
+
+  /**
+   * Moves a queued request from `from` to the same group in a faster completion window, `to` (`lane-window-1.lua`);
+   * false (and nothing changed) when it is not queued in `from` any more.
+   */
+  async moveToWindow(p: PartitionId, id: string, from: string, to: string): Promise<boolean> {
+    const k = this.ctx.keys.partitionKeys(p);
+    const reply = await this.ctx.redis.bbLaneWindow(
+      k.req(id),
+      JSON.stringify({ tag: k.tag, from, to, now: Date.now() }),
+    );
+    return reply[0] === 'moved';
   }
 
   /** Queued requests whose deadline is before `untilMs`, earliest first, at most `limit` (the scheduler's pass). */
@@ -196,6 +211,25 @@ export class LaneStore {
   }
 
   /**
+   * Records how long a cancel asked by the escalation pass took to free its requests (marked → the cancelled batch
+   * routed, ms): what the pass expects of the provider's next cancel.
+   */
+  async recordCancelDelay(providerId: string, ms: number): Promise<void> {
+    const key = this.ctx.keys.cancelDelay(providerId);
+    await this.ctx.redis
+      .multi()
+      .lpush(key, String(Math.max(0, Math.round(ms))))
+      .ltrim(key, 0, CANCEL_DELAY_SAMPLES - 1)
+      .exec();
+  }
+
+  /** The recent cancel delays of a provider (ms), newest first. */
+  async cancelDelays(providerId: string): Promise<number[]> {
+    const raw = (await this.ctx.redis.lrange(this.ctx.keys.cancelDelay(providerId), 0, -1)) as string[];
+    return raw.map(Number).filter((n) => Number.isFinite(n));
+  }
+
+  /**
    * Takes one call of a provider's budget for `lane` (shared by every replica); `waitMs` says when to ask again.
    * `member` is the call's lease in the in-flight set (released by `release`, or ending by itself after `leaseMs`).
    */
@@ -238,6 +272,27 @@ export class LaneStore {
   /** Calls in flight at a provider now (operators, tests). */
   async inflight(providerId: string): Promise<number> {
     return Number(await this.ctx.redis.zcount(this.ctx.keys.laneInflight(providerId), Date.now(), '+inf'));
+  }
+
+  /** Counts what the escalation pass did in a partition (`T:escalation-stats`; every replica adds to it). */
+  async countEscalation(
+    p: PartitionId,
+    what:
+      | { cancel: 'requested' | 'refused' | 'error'; provider: string }
+      | { lane: FastLane; provider: string; n: number },
+  ): Promise<void> {
+    const key = this.ctx.keys.partitionKeys(p).escalationStats;
+    if ('cancel' in what) await this.ctx.redis.hincrby(key, `cancels|${what.provider}|${what.cancel}`, 1);
+    else await this.ctx.redis.hincrby(key, `requests|${what.provider}|${what.lane}`, what.n);
+  }
+
+  /** What the escalation pass did in a partition: `cancels|<provider>|<result>`, `requests|<provider>|<lane>`. */
+  async escalationStats(p: PartitionId): Promise<Record<string, number>> {
+    const raw = (await this.ctx.redis.hgetall(this.ctx.keys.partitionKeys(p).escalationStats)) as Record<
+      string,
+      string
+    >;
+    return Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, Number(v)]));
   }
 
   /** Deadlines met and missed in a partition: `<lane>|met|<group>` → count. */

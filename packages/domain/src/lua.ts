@@ -68,6 +68,7 @@ export interface ScriptCommands {
   bbSetFlushProvider(key: string, options: string): Promise<number>;
   bbProviderHealth(key: string, options: string): Promise<[string, number, number, number]>;
   bbLaneClaim(key: string, options: string): Promise<string[]>;
+  bbLaneWindow(key: string, options: string): Promise<string[]>;
   /** Variadic keys: the first argument is the number of keys. */
   bbEscalateBatch(numKeys: number, ...keysAndArgs: Arg[]): Promise<[string, number]>;
   bbLaneAcquire(budget: string, inflight: string, backoff: string, options: string): Promise<[number, number]>;

@@ -8,7 +8,7 @@ import type {
   RequestUsage,
   WebhookEventType,
 } from '@batchbridge/client';
-import { endpointOfGroup, groupPart } from './endpoints.js';
+import { endpointOfGroup, groupPart, windowOfGroup } from './endpoints.js';
 import type { RequestStatus } from './lifecycle.js';
 
 /** Fields of the record hash. Numbers are stored as decimal strings, objects as JSON. */
@@ -140,6 +140,7 @@ export function toRequestObject(r: RequestRecord): RequestObject {
     response: r.response ?? null,
     error: r.error ?? null,
     lane: r.lane ?? 'batch',
+    completion_window: (r.lane ?? 'batch') === 'batch' ? (windowOfGroup(r.group) ?? null) : null,
     deadline_at: r.deadline_at === undefined ? null : Math.floor(r.deadline_at / 1000),
     deadline_met: r.deadline_met ?? null,
     usage: r.usage ?? null,
@@ -171,12 +172,22 @@ export function groupFor(
   model: string,
   mixModels: boolean,
   route?: { provider: string; allowed?: readonly string[] | undefined },
+  window?: string,
 ): string {
-  const ep = groupPart(endpoint);
+  const ep = groupPart(endpoint) + (window === undefined ? '' : `@${window}`);
   const tail = mixModels ? `${ep}|*` : `${ep}|${model}`;
   if (!route || (route.provider === 'default' && !route.allowed)) return tail;
   const allowed = route.allowed ? `~${[...route.allowed].sort().join('+')}` : '';
   return `${route.provider}${allowed}:${tail}`;
+}
+
+/**
+ * The series of observed turnarounds a group's batches belong to (SPEC §10): its model, and its completion window
+ * when the group names one (`<model>@1h`), so each window is predicted from its own batches.
+ */
+export function turnaroundSeries(group: string): string {
+  const window = windowOfGroup(group);
+  return window === undefined ? modelOfGroup(group) : `${modelOfGroup(group)}@${window}`;
 }
 
 export function modelOfGroup(group: string): string {

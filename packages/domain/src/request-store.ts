@@ -62,7 +62,7 @@ export interface BillItem {
   model: string;
   usage: { input_tokens: number; cached_tokens: number; cache_write_tokens: number; output_tokens: number };
   /** nano-USD per lane priced; a lane missing is unpriced. */
-  lanes: Partial<Record<'batch' | 'flex' | 'realtime', number>>;
+  lanes: Partial<Record<'batch' | 'flex' | 'realtime' | `batch@${string}`, number>>;
   /** nano-USD at realtime prices; absent when the model is unpriced. */
   rt?: number;
 }

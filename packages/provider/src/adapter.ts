@@ -100,6 +100,21 @@ export interface ProviderAdapter {
   resultSources(batch: ProviderBatch): ResultSource[];
   deleteFiles(fileIds: readonly string[]): Promise<void>;
   listModels(options: { timeoutMs: number }): Promise<string[]>;
+  /**
+   * One synchronous call of the realtime lane (SPEC §10) in the provider's own protocol, answered in OpenAI's shape
+   * exactly as a batch line of this adapter would carry it (`status_code` and body). Unset: the provider speaks
+   * OpenAI's API and the lane worker calls it through the openai SDK. Throws a `ProviderError` for what the caller
+   * should retry or back off from (429, 5xx, connection), and for a 4xx refusal with `error` set to the OpenAI-shaped
+   * error body.
+   */
+  realtime?(call: RealtimeCall): Promise<{ status_code: number; body: unknown }>;
+}
+
+/** A realtime-lane call: the request's OpenAI body (its provider model already resolved). */
+export interface RealtimeCall {
+  endpoint: BatchEndpoint;
+  body: Record<string, unknown>;
+  timeoutMs: number;
 }
 
 /** The name of a flush's input file at the provider. */

@@ -2,7 +2,7 @@
  * Counts an adapter's calls against its provider's circuit (SPEC §11 failover): uploads, creates, polls (retrieve)
  * and downloads (opening a result stream). A failure counts when it says the provider is unwell — what
  * `classifyProviderError` calls retryable (5xx, 408, 409, 429, timeouts, connection and stream errors); a 4xx refusal
- * is about the request, not the provider. Lookups, cancels, deletes and model lists are not counted.
+ * is about the request, not the provider. Lookups, cancels, deletes, model lists and realtime-lane calls are not counted.
  */
 import type { ProviderAdapter } from './adapter.js';
 import { classifyProviderError } from './errors.js';
@@ -55,5 +55,7 @@ export function withHealth(adapter: ProviderAdapter, hooks: HealthHooks): Provid
       })),
     deleteFiles: (fileIds) => adapter.deleteFiles(fileIds),
     listModels: (options) => adapter.listModels(options),
+    // The realtime lane has its own budget and 429 backoff (SPEC §10); its calls do not open the batch circuit.
+    ...(adapter.realtime ? { realtime: adapter.realtime.bind(adapter) } : {}),
   };
 }

@@ -3,6 +3,7 @@ export {
   type CreateBatchParams,
   flushFileName,
   type ProviderAdapter,
+  type RealtimeCall,
   type ResultSource,
 } from './adapter.js';
 // Registers the `anthropic` protocol's factory (after the registry, which the module imports).

@@ -1,6 +1,7 @@
 export { type HealthServer, type HealthServerOptions, startHealthServer } from './health-server.js';
 export {
   FLEX_EXPECTED_MS,
+  fastLaneExpectedMs,
   fastLaneFor,
   isFastLane,
   type LanePlan,

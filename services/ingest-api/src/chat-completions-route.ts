@@ -306,8 +306,14 @@ export function chatCompletionsCore(
       );
     }
 
-    const group = groupFor(endpoint, chat.model, config.batch.mixModels, route);
+    let group = groupFor(endpoint, chat.model, config.batch.mixModels, route);
     const partition = choosePartition(partitions, tenant.id, idempotencyKey);
+    if (deadlineAt !== undefined && scheduler.windowsOf(providerOfGroup(group)) !== undefined) {
+      // A provider whose completion windows are lanes of their own (Doubleword's 1 h): a deadline the default window
+      // would miss but a faster one meets puts the request in that window's group from the start (SPEC §10).
+      const pre = await scheduler.plan({ partition, group, tenant, deadlineAt, queued: false });
+      if (pre.lane === 'batch') group = pre.group;
+    }
     const id = newRequestId(partition);
     // The body goes into the line verbatim: measure the envelope and the body apart rather than build the line twice.
     const bytes = Buffer.byteLength(batchLine(id, '', endpoint)) + Buffer.byteLength(chat.upstreamBody);

@@ -524,6 +524,7 @@ function baseDocument(options: { version?: string }): Record<string, unknown> {
             'response',
             'error',
             'lane',
+            'completion_window',
             'deadline_at',
             'deadline_met',
             'usage',
@@ -574,6 +575,12 @@ function baseDocument(options: { version?: string }): Record<string, unknown> {
               description:
                 'SPEC §10: `batch` (the Batch API), `flex` (a synchronous call with service_tier flex, batch price) or ' +
                 '`realtime` (a synchronous call, full price): the cheapest lane expected to meet the deadline.',
+            },
+            completion_window: {
+              type: ['string', 'null'],
+              description:
+                'SPEC §10: on the batch lane, the completion window its batch asks for when the scheduler chose a ' +
+                "faster one than the deployment's (Doubleword `1h`) to meet the deadline; null otherwise.",
             },
             deadline_at: { type: ['integer', 'null'], description: 'Unix seconds; null without a deadline.' },
             deadline_met: {

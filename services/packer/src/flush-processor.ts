@@ -46,6 +46,7 @@ import {
   providerPartOf,
   StaleFlushRunError,
   type Store,
+  windowOfGroup,
 } from '@batchbridge/domain';
 import type { Logger } from '@batchbridge/logger';
 import {
@@ -220,10 +221,15 @@ export function createFlushProcessor(runtime: Runtime, options: FlushProcessorOp
     return model === '*' || model === '' ? undefined : providers.providerModel(providerId, model);
   }
 
-  /** The completion window to ask a provider for: the configured one, or the provider's own when it has no such one. */
-  function windowFor(adapter: ProviderAdapter): string {
-    const wanted = runtime.config.batch.completionWindow;
+  /**
+   * The completion window to ask a provider for: the group's own (a faster window the scheduler chose, SPEC §10:
+   * `…@1h`) when the provider takes it, else the configured one, else the provider's own when it has no such one.
+   */
+  function windowFor(adapter: ProviderAdapter, group: string): string {
     const { completionWindows, windowQuirk } = adapter.profile;
+    const own = windowOfGroup(group);
+    if (own !== undefined && completionWindows.includes(own)) return own;
+    const wanted = runtime.config.batch.completionWindow;
     if (windowQuirk === 'ignores' || completionWindows.includes(wanted)) return wanted;
     return completionWindows.includes('24h') ? '24h' : (completionWindows[0] ?? wanted);
   }
@@ -358,7 +364,7 @@ export function createFlushProcessor(runtime: Runtime, options: FlushProcessorOp
               flushId,
               partition: p,
               endpoint: endpointOfGroup(flush.group),
-              completionWindow: windowFor(adapter),
+              completionWindow: windowFor(adapter, flush.group),
               model: flushModel(providerId, flush),
               fileId,
               input,

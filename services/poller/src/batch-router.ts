@@ -21,9 +21,9 @@ import {
   billItemFor,
   isolationGroup,
   type ModelSavings,
-  modelOfGroup,
   type PartitionId,
   type Store,
+  turnaroundSeries,
 } from '@batchbridge/domain';
 import type { Logger } from '@batchbridge/logger';
 import {
@@ -452,9 +452,15 @@ export class BatchRouter {
       if (routedNow && (status === 'completed' || status === 'expired')) {
         metrics.m.batchTurnaround.observe({ provider: batch.provider }, turnaroundMs / 1000);
         await store.lanes
-          .recordTurnaround(batch.provider, modelOfGroup(batch.group), turnaroundMs)
+          .recordTurnaround(batch.provider, turnaroundSeries(batch.group), turnaroundMs)
           .catch((err: unknown) => log.warn({ err: (err as Error).message }, 'could not record batch turnaround'));
       }
+    }
+    if (routedNow && status === 'cancelled' && batch.escalated_at !== undefined) {
+      // How long an escalation cancel took to free its requests: what the escalation pass expects next (SPEC §10).
+      await store.lanes
+        .recordCancelDelay(batch.provider, Date.now() - batch.escalated_at)
+        .catch((err: unknown) => log.warn({ err: (err as Error).message }, 'could not record cancel delay'));
     }
     if (!config.deleteProviderFiles) return;
     // After finishBatch: a crash before it must still find the result files to route them again.

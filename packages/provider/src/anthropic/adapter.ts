@@ -26,7 +26,7 @@ import { createReadStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import type { ProviderProfile } from '@batchbridge/config';
-import type { BatchInputFile, CreateBatchParams, ProviderAdapter, ResultSource } from '../adapter.js';
+import type { BatchInputFile, CreateBatchParams, ProviderAdapter, RealtimeCall, ResultSource } from '../adapter.js';
 import { type FindBatchOptions, type FlushBatchLookup, normalizeBatch, type ProviderBatch } from '../batch.js';
 import { ProviderError } from '../errors.js';
 import { type AdapterFactory, registerAdapterFactory } from '../registry.js';
@@ -42,7 +42,12 @@ import {
   toOpenAIResultLine,
   writeCreateBody,
 } from './batches-client.js';
-import { AnthropicTranslationError, type ChatCompletionBody, toAnthropicParams } from './translate.js';
+import {
+  AnthropicTranslationError,
+  anthropicErrorToOpenAI,
+  type ChatCompletionBody,
+  toAnthropicParams,
+} from './translate.js';
 
 export interface AnthropicAdapterOptions {
   id: string;
@@ -205,6 +210,43 @@ export class AnthropicAdapter implements ProviderAdapter {
   listModels(options: { timeoutMs: number }): Promise<string[]> {
     return this.#client.listModels(options);
   }
+
+  /**
+   * The realtime lane over the Messages API (`POST /v1/messages`): the chat body translated as a batch line's is, and
+   * the message read back through the batch path's own judge (`judgeAnthropicResult` + `toOpenAIResultLine`, as if it
+   * were a `succeeded` results line), so a realtime answer is the same `chat.completion` a batch would have given. A
+   * 4xx is rendered as the OpenAI-shaped error a batch line's `errored` result becomes.
+   */
+  async realtime(call: RealtimeCall): Promise<{ status_code: number; body: unknown }> {
+    if (call.endpoint !== CHAT) throw refused(`the Messages API takes ${CHAT} only, not ${call.endpoint}`);
+    let params: ReturnType<typeof toAnthropicParams>;
+    try {
+      params = toAnthropicParams(call.body as unknown as ChatCompletionBody, {
+        defaultMaxTokens: this.#defaultMaxTokens,
+      });
+    } catch (err) {
+      if (err instanceof AnthropicTranslationError) throw withOpenAIError(refused(err.message));
+      throw err;
+    }
+    let message: unknown;
+    try {
+      message = await this.#client.createMessage(params, { signal: AbortSignal.timeout(call.timeoutMs) });
+    } catch (err) {
+      if (err instanceof ProviderError && !err.retryable) throw withOpenAIError(err);
+      throw err;
+    }
+    const line = toOpenAIResultLine(
+      judgeAnthropicResult({ custom_id: 'realtime', result: { type: 'succeeded', message } }),
+    );
+    if (!line.response) throw new Error('unreachable: a succeeded result always has a response');
+    return { status_code: line.response.status_code, body: line.response.body };
+  }
+}
+
+/** A refusal with the OpenAI-shaped error body (`error`) an Anthropic error becomes on the batch path too. */
+function withOpenAIError(err: ProviderError): ProviderError {
+  const { body } = anthropicErrorToOpenAI({ type: err.providerCode ?? 'invalid_request_error', message: err.message });
+  return Object.assign(err, { error: body.error });
 }
 
 /** The factory of protocol `anthropic`: Message Batches over `base_url` (`https://api.anthropic.com`). */

@@ -16,6 +16,7 @@ const base: RequestObject = {
   response: null,
   error: null,
   lane: 'batch',
+  completion_window: null,
   deadline_at: null,
   deadline_met: null,
   usage: null,

@@ -3,8 +3,10 @@
  * (a bounded window of the deadline index) are planned again; one whose batch expectation turned bad — its group is
  * held, the observed turnaround grew, the flush is late — is moved to a faster lane by the lane claim, which takes it
  * only while it is still queued: a request already in a flush or a live provider batch is never sent a second way.
+ * Where its provider has a faster completion window that meets the deadline (Doubleword's 1 h), it moves to that
+ * window's group instead (`lane-window-1.lua`, queued only), still on the batch lane and at a batch price.
  */
-import { type PartitionId, providerOfGroup, type Store } from '@batchbridge/domain';
+import { type PartitionId, providerOfGroup, type Store, windowOfGroup } from '@batchbridge/domain';
 import { isFastLane, type LaneScheduler, type Runtime } from '@batchbridge/runtime';
 
 /** Requests looked at per partition and pass, earliest deadline first. */
@@ -45,6 +47,18 @@ export async function deadlinePass(
       queued: true,
       toFlushMs,
     });
+    if (plan.lane === 'batch' && plan.group !== c.group) {
+      // A faster completion window of its provider meets the deadline (Doubleword's 1 h): same lane, other group.
+      if (!(await store.lanes.moveToWindow(p, c.id, c.group, plan.group))) continue;
+      moved += 1;
+      const window = windowOfGroup(plan.group) ?? runtime.config.batch.completionWindow;
+      m.laneMoves.inc({ from: 'batch', to: `batch@${window}`, provider: providerOfGroup(c.group) });
+      runtime.logger.info(
+        { requestId: c.id, window, deadlineAt: c.deadlineAt, expectedBatchAt: plan.expectedBatchAt },
+        'queued request moved to a faster completion window',
+      );
+      continue;
+    }
     if (!isFastLane(plan.lane)) continue;
     const claim = await store.lanes.claim(p, c.id, plan.lane);
     if (!claim.claimed) continue;

@@ -14,14 +14,20 @@
  * (`already` for the second), and two cancels of one batch are one. A batch that finishes anyway (the cancel came too
  * late) is routed as usual: its marked requests are answered by it, or retried like any missing line.
  *
- * At risk: its deadline is before the batch's expected completion, max(submitted + observed turnaround, now) + margin.
+ * At risk: the last moment a cancel could start and still get the request a fast-lane answer by its deadline —
+ * deadline − the provider's cancel delay (p90 of the cancels seen confirmed, `G:canceldelay:<provider>`; the profile's
+ * `cancelConfirmMs` until some) − the fast call's expected time — is before the batch's expected completion,
+ * max(submitted + observed turnaround, now) + margin. A cancel is not instant: the pass acts while there is still time
+ * for it, rather than once the deadline itself is past the batch's expectation. Finished requests leave the
+ * live-deadline index in their settle script (`includes/finish.lua`), so it holds only requests in flushes and live
+ * batches.
  * The pass reads the earliest deadlines of the live-deadline index (the deadline pass moves a request there when it
  * sees it in a flush): a request at risk in a live batch has an earlier deadline than any queued request the deadline
  * pass keeps on the batch lane, so it is near the front of the deadline index and moved soon after its flush.
  */
-import { type FastLane, type LiveDeadline, modelOfGroup, type PartitionId, type Store } from '@batchbridge/domain';
+import type { FastLane, LiveDeadline, PartitionId, Store } from '@batchbridge/domain';
 import { classifyProviderError } from '@batchbridge/provider';
-import { fastLaneFor, type LaneScheduler, type Runtime } from '@batchbridge/runtime';
+import { fastLaneExpectedMs, fastLaneFor, type LaneScheduler, type Runtime } from '@batchbridge/runtime';
 
 /** Requests of the live-deadline index looked at per partition and pass, earliest deadline first. */
 export const ESCALATE_WINDOW = 2_000;
@@ -67,44 +73,65 @@ export async function escalatePass(
       if (now - Math.max(batch.escalated_at, asked.get(batchId) ?? 0) < RECANCEL_MS) continue;
     } else {
       const group = list[0]?.group ?? batch.group;
-      const turnaround = await scheduler.turnaroundMs(batch.provider, modelOfGroup(group));
+      const [turnaround, cancelMs] = await Promise.all([
+        scheduler.groupTurnaroundMs(group),
+        scheduler.cancelDelayMs(batch.provider),
+      ]);
       const expectedAt = Math.max(batch.submitted_at + turnaround, now) + margin;
       const atRisk: Array<{ id: string; lane: FastLane }> = [];
       for (const e of list) {
-        if (e.deadlineAt >= expectedAt) continue;
         const lanes = scheduler.lanesFor(e.group, runtime.tenants.get(e.tenant));
-        const lane = fastLaneFor(lanes, e.deadlineAt - now, margin);
+        // The lane it would take once the cancel is confirmed, `cancelMs` from now.
+        const lane = fastLaneFor(lanes, e.deadlineAt - now - cancelMs, margin);
         // A request allowed no faster lane is not helped by a cancel: it does not count.
-        if (lane) atRisk.push({ id: e.id, lane });
+        if (!lane) continue;
+        // The last moment a cancel can start and still get it a fast-lane answer by its deadline: a cancel is not
+        // instant. At risk when the batch is not expected to have answered by then — waiting longer to see would
+        // leave the cancel too late.
+        const lastCancelAt = e.deadlineAt - cancelMs - fastLaneExpectedMs(lane);
+        if (lastCancelAt >= expectedAt) continue;
+        atRisk.push({ id: e.id, lane });
       }
       if (atRisk.length === 0 || atRisk.length < atRiskShare * Math.max(1, batch.count)) continue;
       const mark = await store.lanes.markEscalated(p, batchId, atRisk);
       if (!mark.marked) continue;
-      for (const r of atRisk) m.escalatedRequests.inc({ lane: r.lane, provider: batch.provider });
+      const byLane = new Map<FastLane, number>();
+      for (const r of atRisk) byLane.set(r.lane, (byLane.get(r.lane) ?? 0) + 1);
+      for (const [lane, n] of byLane) {
+        m.escalatedRequests.inc({ lane, provider: batch.provider }, n);
+        // Counts for the operator page; never in the way of the cancel itself.
+        await store.lanes.countEscalation(p, { lane, provider: batch.provider, n }).catch(() => undefined);
+      }
       runtime.logger.warn(
         { batchId, atRisk: atRisk.length, marked: mark.requests, count: batch.count, expectedAt },
         'live batch expected to miss too many deadlines: cancelling it',
       );
     }
     asked.set(batchId, Date.now());
-    if (await cancelAtProvider(runtime, batch.provider, batchId)) cancelled += 1;
+    const result = await cancelAtProvider(runtime, batch.provider, batchId);
+    await store.lanes.countEscalation(p, { cancel: result, provider: batch.provider }).catch(() => undefined);
+    if (result === 'requested') cancelled += 1;
   }
   for (const [id, at] of asked) if (now - at > 10 * RECANCEL_MS) asked.delete(id);
   return cancelled;
 }
 
 /** Asks the provider to cancel; a batch it will not cancel (finished meanwhile) is routed as it ends. */
-async function cancelAtProvider(runtime: Runtime, providerId: string, batchId: string): Promise<boolean> {
+async function cancelAtProvider(
+  runtime: Runtime,
+  providerId: string,
+  batchId: string,
+): Promise<'requested' | 'refused' | 'error'> {
   const m = runtime.metrics.m;
   try {
     await runtime.providers.adapter(providerId).cancelBatch(batchId);
     m.escalationCancels.inc({ provider: providerId, result: 'requested' });
-    return true;
+    return 'requested';
   } catch (err) {
     const info = classifyProviderError(err);
-    const refused = info.status !== undefined && info.status >= 400 && info.status < 500;
-    m.escalationCancels.inc({ provider: providerId, result: refused ? 'refused' : 'error' });
+    const result = info.status !== undefined && info.status >= 400 && info.status < 500 ? 'refused' : 'error';
+    m.escalationCancels.inc({ provider: providerId, result });
     runtime.logger.warn({ batchId, err: info.message }, 'provider did not take the cancel of a live batch');
-    return false;
+    return result;
   }
 }

@@ -1,7 +1,8 @@
 /**
  * The fast lanes' worker (SPEC §10): one job per lane claim (`lane-claim-1.lua` wrote it to the outbox in the same
  * step that moved the request queued → submitted), one synchronous provider call through the openai SDK —
- * `service_tier: "flex"` on the flex lane — and the answer settled by the same settle script as a batch line, so it is
+ * `service_tier: "flex"` on the flex lane — or, for a provider with a protocol of its own, through its adapter's
+ * `realtime` (Anthropic: `POST /v1/messages`, translated both ways by the batch path's own code) — and the answer settled by the same settle script as a batch line, so it is
  * delivered exactly like one (webhook, `Prefer: wait`, GET).
  *
  * - A stale job (the request settled, or claimed again under another run id) does nothing: the run id in the record's
@@ -136,9 +137,17 @@ export function createLaneProcessor(runtime: Runtime, options: LaneProcessorOpti
       log.warn({ requestId, runId, stalls: job.stalledCounter }, 'fast-lane call made again after a stalled run');
       await job.updateData({ ...job.data, stallsSeen: job.stalledCounter });
     }
-    let answer: unknown;
+    // A provider with a protocol of its own (Anthropic: the Messages API) answers through its adapter, in OpenAI's
+    // shape as its batch lines are; an OpenAI-compatible one through the openai SDK.
+    const adapter = runtime.providers.has(providerId) ? runtime.providers.adapter(providerId) : undefined;
+    let answer: { status_code: number; body: unknown };
     try {
-      answer = await clientFor(providerId).post(endpoint.replace(/^\/v1/, ''), { body, timeout: timeoutMs });
+      answer = adapter?.realtime
+        ? await adapter.realtime({ endpoint, body, timeoutMs })
+        : {
+            status_code: 200,
+            body: await clientFor(providerId).post(endpoint.replace(/^\/v1/, ''), { body, timeout: timeoutMs }),
+          };
     } catch (err) {
       const info = classifyProviderError(err);
       if (info.status === 429) {
@@ -174,13 +183,25 @@ export function createLaneProcessor(runtime: Runtime, options: LaneProcessorOpti
     } finally {
       await store.lanes.release(providerId, runId).catch(() => undefined);
     }
+    if (answer.status_code !== 200) {
+      // Answered (and perhaps paid) but unreadable: failed like such a batch line, never called again.
+      m.laneCalls.inc({ lane, provider: providerId, result: 'rejected' });
+      await settle(p, runId, {
+        id: requestId,
+        kind: 'rejected',
+        lane,
+        response: answer,
+        message: `the ${lane} answer could not be read (${answer.status_code})`,
+      });
+      return { rejected: answer.status_code };
+    }
     m.laneCalls.inc({ lane, provider: providerId, result: 'ok' });
     const outcome = await settle(p, runId, {
       id: requestId,
       kind: 'completed',
       lane,
-      response: { status_code: 200, body: answer },
-      bill: billFor(providerId, { body: answer }),
+      response: answer,
+      bill: billFor(providerId, { body: answer.body }),
     });
     return { outcome, lane };
   };

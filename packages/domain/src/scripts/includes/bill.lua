@@ -1,17 +1,17 @@
 --[[
-  bill(tag, key, tenant, b, l): bills an answered request once, in the same script as the settle that completes it (a
+  bill(tag, key, tenant, b, l, lane, fields, group): bills an answered request once, in the same script as the settle that completes it (a
   replay of the settle is 'stale' and bills nothing; a line no provider answered is never billed). Writes the
   request's `usage` and `cost` fields and adds it to its tenant's ledger in this partition (SPEC §15): the day's
   period hash, the periods index and the spend hash, all under the partition's hash tag.
   b (from the poller, per item): provider, model (the table's name), usage (the record's `usage` object, as JSON
-    text), lanes (nano-USD
-    of this answer per lane the price table prices: batch, flex, realtime), rt (nano-USD at realtime prices; absent:
+    text), lanes (nano-USD of this answer per lane the price table prices: batch, flex, realtime, and batch@<window>
+    per completion window priced of its own), rt (nano-USD at realtime prices; absent:
     unpriced model)
   l (per call): day (YYYY-MM-DD), month (YYYY-MM), epochDay, keepDays (days kept before rolling up into months)
-  The request's lane is its record's `lane` field (SPEC §10), else batch: `lane` when the caller has it (nil: read
-  here). `fields`, when given, is the caller's HSET field list: `usage` and `cost` are added to it for the caller to
-  write (else they are written here). An unpriced lane or model counts the request (`n|…`, `up|…`) but no money.
-  Returns '<tenant> <lane> <usd nano> <realtime nano> <1 priced|0>'.
+  The request's lane is its record's `lane` field (SPEC §10), else batch, and its group its `group` field: `lane` and
+  `group` when the caller has them (nil: read here). `fields`, when given, is the caller's HSET field list: `usage`
+  and `cost` are added to it for the caller to write (else they are written here). An unpriced lane or model counts
+  the request (`n|…`, `up|…`) but no money. Returns '<tenant> <lane> <usd nano> <realtime nano> <1 priced|0>'.
   bill_defer() / bill_flush(): between the two, the ledger's increments are summed per hash and field and bill_flush
   writes each once (a settle of 500 lines of one tenant and model: a few HINCRBYs instead of 3 000), and the day's
   period is indexed once per tenant. The script is atomic: nobody sees the sums before they are written.
@@ -69,10 +69,17 @@ local function bill_flush()
   end
 end
 
-local function bill(tag, key, tenant, b, l, lane, fields)
+local function bill(tag, key, tenant, b, l, lane, fields, group)
   if lane == nil then lane = redis.call('HGET', key, 'lane') end
   if not lane or lane == '' then lane = 'batch' end
   local usd = b.lanes and b.lanes[lane]
+  if lane == 'batch' and b.lanes then
+    -- A group in a completion window of its own (`…@1h|<model>`, SPEC §10) is billed at that window's price.
+    if group == nil then group = redis.call('HGET', key, 'group') end
+    local head = string.match(group or '', '^[^|]*') or ''
+    local window = string.match(head, '@([%w]+)$')
+    if window and b.lanes['batch@' .. window] then usd = b.lanes['batch@' .. window] end
+  end
   local rt = b.rt
   local priced = usd ~= nil and rt ~= nil
   local cost

@@ -1,6 +1,6 @@
 --[[
   finish(tag, key, id, now, retention, partition, pre, fields): terminal bookkeeping of a request: completion time,
-  retention, whether its deadline was met (and out of the deadline index),
+  retention, whether its deadline was met (and out of the deadline and live-deadline indexes),
   its delivery due now (T:dlv:due, claimed in bulk by the dispatchers: no outbox hop, no BullMQ job), the undelivered
   index; its id joins the notice that publish_finished(tag) sends. Returns false, except for a line of a Batch API
   batch, which has no webhook of its own: its batch is counted instead (see facade) and the answer is the outbox member
@@ -35,6 +35,9 @@ local function finish(tag, key, id, now, retention, partition, pre, fields)
   if f[2] then
     -- Deadlines (SPEC §10): met or missed, counted per lane and group (provider, model) for the metrics.
     redis.call('ZREM', key_deadlines(tag), id)
+    -- And out of the escalation pass's index (ESCALATE_CANCEL_BATCHES) at once: it stays bounded by the requests in
+    -- flushes and live batches, not by every deadline ever seen there.
+    redis.call('ZREM', key_live_deadlines(tag), id)
     if f[3] ~= 'cancelled' then
       local met = now <= tonumber(f[2])
       set[#set + 1] = 'deadline_met'

@@ -46,7 +46,9 @@ local function settle_one(tag, key, batchId, kind, now, response, message, maxAt
     end
     local billed = false
     -- Before finish: the cost is part of the outcome its webhook tells.
-    if billing and ledger then billed = bill(tag, key, tenant, billing, ledger, lane or false, fields) end
+    if billing and ledger then
+      billed = bill(tag, key, tenant, billing, ledger, lane or false, fields, f[5] or false)
+    end
     move_counts(tag, 'submitted', 'completed', tenant)
     fields[#fields + 1] = 'status'
     fields[#fields + 1] = 'completed'
@@ -100,7 +102,10 @@ local function settle_one(tag, key, batchId, kind, now, response, message, maxAt
   move(tag, key, 'submitted', 'queued', tenant, now)
   -- Back in the queue: the deadline scheduler looks at it again, from the batch lane (SPEC §10).
   local back = redis.call('HMGET', key, 'deadline_at', 'lane')
-  if back[1] then redis.call('ZADD', key_deadlines(tag), back[1], id) end
+  if back[1] then
+    redis.call('ZADD', key_deadlines(tag), back[1], id)
+    redis.call('ZREM', key_live_deadlines(tag), id)
+  end
   if back[2] then redis.call('HSET', key, 'lane', 'batch') end
   group_add(tag, target, {tonumber(f[6]), id}, 1, tonumber(f[7]) or 0, tonumber(f[8]) or 0, tonumber(f[10]) or 0)
   return 'retried'

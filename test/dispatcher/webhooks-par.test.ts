@@ -3,7 +3,7 @@
 // a real ingest API and dispatcher, real receivers verifying with the `standardwebhooks` library.
 import type { Tenant } from '@batchbridge/config';
 import { startDispatcher } from '@batchbridge/dispatcher';
-import { webhookIdFor } from '@batchbridge/domain';
+import { buildWebhookBody, webhookBodyMark, webhookIdFor } from '@batchbridge/domain';
 import type { Service } from '@batchbridge/runtime';
 import {
   jobOutcome,
@@ -315,6 +315,16 @@ describe('aggregated deliveries', () => {
     }
     // The request objects say delivered; the delivery log names the envelope.
     await waitForDelivered(ingest, ids);
+    // Each member's event is the body a single delivery would carry, rebuilt from its record (none is stored; the
+    // first envelope fixed each one's mark).
+    for (const id of ids) {
+      const record = (await ingest.rt.store.requests.get(id))!;
+      const own = buildWebhookBody(record) as string;
+      const member = `{"webhook_id":${JSON.stringify(webhookIdFor(id))},"event":${own}}`;
+      expect(delivered.some((d) => d.body.includes(member))).toBe(true);
+      expect(record.webhook_body).toBeUndefined();
+      expect(record.webhook_fp).toBe(webhookBodyMark(own));
+    }
     const log = await ingest.call('GET', `/v1/requests/${ids[0]}/deliveries`);
     expect(log.json.delivery.state).toBe('delivered');
     expect(log.json.data[0].envelope_id).toMatch(/^msg_agg/);

@@ -354,11 +354,28 @@ describe('RequestStore lifecycle', () => {
     client.disconnect();
   });
 
-  it('fixes a webhook body the first time it is built and answers it on every later call', async () => {
-    const { store } = setup();
+  it("fixes a webhook body's mark the first time it is built, and every later call rebuilds the same bytes", async () => {
+    const { store, keys } = setup();
     const { id } = await add(store, 1);
-    expect(await store.requests.webhookBody(1, id, () => '{"first":1}')).toBe('{"first":1}');
-    expect(await store.requests.webhookBody(1, id, () => '{"second":2}')).toBe('{"first":1}');
+    const key = keys.partitionKeys(1).req(id);
+    const read = async () => (await store.requests.get(id))!;
+    const before = await read();
+    const first = await store.requests.webhookBody(1, before);
+    expect(first.how).toBe('built');
+    expect(first.mark).toMatch(/^1\.[A-Za-z0-9_-]{16}$/);
+    expect(await redis.hget(key, 'webhook_fp')).toBe(first.mark);
+    expect(await redis.hexists(key, 'webhook_body')).toBe(0);
+    expect(await store.requests.webhookBody(1, await read())).toEqual({ body: first.body, how: 'rebuilt' });
+    // A second attempt that read the record before the first fixed its mark: checked against the fixed one.
+    expect(await store.requests.webhookBody(1, before)).toEqual({ body: first.body, how: 'rebuilt' });
+    // A record whose mark does not match what this version builds: sent as built now, and said so.
+    await redis.hset(key, 'webhook_fp', '1.AAAAAAAAAAAAAAAA');
+    expect(await store.requests.webhookBody(1, await read())).toEqual({ body: first.body, how: 'changed' });
+    await redis.hset(key, 'webhook_fp', '9.AAAAAAAAAAAAAAAA');
+    expect((await store.requests.webhookBody(1, await read())).how).toBe('changed');
+    // A record whose body an earlier version stored: those bytes.
+    await redis.hset(key, 'webhook_body', '{"stored":1}');
+    expect(await store.requests.webhookBody(1, await read())).toEqual({ body: '{"stored":1}', how: 'stored' });
   });
 
   it('claims a large flush in slices: within the limits, each request in one flush, its outbox entry at the end', async () => {
@@ -475,6 +492,7 @@ describe('delivery marks on an expired record (issue 16.10)', () => {
     const { keys, store } = setup();
     const { id } = await add(store, 0);
     const k = keys.partitionKeys(0);
+    const record = (await store.requests.get(id))!;
     await store.deadLetters.add(0, id);
     expect(await store.deadLetters.count()).toBe(1);
 
@@ -485,7 +503,7 @@ describe('delivery marks on an expired record (issue 16.10)', () => {
     expect(await store.requests.markDelivered(0, id)).toBe(false);
     await store.requests.markGone(0, id);
     await store.deadLetters.add(0, id);
-    expect(await store.requests.webhookBody(0, id, () => '{"built":true}')).toBe('{"built":true}');
+    expect((await store.requests.webhookBody(0, record)).how).toBe('built');
     expect(await redis.exists(k.req(id))).toBe(0);
     expect(await redis.zcard(k.dead)).toBe(0);
   });
@@ -493,12 +511,13 @@ describe('delivery marks on an expired record (issue 16.10)', () => {
   it('still mark a live record once', async () => {
     const { keys, store } = setup();
     const { id } = await add(store, 1);
-    expect(await store.requests.webhookBody(1, id, () => 'first')).toBe('first');
-    expect(await store.requests.webhookBody(1, id, () => 'second')).toBe('first');
+    const first = await store.requests.webhookBody(1, (await store.requests.get(id))!);
+    expect((await store.requests.webhookBody(1, (await store.requests.get(id))!)).body).toBe(first.body);
     await store.deadLetters.add(1, id);
     expect(await store.requests.markDelivered(1, id)).toBe(true);
     expect(await store.requests.markDelivered(1, id)).toBe(false);
     expect(await redis.zcard(keys.partitionKeys(1).dead)).toBe(0);
-    expect(await redis.hget(keys.partitionKeys(1).req(id), 'dead')).toBe('0');
+    expect(await redis.hexists(keys.partitionKeys(1).req(id), 'dead')).toBe(0);
+    expect((await store.requests.get(id))?.dead).toBe(false);
   });
 });

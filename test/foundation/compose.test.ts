@@ -51,10 +51,11 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('runs Redis with AOF and noeviction', () => {
+  it('runs Redis with AOF and noeviction, request records one listpack each', () => {
     const cmd = compose.services.redis?.command?.join(' ') ?? '';
     expect(cmd).toMatch(/--appendonly yes/);
     expect(cmd).toMatch(/--maxmemory-policy noeviction/);
+    expect(cmd).toMatch(/--hash-max-listpack-value 8192/);
   });
 
   it('lets Prometheus scrape every service on the port it listens on', () => {

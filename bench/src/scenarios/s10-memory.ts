@@ -13,11 +13,15 @@
  * bytes go: every key is sized with `MEMORY USAGE … SAMPLES 0` and grouped by its name with ids taken out, and the
  * request hash's fields are summed over a sample. What compression would save: the large fields of that sample are
  * compressed with node:zlib (deflateRaw, brotli) and timed — an estimate, nothing is stored compressed.
+ *
+ * Two finished runs: Redis's default `hash-max-listpack-value` (64) and the one batchbridge's shipped configurations
+ * set (8192: docker-compose.yml, the k8s dev overlay, the embedded redis-server), each set for its run and put back.
  */
 import { brotliCompressSync, brotliDecompressSync, constants, deflateRawSync, inflateRawSync } from 'node:zlib';
 import { loadPriceTable } from '@batchbridge/config';
 import { billItemFor, newFlushId } from '@batchbridge/domain';
 import { simulatedCompletion } from '@batchbridge/provider-sim';
+import { RECOMMENDED_LISTPACK_VALUE } from '@batchbridge/redis';
 import type { Runtime } from '@batchbridge/runtime';
 import { GROUP, MODEL, seedRequests } from '../fixtures.js';
 import type { Harness } from '../harness.js';
@@ -30,8 +34,10 @@ const BODY_BYTES = 2048;
 const ANSWER_BYTES = 1024;
 /** Target: Redis bytes per finished request ≤ 1.5 × its raw body + answer bytes (issue 26). */
 const FINISHED_RATIO_MAX = 1.5;
-/** The `hash-max-listpack-value` of the second finished run: every field of these records fits one listpack. */
-const LISTPACK_VALUE = 8192;
+/** Redis's default `hash-max-listpack-value`: a hash with a longer value is a hashtable. */
+const DEFAULT_LISTPACK_VALUE = 64;
+/** The `hash-max-listpack-value` of the second finished run (the shipped configurations'): one listpack a record. */
+const LISTPACK_VALUE = RECOMMENDED_LISTPACK_VALUE;
 
 async function usedMemory(rt: Runtime): Promise<{ used: number; rss: number }> {
   const info = await rt.redis.info('memory');
@@ -255,20 +261,22 @@ interface Finished {
   finishedKinds: KeyBreakdown[];
   queuedFields: Awaited<ReturnType<typeof fieldsOf>>;
   finishedFields: Awaited<ReturnType<typeof fieldsOf>>;
+  settleS: number;
   deliverS: number;
 }
 
 /**
- * One finished run. `listpackValue`: Redis's `hash-max-listpack-value` for the run (default 64: a hash with a longer
- * value becomes a hashtable), put back afterwards.
+ * One finished run. `listpackValue`: Redis's `hash-max-listpack-value` for the run (64, Redis's default: a hash with
+ * a longer value becomes a hashtable), put back afterwards.
  */
-async function finishedRun(h: Harness, count: number, listpackValue?: number): Promise<Finished> {
+async function finishedRun(h: Harness, count: number, listpackValue: number): Promise<Finished> {
   await h.flush();
   const prefix = h.prefix('s10f');
   const receiver = await h.startReceiver(false);
   const rt = await h.runtime(prefix);
   const before = ((await rt.redis.config('GET', 'hash-max-listpack-value')) as string[])[1] ?? '64';
-  if (listpackValue !== undefined) await rt.redis.config('SET', 'hash-max-listpack-value', String(listpackValue));
+  await rt.redis.config('SET', 'hash-max-listpack-value', String(listpackValue));
+  const tag = listpackValue === DEFAULT_LISTPACK_VALUE ? '' : `listpack values ≤ ${listpackValue} B: `;
   try {
     const k = rt.keys.partitionKeys(0);
     const empty = await usedMemory(rt);
@@ -281,7 +289,7 @@ async function finishedRun(h: Harness, count: number, listpackValue?: number): P
     const queuedFields = await fieldsOf(rt, sample);
     progress(
       'S10',
-      `${listpackValue ? `listpack values ≤ ${listpackValue} B: ` : ''}${count} queued for the finished run: ${Math.round((queued.used - empty.used) / count)} B each`,
+      `${tag}${count} queued for the finished run: ${Math.round((queued.used - empty.used) / count)} B each`,
     );
 
     // Packer: one flush of every request (its flush job dropped: no packer runs); submitted as one batch.
@@ -305,6 +313,7 @@ async function finishedRun(h: Harness, count: number, listpackValue?: number): P
     // Poller: settled completed with 1 KB answers, billed and relayed as the poller does; then the batch finished.
     const prices = loadPriceTable(rt.config.priceTableFile);
     let answerBytes = 0;
+    let settleMs = 0;
     for (let start = 0; start < count; start += 1_000) {
       const items = ids.slice(start, start + 1_000).map((id, j) => {
         const response = answer(start + j, ANSWER_BYTES);
@@ -316,7 +325,9 @@ async function finishedRun(h: Harness, count: number, listpackValue?: number): P
           bill: billItemFor(prices, ['default', 'openai'], 'default', response),
         };
       });
+      const s0 = performance.now();
       const { outcomes, outbox } = await rt.store.requests.settle(0, batchId, items);
+      settleMs += performance.now() - s0;
       if (outcomes.some((o) => o !== 'completed')) throw new Error(`S10: settle answered ${outcomes.join(',')}`);
       await rt.relay.relay(0, outbox);
     }
@@ -358,11 +369,12 @@ async function finishedRun(h: Harness, count: number, listpackValue?: number): P
       finishedKinds,
       queuedFields,
       finishedFields,
+      settleS: settleMs / 1000,
       deliverS,
     };
     progress(
       'S10',
-      `${listpackValue ? `listpack values ≤ ${listpackValue} B: ` : ''}${count} finished and delivered: ${Math.round(out.finishedPerRequest)} B each, raw ${Math.round(out.rawBytes)} B (${(out.finishedPerRequest / out.rawBytes).toFixed(2)}×)`,
+      `${tag}${count} finished and delivered: ${Math.round(out.finishedPerRequest)} B each, raw ${Math.round(out.rawBytes)} B (${(out.finishedPerRequest / out.rawBytes).toFixed(2)}×)`,
     );
     return out;
   } finally {
@@ -376,7 +388,7 @@ const kb = (v: number) => `${(v / 1024).toFixed(2)} KiB`;
 
 export async function runS10(h: Harness, plan: Plan): Promise<ScenarioResult> {
   const p = plan.s10;
-  const f = await finishedRun(h, p.finished);
+  const f = await finishedRun(h, p.finished, DEFAULT_LISTPACK_VALUE);
   const lp = await finishedRun(h, p.finished, LISTPACK_VALUE);
   const curve = await queuedCurve(h, p.curve);
   // BullMQ keeps at most 10 000 completed jobs and about 10 000 events per queue (bounded, whatever the traffic): at
@@ -386,25 +398,15 @@ export async function runS10(h: Harness, plan: Plan): Promise<ScenarioResult> {
   const ownRatio = (f.finishedPerRequest - bullmq) / f.rawBytes;
   const lpRatio = lp.finishedPerRequest / lp.rawBytes;
   const lpOwnRatio = (lp.finishedPerRequest - lpBullmq) / lp.rawBytes;
-  // Levers, estimated from the listpack run's fields (outside BullMQ, allocator rounding ignored): the bytes a change
-  // would take out of each record.
-  const lpField = (name: string) => lp.finishedFields.fields.find((x) => x.field === name);
-  const saving = (names: string[], how: 'all' | 'deflate') =>
-    names.reduce((n, name) => {
-      const x = lpField(name);
-      return n + (x ? (how === 'all' ? x.bytes : x.bytes - x.deflate) : 0);
-    }, 0);
+  // What is left to take (outside BullMQ; the compression row estimated from the listpack run's large fields,
+  // allocator rounding ignored).
   const lpOwn = lp.finishedPerRequest - lpBullmq;
+  const lpc = lp.finishedFields.compression;
   const levers = [
-    { lever: `hash-max-listpack-value ${LISTPACK_VALUE} (measured)`, saved: 0 },
+    { lever: `hash-max-listpack-value ${LISTPACK_VALUE}, as shipped (measured)`, saved: 0 },
     {
-      lever: '+ deflateRaw of body, response, webhook_body',
-      saved: saving(['body', 'response', 'webhook_body'], 'deflate'),
-    },
-    { lever: '+ no stored webhook_body (rebuilt from the record)', saved: saving(['webhook_body'], 'all') },
-    {
-      lever: '+ no stored webhook_body + deflateRaw of body and response',
-      saved: saving(['webhook_body'], 'all') + saving(['body', 'response'], 'deflate'),
+      lever: `+ deflateRaw of ${lpc.large.map((x) => `\`${x}\``).join(', ') || 'no field'} (estimate)`,
+      saved: lpc.rawBytes - lpc.deflateBytes,
     },
   ].map((l) => ({ ...l, bytes: lpOwn - l.saved, ratio: (lpOwn - l.saved) / lp.rawBytes }));
 
@@ -436,7 +438,7 @@ export async function runS10(h: Harness, plan: Plan): Promise<ScenarioResult> {
       ratio: `${ownRatio.toFixed(2)}×`,
     },
     {
-      metric: `… with Redis hash-max-listpack-value ${LISTPACK_VALUE} (finished; queued)`,
+      metric: `… with Redis hash-max-listpack-value ${LISTPACK_VALUE}, as shipped (finished; queued)`,
       value: `${Math.round(lp.finishedPerRequest)} B; ${Math.round(lp.queuedPerRequest)} B`,
       baseline: `${Math.round(lp.rawBytes)} B; ${Math.round(lp.bodyBytes)} B`,
       ratio: `${lpRatio.toFixed(2)}×; ${(lp.queuedPerRequest / lp.bodyBytes).toFixed(2)}×`,
@@ -479,12 +481,18 @@ export async function runS10(h: Harness, plan: Plan): Promise<ScenarioResult> {
     finished_ratio_to_raw: round(finishedRatio, 2),
     finished_bytes_per_request_outside_bullmq: Math.round(f.finishedPerRequest - bullmq),
     finished_ratio_outside_bullmq: round(ownRatio, 2),
+    finished_ratio_to_answer: round(f.finishedPerRequest / f.answerBytes, 2),
+    hash_max_listpack_value: DEFAULT_LISTPACK_VALUE,
+    settle_s: round(f.settleS, 3),
+    deliver_s: round(f.deliverS, 2),
     listpack: {
       hash_max_listpack_value: LISTPACK_VALUE,
       queued_bytes_per_request: Math.round(lp.queuedPerRequest),
       finished_bytes_per_request: Math.round(lp.finishedPerRequest),
       finished_ratio_to_raw: round(lpRatio, 2),
       finished_ratio_outside_bullmq: round(lpOwnRatio, 2),
+      settle_s: round(lp.settleS, 3),
+      deliver_s: round(lp.deliverS, 2),
       request_hash_bytes_finished: Math.round(
         (lp.finishedKinds.find((r) => r.kind === 'T:req:<id>')?.bytes ?? 0) / lp.count,
       ),
@@ -572,19 +580,26 @@ export async function runS10(h: Harness, plan: Plan): Promise<ScenarioResult> {
       "and a stream of about 10 000 events per queue, so at this run's size all of it is present and beyond it the " +
       `total stays put: outside BullMQ a finished request takes ${Math.round(f.finishedPerRequest - bullmq)} B ` +
       `(${ownRatio.toFixed(2)}× raw).`,
-    `**What limits the ratio.** The request hash is ${Math.round(hashBytes(f.finishedKinds) / f.count)} B for ` +
-      `${Math.round(finishedFieldBytes)} B of fields: a hash with a value longer than Redis's ` +
-      '`hash-max-listpack-value` (64 B by default) is a hashtable — a dict entry and two separately allocated strings ' +
-      'per field — and jemalloc rounds every allocation up to its size class (a 2 100-byte body string takes 2 560 B). ' +
-      'On top of the raw body and answer the record keeps the built webhook body (`webhook_body`, fixed on the first ' +
-      'attempt so that every retry sends the same bytes), which holds the answer a second time, and about 20 small ' +
-      `fields. The same run with \`hash-max-listpack-value ${LISTPACK_VALUE}\` (a Redis setting, nothing in ` +
-      `batchbridge changes) keeps each record one listpack: ${Math.round(json.listpack.request_hash_bytes_finished)} B ` +
-      `per record, ${Math.round(lp.finishedPerRequest)} B per finished request (${lpRatio.toFixed(2)}×; ` +
-      `${lpOwnRatio.toFixed(2)}× outside BullMQ), ${Math.round(lp.queuedPerRequest)} B per queued one ` +
-      `(${(lp.queuedPerRequest / lp.bodyBytes).toFixed(2)}× the body).`,
-    "**Levers** (outside BullMQ; the first row measured, the others estimated by taking the named fields' bytes " +
-      "out of the listpack run's records — allocator rounding ignored):",
+    `**What a finished record keeps.** Its answer (\`response\`), its cost and usage, about 15 small fields and its ` +
+      'delivery log (`T:attempts:<id>`) — not the request body (`finish` drops `body`, `schema` and the packing ' +
+      'sizes: read by nothing once the request is terminal, part of neither the request object nor its webhook) ' +
+      'and not the webhook body: every attempt rebuilds it from the terminal record, byte for byte, and the first one ' +
+      'fixes only a short mark of it (`webhook_fp`: format and hash; docs/architecture.md says what guarantees ' +
+      `the rebuild). So against the answer alone a finished request takes ${(f.finishedPerRequest / f.answerBytes).toFixed(2)}×. ` +
+      `**What limits the ratio** with Redis's default settings: the request hash is ` +
+      `${Math.round(hashBytes(f.finishedKinds) / f.count)} B for ${Math.round(finishedFieldBytes)} B of fields — a hash ` +
+      'with a value longer than `hash-max-listpack-value` (64 B by default) is a hashtable, a dict entry and two ' +
+      'separately allocated strings per field, each rounded up to its jemalloc size class. ' +
+      `With \`hash-max-listpack-value ${LISTPACK_VALUE}\` (set by docker-compose.yml, the k8s dev overlay and the ` +
+      'embedded redis-server; docs/scaling.md) each record is one listpack: ' +
+      `${Math.round(json.listpack.request_hash_bytes_finished)} B per record, ${Math.round(lp.finishedPerRequest)} B per ` +
+      `finished request (${lpRatio.toFixed(2)}×; ${lpOwnRatio.toFixed(2)}× outside BullMQ), ` +
+      `${Math.round(lp.queuedPerRequest)} B per queued one (${(lp.queuedPerRequest / lp.bodyBytes).toFixed(2)}× the body). ` +
+      `Its cost in time, same runs: settling the ${f.count.toLocaleString('en-US')} answers took ` +
+      `${(f.settleS * 1000).toFixed(0)} ms with the default, ${(lp.settleS * 1000).toFixed(0)} ms with listpacks; ` +
+      `delivering them ${f.deliverS.toFixed(1)} s and ${lp.deliverS.toFixed(1)} s (one run each, on a shared machine).`,
+    "**What is left** (outside BullMQ; the first row measured, the second estimated by taking the compressed field's " +
+      "saving out of the listpack run's records — allocator rounding ignored):",
     [
       '| with | bytes per finished request | × body + answer |',
       '| --- | ---: | ---: |',
@@ -593,13 +608,16 @@ export async function runS10(h: Harness, plan: Plan): Promise<ScenarioResult> {
           `| ${l.lever} | ${Math.round(l.bytes)} | ${l.ratio.toFixed(2)} ${l.ratio <= FINISHED_RATIO_MAX ? '(≤ 1.5)' : ''} |`,
       ),
     ].join('\n'),
-    `**Compression** (estimate on the sampled records, nothing stored compressed): the fields of 512 B or more ` +
+    `**Compression** (estimate on the sampled records; not done): the fields of 512 B or more ` +
       `(${fc.large.map((x) => `\`${x}\``).join(', ')}) hold ${Math.round(fc.rawBytes)} B per finished request; deflateRaw ` +
       `makes them ${Math.round(fc.deflateBytes)} B (${fc.deflateUs.toFixed(0)} µs to compress, ${fc.inflateUs.toFixed(0)} µs ` +
       `to read back per request), brotli quality 4 ${Math.round(fc.brotliBytes)} B (${fc.brotliUs.toFixed(0)} µs / ` +
       `${fc.unbrotliUs.toFixed(0)} µs). With deflateRaw the finished request would take about ` +
-      `${withDeflate.toFixed(2)}× its raw bytes. The benchmark's texts are words of a small vocabulary in random order; ` +
-      'real prompts and answers compress more or less than these — not measured on real traffic.',
+      `${withDeflate.toFixed(2)}× its raw bytes with the default settings. It stays off: the target is met without it, ` +
+      'and it would cost CPU on the poller for every answer and on every reader of `response` (API, waiting ' +
+      'connections, Batch API output files, each webhook attempt), with binary values read as Buffers. The ' +
+      "benchmark's texts are words of a small vocabulary in random order; real prompts and answers compress more or " +
+      'less than these — not measured on real traffic.',
   ];
   return {
     id: 'S10',

@@ -242,11 +242,6 @@ async function commands(rt: Runtime, plan: Plan): Promise<{ list: Command[]; key
     settleArgs.push(JSON.stringify({ kind: 'completed', message: '', group: '', bill }), JSON.stringify(ANSWER));
   }
   const rec = k.req(randomId('s'));
-  const webhookBody = JSON.stringify({
-    type: 'request.completed',
-    timestamp: new Date(now).toISOString(),
-    data: ANSWER,
-  });
   const attempt = JSON.stringify({ at: new Date(now).toISOString(), status_code: 200, error: null, duration_ms: 2 });
   // A third of the claim set's calls and of the settle set's: most random draws still find a request to take.
   const claimCalls = Math.max(5, Math.floor(claimSet / CLAIM_PER_CALL / 3));
@@ -321,7 +316,6 @@ async function commands(rt: Runtime, plan: Plan): Promise<{ list: Command[]; key
       handled: () => status('s', settleSet, 'completed'),
     },
     { stage: 'dispatcher', label: 'HGETALL record (3 KB)', weight: 1, args: ['HGETALL', rec] },
-    { stage: 'dispatcher', label: 'HSET webhook_body', weight: 1, args: ['HSET', rec, 'webhook_body', webhookBody] },
     {
       stage: 'dispatcher',
       label: 'EVALSHA record-attempt-1',

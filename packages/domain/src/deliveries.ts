@@ -55,8 +55,8 @@ export interface DeliveryCompletion {
   mark?: 'delivered' | 'gone' | 'aborted';
   /** The processor's result (kept on the record as `dlv_last`). */
   result?: string;
-  /** The webhook body this attempt built and sent (the record had none yet): stored once with the completion. */
-  body?: string;
+  /** The mark of the webhook body this attempt built first (the record had none yet): fixed once (`webhook_fp`). */
+  bodyMark?: string;
   /** Due again at this time (ms): a retry (`countsAttempt`) or a park (not counted). Absent: the delivery ended. */
   at?: number;
   countsAttempt?: boolean;
@@ -120,7 +120,7 @@ export class Deliveries {
           ...(it.result ? { result: it.result } : {}),
           ...(it.at !== undefined ? { at: it.at, inc: it.countsAttempt === true } : {}),
         }),
-        it.body ?? '',
+        it.bodyMark ?? '',
       );
     }
     const reply = (await this.ctx.redis.bbDlvComplete(k.dlvLease, options, ...args)) as number[];

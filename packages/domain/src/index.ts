@@ -148,4 +148,11 @@ export {
 export { Store } from './store.js';
 export type { StoreOptions } from './store-context.js';
 export { type AnswerText, answerText, structuredOutputSchema } from './structured-output.js';
+export {
+  buildWebhookBody,
+  WEBHOOK_BODY_FORMAT,
+  type WebhookBodyChoice,
+  webhookBodyFor,
+  webhookBodyMark,
+} from './webhook-body.js';
 export { type RotatedSecret, WebhookSecrets } from './webhook-secrets.js';

@@ -43,7 +43,7 @@ export interface ScriptCommands {
   bbSettleMany(numKeys: number, ...keysAndArgs: Arg[]): Promise<string[]>;
   /** Variadic keys: the first argument is the number of keys. */
   bbSchemasMany(numKeys: number, ...keys: string[]): Promise<Array<number | string>>;
-  bbSetWebhookBody(key: string, body: string): Promise<number>;
+  bbSetWebhookMark(key: string, mark: string): Promise<number>;
   bbMarkDelivered(key: string, options: string): Promise<number>;
   bbMarkGone(key: string, options: string): Promise<number>;
   bbMarkDead(key: string, options: string): Promise<number | string>;

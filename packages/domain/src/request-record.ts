@@ -51,8 +51,13 @@ export interface RequestRecord {
   dead_reason?: string | undefined;
   /** Delivery attempts made for this outcome (its delivery log keeps the last few). */
   delivery_attempts?: number;
-  /** The webhook body fixed by the first delivery attempt (set-webhook-body): every later attempt sends these bytes. */
+  /**
+   * The webhook body an earlier version stored on its first delivery attempt: sent as stored. This version stores
+   * none (webhook-body.ts rebuilds it); it fixes `webhook_fp` instead.
+   */
   webhook_body?: string;
+  /** The mark of the webhook body the first attempt sent (`<format>.<sha256 prefix>`, webhook-body.ts), set once. */
+  webhook_fp?: string;
   /** The answer's tokens and cost, written by the settle that billed it (includes/bill.lua, SPEC §15). */
   usage?: RequestUsage | undefined;
   cost?: RequestCost | undefined;
@@ -110,6 +115,7 @@ export function parseRecord(hash: Record<string, string>): RequestRecord | undef
     deadline_at: num(hash.deadline_at),
     deadline_met: hash.deadline_met === undefined ? undefined : hash.deadline_met === '1',
     ...(hash.webhook_body !== undefined ? { webhook_body: hash.webhook_body } : {}),
+    ...(hash.webhook_fp !== undefined ? { webhook_fp: hash.webhook_fp } : {}),
   };
 }
 

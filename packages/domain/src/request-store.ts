@@ -8,6 +8,7 @@ import type { PartitionId } from './keys.js';
 import type { OPEN_STATUSES } from './lifecycle.js';
 import { parseRecord, type RequestObject, type RequestRecord, toRequestObject } from './request-record.js';
 import type { StoreContext } from './store-context.js';
+import { type WebhookBodyChoice, webhookBodyFor } from './webhook-body.js';
 
 export interface NewRequest {
   id: string;
@@ -416,17 +417,19 @@ export class RequestStore {
   // --- delivery ----------------------------------------------------------------------------------------------------
 
   /**
-   * The webhook body of an outcome, fixed the first time it is built so that every attempt sends the same bytes. A
+   * The webhook body of an outcome (webhook-body.ts): rebuilt from its terminal record, and on the first attempt its
+   * mark fixed on the record (`set-webhook-mark`) so that every later attempt checks it rebuilds the same bytes. A
    * record that has expired is not written again (it would have no TTL): the body is built and sent as it is.
    */
-  async webhookBody(p: PartitionId, id: string, build: () => string): Promise<string> {
-    const key = this.ctx.keys.partitionKeys(p).req(id);
-    const candidate = build();
-    // 1: ours is now the stored body (the common case: first attempt), no need to read it back; -1: no record.
-    const set = await this.ctx.redis.bbSetWebhookBody(key, candidate);
-    if (set !== 0) return candidate;
-    const stored = await this.ctx.redis.hget(key, 'webhook_body');
-    return stored ?? candidate;
+  async webhookBody(p: PartitionId, record: RequestRecord): Promise<WebhookBodyChoice> {
+    const choice = webhookBodyFor(record);
+    if (choice.mark === undefined) return choice;
+    const key = this.ctx.keys.partitionKeys(p).req(record.id);
+    // 1: ours is now the mark (the common case: first attempt); -1: no record. 0: another attempt fixed one since
+    // the record was read: checked against that one.
+    if ((await this.ctx.redis.bbSetWebhookMark(key, choice.mark)) !== 0) return choice;
+    const fixed = await this.ctx.redis.hget(key, 'webhook_fp');
+    return fixed === null ? choice : webhookBodyFor({ ...record, webhook_fp: fixed });
   }
 
   webhookId(id: string): string {

@@ -128,6 +128,11 @@ export function createMetricsCatalog(registry: Registry) {
       labelNames: ['outcome'] as const,
       registers,
     }),
+    webhookBodyChanged: new Counter({
+      name: 'batchbridge_webhook_body_changed_total',
+      help: "Webhook attempts whose body, rebuilt from the terminal record, is not the first attempt's (its mark names a format this version cannot build, or does not match): sent anyway under the same webhook-id. Expected 0.",
+      registers,
+    }),
     webhookDeliveryDuration: new Histogram({
       name: 'batchbridge_webhook_delivery_duration_seconds',
       help: 'Duration of one webhook delivery attempt.',

@@ -27,6 +27,7 @@ describe('resolveRedis (the embedded default of SPEC §5)', () => {
       const client = new Redis(r.url);
       expect(await client.config('GET', 'appendonly')).toEqual(['appendonly', 'yes']);
       expect(await client.config('GET', 'maxmemory-policy')).toEqual(['maxmemory-policy', 'noeviction']);
+      expect(await client.config('GET', 'hash-max-listpack-value')).toEqual(['hash-max-listpack-value', '8192']);
       await client.set('k', 'v');
       await client.quit();
       expect(existsSync(dataDir)).toBe(true);

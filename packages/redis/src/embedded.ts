@@ -43,7 +43,12 @@ export async function resolveRedis(options: ResolveRedisOptions = {}): Promise<R
   const bin = options.redisServerBin ?? 'redis-server';
   let child: ChildProcess;
   try {
-    child = await spawnRedisServer(bin, port, dataDir);
+    // Request records (2 KB bodies, 1 KB answers) kept one listpack each, as docker-compose.yml sets it
+    // (docs/scaling.md: about a quarter less memory queued, nearly half finished; bench S10).
+    child = await spawnRedisServer(bin, port, dataDir, [
+      '--hash-max-listpack-value',
+      String(RECOMMENDED_LISTPACK_VALUE),
+    ]);
   } catch (err) {
     throw new RedisSetupError(
       'redis.unavailable',
@@ -90,6 +95,9 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+/** The `hash-max-listpack-value` batchbridge's shipped Redis configurations set (docker-compose, k8s, embedded). */
+export const RECOMMENDED_LISTPACK_VALUE = 8192;
 
 /** Starts `redis-server` with AOF (everysec) and noeviction on 127.0.0.1:port; resolves once it answers PING. */
 export async function spawnRedisServer(

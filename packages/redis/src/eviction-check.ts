@@ -4,6 +4,7 @@
  */
 import type { Logger } from '@batchbridge/logger';
 import type { RedisClient } from './connection.js';
+import { RECOMMENDED_LISTPACK_VALUE } from './embedded.js';
 import { RedisSetupError } from './errors.js';
 
 export async function checkEvictionPolicy(
@@ -38,4 +39,28 @@ export async function checkEvictionPolicy(
     );
   }
   return policy;
+}
+
+/**
+ * A Redis whose `hash-max-listpack-value` is below the one batchbridge's shipped configurations set keeps each request
+ * record (a 2 KB body, a 1 KB answer) as a hashtable, about twice the memory of one listpack (docs/scaling.md, bench
+ * S10): said once at start, at info level; nothing is refused. Answers the value read (undefined: CONFIG disabled).
+ */
+export async function adviseListpackValue(client: RedisClient, logger?: Logger): Promise<number | undefined> {
+  let value: number | undefined;
+  try {
+    const node = 'nodes' in client ? client.nodes('master')[0] : client;
+    const reply = node ? ((await node.config('GET', 'hash-max-listpack-value')) as string[]) : [];
+    value = reply[1] === undefined ? undefined : Number(reply[1]);
+  } catch {
+    return undefined; // CONFIG disabled: checkEvictionPolicy has said so already
+  }
+  if (value !== undefined && value < RECOMMENDED_LISTPACK_VALUE) {
+    logger?.info(
+      { hashMaxListpackValue: value, recommended: RECOMMENDED_LISTPACK_VALUE },
+      `Redis hash-max-listpack-value is ${value}; ${RECOMMENDED_LISTPACK_VALUE} keeps request records about half the ` +
+        'size (docs/scaling.md)',
+    );
+  }
+  return value;
 }

@@ -16,11 +16,12 @@ export {
 export {
   freePort,
   pingRedis,
+  RECOMMENDED_LISTPACK_VALUE,
   type ResolvedRedis,
   type ResolveRedisOptions,
   resolveRedis,
   spawnRedisServer,
 } from './embedded.js';
 export { RedisSetupError, ReplicaUnconfirmedError } from './errors.js';
-export { checkEvictionPolicy } from './eviction-check.js';
+export { adviseListpackValue, checkEvictionPolicy } from './eviction-check.js';
 export { probeRedis, redactRedisUrl } from './probe.js';

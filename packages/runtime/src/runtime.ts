@@ -18,6 +18,7 @@ import {
 } from '@batchbridge/provider';
 import { OutboxRelay, PartitionedQueues, QUEUE_KINDS } from '@batchbridge/queues';
 import {
+  adviseListpackValue,
   checkDurability,
   checkEvictionPolicy,
   closeRedis,
@@ -93,6 +94,7 @@ export async function createRuntime(options: CreateRuntimeOptions): Promise<Runt
   try {
     await Promise.all([waitReady(redis), waitReady(workerRedis)]);
     await checkEvictionPolicy(redis, { allowEviction: config.redis.allowEviction, logger });
+    await adviseListpackValue(redis, logger);
     await checkDurability(redis, durability, logger);
   } catch (err) {
     redis.disconnect();

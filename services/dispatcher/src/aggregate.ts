@@ -39,7 +39,6 @@ export interface AggregatorContext {
   secretsOf: (tenant: Tenant) => Promise<string[]>;
   backoff: (attempt: number, result: DeliveryResult) => number;
   slots: (p: PartitionId, tenant: string, host: string) => ReleaseSlot | null;
-  buildBody: (record: RequestRecord) => string;
   deadLetter: (
     deps: DeliverProcessorDeps,
     p: PartitionId,
@@ -180,11 +179,15 @@ export function createAggregator(ctx: AggregatorContext) {
         let result: DeliveryResult;
         const startedAt = new Date();
         try {
-          const bodies = await Promise.all(
-            owed.map((r) => store.requests.webhookBody(p, r.id, () => ctx.buildBody(r))),
-          );
+          // Each member's body rebuilt from its record, its mark fixed the first time (webhook-body.ts).
+          const bodies = await Promise.all(owed.map((r) => store.requests.webhookBody(p, r)));
+          const changed = bodies.filter((b) => b.how === 'changed').length;
+          if (changed > 0) {
+            m.webhookBodyChanged.inc(changed);
+            log().error({ envelope: envelope.id, changed }, "rebuilt webhook bodies differ from the first attempt's");
+          }
           const events = owed.map(
-            (r, i) => `{"webhook_id":${JSON.stringify(webhookIdFor(r.id))},"event":${bodies[i]}}`,
+            (r, i) => `{"webhook_id":${JSON.stringify(webhookIdFor(r.id))},"event":${bodies[i]?.body}}`,
           );
           const body = `{"type":"request.outcomes","timestamp":"${new Date(envelope.at).toISOString()}","data":[${events.join(',')}]}`;
           const headers = signWebhook({

@@ -15,11 +15,9 @@ import {
   deliveryMember,
   type EndpointHealthOptions,
   isTerminal,
-  outcomeType,
   type PartitionId,
-  type RequestRecord,
   type Store,
-  toRequestObject,
+  webhookBodyFor,
   webhookIdFor,
 } from '@batchbridge/domain';
 import type { Logger } from '@batchbridge/logger';
@@ -105,8 +103,8 @@ export interface DeliveryVerdict {
   mark?: 'delivered' | 'gone' | 'aborted';
   retryAtMs?: number;
   parkUntilMs?: number;
-  /** The body this attempt built and sent, for the completion to fix on the record (none: it was fixed already). */
-  body?: string;
+  /** The mark of the body this attempt built first, for the completion to fix on the record (none: it was fixed). */
+  bodyMark?: string;
   onMarked?: (marked: number) => void;
 }
 
@@ -189,7 +187,6 @@ export function createDeliverProcessor(deps: DeliverProcessorDeps): {
     secretsOf,
     backoff,
     slots: (p, tenant, host) => acquireSlots(deps, fairFor(p), tenant, host),
-    buildBody,
     deadLetter: deadLetterOutcome,
     recordHealth,
   });
@@ -348,18 +345,23 @@ export function createDeliverProcessor(deps: DeliverProcessorDeps): {
 
     let result: Awaited<ReturnType<WebhookSender['send']>>;
     const startedAt = new Date();
-    // The body stored on the record (a retry, a redeliver), else built now and fixed on the record by this attempt's
-    // completion. Built from the terminal record, which no later write changes, so a resend after a crash before the
-    // completion sends the same bytes too.
-    const fixed = record.webhook_body;
-    const body = fixed ?? buildBody(record);
+    // Rebuilt from the terminal record on every attempt (webhook-body.ts): the first one's mark is fixed on the record
+    // by its completion, a later one (a retry, a redeliver, a resend after a crash) checks it sends the same bytes.
+    const { body, how, mark: bodyMark } = webhookBodyFor(record);
+    if (how === 'changed') {
+      m.webhookBodyChanged.inc();
+      log().error(
+        { mark: record.webhook_fp },
+        "webhook body rebuilt from the record differs from the first attempt's; sent under the same webhook-id",
+      );
+    }
     try {
       const headers = signWebhook({ secret: await secretsOf(tenant), id: webhookId, timestamp: startedAt, body });
       result = await deps.sender.send({ url, headers, body });
     } finally {
       release();
     }
-    const newBody = fixed === undefined ? { body } : {};
+    const newBody = bodyMark === undefined ? {} : { bodyMark };
     m.webhookDeliveryDuration.observe(result.durationMs / 1000);
     const status = result.status;
     // The next attempt's delay, chosen now so that the delivery log can say when it is.
@@ -456,16 +458,6 @@ async function deadLetterOutcome(
     deps.metrics.webhookEvents.inc({ type: 'message.attempt.exhausted', outcome: 'queued' });
     await deps.relay.relay(p, [member]).catch(() => undefined); // else the outbox sweep relays it
   }
-}
-
-/** The webhook body of an outcome; its `timestamp` is the outcome's time, so rebuilding it gives the same bytes. */
-function buildBody(record: RequestRecord): string {
-  const at = record.completed_at ?? record.updated_at;
-  return JSON.stringify({
-    type: outcomeType(record.status),
-    timestamp: new Date(at).toISOString(),
-    data: toRequestObject(record),
-  });
 }
 
 /**

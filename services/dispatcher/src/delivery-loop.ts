@@ -152,7 +152,7 @@ export function startDeliveryLoops(o: DeliveryLoopOptions): DeliveryLoops {
       requestId: delivery.requestId,
       fence: delivery.fence,
       result: verdict.result,
-      ...(verdict.body !== undefined ? { body: verdict.body } : {}),
+      ...(verdict.bodyMark !== undefined ? { bodyMark: verdict.bodyMark } : {}),
       ...(verdict.log ? { log: verdict.log as unknown as Record<string, unknown> } : {}),
       ...(verdict.mark ? { mark: verdict.mark } : {}),
       ...(verdict.retryAtMs !== undefined

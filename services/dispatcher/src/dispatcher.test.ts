@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream';
 import type { Tenant } from '@batchbridge/config';
-import { jobIds, toRequestObject, webhookIdFor } from '@batchbridge/domain';
+import { buildWebhookBody, jobIds, toRequestObject, webhookBodyMark, webhookIdFor } from '@batchbridge/domain';
 import { createLogger } from '@batchbridge/logger';
 import type { Service } from '@batchbridge/runtime';
 import {
@@ -124,6 +124,32 @@ describe('dispatcher', () => {
     expect(second?.body).toBe(first?.body);
     expect(first?.verified && second?.verified).toBe(true);
     expect(await metricLine(rt, 'batchbridge_webhook_deliveries_total{outcome="retry"}')).toMatch(/ 1$/);
+    // The body is not stored: the retry rebuilt it from the record and checked it against the first attempt's mark.
+    const key = rt.keys.partitionKeys(0).req(id!);
+    expect(await rt.redis.hexists(key, 'webhook_body')).toBe(0);
+    expect(await rt.redis.hget(key, 'webhook_fp')).toBe(webhookBodyMark(first!.body));
+    expect(await metricLine(rt, 'batchbridge_webhook_body_changed_total')).toMatch(/ 0$/);
+  });
+
+  it('sends a body an earlier version stored as stored; a body its mark does not vouch for is sent and counted', async () => {
+    const { rt } = await setup({ start: false });
+    const hooks = await receiver();
+    const [legacy, marked] = await makeOutcomes(rt, [
+      { callbackUrl: hooks.url('/h') },
+      { callbackUrl: hooks.url('/h') },
+    ]);
+    const k = rt.keys.partitionKeys(0);
+    await rt.redis.hset(k.req(legacy!), 'webhook_body', '{"type":"request.completed","stored":true}');
+    // A mark of a format this version cannot build (a rollback after a newer version's first attempt).
+    await rt.redis.hset(k.req(marked!), 'webhook_fp', '2.AAAAAAAAAAAAAAAA');
+    const dispatcher = await startDispatcher(rt);
+    cleanups.push(() => dispatcher.close());
+    await hooks.waitFor((d) => d.length >= 2);
+    expect(forId(legacy!)(hooks.deliveries())[0]?.body).toBe('{"type":"request.completed","stored":true}');
+    const sent = forId(marked!)(hooks.deliveries())[0];
+    expect(sent?.verified).toBe(true);
+    expect(sent?.body).toBe(buildWebhookBody((await rt.store.requests.get(marked!))!));
+    expect(await metricLine(rt, 'batchbridge_webhook_body_changed_total')).toMatch(/ 1$/);
   });
 
   it('logs who and which attempt, never the body, the secret or the query string of the URL', async () => {
@@ -237,6 +263,9 @@ describe('dispatcher', () => {
     const again = await redeliver(rt, id!);
     expect(await jobOutcome(rt, again)).toBe('delivered');
     expect(hooks.deliveries()).toHaveLength(6);
+    // Rebuilt from the record each time, never stored: the same bytes on all six.
+    expect(new Set(hooks.deliveries().map((d) => d.body)).size).toBe(1);
+    expect(await rt.redis.hexists(rt.keys.partitionKeys(0).req(id!), 'webhook_body')).toBe(0);
   });
 
   it('dead-letters when the receiver is unreachable', async () => {

@@ -10,9 +10,9 @@
     ARGV[1]  options (JSON): tag, now, max (attempts kept in a log), retention (ms)
     then per item two arguments: its options (JSON: m (member), id (request id), fence (lease end of its claim), log
              (optional: the attempt, without its number), mark (optional: delivered | gone | aborted), result
-             (optional), at (optional: due again then), inc (optional: the attempt counts)), and the webhook body
-             this attempt sent when it fixed it ('' when the record had one): stored once (HSETNX) on an existing
-             record, so every later attempt sends the same bytes
+             (optional), at (optional: due again then), inc (optional: the attempt counts)), and the mark of the
+             webhook body this attempt built first ('' when the record had one; webhook-body.ts): stored once
+             (HSETNX `webhook_fp`) on an existing record, so every later attempt rebuilds and checks the same bytes
   Output: per item, the mark's answer (1 first delivery/stop, 0 already, -1 record gone; 0 without a mark), and
           whether the claim was still ours (1) or not (0)
 ]]
@@ -23,8 +23,8 @@ local out = {}
 for i = 2, #ARGV, 2 do
   local it = cjson.decode(ARGV[i])
   local key = key_req(o.tag, it.id)
-  local body = ARGV[i + 1]
-  if body ~= '' and redis.call('EXISTS', key) == 1 then redis.call('HSETNX', key, 'webhook_body', body) end
+  local fp = ARGV[i + 1]
+  if fp ~= '' and redis.call('EXISTS', key) == 1 then redis.call('HSETNX', key, 'webhook_fp', fp) end
   if it.log then record_attempt(o.tag, key, it.id, it.log, o.max, o.retention) end
   local marked = 0
   if it.mark == 'delivered' then marked = mark_delivered(o.tag, key, it.id, o.now)

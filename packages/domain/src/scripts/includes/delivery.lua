@@ -3,8 +3,8 @@
   ones (dlv-claim, dlv-complete, dlv-add). None of them recreates an expired record (issue 16.10).
   dlv_due_add(tag, member, at): a delivery due at `at` (ms), unless it is claimed now (in the lease zset) or already
     due (its time is kept). Returns 1 when added.
-  mark_delivered(tag, key, id, now): a 2xx: `delivered_at` once, out of the dead letters and the undelivered index.
-    Returns 1 for the first delivery, 0 for a redelivery, -1 when the record is gone.
+  mark_delivered(tag, key, id, now): a 2xx: `delivered_at` once, no `dead` flag, out of the dead letters and the
+    undelivered index. Returns 1 for the first delivery, 0 for a redelivery, -1 when the record is gone.
   mark_gone(tag, key, id, now, reason): a stop signal (410, abort): `gone_at` once with `stop_reason`, out of the
     undelivered index. Returns 1 when recorded now, 0 when it was already, -1 when the record is gone.
   record_attempt(tag, key, id, entry, max, retention): one attempt (a table without its number) into the delivery log,
@@ -22,7 +22,7 @@ local function mark_delivered(tag, key, id, now)
     return -1
   end
   local first = redis.call('HSETNX', key, 'delivered_at', now)
-  redis.call('HSET', key, 'dead', '0')
+  redis.call('HDEL', key, 'dead')
   redis.call('ZREM', key_dead(tag), id)
   return first
 end

@@ -1,6 +1,8 @@
 --[[
   finish(tag, key, id, now, retention, partition, pre, fields): terminal bookkeeping of a request: completion time,
-  retention, whether its deadline was met (and out of the deadline and live-deadline indexes),
+  retention, what a finished record no longer needs dropped (its `body`, sent upstream already, its structured-output
+  `schema` and its packing sizes `bytes`, `tokens`, `inputs`: read only while it can still be batched; none is part of
+  the request object or its webhook), whether its deadline was met (and out of the deadline and live-deadline indexes),
   its delivery due now (T:dlv:due, claimed in bulk by the dispatchers: no outbox hop, no BullMQ job), the undelivered
   index; its id joins the notice that publish_finished(tag) sends. Returns false, except for a line of a Batch API
   batch, which has no webhook of its own: its batch is counted instead (see facade) and the answer is the outbox member
@@ -30,6 +32,7 @@ local function finish(tag, key, id, now, retention, partition, pre, fields)
   local set = fields or {}
   set[#set + 1] = 'completed_at'
   set[#set + 1] = now
+  redis.call('HDEL', key, 'body', 'schema', 'bytes', 'tokens', 'inputs')
   redis.call('PEXPIRE', key, retention)
   local fbatch = f[1]
   if f[2] then

@@ -291,7 +291,7 @@ export class BatchRouter {
         if (verdict.kind !== 'retry' && verdict.response !== undefined) {
           settle.response = verdict.response;
           // The body's text as the provider sent it: the same JSON as serialising `response`, without doing so (the
-          // settle script wraps it with the status code: no copy of a 30 KB embeddings body here).
+          // store wraps it with the status code, one buffer per settle call: no copy of each body here).
           if (item.bodyBytes !== undefined) settle.responseBody = item.bodyBytes;
         }
         if (verdict.kind !== 'completed') {

@@ -27,7 +27,8 @@ export interface SettleItem {
   responseJson?: string | Buffer;
   /**
    * `response.body` as JSON (UTF-8 bytes), a large line's body as the provider wrote it (a view of the downloaded
-   * bytes): the settle script stores it inside `{"status_code":…,"body":…}`, so nothing is copied here.
+   * bytes): the store wraps it into `{"status_code":…,"body":…}`, one buffer per settle call, so nothing is copied
+   * here.
    */
   responseBody?: Buffer;
   message?: string;

@@ -8,10 +8,8 @@
              absent: nothing is billed)
     then per item, in KEYS order:
       its options (JSON): kind (completed | rejected | retry | requeue | invalid | escalate), message, group ('' = keep),
-        truncated (true: finish_reason length), bill (see bill), lane (optional: the fast lane that answered), sc
-        (optional: the response's status code, when the next argument is only its body)
-      its response (JSON text, '' for none), or with `sc` the response's body (JSON text): the response stored is then
-        {"status_code":<sc>,"body":<body>} (a large body is sent as the provider wrote it, not copied by the poller)
+        truncated (true: finish_reason length), bill (see bill), lane (optional: the fast lane that answered)
+      its response (JSON text, '' for none)
   Output: per item, its outcome (completed | failed | retried | stale | unknown), its outbox member ('' for none) and
   its billing line ('' for none); the finished ones are announced in one message (see finish)
 ]]
@@ -26,9 +24,7 @@ finish_defer()
 local ok, err = pcall(function()
   for i = 1, #KEYS do
     local item = cjson.decode(ARGV[2 * i])
-    local response = ARGV[2 * i + 1]
-    if item.sc then response = '{"status_code":' .. string.format('%d', item.sc) .. ',"body":' .. response .. '}' end
-    local outcome, member, billed = settle_one(o.tag, KEYS[i], o.batchId, item.kind, o.now, response,
+    local outcome, member, billed = settle_one(o.tag, KEYS[i], o.batchId, item.kind, o.now, ARGV[2 * i + 1],
       item.message, o.maxAttempts, o.retention, o.partition, item.group, item.truncated == true, item.bill, o.ledger,
       item.lane)
     out[#out + 1] = outcome

@@ -3,7 +3,7 @@
  * of issue 26 (Redis memory, intake added latency, Redis ceilings), each beside its baseline, prints a table
  * and writes `benchmarks.md`, `benchmarks.json` and the SVG plots (full: `docs/`; quick: `bench/results/quick/`).
  *
- *   pnpm bench [--only S1,S3] [--out DIR] [--profile]
+ *   pnpm bench [--only S1,S3] [--out DIR] [--profile] [--s7-connections N]
  *   pnpm bench:quick
  */
 import { execFileSync } from 'node:child_process';
@@ -47,6 +47,8 @@ const plan: Plan = {
     ...(arg('--s3-embedding-inputs') ? { embeddingInputs: Number(arg('--s3-embedding-inputs')) } : {}),
     ...(arg('--s3-big-lines') ? { bigLines: Number(arg('--s3-big-lines')) } : {}),
   },
+  // `--s7-connections N`: S7 with N waiting connections (quick mode holds 1 000; the target is stated for 10 000).
+  s7: arg('--s7-connections') ? { connections: Number(arg('--s7-connections')) } : base.s7,
 };
 const only = new Set(
   (arg('--only') ?? 'S1,S2,S3,S4,S5,S6,S7,S8,S10,S11,S12').split(',').map((s) => s.trim().toUpperCase()),

@@ -5,7 +5,7 @@
  */
 import { partitionOfRequestId, webhookIdFor } from './ids.js';
 import type { PartitionId } from './keys.js';
-import type { OPEN_STATUSES } from './lifecycle.js';
+import type { OPEN_STATUSES, RequestStatus } from './lifecycle.js';
 import { parseRecord, type RequestObject, type RequestRecord, toRequestObject } from './request-record.js';
 import type { StoreContext } from './store-context.js';
 import { type WebhookBodyChoice, webhookBodyFor } from './webhook-body.js';
@@ -29,6 +29,19 @@ export interface NewRequest {
   deadlineAt?: number | undefined;
   /** The JSON schema's text that every answer must follow (structured outputs, SPEC §14). */
   schema?: string | undefined;
+}
+
+/**
+ * What the answer to a waiting client needs of a request (`RequestStore.outcomes`): its status and the stored answer
+ * and error as the JSON text they are stored as — parsed only by a caller that needs the values.
+ */
+export interface RequestOutcome {
+  id: string;
+  status: RequestStatus;
+  /** The `response` field: `{"status_code":…,"body":…}` as JSON text; undefined when there is none. */
+  response: string | undefined;
+  /** The `error` field: `{"code":…,"message":…}` as JSON text; undefined when there is none. */
+  error: string | undefined;
 }
 
 export type EnqueueResult =
@@ -284,6 +297,29 @@ export class RequestStore {
         }
         const record = parseRecord(hash);
         return record && toRequestObject(record);
+      }),
+    );
+  }
+
+  /**
+   * The outcomes of `ids` (same order; undefined where a record is gone): three fields each, one HMGET each, sent
+   * together (auto-pipelining). What a burst of answers to waiting connections reads (S7): the answer is the stored
+   * response's body, nothing else of the record.
+   */
+  async outcomes(ids: readonly string[]): Promise<Array<RequestOutcome | undefined>> {
+    return Promise.all(
+      ids.map(async (id) => {
+        const p = this.partitionOf(id);
+        if (p === undefined) return undefined;
+        const [status, response, error] = await this.ctx.redis.hmget(
+          this.ctx.keys.partitionKeys(p).req(id),
+          'status',
+          'response',
+          'error',
+        );
+        // Every record has a status (enqueue-many writes it): none means the record is gone.
+        if (!status) return undefined;
+        return { id, status: status as RequestStatus, response: response || undefined, error: error || undefined };
       }),
     );
   }

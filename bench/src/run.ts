@@ -34,7 +34,7 @@ const arg = (name: string) => {
 };
 const quick = argv.includes('--quick');
 const base = quick ? QUICK : FULL;
-// `--reps N` and `--s3-route-only` (S3's chat reps and its embeddings variant, no S4, no large chat file) make a
+// `--reps N`, `--s3-lines N`, `--s3-embedding-inputs N`, `--s3-big-lines N` and `--s3-route-only` (S3's chat reps and its embeddings variant, no S4, no large chat file) make a
 // shorter run of the routing figures on a busy box.
 const plan: Plan = {
   ...base,
@@ -44,6 +44,8 @@ const plan: Plan = {
     ...base.s3,
     ...(argv.includes('--s3-route-only') ? { routeOnly: true, bigLines: undefined } : {}),
     ...(arg('--s3-lines') ? { lines: Number(arg('--s3-lines')) } : {}),
+    ...(arg('--s3-embedding-inputs') ? { embeddingInputs: Number(arg('--s3-embedding-inputs')) } : {}),
+    ...(arg('--s3-big-lines') ? { bigLines: Number(arg('--s3-big-lines')) } : {}),
   },
   // `--s7-connections N`: S7 with N waiting connections (quick mode holds 1 000; the target is stated for 10 000).
   s7: arg('--s7-connections') ? { connections: Number(arg('--s7-connections')) } : base.s7,

@@ -175,6 +175,8 @@ describe('REDIS_DURABILITY=replica', () => {
     cleanups.push(() => closeRedis(conn));
     await waitReady(conn);
     const quiet = new Store(conn, rt.keys, {
+      retentionMs: 60_000,
+      maxAttempts: 3,
       confirmWrites: writeConfirmer(conn, { mode: 'replica', timeoutMs: 300 }),
     });
     await quiet.requests.enqueue(newRequestFixture(), {});

@@ -51,3 +51,15 @@ export function readRssMb(pid: number): number | undefined {
     return undefined;
   }
 }
+
+/** CPU seconds (user + system) a process has used so far, from `/proc/<pid>/stat` (undefined once it is gone). */
+export function readCpuS(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces, in parentheses): utime and stime are the 12th and 13th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return undefined;
+  }
+}

@@ -3,7 +3,7 @@
  * of issue 26 (Redis memory, intake added latency, Redis ceilings), each beside its baseline, prints a table
  * and writes `benchmarks.md`, `benchmarks.json` and the SVG plots (full: `docs/`; quick: `bench/results/quick/`).
  *
- *   pnpm bench [--only S1,S3] [--out DIR] [--profile]
+ *   pnpm bench [--only S1,S3] [--out DIR] [--profile] [--s7-connections N]
  *   pnpm bench:quick
  */
 import { execFileSync } from 'node:child_process';
@@ -34,7 +34,7 @@ const arg = (name: string) => {
 };
 const quick = argv.includes('--quick');
 const base = quick ? QUICK : FULL;
-// `--reps N` and `--s3-route-only` (S3's chat reps and its embeddings variant, no S4, no large chat file) make a
+// `--reps N`, `--s3-lines N`, `--s3-embedding-inputs N`, `--s3-big-lines N` and `--s3-route-only` (S3's chat reps and its embeddings variant, no S4, no large chat file) make a
 // shorter run of the routing figures on a busy box.
 const plan: Plan = {
   ...base,
@@ -44,7 +44,11 @@ const plan: Plan = {
     ...base.s3,
     ...(argv.includes('--s3-route-only') ? { routeOnly: true, bigLines: undefined } : {}),
     ...(arg('--s3-lines') ? { lines: Number(arg('--s3-lines')) } : {}),
+    ...(arg('--s3-embedding-inputs') ? { embeddingInputs: Number(arg('--s3-embedding-inputs')) } : {}),
+    ...(arg('--s3-big-lines') ? { bigLines: Number(arg('--s3-big-lines')) } : {}),
   },
+  // `--s7-connections N`: S7 with N waiting connections (quick mode holds 1 000; the target is stated for 10 000).
+  s7: arg('--s7-connections') ? { connections: Number(arg('--s7-connections')) } : base.s7,
 };
 const only = new Set(
   (arg('--only') ?? 'S1,S2,S3,S4,S5,S6,S7,S8,S10,S11,S12').split(',').map((s) => s.trim().toUpperCase()),

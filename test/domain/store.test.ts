@@ -145,6 +145,24 @@ describe('RequestStore lifecycle', () => {
     expect((await store.requests.settle(0, 'batch_big', [])).outcomes).toEqual([]);
   });
 
+  it('stores a body sent as the provider wrote it byte for byte, wrapped with its status code', async () => {
+    const { store } = setup();
+    const { id } = await add(store, 0);
+    const fid = newFlushId();
+    await store.flushes.claim(0, 'chat.completions|m', fid, limits, true);
+    await store.flushes.recordSubmission(0, (await store.flushes.get(0, fid))!, 'batch_bytes', 'f');
+    // As the provider wrote it (spacing, number forms, escapes): not what JSON.stringify of the parsed body gives.
+    const body = Buffer.from('{ "object":"list","data":[{"embedding":[1.50E-3, -0.0]}], "t":"\u00e9 é" }');
+    const settled = await store.requests.settle(0, 'batch_bytes', [
+      { id, kind: 'completed', response: { status_code: 200, body: {} }, responseBody: body },
+    ]);
+    expect(settled.outcomes).toEqual(['completed']);
+    expect(await redis.hget(store.keys.partitionKeys(0).req(id), 'response')).toBe(
+      `{"status_code":200,"body":${body.toString('utf8')}}`,
+    );
+    expect((await store.requests.get(id))?.response).toEqual({ status_code: 200, body: JSON.parse(body.toString()) });
+  });
+
   it('fails a request after MAX_ATTEMPTS batches with the last error', async () => {
     const { store } = setup(2);
     const { id } = await add(store, 0);

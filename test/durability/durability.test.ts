@@ -4,12 +4,14 @@
  *   confirms, a retry with the same Idempotency-Key is answered with that request (never a second one).
  * - `fsync`: the start refuses a Redis that does not fsync every write, in one line.
  * - Sentinel: the master SIGKILLed mid-intake; every request answered 202 before, during and after the failover is on
- *   the promoted master.
+ *   the promoted master. And a second master kill right after the old master returns keeps every 202: the returning
+ *   node resyncs before it counts as a replica (testkit's `restartNode`), or its own stale AOF would be promoted.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, spawnRedisServer } from '@batchbridge/redis';
+import { Store } from '@batchbridge/domain';
+import { closeRedis, createRedis, freePort, spawnRedisServer, waitReady, writeConfirmer } from '@batchbridge/redis';
 import {
   createTestRuntime,
   newRequestFixture,
@@ -95,6 +97,109 @@ describe('REDIS_DURABILITY=replica', () => {
     const onReplica = new Redis({ port: replicaPort });
     cleanups.push(async () => onReplica.disconnect());
     expect(await onReplica.keys(requestKeys)).toHaveLength(2);
+  });
+  it('takes no WAIT answered on a new connection for a confirmation of the write made on the old one', async () => {
+    // ioredis resends a command left unanswered when its connection drops; the worker connection also queues it while
+    // offline. After a failover the resent WAIT runs on the new master for a connection that wrote nothing there, and
+    // its count says nothing about the write, which may have died with the old master (a create mark lost that way
+    // lets a later run create a second paid batch). Here the connection is dropped under a WAIT on one master.
+    const master: TestRedis = await startRedis({ aof: false, forceProcess: true });
+    cleanups.push(() => master.stop());
+    const replicaDir = mkdtempSync(join(tmpdir(), 'bb-replica-'));
+    cleanups.push(async () => rmSync(replicaDir, { recursive: true, force: true }));
+    const replicaPort = await freePort();
+    const replica = await spawnRedisServer('redis-server', replicaPort, replicaDir, [
+      '--appendonly',
+      'no',
+      '--replicaof',
+      '127.0.0.1',
+      String(master.port),
+    ]);
+    cleanups.push(async () => replica.kill('SIGKILL'));
+    await replicationUp(replicaPort);
+    const worker = createRedis({ url: master.url }, 'worker', 'bb-durability-worker');
+    worker.on('error', () => undefined);
+    cleanups.push(() => closeRedis(worker));
+    await waitReady(worker);
+    const confirm = writeConfirmer(worker, { mode: 'replica', timeoutMs: 10_000 });
+    await worker.set('durability:first', '1');
+    await confirm();
+
+    replica.kill('SIGSTOP');
+    cleanups.push(async () => replica.kill('SIGCONT'));
+    await worker.set('durability:second', '1');
+    const outcome = confirm().then(
+      () => 'confirmed',
+      (err: Error & { code?: string }) => err.code,
+    );
+    const admin = new Redis({ port: master.port });
+    cleanups.push(async () => admin.disconnect());
+    const blockedWait = async () =>
+      String(await admin.call('CLIENT', 'LIST'))
+        .split('\n')
+        .find((l) => / name=bb-durability-worker .* cmd=wait/.test(l));
+    for (let i = 0; i < 100 && !(await blockedWait()); i++) await new Promise((done) => setTimeout(done, 20));
+    const line = await blockedWait();
+    expect(line).toBeDefined();
+    await admin.call('CLIENT', 'KILL', 'ID', /id=(\d+)/.exec(line ?? '')?.[1] ?? '');
+    // The resent WAIT is answered once the replica runs again.
+    replica.kill('SIGCONT');
+    expect(await outcome).toBe('redis.replica_unconfirmed');
+    await confirm();
+  });
+  it('confirms no replay of a write that no replica holds, though the replaying connection wrote nothing since', async () => {
+    // WAIT counts the writes of its own connection. A retry that finds its Idempotency-Key already held (the first
+    // attempt's 503, or a process that died between its write and its WAIT) writes nothing, so on a quiet connection
+    // its WAIT would confirm at once, and the replay would answer 202 for a request that only the master holds.
+    const master: TestRedis = await startRedis({ aof: false, forceProcess: true });
+    cleanups.push(() => master.stop());
+    const replicaDir = mkdtempSync(join(tmpdir(), 'bb-replica-'));
+    cleanups.push(async () => rmSync(replicaDir, { recursive: true, force: true }));
+    const replicaPort = await freePort();
+    const replica = await spawnRedisServer('redis-server', replicaPort, replicaDir, [
+      '--appendonly',
+      'no',
+      '--replicaof',
+      '127.0.0.1',
+      String(master.port),
+    ]);
+    cleanups.push(async () => replica.kill('SIGKILL'));
+    await replicationUp(replicaPort);
+    const rt = await createTestRuntime({
+      redisUrl: master.url,
+      env: { REDIS_DURABILITY: 'replica', REDIS_DURABILITY_TIMEOUT_MS: '300' },
+    });
+    cleanups.push(() => rt.dispose());
+    // A second replica's store on a connection of its own, which writes nothing but what this test asks.
+    const conn = createRedis({ url: master.url }, 'producer', 'bb-durability-quiet');
+    cleanups.push(() => closeRedis(conn));
+    await waitReady(conn);
+    const quiet = new Store(conn, rt.keys, {
+      retentionMs: 60_000,
+      maxAttempts: 3,
+      confirmWrites: writeConfirmer(conn, { mode: 'replica', timeoutMs: 300 }),
+    });
+    await quiet.requests.enqueue(newRequestFixture(), {});
+
+    replica.kill('SIGSTOP');
+    cleanups.push(async () => replica.kill('SIGCONT'));
+    const outcome = (p: Promise<unknown>) =>
+      p.then(
+        (r) => (r as { kind: string }).kind,
+        (err: Error & { code?: string }) => err.code,
+      );
+    // The first attempt, on one connection: stored on the master, unconfirmed.
+    const first = outcome(rt.workerStore.requests.enqueue(newRequestFixture({ idempotencyKey: 'replay-1' }), {}));
+    expect(await first).toBe('redis.replica_unconfirmed');
+    // The retry, on the other connection, finds the key: still no replica holds the request.
+    const retry = outcome(quiet.requests.enqueue(newRequestFixture({ idempotencyKey: 'replay-1' }), {}));
+    expect(await retry).toBe('redis.replica_unconfirmed');
+
+    replica.kill('SIGCONT');
+    await replicationUp(replicaPort);
+    expect(await outcome(rt.store.requests.enqueue(newRequestFixture({ idempotencyKey: 'replay-1' }), {}))).toBe(
+      'replayed',
+    );
   });
   it("confirms the background services' writes too: the worker connection's store waits for a replica", async () => {
     // The packer and the poller write on the worker connection (flush create markers, submissions, settles). A
@@ -204,5 +309,57 @@ describe('REDIS_MODE=sentinel', () => {
       await new Promise((done) => setTimeout(done, 100));
     }
     expect(((await old.call('ROLE')) as unknown[])[0]).toBe('slave');
+  });
+
+  it('keeps every 202 through a second master kill right after the old master returns', async () => {
+    // The fault run's Sentinel phase lost three 202s once: the second master kill came ~5 s after the first, while
+    // the returning old master still served its own AOF as a master (a Sentinel waits ~8 s before converting it), so
+    // the Sentinels promoted it and not the data that had confirmed those 202s. Here the old master's disk lacks the
+    // confirmed writes, as after a machine loss or an AOF write that a busy disk held back (everysec postpones it up
+    // to 2 s): a failover to it that skips the resync loses them.
+    const sentinel = await startRedisSentinel();
+    cleanups.push(() => sentinel.stop());
+    const ingest = await startTestIngest({
+      env: {
+        REDIS_MODE: 'sentinel',
+        REDIS_SENTINELS: sentinel.sentinelsEnv,
+        REDIS_SENTINEL_MASTER: sentinel.masterName,
+        REDIS_DURABILITY: 'replica',
+        REDIS_DURABILITY_TIMEOUT_MS: '500',
+      },
+    });
+    cleanups.push(() => ingest.dispose());
+    const first = await sentinel.masterPort();
+    const direct = new Redis({ port: first, lazyConnect: true });
+    direct.on('error', () => undefined);
+    await direct.connect();
+    await direct.config('SET', 'appendonly', 'no');
+    direct.disconnect();
+
+    const answered = async (send: () => Promise<{ status: number; json: { id?: string } }>) => {
+      for (let attempt = 0; attempt < 300; attempt++) {
+        const res = await send().catch(() => undefined);
+        if (res && res.status < 500) return res;
+        await new Promise((done) => setTimeout(done, 100));
+      }
+      throw new Error('no answer below 500');
+    };
+    const ids: string[] = [];
+    for (let n = 0; n < 3; n++) {
+      const res = await answered(() => ingest.chat(body(n), { 'idempotency-key': `twice-${n}` }));
+      expect(res.status).toBe(202);
+      ids.push(res.json.id as string);
+    }
+
+    const killed = await sentinel.killMaster();
+    expect(killed).toBe(first);
+    const second = await sentinel.waitForFailover(killed);
+    await sentinel.restartNode(killed);
+    expect(await sentinel.killMaster()).toBe(second);
+    expect(await sentinel.waitForFailover(second)).toBe(first);
+
+    const found: number[] = [];
+    for (const id of ids) found.push((await answered(() => ingest.call('GET', `/v1/requests/${id}`))).status);
+    expect(found).toEqual([200, 200, 200]);
   });
 });

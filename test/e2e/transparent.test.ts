@@ -105,7 +105,13 @@ describe('transparent mode', () => {
     });
     expect(polled.status).toBe(200);
     expect(polled.headers.get('preference-applied')).toBe('wait=60');
-    expect(((await polled.json()) as { status: string }).status).toBe('completed');
+    const final = (await polled.json()) as { status: string };
+    expect(final.status).toBe('completed');
+    // The whole request object, as a GET that does not wait shows it (the waiter itself reads only the outcome).
+    const plain = await fetch(`${pipeline.url}${res.headers.get('location')}`, {
+      headers: { authorization: `Bearer ${WAITER_KEY}` },
+    });
+    expect(await plain.json()).toEqual(final);
   });
 
   it('answers asynchronously (202) when the client says Prefer: wait=0, and needs no callback URL to wait', async () => {

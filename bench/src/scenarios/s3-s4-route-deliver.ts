@@ -29,6 +29,7 @@ import { EMBEDDING_INPUT_CHARS, EMBEDDINGS_GROUP, GROUP, seedRequests } from '..
 import type { Harness, Receiver, Sim } from '../harness.js';
 import { type Plan, progress, type Row, type ScenarioResult } from '../model.js';
 import { sleep, spawnTs, waitUntil } from '../procs.js';
+import { readCpuS } from '../rss.js';
 import { fmt, round, summarize } from '../stats.js';
 
 const BODY_BYTES = 400;
@@ -155,6 +156,17 @@ interface RouteShot {
   outputMb: number;
   baselineLinesPerS: number;
   deliverJobs: number;
+  /** CPU seconds the poller process spent while the batch was routed. */
+  pollerCpuS: number;
+  /** CPU seconds the Redis server spent while the batch was routed (INFO cpu, user + sys). */
+  redisCpuS: number;
+}
+
+/** CPU seconds the Redis server has used so far (user + sys, all its threads). */
+async function redisCpuS(rt: Runtime): Promise<number> {
+  const info = await rt.redis.info('cpu');
+  const field = (name: string) => Number(new RegExp(`^${name}:([0-9.]+)`, 'm').exec(info)?.[1] ?? 0);
+  return field('used_cpu_user') + field('used_cpu_sys');
 }
 
 async function route(h: Harness, plan: Plan, sim: Sim, prep: Prepared, lines: number): Promise<RouteShot> {
@@ -168,6 +180,8 @@ async function route(h: Harness, plan: Plan, sim: Sim, prep: Prepared, lines: nu
   );
   try {
     const idle = poller.child.rss.sample() ?? 0;
+    const cpu0 = await redisCpuS(prep.rt);
+    const pollerCpu0 = readCpuS(poller.child.pid) ?? 0;
     const t0 = Date.now();
     await prep.rt.relay.relay(0, [await prep.entry()]);
     await waitUntil(
@@ -176,6 +190,8 @@ async function route(h: Harness, plan: Plan, sim: Sim, prep: Prepared, lines: nu
       { timeoutMs: 900_000, everyMs: 25, children: [poller.child] },
     );
     const seconds = (Date.now() - t0) / 1000;
+    const pollerCpu = (readCpuS(poller.child.pid) ?? 0) - pollerCpu0;
+    const redisCpu = (await redisCpuS(prep.rt)) - cpu0;
     const pending = await prep.rt.store.deliveries.totals();
     return {
       linesPerS: lines / seconds,
@@ -186,6 +202,8 @@ async function route(h: Harness, plan: Plan, sim: Sim, prep: Prepared, lines: nu
       outputMb: prep.outputMb,
       baselineLinesPerS: base.lines / base.seconds,
       deliverJobs: pending.due + pending.leased,
+      pollerCpuS: pollerCpu,
+      redisCpuS: redisCpu,
     };
   } finally {
     await poller.child.stop();
@@ -273,7 +291,7 @@ export async function runS3S4(h: Harness, plan: Plan): Promise<ScenarioResult[]>
       routes.push(r);
       progress(
         'S3',
-        `${label}: routed ${p.lines} lines in ${r.seconds.toFixed(2)} s = ${Math.round(r.linesPerS)} lines/s, poller RSS peak ${r.rssPeakMb.toFixed(0)} MB`,
+        `${label}: routed ${p.lines} lines in ${r.seconds.toFixed(2)} s = ${Math.round(r.linesPerS)} lines/s, poller RSS peak ${r.rssPeakMb.toFixed(0)} MB, CPU: poller ${r.pollerCpuS.toFixed(2)} s, Redis ${r.redisCpuS.toFixed(2)} s`,
       );
       if (p.routeOnly) continue;
       const d = await deliver(h, plan, prep, receiver, p.lines);
@@ -296,7 +314,7 @@ export async function runS3S4(h: Harness, plan: Plan): Promise<ScenarioResult[]>
       embedded = await route(h, plan, sim, prep, p.embeddingInputs);
       progress(
         'S3',
-        `embeddings: ${embedded.outputMb.toFixed(0)} MB, ${p.embeddingInputs} lines in ${embedded.seconds.toFixed(1)} s = ${Math.round(embedded.linesPerS)} lines/s, poller RSS peak ${embedded.rssPeakMb.toFixed(0)} MB`,
+        `embeddings: ${embedded.outputMb.toFixed(0)} MB, ${p.embeddingInputs} lines in ${embedded.seconds.toFixed(1)} s = ${Math.round(embedded.linesPerS)} lines/s, poller RSS peak ${embedded.rssPeakMb.toFixed(0)} MB, CPU: poller ${embedded.pollerCpuS.toFixed(2)} s, Redis ${embedded.redisCpuS.toFixed(2)} s`,
       );
     }
   } finally {
@@ -375,6 +393,8 @@ export async function runS3S4(h: Harness, plan: Plan): Promise<ScenarioResult[]>
       lines_per_s_min: round(lps.min, 0),
       lines_per_s_max: round(lps.max, 0),
       seconds: round(summarize(routes.map((r) => r.seconds)).median, 2),
+      poller_cpu_s: round(summarize(routes.map((r) => r.pollerCpuS)).median, 2),
+      redis_cpu_s: round(summarize(routes.map((r) => r.redisCpuS)).median, 2),
       rss_peak_mb: round(peak.median),
       rss_idle_mb: round(summarize(routes.map((r) => r.rssIdleMb)).median),
       output_file_mb: round(routes[0]?.outputMb ?? 0),
@@ -402,6 +422,8 @@ export async function runS3S4(h: Harness, plan: Plan): Promise<ScenarioResult[]>
               output_file_mb: round(embedded.outputMb),
               lines_per_s: round(embedded.linesPerS, 0),
               seconds: round(embedded.seconds, 1),
+              poller_cpu_s: round(embedded.pollerCpuS, 2),
+              redis_cpu_s: round(embedded.redisCpuS, 2),
               rss_peak_mb: round(embedded.rssPeakMb),
               rss_idle_mb: round(embedded.rssIdleMb),
               chat_lines_per_s_same_run: round(lps.median, 0),

@@ -9,7 +9,8 @@
  * holding the same number of idle keep-alive connections, one unanswered request each, for the same client, released
  * all at once.
  */
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { newFlushId, type PartitionId } from '@batchbridge/domain';
 import { simulatedCompletion } from '@batchbridge/provider-sim';
@@ -19,6 +20,7 @@ import { BENCH_API_KEY, chatBody } from '../fixtures.js';
 import type { Harness } from '../harness.js';
 import { type Plan, progress, type Row, type ScenarioResult } from '../model.js';
 import { type Child, sleep, spawnTs, waitHttpOk, waitUntil } from '../procs.js';
+import { profileIn, profileMarkdown, summarizeProfile } from '../profile.js';
 import { percentile, round } from '../stats.js';
 
 const WAIT_S = 600;
@@ -191,10 +193,10 @@ function cpuSeconds(pid: number): number | undefined {
   }
 }
 
-async function runIngest(h: Harness, n: number): Promise<Shot> {
+async function runIngest(h: Harness, n: number, profile = false): Promise<Shot> {
   await h.flush();
   const prefix = h.prefix('s7');
-  const svc = await h.startService('ingest-api', prefix, {});
+  const svc = await h.startService('ingest-api', prefix, {}, { profile });
   const url = `${svc.url}/v1/chat/completions`;
   const headers = { 'content-type': 'application/json', authorization: `Bearer ${BENCH_API_KEY}` };
   try {
@@ -335,7 +337,26 @@ const figures = (s: Shot) => ({
 
 export async function runS7(h: Harness, plan: Plan): Promise<ScenarioResult> {
   const n = plan.s7.connections;
-  const bb = await runIngest(h, n);
+  // `--profile`: the ingest runs from its sources with a V8 CPU profile (opening, holding and answering all in it).
+  const profileDir = plan.profile ? join(h.dir, 'profiles-S7') : undefined;
+  const savedProfDir = h.cpuProfDir;
+  if (profileDir) {
+    mkdirSync(profileDir, { recursive: true });
+    h.cpuProfDir = profileDir;
+  }
+  let bb: Shot;
+  try {
+    bb = await runIngest(h, n, profileDir !== undefined);
+  } finally {
+    h.cpuProfDir = savedProfDir;
+  }
+  const profileFile = profileDir ? profileIn(join(profileDir, 'ingest-api')) : undefined;
+  if (profileFile) {
+    // Kept past the harness's temporary directory: the answering phase is the last seconds of it.
+    const kept = join(tmpdir(), `bb-s7-ingest-${Date.now()}.cpuprofile`);
+    copyFileSync(profileFile, kept);
+    progress('S7', `ingest CPU profile: ${kept}`);
+  }
   progress(
     'S7',
     `batchbridge: RSS ${round(bb.rssBeforeMb)} → ${round(bb.rssAtNMb)} MB, ${bb.ok}/${n} answered 200, ` +
@@ -425,6 +446,7 @@ export async function runS7(h: Harness, plan: Plan): Promise<ScenarioResult> {
         'keep-alive connections from the same client, each with one unanswered request, released all at once with a ' +
         `small JSON answer; its latency is answer arrival − release. Baseline RSS ${round(base.rssBeforeMb)} MB before, ` +
         `${round(base.rssAtNMb)} MB at ${n.toLocaleString('en-US')}.`,
+      ...(profileFile ? [profileMarkdown('ingest-api', summarizeProfile(profileFile))] : []),
     ],
     charts: [],
   };

@@ -141,6 +141,7 @@ export {
   type EnqueueResult,
   ledgerDay,
   type NewRequest,
+  type RequestOutcome,
   RequestStore,
   type SettleKind,
   type SettleOutcome,

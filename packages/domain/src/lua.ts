@@ -41,6 +41,8 @@ export interface ScriptCommands {
   bbDropFromFlush(key: string, options: string, ...ids: string[]): Promise<number>;
   /** Variadic keys: the first argument is the number of keys. */
   bbSettleMany(numKeys: number, ...keysAndArgs: Arg[]): Promise<string[]>;
+  /** Variadic keys: the first argument is the number of keys. */
+  bbSchemasMany(numKeys: number, ...keys: string[]): Promise<Array<number | string>>;
   bbSetWebhookMark(key: string, mark: string): Promise<number>;
   bbMarkDelivered(key: string, options: string): Promise<number>;
   bbMarkGone(key: string, options: string): Promise<number>;

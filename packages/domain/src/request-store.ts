@@ -5,7 +5,7 @@
  */
 import { partitionOfRequestId, webhookIdFor } from './ids.js';
 import type { PartitionId } from './keys.js';
-import type { OPEN_STATUSES } from './lifecycle.js';
+import type { OPEN_STATUSES, RequestStatus } from './lifecycle.js';
 import { parseRecord, type RequestObject, type RequestRecord, toRequestObject } from './request-record.js';
 import type { StoreContext } from './store-context.js';
 import { type WebhookBodyChoice, webhookBodyFor } from './webhook-body.js';
@@ -29,6 +29,19 @@ export interface NewRequest {
   deadlineAt?: number | undefined;
   /** The JSON schema's text that every answer must follow (structured outputs, SPEC §14). */
   schema?: string | undefined;
+}
+
+/**
+ * What the answer to a waiting client needs of a request (`RequestStore.outcomes`): its status and the stored answer
+ * and error as the JSON text they are stored as — parsed only by a caller that needs the values.
+ */
+export interface RequestOutcome {
+  id: string;
+  status: RequestStatus;
+  /** The `response` field: `{"status_code":…,"body":…}` as JSON text; undefined when there is none. */
+  response: string | undefined;
+  /** The `error` field: `{"code":…,"message":…}` as JSON text; undefined when there is none. */
+  error: string | undefined;
 }
 
 export type EnqueueResult =
@@ -87,6 +100,34 @@ export type SettleOutcome = 'completed' | 'failed' | 'retried' | 'stale' | 'unkn
 /** Results settled per settle-many call: the poller's whole chunk (POLLER settleChunk, 500) in one script call,
  * which also makes the chunk's deliveries due (issue 26); a call of 500 lines holds Redis for a few milliseconds. */
 const SETTLE_SLICE = 500;
+
+/**
+ * The stored response of each item that brings its body as bytes (`responseBody`, with an integer
+ * `response.status_code`): `{"status_code":<code>,"body":<bytes>}`, all of them views of one buffer.
+ */
+function wrapBodies(items: ReadonlyArray<{ response?: unknown; responseBody?: Buffer }>): Array<Buffer | undefined> {
+  const heads: Array<string | undefined> = items.map((item) => {
+    if (item.responseBody === undefined) return undefined;
+    const code = (item.response as { status_code?: unknown } | undefined)?.status_code;
+    return typeof code === 'number' && Number.isInteger(code) ? `{"status_code":${code},"body":` : undefined;
+  });
+  let total = 0;
+  items.forEach((item, i) => {
+    if (heads[i] !== undefined) total += heads[i].length + (item.responseBody as Buffer).length + 1;
+  });
+  if (total === 0) return heads.map(() => undefined);
+  const arena = Buffer.allocUnsafe(total);
+  let at = 0;
+  return items.map((item, i) => {
+    const head = heads[i];
+    if (head === undefined) return undefined;
+    const from = at;
+    at += arena.write(head, at, 'latin1');
+    at += (item.responseBody as Buffer).copy(arena, at);
+    arena[at++] = 0x7d; // }
+    return arena.subarray(from, at);
+  });
+}
 
 /** Requests created per enqueue-many call at most, and the body bytes after which a call is sent at once. */
 const ENQUEUE_SLICE = 128;
@@ -260,6 +301,29 @@ export class RequestStore {
     );
   }
 
+  /**
+   * The outcomes of `ids` (same order; undefined where a record is gone): three fields each, one HMGET each, sent
+   * together (auto-pipelining). What a burst of answers to waiting connections reads (S7): the answer is the stored
+   * response's body, nothing else of the record.
+   */
+  async outcomes(ids: readonly string[]): Promise<Array<RequestOutcome | undefined>> {
+    return Promise.all(
+      ids.map(async (id) => {
+        const p = this.partitionOf(id);
+        if (p === undefined) return undefined;
+        const [status, response, error] = await this.ctx.redis.hmget(
+          this.ctx.keys.partitionKeys(p).req(id),
+          'status',
+          'response',
+          'error',
+        );
+        // Every record has a status (enqueue-many writes it): none means the record is gone.
+        if (!status) return undefined;
+        return { id, status: status as RequestStatus, response: response || undefined, error: error || undefined };
+      }),
+    );
+  }
+
   /** Cancels a queued request of this tenant; `conflict` once it is batched or later. */
   async cancel(
     id: string,
@@ -334,6 +398,12 @@ export class RequestStore {
       response?: unknown;
       /** `response` as JSON (text or UTF-8 bytes), when the caller has it: stored as it is. */
       responseJson?: string | Buffer;
+      /**
+       * `response.body` as JSON (UTF-8 bytes), when the caller has it (a large line's body as the provider wrote it):
+       * stored as `{"status_code":<response.status_code>,"body":<these bytes>}`, wrapped here into one buffer per call
+       * (not one allocation per line by the caller, and not in the script: Redis's one thread is the scarcer).
+       */
+      responseBody?: Buffer;
       message?: string;
       group?: string;
       truncated?: boolean;
@@ -358,7 +428,8 @@ export class RequestStore {
       const slice = items.slice(start, start + SETTLE_SLICE);
       const keys = slice.map((item) => k.req(item.id));
       const args: Array<string | Buffer> = [call];
-      for (const item of slice) {
+      const wrapped = wrapBodies(slice);
+      slice.forEach((item, i) => {
         // The item's options, then its response (see settle-many.lua).
         args.push(
           JSON.stringify({
@@ -367,11 +438,12 @@ export class RequestStore {
             group: item.group ?? '',
             ...(item.truncated ? { truncated: true } : {}),
             ...(item.lane ? { lane: item.lane } : {}),
-            bill: item.bill,
+            // `usage` as JSON text: stored as it is (bill.lua), not decoded and encoded again per line.
+            bill: item.bill && { ...item.bill, usage: JSON.stringify(item.bill.usage) },
           }),
-          item.responseJson ?? (item.response === undefined ? '' : JSON.stringify(item.response)),
+          wrapped[i] ?? item.responseJson ?? (item.response === undefined ? '' : JSON.stringify(item.response)),
         );
-      }
+      });
       slices.push(this.ctx.redis.bbSettleMany(keys.length, ...keys, ...args));
     }
     const outbox: string[] = [];
@@ -519,13 +591,14 @@ export class RequestStore {
   async schemas(p: PartitionId, ids: readonly string[]): Promise<Array<string | undefined>> {
     if (ids.length === 0) return [];
     const k = this.ctx.keys.partitionKeys(p);
-    const pipeline = this.ctx.redis.pipeline();
-    for (const id of ids) pipeline.hget(k.req(id), 'schema');
-    const replies = (await pipeline.exec()) ?? [];
-    return replies.map(([err, value]) => {
-      if (err) throw err;
-      return typeof value === 'string' && value !== '' ? value : undefined;
-    });
+    const out = new Array<string | undefined>(ids.length).fill(undefined);
+    // One script call per slice (schemas-many.lua), not one HGET per request: most requests have none.
+    for (let start = 0; start < ids.length; start += SETTLE_SLICE) {
+      const keys = ids.slice(start, start + SETTLE_SLICE).map((id) => k.req(id));
+      const reply = await this.ctx.redis.bbSchemasMany(keys.length, ...keys);
+      for (let i = 0; i < reply.length; i += 2) out[start + Number(reply[i]) - 1] = String(reply[i + 1]);
+    }
+    return out;
   }
 
   /** Takes a request out of the undelivered index (its record expired, or its outcome is recorded after all). */

@@ -34,8 +34,20 @@ export function writeConfirmer(client: RedisClient, settings: DurabilitySettings
     );
   }
   const redis = client as Redis;
+  // WAIT counts the writes of its own connection. ioredis resends a command left unanswered when its connection drops
+  // (the worker role also queues it while offline), and after a failover that resent WAIT runs on the new master for a
+  // connection that wrote nothing there: its count says nothing about the write, which may have died with the old
+  // master. So a WAIT answered on another connection than the one current when the caller's write was answered (the
+  // caller calls this right after, before any other I/O) is no confirmation. The worker resends after a failover;
+  // intake's producer has a 1 s commandTimeout, which a failover outlasts.
+  let connection = 0;
+  redis.on('ready', () => {
+    connection += 1;
+  });
   return async () => {
+    const wrote = connection;
     const replicas = await redis.wait(1, settings.timeoutMs);
+    if (connection !== wrote) throw new ReplicaUnconfirmedError(0, settings.timeoutMs);
     if (replicas < 1) throw new ReplicaUnconfirmedError(replicas, settings.timeoutMs);
   };
 }

@@ -3,7 +3,12 @@
  * ports (`redis-server --sentinel` with a config file of its own, as Sentinel rewrites it). Ready once the replica's
  * link is up and every Sentinel knows the replica and the two other Sentinels. `killMaster` SIGKILLs the current
  * master; `waitForFailover` waits until the Sentinels name another; `restartNode` brings a killed node back on its port
- * and data directory (AOF), where the Sentinels turn it into a replica of the new master.
+ * and data directory (AOF) as a replica of the master the Sentinels name, and resolves once it has resynced.
+ *
+ * Why it does not simply start the node and let the Sentinels convert it: a Sentinel waits about 8 s (four hello
+ * periods) before it turns a returning old master into a replica, and until then that node serves its own AOF as a
+ * master. A second master kill in that window made the Sentinels promote it — its AOF, not the data of the master
+ * that had confirmed every 202 since — and the fault run lost 202s (docs/reliability.md, "Sentinel profile").
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -36,8 +41,12 @@ export interface TestRedisSentinel {
   killMaster(): Promise<number>;
   /** Waits until the Sentinels name a master other than `oldPort` and it answers as master. */
   waitForFailover(oldPort: number, timeoutMs?: number): Promise<number>;
-  /** Starts a killed data node again on its port and data directory. */
-  restartNode(port: number): Promise<void>;
+  /**
+   * Starts a killed data node again on its port and data directory, as a replica of the current master (as an
+   * operator or a chart's start script does), and resolves once its link is up: from then on it holds what the
+   * master holds, and a failover to it keeps every confirmed write.
+   */
+  restartNode(port: number, timeoutMs?: number): Promise<void>;
   /** SIGKILL the replica (the master then has none to confirm writes); resolves with its port. */
   killReplica(): Promise<number>;
   stop(): Promise<void>;
@@ -193,11 +202,20 @@ export async function startRedisSentinel(options: StartRedisSentinelOptions = {}
           const role = await ask(port, async (r) => (await r.call('ROLE')) as unknown[]);
           return role[0] === 'master' ? port : undefined;
         }),
-      restartNode: async (port) => {
+      restartNode: async (port, timeoutMs = 30_000) => {
         const node = nodeAt(port);
         await kill(node.child);
-        // Without --replicaof: the Sentinels reconfigure a returning old master as a replica of the new one.
-        node.child = await spawnRedisServer('redis-server', node.port, node.dir, options.args ?? []);
+        const master = await masterPort();
+        if (master === port) throw new Error(`the Sentinels still name ${port} as master: wait for the failover first`);
+        node.child = await spawnRedisServer('redis-server', node.port, node.dir, [
+          ...(options.args ?? []),
+          '--replicaof',
+          '127.0.0.1',
+          String(master),
+        ]);
+        await until(`restarted node ${port} resynced from ${master}`, timeoutMs, () =>
+          ask(port, async (r) => ((await r.info('replication')).includes('master_link_status:up') ? true : undefined)),
+        );
       },
       stop,
     };

@@ -5,7 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createAdminRouter } from '@batchbridge/admin-ui';
 import { loadPriceTable } from '@batchbridge/config';
-import { ENDPOINTS, isTerminal, OPEN_STATUSES, type RequestObject } from '@batchbridge/domain';
+import { ENDPOINTS, isTerminal, OPEN_STATUSES, type RequestOutcome } from '@batchbridge/domain';
 import { metricsHandler } from '@batchbridge/metrics';
 import type { Runtime } from '@batchbridge/runtime';
 import type { ResolveHost } from '@batchbridge/webhooks';
@@ -83,11 +83,11 @@ export function createIngestApp(runtime: Runtime, options: IngestAppOptions = {}
   // Requests that wait for their outcome (transparent mode): one subscriber connection per process, whatever the
   // number of waiting connections. A worker-role connection: it must queue its SUBSCRIBE until connected and resubscribe
   // after a reconnect, where the request-path connection fails fast.
-  // Reads only what the answer shows (not the body): one HMGET per finished request.
-  const waiter = new OutcomeWaiter<RequestObject>({
+  // Reads only what the answer shows (status, response, error): one HMGET per finished request.
+  const waiter = new OutcomeWaiter<RequestOutcome>({
     subscriber: duplicateConnection(runtime.workerRedis),
     channels: runtime.keys.allPartitions().map((p) => runtime.keys.partitionKeys(p).outcomes),
-    read: (ids) => store.requests.objects(ids),
+    read: (ids) => store.requests.outcomes(ids),
     isFinal: (r) => isTerminal(r.status),
     onError: (err) => logger.warn({ err: (err as Error).message }, 'outcome waiter: re-read failed; retried'),
   });

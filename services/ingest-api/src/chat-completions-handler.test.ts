@@ -2,7 +2,7 @@
 // paid once per waiting connection. Its body was stored before the wait and must not be among it.
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { RequestObject } from '@batchbridge/domain';
+import type { RequestObject, RequestOutcome } from '@batchbridge/domain';
 import express, { type Request } from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ChatReply, chatCompletionsHandler } from './chat-completions-route.js';
@@ -30,12 +30,12 @@ beforeAll(async () => {
     next();
   });
   const waiter = {
-    hold: (_id: string, _ms: number, done: (result: WaitResult<RequestObject>) => void) => {
+    hold: (_id: string, _ms: number, done: (result: WaitResult<RequestOutcome>) => void) => {
       seenDuringWait.push({ body: lastRequest?.body, rawBody: lastRequest?.rawBody });
       setImmediate(() => done({ kind: 'timeout' }));
       return { cancel: () => undefined };
     },
-  } as unknown as OutcomeWaiter<RequestObject>;
+  } as unknown as OutcomeWaiter<RequestOutcome>;
   const hold: HoldDeps = { waiter, get: async () => undefined };
   const accept = async (): Promise<ChatReply> => ({
     status: 202,

@@ -4,7 +4,15 @@
  * get the same status, headers that matter and JSON answer.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CALLBACK, chatBody, GLOBEX_KEY, pendingIds, startTestIngest, type TestIngest } from '../test/helpers.js';
+import {
+  ACME_KEY,
+  CALLBACK,
+  chatBody,
+  GLOBEX_KEY,
+  pendingIds,
+  startTestIngest,
+  type TestIngest,
+} from '../test/helpers.js';
 
 const BODIES: Record<string, string> = {
   valid: JSON.stringify(chatBody({ temperature: 0.5 })),
@@ -95,6 +103,29 @@ describe('chat-completions fast path', () => {
     const res = await json(`${raw}\n`);
     expect(res.status).toBe(202);
     expect((await t.rt.store.requests.get(res.json.id))?.body).toBe(raw);
+  });
+
+  it('stores a body with a BOM and non-ASCII text as its text, and one that is not UTF-8 as the text it decodes to', async () => {
+    const text = JSON.stringify(chatBody({ user: 'ça va? 日本語 🙂' }));
+    const post = async (bytes: Buffer) => {
+      const res = await fetch(`${t.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${ACME_KEY}`,
+          'content-type': 'application/json',
+          'x-callback-url': CALLBACK,
+        },
+        body: new Uint8Array(bytes),
+      });
+      expect(res.status).toBe(202);
+      const record = await t.rt.store.requests.get(((await res.json()) as { id: string }).id);
+      return record?.body;
+    };
+    expect(await post(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(text)]))).toBe(text);
+    // A lone 0xFF inside a string: JSON.parse read U+FFFD there, and that is what is stored (not the raw byte).
+    const invalid = Buffer.from(text.replace('ça', 'Xa'));
+    invalid[invalid.indexOf('Xa')] = 0xff;
+    expect(await post(invalid)).toBe(text.replace('ça', '\uFFFDa'));
   });
 
   it('stores a multi-line body as one line', async () => {

@@ -66,8 +66,13 @@ export function requestsHandlers(runtime: Runtime, hold?: HoldDeps) {
         const answer = (now: RequestObject) => {
           if (!res.destroyed) res.set('Preference-Applied', `wait=${waitS}`).json(now);
         };
-        if (outcome.kind === 'finished') answer(outcome.record);
-        else {
+        if (outcome.kind === 'finished') {
+          // The waiter read only the outcome's fields: the object shows the whole request (not its body).
+          store.requests.objects([id]).then(
+            ([now]) => answer(now ?? toRequestObject(record)),
+            () => answer(toRequestObject(record)),
+          );
+        } else {
           store.requests.get(id).then(
             (now) => answer(toRequestObject(now ?? record)),
             () => answer(toRequestObject(record)),

@@ -64,7 +64,6 @@ type LeftoverMode = 'retry' | 'requeue' | 'split' | 'escalate';
 /** Non-answered lines held until both files are read, per request id (bounded by the batch's line count). */
 type HeldLines = Map<string, SettleItem>;
 
-const CLOSING_BRACE = Buffer.from('}');
 const SAMPLE_LOGS = 5;
 
 export interface RouteSummary {
@@ -291,14 +290,9 @@ export class BatchRouter {
         const settle: SettleItem = { id: line.custom_id, kind: verdict.kind };
         if (verdict.kind !== 'retry' && verdict.response !== undefined) {
           settle.response = verdict.response;
-          // The body's text as the provider sent it: the same JSON as serialising `response`, without doing so.
-          if (item.bodyBytes !== undefined) {
-            settle.responseJson = Buffer.concat([
-              Buffer.from(`{"status_code":${verdict.response.status_code},"body":`),
-              item.bodyBytes,
-              CLOSING_BRACE,
-            ]);
-          }
+          // The body's text as the provider sent it: the same JSON as serialising `response`, without doing so (the
+          // store wraps it with the status code, one buffer per settle call: no copy of each body here).
+          if (item.bodyBytes !== undefined) settle.responseBody = item.bodyBytes;
         }
         if (verdict.kind !== 'completed') {
           // Held until both files are read: an answered line for the same request wins (see the module comment).

@@ -23,8 +23,14 @@ export interface SettleItem {
   id: string;
   kind: SettleKind;
   response?: unknown;
-  /** `response` as JSON (UTF-8 bytes), when routing already has it (a large line's body as the provider wrote it). */
+  /** `response` as JSON (UTF-8 bytes), when routing already has it. */
   responseJson?: string | Buffer;
+  /**
+   * `response.body` as JSON (UTF-8 bytes), a large line's body as the provider wrote it (a view of the downloaded
+   * bytes): the store wraps it into `{"status_code":…,"body":…}`, one buffer per settle call, so nothing is copied
+   * here.
+   */
+  responseBody?: Buffer;
   message?: string;
   /** Moves a requeued request to this packing group (a failed batch split in halves). */
   group?: string;
@@ -79,7 +85,7 @@ export class ChunkedSettler {
 
   async add(item: SettleItem): Promise<void> {
     this.items.push(item);
-    this.bytes += item.responseJson?.length ?? 0;
+    this.bytes += item.responseBody?.length ?? item.responseJson?.length ?? 0;
     if (this.items.length >= this.o.chunk || this.bytes >= CHUNK_TEXT_CHARS) await this.flush();
   }
 

@@ -53,13 +53,21 @@ function endOfString(s: Buffer, i: number): number {
 
 const STRUCTURE = [0x22, 0x7b, 0x7d, 0x5b, 0x5d] as const;
 
+/** Containers whose end the one scan of a line records, by how deep they open (the root is 1). */
+const RECORD_DEPTH = 4;
+
+/** Where containers end, by where they start: filled by the first scan, so that no container is scanned twice. */
+type Ends = Map<number, number>;
+
 /**
  * Index just past the object or array that starts at `i`. The next position of each of the five structural characters
  * is kept and searched again (native `indexOf`) only once passed, so a long run of numbers costs five native scans.
+ * `ends` receives the end of every container opening at most `RECORD_DEPTH` deep.
  */
-function endOfContainer(s: Buffer, i: number): number {
+function endOfContainer(s: Buffer, i: number, ends?: Ends): number {
   const next = STRUCTURE.map((ch) => s.indexOf(ch, i));
   const stack: number[] = [];
+  const opens: number[] = [];
   let from = i;
   for (;;) {
     let which = -1;
@@ -80,18 +88,25 @@ function endOfContainer(s: Buffer, i: number): number {
       from = endOfString(s, k);
       continue;
     }
-    if (which === 1 || which === 3) stack.push(which);
-    else if (stack.pop() !== which - 1) throw new LazyJsonError('unbalanced brackets');
-    else if (stack.length === 0) return k + 1;
+    if (which === 1 || which === 3) {
+      stack.push(which);
+      opens.push(k);
+    } else if (stack.pop() !== which - 1) {
+      throw new LazyJsonError('unbalanced brackets');
+    } else {
+      const open = opens.pop() as number;
+      if (ends && stack.length < RECORD_DEPTH) ends.set(open, k + 1);
+      if (stack.length === 0) return k + 1;
+    }
     from = k + 1;
   }
 }
 
-/** Index just past the value that starts at `i`. */
-function endOfValue(s: Buffer, i: number): number {
+/** Index just past the value that starts at `i` (a container's from `ends` when the first scan recorded it). */
+function endOfValue(s: Buffer, i: number, ends?: Ends): number {
   const c = s[i];
   if (c === 0x22) return endOfString(s, i);
-  if (c === 0x7b || c === 0x5b) return endOfContainer(s, i);
+  if (c === 0x7b || c === 0x5b) return ends?.get(i) ?? endOfContainer(s, i, ends);
   // A number or a literal: up to the next delimiter; JSON.parse checks it (it is always small).
   let j = i;
   for (;;) {
@@ -115,7 +130,10 @@ function endOfValue(s: Buffer, i: number): number {
 }
 
 /** Spans of objects in the bytes, by the object they were built for (the root line, its `response`, its body, …). */
-export type SpanMap = WeakMap<object, Span>;
+export interface SpanMap {
+  get(object: object): Span | undefined;
+  set(object: object, span: Span): unknown;
+}
 
 /**
  * Parses `bytes` (one JSON value, UTF-8) like `JSON.parse` of their text, with large members parsed on first read (see
@@ -124,12 +142,15 @@ export type SpanMap = WeakMap<object, Span>;
 export function parseLazy(bytes: Buffer, spans?: SpanMap): unknown {
   const start = skipWs(bytes, 0);
   if (start >= bytes.length) throw new LazyJsonError('no value');
-  const end = endOfValue(bytes, start);
+  // One scan of the whole value, which checks it and records where its outer containers end: the walk below reads
+  // those ends instead of scanning each member again (an embeddings vector was scanned once per level around it).
+  const ends: Ends = new Map();
+  const end = endOfValue(bytes, start, ends);
   if (skipWs(bytes, end) !== bytes.length) throw new LazyJsonError('trailing characters');
-  return valueAt(bytes, start, end, spans);
+  return valueAt(bytes, start, end, spans, ends);
 }
 
-function valueAt(s: Buffer, start: number, end: number, spans: SpanMap | undefined): unknown {
+function valueAt(s: Buffer, start: number, end: number, spans: SpanMap | undefined, ends: Ends): unknown {
   if (end - start <= LAZY_MEMBER_CHARS || s[start] !== 0x7b) return JSON.parse(text(s, start, end));
   const out: Record<string, unknown> = {};
   spans?.set(out, { start, end });
@@ -142,7 +163,7 @@ function valueAt(s: Buffer, start: number, end: number, spans: SpanMap | undefin
     i = skipWs(s, keyEnd);
     if (s[i] !== 0x3a) throw new LazyJsonError(`expected ':' at ${i}`);
     const vStart = skipWs(s, i + 1);
-    const vEnd = endOfValue(s, vStart);
+    const vEnd = endOfValue(s, vStart, ends);
     if (key === '__proto__') {
       // As JSON.parse does: an own property, never the prototype.
       Object.defineProperty(out, key, {
@@ -152,7 +173,7 @@ function valueAt(s: Buffer, start: number, end: number, spans: SpanMap | undefin
         enumerable: true,
       });
     } else if (vEnd - vStart <= LAZY_MEMBER_CHARS || s[vStart] === 0x7b) {
-      out[key] = valueAt(s, vStart, vEnd, spans);
+      out[key] = valueAt(s, vStart, vEnd, spans, ends);
     } else {
       defineLazy(out, key, s, vStart, vEnd);
     }

@@ -160,7 +160,12 @@ export function check(input: CheckInput): CheckResult {
       if (input.redisKills.some((k) => acked <= k && acked > k - 1_000)) lostInAofWindow += 1;
       else {
         lost += 1;
-        note('lost', `${entry.id} (${entry.key}) accepted at ${new Date(acked).toISOString()}: GET ${final?.status}`);
+        // How it was accepted tells a lost 202 from a lost 200 replay (whose WAIT covered another connection's write).
+        const how = entry.recoveredByReplay ? '200 replay' : entry.waits ? `wait ${entry.waits.status}` : '202';
+        note(
+          'lost',
+          `${entry.id} (${entry.key}) accepted at ${new Date(acked).toISOString()} by ${how} after ${entry.tries} tries: GET ${final?.status}`,
+        );
       }
       continue;
     }

@@ -552,12 +552,15 @@ export async function runFaults(profile: FaultProfile, log: (line: string) => vo
         }
         await at(killStart + (Math.min(i, planned) * killSpan) / planned + rng.int(0, 500));
         if (event.kind === 'redis') {
-          redisKills.push(Date.now());
+          const killedAt = Date.now();
+          redisKills.push(killedAt);
           await redis.kill();
           kills += 1;
           countFault(redis.killLabel);
           await sleep(rng.int(500, 2_000));
           await redis.restart();
+          // When a lost request was accepted, relative to these, tells which failover lost it.
+          log(`[faults] redis killed at ${new Date(killedAt).toISOString()}, back ${Date.now() - killedAt} ms later`);
           continue;
         }
         const kind = event.kind === 'crash' ? 'packer' : event.target;
@@ -818,7 +821,9 @@ async function startFaultRedis(kind: FaultProfile['redis']): Promise<FaultRedis>
     kill: async () => {
       killed = await sentinel.killMaster();
     },
-    // The replica is promoted; the old master comes back on its AOF and the Sentinels make it a replica.
+    // The replica is promoted; the old master comes back as its replica and resyncs before the chaos goes on. Not
+    // as a master left for the Sentinels to convert (~8 s): the next master kill came within that window once, the
+    // Sentinels promoted the returning node's own AOF, and 202s confirmed by the killed master's replica were lost.
     restart: async () => {
       if (killed === undefined) return;
       await sentinel.waitForFailover(killed, 60_000);

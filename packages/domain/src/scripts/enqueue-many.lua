@@ -40,6 +40,11 @@ for k = 1, #KEYS do
     local sp = string.find(prior, ' ', 1, true)
     local same = string.sub(prior, sp + 1) == r.bodyHash and '1' or '0'
     answer = 'replayed ' .. same .. ' ' .. string.sub(prior, 1, sp - 1)
+    -- The replay is answered after a WAIT on this connection (REDIS_DURABILITY=replica), which covers this connection's
+    -- writes only; the request may have been written by another one that died before its own WAIT. Writing the key
+    -- again (same value and TTL) puts a write of this call after it in the replication stream, so the WAIT covers it
+    -- whatever the Redis version counts as a client's last write.
+    redis.call('SET', key_idem(tag, tenant, r.idemKey), prior, 'KEEPTTL')
   elseif r.tenantLimit > 0 and tenantOpen[tenant] + (tenantAdd[tenant] or 0) + r.tenantElsewhere >= r.tenantLimit then
     answer = 'quota_tenant'
   elseif r.globalLimit > 0 and globalOpen + created + r.globalElsewhere >= r.globalLimit then

@@ -16,14 +16,24 @@
 --- @include "settle-one"
 local o = cjson.decode(ARGV[1])
 local out = {}
-for i = 1, #KEYS do
-  local item = cjson.decode(ARGV[2 * i])
-  local outcome, member, billed = settle_one(o.tag, KEYS[i], o.batchId, item.kind, o.now, ARGV[2 * i + 1],
-    item.message, o.maxAttempts, o.retention, o.partition, item.group, item.truncated == true, item.bill, o.ledger,
-    item.lane)
-  out[#out + 1] = outcome
-  out[#out + 1] = member or ''
-  out[#out + 1] = billed or ''
-end
+-- The chunk's counters, ledger increments and index entries are summed and written once at the end (move, bill,
+-- finish); written also when an item raises, so that they match the records the items before it changed.
+move_defer()
+bill_defer()
+finish_defer()
+local ok, err = pcall(function()
+  for i = 1, #KEYS do
+    local item = cjson.decode(ARGV[2 * i])
+    local outcome, member, billed = settle_one(o.tag, KEYS[i], o.batchId, item.kind, o.now, ARGV[2 * i + 1],
+      item.message, o.maxAttempts, o.retention, o.partition, item.group, item.truncated == true, item.bill, o.ledger,
+      item.lane)
+    out[#out + 1] = outcome
+    out[#out + 1] = member or ''
+    out[#out + 1] = billed or ''
+  end
+end)
+bill_flush()
+move_flush(o.tag)
 publish_finished(o.tag)
+if not ok then error(err) end
 return out

@@ -19,14 +19,21 @@ if (fs[1] ~= 'submitting' and fs[1] ~= 'submitted') or fs[2] ~= batchId then
 end
 local ids = redis.call('LRANGE', key_flush_ids(tag, fid), o.start, o.stop)
 local n = 0
-for _, id in ipairs(ids) do
-  local key = key_req(tag, id)
-  local f = redis.call('HMGET', key, 'status', 'flush_id', 'tenant')
-  if f[1] == 'batched' and f[2] == fid then
-    move(tag, key, 'batched', 'submitted', f[3], now)
-    redis.call('HSET', key, 'batch_id', batchId)
-    redis.call('HINCRBY', key, 'attempts', 1)
-    n = n + 1
+-- Per request one read and one write; the state counters are summed and written once (see move), also when a
+-- request raises, so that they match the records changed before it.
+move_defer()
+local ok, err = pcall(function()
+  for _, id in ipairs(ids) do
+    local key = key_req(tag, id)
+    local f = redis.call('HMGET', key, 'status', 'flush_id', 'tenant', 'attempts')
+    if f[1] == 'batched' and f[2] == fid then
+      move_counts(tag, 'batched', 'submitted', f[3])
+      redis.call('HSET', key, 'status', 'submitted', 'updated_at', now, 'batch_id', batchId, 'attempts',
+        (tonumber(f[4]) or 0) + 1)
+      n = n + 1
+    end
   end
-end
+end)
+move_flush(tag)
+if not ok then error(err) end
 return n

@@ -10,12 +10,18 @@
  * from one interval.
  */
 import type { ServerResponse } from 'node:http';
-import { isTerminal, type RequestObject, type RequestRecord, toRequestObject } from '@batchbridge/domain';
+import {
+  isTerminal,
+  type RequestObject,
+  type RequestOutcome,
+  type RequestRecord,
+  toRequestObject,
+} from '@batchbridge/domain';
 import type { StreamAsk } from '../endpoint-request.js';
 import { completionAsSse, errorAsSse, SSE_KEEPALIVE } from './chat-sse.js';
 import type { OutcomeWaiter, WaitResult } from './outcome-waiter.js';
 import { responseAsSse, responsesErrorAsSse } from './responses-sse.js';
-import { finishedAnswer, pendingAnswer, type WaitAnswer } from './wait-answer.js';
+import { finishedAnswer, finishedRequestOf, outcomeAnswer, pendingAnswer, type WaitAnswer } from './wait-answer.js';
 
 /** What the route hands over when a request is to wait. */
 export interface WaitPlan {
@@ -29,8 +35,8 @@ export interface WaitPlan {
 }
 
 export interface HoldDeps {
-  /** Waits on the public view of a request (only the fields the answer needs are read). */
-  waiter: OutcomeWaiter<RequestObject>;
+  /** Waits on the outcome of a request (only the fields the answer needs are read: `RequestStore.outcomes`). */
+  waiter: OutcomeWaiter<RequestOutcome>;
   /** Reads a record again (the final 202 shows the request as it stands then). */
   get(id: string): Promise<RequestRecord | undefined>;
   keepAliveMs?: number;
@@ -114,7 +120,7 @@ export function holdForOutcome(
     res.flushHeaders();
     keepAlive?.add(res);
   }
-  const settled = (result: WaitResult<RequestObject>) => {
+  const settled = (result: WaitResult<RequestOutcome>) => {
     if (ended) return;
     reported = true;
     deps.onOutcome?.(result.kind);
@@ -123,7 +129,10 @@ export function holdForOutcome(
       return;
     }
     if (result.kind === 'finished') {
-      end(write(res, finishedAnswer(result.record, plan.seconds), plan, deps));
+      const answer = plan.stream
+        ? finishedAnswer(finishedRequestOf(result.record), plan.seconds)
+        : outcomeAnswer(result.record, plan.seconds);
+      end(write(res, answer, plan, deps));
       return;
     }
     void latest(plan, deps).then((current) => {
@@ -139,7 +148,7 @@ export function holdForOutcome(
   if (isTerminal(plan.current.status)) {
     deps.get(plan.id).then(
       (record) =>
-        record && isTerminal(record.status) ? settled({ kind: 'finished', record: toRequestObject(record) }) : wait(),
+        record && isTerminal(record.status) ? settled({ kind: 'finished', record: outcomeOf(record) }) : wait(),
       () => wait(),
     );
   } else wait();
@@ -152,7 +161,7 @@ function write(res: ServerResponse, answer: WaitAnswer, plan: WaitPlan, deps: Ho
     res.end(streamText(answer, plan));
     return 200;
   }
-  const text = JSON.stringify(answer.body);
+  const text = answer.text ?? JSON.stringify(answer.body);
   const headers: string[] = [
     'Content-Type',
     'application/json; charset=utf-8',
@@ -163,6 +172,16 @@ function write(res: ServerResponse, answer: WaitAnswer, plan: WaitPlan, deps: Ho
   res.writeHead(answer.status, headers);
   res.end(text);
   return answer.status;
+}
+
+/** A record's outcome as `RequestStore.outcomes` reads it (a replay of a request that has finished already). */
+function outcomeOf(r: RequestRecord): RequestOutcome {
+  return {
+    id: r.id,
+    status: r.status,
+    response: r.response === undefined ? undefined : JSON.stringify(r.response),
+    error: r.error === undefined ? undefined : JSON.stringify(r.error),
+  };
 }
 
 async function latest(plan: WaitPlan, deps: HoldDeps): Promise<RequestObject> {

@@ -5,7 +5,7 @@
  * change and the publish), so every waiting request is also re-read now and then — first after `firstRecheckMs`, then
  * at growing intervals up to `maxRecheckMs`, all due ones in one pipelined round trip — and every one of them right
  * after the subscriber reconnects. Notices come in bursts (one provider batch settles thousands of requests at once):
- * they are read `readBatch` at a time, one batch in flight, rather than all at once; one notice may name many ids
+ * they are read `readBatch` at a time, one read in flight (`readsInFlight`), rather than all at once; one notice may name many ids
  * (space-separated: the Lua scripts announce all the requests one call finished in one message). Memory per waiter is
  * one small object, whatever the body size: no timer, promise or AbortSignal of its own — the deadlines are kept by
  * the same sweep that runs the re-reads (every 250 ms), and a caller stops a wait with the handle `hold` returns.
@@ -40,6 +40,11 @@ export interface OutcomeWaiterOptions<R> {
   maxRecheckMs?: number;
   /** Records read per round trip. */
   readBatch?: number;
+  /**
+   * Reads of announced ids in flight at once. @defaultValue 1 — two did not answer a burst sooner in S7 (the
+   * answering is CPU-bound; a read's round trip is a few ms of the second it takes).
+   */
+  readsInFlight?: number;
   onError?: (error: unknown) => void;
 }
 
@@ -67,14 +72,14 @@ export class OutcomeWaiter<R> {
   #size = 0;
   #sweep: NodeJS.Timeout | undefined;
   #sweeping = false;
-  /** Ids announced and not yet read; `#draining` while a batch of them is being read. */
+  /** Ids announced and not yet read; `#draining`: readers of them at work (at most `readsInFlight`). */
   readonly #noticed = new Set<string>();
-  #draining = false;
+  #draining = 0;
   #closed = false;
   #started: Promise<void> | undefined;
 
   constructor(options: OutcomeWaiterOptions<R>) {
-    this.#o = { firstRecheckMs: 1_000, maxRecheckMs: 15_000, readBatch: 500, ...options };
+    this.#o = { firstRecheckMs: 1_000, maxRecheckMs: 15_000, readBatch: 500, readsInFlight: 1, ...options };
     this.#channels = new Set(options.channels);
   }
 
@@ -193,11 +198,17 @@ export class OutcomeWaiter<R> {
       if (end < 0) break;
       start = end + 1;
     }
-    if (this.#noticed.size > 0 && !this.#draining) void this.#drainNotices();
+    // With `readsInFlight` > 1, a second reader while the first one's read is in flight.
+    while (this.#noticed.size > 0 && this.#draining < this.#o.readsInFlight) {
+      const before = this.#draining;
+      void this.#drainNotices();
+      if (this.#draining === before) break;
+    }
   }
 
+  /** One reader of the announced ids; up to `readsInFlight` run at once, each with one read in flight. */
   async #drainNotices(): Promise<void> {
-    this.#draining = true;
+    this.#draining += 1;
     try {
       while (this.#noticed.size > 0 && !this.#closed) {
         const ids: string[] = [];
@@ -209,7 +220,7 @@ export class OutcomeWaiter<R> {
         await this.#check(ids, true);
       }
     } finally {
-      this.#draining = false;
+      this.#draining -= 1;
     }
   }
 

@@ -1,6 +1,6 @@
 import type { RequestObject } from '@batchbridge/domain';
 import { describe, expect, it } from 'vitest';
-import { finishedAnswer, pendingAnswer } from './wait-answer.js';
+import { finishedAnswer, finishedRequestOf, outcomeAnswer, pendingAnswer, responseBodyText } from './wait-answer.js';
 
 const base: RequestObject = {
   id: 'breq_0000000000000000000000001',
@@ -67,5 +67,58 @@ describe('answers after a wait', () => {
     expect(a.status).toBe(202);
     expect(a.headers.Location).toBe(`/v1/requests/${base.id}`);
     expect(a.body).toMatchObject({ id: base.id, status: 'submitted' });
+  });
+
+  it('answers a stored completion with its body as stored, the same JSON value as the parsed answer', () => {
+    const bodies = [
+      { id: 'chatcmpl-1', choices: [{ message: { content: 'a "quoted" } brace ] and \\ backslash\\' } }] },
+      [1, { a: '}' }],
+      'text',
+      42,
+      null,
+    ];
+    for (const body of bodies) {
+      for (const stored of [
+        `{"status_code":200,"body":${JSON.stringify(body)}}`,
+        JSON.stringify({ status_code: 200, request_id: 'req_"1\\', body }),
+      ]) {
+        const outcome = { id: base.id, status: 'completed' as const, response: stored, error: undefined };
+        const fast = outcomeAnswer(outcome, 7);
+        expect(fast.text).toBe(JSON.stringify(body));
+        expect(JSON.parse(fast.text as string)).toEqual(finishedAnswer(finishedRequestOf(outcome), 7).body);
+        expect({ status: fast.status, headers: fast.headers }).toEqual({
+          status: 200,
+          headers: { 'Preference-Applied': 'wait=7', 'X-Request-ID': base.id },
+        });
+      }
+    }
+  });
+
+  it('parses a stored response of any other form rather than cut it', () => {
+    const other = [
+      '{"status_code":200,"body":{"a":1},"request_id":"r"}',
+      '{"body":{"a":1},"status_code":200}',
+      '{"status_code":200, "body":{"a":1}}',
+      '{"status_code":200,"body":"x"} ',
+      '{"status_code":200,"request_id":"r","model":"m","body":{"a":1}}',
+      '{"status_code":200,"request_id":null,"body":{"a":1}}',
+    ];
+    for (const stored of other) {
+      expect(responseBodyText(stored)).toBeUndefined();
+      const a = outcomeAnswer({ id: base.id, status: 'completed', response: stored, error: undefined }, 1);
+      expect(a.text).toBeUndefined();
+      expect(a).toMatchObject({ status: 200, body: (JSON.parse(stored) as { body: unknown }).body });
+    }
+    const failed = outcomeAnswer(
+      {
+        id: base.id,
+        status: 'failed',
+        response: '{"status_code":400,"body":{"error":{"message":"no"}}}',
+        error: '{"code":"provider_rejected","message":"no"}',
+      },
+      1,
+    );
+    expect(failed).toMatchObject({ status: 400, body: { error: { message: 'no' } } });
+    expect(failed.text).toBeUndefined();
   });
 });

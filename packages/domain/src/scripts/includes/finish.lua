@@ -1,12 +1,17 @@
 --[[
-  finish(tag, key, id, now, retention, partition): terminal bookkeeping of a request: completion time, retention,
-  what a finished record no longer needs dropped (its `body`, sent upstream already, its structured-output `schema`
-  and its packing sizes `bytes`, `tokens`, `inputs`: read only while it can still be batched; none is part of the
-  request object or its webhook), whether its deadline was met (and out of the deadline and live-deadline indexes),
+  finish(tag, key, id, now, retention, partition, pre, fields): terminal bookkeeping of a request: completion time,
+  retention, what a finished record no longer needs dropped (its `body`, sent upstream already, its structured-output
+  `schema` and its packing sizes `bytes`, `tokens`, `inputs`: read only while it can still be batched; none is part of
+  the request object or its webhook), whether its deadline was met (and out of the deadline and live-deadline indexes),
   its delivery due now (T:dlv:due, claimed in bulk by the dispatchers: no outbox hop, no BullMQ job), the undelivered
   index; its id joins the notice that publish_finished(tag) sends. Returns false, except for a line of a Batch API
   batch, which has no webhook of its own: its batch is counted instead (see facade) and the answer is the outbox member
   of the batch webhook when this line ended the batch.
+  Optional, for a caller that has them (settle): `pre`, the record's fbatch, deadline_at, status (the terminal one),
+  lane and group as the caller already read or wrote them (else they are read); `fields`, the caller's HSET field list,
+  to which the record's fields are added for the caller to write (else they are written here).
+  finish_defer(): from then on the three index ZADDs (due, undelivered, finished) of every finished request are written
+  by publish_finished, one ZADD per index for the whole call (a settle of 500 lines: 3 calls instead of 1 500).
   publish_finished(tag): one PUBLISH on the partition's outcomes channel naming every request this call finished,
   space-separated (a settle of 100 lines is one message, not 100). Every script that calls finish calls it last.
 ]]
@@ -14,11 +19,21 @@
 --- @include "facade"
 local finished_ids = {}
 local finished_prune = nil
-local function finish(tag, key, id, now, retention, partition)
-  redis.call('HSET', key, 'completed_at', now)
+-- finish_defer: {score, id, score, id, ...} of the requests whose index entries publish_finished writes.
+local finished_due = nil
+
+local function finish(tag, key, id, now, retention, partition, pre, fields)
+  local f
+  if pre then
+    f = {pre.fbatch, pre.deadline_at, pre.status, pre.lane, pre.group}
+  else
+    f = redis.call('HMGET', key, 'fbatch', 'deadline_at', 'status', 'lane', 'group')
+  end
+  local set = fields or {}
+  set[#set + 1] = 'completed_at'
+  set[#set + 1] = now
   redis.call('HDEL', key, 'body', 'schema', 'bytes', 'tokens', 'inputs')
   redis.call('PEXPIRE', key, retention)
-  local f = redis.call('HMGET', key, 'fbatch', 'deadline_at', 'status', 'lane', 'group')
   local fbatch = f[1]
   if f[2] then
     -- Deadlines (SPEC §10): met or missed, counted per lane and group (provider, model) for the metrics.
@@ -28,16 +43,25 @@ local function finish(tag, key, id, now, retention, partition)
     redis.call('ZREM', key_live_deadlines(tag), id)
     if f[3] ~= 'cancelled' then
       local met = now <= tonumber(f[2])
-      redis.call('HSET', key, 'deadline_met', met and '1' or '0')
+      set[#set + 1] = 'deadline_met'
+      set[#set + 1] = met and '1' or '0'
       local group = string.gsub(f[5] or '', '|iso:.*$', '')
       redis.call('HINCRBY', key_deadline_stats(tag), (f[4] or 'batch') .. '|' .. (met and 'met' or 'missed') .. '|' ..
         group, 1)
     end
   end
+  if not fields then redis.call('HSET', key, unpack(set)) end
   if fbatch then
     -- A line of a Batch API batch (SPEC §12): no per-line webhook; its batch counts it, and may end.
     finished_ids[#finished_ids + 1] = id
-    return facade_line_done(tag, fbatch, redis.call('HGET', key, 'status'), now, retention, partition)
+    return facade_line_done(tag, fbatch, f[3], now, retention, partition)
+  end
+  finished_prune = now - retention
+  finished_ids[#finished_ids + 1] = id
+  if finished_due then
+    finished_due[#finished_due + 1] = now
+    finished_due[#finished_due + 1] = id
+    return false
   end
   -- Its first delivery, due now (a request finishes once, so it is neither due nor claimed yet).
   redis.call('ZADD', key_dlv_due(tag), now, id)
@@ -46,13 +70,28 @@ local function finish(tag, key, id, now, retention, partition)
   -- By finish time, for replays of a time range (SPEC §16); older than the records' retention is dropped once per
   -- script call (publish_finished), not once per request.
   redis.call('ZADD', key_finished(tag), now, id)
-  finished_prune = now - retention
-  finished_ids[#finished_ids + 1] = id
   return false
 end
+
+local function finish_defer()
+  finished_due = {}
+end
+
 -- Wakes the connections waiting for these outcomes (transparent mode); a missed notice is covered by their re-reads.
--- Also drops the finished index's members older than the records' retention.
+-- Also writes the deferred index entries (finish_defer) and drops the finished index's members older than the
+-- records' retention.
 local function publish_finished(tag)
+  local due = finished_due
+  finished_due = nil
+  if due and #due > 0 then
+    -- In slices: unpack is bounded by Lua's C stack (8 000 values).
+    for s = 1, #due, 4000 do
+      local part = {unpack(due, s, math.min(s + 3999, #due))}
+      redis.call('ZADD', key_dlv_due(tag), unpack(part))
+      redis.call('ZADD', key_undelivered(tag), unpack(part))
+      redis.call('ZADD', key_finished(tag), unpack(part))
+    end
+  end
   if finished_prune then
     redis.call('ZREMRANGEBYSCORE', key_finished(tag), '-inf', finished_prune)
     finished_prune = nil

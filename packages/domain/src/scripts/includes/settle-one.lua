@@ -23,23 +23,43 @@
 local function settle_one(tag, key, batchId, kind, now, response, message, maxAttempts, retention, partition, group,
     truncated, billing, ledger, lane)
   local f = redis.call('HMGET', key, 'status', 'batch_id', 'tenant', 'attempts', 'group', 'created_at', 'bytes',
-    'tokens', 'id', 'inputs')
+    'tokens', 'id', 'inputs', 'lane', 'fbatch', 'deadline_at')
   if not f[1] then return 'unknown' end
   if f[1] ~= 'submitted' or f[2] ~= batchId then return 'stale' end
   local id, tenant = f[9], f[3]
   -- A fast-lane run ends here, whatever its outcome (SPEC §10): out of the lane sweep's list.
   if string.sub(batchId, 1, 5) == 'lane_' then redis.call('ZREM', key_lane_runs(tag), id) end
-  -- A fast-lane run that changed lane on the way (flex answered 429, realtime took over) says which one answered.
-  if lane ~= nil and lane ~= '' then redis.call('HSET', key, 'lane', lane) end
+  local changedLane = lane ~= nil and lane ~= ''
   if kind == 'completed' then
-    redis.call('HSET', key, 'response', response)
-    if truncated then redis.call('HSET', key, 'truncated', '1') end
+    -- The common case, in one HSET: the answer, the lane that gave it, its cost, the status and finish's fields.
+    local fields = {'response', response}
+    -- A fast-lane run that changed lane on the way (flex answered 429, realtime took over) says which one answered.
+    if changedLane then
+      fields[#fields + 1] = 'lane'
+      fields[#fields + 1] = lane
+    else
+      lane = f[11]
+    end
+    if truncated then
+      fields[#fields + 1] = 'truncated'
+      fields[#fields + 1] = '1'
+    end
     local billed = false
     -- Before finish: the cost is part of the outcome its webhook tells.
-    if billing and ledger then billed = bill(tag, key, tenant, billing, ledger) end
-    move(tag, key, 'submitted', 'completed', tenant, now)
-    return 'completed', finish(tag, key, id, now, retention, partition), billed
+    if billing and ledger then
+      billed = bill(tag, key, tenant, billing, ledger, lane or false, fields, f[5] or false)
+    end
+    move_counts(tag, 'submitted', 'completed', tenant)
+    fields[#fields + 1] = 'status'
+    fields[#fields + 1] = 'completed'
+    fields[#fields + 1] = 'updated_at'
+    fields[#fields + 1] = now
+    local member = finish(tag, key, id, now, retention, partition,
+      {fbatch = f[12], deadline_at = f[13], status = 'completed', lane = lane, group = f[5]}, fields)
+    redis.call('HSET', key, unpack(fields))
+    return 'completed', member, billed
   end
+  if changedLane then redis.call('HSET', key, 'lane', lane) end
   if kind == 'rejected' then
     if response ~= '' then redis.call('HSET', key, 'response', response) end
     redis.call('HSET', key, 'error', cjson.encode({code='provider_rejected', message=message}))

@@ -502,8 +502,8 @@ export async function runS3S4(h: Harness, plan: Plan): Promise<ScenarioResult[]>
       "What limits it (CPU profiles, issue 26): the dispatcher's own event loop — the socket writes of the POSTs " +
         '(`writev`) and of the Redis calls (`writeUtf8String`), undici, GC, and the webhook body built from the record ' +
         '(JSON parse of the answer and re-encoding); no Redis round trip ' +
-        "is on a POST's path any more. The first second of each run is slower (JIT warm-up). Redis is not the limit " +
-        "(S12: the dispatcher's two scripts alone allow several times this rate).",
+        "is on a POST's path any more. The first second of each run is slower (JIT warm-up). Redis is not the first " +
+        "limit (S12 states this rate as a share of the dispatcher's two scripts alone).",
       `Baseline: unsigned undici POSTs of the same size (${deliveries[0]?.bodyBytes ?? '?'} bytes) at the same concurrency from a ` +
         'separate process to the same receiver — no queue, no Redis, no signing.',
     ],

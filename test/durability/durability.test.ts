@@ -45,6 +45,25 @@ async function replicationUp(port: number): Promise<void> {
   }
 }
 
+/** A master and one replica of it (no AOF), the link up; both stopped after the test. */
+async function masterWithReplica() {
+  const master: TestRedis = await startRedis({ aof: false, forceProcess: true });
+  cleanups.push(() => master.stop());
+  const replicaDir = mkdtempSync(join(tmpdir(), 'bb-replica-'));
+  cleanups.push(async () => rmSync(replicaDir, { recursive: true, force: true }));
+  const replicaPort = await freePort();
+  const replica = await spawnRedisServer('redis-server', replicaPort, replicaDir, [
+    '--appendonly',
+    'no',
+    '--replicaof',
+    '127.0.0.1',
+    String(master.port),
+  ]);
+  cleanups.push(async () => replica.kill('SIGKILL'));
+  await replicationUp(replicaPort);
+  return { master, replica, replicaPort };
+}
+
 describe('REDIS_DURABILITY=replica', () => {
   it('answers 503 replica_unconfirmed while no replica confirms, then a retry with the key finds the same request', async () => {
     const master: TestRedis = await startRedis({ aof: false, forceProcess: true });
@@ -103,20 +122,7 @@ describe('REDIS_DURABILITY=replica', () => {
     // offline. After a failover the resent WAIT runs on the new master for a connection that wrote nothing there, and
     // its count says nothing about the write, which may have died with the old master (a create mark lost that way
     // lets a later run create a second paid batch). Here the connection is dropped under a WAIT on one master.
-    const master: TestRedis = await startRedis({ aof: false, forceProcess: true });
-    cleanups.push(() => master.stop());
-    const replicaDir = mkdtempSync(join(tmpdir(), 'bb-replica-'));
-    cleanups.push(async () => rmSync(replicaDir, { recursive: true, force: true }));
-    const replicaPort = await freePort();
-    const replica = await spawnRedisServer('redis-server', replicaPort, replicaDir, [
-      '--appendonly',
-      'no',
-      '--replicaof',
-      '127.0.0.1',
-      String(master.port),
-    ]);
-    cleanups.push(async () => replica.kill('SIGKILL'));
-    await replicationUp(replicaPort);
+    const { master, replica } = await masterWithReplica();
     const worker = createRedis({ url: master.url }, 'worker', 'bb-durability-worker');
     worker.on('error', () => undefined);
     cleanups.push(() => closeRedis(worker));
@@ -151,20 +157,7 @@ describe('REDIS_DURABILITY=replica', () => {
     // WAIT counts the writes of its own connection. A retry that finds its Idempotency-Key already held (the first
     // attempt's 503, or a process that died between its write and its WAIT) writes nothing, so on a quiet connection
     // its WAIT would confirm at once, and the replay would answer 202 for a request that only the master holds.
-    const master: TestRedis = await startRedis({ aof: false, forceProcess: true });
-    cleanups.push(() => master.stop());
-    const replicaDir = mkdtempSync(join(tmpdir(), 'bb-replica-'));
-    cleanups.push(async () => rmSync(replicaDir, { recursive: true, force: true }));
-    const replicaPort = await freePort();
-    const replica = await spawnRedisServer('redis-server', replicaPort, replicaDir, [
-      '--appendonly',
-      'no',
-      '--replicaof',
-      '127.0.0.1',
-      String(master.port),
-    ]);
-    cleanups.push(async () => replica.kill('SIGKILL'));
-    await replicationUp(replicaPort);
+    const { master, replica, replicaPort } = await masterWithReplica();
     const rt = await createTestRuntime({
       redisUrl: master.url,
       env: { REDIS_DURABILITY: 'replica', REDIS_DURABILITY_TIMEOUT_MS: '300' },

@@ -87,13 +87,13 @@ export class WebhookSecrets {
     return signingList(cached, configured, now);
   }
 
+  /** The tenant's secrets zset as ZRANGE WITHSCORES answers it: secret, end, secret, end, … */
+  private async stored(tenant: string): Promise<string[]> {
+    return (await this.ctx.redis.zrange(this.ctx.keys.webhookSecrets(tenant), '0', '-1', 'WITHSCORES')) as string[];
+  }
+
   private async read(tenant: string, now: number): Promise<CachedSecrets> {
-    const reply = (await this.ctx.redis.zrange(
-      this.ctx.keys.webhookSecrets(tenant),
-      '0',
-      '-1',
-      'WITHSCORES',
-    )) as string[];
+    const reply = await this.stored(tenant);
     const entries = new Map<string, number>();
     for (let i = 0; i + 1 < reply.length; i += 2) entries.set(reply[i] as string, Number(reply[i + 1]));
     return { at: now, entries };
@@ -101,12 +101,7 @@ export class WebhookSecrets {
 
   /** Each secret of the tenant's zset with its end (`undefined`: current), for the operator page and tests. */
   async list(tenant: string): Promise<Array<{ secret: string; validUntil: number | undefined }>> {
-    const reply = (await this.ctx.redis.zrange(
-      this.ctx.keys.webhookSecrets(tenant),
-      '0',
-      '-1',
-      'WITHSCORES',
-    )) as string[];
+    const reply = await this.stored(tenant);
     const out: Array<{ secret: string; validUntil: number | undefined }> = [];
     for (let i = 0; i + 1 < reply.length; i += 2) {
       const until = Number(reply[i + 1]);

@@ -234,20 +234,26 @@ describe('REDIS_DURABILITY=fsync', () => {
   });
 });
 
+/** Redis with Sentinel (master, replica, three Sentinels) and an ingest on it with REDIS_DURABILITY=replica. */
+async function sentinelIngest() {
+  const sentinel = await startRedisSentinel();
+  cleanups.push(() => sentinel.stop());
+  const ingest: TestIngest = await startTestIngest({
+    env: {
+      REDIS_MODE: 'sentinel',
+      REDIS_SENTINELS: sentinel.sentinelsEnv,
+      REDIS_SENTINEL_MASTER: sentinel.masterName,
+      REDIS_DURABILITY: 'replica',
+      REDIS_DURABILITY_TIMEOUT_MS: '500',
+    },
+  });
+  cleanups.push(() => ingest.dispose());
+  return { sentinel, ingest };
+}
+
 describe('REDIS_MODE=sentinel', () => {
   it('loses no 202 when the master is SIGKILLed mid-intake and Sentinel promotes the replica', async () => {
-    const sentinel = await startRedisSentinel();
-    cleanups.push(() => sentinel.stop());
-    const ingest = await startTestIngest({
-      env: {
-        REDIS_MODE: 'sentinel',
-        REDIS_SENTINELS: sentinel.sentinelsEnv,
-        REDIS_SENTINEL_MASTER: sentinel.masterName,
-        REDIS_DURABILITY: 'replica',
-        REDIS_DURABILITY_TIMEOUT_MS: '500',
-      },
-    });
-    cleanups.push(() => ingest.dispose());
+    const { sentinel, ingest } = await sentinelIngest();
 
     const accepted = new Map<string, string>(); // idempotency key → request id
     const refusals = new Map<number, number>();
@@ -310,18 +316,7 @@ describe('REDIS_MODE=sentinel', () => {
     // the Sentinels promoted it and not the data that had confirmed those 202s. Here the old master's disk lacks the
     // confirmed writes, as after a machine loss or an AOF write that a busy disk held back (everysec postpones it up
     // to 2 s): a failover to it that skips the resync loses them.
-    const sentinel = await startRedisSentinel();
-    cleanups.push(() => sentinel.stop());
-    const ingest = await startTestIngest({
-      env: {
-        REDIS_MODE: 'sentinel',
-        REDIS_SENTINELS: sentinel.sentinelsEnv,
-        REDIS_SENTINEL_MASTER: sentinel.masterName,
-        REDIS_DURABILITY: 'replica',
-        REDIS_DURABILITY_TIMEOUT_MS: '500',
-      },
-    });
-    cleanups.push(() => ingest.dispose());
+    const { sentinel, ingest } = await sentinelIngest();
     const first = await sentinel.masterPort();
     const direct = new Redis({ port: first, lazyConnect: true });
     direct.on('error', () => undefined);

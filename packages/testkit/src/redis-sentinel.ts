@@ -213,9 +213,15 @@ export async function startRedisSentinel(options: StartRedisSentinelOptions = {}
           '127.0.0.1',
           String(master),
         ]);
+        let info = '';
         await until(`restarted node ${port} resynced from ${master}`, timeoutMs, () =>
-          ask(port, async (r) => ((await r.info('replication')).includes('master_link_status:up') ? true : undefined)),
-        );
+          ask(port, async (r) => {
+            info = await r.info('replication');
+            return info.includes('master_link_status:up') ? true : undefined;
+          }),
+        ).catch((err: Error) => {
+          throw new Error(`${err.message}; its INFO replication: ${info.replace(/\r?\n/g, ' ')}`);
+        });
       },
       stop,
     };

@@ -215,6 +215,9 @@ interface DeliverShot {
   baselinePerS: number;
   rssPeakMb: number;
   bodyBytes: number;
+  /** CPU seconds of the dispatcher process and of Redis from the dispatcher's ready to the last webhook. */
+  dispatcherCpuS: number;
+  redisCpuS: number;
 }
 
 async function deliver(
@@ -233,6 +236,10 @@ async function deliver(
     { profile: plan.profile },
   );
   let stats: Awaited<ReturnType<Receiver['stats']>>;
+  const cpu0 = readCpuS(dispatcher.child.pid) ?? 0;
+  const redis0 = await redisCpuS(prep.rt);
+  let dispatcherCpuS = 0;
+  let redisCpu = 0;
   try {
     stats = await waitUntil(
       'every webhook at the receiver',
@@ -242,6 +249,8 @@ async function deliver(
       },
       { timeoutMs: 900_000, everyMs: 100, children: [dispatcher.child, receiver.child] },
     );
+    dispatcherCpuS = (readCpuS(dispatcher.child.pid) ?? 0) - cpu0;
+    redisCpu = (await redisCpuS(prep.rt)) - redis0;
   } finally {
     await dispatcher.child.stop();
   }
@@ -265,6 +274,8 @@ async function deliver(
     baselinePerS: (b.count - 1) / Math.max(0.001, (b.lastAt - b.firstAt) / 1000),
     rssPeakMb: dispatcher.child.rss.peak(),
     bodyBytes,
+    dispatcherCpuS,
+    redisCpuS: redisCpu,
   };
 }
 
@@ -298,7 +309,9 @@ export async function runS3S4(h: Harness, plan: Plan): Promise<ScenarioResult[]>
       deliveries.push(d);
       progress(
         'S4',
-        `${label}: ${Math.round(d.perS)} signed webhooks/s (baseline unsigned ${Math.round(d.baselinePerS)}/s)`,
+        `${label}: ${Math.round(d.perS)} signed webhooks/s (baseline unsigned ${Math.round(d.baselinePerS)}/s), ` +
+          `RSS peak ${d.rssPeakMb.toFixed(0)} MB, CPU per webhook: dispatcher ${((d.dispatcherCpuS * 1e6) / p.lines).toFixed(1)} µs, ` +
+          `Redis ${((d.redisCpuS * 1e6) / p.lines).toFixed(1)} µs`,
       );
     }
     if (p.bigLines) {

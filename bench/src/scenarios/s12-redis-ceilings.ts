@@ -262,7 +262,7 @@ async function commands(rt: Runtime, plan: Plan): Promise<{ list: Command[]; key
   // Deliveries: every settle-set request due (its record exists, a third of them completed by the settle calls),
   // claimed 64 per call with their records; then completed 64 per call, delivered, as deliveries.ts builds the call.
   const dlvCalls = Math.floor(settleSet / DELIVERIES_PER_CALL);
-  const dlvClaimOptions = JSON.stringify({ tag, now, n: DELIVERIES_PER_CALL, lease: LEASE_MS, records: true });
+  const dlvClaimOptions = JSON.stringify({ tag, now, n: DELIVERIES_PER_CALL, lease: LEASE_MS, records: 'json' });
   const dlvCompleteArgs = [JSON.stringify({ tag, now, max: 20, retention: 86_400_000 })];
   for (let i = 0; i < DELIVERIES_PER_CALL; i++) {
     const id = randomId('s');

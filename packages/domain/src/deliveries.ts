@@ -70,12 +70,10 @@ export interface DeliveryCompletion {
   countsAttempt?: boolean;
 }
 
-/** A flat `field, value, ...` reply as a hash. */
-function fieldsOf(reply: unknown): Record<string, string> {
-  const hash: Record<string, string> = {};
-  if (!Array.isArray(reply)) return hash;
-  for (let i = 0; i + 1 < reply.length; i += 2) hash[String(reply[i])] = String(reply[i + 1]);
-  return hash;
+/** A record as dlv-claim answers it with `records: 'json'`: one JSON object text ('' when the record is gone). */
+function recordOf(reply: unknown): RequestRecord | null {
+  if (typeof reply !== 'string' || reply === '') return null;
+  return parseRecord(JSON.parse(reply) as Record<string, string>) ?? null;
 }
 
 export class Deliveries {
@@ -99,7 +97,7 @@ export class Deliveries {
     const k = this.ctx.keys.partitionKeys(p);
     const reply = (await this.ctx.redis.bbDlvClaim(
       k.dlvDue,
-      JSON.stringify({ tag: k.tag, now, n, lease: leaseMs, ...(withRecords ? { records: true } : {}) }),
+      JSON.stringify({ tag: k.tag, now, n, lease: leaseMs, ...(withRecords ? { records: 'json' } : {}) }),
     )) as Array<string | number | string[]>;
     const fence = Number(reply[0]);
     const next = Number(reply[1]);
@@ -114,7 +112,7 @@ export class Deliveries {
         fence,
       };
       if (withRecords) {
-        claimed.record = parseRecord(fieldsOf(reply[i + 2])) ?? null;
+        claimed.record = recordOf(reply[i + 2]);
         claimed.readAt = now;
       }
       deliveries.push(claimed);

@@ -24,7 +24,7 @@
  * and counted (`batchbridge_webhook_body_changed_total`) and logged, so the broken promise is visible rather than
  * silent. A record whose body an earlier version stored (`webhook_body`) is sent with those stored bytes.
  */
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import { outcomeType, type RequestRecord, toRequestObject } from './request-record.js';
 
 /** The webhook body shape this version builds. Older ones stay buildable while records marked with them live. */
@@ -44,9 +44,15 @@ export function buildWebhookBody(record: RequestRecord, format: number = WEBHOOK
   return BUILDERS[format]?.(record);
 }
 
+/** One-shot sha256 (node ≥ 20.12: no Hash object per body, computed on every attempt); else a Hash. */
+const sha256 =
+  typeof (crypto as { hash?: unknown }).hash === 'function'
+    ? (text: string) => crypto.hash('sha256', text, 'base64url')
+    : (text: string) => crypto.createHash('sha256').update(text).digest('base64url');
+
 /** The mark fixed on the record by the first attempt: `<format>.<16 base64url characters of sha256(body)>`. */
 export function webhookBodyMark(body: string, format: number = WEBHOOK_BODY_FORMAT): string {
-  return `${format}.${createHash('sha256').update(body).digest('base64url').slice(0, 16)}`;
+  return `${format}.${sha256(body).slice(0, 16)}`;
 }
 
 /**

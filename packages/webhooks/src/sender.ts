@@ -31,7 +31,8 @@ export interface DeliveryRequest {
   url: string | URL;
   /** Usually the Standard Webhooks headers from `signWebhook`; `content-type` is always `application/json`. */
   headers: Readonly<Record<string, string>>;
-  body: string;
+  /** The exact body: a string is sent as its UTF-8. */
+  body: string | Uint8Array;
 }
 
 /**
@@ -194,12 +195,16 @@ class SnippetReadError extends BatchbridgeError {
   }
 }
 
-// Lower-cased so that a caller's `Content-Type` cannot sit next to ours; the body is always JSON.
-function requestHeaders(headers: Readonly<Record<string, string>>, userAgent: string): Record<string, string> {
-  const result: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) result[name.toLowerCase()] = value;
-  result['content-type'] = 'application/json';
-  result['user-agent'] = userAgent;
+// Lower-cased so that a caller's `Content-Type` cannot sit next to ours; the body is always JSON. A flat name, value
+// list, which undici takes as it is (an object costs it a key listing per request).
+function requestHeaders(headers: Readonly<Record<string, string>>, userAgent: string): string[] {
+  const result: string[] = [];
+  for (const name in headers) {
+    const lower = name.toLowerCase();
+    if (lower === 'content-type' || lower === 'user-agent') continue;
+    result.push(lower, headers[name] as string);
+  }
+  result.push('content-type', 'application/json', 'user-agent', userAgent);
   return result;
 }
 

@@ -14,6 +14,19 @@ describe('signWebhook', () => {
     expect(new Webhook(secret).verify(body, { ...headers })).toEqual(JSON.parse(body));
   });
 
+  it('signs body bytes exactly as the same body as a string, with one secret and with several', () => {
+    const text = JSON.stringify({ type: 'request.completed', data: { id: 'breq_1', text: 'héllo ✓ 😀' } });
+    const bytes = Buffer.from(text, 'utf8');
+    const timestamp = new Date();
+    const one = generateWebhookSecret();
+    const two = [one, generateWebhookSecret()];
+    for (const secret of [one, two]) {
+      const fromBytes = signWebhook({ secret, id: 'msg_1', timestamp, body: bytes });
+      expect(fromBytes).toEqual(signWebhook({ secret, id: 'msg_1', timestamp, body: text }));
+      expect(new Webhook(one).verify(text, { ...fromBytes })).toEqual(JSON.parse(text));
+    }
+  });
+
   it('sends unix seconds of the attempt', () => {
     const headers = signWebhook({
       secret: generateWebhookSecret(),

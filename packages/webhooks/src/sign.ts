@@ -23,8 +23,8 @@ export interface SignWebhookInput {
   id: string;
   /** The time of this attempt; sent as unix seconds. */
   timestamp: Date;
-  /** The exact bytes that will be sent as the request body. */
-  body: string;
+  /** The exact bytes that will be sent as the request body (a string is signed as its UTF-8). */
+  body: string | Uint8Array;
 }
 
 /** Signs one attempt: HMAC-SHA256 over `id.timestamp.body` with every secret, space-separated in `webhook-signature`. */
@@ -34,15 +34,21 @@ export function signWebhook(input: SignWebhookInput): WebhookHeaders {
   if (input.id === '') throw new Error('signWebhook: id must not be empty');
   if (Number.isNaN(input.timestamp.getTime())) throw new Error('signWebhook: timestamp is not a valid date');
   const timestamp = String(Math.floor(input.timestamp.getTime() / 1000));
-  // Signed content `<id>.<unix seconds>.<body>`, once per secret (a rotation signs with each).
-  const content = `${input.id}.${timestamp}.${input.body}`;
-  const signatures = secrets.map(
-    (secret, index) => `v1,${createHmac('sha256', keyFor(secret, index)).update(content, 'utf8').digest('base64')}`,
-  );
+  // Signed content `<id>.<unix seconds>.<body>`, once per secret (a rotation signs with each). Body bytes are hashed
+  // as they are (the dispatcher encodes a body once, for the signature and the socket alike).
+  const { body } = input;
+  const prefix = `${input.id}.${timestamp}.`;
+  const sign = (secret: string, index: number) => {
+    const hmac = createHmac('sha256', keyFor(secret, index));
+    if (typeof body === 'string') hmac.update(prefix + body, 'utf8');
+    else hmac.update(prefix, 'utf8').update(body);
+    return `v1,${hmac.digest('base64')}`;
+  };
   return {
     'webhook-id': input.id,
     'webhook-timestamp': timestamp,
-    'webhook-signature': [...new Set(signatures)].join(' '),
+    'webhook-signature':
+      secrets.length === 1 ? sign(secrets[0] as string, 0) : [...new Set(secrets.map(sign))].join(' '),
   };
 }
 

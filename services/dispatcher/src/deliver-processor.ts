@@ -390,8 +390,10 @@ export function createDeliverProcessor(deps: DeliverProcessorDeps): {
     try {
       // Mostly from the cache without a promise; a read when it is older than its second.
       const secret = store.secrets.fresh(tenant.id, configuredOf(tenant)) ?? (await secretsOf(tenant));
-      const headers = signWebhook({ secret, id: webhookId, timestamp: startedAt, body });
-      result = await deps.sender.send({ url, headers, body });
+      // Encoded once: the signature and the socket take the same bytes.
+      const bytes = Buffer.from(body, 'utf8');
+      const headers = signWebhook({ secret, id: webhookId, timestamp: startedAt, body: bytes });
+      result = await deps.sender.send({ url, headers, body: bytes });
     } finally {
       release();
     }

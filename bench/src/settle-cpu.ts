@@ -58,6 +58,24 @@ function answerBody(i: number): Buffer {
   );
 }
 
+/** The JSON item options of settle-many from its compact form (request-store.ts compactOptions). */
+function jsonOptions(text: string): string {
+  if (!text.startsWith('\x01')) return text;
+  const [flag, provider, model, rtText, usage, ...lanes] = text.slice(1).split('\x01') as string[];
+  const options: Record<string, unknown> = { kind: 'completed', message: '', group: '' };
+  if (flag === '1') options.truncated = true;
+  if (provider !== undefined) {
+    options.bill = {
+      provider,
+      model,
+      usage,
+      lanes: Object.fromEntries(lanes.map((l) => [l.split('\x02')[0], Number(l.split('\x02')[1])])),
+      ...(rtText ? { rt: Number(rtText) } : {}),
+    };
+  }
+  return JSON.stringify(options);
+}
+
 const stat = (info: string, name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? 0);
 function commandStats(info: string): Map<string, { calls: number; usec: number }> {
   const out = new Map<string, { calls: number; usec: number }>();
@@ -112,7 +130,14 @@ try {
   }
   const use = (v: (typeof variants)[number]) => {
     const r = rt.redis as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
-    r.bbSettleMany = (...args: unknown[]) => rt.redis.evalsha(v.settle, ...(args as [number, ...string[]]));
+    r.bbSettleMany = (...args: unknown[]) => {
+      const [n, ...rest] = args as [number, ...Array<string | Buffer>];
+      // `--ab-json`: variant A gets every item's options in the JSON form (a checkout before the compact form).
+      if (v.name === 'A' && argv.includes('--ab-json')) {
+        for (let i = n + 1; i < rest.length; i += 2) rest[i] = jsonOptions(String(rest[i]));
+      }
+      return rt.redis.evalsha(v.settle, n, ...rest);
+    };
     r.bbSchemasMany = (...args: unknown[]) => rt.redis.evalsha(v.schemas, ...(args as [number, ...string[]]));
   };
   const serverCpuS = async () => {
@@ -186,7 +211,20 @@ try {
     });
     const perf =
       perfOut && rep === reps
-        ? spawn('perf', ['record', '-F', '4000', '-g', '-o', perfOut, '-p', String(redis.pid)], { stdio: 'ignore' })
+        ? spawn(
+            'perf',
+            [
+              'record',
+              '-F',
+              '4000',
+              ...(process.env.PERF_CALLGRAPH ? ['--call-graph', process.env.PERF_CALLGRAPH] : ['-g']),
+              '-o',
+              perfOut,
+              '-p',
+              String(redis.pid),
+            ],
+            { stdio: 'ignore' },
+          )
         : undefined;
     if (perf) await new Promise((r) => setTimeout(r, 500));
     await rt.redis.config('RESETSTAT');

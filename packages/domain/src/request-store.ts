@@ -101,6 +101,41 @@ export type SettleOutcome = 'completed' | 'failed' | 'retried' | 'stale' | 'unkn
  * which also makes the chunk's deliveries due (issue 26); a call of 500 lines holds Redis for a few milliseconds. */
 const SETTLE_SLICE = 500;
 
+/** Separators of the compact item options (settle-many.lua): control characters, escaped in any JSON text. */
+const SEP = '\x01';
+const PAIR = '\x02';
+const plainText = (v: string) => !v.includes(SEP) && !v.includes(PAIR);
+const plainNumber = (v: number | undefined) => v === undefined || Number.isFinite(v);
+
+/**
+ * The options of a `completed` item without message, group or lane — nearly every routed line — in the positional
+ * form settle-many reads without a JSON decode per line (issue 26: Redis CPU per line):
+ * `SEP truncated` without billing, else `SEP truncated SEP provider SEP model SEP rt SEP usage` followed by
+ * `SEP lane PAIR nano` per lane priced (`rt` empty when unpriced). Numbers as JSON writes them, so Lua reads the same
+ * values. Undefined for anything else (the JSON form).
+ */
+function compactOptions(item: {
+  kind: SettleKind;
+  message?: string | undefined;
+  group?: string | undefined;
+  lane?: string | undefined;
+  truncated?: boolean | undefined;
+  bill?: BillItem | undefined;
+}): string | undefined {
+  if (item.kind !== 'completed' || item.message || item.group || item.lane) return undefined;
+  const head = SEP + (item.truncated ? '1' : '0');
+  const b = item.bill;
+  if (!b) return head;
+  if (!plainText(b.provider) || !plainText(b.model) || !plainNumber(b.rt)) return undefined;
+  let text = `${head}${SEP}${b.provider}${SEP}${b.model}${SEP}${b.rt === undefined ? '' : String(b.rt)}${SEP}${JSON.stringify(b.usage)}`;
+  for (const [lane, nano] of Object.entries(b.lanes)) {
+    if (nano === undefined) continue;
+    if (!plainText(lane) || !plainNumber(nano)) return undefined;
+    text += `${SEP}${lane}${PAIR}${String(nano)}`;
+  }
+  return text;
+}
+
 /**
  * The stored response of each item that brings its body as bytes (`responseBody`, with an integer
  * `response.status_code`): `{"status_code":<code>,"body":<bytes>}`, all of them views of one buffer.
@@ -432,15 +467,16 @@ export class RequestStore {
       slice.forEach((item, i) => {
         // The item's options, then its response (see settle-many.lua).
         args.push(
-          JSON.stringify({
-            kind: item.kind,
-            message: item.message ?? '',
-            group: item.group ?? '',
-            ...(item.truncated ? { truncated: true } : {}),
-            ...(item.lane ? { lane: item.lane } : {}),
-            // `usage` as JSON text: stored as it is (bill.lua), not decoded and encoded again per line.
-            bill: item.bill && { ...item.bill, usage: JSON.stringify(item.bill.usage) },
-          }),
+          compactOptions(item) ??
+            JSON.stringify({
+              kind: item.kind,
+              message: item.message ?? '',
+              group: item.group ?? '',
+              ...(item.truncated ? { truncated: true } : {}),
+              ...(item.lane ? { lane: item.lane } : {}),
+              // `usage` as JSON text: stored as it is (bill.lua), not decoded and encoded again per line.
+              bill: item.bill && { ...item.bill, usage: JSON.stringify(item.bill.usage) },
+            }),
           wrapped[i] ?? item.responseJson ?? (item.response === undefined ? '' : JSON.stringify(item.response)),
         );
       });

@@ -5,8 +5,8 @@
   period hash, the periods index and the spend hash, all under the partition's hash tag.
   b (from the poller, per item): provider, model (the table's name), usage (the record's `usage` object, as JSON
     text), lanes (nano-USD of this answer per lane the price table prices: batch, flex, realtime, and batch@<window>
-    per completion window priced of its own), rt (nano-USD at realtime prices; absent:
-    unpriced model)
+    per completion window priced of its own; or, from settle-many's compact options, `text` and `lanesAt`: the same
+    found in the text, see lane_price), rt (nano-USD at realtime prices; absent: unpriced model)
   l (per call): day (YYYY-MM-DD), month (YYYY-MM), epochDay, keepDays (days kept before rolling up into months)
   The request's lane is its record's `lane` field (SPEC §10), else batch, and its group its `group` field: `lane` and
   `group` when the caller has them (nil: read here). `fields`, when given, is the caller's HSET field list: `usage`
@@ -127,15 +127,33 @@ local function plain_lane(lane)
   return plain
 end
 
+-- The nano-USD of lane `lane` in `b`: from its `lanes` table (JSON options), or found in the compact options' text
+-- `b.text` from `b.lanesAt` on (settle-many: `SEP lane PAIR nano` per lane), without building a table per line.
+local lane_needles = {}
+local function lane_price(b, lane)
+  if b.lanes then return b.lanes[lane] end
+  if not b.text or not b.lanesAt then return nil end
+  local needle = lane_needles[lane]
+  if not needle then
+    needle = '\1' .. lane .. '\2'
+    lane_needles[lane] = needle
+  end
+  local _, e = string.find(b.text, needle, b.lanesAt, true)
+  if not e then return nil end
+  local stop = string.find(b.text, '\1', e + 1, true)
+  return tonumber(string.sub(b.text, e + 1, stop and stop - 1 or -1))
+end
+
 local function bill(tag, key, tenant, b, l, lane, fields, group)
   if lane == nil then lane = redis.call('HGET', key, 'lane') end
   if not lane or lane == '' then lane = 'batch' end
-  local usd = b.lanes and b.lanes[lane]
-  if lane == 'batch' and b.lanes then
+  local usd = lane_price(b, lane)
+  if lane == 'batch' and (b.lanes or b.text) then
     -- A group in a completion window of its own (`…@1h|<model>`, SPEC §10) is billed at that window's price.
     if group == nil then group = redis.call('HGET', key, 'group') end
     local window = group_window(group or '')
-    if window and b.lanes[window] then usd = b.lanes[window] end
+    local windowUsd = window and lane_price(b, window)
+    if windowUsd then usd = windowUsd end
   end
   local rt = b.rt
   local priced = usd ~= nil and rt ~= nil

@@ -136,6 +136,22 @@ function compactOptions(item: {
   return text;
 }
 
+/** One settle-many item's options argument, as `settle` sends it (also built by bench S12): compact or JSON. */
+export function settleItemOptions(item: Parameters<typeof compactOptions>[0]): string {
+  return (
+    compactOptions(item) ??
+    JSON.stringify({
+      kind: item.kind,
+      message: item.message ?? '',
+      group: item.group ?? '',
+      ...(item.truncated ? { truncated: true } : {}),
+      ...(item.lane ? { lane: item.lane } : {}),
+      // `usage` as JSON text: stored as it is (bill.lua), not decoded and encoded again per line.
+      bill: item.bill && { ...item.bill, usage: JSON.stringify(item.bill.usage) },
+    })
+  );
+}
+
 /**
  * The stored response of each item that brings its body as bytes (`responseBody`, with an integer
  * `response.status_code`): `{"status_code":<code>,"body":<bytes>}`, all of them views of one buffer.
@@ -467,16 +483,7 @@ export class RequestStore {
       slice.forEach((item, i) => {
         // The item's options, then its response (see settle-many.lua).
         args.push(
-          compactOptions(item) ??
-            JSON.stringify({
-              kind: item.kind,
-              message: item.message ?? '',
-              group: item.group ?? '',
-              ...(item.truncated ? { truncated: true } : {}),
-              ...(item.lane ? { lane: item.lane } : {}),
-              // `usage` as JSON text: stored as it is (bill.lua), not decoded and encoded again per line.
-              bill: item.bill && { ...item.bill, usage: JSON.stringify(item.bill.usage) },
-            }),
+          settleItemOptions(item),
           wrapped[i] ?? item.responseJson ?? (item.response === undefined ? '' : JSON.stringify(item.response)),
         );
       });

@@ -205,7 +205,9 @@ try {
         id,
         kind: 'completed' as const,
         response,
-        responseBody: bytes,
+        // The stored response whole (what the store wraps a body into), so that every call goes through bbSettleMany
+        // (a body as bytes would be sent by evalSpread, past --ab's choice of script).
+        responseJson: Buffer.concat([Buffer.from('{"status_code":200,"body":'), bytes, Buffer.from('}')]),
         bill: billItemFor(prices, ['default', 'openai'], 'default', response),
       };
     });

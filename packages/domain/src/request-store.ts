@@ -7,6 +7,7 @@ import { partitionOfRequestId, webhookIdFor } from './ids.js';
 import type { PartitionId } from './keys.js';
 import type { OPEN_STATUSES, RequestStatus } from './lifecycle.js';
 import { parseRecord, type RequestObject, type RequestRecord, toRequestObject } from './request-record.js';
+import { evalSpread, type SpreadArg, type SpreadValue } from './spread-eval.js';
 import type { StoreContext } from './store-context.js';
 import { type WebhookBodyChoice, webhookBodyFor } from './webhook-body.js';
 
@@ -154,30 +155,14 @@ export function settleItemOptions(item: Parameters<typeof compactOptions>[0]): s
 
 /**
  * The stored response of each item that brings its body as bytes (`responseBody`, with an integer
- * `response.status_code`): `{"status_code":<code>,"body":<bytes>}`, all of them views of one buffer.
+ * `response.status_code`): `{"status_code":<code>,"body":<bytes>}`, as pieces that go to the socket as they are
+ * (spread-eval.ts: the bytes are views of the downloaded file, never copied in this process).
  */
-function wrapBodies(items: ReadonlyArray<{ response?: unknown; responseBody?: Buffer }>): Array<Buffer | undefined> {
-  const heads: Array<string | undefined> = items.map((item) => {
-    if (item.responseBody === undefined) return undefined;
-    const code = (item.response as { status_code?: unknown } | undefined)?.status_code;
-    return typeof code === 'number' && Number.isInteger(code) ? `{"status_code":${code},"body":` : undefined;
-  });
-  let total = 0;
-  items.forEach((item, i) => {
-    if (heads[i] !== undefined) total += heads[i].length + (item.responseBody as Buffer).length + 1;
-  });
-  if (total === 0) return heads.map(() => undefined);
-  const arena = Buffer.allocUnsafe(total);
-  let at = 0;
-  return items.map((item, i) => {
-    const head = heads[i];
-    if (head === undefined) return undefined;
-    const from = at;
-    at += arena.write(head, at, 'latin1');
-    at += (item.responseBody as Buffer).copy(arena, at);
-    arena[at++] = 0x7d; // }
-    return arena.subarray(from, at);
-  });
+function wrapBody(item: { response?: unknown; responseBody?: Buffer }): SpreadArg | undefined {
+  if (item.responseBody === undefined) return undefined;
+  const code = (item.response as { status_code?: unknown } | undefined)?.status_code;
+  if (typeof code !== 'number' || !Number.isInteger(code)) return undefined;
+  return { parts: [`{"status_code":${code},"body":`, item.responseBody, '}'] };
 }
 
 /** Requests created per enqueue-many call at most, and the body bytes after which a call is sent at once. */
@@ -478,16 +463,25 @@ export class RequestStore {
     for (let start = 0; start < items.length; start += SETTLE_SLICE) {
       const slice = items.slice(start, start + SETTLE_SLICE);
       const keys = slice.map((item) => k.req(item.id));
-      const args: Array<string | Buffer> = [call];
-      const wrapped = wrapBodies(slice);
-      slice.forEach((item, i) => {
+      const args: SpreadValue[] = [call];
+      let spread = false;
+      slice.forEach((item) => {
+        const wrapped = wrapBody(item);
+        if (wrapped) spread = true;
         // The item's options, then its response (see settle-many.lua).
         args.push(
           settleItemOptions(item),
-          wrapped[i] ?? item.responseJson ?? (item.response === undefined ? '' : JSON.stringify(item.response)),
+          wrapped ?? item.responseJson ?? (item.response === undefined ? '' : JSON.stringify(item.response)),
         );
       });
-      slices.push(this.ctx.redis.bbSettleMany(keys.length, ...keys, ...args));
+      const redis = this.ctx.redis;
+      slices.push(
+        spread
+          ? evalSpread(redis, 'settle-many', keys, args, (joined) =>
+              redis.bbSettleMany(keys.length, ...keys, ...joined),
+            )
+          : redis.bbSettleMany(keys.length, ...keys, ...(args as Array<string | Buffer>)),
+      );
     }
     const outbox: string[] = [];
     const outcomes: SettleOutcome[] = [];

@@ -105,10 +105,18 @@ describe('RequestStore on a 3-master Redis Cluster with REDIS_PARTITIONS=16', ()
       expect(JSON.parse(poll)).toMatchObject({ queue: 'poll', jobId: `poll-batch_${p}` });
       expect(await store.batches.live(p)).toEqual([`batch_${p}`]);
       const settled = await store.requests.settle(p, `batch_${p}`, [
-        { id: ids[0]!, kind: 'completed', response: { status_code: 200, body: { ok: p } } },
+        // A body as bytes (an embeddings answer as the provider wrote it): a script call written piece by piece
+        // (spread-eval.ts), routed to the partition's master like any other.
+        {
+          id: ids[0]!,
+          kind: 'completed',
+          response: { status_code: 200, body: { ok: p } },
+          responseBody: Buffer.from(`{"ok":${p}}`),
+        },
         { id: ids[1]!, kind: 'rejected', response: { status_code: 400, body: {} }, message: 'bad' },
       ]);
       expect(settled.outcomes).toEqual(['completed', 'failed']);
+      expect((await store.requests.get(ids[0]!))?.response).toEqual({ status_code: 200, body: { ok: p } });
       // Replaying the results changes nothing.
       expect((await store.requests.settle(p, `batch_${p}`, [{ id: ids[0]!, kind: 'completed' }])).outcomes).toEqual([
         'stale',

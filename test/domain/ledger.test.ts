@@ -177,4 +177,41 @@ describe('tenant ledger', () => {
     ]);
     expect(report.total).toMatchObject({ usd: 0.008, requests: 4 });
   });
+
+  it('bills the same from the compact item options as from the JSON ones (windows, lanes, unpriced, fractions)', async () => {
+    const { store, keys } = setup();
+    const { batchId, ids } = await submitted(store, 0, 8);
+    const k = keys.partitionKeys(0);
+    // A completion window's group (billed at `batch@1h`) and a flex lane, each twice.
+    for (const id of [ids[0]!, ids[1]!])
+      await shared.redis.hset(k.req(id), 'group', '/v1/chat/completions@1h|gpt-4o-mini');
+    for (const id of [ids[2]!, ids[3]!]) await shared.redis.hset(k.req(id), 'lane', 'flex');
+    const priced: BillItem = { ...bill, lanes: { ...bill.lanes, 'batch@1h': 1_234_567.5 }, rt: 4_000_000.25 };
+    const unpriced: BillItem = { provider: 'openai', model: 'gpt-4o-mini', usage, lanes: {} };
+    // A message on a completed item is unused by the script but keeps its options in the JSON form.
+    const pair = (i: number, b: BillItem, extra = {}) => [
+      { id: ids[i]!, kind: 'completed' as const, response: answer, bill: b, ...extra },
+      { id: ids[i + 1]!, kind: 'completed' as const, response: answer, bill: b, message: 'json', ...extra },
+    ];
+    const result = await store.requests.settle(0, batchId, [
+      ...pair(0, priced),
+      ...pair(2, priced),
+      ...pair(4, unpriced, { truncated: true }),
+      ...pair(6, priced),
+    ]);
+    expect(result.outcomes).toEqual(Array(8).fill('completed'));
+    const fields = ['usage', 'cost', 'truncated', 'status', 'lane'];
+    for (let i = 0; i < 8; i += 2) {
+      expect(result.billed[i]).toEqual(result.billed[i + 1]);
+      const [a, b] = await Promise.all([
+        shared.redis.hmget(k.req(ids[i]!), ...fields),
+        shared.redis.hmget(k.req(ids[i + 1]!), ...fields),
+      ]);
+      expect(a).toEqual(b);
+    }
+    expect(result.billed[0]).toMatchObject({ usdNano: 1_234_567, realtimeNano: 4_000_000, priced: true });
+    expect(result.billed[2]).toMatchObject({ lane: 'flex', usdNano: 3_000_000 });
+    expect(result.billed[4]).toMatchObject({ priced: false });
+    expect(result.billed[6]).toMatchObject({ lane: 'batch', usdNano: 2_000_000 });
+  });
 });

@@ -163,6 +163,42 @@ describe('RequestStore lifecycle', () => {
     expect((await store.requests.get(id))?.response).toEqual({ status_code: 200, body: JSON.parse(body.toString()) });
   });
 
+  it('sends bodies as bytes beside other items, whether Redis has the script loaded or not', async () => {
+    const { store } = setup();
+    const limits4 = { ...limits, maxRequests: 4 };
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) ids.push((await add(store, 1)).id);
+    const fid = newFlushId();
+    await store.flushes.claim(1, 'chat.completions|m', fid, limits4, true);
+    await store.flushes.recordSubmission(1, (await store.flushes.get(1, fid))!, 'batch_spread', 'f');
+    const big = Buffer.from(`{"data":[${'0.125,'.repeat(20_000)}1],"t":"\u00e9 \u{1f600}"}`);
+    const small = Buffer.from('{"object":"list"}');
+    const calls = async (cmd: string) =>
+      Number(new RegExp(`cmdstat_${cmd}:calls=(\\d+)`).exec(await redis.info('commandstats'))?.[1] ?? 0);
+    // A Redis without the script (restarted, SCRIPT FLUSH): answered NOSCRIPT, then sent the ordinary way.
+    await redis.script('FLUSH');
+    const first = await store.requests.settle(1, 'batch_spread', [
+      { id: ids[0]!, kind: 'completed', response: { status_code: 200, body: {} }, responseBody: big },
+      { id: ids[1]!, kind: 'completed', response: { status_code: 200, body: { a: 1 } } },
+    ]);
+    expect(first.outcomes).toEqual(['completed', 'completed']);
+    const evalshaBefore = await calls('evalsha');
+    const evalBefore = await calls('eval');
+    const second = await store.requests.settle(1, 'batch_spread', [
+      { id: ids[2]!, kind: 'completed', response: { status_code: 201, body: {} }, responseBody: small },
+      { id: ids[0]!, kind: 'completed', response: { status_code: 200, body: {} }, responseBody: small },
+      { id: ids[3]!, kind: 'retry', message: 'expired' },
+    ]);
+    expect(second.outcomes).toEqual(['completed', 'stale', 'retried']);
+    expect(await calls('evalsha')).toBe(evalshaBefore + 1);
+    expect(await calls('eval')).toBe(evalBefore);
+    const k = store.keys.partitionKeys(1);
+    expect(await redis.hget(k.req(ids[0]!), 'response')).toBe(`{"status_code":200,"body":${big.toString('utf8')}}`);
+    expect(await redis.hget(k.req(ids[1]!), 'response')).toBe('{"status_code":200,"body":{"a":1}}');
+    expect(await redis.hget(k.req(ids[2]!), 'response')).toBe(`{"status_code":201,"body":${small.toString('utf8')}}`);
+    expect((await store.requests.get(ids[3]!))?.status).toBe('queued');
+  });
+
   it('fails a request after MAX_ATTEMPTS batches with the last error', async () => {
     const { store } = setup(2);
     const { id } = await add(store, 0);

@@ -22,7 +22,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { loadPriceTable } from '@batchbridge/config';
-import { billItemFor, groupFor, ledgerDay, scriptSource, webhookBodyMark } from '@batchbridge/domain';
+import {
+  billItemFor,
+  groupFor,
+  ledgerDay,
+  scriptSource,
+  settleItemOptions,
+  webhookBodyMark,
+} from '@batchbridge/domain';
 import type { Runtime } from '@batchbridge/runtime';
 import { BENCH_TENANT, chatBody, GROUP, MODEL } from '../fixtures.js';
 import type { Harness } from '../harness.js';
@@ -245,7 +252,7 @@ async function commands(rt: Runtime, plan: Plan): Promise<{ list: Command[]; key
   const settleArgs: string[] = [settleCall];
   for (let i = 0; i < SETTLE_PER_CALL; i++) {
     settleKeys.push(k.req(randomId('s')));
-    settleArgs.push(JSON.stringify({ kind: 'completed', message: '', group: '', bill }), JSON.stringify(ANSWER));
+    settleArgs.push(settleItemOptions({ kind: 'completed', bill }), JSON.stringify(ANSWER));
   }
   const rec = k.req(randomId('s'));
   // The first attempt's body mark (webhook-body.ts), fixed on the record by its completion.

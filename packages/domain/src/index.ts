@@ -145,6 +145,7 @@ export {
   RequestStore,
   type SettleKind,
   type SettleOutcome,
+  settleItemOptions,
 } from './request-store.js';
 export { Store } from './store.js';
 export type { StoreOptions } from './store-context.js';

@@ -7,6 +7,7 @@ import { partitionOfRequestId, webhookIdFor } from './ids.js';
 import type { PartitionId } from './keys.js';
 import type { OPEN_STATUSES, RequestStatus } from './lifecycle.js';
 import { parseRecord, type RequestObject, type RequestRecord, toRequestObject } from './request-record.js';
+import { evalSpread, type SpreadArg, type SpreadValue } from './spread-eval.js';
 import type { StoreContext } from './store-context.js';
 import { type WebhookBodyChoice, webhookBodyFor } from './webhook-body.js';
 
@@ -101,32 +102,67 @@ export type SettleOutcome = 'completed' | 'failed' | 'retried' | 'stale' | 'unkn
  * which also makes the chunk's deliveries due (issue 26); a call of 500 lines holds Redis for a few milliseconds. */
 const SETTLE_SLICE = 500;
 
+/** Separators of the compact item options (settle-many.lua): control characters, escaped in any JSON text. */
+const SEP = '\x01';
+const PAIR = '\x02';
+const plainText = (v: string) => !v.includes(SEP) && !v.includes(PAIR);
+const plainNumber = (v: number | undefined) => v === undefined || Number.isFinite(v);
+
+/**
+ * The options of a `completed` item without message, group or lane — nearly every routed line — in the positional
+ * form settle-many reads without a JSON decode per line (issue 26: Redis CPU per line):
+ * `SEP truncated` without billing, else `SEP truncated SEP provider SEP model SEP rt SEP usage` followed by
+ * `SEP lane PAIR nano` per lane priced (`rt` empty when unpriced). Numbers as JSON writes them, so Lua reads the same
+ * values. Undefined for anything else (the JSON form).
+ */
+function compactOptions(item: {
+  kind: SettleKind;
+  message?: string | undefined;
+  group?: string | undefined;
+  lane?: string | undefined;
+  truncated?: boolean | undefined;
+  bill?: BillItem | undefined;
+}): string | undefined {
+  if (item.kind !== 'completed' || item.message || item.group || item.lane) return undefined;
+  const head = SEP + (item.truncated ? '1' : '0');
+  const b = item.bill;
+  if (!b) return head;
+  if (!plainText(b.provider) || !plainText(b.model) || !plainNumber(b.rt)) return undefined;
+  let text = `${head}${SEP}${b.provider}${SEP}${b.model}${SEP}${b.rt === undefined ? '' : String(b.rt)}${SEP}${JSON.stringify(b.usage)}`;
+  for (const [lane, nano] of Object.entries(b.lanes)) {
+    if (nano === undefined) continue;
+    if (!plainText(lane) || !plainNumber(nano)) return undefined;
+    text += `${SEP}${lane}${PAIR}${String(nano)}`;
+  }
+  return text;
+}
+
+/** One settle-many item's options argument, as `settle` sends it (also built by bench S12): compact or JSON. */
+export function settleItemOptions(item: Parameters<typeof compactOptions>[0]): string {
+  return (
+    compactOptions(item) ??
+    JSON.stringify({
+      kind: item.kind,
+      message: item.message ?? '',
+      group: item.group ?? '',
+      ...(item.truncated ? { truncated: true } : {}),
+      ...(item.lane ? { lane: item.lane } : {}),
+      // `usage` as JSON text: stored as it is (bill.lua), not decoded and encoded again per line.
+      bill: item.bill && { ...item.bill, usage: JSON.stringify(item.bill.usage) },
+    })
+  );
+}
+
 /**
  * The stored response of each item that brings its body as bytes (`responseBody`, with an integer
- * `response.status_code`): `{"status_code":<code>,"body":<bytes>}`, all of them views of one buffer.
+ * `response.status_code`): `{"status_code":<code>,"body":<bytes>}`, as pieces that go to the socket as they are
+ * (spread-eval.ts: the bytes are views of the downloaded file, never copied in this process).
  */
-function wrapBodies(items: ReadonlyArray<{ response?: unknown; responseBody?: Buffer }>): Array<Buffer | undefined> {
-  const heads: Array<string | undefined> = items.map((item) => {
-    if (item.responseBody === undefined) return undefined;
-    const code = (item.response as { status_code?: unknown } | undefined)?.status_code;
-    return typeof code === 'number' && Number.isInteger(code) ? `{"status_code":${code},"body":` : undefined;
-  });
-  let total = 0;
-  items.forEach((item, i) => {
-    if (heads[i] !== undefined) total += heads[i].length + (item.responseBody as Buffer).length + 1;
-  });
-  if (total === 0) return heads.map(() => undefined);
-  const arena = Buffer.allocUnsafe(total);
-  let at = 0;
-  return items.map((item, i) => {
-    const head = heads[i];
-    if (head === undefined) return undefined;
-    const from = at;
-    at += arena.write(head, at, 'latin1');
-    at += (item.responseBody as Buffer).copy(arena, at);
-    arena[at++] = 0x7d; // }
-    return arena.subarray(from, at);
-  });
+function wrapBody(item: { response?: unknown; responseBody?: Buffer }): SpreadArg | undefined {
+  if (item.responseBody === undefined) return undefined;
+  const code = (item.response as { status_code?: unknown } | undefined)?.status_code;
+  if (typeof code !== 'number' || !Number.isInteger(code)) return undefined;
+  return { parts: [`{"status_code":${code},"body":`, item.responseBody, '}'] };
 }
 
 /** Requests created per enqueue-many call at most, and the body bytes after which a call is sent at once. */
@@ -427,24 +463,25 @@ export class RequestStore {
     for (let start = 0; start < items.length; start += SETTLE_SLICE) {
       const slice = items.slice(start, start + SETTLE_SLICE);
       const keys = slice.map((item) => k.req(item.id));
-      const args: Array<string | Buffer> = [call];
-      const wrapped = wrapBodies(slice);
-      slice.forEach((item, i) => {
+      const args: SpreadValue[] = [call];
+      let spread = false;
+      slice.forEach((item) => {
+        const wrapped = wrapBody(item);
+        if (wrapped) spread = true;
         // The item's options, then its response (see settle-many.lua).
         args.push(
-          JSON.stringify({
-            kind: item.kind,
-            message: item.message ?? '',
-            group: item.group ?? '',
-            ...(item.truncated ? { truncated: true } : {}),
-            ...(item.lane ? { lane: item.lane } : {}),
-            // `usage` as JSON text: stored as it is (bill.lua), not decoded and encoded again per line.
-            bill: item.bill && { ...item.bill, usage: JSON.stringify(item.bill.usage) },
-          }),
-          wrapped[i] ?? item.responseJson ?? (item.response === undefined ? '' : JSON.stringify(item.response)),
+          settleItemOptions(item),
+          wrapped ?? item.responseJson ?? (item.response === undefined ? '' : JSON.stringify(item.response)),
         );
       });
-      slices.push(this.ctx.redis.bbSettleMany(keys.length, ...keys, ...args));
+      const redis = this.ctx.redis;
+      slices.push(
+        spread
+          ? evalSpread(redis, 'settle-many', keys, args, (joined) =>
+              redis.bbSettleMany(keys.length, ...keys, ...joined),
+            )
+          : redis.bbSettleMany(keys.length, ...keys, ...(args as Array<string | Buffer>)),
+      );
     }
     const outbox: string[] = [];
     const outcomes: SettleOutcome[] = [];

@@ -49,6 +49,7 @@
  *   the health wrapper (health.ts) counts 5xx, 429, timeouts and connection errors against the provider's circuit.
  *   Adapters never retry themselves (the queues do, honouring Retry-After).
  */
+import type { Readable } from 'node:stream';
 import type { BatchEndpoint, ProviderProfile } from '@batchbridge/config';
 import type { FindBatchOptions, FlushBatchLookup, ProviderBatch } from './batch.js';
 
@@ -81,8 +82,11 @@ export interface CreateBatchParams {
 export interface ResultSource {
   /** For logs and errors: a file id or the results URL. */
   readonly ref: string;
-  /** Opens the byte stream; a source the provider no longer has rejects with an error whose `status` is 404. */
-  open(signal: AbortSignal): Promise<ReadableStream<Uint8Array> | null>;
+  /**
+   * Opens the byte stream (a web stream, or a Node Readable: the OpenAI-compatible adapter's downloads); a source the
+   * provider no longer has rejects with an error whose `status` is 404.
+   */
+  open(signal: AbortSignal): Promise<ReadableStream<Uint8Array> | Readable | null>;
   /** Maps one parsed JSON line to OpenAI's result line shape. @defaultValue identity */
   toResultLine?(json: unknown): unknown;
 }

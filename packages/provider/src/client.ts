@@ -5,6 +5,7 @@
 
 import type { MetricsCatalog } from '@batchbridge/metrics';
 import OpenAI from 'openai';
+import { downloadFetch } from './download-fetch.js';
 
 export interface ProviderClientOptions {
   baseUrl: string;
@@ -46,7 +47,8 @@ export function createProviderClient(options: ProviderClientOptions): OpenAI {
     const op = operationOf(init?.method ?? 'GET', url);
     const stop = metrics?.upstreamRequestDuration.startTimer({ operation: op });
     try {
-      const res = await fetch(input, init);
+      // A file's content streams through node:http (download-fetch.ts); everything else through Node's fetch.
+      const res = await (op === 'files.content' ? downloadFetch : fetch)(input, init);
       metrics?.upstreamRequests.inc({ operation: op, status: String(res.status) });
       return res;
     } catch (err) {

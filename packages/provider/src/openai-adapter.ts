@@ -11,6 +11,7 @@ import type OpenAI from 'openai';
 import type { BatchInputFile, CreateBatchParams, ProviderAdapter, ResultSource } from './adapter.js';
 import { flushFileName } from './adapter.js';
 import { type FindBatchOptions, FLUSH_METADATA_KEY, findBatchByFlushId, normalizeBatch } from './batch.js';
+import { nodeBodyOf } from './download-fetch.js';
 
 export interface OpenAIAdapterOptions {
   id: string;
@@ -98,7 +99,8 @@ export class OpenAIAdapter implements ProviderAdapter {
         ref: fileId,
         open: async (signal) => {
           const response = await this.#client().files.content(fileId, { signal });
-          return (response.body as ReadableStream<Uint8Array> | null) ?? null;
+          // The Node stream when the client downloads through download-fetch.ts (no web stream per chunk).
+          return nodeBodyOf(response) ?? (response.body as ReadableStream<Uint8Array> | null) ?? null;
         },
       });
     }

@@ -3,12 +3,12 @@ import type { ProviderBackoffOptions } from '@batchbridge/queues';
 
 /**
  * V8 heap growing percent the poller process runs with (RunMainOptions.heapGrowingPercent): issue 6 asks for flat RSS
- * while routing 200 MB result files. 100 (the heap within 2× of the live set), not 50: at 50 the downloaded chunks
- * that settle chunks hold while Redis answers (external memory) set off a full GC every few MB, and routing a 972 MB
- * embeddings file spent 7.8 s of poller CPU instead of 5.8 s, for RSS peaks of 178 vs 183 MB (204 MB chat file:
- * 190 MB at 100; the S3 benchmark, load ~10 on 2 cores).
+ * while routing 200 MB result files. 200 (the heap within 3× of the live set): the downloaded chunks that settle
+ * chunks hold while Redis answers (external memory) set off a full GC every few MB at lower values. Routing a 972 MB
+ * embeddings file (S3, busy 2-core box): 7.8 s of poller CPU at 50, 5.1–6.6 s at 100, 4.7–4.8 s at 200; RSS peaks
+ * 178, 180–195 and 206–220 MB (204 MB chat file: 181 MB at 100, 201 MB at 200).
  */
-export const POLLER_HEAP_GROWING_PERCENT = 100;
+export const POLLER_HEAP_GROWING_PERCENT = 200;
 
 export interface PollerOptions {
   /** Poll jobs processed at once per partition. @defaultValue 8 */

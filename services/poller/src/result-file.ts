@@ -9,7 +9,7 @@
  * in memory: its bytes are dropped as they arrive and it is reported as malformed (`line_too_long`), so one huge answer
  * costs only its own request a retry (issue 16.13, I4).
  */
-import { type ResultLine, ResultLineSchema, type ResultSource } from '@batchbridge/provider';
+import { nodeBodyOf, type ResultLine, ResultLineSchema, type ResultSource } from '@batchbridge/provider';
 import type OpenAI from 'openai';
 import { TruncatedDownloadError } from './errors.js';
 import { parseLazy, type SpanMap } from './lazy-json.js';
@@ -99,8 +99,10 @@ export function readResultFile(
   return readResultSource(
     {
       ref: fileId,
-      open: async (signal) =>
-        ((await provider.files.content(fileId, { signal })).body as ReadableStream<Uint8Array> | null) ?? null,
+      open: async (signal) => {
+        const response = await provider.files.content(fileId, { signal });
+        return nodeBodyOf(response) ?? (response.body as ReadableStream<Uint8Array> | null) ?? null;
+      },
     },
     options,
   );
@@ -119,23 +121,35 @@ export async function* readResultSource(
     idle = true;
     abort.abort();
   }, options.idleTimeoutMs);
-  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  let stop: (() => void) | undefined;
   try {
     const body = await source.open(abort.signal);
     timer.refresh();
     if (!body) return;
-    // The web stream's chunks as they come, read directly: a Node Readable around it (Readable.fromWeb) cost a third
-    // of the poller's CPU on a 1 GB embeddings file, in stream machinery alone.
-    const r = body.getReader();
-    reader = r;
-    const chunks = async function* (): AsyncGenerator<Uint8Array> {
-      for (;;) {
-        const { done, value } = await r.read();
-        if (done) return;
-        timer.refresh();
-        yield value;
-      }
-    };
+    let chunks: () => AsyncGenerator<Uint8Array>;
+    if (body instanceof ReadableStream) {
+      // A web stream's chunks as they come, read directly: a Node Readable around it (Readable.fromWeb) cost a third
+      // of the poller's CPU on a 1 GB embeddings file, in stream machinery alone.
+      const r = body.getReader();
+      stop = () => void r.cancel().catch(() => undefined);
+      chunks = async function* () {
+        for (;;) {
+          const { done, value } = await r.read();
+          if (done) return;
+          timer.refresh();
+          yield value;
+        }
+      };
+    } else {
+      // A Node Readable (the OpenAI-compatible adapter's downloads: download-fetch.ts), cheaper still.
+      stop = () => body.destroy();
+      chunks = async function* () {
+        for await (const chunk of body) {
+          timer.refresh();
+          yield chunk as Buffer;
+        }
+      };
+    }
     // Long lines of a provider that needs no mapping stay bytes, for parseLazy.
     const lines = splitLines(
       chunks(),
@@ -169,7 +183,7 @@ export async function* readResultSource(
   } finally {
     clearTimeout(timer);
     // Stops the download (a line cap, a failure, a consumer that stopped early); nothing to do once it ended.
-    reader?.cancel().catch(() => undefined);
+    stop?.();
   }
 }
 

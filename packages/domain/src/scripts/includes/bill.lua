@@ -5,8 +5,8 @@
   period hash, the periods index and the spend hash, all under the partition's hash tag.
   b (from the poller, per item): provider, model (the table's name), usage (the record's `usage` object, as JSON
     text), lanes (nano-USD of this answer per lane the price table prices: batch, flex, realtime, and batch@<window>
-    per completion window priced of its own), rt (nano-USD at realtime prices; absent:
-    unpriced model)
+    per completion window priced of its own; or, from settle-many's compact options, `text` and `lanesAt`: the same
+    found in the text, see lane_price), rt (nano-USD at realtime prices; absent: unpriced model)
   l (per call): day (YYYY-MM-DD), month (YYYY-MM), epochDay, keepDays (days kept before rolling up into months)
   The request's lane is its record's `lane` field (SPEC §10), else batch, and its group its `group` field: `lane` and
   `group` when the caller has them (nil: read here). `fields`, when given, is the caller's HSET field list: `usage`
@@ -69,21 +69,96 @@ local function bill_flush()
   end
 end
 
+-- The ledger's key and field names of one tenant, day, provider, model and lane, built once per script call rather
+-- than once per billed line (nested by each part: looked up with the strings the caller has, no new ones).
+local ledger_name_cache = {}
+local function ledger_names(tag, tenant, l, provider, model, lane)
+  local t = ledger_name_cache
+  local parts = {tag, tenant, l.day, provider, model}
+  for i = 1, 5 do
+    local part = parts[i]
+    local next = t[part]
+    if not next then
+      next = {}
+      t[part] = next
+    end
+    t = next
+  end
+  local names = t[lane]
+  if names then return names end
+  local suffix = provider .. '|' .. model .. '|' .. lane
+  names = {
+    idx = key_ledger(tag, tenant),
+    period = key_ledger_period(tag, tenant, l.day),
+    spend = key_spend(tag, tenant),
+    n = 'n|' .. suffix,
+    usd = 'usd|' .. suffix,
+    rt = 'rt|' .. suffix,
+    up = 'up|' .. suffix,
+    d = 'd:' .. l.day,
+    m = 'm:' .. l.month,
+    c = 'c:' .. l.month,
+    head = tenant .. ' ' .. lane .. ' ',
+  }
+  t[lane] = names
+  return names
+end
+
+-- Per script call: a group's completion window as its price's lane name (`batch@<window>`, false for none), and
+-- whether a lane name is written into the cost JSON as it is.
+local group_windows = {}
+local function group_window(group)
+  local window = group_windows[group]
+  if window == nil then
+    local head = string.match(group, '^[^|]*') or ''
+    window = string.match(head, '@([%w]+)$')
+    window = window and ('batch@' .. window) or false
+    group_windows[group] = window
+  end
+  return window
+end
+local plain_lanes = {}
+local function plain_lane(lane)
+  local plain = plain_lanes[lane]
+  if plain == nil then
+    plain = string.find(lane, '^[%w_-]+$') ~= nil
+    plain_lanes[lane] = plain
+  end
+  return plain
+end
+
+-- The nano-USD of lane `lane` in `b`: from its `lanes` table (JSON options), or found in the compact options' text
+-- `b.text` from `b.lanesAt` on (settle-many: `SEP lane PAIR nano` per lane), without building a table per line.
+local lane_needles = {}
+local function lane_price(b, lane)
+  if b.lanes then return b.lanes[lane] end
+  if not b.text or not b.lanesAt then return nil end
+  local needle = lane_needles[lane]
+  if not needle then
+    needle = '\1' .. lane .. '\2'
+    lane_needles[lane] = needle
+  end
+  local _, e = string.find(b.text, needle, b.lanesAt, true)
+  if not e then return nil end
+  local stop = string.find(b.text, '\1', e + 1, true)
+  return tonumber(string.sub(b.text, e + 1, stop and stop - 1 or -1))
+end
+
 local function bill(tag, key, tenant, b, l, lane, fields, group)
   if lane == nil then lane = redis.call('HGET', key, 'lane') end
   if not lane or lane == '' then lane = 'batch' end
-  local usd = b.lanes and b.lanes[lane]
-  if lane == 'batch' and b.lanes then
+  local usd = lane_price(b, lane)
+  if lane == 'batch' and (b.lanes or b.text) then
     -- A group in a completion window of its own (`…@1h|<model>`, SPEC §10) is billed at that window's price.
     if group == nil then group = redis.call('HGET', key, 'group') end
-    local head = string.match(group or '', '^[^|]*') or ''
-    local window = string.match(head, '@([%w]+)$')
-    if window and b.lanes['batch@' .. window] then usd = b.lanes['batch@' .. window] end
+    local window = group_window(group or '')
+    local windowUsd = window and lane_price(b, window)
+    if windowUsd then usd = windowUsd end
   end
   local rt = b.rt
   local priced = usd ~= nil and rt ~= nil
   local cost
-  if not string.find(lane, '^[%w_-]+$') then
+  if not plain_lane(lane) then
     if priced then
       cost = {usd = usd / 1e9, realtime_usd = rt / 1e9, saved_usd = (rt - usd) / 1e9, lane = lane, priced = true}
     else
@@ -109,7 +184,8 @@ local function bill(tag, key, tenant, b, l, lane, fields, group)
     redis.call('HSET', key, 'usage', usage, 'cost', cost)
   end
 
-  local idx = key_ledger(tag, tenant)
+  local names = ledger_names(tag, tenant, l, b.provider, b.model, lane)
+  local idx = names.idx
   -- Once per tenant and call when deferring: the day is the call's, so a second ZADD NX would change nothing.
   if not (bill_acc and bill_acc.indexed[idx]) then
     if bill_acc then bill_acc.indexed[idx] = true end
@@ -117,20 +193,20 @@ local function bill(tag, key, tenant, b, l, lane, fields, group)
       ledger_rollup(tag, tenant, idx, l.epochDay - l.keepDays)
     end
   end
-  local h = key_ledger_period(tag, tenant, l.day)
-  local suffix = b.provider .. '|' .. b.model .. '|' .. lane
-  ledger_incr(h, 'n|' .. suffix, 1)
+  local h = names.period
+  ledger_incr(h, names.n, 1)
   if priced then
     -- Each line's amount as its own integer (as written one by one), then summed.
-    local usdInt, rtInt = tonumber(ledger_int(usd)), tonumber(ledger_int(rt))
-    ledger_incr(h, 'usd|' .. suffix, usdInt)
-    ledger_incr(h, 'rt|' .. suffix, rtInt)
-    local spend = key_spend(tag, tenant)
-    ledger_incr(spend, 'd:' .. l.day, usdInt)
-    ledger_incr(spend, 'm:' .. l.month, usdInt)
-    ledger_incr(spend, 'c:' .. l.month, 1)
-    return tenant .. ' ' .. lane .. ' ' .. ledger_int(usd) .. ' ' .. ledger_int(rt) .. ' 1'
+    local usdText, rtText = ledger_int(usd), ledger_int(rt)
+    local usdInt, rtInt = tonumber(usdText), tonumber(rtText)
+    ledger_incr(h, names.usd, usdInt)
+    ledger_incr(h, names.rt, rtInt)
+    local spend = names.spend
+    ledger_incr(spend, names.d, usdInt)
+    ledger_incr(spend, names.m, usdInt)
+    ledger_incr(spend, names.c, 1)
+    return names.head .. usdText .. ' ' .. rtText .. ' 1'
   end
-  ledger_incr(h, 'up|' .. suffix, 1)
-  return tenant .. ' ' .. lane .. ' 0 0 0'
+  ledger_incr(h, names.up, 1)
+  return names.head .. '0 0 0'
 end

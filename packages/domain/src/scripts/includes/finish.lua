@@ -17,6 +17,18 @@
 ]]
 --- @include "outbox"
 --- @include "facade"
+-- A number as Redis writes one passed as a command argument (%.17g), formatted once per value and call: `now` and the
+-- retention go into every finished request's HSET, PEXPIRE and three index entries.
+local num_texts = {}
+local function num_text(n)
+  local t = num_texts[n]
+  if not t then
+    t = string.format('%.17g', n)
+    num_texts[n] = t
+  end
+  return t
+end
+
 local finished_ids = {}
 local finished_prune = nil
 -- finish_defer: {score, id, score, id, ...} of the requests whose index entries publish_finished writes.
@@ -30,10 +42,11 @@ local function finish(tag, key, id, now, retention, partition, pre, fields)
     f = redis.call('HMGET', key, 'fbatch', 'deadline_at', 'status', 'lane', 'group')
   end
   local set = fields or {}
+  local nowText = num_text(now)
   set[#set + 1] = 'completed_at'
-  set[#set + 1] = now
+  set[#set + 1] = nowText
   redis.call('HDEL', key, 'body', 'schema', 'bytes', 'tokens', 'inputs')
-  redis.call('PEXPIRE', key, retention)
+  redis.call('PEXPIRE', key, num_text(retention))
   local fbatch = f[1]
   if f[2] then
     -- Deadlines (SPEC §10): met or missed, counted per lane and group (provider, model) for the metrics.
@@ -59,7 +72,7 @@ local function finish(tag, key, id, now, retention, partition, pre, fields)
   finished_prune = now - retention
   finished_ids[#finished_ids + 1] = id
   if finished_due then
-    finished_due[#finished_due + 1] = now
+    finished_due[#finished_due + 1] = nowText
     finished_due[#finished_due + 1] = id
     return false
   end

@@ -22,11 +22,11 @@
 --- @include "lane-run"
 local function settle_one(tag, key, batchId, kind, now, response, message, maxAttempts, retention, partition, group,
     truncated, billing, ledger, lane)
-  local f = redis.call('HMGET', key, 'status', 'batch_id', 'tenant', 'attempts', 'group', 'created_at', 'bytes',
-    'tokens', 'id', 'inputs', 'lane', 'fbatch', 'deadline_at')
+  -- What a completed line needs; the fields only a line that goes back to the queue reads come below.
+  local f = redis.call('HMGET', key, 'status', 'batch_id', 'tenant', 'group', 'id', 'lane', 'fbatch', 'deadline_at')
   if not f[1] then return 'unknown' end
   if f[1] ~= 'submitted' or f[2] ~= batchId then return 'stale' end
-  local id, tenant = f[9], f[3]
+  local id, tenant = f[5], f[3]
   -- A fast-lane run ends here, whatever its outcome (SPEC §10): out of the lane sweep's list.
   if string.sub(batchId, 1, 5) == 'lane_' then redis.call('ZREM', key_lane_runs(tag), id) end
   local changedLane = lane ~= nil and lane ~= ''
@@ -38,7 +38,7 @@ local function settle_one(tag, key, batchId, kind, now, response, message, maxAt
       fields[#fields + 1] = 'lane'
       fields[#fields + 1] = lane
     else
-      lane = f[11]
+      lane = f[6]
     end
     if truncated then
       fields[#fields + 1] = 'truncated'
@@ -47,15 +47,15 @@ local function settle_one(tag, key, batchId, kind, now, response, message, maxAt
     local billed = false
     -- Before finish: the cost is part of the outcome its webhook tells.
     if billing and ledger then
-      billed = bill(tag, key, tenant, billing, ledger, lane or false, fields, f[5] or false)
+      billed = bill(tag, key, tenant, billing, ledger, lane or false, fields, f[4] or false)
     end
     move_counts(tag, 'submitted', 'completed', tenant)
     fields[#fields + 1] = 'status'
     fields[#fields + 1] = 'completed'
     fields[#fields + 1] = 'updated_at'
-    fields[#fields + 1] = now
+    fields[#fields + 1] = num_text(now)
     local member = finish(tag, key, id, now, retention, partition,
-      {fbatch = f[12], deadline_at = f[13], status = 'completed', lane = lane, group = f[5]}, fields)
+      {fbatch = f[7], deadline_at = f[8], status = 'completed', lane = lane, group = f[4]}, fields)
     redis.call('HSET', key, unpack(fields))
     return 'completed', member, billed
   end
@@ -66,17 +66,19 @@ local function settle_one(tag, key, batchId, kind, now, response, message, maxAt
     move(tag, key, 'submitted', 'failed', tenant, now)
     return 'failed', finish(tag, key, id, now, retention, partition)
   end
+  -- What the other kinds read: attempts, created_at and the packing sizes bytes, tokens, inputs.
+  local q = redis.call('HMGET', key, 'attempts', 'created_at', 'bytes', 'tokens', 'inputs')
   if kind == 'escalate' then
     local to = redis.call('HGET', key, 'escalate_lane')
     if to then
-      local run = 'lane_' .. to .. '_' .. id .. '_' .. (tonumber(f[4]) or 0) .. 'e'
+      local run = 'lane_' .. to .. '_' .. id .. '_' .. (tonumber(q[1]) or 0) .. 'e'
       redis.call('HDEL', key, 'escalate_lane')
       redis.call('HSET', key, 'last_error', message)
       return 'retried', lane_run(tag, now, partition, key, id, to, run, 'batch')
     end
     kind = 'requeue'
   end
-  local attempts = tonumber(f[4]) or 0
+  local attempts = tonumber(q[1]) or 0
   if kind == 'invalid' and attempts >= maxAttempts then
     if response ~= '' then redis.call('HSET', key, 'response', response) end
     if truncated then redis.call('HSET', key, 'truncated', '1') end
@@ -92,7 +94,7 @@ local function settle_one(tag, key, batchId, kind, now, response, message, maxAt
     move(tag, key, 'submitted', 'failed', tenant, now)
     return 'failed', finish(tag, key, id, now, retention, partition)
   end
-  local target = f[5]
+  local target = f[4]
   if group ~= nil and group ~= '' then
     target = group
     redis.call('HSET', key, 'group', group)
@@ -107,6 +109,6 @@ local function settle_one(tag, key, batchId, kind, now, response, message, maxAt
     redis.call('ZREM', key_live_deadlines(tag), id)
   end
   if back[2] then redis.call('HSET', key, 'lane', 'batch') end
-  group_add(tag, target, {tonumber(f[6]), id}, 1, tonumber(f[7]) or 0, tonumber(f[8]) or 0, tonumber(f[10]) or 0)
+  group_add(tag, target, {tonumber(q[2]), id}, 1, tonumber(q[3]) or 0, tonumber(q[4]) or 0, tonumber(q[5]) or 0)
   return 'retried'
 end

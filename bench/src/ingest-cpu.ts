@@ -7,6 +7,7 @@
  *   pnpm build && pnpm exec tsx bench/src/ingest-cpu.ts [--bundle services/ingest-api/dist/main.mjs] [--seconds 8]
  *   pnpm exec tsx bench/src/ingest-cpu.ts --baseline      # the bare node:http + RPUSH baseline of S1, same measure
  *   pnpm exec tsx bench/src/ingest-cpu.ts --cpu-prof DIR  # also write a V8 CPU profile of the ingest process
+ *   pnpm exec tsx bench/src/ingest-cpu.ts --node-args "--max-semi-space-size=1"  # node flags for the ingest process
  *
  * Linux only (reads /proc/<pid>/stat).
  */
@@ -28,6 +29,8 @@ const baseline = argv.includes('--baseline');
 const bundle = resolve(REPO_ROOT, arg('--bundle') ?? 'services/ingest-api/dist/main.mjs');
 const seconds = Number(arg('--seconds') ?? 8);
 const cpuProfDir = arg('--cpu-prof');
+/** Extra node flags for the ingest process, space-separated (e.g. `--node-args "--max-semi-space-size=32"`). */
+const nodeArgs = (arg('--node-args') ?? '').split(' ').filter((a) => a !== '');
 
 /** utime + stime of a process, in milliseconds (clock ticks of 10 ms). */
 function cpuMs(pid: number): number {
@@ -65,20 +68,24 @@ try {
         env: { PATH: process.env.PATH ?? '', REDIS_URL: redisUrl, PORT: String(port) },
         stdio: 'inherit',
       })
-    : spawn(process.execPath, [...(cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : []), bundle], {
-        env: {
-          PATH: process.env.PATH ?? '',
-          NODE_ENV: 'production',
-          REDIS_URL: redisUrl,
-          REDIS_KEY_PREFIX: 'cpu',
-          REDIS_DATA_DIR: dir,
-          TENANTS_FILE: tenantsFile,
-          PORT: String(port),
-          LOG_LEVEL: 'warn',
-          WEBHOOK_ALLOW_CIDRS: '127.0.0.0/8',
+    : spawn(
+        process.execPath,
+        [...nodeArgs, ...(cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : []), bundle],
+        {
+          env: {
+            PATH: process.env.PATH ?? '',
+            NODE_ENV: 'production',
+            REDIS_URL: redisUrl,
+            REDIS_KEY_PREFIX: 'cpu',
+            REDIS_DATA_DIR: dir,
+            TENANTS_FILE: tenantsFile,
+            PORT: String(port),
+            LOG_LEVEL: 'warn',
+            WEBHOOK_ALLOW_CIDRS: '127.0.0.0/8',
+          },
+          stdio: 'inherit',
         },
-        stdio: 'inherit',
-      });
+      );
   children.push(server);
   const base = `http://127.0.0.1:${port}`;
   await waitUp(baseline ? `${base}/` : `${base}/readyz`, server);
@@ -96,7 +103,7 @@ try {
       connections: 64,
       duration: s,
     });
-  await shot(2); // JIT warm-up
+  const warm = await shot(2); // JIT warm-up
   const [server0, redis0] = [cpuMs(server.pid as number), cpuMs(redis.pid as number)];
   const r = await shot(seconds);
   const [server1, redis1] = [cpuMs(server.pid as number), cpuMs(redis.pid as number)];
@@ -104,7 +111,8 @@ try {
   const perReq = (ms: number) => ((ms * 1000) / Math.max(1, answered)).toFixed(1);
   process.stdout.write(
     `${baseline ? 'baseline' : bundle}: ${Math.round(answered / r.duration)} accepted/s (non-2xx ${r.non2xx}), ` +
-      `CPU per request: server ${perReq(server1 - server0)} µs, Redis ${perReq(redis1 - redis0)} µs\n`,
+      `CPU per request: server ${perReq(server1 - server0)} µs, Redis ${perReq(redis1 - redis0)} µs ` +
+      `(answered since start: ${warm['2xx'] + answered})\n`,
   );
 } finally {
   for (const c of children.reverse()) {

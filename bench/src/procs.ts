@@ -11,6 +11,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SERVICE_NODE_FLAGS } from '@batchbridge/runtime';
 import { bundlePath } from '../../infra/build/bundle.mjs';
 import { RssSampler } from './rss.js';
 
@@ -49,10 +50,14 @@ export function spawnTs(name: string, file: string, options: SpawnOptions): Chil
  * under tsx instead — the same code, compiled by the same esbuild, in files of their own.
  */
 export function spawnService(name: string, service: string, options: SpawnOptions): Child {
-  if (options.cpuProfDir) return spawnTs(name, `services/${service}/src/main.ts`, options);
+  // The node flags production starts the service with (its k8s manifest, its start scripts); BENCH_NO_NODE_FLAGS=1
+  // leaves them out, for an A/B run.
+  const flags = process.env.BENCH_NO_NODE_FLAGS ? [] : (SERVICE_NODE_FLAGS[service] ?? []);
+  if (options.cpuProfDir)
+    return spawnNode(name, [...flags, '--import', 'tsx', `services/${service}/src/main.ts`], options);
   const bundle = bundlePath(service);
   if (!existsSync(join(REPO_ROOT, bundle))) throw new Error(`${bundle} is missing: run \`pnpm build\` first`);
-  return spawnNode(name, [bundle], options);
+  return spawnNode(name, [...flags, bundle], options);
 }
 
 function spawnNode(name: string, script: string[], options: SpawnOptions): Child {

@@ -6,6 +6,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFile
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { CONFIG_ENV_NAMES, parseConfig, parseTenants } from '@batchbridge/config';
+import { SERVICE_NODE_FLAGS } from '@batchbridge/runtime';
 import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
@@ -144,9 +145,13 @@ describe('infra/k8s manifests: batchbridge policies', () => {
         if (c.image !== 'batchbridge') continue;
         // args, not command: the image's ENTRYPOINT (`node`) stays.
         expect(c.command).toBeUndefined();
-        expect(c.args).toHaveLength(1);
-        expect(c.args[0]).toBe(`services/${d.metadata.name}/dist/main.mjs`);
-        expect(bundles, c.args[0]).toContain(c.args[0]);
+        // The service's node flags (SERVICE_NODE_FLAGS), then its bundle.
+        const flags = SERVICE_NODE_FLAGS[d.metadata.name] ?? [];
+        expect(c.args).toHaveLength(flags.length + 1);
+        expect(c.args.slice(0, flags.length)).toEqual(flags);
+        const bundle = c.args[flags.length];
+        expect(bundle).toBe(`services/${d.metadata.name}/dist/main.mjs`);
+        expect(bundles, bundle).toContain(bundle);
         const source = `services/${d.metadata.name}/src/main.ts`;
         expect(existsSync(join(root, source)), source).toBe(true);
       }

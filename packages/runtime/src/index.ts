@@ -9,6 +9,7 @@ export {
   type PlanInput,
   REALTIME_EXPECTED_MS,
 } from './lane-scheduler.js';
+export { missingNodeFlags, SERVICE_NODE_FLAGS } from './node-flags.js';
 export { type RunMainOptions, runMain } from './run-main.js';
 export { buildProviderRegistry, type CreateRuntimeOptions, createRuntime, type Runtime } from './runtime.js';
 export type { Service } from './service.js';

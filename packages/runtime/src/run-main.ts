@@ -9,6 +9,7 @@ import { parseConfig } from '@batchbridge/config';
 import { createLogger } from '@batchbridge/logger';
 import { RedisSetupError, resolveRedis } from '@batchbridge/redis';
 import { type HealthServer, startHealthServer } from './health-server.js';
+import { missingNodeFlags } from './node-flags.js';
 import { createRuntime, type Runtime } from './runtime.js';
 import type { Service } from './service.js';
 import { handleSignals } from './shutdown.js';
@@ -51,6 +52,10 @@ export async function runMain(proc: NodeJS.Process, options: RunMainOptions): Pr
     proc.exit(2);
   }
   const logger = createLogger({ service: options.service, level: config.log.level, pretty: config.log.pretty });
+  const missing = missingNodeFlags(options.service, proc.execArgv, proc.env.NODE_OPTIONS);
+  if (missing.length > 0) {
+    logger.info({ flags: missing }, 'started without the node flags this service is tuned for (see its start scripts)');
+  }
   // Signal handlers go in before anything starts, so that a SIGTERM during start-up still shuts down in order.
   let service: Service | undefined;
   let runtime: Runtime | undefined;

@@ -18,7 +18,8 @@ export function nodeBodyOf(response: Response): IncomingMessage | undefined {
   return response.bodyUsed ? undefined : NODE_BODIES.get(response);
 }
 
-function responseHeaders(res: IncomingMessage): Headers {
+/** A Node response's headers as a fetch `Headers` (repeated headers appended); also the packer's upload fetch's. */
+export function responseHeaders(res: IncomingMessage): Headers {
   const headers = new Headers();
   for (const [name, value] of Object.entries(res.headers)) {
     if (Array.isArray(value)) for (const v of value) headers.append(name, v);

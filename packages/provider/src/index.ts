@@ -28,7 +28,7 @@ export {
   terminalAtMs,
 } from './batch.js';
 export { createProviderClient, operationOf, type ProviderClientOptions } from './client.js';
-export { downloadFetch, nodeBodyOf } from './download-fetch.js';
+export { downloadFetch, nodeBodyOf, responseHeaders } from './download-fetch.js';
 export {
   classifyProviderError,
   ProviderError,

@@ -11,23 +11,14 @@
  * FormData support with `fetch('data:,')`) go to Node's fetch. Failures reject with the socket error, which the SDK
  * turns into an APIConnectionError (retryable).
  */
-import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { MetricsCatalog } from '@batchbridge/metrics';
-import { operationOf } from '@batchbridge/provider';
+import { operationOf, responseHeaders } from '@batchbridge/provider';
 import { encodeMultipart } from './multipart.js';
-
-function responseHeaders(res: IncomingMessage): Headers {
-  const headers = new Headers();
-  for (const [name, value] of Object.entries(res.headers)) {
-    if (Array.isArray(value)) for (const v of value) headers.append(name, v);
-    else if (value !== undefined) headers.set(name, value);
-  }
-  return headers;
-}
 
 export const streamingFetch: typeof fetch = (input, init) =>
   new Promise<Response>((resolve, reject) => {

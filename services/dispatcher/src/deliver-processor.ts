@@ -162,6 +162,15 @@ export function createDeliverProcessor(deps: DeliverProcessorDeps): {
     healthy.set(endpoint, Date.now() + healthCacheMs);
   };
   /**
+   * Whether an attempt's answer leaves its endpoint's health as it is, so that recordHealth writes nothing: no health
+   * policy, a refused address (it says nothing of the receiver), or a success at an endpoint seen healthy a moment
+   * ago. Synchronous: the hot path asks it before awaiting recordHealth (no promise per delivery).
+   */
+  const healthUnchanged = (tenant: Tenant, host: string, result: DeliveryResult): boolean =>
+    !deps.health ||
+    result.outcome === 'refused' ||
+    (result.outcome !== 'retry' && (healthy.get(`${tenant.id} ${host}`) ?? 0) > Date.now());
+  /**
    * An attempt's answer into its endpoint's health (circuit, disabling); answers whether it disabled the endpoint now
    * (its `endpoint.disabled` event is then queued). A receiver that answered (2xx, 410, abort) is alive; errors,
    * timeouts and other statuses count as failures; a refused address says nothing of the receiver.
@@ -173,11 +182,9 @@ export function createDeliverProcessor(deps: DeliverProcessorDeps): {
     result: DeliveryResult,
     requestId: string,
   ): Promise<boolean> => {
-    if (!deps.health || result.outcome === 'refused') return false;
+    if (!deps.health || healthUnchanged(tenant, host, result)) return false;
     const ok = result.outcome !== 'retry';
     const endpoint = `${tenant.id} ${host}`;
-    // A success at an endpoint seen healthy a moment ago changes nothing there: no write, no call.
-    if (ok && (healthy.get(endpoint) ?? 0) > Date.now()) return false;
     // The disabling's time is its event's id: the same one a delivery that meets the disabled gate meanwhile uses, so
     // the two queue one event, not two (bulk claims send to one host at once).
     const now = Date.now();
@@ -403,12 +410,9 @@ export function createDeliverProcessor(deps: DeliverProcessorDeps): {
     // The next attempt's delay, chosen now so that the delivery log can say when it is.
     const nextDelayMs = result.outcome === 'retry' && attempt < attempts ? backoff(attempt, result) : undefined;
 
-    // A success at an endpoint seen healthy a moment ago writes nothing: no call, no promise.
-    const unchanged =
-      result.outcome !== 'retry' &&
-      result.outcome !== 'refused' &&
-      (healthy.get(`${tenant.id} ${host}`) ?? 0) > Date.now();
-    const disabledNow = unchanged ? false : await recordHealth(p, tenant, host, result, requestId);
+    const disabledNow = healthUnchanged(tenant, host, result)
+      ? false
+      : await recordHealth(p, tenant, host, result, requestId);
     const entry: DeliveryAttemptInput = {
       at: startedAt.toISOString(),
       status_code: status ?? null,

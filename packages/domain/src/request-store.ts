@@ -436,8 +436,9 @@ export class RequestStore {
       responseJson?: string | Buffer;
       /**
        * `response.body` as JSON (UTF-8 bytes), when the caller has it (a large line's body as the provider wrote it):
-       * stored as `{"status_code":<response.status_code>,"body":<these bytes>}`, wrapped here into one buffer per call
-       * (not one allocation per line by the caller, and not in the script: Redis's one thread is the scarcer).
+       * stored as `{"status_code":<response.status_code>,"body":<these bytes>}`, its pieces written to the socket as
+       * they are (wrapBody, spread-eval.ts: no copy in this process, and no wrapping in the script: Redis's one thread
+       * is the scarcer).
        */
       responseBody?: Buffer;
       message?: string;

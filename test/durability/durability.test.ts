@@ -45,10 +45,8 @@ async function replicationUp(port: number): Promise<void> {
   }
 }
 
-/** A master and one replica of it (no AOF), the link up; both stopped after the test. */
-async function masterWithReplica() {
-  const master: TestRedis = await startRedis({ aof: false, forceProcess: true });
-  cleanups.push(() => master.stop());
+/** A replica (no AOF) of the Redis on `masterPort`, the link up; stopped after the test. */
+async function startReplicaOf(masterPort: number) {
   const replicaDir = mkdtempSync(join(tmpdir(), 'bb-replica-'));
   cleanups.push(async () => rmSync(replicaDir, { recursive: true, force: true }));
   const replicaPort = await freePort();
@@ -57,11 +55,18 @@ async function masterWithReplica() {
     'no',
     '--replicaof',
     '127.0.0.1',
-    String(master.port),
+    String(masterPort),
   ]);
   cleanups.push(async () => replica.kill('SIGKILL'));
   await replicationUp(replicaPort);
-  return { master, replica, replicaPort };
+  return { replica, replicaPort };
+}
+
+/** A master and one replica of it (no AOF), the link up; both stopped after the test. */
+async function masterWithReplica() {
+  const master: TestRedis = await startRedis({ aof: false, forceProcess: true });
+  cleanups.push(() => master.stop());
+  return { master, ...(await startReplicaOf(master.port)) };
 }
 
 describe('REDIS_DURABILITY=replica', () => {
@@ -84,18 +89,7 @@ describe('REDIS_DURABILITY=replica', () => {
     expect(stored).toHaveLength(1);
 
     // A replica joins; the retry is confirmed and answered with the stored request.
-    const replicaDir = mkdtempSync(join(tmpdir(), 'bb-replica-'));
-    cleanups.push(async () => rmSync(replicaDir, { recursive: true, force: true }));
-    const replicaPort = await freePort();
-    const replica = await spawnRedisServer('redis-server', replicaPort, replicaDir, [
-      '--appendonly',
-      'no',
-      '--replicaof',
-      '127.0.0.1',
-      String(master.port),
-    ]);
-    cleanups.push(async () => replica.kill('SIGKILL'));
-    await replicationUp(replicaPort);
+    const { replicaPort } = await startReplicaOf(master.port);
 
     // As a client honouring Retry-After would: on a busy box one WAIT may still run out right after the link is up.
     const confirmed = async (n: number, key: string) => {

@@ -66,8 +66,11 @@ describe('poller under faults', () => {
     const rt = await runtime(s.url);
     // Slow retries leave time to switch the fault off after the first broken download.
     await poller(rt, { settleChunk: 1, backoff: { baseMs: 400, capMs: 400 } });
-    s.setFaults({ truncateDownloadAfterBytes: 4_000 });
-    const contents = ['one', 'two', 'three', 'four', 'five', 'six'];
+    // About 900 bytes a line: the simulator sends the first 64 KB (~70 lines), waits ~250 ms (the rate), then cuts
+    // the connection a few KB later. The pause lets the lines already received settle before the cut: a reset
+    // arriving with them discards what the reader had not yet pulled, and then no line would be seen twice.
+    s.setFaults({ truncateDownloadAfterBytes: 70_000, downloadBytesPerSecond: 256 * 1024 });
+    const contents = Array.from({ length: 120 }, (_, i) => `line ${i}`);
     const b = await submitRequests(
       rt,
       contents.map((content) => ({ content })),
@@ -78,7 +81,7 @@ describe('poller under faults', () => {
     await expectRoutedCorrectly(rt, b, contents);
     // The lines settled before the cut were seen again on the second pass and changed nothing.
     expect(await counterValue(rt.metrics.m.results, { outcome: 'stale' })).toBeGreaterThan(0);
-    expect(await counterValue(rt.metrics.m.results, { outcome: 'completed' })).toBe(6);
+    expect(await counterValue(rt.metrics.m.results, { outcome: 'completed' })).toBe(contents.length);
   });
 
   it('retries a rate-limited retrieve (429 with Retry-After)', async () => {
